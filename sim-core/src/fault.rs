@@ -1,0 +1,259 @@
+//! Faults: what the world does to the cluster, at a time, and the nemesis that draws them.
+
+use crate::id::{Addr, NodeId};
+use crate::network::LinkUpdate;
+use crate::rng::SimRng;
+use crate::time::{Duration, Offset, Time};
+use serde::{Deserialize, Serialize};
+
+/// One fault, applied at an instant of virtual time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Cut every link between different groups. Endpoints not named are not affected.
+    /// Messages in flight across the new cut are lost.
+    Partition(Vec<Vec<Addr>>),
+    /// Cut one node off from every other node (clients still reach it unless named).
+    Isolate(NodeId),
+    /// Messages from `from` to `to` are lost; the other direction still works.
+    OneWay { from: Vec<Addr>, to: Vec<Addr> },
+    /// `left` and `right` cannot talk to each other, but both reach `middle`.
+    Bridge {
+        left: Vec<Addr>,
+        middle: Vec<Addr>,
+        right: Vec<Addr>,
+    },
+    /// Remove every cut.
+    Heal,
+    /// The node stops; its volatile state is gone, its durable storage stays.
+    Crash(NodeId),
+    /// A crashed node starts again from its durable storage.
+    Restart(NodeId),
+    /// The node freezes (a stop-the-world GC, a suspended VM): messages and timers for it
+    /// wait, its clock keeps running.
+    Pause(NodeId),
+    /// A paused node runs again; what waited is handled now, in arrival order.
+    Resume(NodeId),
+    /// The node's clock jumps.
+    ClockSkew(NodeId, Offset),
+    /// The node's clock runs fast (positive) or slow (negative), in parts per million.
+    ClockDrift(NodeId, i64),
+    /// Change links at run time: one link, all links out of / into an endpoint, or all.
+    SetLink {
+        from: Option<Addr>,
+        to: Option<Addr>,
+        update: LinkUpdate,
+    },
+}
+
+impl Fault {
+    /// A short tag for the trace and stats.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Partition(_) => "partition",
+            Fault::Isolate(_) => "isolate",
+            Fault::OneWay { .. } => "one-way",
+            Fault::Bridge { .. } => "bridge",
+            Fault::Heal => "heal",
+            Fault::Crash(_) => "crash",
+            Fault::Restart(_) => "restart",
+            Fault::Pause(_) => "pause",
+            Fault::Resume(_) => "resume",
+            Fault::ClockSkew(..) => "clock-skew",
+            Fault::ClockDrift(..) => "clock-drift",
+            Fault::SetLink { .. } => "set-link",
+        }
+    }
+}
+
+/// The kinds of fault a random nemesis may inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NemesisFault {
+    /// Split the nodes into two random halves (the majority side is random too).
+    PartitionHalves,
+    /// Cut one random node off.
+    Isolate,
+    /// Two sides that both reach one random middle node.
+    Bridge,
+    /// Crash a random node, restart it when the fault ends.
+    CrashRestart,
+    /// Pause a random node, resume it when the fault ends.
+    Pause,
+    /// Jump a random node's clock by up to `max_skew`, either way.
+    ClockSkew,
+}
+
+/// A random nemesis: every `interval_min..=interval_max` it starts one fault of a random
+/// kind lasting `duration_min..=duration_max`, from `start` until `stop`, after which the
+/// cluster is healed and left alone (the quiet tail where liveness is judged). At most one
+/// fault is active at a time, so each one's effect can be read from the trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Nemesis {
+    pub faults: Vec<NemesisFault>,
+    pub start: Duration,
+    pub stop: Duration,
+    pub interval_min: Duration,
+    pub interval_max: Duration,
+    pub duration_min: Duration,
+    pub duration_max: Duration,
+    pub max_skew: Duration,
+}
+
+impl Nemesis {
+    /// Checks bounds, saying what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.faults.is_empty() {
+            return Err("the nemesis has no fault kinds: expected at least one".into());
+        }
+        if self.interval_min > self.interval_max {
+            return Err(format!(
+                "nemesis interval_min {} is above interval_max {}",
+                self.interval_min, self.interval_max
+            ));
+        }
+        if self.interval_max.is_zero() {
+            return Err("nemesis interval_max must be above 0s".into());
+        }
+        if self.duration_min > self.duration_max {
+            return Err(format!(
+                "nemesis duration_min {} is above duration_max {}",
+                self.duration_min, self.duration_max
+            ));
+        }
+        if self.start > self.stop {
+            return Err(format!("nemesis start {} is after its stop {}", self.start, self.stop));
+        }
+        Ok(())
+    }
+
+    /// Draws the whole schedule up front from `rng` (the `"nemesis"` stream), so it can be
+    /// printed, materialized into a scenario, and shrunk.
+    pub fn schedule(&self, rng: &mut SimRng, nodes: u32) -> Vec<(Time, Fault)> {
+        let mut out = Vec::new();
+        if nodes == 0 || self.faults.is_empty() {
+            return out;
+        }
+        let draw = |rng: &mut SimRng, lo: Duration, hi: Duration| {
+            Duration::from_nanos(rng.between(lo.as_nanos(), hi.as_nanos()))
+        };
+        let mut t = Time::ZERO.plus(self.start);
+        let stop = Time::ZERO.plus(self.stop);
+        loop {
+            t = t.plus(draw(rng, self.interval_min, self.interval_max));
+            if t >= stop {
+                break;
+            }
+            let kind = *rng.pick(&self.faults).expect("non-empty");
+            let len = draw(rng, self.duration_min, self.duration_max);
+            let end = t.plus(len).min(stop);
+            let node = NodeId(rng.below(u64::from(nodes)) as u32);
+            let mut all: Vec<NodeId> = (0..nodes).map(NodeId).collect();
+            match kind {
+                NemesisFault::PartitionHalves | NemesisFault::Bridge if nodes >= 2 => {
+                    rng.shuffle(&mut all);
+                    let addrs = |ns: &[NodeId]| ns.iter().copied().map(Addr::Node).collect::<Vec<_>>();
+                    if kind == NemesisFault::Bridge && nodes >= 3 {
+                        let middle = all[0];
+                        let rest = &all[1..];
+                        let half = rest.len() / 2;
+                        out.push((
+                            t,
+                            Fault::Bridge {
+                                left: addrs(&rest[..half]),
+                                middle: vec![Addr::Node(middle)],
+                                right: addrs(&rest[half..]),
+                            },
+                        ));
+                    } else {
+                        let half = (nodes as usize).div_ceil(2);
+                        let mut a = all[..half].to_vec();
+                        let mut b = all[half..].to_vec();
+                        a.sort();
+                        b.sort();
+                        out.push((t, Fault::Partition(vec![addrs(&a), addrs(&b)])));
+                    }
+                    out.push((end, Fault::Heal));
+                }
+                NemesisFault::Isolate => {
+                    out.push((t, Fault::Isolate(node)));
+                    out.push((end, Fault::Heal));
+                }
+                NemesisFault::CrashRestart => {
+                    out.push((t, Fault::Crash(node)));
+                    out.push((end, Fault::Restart(node)));
+                }
+                NemesisFault::Pause => {
+                    out.push((t, Fault::Pause(node)));
+                    out.push((end, Fault::Resume(node)));
+                }
+                NemesisFault::ClockSkew => {
+                    let mag = rng.between(0, self.max_skew.as_nanos()).min(i64::MAX as u64) as i64;
+                    let by = if rng.below(2) == 0 { mag } else { -mag };
+                    out.push((t, Fault::ClockSkew(node, Offset::from_nanos(by))));
+                }
+                _ => {}
+            }
+            t = end;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nemesis() -> Nemesis {
+        Nemesis {
+            faults: vec![
+                NemesisFault::PartitionHalves,
+                NemesisFault::CrashRestart,
+                NemesisFault::Pause,
+                NemesisFault::Bridge,
+                NemesisFault::Isolate,
+                NemesisFault::ClockSkew,
+            ],
+            start: Duration::from_secs(1),
+            stop: Duration::from_secs(20),
+            interval_min: Duration::from_secs(1),
+            interval_max: Duration::from_secs(3),
+            duration_min: Duration::from_millis(500),
+            duration_max: Duration::from_secs(2),
+            max_skew: Duration::from_millis(300),
+        }
+    }
+
+    #[test]
+    fn schedule_is_seeded_bounded_and_paired() {
+        let n = nemesis();
+        n.validate().unwrap();
+        let a = n.schedule(&mut SimRng::new(5, "nemesis"), 5);
+        let b = n.schedule(&mut SimRng::new(5, "nemesis"), 5);
+        let c = n.schedule(&mut SimRng::new(6, "nemesis"), 5);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(!a.is_empty());
+        let stop = Time::ZERO.plus(n.stop);
+        let mut crashed = 0i32;
+        for (t, f) in &a {
+            assert!(*t <= stop && *t > Time::ZERO.plus(n.start));
+            match f {
+                Fault::Crash(_) => crashed += 1,
+                Fault::Restart(_) => crashed -= 1,
+                _ => {}
+            }
+            assert!((0..=1).contains(&crashed), "one fault at a time");
+        }
+        assert_eq!(crashed, 0, "every crash is followed by its restart");
+        assert!(a.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let mut n = nemesis();
+        n.interval_min = Duration::from_secs(9);
+        assert!(n.validate().unwrap_err().contains("interval_min 9s is above interval_max 3s"));
+        let mut n = nemesis();
+        n.faults.clear();
+        assert!(n.validate().is_err());
+    }
+}
