@@ -28,12 +28,17 @@ impl Default for LocalClock {
 }
 
 impl LocalClock {
+    #[inline]
     fn local_i128(&self, now: Time) -> i128 {
+        if self.drift_ppm == 0 {
+            return self.base_local + i128::from(now.as_nanos()) - i128::from(self.base_virtual);
+        }
         let dt = i128::from(now.as_nanos()) - i128::from(self.base_virtual);
         self.base_local + dt * (MILLION + i128::from(self.drift_ppm)) / MILLION
     }
 
     /// What the node's clock reads at virtual time `now` (never below zero).
+    #[inline]
     pub fn read(&self, now: Time) -> Time {
         Time::from_nanos(self.local_i128(now).clamp(0, i128::from(u64::MAX)) as u64)
     }
@@ -73,7 +78,7 @@ mod tests {
     #[test]
     fn skew_and_drift() {
         let mut c = LocalClock::default();
-        let t = |ms| Time::from_nanos(ms * 1_000_000);
+        let t = |ms: u64| Time::from_nanos(ms * 1_000_000);
         assert_eq!(c.read(t(100)), t(100));
         c.skew(t(100), "+500ms".parse().unwrap());
         assert_eq!(c.read(t(100)), t(600));

@@ -51,13 +51,14 @@
 //! assert!(a.stats.drops_down > 0); // pings to the crashed n2 are lost
 //! ```
 
+mod bus;
 pub mod check;
 pub mod clock;
 pub mod fault;
 pub mod id;
 pub mod network;
 pub mod process;
-mod queue;
+pub mod queue;
 pub mod rng;
 pub mod sim;
 pub mod time;

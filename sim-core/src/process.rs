@@ -4,13 +4,16 @@
 //! A handler reacts to one input and records its outputs on the context: messages to send,
 //! timers to set or cancel, replies to clients, notes for the trace. It does no I/O, reads
 //! no clock but its node's local clock, and draws randomness only from its node's stream.
-//! The engine applies the outputs in the order they were recorded.
+//! Outputs take effect in the order they are made.
 
+use crate::bus::{Bus, Ev, Wire};
+use crate::clock::LocalClock;
 use crate::id::{ClientId, NodeId, RequestId, TimerId};
 use crate::rng::SimRng;
 use crate::time::{Duration, Time};
-use lincheck::Value;
-use std::fmt;
+use crate::trace::TraceKind;
+use lincheck::{Event as HistoryEvent, EventKind, Value};
+use std::fmt::{self, Write as _};
 
 /// A server node's state machine.
 ///
@@ -51,27 +54,18 @@ pub trait Process: Sized {
     }
 }
 
-/// What a node's handler asked for, applied by the engine after the handler returns.
-pub(crate) enum NodeOut<P: Process> {
-    Send(NodeId, P::Msg),
-    Reply(ClientId, RequestId, P::Response),
-    SetTimer(TimerId, Duration, P::Timer),
-    CancelTimer(TimerId),
-    Note(String),
-}
-
-/// A node's view of the world during one handler call.
+/// A node's view of the world during one handler call. Everything it asks for happens in
+/// the order asked: a send is on the wire when `send` returns.
 pub struct Ctx<'a, P: Process> {
+    pub(crate) bus: &'a mut Bus<P>,
     pub(crate) me: NodeId,
-    pub(crate) nodes: u32,
     pub(crate) local: Time,
+    pub(crate) clock: LocalClock,
     pub(crate) restarted: bool,
-    pub(crate) tracing: bool,
     pub(crate) config: &'a P::Config,
     pub(crate) rng: &'a mut SimRng,
     pub(crate) durable: &'a mut P::Durable,
-    pub(crate) out: &'a mut Vec<NodeOut<P>>,
-    pub(crate) next_id: &'a mut u64,
+    pub(crate) timers: &'a mut Vec<TimerId>,
 }
 
 impl<P: Process> Ctx<'_, P> {
@@ -82,18 +76,18 @@ impl<P: Process> Ctx<'_, P> {
 
     /// How many server nodes the cluster has; ids are `0..node_count`.
     pub fn node_count(&self) -> usize {
-        self.nodes as usize
+        self.bus.node_count as usize
     }
 
     /// Every other node, in id order.
     pub fn peers(&self) -> impl Iterator<Item = NodeId> + use<P> {
         let me = self.me;
-        (0..self.nodes).map(NodeId).filter(move |&n| n != me)
+        (0..self.bus.node_count).map(NodeId).filter(move |&n| n != me)
     }
 
     /// The smallest number of nodes that is a majority.
     pub fn majority(&self) -> usize {
-        self.nodes as usize / 2 + 1
+        self.bus.node_count as usize / 2 + 1
     }
 
     /// This node's local clock (offset and drift included). Nodes never see virtual time.
@@ -126,43 +120,58 @@ impl<P: Process> Ctx<'_, P> {
     }
 
     /// Sends `msg` to `to` over the network (it may be delayed, lost, duplicated).
+    #[inline]
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
-        debug_assert!(to.0 < self.nodes, "send to unknown node {to}");
-        self.out.push(NodeOut::Send(to, msg));
+        assert!(to.0 < self.bus.node_count, "send to unknown node {to}");
+        self.bus.transmit(self.me.0, to.0, Wire::Msg(msg));
     }
 
-    /// Sends a copy of `msg` to every other node.
+    /// Sends a copy of `msg` to every other node, in id order.
     pub fn broadcast(&mut self, msg: P::Msg) {
-        for n in 0..self.nodes {
+        for n in 0..self.bus.node_count {
             if n != self.me.0 {
-                self.out.push(NodeOut::Send(NodeId(n), msg.clone()));
+                self.bus.transmit(self.me.0, n, Wire::Msg(msg.clone()));
             }
         }
     }
 
     /// Answers a client's request (over the network: the reply can be lost too).
     pub fn reply(&mut self, to: ClientId, id: RequestId, response: P::Response) {
-        self.out.push(NodeOut::Reply(to, id, response));
+        let endpoint = self.bus.node_count + to.0;
+        self.bus.transmit(self.me.0, endpoint, Wire::Response(id, response));
     }
 
     /// Fires `timer` after `after` has passed on this node's clock.
     pub fn set_timer(&mut self, after: Duration, timer: P::Timer) -> TimerId {
-        let id = TimerId(*self.next_id);
-        *self.next_id += 1;
-        self.out.push(NodeOut::SetTimer(id, after, timer));
+        let id = TimerId(self.bus.fresh_id());
+        self.timers.push(id);
+        self.bus.stats.timers_set += 1;
+        let at = self.bus.now.plus(self.clock.virtual_span(after));
+        self.bus.enqueue(at, Ev::NodeTimer(self.me.0, id, timer));
         id
     }
 
     /// Cancels a timer; cancelling one that fired or was cancelled already does nothing.
     pub fn cancel_timer(&mut self, id: TimerId) {
-        self.out.push(NodeOut::CancelTimer(id));
+        if let Some(pos) = self.timers.iter().position(|&t| t == id) {
+            self.timers.swap_remove(pos);
+        }
+    }
+
+    /// True when notes are recorded; check it before building an expensive note.
+    pub fn tracing(&self) -> bool {
+        self.bus.summary()
     }
 
     /// Notes a state change for the trace, e.g. `ctx.note(format_args!("role=leader term={t}"))`.
     /// Formatted only when the trace records notes.
     pub fn note(&mut self, what: impl fmt::Display) {
-        if self.tracing {
-            self.out.push(NodeOut::Note(what.to_string()));
+        if self.bus.summary() {
+            let node = self.bus.name(self.me.0);
+            self.bus.record(TraceKind::Note {
+                node,
+                text: what.to_string(),
+            });
         }
     }
 }
@@ -199,23 +208,16 @@ impl<P: Process> Client<P> for NoClients {
     fn on_timer(&mut self, _: &mut ClientCtx<'_, P, Self>, _: ()) {}
 }
 
-pub(crate) enum ClientOut<P: Process, C: Client<P>> {
-    Request(NodeId, RequestId, P::Request),
-    SetTimer(TimerId, Duration, C::Timer),
-    CancelTimer(TimerId),
-    Invoke(String, Option<Value>, Value),
-    Complete(lincheck::EventKind, Value, Option<String>),
-}
-
 /// A client's view of the world during one handler call.
 pub struct ClientCtx<'a, P: Process, C: Client<P>> {
+    pub(crate) bus: &'a mut Bus<P>,
     pub(crate) me: ClientId,
-    pub(crate) nodes: u32,
-    pub(crate) now: Time,
     pub(crate) config: &'a C::Config,
     pub(crate) rng: &'a mut SimRng,
-    pub(crate) out: &'a mut Vec<ClientOut<P, C>>,
-    pub(crate) next_id: &'a mut u64,
+    pub(crate) timers: &'a mut Vec<(TimerId, C::Timer)>,
+    /// History process id; a new one after every `info`.
+    pub(crate) process: &'a mut u64,
+    pub(crate) open: &'a mut Option<(String, Option<Value>, Value)>,
 }
 
 impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
@@ -224,13 +226,13 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
     }
 
     pub fn node_count(&self) -> usize {
-        self.nodes as usize
+        self.bus.node_count as usize
     }
 
     /// Virtual time. Clients are the test harness, so their clock is the true one; it is
     /// what the history records.
     pub fn now(&self) -> Time {
-        self.now
+        self.bus.now
     }
 
     pub fn config(&self) -> &C::Config {
@@ -243,43 +245,147 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
 
     /// Sends a request to node `to`; its reply will carry the returned id.
     pub fn send_request(&mut self, to: NodeId, request: P::Request) -> RequestId {
-        let id = RequestId(*self.next_id);
-        *self.next_id += 1;
-        self.out.push(ClientOut::Request(to, id, request));
+        assert!(to.0 < self.bus.node_count, "request to unknown node {to}");
+        let id = RequestId(self.bus.fresh_id());
+        self.bus.stats.requests += 1;
+        let from = self.bus.node_count + self.me.0;
+        self.bus.transmit(from, to.0, Wire::Request(id, request));
         id
     }
 
     pub fn set_timer(&mut self, after: Duration, timer: C::Timer) -> TimerId {
-        let id = TimerId(*self.next_id);
-        *self.next_id += 1;
-        self.out.push(ClientOut::SetTimer(id, after, timer));
+        let id = TimerId(self.bus.fresh_id());
+        self.timers.push((id, timer));
+        self.bus.stats.timers_set += 1;
+        let at = self.bus.now.plus(after);
+        self.bus.enqueue(at, Ev::ClientTimer(self.me.0, id));
         id
     }
 
     pub fn cancel_timer(&mut self, id: TimerId) {
-        self.out.push(ClientOut::CancelTimer(id));
+        if let Some(pos) = self.timers.iter().position(|(t, _)| *t == id) {
+            self.timers.swap_remove(pos);
+        }
+    }
+
+    fn client_name(&self) -> String {
+        self.bus.name(self.bus.node_count + self.me.0)
     }
 
     /// Records the start of an operation in the history (Jepsen's `:invoke`): function `f`
     /// (`"read"`, `"write"`, `"cas"`, `"get"`, `"put"`, `"append"` ...), the key (`None` for
-    /// a single register) and the argument. A client has at most one open operation.
+    /// a single register) and the argument.
+    ///
+    /// # Panics
+    /// If this client already has an open operation: a client has one at a time.
     pub fn invoke(&mut self, f: &str, key: Option<Value>, argument: Value) {
-        self.out.push(ClientOut::Invoke(f.to_string(), key, argument));
+        assert!(
+            self.open.is_none(),
+            "client {} invoked {f} while an operation was open: a client has one operation at a time",
+            self.client_name()
+        );
+        *self.open = Some((f.to_string(), key.clone(), argument.clone()));
+        let process = *self.process;
+        if self.bus.summary() {
+            let client = self.client_name();
+            self.bus.record(TraceKind::Invoke {
+                client,
+                process,
+                op: describe_op(f, key.as_ref(), &argument),
+            });
+        }
+        let time = Some(self.bus.now.as_nanos());
+        self.bus.history.push(HistoryEvent {
+            process,
+            kind: EventKind::Invoke,
+            f: f.to_string(),
+            key,
+            value: argument,
+            time,
+            error: None,
+        });
+    }
+
+    /// True while an operation is open (invoked, not completed).
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
     }
 
     /// The open operation completed with `result` (`:ok`).
     pub fn complete_ok(&mut self, result: Value) {
-        self.out.push(ClientOut::Complete(lincheck::EventKind::Ok, result, None));
+        self.complete(EventKind::Ok, result, None);
     }
 
     /// The open operation definitely did not take effect (`:fail`).
     pub fn complete_fail(&mut self, error: &str) {
-        self.out.push(ClientOut::Complete(lincheck::EventKind::Fail, Value::Null, Some(error.to_string())));
+        self.complete(EventKind::Fail, Value::Null, Some(error.to_string()));
     }
 
     /// The outcome is unknown (`:info`, e.g. a timeout): the operation may take effect at
     /// any later time or never. The client continues as a new history process, as in Jepsen.
     pub fn complete_info(&mut self, error: &str) {
-        self.out.push(ClientOut::Complete(lincheck::EventKind::Info, Value::Null, Some(error.to_string())));
+        self.complete(EventKind::Info, Value::Null, Some(error.to_string()));
+    }
+
+    fn complete(&mut self, kind: EventKind, value: Value, error: Option<String>) {
+        let Some((f, key, _)) = self.open.take() else {
+            panic!("client {} completed an operation it never invoked", self.client_name());
+        };
+        let process = *self.process;
+        if kind == EventKind::Info {
+            *self.process = self.bus.next_process;
+            self.bus.next_process += 1;
+        }
+        if self.bus.summary() {
+            let outcome = match kind {
+                EventKind::Ok => "ok",
+                EventKind::Fail => "fail",
+                EventKind::Info => "info",
+                EventKind::Invoke => "invoke",
+            };
+            let mut op = describe_op(&f, key.as_ref(), &value);
+            if let Some(e) = &error {
+                let _ = write!(op, " [{e}]");
+            }
+            let client = self.client_name();
+            self.bus.record(TraceKind::Complete {
+                client,
+                process,
+                outcome: outcome.to_string(),
+                op,
+            });
+        }
+        let time = Some(self.bus.now.as_nanos());
+        self.bus.history.push(HistoryEvent {
+            process,
+            kind,
+            f,
+            key,
+            value,
+            time,
+            error,
+        });
+    }
+}
+
+/// `put x 5`, `read`, `cas [1, 2]`: an operation as the trace shows it.
+fn describe_op(f: &str, key: Option<&Value>, value: &Value) -> String {
+    let mut s = f.to_string();
+    if let Some(k) = key {
+        let _ = write!(s, " {}", show_value(k));
+    }
+    if *value != Value::Null {
+        let _ = write!(s, " {}", show_value(value));
+    }
+    s
+}
+
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Str(s) => format!("{s:?}"),
+        Value::List(items) => format!("[{}]", items.iter().map(show_value).collect::<Vec<_>>().join(", ")),
     }
 }

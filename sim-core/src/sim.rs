@@ -1,17 +1,18 @@
 //! The simulation: one seeded, single-threaded event loop over nodes, clients, a faulty
 //! network and a virtual clock.
 
+use crate::bus::{Bus, Ev, K_DELIVER, K_FAULT, K_START, K_TIMER, Wire};
 use crate::check::{Checker, View, Violation};
 use crate::clock::LocalClock;
 use crate::fault::Fault;
-use crate::id::{Addr, ClientId, NodeId, RequestId, TimerId};
+use crate::id::{Addr, ClientId, NodeId, TimerId};
 use crate::network::{Cut, LinkConfig, LinkUpdate, Network};
-use crate::process::{Client, ClientCtx, ClientOut, Ctx, NoClients, NodeOut, Process};
+use crate::process::{Client, ClientCtx, Ctx, NoClients, Process};
 use crate::queue::EventQueue;
 use crate::rng::SimRng;
 use crate::time::{Duration, Time};
-use crate::trace::{DropReason, Fingerprint, Trace, TraceEvent, TraceKind, TraceLevel};
-use lincheck::{Event as HistoryEvent, EventKind, History, ModelKind, Value};
+use crate::trace::{DropReason, Fingerprint, Trace, TraceKind, TraceLevel};
+use lincheck::{History, ModelKind, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -114,6 +115,9 @@ pub enum EndReason {
     Quiescent,
     /// A checker failed and the run stops at the first violation.
     Violation,
+    /// More events were pending (or scheduled) than the queue holds: see
+    /// `sim_core::queue` for the bounds. A run this large is a runaway protocol.
+    QueueFull,
 }
 
 /// Counters for a run.
@@ -159,60 +163,17 @@ pub struct Report {
     pub history: History,
 }
 
-enum Wire<P: Process> {
-    Msg(P::Msg),
-    Request(RequestId, P::Request),
-    Response(RequestId, P::Response),
-}
-
-impl<P: Process> Clone for Wire<P> {
-    fn clone(&self) -> Self {
-        match self {
-            Wire::Msg(m) => Wire::Msg(m.clone()),
-            Wire::Request(i, r) => Wire::Request(*i, r.clone()),
-            Wire::Response(i, r) => Wire::Response(*i, r.clone()),
-        }
-    }
-}
-
-impl<P: Process> Wire<P> {
-    fn describe(&self) -> String {
-        match self {
-            Wire::Msg(m) => format!("{m:?}"),
-            Wire::Request(id, r) => format!("{r:?} ({id})"),
-            Wire::Response(id, r) => format!("{r:?} ({id})"),
-        }
-    }
-}
-
-enum Ev<P: Process, C: Client<P>> {
-    Start(u32),
-    ClientStart(u32),
-    Deliver {
-        from: u32,
-        to: u32,
-        wire: Wire<P>,
-        lost: bool,
-    },
-    NodeTimer(u32, TimerId, P::Timer),
-    ClientTimer(u32, TimerId, C::Timer),
-    Fault(Fault),
-}
-
-struct NodeMeta<P: Process, C: Client<P>> {
+struct NodeMeta<P: Process> {
     rng: SimRng,
-    net_rng: SimRng,
     clock: LocalClock,
     timers: Vec<TimerId>,
-    parked: Vec<Ev<P, C>>,
+    parked: Vec<Ev<P>>,
 }
 
-struct ClientSlot<C> {
+struct ClientSlot<P: Process, C: Client<P>> {
     state: Option<C>,
     rng: SimRng,
-    net_rng: SimRng,
-    timers: Vec<TimerId>,
-    /// History process id; a new one after every `info`.
+    timers: Vec<(TimerId, C::Timer)>,
     process: u64,
     open: Option<(String, Option<Value>, Value)>,
 }
@@ -237,39 +198,20 @@ struct ClientSlot<C> {
 /// ```
 pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     seed: u64,
-    now: Time,
-    names: Vec<String>,
-    node_count: u32,
+    bus: Bus<P>,
     states: Vec<Option<P>>,
     durables: Vec<P::Durable>,
     paused: Vec<bool>,
-    meta: Vec<NodeMeta<P, C>>,
-    clients: Vec<ClientSlot<C>>,
+    meta: Vec<NodeMeta<P>>,
+    clients: Vec<ClientSlot<P, C>>,
     node_config: P::Config,
     client_config: C::Config,
-    queue: EventQueue<Ev<P, C>>,
-    network: Network,
     checkers: Vec<Box<dyn Checker<P>>>,
-    node_out: Vec<NodeOut<P>>,
-    client_out: Vec<ClientOut<P, C>>,
-    next_id: u64,
-    next_process: u64,
     limits: Limits,
     stop_on_violation: bool,
     stopped: bool,
-    stats: Stats,
-    fingerprint: Fingerprint,
-    trace: Trace,
     violations: Vec<Violation>,
-    history: Vec<HistoryEvent>,
 }
-
-const K_START: u64 = 1;
-const K_DELIVER: u64 = 2;
-const K_TIMER: u64 = 3;
-const K_FAULT: u64 = 4;
-const K_DROP: u64 = 5;
-const K_SEND: u64 = 6;
 
 impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Builds the cluster; nodes start at time zero in id order, then clients.
@@ -284,7 +226,6 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             .iter()
             .map(|name| NodeMeta {
                 rng: SimRng::new(seed, &format!("node/{name}")),
-                net_rng: SimRng::new(seed, &format!("net/{name}")),
                 clock: LocalClock::default(),
                 timers: Vec::new(),
                 parked: Vec::new(),
@@ -297,25 +238,39 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             .map(|(i, name)| ClientSlot {
                 state: None,
                 rng: SimRng::new(seed, &format!("client/{name}")),
-                net_rng: SimRng::new(seed, &format!("net/{name}")),
                 timers: Vec::new(),
                 process: i as u64,
                 open: None,
             })
             .collect::<Vec<_>>();
-        let next_process = clients.len() as u64;
         let mut queue = EventQueue::new();
         for i in 0..n as u32 {
-            queue.push(Time::ZERO, Ev::Start(i));
+            queue.push(Time::ZERO, Ev::Start(i)).map_err(|_| "too many nodes for the event queue")?;
         }
-        for i in 0..config.clients.len() as u32 {
-            queue.push(Time::ZERO, Ev::ClientStart(i));
+        for i in 0..clients.len() as u32 {
+            queue.push(Time::ZERO, Ev::ClientStart(i)).map_err(|_| "too many clients for the event queue")?;
         }
+        let bus = Bus {
+            now: Time::ZERO,
+            node_count: n as u32,
+            names,
+            queue,
+            network: Network::new(endpoints, config.link),
+            net_rng: SimRng::new(seed, "net"),
+            stats: Stats::default(),
+            fingerprint: Fingerprint::default(),
+            trace: Trace {
+                level: config.trace,
+                events: Vec::new(),
+            },
+            next_id: 0,
+            overflow: false,
+            history: Vec::new(),
+            next_process: clients.len() as u64,
+        };
         Ok(Simulation {
             seed,
-            now: Time::ZERO,
-            names,
-            node_count: n as u32,
+            bus,
             states: (0..n).map(|_| None).collect(),
             durables: (0..n).map(|_| P::Durable::default()).collect(),
             paused: vec![false; n],
@@ -323,24 +278,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             clients,
             node_config,
             client_config,
-            queue,
-            network: Network::new(endpoints, config.link),
             checkers: Vec::new(),
-            node_out: Vec::new(),
-            client_out: Vec::new(),
-            next_id: 0,
-            next_process,
             limits: config.limits,
             stop_on_violation: config.stop_on_violation,
             stopped: false,
-            stats: Stats::default(),
-            fingerprint: Fingerprint::default(),
-            trace: Trace {
-                level: config.trace,
-                events: Vec::new(),
-            },
             violations: Vec::new(),
-            history: Vec::new(),
         })
     }
 
@@ -348,7 +290,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// Schedules a fault at `at` (faults at the same instant apply in scheduling order).
     pub fn schedule(&mut self, at: Time, fault: Fault) {
-        self.queue.push(at, Ev::Fault(fault));
+        self.bus.enqueue(at, Ev::Fault(fault));
     }
 
     /// Adds a checker; it sees every event from now on.
@@ -359,16 +301,16 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Overrides one link (or all links out of / into an endpoint) before or during a run.
     pub fn set_link(&mut self, from: Option<Addr>, to: Option<Addr>, update: LinkUpdate) {
         let (f, t) = (from.map(|a| self.endpoint(a)), to.map(|a| self.endpoint(a)));
-        self.network.update(f, t, &update);
+        self.bus.network.update(f, t, &update);
     }
 
     /// Looks a node or client up by name.
     pub fn addr(&self, name: &str) -> Option<Addr> {
-        let i = self.names.iter().position(|n| n == name)? as u32;
-        Some(if i < self.node_count {
+        let i = self.bus.names.iter().position(|n| n == name)? as u32;
+        Some(if i < self.bus.node_count {
             Addr::Node(NodeId(i))
         } else {
-            Addr::Client(ClientId(i - self.node_count))
+            Addr::Client(ClientId(i - self.bus.node_count))
         })
     }
 
@@ -380,11 +322,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     pub fn name(&self, addr: Addr) -> &str {
-        &self.names[self.endpoint(addr) as usize]
+        &self.bus.names[self.endpoint(addr) as usize]
     }
 
     pub fn node_count(&self) -> usize {
-        self.node_count as usize
+        self.bus.node_count as usize
     }
 
     pub fn client_count(&self) -> usize {
@@ -393,7 +335,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// Virtual time now.
     pub fn now(&self) -> Time {
-        self.now
+        self.bus.now
     }
 
     pub fn seed(&self) -> u64 {
@@ -415,26 +357,35 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// What the node's clock reads now.
     pub fn local_time(&self, id: NodeId) -> Time {
-        self.meta[id.index()].clock.read(self.now)
+        self.meta[id.index()].clock.read(self.bus.now)
+    }
+
+    pub fn is_paused(&self, id: NodeId) -> bool {
+        self.paused[id.index()]
     }
 
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.bus.stats
     }
 
     pub fn network(&self) -> &Network {
-        &self.network
+        &self.bus.network
+    }
+
+    /// The trace recorded so far (handed over to the [`Report`] when the run ends).
+    pub fn trace(&self) -> &Trace {
+        &self.bus.trace
     }
 
     /// Events still queued.
     pub fn pending(&self) -> usize {
-        self.queue.len()
+        self.bus.queue.len()
     }
 
     fn endpoint(&self, a: Addr) -> u32 {
         match a {
             Addr::Node(n) => n.0,
-            Addr::Client(c) => self.node_count + c.0,
+            Addr::Client(c) => self.bus.node_count + c.0,
         }
     }
 
@@ -453,43 +404,44 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Runs every event up to and including virtual time `t` (or until the run ends);
     /// returns why it ended, if it did.
     pub fn run_until(&mut self, t: Time) -> Option<EndReason> {
-        while self.queue.peek_time().is_some_and(|next| next <= t) {
+        while self.bus.queue.peek_time().is_some_and(|next| next <= t) {
             if let Some(end) = self.step() {
                 return Some(end);
             }
         }
         if self.limits.max_time.is_none_or(|m| t <= Time::ZERO.plus(m)) {
-            self.now = self.now.max(t);
+            self.bus.now = self.bus.now.max(t);
         }
         None
     }
 
     /// Handles one event; `Some(reason)` once the run is over.
+    #[inline]
     pub fn step(&mut self) -> Option<EndReason> {
+        if self.bus.overflow {
+            return Some(EndReason::QueueFull);
+        }
         if self.stopped {
             return Some(EndReason::Violation);
         }
-        if self.limits.max_events.is_some_and(|m| self.stats.events >= m) {
+        if self.limits.max_events.is_some_and(|m| self.bus.stats.events >= m) {
             return Some(EndReason::EventLimit);
         }
-        let Some(next) = self.queue.peek_time() else {
+        let Some(next) = self.bus.queue.peek_time() else {
             return Some(EndReason::Quiescent);
         };
         if let Some(max) = self.limits.max_time {
             let end = Time::ZERO.plus(max);
             if next > end {
-                self.now = end;
+                self.bus.now = end;
                 return Some(EndReason::TimeLimit);
             }
         }
-        let (time, ev) = self.queue.pop().expect("peeked");
-        self.now = time;
-        self.stats.events += 1;
-        self.fingerprint.mix(time.as_nanos());
+        let (time, ev) = self.bus.queue.pop().expect("peeked");
+        self.bus.now = time;
+        self.bus.stats.events += 1;
+        self.bus.fingerprint.mix(time.as_nanos());
         self.handle(ev);
-        if self.stopped {
-            return Some(EndReason::Violation);
-        }
         None
     }
 
@@ -497,11 +449,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     fn finish(&mut self, end: EndReason) -> Report {
         if end != EndReason::Violation {
             let view = View {
-                now: self.now,
+                now: self.bus.now,
                 states: &self.states,
                 durables: &self.durables,
                 paused: &self.paused,
-                names: &self.names,
+                names: &self.bus.names,
             };
             let mut found = Vec::new();
             for c in &mut self.checkers {
@@ -513,34 +465,37 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 self.violation(check, message);
             }
         }
-        // Operations still open when the run ends are unknown (`info`) by definition.
         Report {
             seed: self.seed,
             end,
-            end_time: self.now,
-            stats: self.stats,
+            end_time: self.bus.now,
+            stats: self.bus.stats,
             violations: self.violations.clone(),
-            fingerprint: self.fingerprint.value(),
-            trace: std::mem::take(&mut self.trace),
+            fingerprint: self.bus.fingerprint.value(),
+            trace: Trace {
+                level: self.bus.trace.level,
+                events: std::mem::take(&mut self.bus.trace.events),
+            },
             history: History {
                 model: ModelKind::Kv,
                 init: None,
-                events: std::mem::take(&mut self.history),
+                events: std::mem::take(&mut self.bus.history),
             },
         }
     }
 
-    fn handle(&mut self, ev: Ev<P, C>) {
+    #[inline]
+    fn handle(&mut self, ev: Ev<P>) {
         match ev {
+            Ev::Deliver { from, to, wire, lost } => self.deliver(from, to, wire, lost),
             Ev::Start(i) => {
-                self.fingerprint.mix(K_START << 32 | u64::from(i));
+                self.bus.fingerprint.mix(K_START << 32 | u64::from(i));
                 self.start_node(i, false);
             }
             Ev::ClientStart(i) => {
-                self.fingerprint.mix(K_START << 32 | u64::from(self.node_count + i));
-                self.with_client(i, None, |_, _| {});
+                self.bus.fingerprint.mix(K_START << 32 | u64::from(self.bus.node_count + i));
+                self.with_client(i, |state, ctx| *state = Some(C::start(ctx)));
             }
-            Ev::Deliver { from, to, wire, lost } => self.deliver(from, to, wire, lost),
             Ev::NodeTimer(i, id, tag) => {
                 let idx = i as usize;
                 if self.states[idx].is_none() {
@@ -555,45 +510,51 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     return; // cancelled
                 };
                 timers.swap_remove(pos);
-                self.stats.timers_fired += 1;
-                self.fingerprint.mix(K_TIMER << 32 | u64::from(i));
-                if self.trace.level == TraceLevel::Full {
-                    self.record(TraceKind::Timer {
-                        node: self.names[idx].clone(),
+                self.bus.stats.timers_fired += 1;
+                self.bus.fingerprint.mix(K_TIMER << 32 | u64::from(i));
+                if self.bus.full() {
+                    self.bus.record(TraceKind::Timer {
+                        node: self.bus.name(i),
                         timer: format!("{tag:?}"),
                     });
                 }
                 self.with_node(i, |p, ctx| p.on_timer(ctx, tag));
             }
-            Ev::ClientTimer(i, id, tag) => {
+            Ev::ClientTimer(i, id) => {
                 let timers = &mut self.clients[i as usize].timers;
-                let Some(pos) = timers.iter().position(|&t| t == id) else {
-                    return;
+                let Some(pos) = timers.iter().position(|(t, _)| *t == id) else {
+                    return; // cancelled
                 };
-                timers.swap_remove(pos);
-                self.stats.timers_fired += 1;
-                self.fingerprint.mix(K_TIMER << 32 | u64::from(self.node_count + i));
-                if self.trace.level == TraceLevel::Full {
-                    self.record(TraceKind::Timer {
-                        node: self.names[(self.node_count + i) as usize].clone(),
+                let (_, tag) = timers.swap_remove(pos);
+                self.bus.stats.timers_fired += 1;
+                let endpoint = self.bus.node_count + i;
+                self.bus.fingerprint.mix(K_TIMER << 32 | u64::from(endpoint));
+                if self.bus.full() {
+                    self.bus.record(TraceKind::Timer {
+                        node: self.bus.name(endpoint),
                         timer: format!("{tag:?}"),
                     });
                 }
-                self.with_client(i, Some(tag), |_, _| {});
+                self.with_client(i, |state, ctx| {
+                    if let Some(c) = state.as_mut() {
+                        c.on_timer(ctx, tag);
+                    }
+                });
             }
             Ev::Fault(f) => self.apply_fault(f),
         }
     }
 
+    #[inline]
     fn deliver(&mut self, from: u32, to: u32, wire: Wire<P>, lost: bool) {
         if lost {
-            self.drop_message(from, to, &wire, DropReason::Partition);
+            self.bus.drop_message(from, to, &wire, DropReason::Partition);
             return;
         }
-        if to < self.node_count {
+        if to < self.bus.node_count {
             let idx = to as usize;
             if self.states[idx].is_none() {
-                self.drop_message(from, to, &wire, DropReason::Down);
+                self.bus.drop_message(from, to, &wire, DropReason::Down);
                 return;
             }
             if self.paused[idx] {
@@ -609,135 +570,65 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             match wire {
                 Wire::Msg(m) => self.with_node(to, |p, ctx| p.on_message(ctx, NodeId(from), m)),
                 Wire::Request(id, r) => {
-                    let client = ClientId(from - self.node_count);
+                    let client = ClientId(from - self.bus.node_count);
                     self.with_node(to, |p, ctx| p.on_request(ctx, client, id, r));
                 }
                 Wire::Response(..) => unreachable!("nodes are never sent responses"),
             }
         } else {
-            let c = to - self.node_count;
             self.count_delivery(from, to, &wire);
             if let Wire::Response(id, r) = wire {
-                self.stats.responses += 1;
+                self.bus.stats.responses += 1;
                 let node = NodeId(from);
-                self.with_client_response(c, node, id, r);
-            }
-        }
-    }
-
-    fn count_delivery(&mut self, from: u32, to: u32, wire: &Wire<P>) {
-        self.stats.deliveries += 1;
-        self.fingerprint.mix(K_DELIVER << 48 | u64::from(from) << 24 | u64::from(to));
-        if self.trace.level == TraceLevel::Full {
-            self.record(TraceKind::Deliver {
-                from: self.names[from as usize].clone(),
-                to: self.names[to as usize].clone(),
-                msg: wire.describe(),
-            });
-        }
-    }
-
-    fn drop_message(&mut self, from: u32, to: u32, wire: &Wire<P>, reason: DropReason) {
-        match reason {
-            DropReason::Loss => self.stats.drops_loss += 1,
-            DropReason::Partition => self.stats.drops_partition += 1,
-            DropReason::Down => self.stats.drops_down += 1,
-        }
-        self.fingerprint.mix(K_DROP << 48 | u64::from(from) << 24 | u64::from(to));
-        if self.trace.level == TraceLevel::Full {
-            self.record(TraceKind::Drop {
-                from: self.names[from as usize].clone(),
-                to: self.names[to as usize].clone(),
-                msg: wire.describe(),
-                reason,
-            });
-        }
-    }
-
-    /// Puts a message on the wire from endpoint `from` to endpoint `to`.
-    fn transmit(&mut self, from: u32, to: u32, wire: Wire<P>) {
-        self.stats.sends += 1;
-        self.fingerprint.mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));
-        if self.trace.level == TraceLevel::Full {
-            self.record(TraceKind::Send {
-                from: self.names[from as usize].clone(),
-                to: self.names[to as usize].clone(),
-                msg: wire.describe(),
-            });
-        }
-        if self.network.is_cut(from, to) {
-            self.drop_message(from, to, &wire, DropReason::Partition);
-            return;
-        }
-        let link = *self.network.link(from, to);
-        let rng = if from < self.node_count {
-            &mut self.meta[from as usize].net_rng
-        } else {
-            &mut self.clients[(from - self.node_count) as usize].net_rng
-        };
-        if rng.chance(link.loss) {
-            self.drop_message(from, to, &wire, DropReason::Loss);
-            return;
-        }
-        let latency = link.latency.sample(rng);
-        if rng.chance(link.duplicate) {
-            let again = link.latency.sample(rng);
-            self.stats.duplicates += 1;
-            if self.trace.level == TraceLevel::Full {
-                self.record(TraceKind::Duplicate {
-                    from: self.names[from as usize].clone(),
-                    to: self.names[to as usize].clone(),
-                    msg: wire.describe(),
+                self.with_client(to - self.bus.node_count, |state, ctx| {
+                    if let Some(c) = state.as_mut() {
+                        c.on_response(ctx, node, id, r);
+                    }
                 });
             }
-            self.queue.push(
-                self.now.plus(again),
-                Ev::Deliver {
-                    from,
-                    to,
-                    wire: wire.clone(),
-                    lost: false,
-                },
-            );
         }
-        self.queue.push(
-            self.now.plus(latency),
-            Ev::Deliver {
-                from,
-                to,
-                wire,
-                lost: false,
-            },
-        );
+    }
+
+    #[inline]
+    fn count_delivery(&mut self, from: u32, to: u32, wire: &Wire<P>) {
+        let bus = &mut self.bus;
+        bus.stats.deliveries += 1;
+        bus.fingerprint.mix(K_DELIVER << 48 | u64::from(from) << 24 | u64::from(to));
+        if bus.full() {
+            bus.record(TraceKind::Deliver {
+                from: bus.name(from),
+                to: bus.name(to),
+                msg: wire.describe(),
+            });
+        }
     }
 
     fn start_node(&mut self, i: u32, restarted: bool) {
         let idx = i as usize;
-        if self.trace.level >= TraceLevel::Summary {
-            self.record(TraceKind::Start {
-                node: self.names[idx].clone(),
+        if self.bus.summary() {
+            self.bus.record(TraceKind::Start {
+                node: self.bus.name(i),
                 restart: restarted,
             });
         }
         let meta = &mut self.meta[idx];
         let mut ctx = Ctx {
+            local: meta.clock.read(self.bus.now),
+            clock: meta.clock,
+            bus: &mut self.bus,
             me: NodeId(i),
-            nodes: self.node_count,
-            local: meta.clock.read(self.now),
             restarted,
-            tracing: self.trace.level >= TraceLevel::Summary,
             config: &self.node_config,
             rng: &mut meta.rng,
             durable: &mut self.durables[idx],
-            out: &mut self.node_out,
-            next_id: &mut self.next_id,
+            timers: &mut meta.timers,
         };
         let state = P::start(&mut ctx);
         self.states[idx] = Some(state);
-        self.flush_node(i);
+        self.run_checkers(NodeId(i));
     }
 
-    /// Runs a handler on live node `i` and applies what it asked for.
+    /// Runs a handler on live node `i`, then the checkers.
     #[inline]
     fn with_node(&mut self, i: u32, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
         let idx = i as usize;
@@ -746,61 +637,45 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         };
         let meta = &mut self.meta[idx];
         let mut ctx = Ctx {
+            local: meta.clock.read(self.bus.now),
+            clock: meta.clock,
+            bus: &mut self.bus,
             me: NodeId(i),
-            nodes: self.node_count,
-            local: meta.clock.read(self.now),
             restarted: false,
-            tracing: self.trace.level >= TraceLevel::Summary,
             config: &self.node_config,
             rng: &mut meta.rng,
             durable: &mut self.durables[idx],
-            out: &mut self.node_out,
-            next_id: &mut self.next_id,
+            timers: &mut meta.timers,
         };
         f(state, &mut ctx);
-        self.flush_node(i);
-    }
-
-    fn flush_node(&mut self, i: u32) {
-        let idx = i as usize;
-        let mut out = std::mem::take(&mut self.node_out);
-        for o in out.drain(..) {
-            match o {
-                NodeOut::Send(to, m) => self.transmit(i, to.0, Wire::Msg(m)),
-                NodeOut::Reply(c, id, r) => self.transmit(i, self.node_count + c.0, Wire::Response(id, r)),
-                NodeOut::SetTimer(id, after, tag) => {
-                    self.stats.timers_set += 1;
-                    let meta = &mut self.meta[idx];
-                    let span = meta.clock.virtual_span(after);
-                    meta.timers.push(id);
-                    self.queue.push(self.now.plus(span), Ev::NodeTimer(i, id, tag));
-                }
-                NodeOut::CancelTimer(id) => {
-                    let timers = &mut self.meta[idx].timers;
-                    if let Some(pos) = timers.iter().position(|&t| t == id) {
-                        timers.swap_remove(pos);
-                    }
-                }
-                NodeOut::Note(text) => self.record(TraceKind::Note {
-                    node: self.names[idx].clone(),
-                    text,
-                }),
-            }
-        }
-        self.node_out = out;
         self.run_checkers(NodeId(i));
     }
 
+    fn with_client(&mut self, i: u32, f: impl FnOnce(&mut Option<C>, &mut ClientCtx<'_, P, C>)) {
+        let slot = &mut self.clients[i as usize];
+        let mut ctx = ClientCtx {
+            bus: &mut self.bus,
+            me: ClientId(i),
+            config: &self.client_config,
+            rng: &mut slot.rng,
+            timers: &mut slot.timers,
+            process: &mut slot.process,
+            open: &mut slot.open,
+        };
+        f(&mut slot.state, &mut ctx);
+    }
+
+    #[inline]
     fn run_checkers(&mut self, node: NodeId) {
         if self.checkers.is_empty() {
             return;
         }
         let view = View {
-            now: self.now,
+            now: self.bus.now,
             states: &self.states,
             durables: &self.durables,
             paused: &self.paused,
-            names: &self.names,
+            names: &self.bus.names,
         };
         let mut found = Vec::new();
         for c in &mut self.checkers {
@@ -814,16 +689,16 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     fn violation(&mut self, check: String, message: String) {
-        self.stats.violations += 1;
-        if self.trace.level >= TraceLevel::Summary {
-            self.record(TraceKind::Violation {
+        self.bus.stats.violations += 1;
+        if self.bus.summary() {
+            self.bus.record(TraceKind::Violation {
                 check: check.clone(),
                 message: message.clone(),
             });
         }
         self.violations.push(Violation {
             check,
-            time: self.now,
+            time: self.bus.now,
             message,
         });
         if self.stop_on_violation {
@@ -831,158 +706,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
     }
 
-    fn with_client(&mut self, i: u32, timer: Option<C::Timer>, _: impl FnOnce(&mut C, &mut ClientCtx<'_, P, C>)) {
-        let slot = &mut self.clients[i as usize];
-        let mut ctx = ClientCtx {
-            me: ClientId(i),
-            nodes: self.node_count,
-            now: self.now,
-            config: &self.client_config,
-            rng: &mut slot.rng,
-            out: &mut self.client_out,
-            next_id: &mut self.next_id,
-        };
-        match (slot.state.as_mut(), timer) {
-            (None, _) => slot.state = Some(C::start(&mut ctx)),
-            (Some(c), Some(tag)) => c.on_timer(&mut ctx, tag),
-            (Some(_), None) => {}
-        }
-        self.flush_client(i);
-    }
-
-    fn with_client_response(&mut self, i: u32, from: NodeId, id: RequestId, response: P::Response) {
-        let slot = &mut self.clients[i as usize];
-        let Some(state) = slot.state.as_mut() else {
-            return;
-        };
-        let mut ctx = ClientCtx {
-            me: ClientId(i),
-            nodes: self.node_count,
-            now: self.now,
-            config: &self.client_config,
-            rng: &mut slot.rng,
-            out: &mut self.client_out,
-            next_id: &mut self.next_id,
-        };
-        state.on_response(&mut ctx, from, id, response);
-        self.flush_client(i);
-    }
-
-    fn flush_client(&mut self, i: u32) {
-        let ep = self.node_count + i;
-        let mut out = std::mem::take(&mut self.client_out);
-        for o in out.drain(..) {
-            match o {
-                ClientOut::Request(to, id, r) => {
-                    self.stats.requests += 1;
-                    self.transmit(ep, to.0, Wire::Request(id, r));
-                }
-                ClientOut::SetTimer(id, after, tag) => {
-                    self.stats.timers_set += 1;
-                    self.clients[i as usize].timers.push(id);
-                    self.queue.push(self.now.plus(after), Ev::ClientTimer(i, id, tag));
-                }
-                ClientOut::CancelTimer(id) => {
-                    let timers = &mut self.clients[i as usize].timers;
-                    if let Some(pos) = timers.iter().position(|&t| t == id) {
-                        timers.swap_remove(pos);
-                    }
-                }
-                ClientOut::Invoke(f, key, value) => self.history_invoke(i, f, key, value),
-                ClientOut::Complete(kind, value, error) => self.history_complete(i, kind, value, error),
-            }
-        }
-        self.client_out = out;
-    }
-
-    fn history_invoke(&mut self, i: u32, f: String, key: Option<Value>, value: Value) {
-        let slot = &mut self.clients[i as usize];
-        assert!(
-            slot.open.is_none(),
-            "client {} invoked {f} while an operation was open: a client has one operation at a time",
-            self.names[(self.node_count + i) as usize]
-        );
-        let process = slot.process;
-        slot.open = Some((f.clone(), key.clone(), value.clone()));
-        if self.trace.level >= TraceLevel::Summary {
-            self.record(TraceKind::Invoke {
-                client: self.names[(self.node_count + i) as usize].clone(),
-                process,
-                op: describe_op(&f, key.as_ref(), &value),
-            });
-        }
-        self.history.push(HistoryEvent {
-            process,
-            kind: EventKind::Invoke,
-            f,
-            key,
-            value,
-            time: Some(self.now.as_nanos()),
-            error: None,
-        });
-    }
-
-    fn history_complete(&mut self, i: u32, kind: EventKind, value: Value, error: Option<String>) {
-        let slot = &mut self.clients[i as usize];
-        let Some((f, key, _)) = slot.open.take() else {
-            panic!(
-                "client {} completed an operation it never invoked",
-                self.names[(self.node_count + i) as usize]
-            );
-        };
-        let process = slot.process;
-        if kind == EventKind::Info {
-            slot.process = self.next_process;
-            self.next_process += 1;
-        }
-        if self.trace.level >= TraceLevel::Summary {
-            let outcome = match kind {
-                EventKind::Ok => "ok",
-                EventKind::Fail => "fail",
-                EventKind::Info => "info",
-                EventKind::Invoke => "invoke",
-            };
-            let mut op = describe_op(&f, key.as_ref(), &value);
-            if let Some(e) = &error {
-                let _ = write!(op, " [{e}]");
-            }
-            self.record(TraceKind::Complete {
-                client: self.names[(self.node_count + i) as usize].clone(),
-                process,
-                outcome: outcome.to_string(),
-                op,
-            });
-        }
-        self.history.push(HistoryEvent {
-            process,
-            kind,
-            f,
-            key,
-            value,
-            time: Some(self.now.as_nanos()),
-            error,
-        });
-    }
-
-    fn record(&mut self, kind: TraceKind) {
-        if self.trace.level == TraceLevel::Off {
-            return;
-        }
-        self.trace.events.push(TraceEvent { time: self.now, kind });
-    }
-
     // ----- faults -------------------------------------------------------------------
 
     fn names_of(&self, eps: &[u32]) -> String {
-        let mut s = String::from("{");
-        for (k, e) in eps.iter().enumerate() {
-            if k > 0 {
-                s.push(' ');
-            }
-            s.push_str(&self.names[*e as usize]);
-        }
-        s.push('}');
-        s
+        let names: Vec<&str> = eps.iter().map(|&e| self.bus.names[e as usize].as_str()).collect();
+        format!("{{{}}}", names.join(" "))
     }
 
     fn endpoints(&self, addrs: &[Addr]) -> Vec<u32> {
@@ -990,10 +718,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     fn add_cut(&mut self, cut: Cut) {
-        self.network.add_cut(cut);
+        self.bus.network.add_cut(cut);
         // Messages in flight across the new cut are lost.
-        let network = &self.network;
-        for ev in self.queue.pending_mut() {
+        let Bus { queue, network, .. } = &mut self.bus;
+        for ev in queue.pending_mut() {
             if let Ev::Deliver { from, to, lost, .. } = ev {
                 if !*lost && network.is_cut(*from, *to) {
                     *lost = true;
@@ -1003,9 +731,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     fn apply_fault(&mut self, fault: Fault) {
-        self.stats.faults += 1;
-        self.fingerprint.mix(K_FAULT << 32 | fault.kind().len() as u64);
-        let total = self.names.len();
+        self.bus.stats.faults += 1;
+        self.bus.fingerprint.mix(K_FAULT << 32 | fault.kind().len() as u64);
+        let total = self.bus.names.len();
+        let node_count = self.bus.node_count;
+        let now = self.bus.now;
         let text = match &fault {
             Fault::Partition(groups) => {
                 let groups: Vec<Vec<u32>> = groups.iter().map(|g| self.endpoints(g)).collect();
@@ -1014,9 +744,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 format!("partition {text}")
             }
             Fault::Isolate(n) => {
-                let rest: Vec<u32> = (0..self.node_count).filter(|&x| x != n.0).collect();
+                let rest: Vec<u32> = (0..node_count).filter(|&x| x != n.0).collect();
                 self.add_cut(Cut::groups(total, &[vec![n.0], rest]));
-                format!("isolate {}", self.names[n.index()])
+                format!("isolate {}", self.bus.names[n.index()])
             }
             Fault::OneWay { from, to } => {
                 let (f, t) = (self.endpoints(from), self.endpoints(to));
@@ -1031,28 +761,28 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 text
             }
             Fault::Heal => {
-                self.network.heal();
+                self.bus.network.heal();
                 "heal".to_string()
             }
             Fault::Crash(n) => {
                 let idx = n.index();
-                let name = self.names[idx].clone();
+                let name = self.bus.name(n.0);
                 if self.states[idx].take().is_some() {
-                    self.stats.crashes += 1;
+                    self.bus.stats.crashes += 1;
                     self.paused[idx] = false;
                     let meta = &mut self.meta[idx];
                     meta.timers.clear();
                     meta.parked.clear();
                     format!("crash {name}")
                 } else {
-                    format!("crash {name} (already down)")
+                    format!("crash {name} ignored: it is down already")
                 }
             }
             Fault::Restart(n) => {
                 let idx = n.index();
-                let name = self.names[idx].clone();
+                let name = self.bus.name(n.0);
                 if self.states[idx].is_none() {
-                    self.stats.restarts += 1;
+                    self.bus.stats.restarts += 1;
                     self.record_fault(format!("restart {name}"));
                     self.start_node(n.0, true);
                     return;
@@ -1061,34 +791,38 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             }
             Fault::Pause(n) => {
                 let idx = n.index();
-                self.paused[idx] = self.states[idx].is_some();
-                format!("pause {}", self.names[idx])
+                if self.states[idx].is_some() {
+                    self.paused[idx] = true;
+                    format!("pause {}", self.bus.names[idx])
+                } else {
+                    format!("pause {} ignored: it is down", self.bus.names[idx])
+                }
             }
             Fault::Resume(n) => {
                 let idx = n.index();
                 let was = std::mem::replace(&mut self.paused[idx], false);
                 let parked = std::mem::take(&mut self.meta[idx].parked);
                 for ev in parked {
-                    self.queue.push(self.now, ev);
+                    self.bus.enqueue(now, ev);
                 }
                 if was {
-                    format!("resume {}", self.names[idx])
+                    format!("resume {}", self.bus.names[idx])
                 } else {
-                    format!("resume {} ignored: it is not paused", self.names[idx])
+                    format!("resume {} ignored: it is not paused", self.bus.names[idx])
                 }
             }
             Fault::ClockSkew(n, by) => {
-                self.meta[n.index()].clock.skew(self.now, *by);
-                format!("clock-skew {} {by}", self.names[n.index()])
+                self.meta[n.index()].clock.skew(now, *by);
+                format!("clock-skew {} {by}", self.bus.names[n.index()])
             }
             Fault::ClockDrift(n, ppm) => {
-                self.meta[n.index()].clock.set_drift(self.now, *ppm);
-                format!("clock-drift {} {ppm:+}ppm", self.names[n.index()])
+                self.meta[n.index()].clock.set_drift(now, *ppm);
+                format!("clock-drift {} {ppm:+}ppm", self.bus.names[n.index()])
             }
             Fault::SetLink { from, to, update } => {
                 let (f, t) = (from.map(|a| self.endpoint(a)), to.map(|a| self.endpoint(a)));
-                self.network.update(f, t, update);
-                let side = |e: Option<u32>| e.map_or("*".to_string(), |e| self.names[e as usize].clone());
+                self.bus.network.update(f, t, update);
+                let side = |e: Option<u32>| e.map_or("*".to_string(), |e| self.bus.names[e as usize].clone());
                 let mut text = format!("set-link {} -> {}", side(f), side(t));
                 if let Some(l) = update.latency {
                     let _ = write!(text, " latency={l:?}");
@@ -1109,30 +843,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     fn record_fault(&mut self, text: String) {
-        if self.trace.level >= TraceLevel::Summary {
-            self.record(TraceKind::Fault { fault: text });
+        if self.bus.summary() {
+            self.bus.record(TraceKind::Fault { fault: text });
         }
     }
 }
 
-/// `put x 5`, `read`, `cas [1, 2]`: an operation as the trace shows it.
-fn describe_op(f: &str, key: Option<&Value>, value: &Value) -> String {
-    let mut s = f.to_string();
-    if let Some(k) = key {
-        let _ = write!(s, " {}", show_value(k));
-    }
-    if *value != Value::Null {
-        let _ = write!(s, " {}", show_value(value));
-    }
-    s
-}
-
-fn show_value(v: &Value) -> String {
-    match v {
-        Value::Null => "nil".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Str(s) => format!("{s:?}"),
-        Value::List(items) => format!("[{}]", items.iter().map(show_value).collect::<Vec<_>>().join(", ")),
-    }
-}

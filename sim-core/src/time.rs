@@ -322,7 +322,9 @@ mod tests {
             (1500 * MS, "1.5s"),
             (250 * US, "250us"),
             (12_004 * US, "12.004ms"),
-            (1_234_567, "1234567ns"),
+            (1_234_567, "1234.567us"),
+            (1_234_567_891, "1234567.891us"),
+            (1_001, "1.001us"),
             (7, "7ns"),
             (90 * S, "90s"),
         ] {
@@ -375,7 +377,7 @@ mod tests {
     #[test]
     fn instants_print_as_milliseconds() {
         assert_eq!(Time::from_nanos(12_004_999).to_string(), "12.004ms");
-        assert_eq!(format!("{:>10}", Time::from_nanos(200 * MS)), "200.000ms");
+        assert_eq!(format!("{:>10}", Time::from_nanos(200 * MS)), " 200.000ms");
         assert_eq!(Time::ZERO.to_string(), "0.000ms");
     }
 

@@ -1,0 +1,189 @@
+//! The world outside the nodes: the clock, the event queue, the network, the trace, the
+//! stats and the history. Handlers reach it through their context, so a send goes onto the
+//! wire the moment it is made, with no intermediate buffer.
+
+use crate::fault::Fault;
+use crate::id::{RequestId, TimerId};
+use crate::network::Network;
+use crate::process::Process;
+use crate::queue::EventQueue;
+use crate::rng::SimRng;
+use crate::sim::Stats;
+use crate::time::Time;
+use crate::trace::{DropReason, Fingerprint, Trace, TraceEvent, TraceKind, TraceLevel};
+use lincheck::Event as HistoryEvent;
+
+/// What travels on a link.
+pub(crate) enum Wire<P: Process> {
+    Msg(P::Msg),
+    Request(RequestId, P::Request),
+    Response(RequestId, P::Response),
+}
+
+impl<P: Process> Clone for Wire<P> {
+    fn clone(&self) -> Self {
+        match self {
+            Wire::Msg(m) => Wire::Msg(m.clone()),
+            Wire::Request(i, r) => Wire::Request(*i, r.clone()),
+            Wire::Response(i, r) => Wire::Response(*i, r.clone()),
+        }
+    }
+}
+
+impl<P: Process> Wire<P> {
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Wire::Msg(m) => format!("{m:?}"),
+            Wire::Request(id, r) => format!("{r:?} ({id})"),
+            Wire::Response(id, r) => format!("{r:?} ({id})"),
+        }
+    }
+}
+
+/// A queued event. Client timer tags stay in the client's slot, so events do not depend
+/// on the client type.
+pub(crate) enum Ev<P: Process> {
+    Start(u32),
+    ClientStart(u32),
+    Deliver {
+        from: u32,
+        to: u32,
+        wire: Wire<P>,
+        lost: bool,
+    },
+    NodeTimer(u32, TimerId, P::Timer),
+    ClientTimer(u32, TimerId),
+    Fault(Fault),
+}
+
+pub(crate) const K_START: u64 = 1;
+pub(crate) const K_DELIVER: u64 = 2;
+pub(crate) const K_TIMER: u64 = 3;
+pub(crate) const K_FAULT: u64 = 4;
+const K_DROP: u64 = 5;
+const K_SEND: u64 = 6;
+
+pub(crate) struct Bus<P: Process> {
+    pub(crate) now: Time,
+    pub(crate) node_count: u32,
+    /// Node names then client names: endpoint `e` is called `names[e]`.
+    pub(crate) names: Vec<String>,
+    pub(crate) queue: EventQueue<Ev<P>>,
+    pub(crate) network: Network,
+    /// The network's stream: loss, latency and duplication draws for every link.
+    pub(crate) net_rng: SimRng,
+    pub(crate) stats: Stats,
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) trace: Trace,
+    pub(crate) next_id: u64,
+    /// The queue refused an event: the run ends.
+    pub(crate) overflow: bool,
+    pub(crate) history: Vec<HistoryEvent>,
+    pub(crate) next_process: u64,
+}
+
+impl<P: Process> Bus<P> {
+    #[inline]
+    pub(crate) fn enqueue(&mut self, at: Time, ev: Ev<P>) {
+        if self.queue.push(at, ev).is_err() {
+            self.overflow = true;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn full(&self) -> bool {
+        self.trace.level == TraceLevel::Full
+    }
+
+    #[inline]
+    pub(crate) fn summary(&self) -> bool {
+        self.trace.level >= TraceLevel::Summary
+    }
+
+    pub(crate) fn fresh_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub(crate) fn record(&mut self, kind: TraceKind) {
+        if self.trace.level != TraceLevel::Off {
+            self.trace.events.push(TraceEvent { time: self.now, kind });
+        }
+    }
+
+    pub(crate) fn name(&self, endpoint: u32) -> String {
+        self.names[endpoint as usize].clone()
+    }
+
+    pub(crate) fn drop_message(&mut self, from: u32, to: u32, wire: &Wire<P>, reason: DropReason) {
+        match reason {
+            DropReason::Loss => self.stats.drops_loss += 1,
+            DropReason::Partition => self.stats.drops_partition += 1,
+            DropReason::Down => self.stats.drops_down += 1,
+        }
+        self.fingerprint.mix(K_DROP << 48 | u64::from(from) << 24 | u64::from(to));
+        if self.full() {
+            self.record(TraceKind::Drop {
+                from: self.name(from),
+                to: self.name(to),
+                msg: wire.describe(),
+                reason,
+            });
+        }
+    }
+
+    /// Puts a message on the wire from endpoint `from` to endpoint `to`: a cut or the
+    /// link's loss may drop it, the link's latency delays it, its duplication may send it
+    /// twice (each copy with its own latency, so copies can arrive out of order).
+    #[inline]
+    pub(crate) fn transmit(&mut self, from: u32, to: u32, wire: Wire<P>) {
+        self.stats.sends += 1;
+        self.fingerprint.mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));
+        if self.full() {
+            self.record(TraceKind::Send {
+                from: self.name(from),
+                to: self.name(to),
+                msg: wire.describe(),
+            });
+        }
+        if self.network.is_cut(from, to) {
+            self.drop_message(from, to, &wire, DropReason::Partition);
+            return;
+        }
+        let link = self.network.link(from, to);
+        let rng = &mut self.net_rng;
+        if rng.chance(link.loss) {
+            self.drop_message(from, to, &wire, DropReason::Loss);
+            return;
+        }
+        let latency = link.latency.sample(rng);
+        if rng.chance(link.duplicate) {
+            let again = link.latency.sample(rng);
+            self.stats.duplicates += 1;
+            if self.full() {
+                self.record(TraceKind::Duplicate {
+                    from: self.name(from),
+                    to: self.name(to),
+                    msg: wire.describe(),
+                });
+            }
+            let copy = Ev::Deliver {
+                from,
+                to,
+                wire: wire.clone(),
+                lost: false,
+            };
+            self.enqueue(self.now.plus(again), copy);
+        }
+        self.enqueue(
+            self.now.plus(latency),
+            Ev::Deliver {
+                from,
+                to,
+                wire,
+                lost: false,
+            },
+        );
+    }
+}
