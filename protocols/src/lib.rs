@@ -1,4 +1,111 @@
-//! Protocol state machines for faultline. Each module implements `sim_core::Process`, opens
-//! with an essay on its algorithm and the paper it follows, and documents its bug knobs.
+//! Protocol state machines for faultline.
+//!
+//! Each protocol is a module with its messages, its state machine implementing
+//! [`sim_core::Process`], its configuration (deserialized from a scenario), its invariants
+//! ([`sim_core::Checker`]s) and its bug knobs: named, documented, deliberate mistakes a
+//! scenario can switch on to show what the checkers catch. Each module opens with an essay
+//! on the algorithm and the paper it follows.
+//!
+//! A module makes itself runnable from scenario files by implementing [`Protocol`]; the
+//! `faultline` crate's registry lists every such type.
+
+use serde::de::DeserializeOwned;
+use sim_core::{Checker, Client, Process};
+use std::fmt::Debug;
 
 pub mod pingstorm;
+pub mod workload;
+
+pub use workload::Workload;
+
+/// A deliberate mistake a scenario can switch on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Knob {
+    /// The config field that switches it on, e.g. `"vote_without_log_check"`.
+    pub name: &'static str,
+    /// The mistake it models, in a sentence.
+    pub mistake: &'static str,
+    /// The check (by name) that catches it.
+    pub caught_by: &'static str,
+}
+
+/// When a check is judged (stateright's always / eventually / sometimes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    /// After every event (safety).
+    Always,
+    /// At the end of the run, after faults stop (liveness).
+    Eventually,
+    /// On the run's history (linearizability and other history checks).
+    History,
+}
+
+/// A check a protocol offers to scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckInfo {
+    pub name: &'static str,
+    pub kind: CheckKind,
+    pub promise: &'static str,
+}
+
+/// A protocol as scenario files see it: its name, config, clients, checks and knobs.
+pub trait Protocol {
+    /// The scenario's name for it (`"raft"`).
+    const NAME: &'static str;
+    /// One line for `faultline list`.
+    const SUMMARY: &'static str;
+    /// Protocol configuration, bug knobs included, as written in a scenario's
+    /// `protocol: (name: "...", config: (...))`. Unknown fields must be rejected
+    /// (`#[serde(deny_unknown_fields)]`) and every field must have a default.
+    type Config: DeserializeOwned + Default + Debug + Clone;
+    type Node: Process<Config = Self::Config>;
+    /// The clients that drive the scenario's workload (`sim_core::NoClients` for none).
+    type Client: Client<Self::Node>;
+
+    /// The bug knobs, each with the mistake it models and the check that catches it.
+    fn knobs() -> &'static [Knob];
+
+    /// Every check this protocol offers.
+    fn checks() -> &'static [CheckInfo];
+
+    /// Builds the checker called `name` (an `Always` or `Eventually` check), or `None` if
+    /// there is no such checker. History checks are run by the caller on the run's history.
+    fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>>;
+
+    /// The clients' configuration from the scenario's workload; an error says what is
+    /// wrong with the workload for this protocol.
+    fn client_config(
+        workload: &Workload,
+        config: &Self::Config,
+    ) -> Result<<Self::Client as Client<Self::Node>>::Config, String>;
+}
+
+/// pingstorm as a scenario protocol: no clients, no checks, no knobs.
+pub struct PingstormProtocol;
+
+impl Protocol for PingstormProtocol {
+    const NAME: &'static str = "pingstorm";
+    const SUMMARY: &'static str = "a storm of messages: the engine's smoke test and benchmark";
+    type Config = pingstorm::PingstormConfig;
+    type Node = pingstorm::Pingstorm;
+    type Client = sim_core::NoClients;
+
+    fn knobs() -> &'static [Knob] {
+        &[]
+    }
+
+    fn checks() -> &'static [CheckInfo] {
+        &[]
+    }
+
+    fn checker(_: &str, _: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
+        None
+    }
+
+    fn client_config(workload: &Workload, _: &Self::Config) -> Result<(), String> {
+        if workload.clients > 0 {
+            return Err("pingstorm has no clients: remove the workload or set clients: 0".into());
+        }
+        Ok(())
+    }
+}
