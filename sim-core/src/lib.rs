@@ -57,6 +57,7 @@ pub mod clock;
 pub mod fault;
 pub mod id;
 pub mod network;
+mod prefetch;
 pub mod process;
 pub mod queue;
 pub mod rng;

@@ -144,6 +144,24 @@ impl<E> EventQueue<E> {
         Some((key_time(top), event))
     }
 
+    /// The payload of the next event, if any.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<&E> {
+        self.heap
+            .first()
+            .and_then(|&k| self.slab[key_slot(k)].as_ref())
+    }
+
+    /// Asks the CPU to start loading the payload of the event most likely to come after the
+    /// next one (the smallest child of the root). A hint only: it changes no result.
+    #[inline]
+    pub(crate) fn prefetch_second(&self) {
+        let children = &self.heap[1.min(self.heap.len())..5.min(self.heap.len())];
+        if let Some(&k) = children.iter().min() {
+            crate::prefetch::prefetch(&self.slab[key_slot(k)]);
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
