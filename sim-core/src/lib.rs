@@ -54,8 +54,10 @@
 mod bus;
 pub mod check;
 pub mod clock;
+pub mod diagram;
 pub mod fault;
 pub mod id;
+pub mod logical;
 pub mod network;
 mod prefetch;
 pub mod process;
@@ -70,6 +72,7 @@ pub use clock::LocalClock;
 pub use fault::{Fault, Nemesis, NemesisFault};
 pub use id::{Addr, ClientId, NodeId, RequestId, TimerId};
 pub use lincheck::{self, Value};
+pub use logical::{Causality, Hlc, Lamport, VectorClock};
 pub use network::{Latency, LinkConfig, LinkUpdate, Network};
 pub use process::{Client, ClientCtx, Ctx, NoClients, Process};
 pub use rng::{Probability, SimRng};
