@@ -158,7 +158,7 @@ impl<E> EventQueue<E> {
     pub(crate) fn prefetch_second(&self) {
         let children = &self.heap[1.min(self.heap.len())..5.min(self.heap.len())];
         if let Some(&k) = children.iter().min() {
-            crate::prefetch::prefetch(&self.slab[key_slot(k)]);
+            crate::prefetch::prefetch_all(&self.slab[key_slot(k)]);
         }
     }
 

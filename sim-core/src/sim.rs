@@ -303,7 +303,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// Schedules a fault at `at` (faults at the same instant apply in scheduling order).
     pub fn schedule(&mut self, at: Time, fault: Fault) {
-        self.bus.enqueue(at, Ev::Fault(fault));
+        self.bus.enqueue(at, Ev::Fault(Box::new(fault)));
     }
 
     /// Adds a checker; it sees every event from now on.
@@ -582,7 +582,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     }
                 });
             }
-            Ev::Fault(f) => self.apply_fault(f),
+            Ev::Fault(f) => self.apply_fault(*f),
         }
     }
 
