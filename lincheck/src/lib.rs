@@ -45,6 +45,7 @@ mod check;
 pub mod explain;
 pub mod history;
 mod json;
+mod memo;
 pub mod model;
 pub mod parse;
 mod run;
