@@ -23,8 +23,12 @@ pub struct Setup {
     /// Link loss and duplication while the nemesis is active.
     pub loss: f64,
     pub duplicate: f64,
-    /// Each node's clock drifts by a random amount within +-this (ppm), drawn per seed.
+    /// Each node's clock drifts by exactly +this or -this ppm (the sign drawn per seed):
+    /// the extremes a drift bound allows.
     pub drift_ppm: i64,
+    /// Independent crash-restarts per node (they may overlap, unlike the nemesis's):
+    /// `(up_ms_max, down_ms_max)`: each node stays up 1..=up and down 1..=down.
+    pub crashes: Option<(u64, u64)>,
     pub trace: TraceLevel,
 }
 
@@ -66,6 +70,7 @@ impl Setup {
             loss: 0.0,
             duplicate: 0.0,
             drift_ppm: 0,
+            crashes: None,
             trace: TraceLevel::Off,
         }
     }
@@ -99,7 +104,11 @@ impl Setup {
 
     /// When the faults stop.
     pub fn quiet_from(&self) -> Time {
-        Time::ZERO.plus(self.nemesis.as_ref().map_or(Duration::ZERO, |n| n.stop))
+        let stop = self.nemesis.as_ref().map(|n| n.stop);
+        let crash_stop = self
+            .crashes
+            .map(|_| self.run_for.saturating_sub(Duration::from_secs(1)));
+        Time::ZERO.plus(stop.max(crash_stop).unwrap_or(Duration::ZERO))
     }
 
     pub fn build(&self, seed: u64) -> RaftSim {
@@ -112,12 +121,31 @@ impl Setup {
         if self.drift_ppm > 0 {
             let mut rng = SimRng::new(seed, "test/drift");
             for n in 0..self.nodes as u32 {
-                let span = 2 * self.drift_ppm as u64 + 1;
-                let ppm = rng.below(span) as i64 - self.drift_ppm;
+                let ppm = if rng.below(2) == 0 {
+                    self.drift_ppm
+                } else {
+                    -self.drift_ppm
+                };
                 sim.schedule(Time::ZERO, Fault::ClockDrift(NodeId(n), ppm));
             }
         }
-        if let Some(nemesis) = &self.nemesis {
+        if let Some((up, down)) = self.crashes {
+            let stop = self.quiet_from();
+            for n in 0..self.nodes as u32 {
+                let mut rng = SimRng::new(seed, &format!("test/crash/{n}"));
+                let mut t = Time::ZERO;
+                loop {
+                    t = t.plus(ms(rng.between(1, up)));
+                    if t >= stop {
+                        break;
+                    }
+                    sim.schedule(t, Fault::Crash(NodeId(n)));
+                    t = t.plus(ms(rng.between(1, down))).min(stop);
+                    sim.schedule(t, Fault::Restart(NodeId(n)));
+                }
+            }
+        }
+        if self.loss > 0.0 || self.duplicate > 0.0 {
             let p = |x: f64| Probability::new(x).expect("a probability");
             let noisy = LinkUpdate {
                 loss: Some(p(self.loss)),
@@ -130,17 +158,13 @@ impl Setup {
                 latency: None,
             };
             sim.schedule(
-                Time::ZERO.plus(nemesis.start),
+                at(200),
                 Fault::SetLink {
                     from: None,
                     to: None,
                     update: noisy,
                 },
             );
-            for (t, f) in nemesis.schedule(&mut SimRng::new(seed, "nemesis"), self.nodes as u32) {
-                sim.schedule(t, f);
-            }
-            sim.schedule(self.quiet_from(), Fault::Heal);
             sim.schedule(
                 self.quiet_from(),
                 Fault::SetLink {
@@ -149,6 +173,12 @@ impl Setup {
                     update: clean,
                 },
             );
+        }
+        if let Some(nemesis) = &self.nemesis {
+            for (t, f) in nemesis.schedule(&mut SimRng::new(seed, "nemesis"), self.nodes as u32) {
+                sim.schedule(t, f);
+            }
+            sim.schedule(self.quiet_from(), Fault::Heal);
         }
         for c in invariants::safety_checkers() {
             sim.add_checker(c);
