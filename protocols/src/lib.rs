@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use sim_core::{Checker, Client, Process};
 use std::fmt::Debug;
 
+pub mod kv;
 pub mod pingstorm;
+pub mod raft;
 pub mod workload;
 
 pub use workload::Workload;
