@@ -131,36 +131,66 @@ impl KvStore {
     /// than the client's latest (the client gave up on it and moved on; it has no
     /// effect).
     pub fn apply(&mut self, request: &KvRequest) -> Option<Value> {
-        if let Some((seq, result)) = self.sessions.get(&request.client) {
-            if request.seq == *seq {
-                return Some(result.clone());
+        self.apply_in_place(request).cloned()
+    }
+
+    /// [`KvStore::apply`] without copying the result: every replica applies every
+    /// command, but only the one answering the client needs the value, so the others
+    /// should not pay for a copy of it.
+    pub fn apply_in_place(&mut self, request: &KvRequest) -> Option<&Value> {
+        let (seq, result) = match self.sessions.get(&request.client) {
+            Some((seq, _)) if request.seq < *seq => return None,
+            Some((seq, _)) if request.seq == *seq => {
+                return self.sessions.get(&request.client).map(|(_, r)| r);
             }
-            if request.seq < *seq {
-                return None;
-            }
-        }
-        let result = match &request.op {
+            _ => (request.seq, self.execute(&request.op)),
+        };
+        let session = self
+            .sessions
+            .entry(request.client)
+            .or_insert((0, Value::Null));
+        *session = (seq, result);
+        Some(&session.1)
+    }
+
+    /// Runs one operation on the data. Writes reuse the key's existing strings.
+    fn execute(&mut self, op: &KvOp) -> Value {
+        match op {
             KvOp::Get { key } => self.get(key),
             KvOp::Put { key, value } => {
-                self.data.insert(key.clone(), value.clone());
+                self.set(key, value);
                 Value::Null
             }
             KvOp::Append { key, value } => {
-                self.data.entry(key.clone()).or_default().push_str(value);
+                match self.data.get_mut(key) {
+                    Some(current) => current.push_str(value),
+                    None => {
+                        self.data.insert(key.clone(), value.clone());
+                    }
+                }
                 Value::Null
             }
             KvOp::Cas { key, from, to } => {
                 let current = self.data.get(key).map_or("", String::as_str);
                 let swap = current == from;
                 if swap {
-                    self.data.insert(key.clone(), to.clone());
+                    self.set(key, to);
                 }
                 Value::Bool(swap)
             }
-        };
-        self.sessions
-            .insert(request.client, (request.seq, result.clone()));
-        Some(result)
+        }
+    }
+
+    fn set(&mut self, key: &str, value: &str) {
+        match self.data.get_mut(key) {
+            Some(current) => {
+                current.clear();
+                current.push_str(value);
+            }
+            None => {
+                self.data.insert(key.to_owned(), value.to_owned());
+            }
+        }
     }
 
     /// Reads a key without going through the log (lease reads).

@@ -7,12 +7,17 @@
 use crate::kv::KvRequest;
 use sim_core::NodeId;
 use std::fmt;
+use std::sync::Arc;
 
 /// A log entry: the term of the leader that created it and the command.
+///
+/// The command is shared (`Arc`): an entry is copied into every AppendEntries that carries
+/// it and into every follower's log, and sharing makes each copy a reference count instead
+/// of fresh strings. Commands are never changed once logged, so sharing is unobservable.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Entry {
     pub term: u64,
-    pub command: KvRequest,
+    pub command: Arc<KvRequest>,
 }
 
 impl fmt::Debug for Entry {
