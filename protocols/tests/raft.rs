@@ -5,7 +5,7 @@ mod support;
 
 use protocols::kv;
 use protocols::raft::{Node, RaftConfig, Role, invariants};
-use sim_core::{Fault, NodeId, TraceLevel};
+use sim_core::{Fault, NodeId, Time, TraceLevel};
 use support::*;
 
 fn leader(sim: &RaftSim) -> Option<NodeId> {
@@ -217,4 +217,210 @@ fn raft_config_rejects_bad_values() {
     };
     assert!(c.validate().unwrap_err().contains("heartbeat_ms 200"));
     assert!(RaftConfig::default().validate().is_ok());
+}
+
+/// The client (0-based) whose operation a history event belongs to, by the unique value
+/// it writes (`"c2-17"`, `"/c2-17"` for append, `[from, "c2-17"]` for cas); `None` for
+/// reads, which write nothing. History processes change after every `info` (as in
+/// Jepsen), so the process id alone does not name the client.
+fn client_of(e: &lincheck::Event) -> Option<u64> {
+    use lincheck::Value;
+    let s = match &e.value {
+        Value::Str(s) => s,
+        Value::List(v) => match v.last() {
+            Some(Value::Str(s)) => s,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let n = s
+        .trim_start_matches('/')
+        .strip_prefix('c')?
+        .split('-')
+        .next()?;
+    n.parse::<u64>().ok().map(|c| c - 1)
+}
+
+/// Completions of kind `kind` in `from..to`, by the clients in `clients` (all if `None`).
+fn completions(
+    history: &lincheck::History,
+    clients: Option<&[u64]>,
+    kind: lincheck::EventKind,
+    from: Time,
+    to: Time,
+) -> usize {
+    let mut owner = std::collections::BTreeMap::new();
+    let mut n = 0;
+    for e in &history.events {
+        if e.kind == lincheck::EventKind::Invoke {
+            owner.insert(e.process, client_of(e));
+            continue;
+        }
+        let client = owner.get(&e.process).copied().flatten();
+        let wanted = clients.is_none_or(|cs| client.is_some_and(|c| cs.contains(&c)));
+        let t = e.time.expect("simulated histories are timed");
+        if e.kind == kind && wanted && t > from.as_nanos() && t < to.as_nanos() {
+            n += 1;
+        }
+    }
+    n
+}
+
+// Raft §5.3, §5.4.2, §8: a majority partition with clients on both sides. The old leader
+// and one follower are cut off with two clients, three servers with the other two. The
+// minority side keeps taking writes (the old leader still believes it leads) but commits
+// none of them: its clients' operations end `info` or `fail`, never `ok`, while the
+// majority side elects a leader and completes operations. After the heal the minority's
+// uncommitted entries are overwritten and the history is linearizable.
+#[test]
+fn raft_5_3_majority_partition_writes_on_both_sides() {
+    use lincheck::EventKind::{Fail, Info, Ok};
+    use sim_core::{Addr, ClientId};
+    for seed in 0..5 {
+        let mut setup = Setup::quiet(5, 4, ms(6_000));
+        setup.workload.mix.read = 0; // writes, appends and cas only
+        let mut sim = setup.build(seed);
+        sim.run_until(at(1_000));
+        let old = leader(&sim).expect("a leader");
+        let peer = NodeId((old.0 + 1) % 5);
+        let (cut, heal) = (at(1_001), at(3_500));
+        let mut minority = vec![Addr::Node(old), Addr::Node(peer)];
+        minority.extend([Addr::Client(ClientId(0)), Addr::Client(ClientId(1))]);
+        let mut majority: Vec<Addr> = (0..5)
+            .map(NodeId)
+            .filter(|n| *n != old && *n != peer)
+            .map(Addr::Node)
+            .collect();
+        majority.extend([Addr::Client(ClientId(2)), Addr::Client(ClientId(3))]);
+        sim.schedule(cut, Fault::Partition(vec![minority, majority]));
+        sim.schedule(heal, Fault::Heal);
+        sim.run_until(cut);
+        let first_uncommitted = sim.durable(old).last_index() + 1;
+        sim.run_until(at(3_400));
+        let o = sim.node(old).unwrap();
+        assert!(o.is_leader(), "seed {seed}: the old leader still leads");
+        // Entries the old leader appended after the cut can never reach a majority.
+        let last_uncommitted = sim.durable(old).last_index();
+        let old_term = sim.durable(old).current_term();
+        assert!(
+            last_uncommitted >= first_uncommitted,
+            "seed {seed}: the old leader took writes it cannot commit"
+        );
+        let report = sim.run();
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:?}",
+            report.violations
+        );
+        let h = &report.history;
+        // Answers already on their way when the cut came may still arrive (max latency
+        // 10ms); after that the minority side completes nothing.
+        let settled = at(1_020);
+        assert_eq!(
+            completions(h, Some(&[0, 1]), Ok, settled, heal),
+            0,
+            "seed {seed}: a minority-side client completed an operation during the partition"
+        );
+        let unknown = completions(h, Some(&[0, 1]), Info, settled, heal)
+            + completions(h, Some(&[0, 1]), Fail, settled, heal);
+        assert!(
+            unknown > 0,
+            "seed {seed}: minority-side operations end info or fail"
+        );
+        let majority_ok = completions(h, Some(&[2, 3]), Ok, settled, heal);
+        assert!(
+            majority_ok > 20,
+            "seed {seed}: the majority side makes progress ({majority_ok})"
+        );
+        // After the heal the old leader's uncommitted suffix is gone, replaced by the
+        // majority's entries, and every server holds the same committed prefix.
+        for index in first_uncommitted..=last_uncommitted {
+            assert_ne!(
+                sim.durable(old).term_at(index),
+                Some(old_term),
+                "seed {seed}: the old leader's uncommitted entry {index} was overwritten"
+            );
+        }
+        let committed = (0..5)
+            .map(|n| sim.node(NodeId(n)).unwrap().commit_index())
+            .min()
+            .unwrap();
+        assert!(
+            committed > last_uncommitted,
+            "seed {seed}: progress after the heal"
+        );
+        let term = sim.durable(old).term_at(committed);
+        for n in (0..5).map(NodeId) {
+            assert_eq!(sim.durable(n).term_at(committed), term, "seed {seed}: {n}");
+        }
+        assert!(completions(h, Some(&[0, 1]), Ok, heal, report.end_time) > 0);
+        let lin = kv::check_linearizable(h).unwrap();
+        assert_eq!(
+            lin.verdict,
+            lincheck::Verdict::Linearizable,
+            "seed {seed}: {}",
+            lin.render_text()
+        );
+    }
+}
+
+// Raft §5.2, §5.4 and Figure 2 (persistent state): rolling restarts. Each server in turn
+// (the leader included, when its turn comes) crashes and restarts from its durable state
+// 400ms later, twice around the cluster. Safety holds throughout, operations complete in
+// every round, each restarted server catches up, and a stable leader exists at the end.
+#[test]
+fn raft_rolling_restarts() {
+    use lincheck::EventKind::Ok;
+    let mut setup = Setup::quiet(5, 3, ms(13_000));
+    setup.config.liveness_from_ms = 11_000;
+    setup.config.liveness_bound_ms = 1_000;
+    for seed in 0..5 {
+        let mut sim = setup.build(seed);
+        sim.add_checker(invariants::checker("eventually-leader", &setup.config).unwrap());
+        let round = |k: u64| at(1_000 + k * 1_000);
+        for k in 0..10 {
+            let n = NodeId((k % 5) as u32);
+            sim.schedule(round(k), Fault::Crash(n));
+            sim.schedule(round(k).plus(ms(400)), Fault::Restart(n));
+        }
+        let mut leaders = std::collections::BTreeSet::new();
+        for k in 0..10 {
+            sim.run_until(round(k).plus(ms(999)));
+            let n = NodeId((k % 5) as u32);
+            let d = sim.durable(n);
+            let caught_up = leader(&sim).map(|l| sim.node(l).unwrap().commit_index());
+            assert!(
+                caught_up.is_some_and(|c| d.last_index() >= c),
+                "seed {seed}: {n} caught up 600ms after its restart ({} vs {caught_up:?})",
+                d.last_index()
+            );
+            leaders.extend(leader(&sim));
+        }
+        let report = sim.run();
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:?}",
+            report.violations
+        );
+        assert!(
+            leaders.len() > 1,
+            "seed {seed}: leadership moved when leaders were restarted"
+        );
+        let h = &report.history;
+        for k in 0..10 {
+            let done = completions(h, None, Ok, round(k), round(k + 1));
+            assert!(
+                done > 5,
+                "seed {seed}: round {k} completed {done} operations"
+            );
+        }
+        assert!(completions(h, None, Ok, at(11_000), report.end_time) > 20);
+        let lin = kv::check_linearizable(h).unwrap();
+        assert_eq!(
+            lin.verdict,
+            lincheck::Verdict::Linearizable,
+            "seed {seed}: {}",
+            lin.render_text()
+        );
+    }
 }
