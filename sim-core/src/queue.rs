@@ -71,7 +71,8 @@ impl<E> EventQueue<E> {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        let key = (u128::from(time.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot));
+        let key =
+            (u128::from(time.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot));
         self.sift_up(key);
         Ok(())
     }
