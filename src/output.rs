@@ -76,12 +76,12 @@ pub fn stats_text(r: &RunResult, wall: std::time::Duration) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "stats: events {} | deliveries {} | drops {} | faults {} | virtual time {} | wall time {:.3}s | {:.0} events/s | virtual/wall {:.2}x",
+        "stats: events {} | deliveries {} | drops {} | faults {} | virtual time {:.3}s | wall time {:.3}s | {:.0} events/s | virtual/wall {:.2}x",
         st.events,
         st.deliveries,
         st.drops(),
         st.faults,
-        r.report.end_time.elapsed(),
+        virt,
         secs,
         st.events as f64 / secs,
         virt / secs

@@ -689,8 +689,21 @@ fn help_for(message: &str) -> Option<String> {
     if message.contains("invalid duration") {
         return Some("durations are strings with a unit: \"150ms\", \"2s\", \"1.5s\"".into());
     }
-    if message.starts_with("expected comma") {
+    if message.starts_with("expected a comma") {
         return Some("separate the items of a list or struct with `,`".into());
+    }
+    if message == "expected string" {
+        return Some("durations, clock offsets and names are written in quotes, e.g. \"800ms\", \"+500ms\", \"n1\"".into());
+    }
+    if message.contains("missing field named `seed`") {
+        return Some("a scenario names its seed: add `seed: 1` (any number; `faultline run --seed N` overrides it)".into());
+    }
+    if let Some(rest) = message.strip_prefix("unexpected missing field named `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return Some(format!("add `{field}: ...` here; docs/SCENARIOS.md lists every field"));
+    }
+    if message.starts_with("unexpected field named") {
+        return Some("check the spelling, and that the `(` before it is closed".into());
     }
     if message.contains("probability") {
         return Some("probabilities are numbers from 0 to 1, e.g. 0.05 for 5%".into());

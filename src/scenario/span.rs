@@ -130,6 +130,11 @@ fn offset_of(text: &str, line: usize, col: usize) -> usize {
 /// ron's messages, with its backquoted names kept and its capital letters dropped so they
 /// read as part of our sentences.
 fn describe(e: &ron::Error) -> String {
+    match e {
+        ron::Error::ExpectedComma => return "expected a comma (`,`) before this".into(),
+        ron::Error::Eof => return "the file ends too early: a `)` or `]` is missing".into(),
+        _ => {}
+    }
     let s = e.to_string();
     let mut chars = s.chars();
     match chars.next() {
