@@ -5,8 +5,8 @@
 //!    can be removed on its own (the run is the same, event for event).
 //! 3. Delta-debug (Zeller's ddmin) the list of timed faults: remove chunks, then single
 //!    faults, as long as the same check still fails.
-//! 4. Cut the run short (just after the violation), then reduce the clients and the
-//!    operations per client.
+//! 4. Reduce the clients and the operations per client, then cut the run short (just
+//!    after the violation).
 //! 5. Repeat 3-4 until nothing changes; write the result as RON, read it back and run it
 //!    once more to confirm that `faultline run` reproduces the failure.
 //!
@@ -262,9 +262,10 @@ pub fn shrink_with<P: Protocol>(
     }
     let faults_before = cur.faults.len();
     for _round in 0..8 {
+        // Duration last: a shorter run leaves less room for fewer clients to fail.
         let mut changed = sh.faults(&mut cur);
-        changed |= sh.duration(&mut cur);
         changed |= sh.workload(&mut cur);
+        changed |= sh.duration(&mut cur);
         if !changed {
             break;
         }

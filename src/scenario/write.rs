@@ -2,7 +2,7 @@
 //! are copied from the original file as written, comments and all.
 
 use super::{Expect, FaultSpec, Scenario, Spanned};
-use sim_core::{Latency, TraceLevel};
+use sim_core::{Duration, Latency, TraceLevel};
 use std::fmt::{self, Write as _};
 
 pub(super) fn to_ron(s: &Scenario) -> String {
@@ -28,7 +28,7 @@ pub(super) fn to_ron(s: &Scenario) -> String {
         let _ = writeln!(o, "    faults: [");
         for f in &s.faults {
             let (at, spec) = &f.value;
-            let _ = writeln!(o, "        At({:?}, {}),", at.value.to_string(), spec);
+            let _ = writeln!(o, "        At({}, {}),", dur(at.value), spec);
         }
         let _ = writeln!(o, "    ],");
     }
@@ -38,7 +38,7 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     let checks: Vec<String> = s.checks.iter().map(|c| format!("{:?}", c.value)).collect();
     let _ = writeln!(o, "    checks: [{}],", checks.join(", "));
     let _ = writeln!(o, "    seed: {},", s.seed);
-    let _ = writeln!(o, "    duration: {:?},", s.duration.value.to_string());
+    let _ = writeln!(o, "    duration: {},", dur(s.duration.value));
     if let Some(m) = s.max_events {
         let _ = writeln!(o, "    max_events: {m},");
     }
@@ -51,6 +51,17 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     let _ = writeln!(o, "    expect: {},", s.expect.value);
     let _ = writeln!(o, ")");
     o
+}
+
+/// A duration as a quoted string: `"150ms"`, or exact seconds (`"1.163030057s"`) when it is
+/// not a whole number of milliseconds (nemesis draws are).
+fn dur(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns % 1_000_000 == 0 {
+        return format!("{:?}", d.to_string());
+    }
+    let frac = format!("{:09}", ns % 1_000_000_000);
+    format!("\"{}.{}s\"", ns / 1_000_000_000, frac.trim_end_matches('0'))
 }
 
 fn name(n: &Spanned<String>) -> String {
@@ -147,7 +158,7 @@ impl fmt::Display for FaultSpec {
                 names(right)
             ),
             FaultSpec::SetLoss { from, to, loss } => {
-                write!(f, "SetLoss({}loss: {})", link(from, to), loss.value())
+                write!(f, "SetLoss({}loss: {:?})", link(from, to), loss.value())
             }
             FaultSpec::SetDuplicate {
                 from,
