@@ -53,7 +53,7 @@ pub(crate) enum Ev<P: Process> {
     },
     NodeTimer(u32, TimerId, P::Timer),
     ClientTimer(u32, TimerId),
-    Fault(Fault),
+    Fault(Box<Fault>),
 }
 
 pub(crate) const K_START: u64 = 1;
