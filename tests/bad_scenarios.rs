@@ -25,14 +25,21 @@ fn every_bad_scenario_gets_its_exact_message() {
         let got = std::panic::catch_unwind(|| error_of(&path))
             .unwrap_or_else(|_| panic!("{path}: parsing panicked"))
             .unwrap_or_else(|| panic!("{path}: accepted, but it is broken"));
-        assert!(!got.contains("[0:0]"), "{path}: the error has no position:\n{got}");
+        assert!(
+            !got.contains("[0:0]"),
+            "{path}: the error has no position:\n{got}"
+        );
         let expected_path = file.with_extension("expected");
         if bless {
             std::fs::write(&expected_path, &got).expect("write .expected");
             continue;
         }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("{path}: no {} (FAULTLINE_BLESS=1 writes it)", expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "{path}: no {} (FAULTLINE_BLESS=1 writes it)",
+                expected_path.display()
+            )
+        });
         if got != expected {
             failures.push(format!("{path}:\n--- expected\n{expected}\n--- got\n{got}"));
         }

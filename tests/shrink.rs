@@ -7,7 +7,10 @@ use faultline::scenario::FaultSpec;
 use faultline::{Outcome, Scenario, shrink, sweep};
 use protocols::{CheckInfo, CheckKind, Knob, Protocol, Workload};
 use serde::Deserialize;
-use sim_core::{Checker, Client, ClientCtx, ClientId, Ctx, Duration, NodeId, Process, RequestId, TraceLevel, Value, View};
+use sim_core::{
+    Checker, Client, ClientCtx, ClientId, Ctx, Duration, NodeId, Process, RequestId, TraceLevel,
+    Value, View,
+};
 
 /// Nodes count their starts (durable) and the requests they answered (volatile).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,7 +69,13 @@ impl Client<Fragile> for Writer {
         ctx.set_timer(think, ());
         Writer { done: 0 }
     }
-    fn on_response(&mut self, ctx: &mut ClientCtx<'_, Fragile, Self>, _: NodeId, _: RequestId, r: u32) {
+    fn on_response(
+        &mut self,
+        ctx: &mut ClientCtx<'_, Fragile, Self>,
+        _: NodeId,
+        _: RequestId,
+        r: u32,
+    ) {
         ctx.complete_ok(Value::Int(i64::from(r)));
         self.done += 1;
         let think = ctx.config().think;
@@ -97,7 +106,11 @@ impl Checker<Fragile> for Bounded {
             (view.node(node).map_or(0, |n| n.requests), "requests")
         };
         if value > self.limit {
-            return Err(format!("{} has {value} {what}, more than {}", view.name(node), self.limit));
+            return Err(format!(
+                "{} has {value} {what}, more than {}",
+                view.name(node),
+                self.limit
+            ));
         }
         Ok(())
     }
@@ -204,12 +217,22 @@ fn run(s: &Scenario, seed: u64) -> faultline::RunResult {
 fn an_unexpected_violation_does_not_match_and_an_expected_one_does() {
     let crashy = parse(CRASHY);
     let r = run(&crashy, 1);
-    assert_eq!(r.outcome.check(), Some("restarts-bounded"), "{:?}", r.outcome);
-    assert!(!r.matched, "expect: Pass, so a violation is a mismatch (exit code 1)");
+    assert_eq!(
+        r.outcome.check(),
+        Some("restarts-bounded"),
+        "{:?}",
+        r.outcome
+    );
+    assert!(
+        !r.matched,
+        "expect: Pass, so a violation is a mismatch (exit code 1)"
+    );
     let busy = parse(BUSY);
     let r = run(&busy, 1);
     assert!(r.matched, "{:?}", r.outcome);
-    let Outcome::Violation(v) = &r.outcome else { unreachable!() };
+    let Outcome::Violation(v) = &r.outcome else {
+        unreachable!()
+    };
     assert_eq!(v.message, "n1 has 5 requests, more than 4");
 }
 
@@ -220,12 +243,25 @@ fn the_materialized_nemesis_runs_exactly_like_the_nemesis() {
         let a = run(&s, seed);
         let m = s.materialize(seed);
         assert!(!m.has_nemesis());
-        assert!(m.fault_count() > s.fault_count() + 10, "seed {seed}: {} faults", m.fault_count());
+        assert!(
+            m.fault_count() > s.fault_count() + 10,
+            "seed {seed}: {} faults",
+            m.fault_count()
+        );
         let b = run(&m, seed);
-        assert_eq!(a.report.trace.to_text(), b.report.trace.to_text(), "seed {seed}");
+        assert_eq!(
+            a.report.trace.to_text(),
+            b.report.trace.to_text(),
+            "seed {seed}"
+        );
         // And written out and read back, it is still the same run.
-        let back = Scenario::parse("m.ron", &m.to_ron()).unwrap_or_else(|e| panic!("{}\n{}", e.render(false), m.to_ron()));
-        assert_eq!(a.report.trace.to_text(), run(&back, seed).report.trace.to_text(), "seed {seed} via RON");
+        let back = Scenario::parse("m.ron", &m.to_ron())
+            .unwrap_or_else(|e| panic!("{}\n{}", e.render(false), m.to_ron()));
+        assert_eq!(
+            a.report.trace.to_text(),
+            run(&back, seed).report.trace.to_text(),
+            "seed {seed} via RON"
+        );
     }
 }
 
@@ -245,10 +281,26 @@ fn shrink_finds_the_two_crash_restart_pairs() {
         .text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("At("))
-        .map(|l| if l.contains("Restart(") { "restart" } else if l.contains("Crash(") { "crash" } else { "other" })
+        .map(|l| {
+            if l.contains("Restart(") {
+                "restart"
+            } else if l.contains("Crash(") {
+                "crash"
+            } else {
+                "other"
+            }
+        })
         .collect();
-    assert_eq!(kinds, ["crash", "restart", "crash", "restart"], "{}", shrunk.text);
-    assert!(back.duration() < s.duration(), "the run is cut after the violation");
+    assert_eq!(
+        kinds,
+        ["crash", "restart", "crash", "restart"],
+        "{}",
+        shrunk.text
+    );
+    assert!(
+        back.duration() < s.duration(),
+        "the run is cut after the violation"
+    );
     // `faultline run` on the written file reproduces the failure, and meets its expect.
     let r = run(&back, back.seed());
     assert_eq!(back.seed(), 1);
@@ -259,7 +311,8 @@ fn shrink_finds_the_two_crash_restart_pairs() {
 #[test]
 fn shrink_reduces_clients_and_operations() {
     let s = parse(BUSY);
-    let shrunk = shrink::shrink_with::<FragileProtocol>(&s, 1, &mut |_| {}).unwrap_or_else(|e| panic!("{e:?}"));
+    let shrunk = shrink::shrink_with::<FragileProtocol>(&s, 1, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{e:?}"));
     let back = parse(&shrunk.text);
     // One client doing five writes is the least that makes n1 answer a fifth request.
     assert_eq!(back.workload().clients, 1, "{}", shrunk.text);
@@ -283,48 +336,105 @@ fn sweeps_write_the_same_bytes_for_any_number_of_threads() {
     let mut outs = Vec::new();
     for jobs in [1, 2, 5] {
         let mut out = Vec::new();
-        let summary = sweep::sweep_with::<FragileProtocol>(&s, &seeds, jobs, &mut out, &|_| {}).expect("sweep");
+        let summary = sweep::sweep_with::<FragileProtocol>(&s, &seeds, jobs, &mut out, &|_| {})
+            .expect("sweep");
         assert_eq!(summary.runs, 24);
-        assert!(!summary.failed.is_empty(), "some seed restarts a node twice");
+        assert!(
+            !summary.failed.is_empty(),
+            "some seed restarts a node twice"
+        );
         outs.push((String::from_utf8(out).expect("utf8"), summary.failed));
     }
     assert_eq!(outs[0], outs[1]);
     assert_eq!(outs[0], outs[2]);
-    let lines: Vec<serde_json::Value> = outs[0].0.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
-    let order: Vec<u64> = lines.iter().map(|l| l["seed"].as_u64().expect("seed")).collect();
+    let lines: Vec<serde_json::Value> = outs[0]
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let order: Vec<u64> = lines
+        .iter()
+        .map(|l| l["seed"].as_u64().expect("seed"))
+        .collect();
     assert_eq!(order, seeds, "one line per seed, in seed order");
-    let failed: Vec<u64> = lines.iter().filter(|l| l["verdict"] == "failed").map(|l| l["seed"].as_u64().unwrap()).collect();
-    assert_eq!(failed, outs[0].1.iter().map(|(s, _)| *s).collect::<Vec<_>>());
-    assert_eq!(lines[failed[0] as usize]["violation"]["check"], "restarts-bounded");
+    let failed: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["verdict"] == "failed")
+        .map(|l| l["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        outs[0].1.iter().map(|(s, _)| *s).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        lines[failed[0] as usize]["violation"]["check"],
+        "restarts-bounded"
+    );
 }
 
 #[test]
 fn protocol_checks_are_looked_up_and_history_checks_are_not_yet_supported() {
-    let unknown = parse(&CRASHY.replace(r#"checks: ["restarts-bounded"]"#, r#"checks: ["restart-bounded"]"#));
-    let e = Prepared::<FragileProtocol>::new(&unknown).err().expect("unknown check");
+    let unknown = parse(&CRASHY.replace(
+        r#"checks: ["restarts-bounded"]"#,
+        r#"checks: ["restart-bounded"]"#,
+    ));
+    let e = Prepared::<FragileProtocol>::new(&unknown)
+        .err()
+        .expect("unknown check");
     assert_eq!(e.message(), "unknown check \"restart-bounded\" for fragile");
-    assert!(e.render(false).contains(r#"help: fragile offers "restarts-bounded", "requests-bounded" or "linearizable""#));
-    let history = parse(&CRASHY.replace(r#"checks: ["restarts-bounded"]"#, r#"checks: ["linearizable"]"#));
-    let e = Prepared::<FragileProtocol>::new(&history).err().expect("history check");
-    assert_eq!(e.message(), "the history check \"linearizable\" is not yet supported");
+    assert!(e.render(false).contains(
+        r#"help: fragile offers "restarts-bounded", "requests-bounded" or "linearizable""#
+    ));
+    let history = parse(&CRASHY.replace(
+        r#"checks: ["restarts-bounded"]"#,
+        r#"checks: ["linearizable"]"#,
+    ));
+    let e = Prepared::<FragileProtocol>::new(&history)
+        .err()
+        .expect("history check");
+    assert_eq!(
+        e.message(),
+        "the history check \"linearizable\" is not yet supported"
+    );
     assert_eq!(e.line_col(), Some((19, 14)));
     let config = parse(&CRASHY.replace("max_requests: 1000", "max_requests: -3"));
-    let e = Prepared::<FragileProtocol>::new(&config).err().expect("bad config");
-    assert!(e.message().starts_with("in the fragile config:"), "{}", e.message());
+    let e = Prepared::<FragileProtocol>::new(&config)
+        .err()
+        .expect("bad config");
+    assert!(
+        e.message().starts_with("in the fragile config:"),
+        "{}",
+        e.message()
+    );
     assert_eq!(e.line_col(), Some((4, 74)));
 }
 
 #[test]
 fn every_fault_kind_survives_a_round_trip_through_ron() {
     let s = Scenario::load("scenarios/pingstorm/every-fault.ron").expect("ships");
-    let back = Scenario::parse("again.ron", &s.to_ron()).unwrap_or_else(|e| panic!("{}\n{}", e.render(false), s.to_ron()));
+    let back = Scenario::parse("again.ron", &s.to_ron())
+        .unwrap_or_else(|e| panic!("{}\n{}", e.render(false), s.to_ron()));
     assert_eq!(back.fault_count(), s.fault_count());
     let a = faultline::runner::run(&s, 11, TraceLevel::Full).expect("runs");
     let b = faultline::runner::run(&back, 11, TraceLevel::Full).expect("runs");
     assert_eq!(a.report.trace.to_text(), b.report.trace.to_text());
     // The file shows every fault kind.
     let text = std::fs::read_to_string("scenarios/pingstorm/every-fault.ron").unwrap();
-    for kind in ["Partition(", "Heal", "Isolate(", "OneWay(", "Bridge(", "Crash(", "Restart(", "Pause(", "ClockSkew(", "ClockDrift(", "SetLoss(", "SetDuplicate(", "SetLatency("] {
+    for kind in [
+        "Partition(",
+        "Heal",
+        "Isolate(",
+        "OneWay(",
+        "Bridge(",
+        "Crash(",
+        "Restart(",
+        "Pause(",
+        "ClockSkew(",
+        "ClockDrift(",
+        "SetLoss(",
+        "SetDuplicate(",
+        "SetLatency(",
+    ] {
         assert!(text.contains(kind), "every-fault.ron lacks {kind}");
     }
     let _ = FaultSpec::Heal;

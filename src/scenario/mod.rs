@@ -700,7 +700,9 @@ fn help_for(message: &str) -> Option<String> {
     }
     if let Some(rest) = message.strip_prefix("unexpected missing field named `") {
         let field = rest.split('`').next().unwrap_or(rest);
-        return Some(format!("add `{field}: ...` here; docs/SCENARIOS.md lists every field"));
+        return Some(format!(
+            "add `{field}: ...` here; docs/SCENARIOS.md lists every field"
+        ));
     }
     if message.starts_with("unexpected field named") {
         return Some("check the spelling, and that the `(` before it is closed".into());
