@@ -156,8 +156,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{}: {} ({} key{}, model {})",
-            "history",
+            "history: {} ({} key{}, model {})",
             self.verdict.name(),
             self.keys.len(),
             if self.keys.len() == 1 { "" } else { "s" },

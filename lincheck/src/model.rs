@@ -139,10 +139,10 @@ fn read_step(state: &Value, seen: &Option<Value>) -> Option<Value> {
 }
 
 /// Register-like reachability: the read's value is the state, or some op can set it.
-fn register_may_reach<'a>(
+fn register_may_reach(
     state: &Value,
     read: &BuiltinOp,
-    others: &mut dyn Iterator<Item = &'a BuiltinOp>,
+    others: &mut dyn Iterator<Item = &BuiltinOp>,
 ) -> bool {
     let BuiltinOp::Read(Some(want)) = read else {
         return true;

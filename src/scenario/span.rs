@@ -169,7 +169,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
 /// Why a scenario cannot run: what is wrong, where (file, line, column), and what was
 /// expected. Rendered with the source line underlined.
 #[derive(Clone)]
-pub struct ScenarioError {
+pub struct ScenarioError(Box<Inner>);
+
+#[derive(Clone)]
+struct Inner {
     file: String,
     source: Option<NamedSource<Arc<str>>>,
     span: Span,
@@ -187,56 +190,56 @@ impl ScenarioError {
         message: impl Into<String>,
     ) -> ScenarioError {
         let span = span.start.min(source.len())..span.end.min(source.len());
-        ScenarioError {
+        ScenarioError(Box::new(Inner {
             file: file.to_string(),
             source: Some(NamedSource::new(file, source.clone())),
             span,
             message: message.into(),
             label: None,
             help: None,
-        }
+        }))
     }
 
     /// An error about the file as a whole (it cannot be read, ...); `message` names the file.
     pub fn whole(file: &str, message: impl Into<String>) -> ScenarioError {
-        ScenarioError {
+        ScenarioError(Box::new(Inner {
             file: file.to_string(),
             source: None,
             span: 0..0,
             message: message.into(),
             label: None,
             help: None,
-        }
+        }))
     }
 
     /// The short text under the underline.
     pub fn label(mut self, label: impl Into<String>) -> ScenarioError {
-        self.label = Some(label.into());
+        self.0.label = Some(label.into());
         self
     }
 
     /// How to fix it.
     pub fn help(mut self, help: impl Into<String>) -> ScenarioError {
-        self.help = Some(help.into());
+        self.0.help = Some(help.into());
         self
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     pub fn file(&self) -> &str {
-        &self.file
+        &self.0.file
     }
 
     pub fn span(&self) -> Span {
-        self.span.clone()
+        self.0.span.clone()
     }
 
     /// 1-based line and column of the error's start, if it has a place in the file.
     pub fn line_col(&self) -> Option<(usize, usize)> {
-        let src = self.source.as_ref()?.inner();
-        let before = &src[..self.span.start];
+        let src = self.0.source.as_ref()?.inner();
+        let before = &src[..self.0.span.start];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         Some((line, col))
@@ -245,8 +248,8 @@ impl ScenarioError {
     /// One line: `file:line:col: message`.
     pub fn one_line(&self) -> String {
         match self.line_col() {
-            Some((line, col)) => format!("{}:{line}:{col}: {}", self.file, self.message),
-            None => self.message.clone(),
+            Some((line, col)) => format!("{}:{line}:{col}: {}", self.0.file, self.0.message),
+            None => self.0.message.clone(),
         }
     }
 
@@ -271,7 +274,7 @@ impl ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
@@ -285,19 +288,20 @@ impl std::error::Error for ScenarioError {}
 
 impl Diagnostic for ScenarioError {
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn SourceCode)
+        self.0.source.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.source.as_ref()?;
-        let len = self.span.end - self.span.start;
+        self.0.source.as_ref()?;
+        let len = self.0.span.end - self.0.span.start;
         Some(Box::new(std::iter::once(
-            LabeledSpan::new_primary_with_span(self.label.clone(), (self.span.start, len)),
+            LabeledSpan::new_primary_with_span(self.0.label.clone(), (self.0.span.start, len)),
         )))
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
+        self.0
+            .help
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
