@@ -38,7 +38,12 @@ pub struct Ping {
 
 impl fmt::Debug for Ping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Ping{{origin: {}, hops: {}}}", self.origin.0 + 1, self.hops)
+        write!(
+            f,
+            "Ping{{origin: {}, hops: {}}}",
+            self.origin.0 + 1,
+            self.hops
+        )
     }
 }
 

@@ -76,11 +76,15 @@ impl Workload {
             ));
         }
         if self.clients > 0 && self.timeout.is_zero() {
-            return Err("workload timeout is 0s: expected a positive duration such as \"500ms\"".into());
+            return Err(
+                "workload timeout is 0s: expected a positive duration such as \"500ms\"".into(),
+            );
         }
         let m = &self.mix;
         if self.clients > 0 && m.read + m.write + m.cas + m.append == 0 {
-            return Err("workload mix is all zero: give at least one operation kind a weight".into());
+            return Err(
+                "workload mix is all zero: give at least one operation kind a weight".into(),
+            );
         }
         Ok(())
     }
