@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use protocols::election::{ElectionNode, Fencing, OneLeaderPerGen, SplitBrain};
-use sim_core::{Addr, Duration, Fault, Limits, NodeId, Process, Report, SimConfig, Simulation, Time};
+use sim_core::{
+    Addr, Duration, Fault, Limits, NodeId, Process, Report, SimConfig, Simulation, Time,
+};
 
 pub fn at(ms: u64) -> Time {
     Time::from_nanos(ms * 1_000_000)
@@ -25,7 +27,13 @@ pub fn node(i: u32) -> Addr {
 /// in neither group, so both sides reach it.
 pub fn partition_schedule() -> Vec<(Time, Fault)> {
     vec![
-        (at(2000), Fault::Partition(vec![vec![node(0), node(1)], vec![node(2), node(3), node(4)]])),
+        (
+            at(2000),
+            Fault::Partition(vec![
+                vec![node(0), node(1)],
+                vec![node(2), node(3), node(4)],
+            ]),
+        ),
         (at(6000), Fault::Heal),
     ]
 }
