@@ -53,7 +53,7 @@ pub(crate) enum Ev<P: Process> {
     },
     NodeTimer(u32, TimerId, P::Timer),
     ClientTimer(u32, TimerId),
-    Fault(Fault),
+    Fault(Box<Fault>),
 }
 
 pub(crate) const K_START: u64 = 1;
@@ -108,7 +108,10 @@ impl<P: Process> Bus<P> {
 
     pub(crate) fn record(&mut self, kind: TraceKind) {
         if self.trace.level != TraceLevel::Off {
-            self.trace.events.push(TraceEvent { time: self.now, kind });
+            self.trace.events.push(TraceEvent {
+                time: self.now,
+                kind,
+            });
         }
     }
 
@@ -122,7 +125,8 @@ impl<P: Process> Bus<P> {
             DropReason::Partition => self.stats.drops_partition += 1,
             DropReason::Down => self.stats.drops_down += 1,
         }
-        self.fingerprint.mix(K_DROP << 48 | u64::from(from) << 24 | u64::from(to));
+        self.fingerprint
+            .mix(K_DROP << 48 | u64::from(from) << 24 | u64::from(to));
         if self.full() {
             self.record(TraceKind::Drop {
                 from: self.name(from),
@@ -139,7 +143,8 @@ impl<P: Process> Bus<P> {
     #[inline]
     pub(crate) fn transmit(&mut self, from: u32, to: u32, wire: Wire<P>) {
         self.stats.sends += 1;
-        self.fingerprint.mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));
+        self.fingerprint
+            .mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));
         if self.full() {
             self.record(TraceKind::Send {
                 from: self.name(from),

@@ -85,7 +85,10 @@ mod tests {
         assert_eq!(c.read(t(200)), t(700));
         c.set_drift(t(200), 100_000); // 10% fast
         assert_eq!(c.read(t(300)), t(810));
-        assert_eq!(c.virtual_span(Duration::from_millis(110)), Duration::from_millis(100));
+        assert_eq!(
+            c.virtual_span(Duration::from_millis(110)),
+            Duration::from_millis(100)
+        );
         c.skew(t(300), "-2s".parse().unwrap());
         assert_eq!(c.read(t(300)), Time::ZERO, "clamped at zero");
     }

@@ -120,7 +120,10 @@ impl Nemesis {
             ));
         }
         if self.start > self.stop {
-            return Err(format!("nemesis start {} is after its stop {}", self.start, self.stop));
+            return Err(format!(
+                "nemesis start {} is after its stop {}",
+                self.start, self.stop
+            ));
         }
         Ok(())
     }
@@ -150,7 +153,8 @@ impl Nemesis {
             match kind {
                 NemesisFault::PartitionHalves | NemesisFault::Bridge if nodes >= 2 => {
                     rng.shuffle(&mut all);
-                    let addrs = |ns: &[NodeId]| ns.iter().copied().map(Addr::Node).collect::<Vec<_>>();
+                    let addrs =
+                        |ns: &[NodeId]| ns.iter().copied().map(Addr::Node).collect::<Vec<_>>();
                     if kind == NemesisFault::Bridge && nodes >= 3 {
                         let middle = all[0];
                         let rest = &all[1..];
@@ -186,7 +190,9 @@ impl Nemesis {
                     out.push((end, Fault::Resume(node)));
                 }
                 NemesisFault::ClockSkew => {
-                    let mag = rng.between(0, self.max_skew.as_nanos()).min(i64::MAX as u64) as i64;
+                    let mag = rng
+                        .between(0, self.max_skew.as_nanos())
+                        .min(i64::MAX as u64) as i64;
                     let by = if rng.below(2) == 0 { mag } else { -mag };
                     out.push((t, Fault::ClockSkew(node, Offset::from_nanos(by))));
                 }
@@ -251,7 +257,11 @@ mod tests {
     fn validation_names_the_problem() {
         let mut n = nemesis();
         n.interval_min = Duration::from_secs(9);
-        assert!(n.validate().unwrap_err().contains("interval_min 9s is above interval_max 3s"));
+        assert!(
+            n.validate()
+                .unwrap_err()
+                .contains("interval_min 9s is above interval_max 3s")
+        );
         let mut n = nemesis();
         n.faults.clear();
         assert!(n.validate().is_err());

@@ -192,7 +192,9 @@ impl Network {
         if self.overrides.edge_count() == 0 {
             return &self.default;
         }
-        self.overrides.edge_weight(from, to).unwrap_or(&self.default)
+        self.overrides
+            .edge_weight(from, to)
+            .unwrap_or(&self.default)
     }
 
     /// Is `from -> to` cut right now?
@@ -219,7 +221,8 @@ impl Network {
         match (from, to) {
             (None, None) => {
                 update.apply(&mut self.default);
-                let edges: Vec<(u32, u32)> = self.overrides.all_edges().map(|(a, b, _)| (a, b)).collect();
+                let edges: Vec<(u32, u32)> =
+                    self.overrides.all_edges().map(|(a, b, _)| (a, b)).collect();
                 for (a, b) in edges {
                     if let Some(l) = self.overrides.edge_weight_mut(a, b) {
                         update.apply(l);
@@ -288,8 +291,14 @@ mod tests {
         assert!(!net.is_cut(0, 1));
         assert!(!net.is_cut(2, 4));
         assert!(net.is_cut(0, 2) && net.is_cut(4, 1));
-        assert!(!net.is_cut(5, 0) && !net.is_cut(3, 5), "endpoint 5 is not named");
-        assert_eq!(net.components(&[0, 1, 2, 3, 4]), vec![vec![0, 1], vec![2, 3, 4]]);
+        assert!(
+            !net.is_cut(5, 0) && !net.is_cut(3, 5),
+            "endpoint 5 is not named"
+        );
+        assert_eq!(
+            net.components(&[0, 1, 2, 3, 4]),
+            vec![vec![0, 1], vec![2, 3, 4]]
+        );
         net.heal();
         assert!(!net.is_cut(0, 2));
     }
@@ -301,18 +310,36 @@ mod tests {
         assert!(net.is_cut(0, 1));
         assert!(!net.is_cut(1, 0));
         assert!(!net.is_cut(0, 2));
-        assert_eq!(net.components(&[0, 1, 2]), vec![vec![0, 1, 2]], "0 reaches 1 through 2");
+        assert_eq!(
+            net.components(&[0, 1, 2]),
+            vec![vec![0, 1, 2]],
+            "0 reaches 1 through 2"
+        );
     }
 
     #[test]
     fn link_updates() {
         let mut net = Network::new(3, LinkConfig::default());
         let loss = Probability::new(0.5).unwrap();
-        net.update(Some(0), None, &LinkUpdate { loss: Some(loss), ..Default::default() });
+        net.update(
+            Some(0),
+            None,
+            &LinkUpdate {
+                loss: Some(loss),
+                ..Default::default()
+            },
+        );
         assert_eq!(net.link(0, 1).loss, loss);
         assert_eq!(net.link(0, 2).loss, loss);
         assert_eq!(net.link(1, 0).loss, Probability::ZERO);
-        net.update(None, None, &LinkUpdate { duplicate: Some(loss), ..Default::default() });
+        net.update(
+            None,
+            None,
+            &LinkUpdate {
+                duplicate: Some(loss),
+                ..Default::default()
+            },
+        );
         assert_eq!(net.link(1, 0).duplicate, loss);
         assert_eq!(net.link(0, 1).duplicate, loss);
     }
@@ -323,9 +350,20 @@ mod tests {
         let ms = Duration::from_millis;
         let shapes = [
             Latency::Constant(ms(3)),
-            Latency::Uniform { min: ms(1), max: ms(10) },
-            Latency::Exponential { mean: ms(5), max: ms(50) },
-            Latency::Normal { mean: ms(10), std_dev: ms(3), min: ms(2), max: ms(20) },
+            Latency::Uniform {
+                min: ms(1),
+                max: ms(10),
+            },
+            Latency::Exponential {
+                mean: ms(5),
+                max: ms(50),
+            },
+            Latency::Normal {
+                mean: ms(10),
+                std_dev: ms(3),
+                min: ms(2),
+                max: ms(20),
+            },
         ];
         for shape in shapes {
             shape.validate().unwrap();
@@ -340,6 +378,13 @@ mod tests {
                 }
             }
         }
-        assert!(Latency::Uniform { min: ms(5), max: ms(1) }.validate().is_err());
+        assert!(
+            Latency::Uniform {
+                min: ms(5),
+                max: ms(1)
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

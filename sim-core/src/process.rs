@@ -49,7 +49,13 @@ pub trait Process: Sized {
 
     /// A client's request arrived. Answer now or later with [`Ctx::reply`]. The default
     /// ignores requests (protocols without clients).
-    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, client: ClientId, id: RequestId, request: Self::Request) {
+    fn on_request(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        client: ClientId,
+        id: RequestId,
+        request: Self::Request,
+    ) {
         let _ = (ctx, client, id, request);
     }
 }
@@ -82,7 +88,9 @@ impl<P: Process> Ctx<'_, P> {
     /// Every other node, in id order.
     pub fn peers(&self) -> impl Iterator<Item = NodeId> + use<P> {
         let me = self.me;
-        (0..self.bus.node_count).map(NodeId).filter(move |&n| n != me)
+        (0..self.bus.node_count)
+            .map(NodeId)
+            .filter(move |&n| n != me)
     }
 
     /// A node's name in the scenario (`"n1"`, `"store"`), for notes that people read.
@@ -147,7 +155,8 @@ impl<P: Process> Ctx<'_, P> {
     /// Answers a client's request (over the network: the reply can be lost too).
     pub fn reply(&mut self, to: ClientId, id: RequestId, response: P::Response) {
         let endpoint = self.bus.node_count + to.0;
-        self.bus.transmit(self.me.0, endpoint, Wire::Response(id, response));
+        self.bus
+            .transmit(self.me.0, endpoint, Wire::Response(id, response));
     }
 
     /// Fires `timer` after `after` has passed on this node's clock.
@@ -197,7 +206,13 @@ pub trait Client<P: Process>: Sized {
     fn start(ctx: &mut ClientCtx<'_, P, Self>) -> Self;
 
     /// A node answered one of this client's requests.
-    fn on_response(&mut self, ctx: &mut ClientCtx<'_, P, Self>, from: NodeId, id: RequestId, response: P::Response);
+    fn on_response(
+        &mut self,
+        ctx: &mut ClientCtx<'_, P, Self>,
+        from: NodeId,
+        id: RequestId,
+        response: P::Response,
+    );
 
     /// A timer fired.
     fn on_timer(&mut self, ctx: &mut ClientCtx<'_, P, Self>, timer: Self::Timer);
@@ -213,7 +228,14 @@ impl<P: Process> Client<P> for NoClients {
     fn start(_: &mut ClientCtx<'_, P, Self>) -> Self {
         NoClients
     }
-    fn on_response(&mut self, _: &mut ClientCtx<'_, P, Self>, _: NodeId, _: RequestId, _: P::Response) {}
+    fn on_response(
+        &mut self,
+        _: &mut ClientCtx<'_, P, Self>,
+        _: NodeId,
+        _: RequestId,
+        _: P::Response,
+    ) {
+    }
     fn on_timer(&mut self, _: &mut ClientCtx<'_, P, Self>, _: ()) {}
 }
 
@@ -338,7 +360,10 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
 
     fn complete(&mut self, kind: EventKind, value: Value, error: Option<String>) {
         let Some((f, key, _)) = self.open.take() else {
-            panic!("client {} completed an operation it never invoked", self.client_name());
+            panic!(
+                "client {} completed an operation it never invoked",
+                self.client_name()
+            );
         };
         let process = *self.process;
         if kind == EventKind::Info {
@@ -395,6 +420,9 @@ fn show_value(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Str(s) => format!("{s:?}"),
-        Value::List(items) => format!("[{}]", items.iter().map(show_value).collect::<Vec<_>>().join(", ")),
+        Value::List(items) => format!(
+            "[{}]",
+            items.iter().map(show_value).collect::<Vec<_>>().join(", ")
+        ),
     }
 }

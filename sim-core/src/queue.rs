@@ -41,6 +41,24 @@ fn key_slot(k: u128) -> usize {
     (k as u64 & ((1 << SLOT_BITS) - 1)) as usize
 }
 
+/// The position and value of the smallest of 1 to 4 keys: a two-round tournament when
+/// there are four, so the common case is three compares without a loop.
+#[inline(always)]
+fn smallest(c: &[u128]) -> (usize, u128) {
+    if let [a, b, x, y] = *c {
+        let (l, li) = if b < a { (b, 1) } else { (a, 0) };
+        let (r, ri) = if y < x { (y, 3) } else { (x, 2) };
+        return if r < l { (ri, r) } else { (li, l) };
+    }
+    let mut best = (0, c[0]);
+    for (i, &k) in c.iter().enumerate().skip(1) {
+        if k < best.1 {
+            best = (i, k);
+        }
+    }
+    best
+}
+
 impl<E> EventQueue<E> {
     pub(crate) fn new() -> Self {
         EventQueue {
@@ -71,7 +89,8 @@ impl<E> EventQueue<E> {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        let key = (u128::from(time.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot));
+        let key =
+            (u128::from(time.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot));
         self.sift_up(key);
         Ok(())
     }
@@ -114,15 +133,7 @@ impl<E> EventQueue<E> {
                 if first >= n {
                     break;
                 }
-                let children = &heap[first..(first + 4).min(n)];
-                let mut best = 0;
-                let mut best_key = children[0];
-                for (c, &k) in children.iter().enumerate().skip(1) {
-                    if k < best_key {
-                        best = c;
-                        best_key = k;
-                    }
-                }
+                let (best, best_key) = smallest(&heap[first..(first + 4).min(n)]);
                 heap[i] = best_key;
                 i = first + best;
             }
@@ -141,6 +152,25 @@ impl<E> EventQueue<E> {
         let event = self.slab[slot].take().expect("queued slot holds an event");
         self.free.push(slot as u32);
         Some((key_time(top), event))
+    }
+
+    /// The payload of the next event, if any.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<&E> {
+        self.heap
+            .first()
+            .and_then(|&k| self.slab[key_slot(k)].as_ref())
+    }
+
+    /// Asks the CPU to start loading the payload of the event most likely to come after the
+    /// next one (the smallest child of the root). A hint only: it changes no result.
+    #[inline]
+    pub(crate) fn prefetch_second(&self) {
+        let n = self.heap.len();
+        if n > 1 {
+            let (_, k) = smallest(&self.heap[1..n.min(5)]);
+            crate::prefetch::prefetch_all(&self.slab[key_slot(k)]);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -11,7 +11,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An instant of virtual time: nanoseconds since the start of the run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Time(u64);
 
 /// A non-negative span of virtual time, in nanoseconds.
@@ -119,7 +121,8 @@ impl fmt::Display for DurationError {
 
 impl std::error::Error for DurationError {}
 
-const EXPECTED: &str = "expected a number and a unit (ns, us, ms, s, m, h), e.g. \"150ms\" or \"1.5s\"";
+const EXPECTED: &str =
+    "expected a number and a unit (ns, us, ms, s, m, h), e.g. \"150ms\" or \"1.5s\"";
 
 fn unit_nanos(unit: &str) -> Option<u64> {
     Some(match unit {
@@ -168,7 +171,10 @@ fn parse_magnitude(input: &str, text: &str) -> Result<u64, DurationError> {
     let mut total: u64 = 0;
     for c in int_part.chars() {
         let d = c.to_digit(10).expect("filtered to digits") as u64;
-        total = total.checked_mul(10).and_then(|t| t.checked_add(d)).ok_or_else(too_big)?;
+        total = total
+            .checked_mul(10)
+            .and_then(|t| t.checked_add(d))
+            .ok_or_else(too_big)?;
     }
     total = total.checked_mul(scale).ok_or_else(too_big)?;
     let mut place = scale;
@@ -367,8 +373,14 @@ mod tests {
 
     #[test]
     fn offsets_are_signed() {
-        assert_eq!("+500ms".parse::<Offset>().unwrap(), Offset::from_nanos(500 * MS as i64));
-        assert_eq!("-200ms".parse::<Offset>().unwrap(), Offset::from_nanos(-200 * MS as i64));
+        assert_eq!(
+            "+500ms".parse::<Offset>().unwrap(),
+            Offset::from_nanos(500 * MS as i64)
+        );
+        assert_eq!(
+            "-200ms".parse::<Offset>().unwrap(),
+            Offset::from_nanos(-200 * MS as i64)
+        );
         assert_eq!("1s".parse::<Offset>().unwrap().to_string(), "+1s");
         assert_eq!(Offset::from_nanos(-1_500_000).to_string(), "-1.5ms");
         assert!("--1s".parse::<Offset>().is_err());

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 
 /// How much of a run the trace records.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TraceLevel {
     /// Nothing but the fingerprint: for benchmarks and big sweeps (bounded memory).
@@ -62,17 +64,57 @@ pub struct TraceEvent {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum TraceKind {
-    Start { node: String, restart: bool },
-    Send { from: String, to: String, msg: String },
-    Deliver { from: String, to: String, msg: String },
-    Drop { from: String, to: String, msg: String, reason: DropReason },
-    Duplicate { from: String, to: String, msg: String },
-    Timer { node: String, timer: String },
-    Fault { fault: String },
-    Note { node: String, text: String },
-    Invoke { client: String, process: u64, op: String },
-    Complete { client: String, process: u64, outcome: String, op: String },
-    Violation { check: String, message: String },
+    Start {
+        node: String,
+        restart: bool,
+    },
+    Send {
+        from: String,
+        to: String,
+        msg: String,
+    },
+    Deliver {
+        from: String,
+        to: String,
+        msg: String,
+    },
+    Drop {
+        from: String,
+        to: String,
+        msg: String,
+        reason: DropReason,
+    },
+    Duplicate {
+        from: String,
+        to: String,
+        msg: String,
+    },
+    Timer {
+        node: String,
+        timer: String,
+    },
+    Fault {
+        fault: String,
+    },
+    Note {
+        node: String,
+        text: String,
+    },
+    Invoke {
+        client: String,
+        process: u64,
+        op: String,
+    },
+    Complete {
+        client: String,
+        process: u64,
+        outcome: String,
+        op: String,
+    },
+    Violation {
+        check: String,
+        message: String,
+    },
 }
 
 impl TraceKind {
@@ -98,14 +140,25 @@ impl fmt::Display for TraceEvent {
             }
             TraceKind::Send { from, to, msg } => write!(f, "{from} -> {to}  {msg}"),
             TraceKind::Deliver { from, to, msg } => write!(f, "{to} <- {from}  {msg}"),
-            TraceKind::Drop { from, to, msg, reason } => {
+            TraceKind::Drop {
+                from,
+                to,
+                msg,
+                reason,
+            } => {
                 write!(f, "{from} -x {to}  {msg}  (lost: {})", reason.as_str())
             }
-            TraceKind::Duplicate { from, to, msg } => write!(f, "{from} => {to}  {msg}  (duplicate)"),
+            TraceKind::Duplicate { from, to, msg } => {
+                write!(f, "{from} => {to}  {msg}  (duplicate)")
+            }
             TraceKind::Timer { node, timer } => write!(f, "{node} timer {timer}"),
             TraceKind::Fault { fault } => write!(f, "!! {fault}"),
             TraceKind::Note { node, text } => write!(f, "{node} note {text}"),
-            TraceKind::Invoke { client, process, op } => write!(f, "{client} invoke {op}  (p{process})"),
+            TraceKind::Invoke {
+                client,
+                process,
+                op,
+            } => write!(f, "{client} invoke {op}  (p{process})"),
             TraceKind::Complete {
                 client,
                 process,
@@ -185,9 +238,27 @@ mod tests {
         let trace = Trace {
             level: TraceLevel::Full,
             events: vec![
-                ev(t(12), TraceKind::Send { from: s("n1"), to: s("n2"), msg: s("Ping { seq: 3 }") }),
-                ev(t(200), TraceKind::Fault { fault: s("partition {n1 n2} | {n3 n4 n5}") }),
-                ev(t(201), TraceKind::Note { node: s("n1"), text: s("role=leader term=3") }),
+                ev(
+                    t(12),
+                    TraceKind::Send {
+                        from: s("n1"),
+                        to: s("n2"),
+                        msg: s("Ping { seq: 3 }"),
+                    },
+                ),
+                ev(
+                    t(200),
+                    TraceKind::Fault {
+                        fault: s("partition {n1 n2} | {n3 n4 n5}"),
+                    },
+                ),
+                ev(
+                    t(201),
+                    TraceKind::Note {
+                        node: s("n1"),
+                        text: s("role=leader term=3"),
+                    },
+                ),
             ],
         };
         assert_eq!(

@@ -1,0 +1,241 @@
+//! Reports: per-key verdicts and, for a key that is not linearizable, why.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::history::Value;
+use crate::wellformed::show;
+
+/// The answer for a history or for one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Linearizable,
+    NotLinearizable,
+    /// A budget ran out before the search could decide.
+    Unknown,
+}
+
+impl Verdict {
+    /// `linearizable`, `not-linearizable` or `unknown`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Linearizable => "linearizable",
+            Verdict::NotLinearizable => "not-linearizable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// Which budget ran out (for an [`Verdict::Unknown`] key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exhausted {
+    /// The per-key step budget ([`CheckOptions::max_steps`](crate::CheckOptions::max_steps)).
+    Steps,
+    /// The wall-clock deadline ([`CheckOptions::timeout`](crate::CheckOptions::timeout)).
+    Deadline,
+}
+
+/// How an operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpStatus {
+    Ok,
+    /// Ended in `info`: may have taken effect once, or never.
+    Info,
+    /// No completion before the end of the history (counts as `info`).
+    Unfinished,
+}
+
+/// One operation as recorded. Positions are indices into `History::events` (from 0).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpView {
+    pub process: u64,
+    pub f: String,
+    /// The invoke's value.
+    pub input: Value,
+    /// The `ok` value; `None` for info and unfinished ops.
+    pub output: Option<Value>,
+    pub status: OpStatus,
+    pub invoke_event: usize,
+    /// The completion (`ok` or `info`), if any.
+    pub complete_event: Option<usize>,
+    pub invoke_time: Option<u64>,
+    pub complete_time: Option<u64>,
+}
+
+/// An op of the longest linearizable prefix, with the model state after it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlacedOp {
+    pub op: OpView,
+    pub state_after: Value,
+}
+
+/// Why an op that real time allows next cannot be placed next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Blocked {
+    /// The model rejects the op's recorded result in this state.
+    Rejected,
+    /// The model accepts it, but no linearization of the rest follows.
+    DeadEnd,
+}
+
+/// An op that could come next by real-time order but cannot be placed next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StuckOp {
+    pub op: OpView,
+    pub reason: Blocked,
+}
+
+/// Why a key is not linearizable: the longest linearizable prefix the search found and
+/// every op that could follow it by real-time order, none of which can.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// The placed ops in linearization order.
+    pub prefix: Vec<PlacedOp>,
+    /// The state after the prefix (the initial value if it is empty).
+    pub state: Value,
+    /// The candidates for the next op, by invoke position.
+    pub stuck: Vec<StuckOp>,
+}
+
+/// The result for one key (one object).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyReport {
+    /// `None` for the default object.
+    pub key: Option<Value>,
+    /// Operations on this key after removing `fail` ops.
+    pub ops: usize,
+    pub verdict: Verdict,
+    /// Search steps taken (deterministic for a given history and model).
+    pub steps: u64,
+    /// Set when the verdict is `unknown`.
+    pub exhausted: Option<Exhausted>,
+    /// Set when the verdict is `not-linearizable`.
+    pub explanation: Option<Explanation>,
+}
+
+/// The result for a whole history: linearizable iff every key is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub model: String,
+    /// `not-linearizable` if any key is; else `unknown` if any key is; else `linearizable`.
+    pub verdict: Verdict,
+    /// One entry per key, keys in sorted order.
+    pub keys: Vec<KeyReport>,
+}
+
+impl Report {
+    pub(crate) fn new(model: String, keys: Vec<KeyReport>) -> Report {
+        let any = |v| keys.iter().any(|k| k.verdict == v);
+        let verdict = if any(Verdict::NotLinearizable) {
+            Verdict::NotLinearizable
+        } else if any(Verdict::Unknown) {
+            Verdict::Unknown
+        } else {
+            Verdict::Linearizable
+        };
+        Report {
+            model,
+            verdict,
+            keys,
+        }
+    }
+
+    /// The report as pretty-printed JSON (stable field order; ends without a newline).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()))
+    }
+
+    /// The report as readable text, one block per key; failing keys get a timeline.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} ({} key{}, model {})",
+            "history",
+            self.verdict.name(),
+            self.keys.len(),
+            if self.keys.len() == 1 { "" } else { "s" },
+            self.model
+        );
+        for k in &self.keys {
+            render_key(&mut out, k);
+        }
+        out
+    }
+}
+
+fn key_name(key: &Option<Value>) -> String {
+    key.as_ref().map_or("(default)".to_string(), show)
+}
+
+fn render_key(out: &mut String, k: &KeyReport) {
+    let _ = write!(
+        out,
+        "key {}: {} ({} ops, {} steps",
+        key_name(&k.key),
+        k.verdict.name(),
+        k.ops,
+        k.steps
+    );
+    match k.exhausted {
+        Some(Exhausted::Steps) => out.push_str(", step budget exhausted"),
+        Some(Exhausted::Deadline) => out.push_str(", deadline passed"),
+        None => {}
+    }
+    out.push_str(")\n");
+    let Some(ex) = &k.explanation else { return };
+    let _ = writeln!(
+        out,
+        "  longest linearizable prefix: {} op{}",
+        ex.prefix.len(),
+        if ex.prefix.len() == 1 { "" } else { "s" }
+    );
+    for p in &ex.prefix {
+        let _ = writeln!(out, "    {}   => {}", op_line(&p.op), show(&p.state_after));
+    }
+    let _ = writeln!(
+        out,
+        "  then in state {}, none of these can be placed next:",
+        show(&ex.state)
+    );
+    for s in &ex.stuck {
+        let why = match s.reason {
+            Blocked::Rejected => "result impossible in this state",
+            Blocked::DeadEnd => "fits, but nothing linearizable follows",
+        };
+        let _ = writeln!(out, "  X {}   {}", op_line(&s.op), why);
+    }
+}
+
+/// `p3  e10..e22  t=100..180  cas [1,2] -> true`
+fn op_line(op: &OpView) -> String {
+    let end = match (op.status, op.complete_event) {
+        (OpStatus::Info, Some(c)) => format!("e{c}(info)"),
+        (_, Some(c)) => format!("e{c}"),
+        (_, None) => "end".to_string(),
+    };
+    let mut s = format!("p{:<4} e{}..{:<10}", op.process, op.invoke_event, end);
+    if let Some(t) = op.invoke_time {
+        let te = op
+            .complete_time
+            .map_or("end".to_string(), |t| t.to_string());
+        let _ = write!(s, " t={t}..{te:<8}");
+    }
+    let _ = write!(s, " {}", op.f);
+    if op.input != Value::Null {
+        let _ = write!(s, " {}", show(&op.input));
+    }
+    match &op.output {
+        Some(v) => {
+            let _ = write!(s, " -> {}", show(v));
+        }
+        None => s.push_str(" -> ?"),
+    }
+    s
+}

@@ -1,0 +1,405 @@
+//! Sequential specifications: the [`Model`] trait and the three built-in models.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use crate::history::Value;
+
+/// A sequential specification of one object (one key).
+///
+/// The checker asks the model to [prepare](Model::op) every operation once, then calls
+/// [`step`](Model::step) many times during the search. A protocol can define its own
+/// model and check it with [`check_with_model`](crate::check_with_model).
+///
+/// ```
+/// use lincheck::{Model, Value};
+///
+/// /// A counter: `add n` (result ignored) and `get` (returns the total).
+/// struct Counter;
+/// enum CounterOp { Add(i64), Get(Option<i64>) }
+///
+/// impl Model for Counter {
+///     type State = i64;
+///     type Op = CounterOp;
+///     fn name(&self) -> String { "counter".into() }
+///     fn init(&self) -> i64 { 0 }
+///     fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<CounterOp, String> {
+///         match (f, input, output) {
+///             ("add", Value::Int(n), _) => Ok(CounterOp::Add(*n)),
+///             ("get", _, None) => Ok(CounterOp::Get(None)),
+///             ("get", _, Some(Value::Int(n))) => Ok(CounterOp::Get(Some(*n))),
+///             _ => Err(format!("expected add <int> or get, found {f}")),
+///         }
+///     }
+///     fn step(&self, s: &i64, op: &CounterOp) -> Option<i64> {
+///         match op {
+///             CounterOp::Add(n) => s.checked_add(*n),
+///             CounterOp::Get(seen) => seen.is_none_or(|v| v == *s).then_some(*s),
+///         }
+///     }
+///     fn is_read_only(&self, op: &CounterOp) -> bool { matches!(op, CounterOp::Get(_)) }
+///     fn state_value(&self, s: &i64) -> Value { Value::Int(*s) }
+/// }
+/// ```
+pub trait Model {
+    /// The object's state. The checker memoizes `(set of placed ops, state)` pairs, so
+    /// equal states must mean equal futures.
+    type State: Clone + Eq + Hash;
+    /// A prepared operation: its input and, for completed ops, its output.
+    type Op;
+
+    /// A short name for reports.
+    fn name(&self) -> String;
+
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+
+    /// Prepares one operation. `output` is `None` when the result is unconstrained (the
+    /// op ended in `info` or never completed); the op may then take effect or not.
+    /// An `Err` explains why the op is not one of this model's (it becomes a bad-input
+    /// error).
+    fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<Self::Op, String>;
+
+    /// Applies `op` to `state`: the new state, or `None` if the op's recorded output is
+    /// impossible in `state`.
+    fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// `true` if `op` never changes the state when [`step`](Model::step) accepts it (a
+    /// read). The checker then places it as soon as it fits, without trying other orders,
+    /// and drops it when its output is unconstrained. Returning `false` is always safe.
+    fn is_read_only(&self, _op: &Self::Op) -> bool {
+        false
+    }
+
+    /// The state as a history value, for reports.
+    fn state_value(&self, state: &Self::State) -> Value;
+
+    /// Pruning hint: can the read-only op `read` (with a recorded result) succeed after
+    /// applying some of `others`, each at most once and in some order, to `state`?
+    /// Answering `true` is always safe; `false` must be certain. The checker asks this
+    /// about reads that must be placed before other ops complete, and abandons the
+    /// branch on `false`.
+    fn may_reach(
+        &self,
+        _state: &Self::State,
+        _read: &Self::Op,
+        _others: &mut dyn Iterator<Item = &Self::Op>,
+    ) -> bool {
+        true
+    }
+}
+
+/// A read/write register (`read`, `write`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Register {
+    pub init: Value,
+}
+
+/// A register with compare-and-set (`read`, `write`, `cas [from, to]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CasRegister {
+    pub init: Value,
+}
+
+/// A key-value object, one key at a time (`get`, `put`, `append`).
+/// `append` concatenates strings; a `null` state counts as `""`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kv {
+    pub init: Value,
+}
+
+/// Operations of the built-in models. An `Option` output of `None` is unconstrained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuiltinOp {
+    /// `read` / `get`, with the value seen.
+    Read(Option<Value>),
+    /// `write` / `put`.
+    Write(Value),
+    /// `append` (kv).
+    Append(String),
+    /// `cas [from, to]` with its outcome.
+    Cas {
+        from: Value,
+        to: Value,
+        ok: Option<bool>,
+    },
+}
+
+fn read_step(state: &Value, seen: &Option<Value>) -> Option<Value> {
+    match seen {
+        Some(v) if v != state => None,
+        _ => Some(state.clone()),
+    }
+}
+
+/// Register-like reachability: the read's value is the state, or some op can set it.
+fn register_may_reach<'a>(
+    state: &Value,
+    read: &BuiltinOp,
+    others: &mut dyn Iterator<Item = &'a BuiltinOp>,
+) -> bool {
+    let BuiltinOp::Read(Some(want)) = read else {
+        return true;
+    };
+    if want == state {
+        return true;
+    }
+    for o in others {
+        let sets_it = match o {
+            BuiltinOp::Write(v) => v == want,
+            BuiltinOp::Cas { to, ok, .. } => *ok != Some(false) && to == want,
+            BuiltinOp::Read(_) => false,
+            BuiltinOp::Append(_) => true,
+        };
+        if sets_it {
+            return true;
+        }
+    }
+    false
+}
+
+fn bad_op(f: &str, allowed: &str) -> String {
+    format!("expected \"f\" to be one of {allowed}, found {f:?}")
+}
+
+impl Model for Register {
+    type State = Value;
+    type Op = BuiltinOp;
+    fn name(&self) -> String {
+        "register".into()
+    }
+    fn init(&self) -> Value {
+        self.init.clone()
+    }
+    fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<BuiltinOp, String> {
+        match f {
+            "read" => Ok(BuiltinOp::Read(output.cloned())),
+            "write" => Ok(BuiltinOp::Write(input.clone())),
+            _ => Err(bad_op(f, "read, write")),
+        }
+    }
+    fn step(&self, state: &Value, op: &BuiltinOp) -> Option<Value> {
+        match op {
+            BuiltinOp::Read(seen) => read_step(state, seen),
+            BuiltinOp::Write(v) => Some(v.clone()),
+            BuiltinOp::Append(_) | BuiltinOp::Cas { .. } => None,
+        }
+    }
+    fn is_read_only(&self, op: &BuiltinOp) -> bool {
+        matches!(op, BuiltinOp::Read(_))
+    }
+    fn may_reach(
+        &self,
+        state: &Value,
+        read: &BuiltinOp,
+        others: &mut dyn Iterator<Item = &BuiltinOp>,
+    ) -> bool {
+        register_may_reach(state, read, others)
+    }
+    fn state_value(&self, state: &Value) -> Value {
+        state.clone()
+    }
+}
+
+/// The outcome of a cas as recorded: `true`, `false`, or the Jepsen echo `[from, to]`
+/// (which means `true`).
+fn cas_outcome(output: Option<&Value>) -> Result<Option<bool>, String> {
+    match output {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::List(l)) if l.len() == 2 => Ok(Some(true)),
+        Some(other) => Err(format!(
+            "expected a cas result of true, false or [from, to], found {}",
+            crate::wellformed::show(other)
+        )),
+    }
+}
+
+impl Model for CasRegister {
+    type State = Value;
+    type Op = BuiltinOp;
+    fn name(&self) -> String {
+        "cas-register".into()
+    }
+    fn init(&self) -> Value {
+        self.init.clone()
+    }
+    fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<BuiltinOp, String> {
+        match f {
+            "read" => Ok(BuiltinOp::Read(output.cloned())),
+            "write" => Ok(BuiltinOp::Write(input.clone())),
+            "cas" => match input {
+                Value::List(l) if l.len() == 2 => Ok(BuiltinOp::Cas {
+                    from: l[0].clone(),
+                    to: l[1].clone(),
+                    ok: cas_outcome(output)?,
+                }),
+                other => Err(format!(
+                    "expected a cas argument [from, to], found {}",
+                    crate::wellformed::show(other)
+                )),
+            },
+            _ => Err(bad_op(f, "read, write, cas")),
+        }
+    }
+    fn step(&self, state: &Value, op: &BuiltinOp) -> Option<Value> {
+        match op {
+            BuiltinOp::Read(seen) => read_step(state, seen),
+            BuiltinOp::Write(v) => Some(v.clone()),
+            BuiltinOp::Cas { from, to, ok } => {
+                let swaps = state == from;
+                match ok {
+                    Some(claimed) if *claimed != swaps => None,
+                    _ if swaps => Some(to.clone()),
+                    _ => Some(state.clone()),
+                }
+            }
+            BuiltinOp::Append(_) => None,
+        }
+    }
+    fn is_read_only(&self, op: &BuiltinOp) -> bool {
+        matches!(
+            op,
+            BuiltinOp::Read(_)
+                | BuiltinOp::Cas {
+                    ok: Some(false),
+                    ..
+                }
+        )
+    }
+    fn may_reach(
+        &self,
+        state: &Value,
+        read: &BuiltinOp,
+        others: &mut dyn Iterator<Item = &BuiltinOp>,
+    ) -> bool {
+        register_may_reach(state, read, others)
+    }
+    fn state_value(&self, state: &Value) -> Value {
+        state.clone()
+    }
+}
+
+impl Model for Kv {
+    type State = Value;
+    type Op = BuiltinOp;
+    fn name(&self) -> String {
+        "kv".into()
+    }
+    fn init(&self) -> Value {
+        self.init.clone()
+    }
+    fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<BuiltinOp, String> {
+        match (f, input) {
+            ("get", _) => Ok(BuiltinOp::Read(output.cloned())),
+            ("put", _) => Ok(BuiltinOp::Write(input.clone())),
+            ("append", Value::Str(s)) => Ok(BuiltinOp::Append(s.clone())),
+            ("append", other) => Err(format!(
+                "expected an append argument that is a string, found {}",
+                crate::wellformed::show(other)
+            )),
+            _ => Err(bad_op(f, "get, put, append")),
+        }
+    }
+    fn step(&self, state: &Value, op: &BuiltinOp) -> Option<Value> {
+        match op {
+            BuiltinOp::Read(seen) => read_step(state, seen),
+            BuiltinOp::Write(v) => Some(v.clone()),
+            BuiltinOp::Append(suffix) => match state {
+                Value::Str(s) => {
+                    let mut out = String::with_capacity(s.len() + suffix.len());
+                    out.push_str(s);
+                    out.push_str(suffix);
+                    Some(Value::Str(out))
+                }
+                Value::Null => Some(Value::Str(suffix.clone())),
+                _ => None,
+            },
+            BuiltinOp::Cas { .. } => None,
+        }
+    }
+    fn is_read_only(&self, op: &BuiltinOp) -> bool {
+        matches!(op, BuiltinOp::Read(_))
+    }
+    /// Without a `put` among `others`, appends only extend the string, so the state
+    /// must be a prefix of the value read.
+    fn may_reach(
+        &self,
+        state: &Value,
+        read: &BuiltinOp,
+        others: &mut dyn Iterator<Item = &BuiltinOp>,
+    ) -> bool {
+        let BuiltinOp::Read(Some(want)) = read else {
+            return true;
+        };
+        if want == state {
+            return true;
+        }
+        let grows_into = |from: &str| matches!(want, Value::Str(w) if w.starts_with(from));
+        let from_state = match state {
+            Value::Str(s) => grows_into(s),
+            Value::Null => grows_into(""),
+            _ => false,
+        };
+        let mut appends = false;
+        for o in others {
+            match o {
+                BuiltinOp::Write(v) if v == want => return true,
+                BuiltinOp::Write(Value::Str(p)) if grows_into(p) => return true,
+                BuiltinOp::Write(Value::Null) if grows_into("") => return true,
+                BuiltinOp::Append(_) => appends = true,
+                _ => {}
+            }
+        }
+        from_state && appends
+    }
+    fn state_value(&self, state: &Value) -> Value {
+        state.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> Value {
+        Value::Str(x.into())
+    }
+
+    #[test]
+    fn cas_follows_the_spec() {
+        let m = CasRegister { init: Value::Null };
+        let l = |a: i64, b: i64| Value::List(vec![Value::Int(a), Value::Int(b)]);
+        let ok = m.op("cas", &l(1, 2), Some(&Value::Bool(true))).unwrap();
+        assert_eq!(m.step(&Value::Int(1), &ok), Some(Value::Int(2)));
+        assert_eq!(m.step(&Value::Int(3), &ok), None);
+        let echo = m.op("cas", &l(1, 2), Some(&l(1, 2))).unwrap();
+        assert_eq!(echo, ok);
+        let no = m.op("cas", &l(1, 2), Some(&Value::Bool(false))).unwrap();
+        assert_eq!(m.step(&Value::Int(1), &no), None);
+        assert_eq!(m.step(&Value::Int(3), &no), Some(Value::Int(3)));
+        let info = m.op("cas", &l(1, 2), None).unwrap();
+        assert_eq!(m.step(&Value::Int(1), &info), Some(Value::Int(2)));
+        assert_eq!(m.step(&Value::Int(5), &info), Some(Value::Int(5)));
+        assert!(m.op("cas", &Value::Int(1), None).is_err());
+    }
+
+    #[test]
+    fn kv_appends_and_reads() {
+        let m = Kv { init: s("") };
+        let a = m.op("append", &s("x"), Some(&s("x"))).unwrap();
+        let st = m.step(&m.init(), &a).unwrap();
+        let st = m.step(&st, &a).unwrap();
+        assert_eq!(st, s("xx"));
+        let g = m.op("get", &Value::Null, Some(&s("xx"))).unwrap();
+        assert_eq!(m.step(&st, &g), Some(s("xx")));
+        assert_eq!(m.step(&s("x"), &g), None);
+        assert_eq!(m.step(&Value::Null, &a), Some(s("x")));
+        assert_eq!(m.step(&Value::Int(1), &a), None);
+        assert!(m.op("cas", &Value::Null, None).is_err());
+        let r = Register { init: Value::Null };
+        let w = r.op("write", &Value::Int(1), Some(&Value::Int(1))).unwrap();
+        assert_eq!(r.step(&Value::Null, &w), Some(Value::Int(1)));
+        assert!(r.op("get", &Value::Null, None).is_err());
+    }
+}

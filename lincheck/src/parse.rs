@@ -1,0 +1,406 @@
+//! Reading a history from JSON Lines text (`HISTORY-FORMAT.md`, version 1).
+
+use std::fmt;
+
+use crate::history::{Event, EventKind, History, ModelKind, Value};
+use crate::json::{self, Json, Spanned};
+use crate::wellformed::{Field, Validator, WellFormedError};
+
+/// The `format` value a header must carry.
+pub const FORMAT_NAME: &str = "faultline-history";
+/// The only format version this crate reads and writes.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Why a history could not be read: where (`file:line:column`, both from 1; the column
+/// counts characters and points at the offending token, or is 1 when the problem is a
+/// missing field) and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub kind: ParseErrorKind,
+}
+
+/// What went wrong, without the position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// The line is not valid JSON.
+    Syntax { expected: String, found: String },
+    /// The text has no header line (it is empty or only whitespace).
+    MissingHeader,
+    /// The line is JSON but not an object.
+    NotAnObject { found: String },
+    /// A required field is absent.
+    MissingField {
+        field: &'static str,
+        expected: &'static str,
+    },
+    /// A field has the wrong type or an unknown value.
+    WrongValue {
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
+    /// A number with a fraction or exponent where a v1 value was expected.
+    Float { field: &'static str, found: String },
+    /// The event breaks a well-formedness rule (or the `time` rules).
+    WellFormed(WellFormedError),
+}
+
+impl fmt::Display for ParseErrorKind {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseErrorKind::Syntax { expected, found } => {
+                write!(out, "invalid JSON: expected {expected}, found {found}")
+            }
+            ParseErrorKind::MissingHeader => write!(
+                out,
+                "expected a header line {{\"format\":\"{FORMAT_NAME}\",\"version\":1,\"model\":...}}, found no lines"
+            ),
+            ParseErrorKind::NotAnObject { found } => {
+                write!(out, "expected a JSON object, found {found}")
+            }
+            ParseErrorKind::MissingField { field, expected } => {
+                write!(out, "expected field {field:?} ({expected}), found none")
+            }
+            ParseErrorKind::WrongValue {
+                field,
+                expected,
+                found,
+            } => write!(out, "expected {field:?} to be {expected}, found {found}"),
+            ParseErrorKind::Float { field, found } => write!(
+                out,
+                "expected {field:?} to hold integers, strings, null, booleans or arrays (floats are not allowed), found {found}"
+            ),
+            ParseErrorKind::WellFormed(e) => write!(out, "{e}"),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            out,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.kind
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Options for [`parse_history_with`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Use this model instead of the header's (the header must still be valid).
+    /// Rules 4 and the `f` names are checked against the model in effect.
+    pub model: Option<ModelKind>,
+}
+
+/// Reads a history, using the header's model. `file` is only used in error messages.
+///
+/// Never panics; every problem is a [`ParseError`].
+pub fn parse_history(text: &str, file: &str) -> Result<History, ParseError> {
+    parse_history_with(text, file, &ParseOptions::default())
+}
+
+/// Reads a history with [`ParseOptions`] (e.g. a model override).
+pub fn parse_history_with(
+    text: &str,
+    file: &str,
+    options: &ParseOptions,
+) -> Result<History, ParseError> {
+    let mut lines = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .filter(|(_, l)| !l.trim_matches([' ', '\t', '\r']).is_empty());
+    let Some((hline, htext)) = lines.next() else {
+        return Err(ParseError {
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            kind: ParseErrorKind::MissingHeader,
+        });
+    };
+    let header = LineCtx {
+        file,
+        line: hline,
+        text: htext,
+    };
+    let (header_model, init) = header.header()?;
+    let model = options.model.unwrap_or(header_model);
+    let mut validator = Validator::new(Some(model));
+    let mut events = Vec::new();
+    for (line, ltext) in lines {
+        let ctx = LineCtx {
+            file,
+            line,
+            text: ltext,
+        };
+        let (event, fields) = ctx.event()?;
+        if let Err(e) = validator.event(&event, line) {
+            let offset = fields.offset(e.field());
+            return Err(ctx.error_at(offset, ParseErrorKind::WellFormed(e)));
+        }
+        events.push(event);
+    }
+    Ok(History {
+        model,
+        init,
+        events,
+    })
+}
+
+/// Where each known field of an event line starts (byte offsets), for error columns.
+#[derive(Default)]
+struct FieldOffsets {
+    at: [Option<usize>; 6],
+}
+
+impl FieldOffsets {
+    fn index(f: Field) -> usize {
+        match f {
+            Field::Process => 0,
+            Field::Type => 1,
+            Field::F => 2,
+            Field::Key => 3,
+            Field::Value => 4,
+            Field::Time => 5,
+        }
+    }
+    fn offset(&self, f: Field) -> Option<usize> {
+        self.at[Self::index(f)]
+    }
+}
+
+struct LineCtx<'a> {
+    file: &'a str,
+    line: usize,
+    text: &'a str,
+}
+
+fn describe(v: &Spanned) -> String {
+    match &v.json {
+        Json::Null => "null".to_string(),
+        Json::Bool(b) => b.to_string(),
+        Json::Int(Some(i)) => i.to_string(),
+        Json::Int(None) => "an integer too large".to_string(),
+        Json::Float(s) => s.clone(),
+        Json::Str(s) if s.chars().count() > 60 => {
+            format!("{:?}...", s.chars().take(57).collect::<String>())
+        }
+        Json::Str(s) => format!("{s:?}"),
+        Json::Array(_) => "an array".to_string(),
+        Json::Object(_) => "an object".to_string(),
+    }
+}
+
+type Members = Vec<(String, Spanned)>;
+
+impl LineCtx<'_> {
+    fn error_at(&self, offset: Option<usize>, kind: ParseErrorKind) -> ParseError {
+        let column = offset.map_or(1, |o| {
+            self.text
+                .get(..o)
+                .map_or(o, |prefix| prefix.chars().count())
+                + 1
+        });
+        ParseError {
+            file: self.file.to_string(),
+            line: self.line,
+            column,
+            kind,
+        }
+    }
+
+    fn object(&self) -> Result<Members, ParseError> {
+        let v = json::parse_line(self.text).map_err(|e| {
+            self.error_at(
+                Some(e.offset),
+                ParseErrorKind::Syntax {
+                    expected: e.expected,
+                    found: e.found,
+                },
+            )
+        })?;
+        match v.json {
+            Json::Object(m) => Ok(m),
+            _ => Err(self.error_at(
+                Some(v.offset),
+                ParseErrorKind::NotAnObject {
+                    found: describe(&v),
+                },
+            )),
+        }
+    }
+
+    fn wrong(&self, field: &'static str, v: &Spanned, expected: &str) -> ParseError {
+        self.error_at(
+            Some(v.offset),
+            ParseErrorKind::WrongValue {
+                field,
+                expected: expected.to_string(),
+                found: describe(v),
+            },
+        )
+    }
+
+    fn required<'m>(
+        &self,
+        m: &'m Members,
+        field: &'static str,
+        expected: &'static str,
+    ) -> Result<&'m Spanned, ParseError> {
+        get(m, field)
+            .ok_or_else(|| self.error_at(None, ParseErrorKind::MissingField { field, expected }))
+    }
+
+    fn value(&self, field: &'static str, v: &Spanned) -> Result<Value, ParseError> {
+        Ok(match &v.json {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Int(Some(i)) => match i64::try_from(*i) {
+                Ok(i) => Value::Int(i),
+                Err(_) => return Err(self.wrong(field, v, "within the 64-bit signed range")),
+            },
+            Json::Int(None) => return Err(self.wrong(field, v, "within the 64-bit signed range")),
+            Json::Float(s) => {
+                return Err(self.error_at(
+                    Some(v.offset),
+                    ParseErrorKind::Float {
+                        field,
+                        found: s.clone(),
+                    },
+                ));
+            }
+            Json::Str(s) => Value::Str(s.clone()),
+            Json::Array(items) => Value::List(
+                items
+                    .iter()
+                    .map(|i| self.value(field, i))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Json::Object(_) => {
+                return Err(self.wrong(
+                    field,
+                    v,
+                    "an integer, string, null, boolean or array (objects are not allowed)",
+                ));
+            }
+        })
+    }
+
+    fn uint(&self, field: &'static str, v: &Spanned) -> Result<u64, ParseError> {
+        match &v.json {
+            Json::Int(Some(i)) => u64::try_from(*i)
+                .map_err(|_| self.wrong(field, v, "an integer between 0 and 2^64-1")),
+            _ => Err(self.wrong(field, v, "an integer >= 0")),
+        }
+    }
+
+    fn model(&self, v: &Spanned) -> Result<ModelKind, ParseError> {
+        let expected = "one of register, cas-register, kv";
+        match &v.json {
+            Json::Str(s) => s.parse().map_err(|_| self.wrong("model", v, expected)),
+            _ => Err(self.wrong("model", v, expected)),
+        }
+    }
+
+    fn header(&self) -> Result<(ModelKind, Option<Value>), ParseError> {
+        let m = self.object()?;
+        let format = self.required(&m, "format", "\"faultline-history\"")?;
+        if format.json != Json::Str(FORMAT_NAME.to_string()) {
+            return Err(self.wrong("format", format, "\"faultline-history\""));
+        }
+        let version = self.required(&m, "version", "the integer 1")?;
+        if version.json != Json::Int(Some(FORMAT_VERSION.into())) {
+            return Err(self.wrong("version", version, "1"));
+        }
+        let model =
+            self.model(self.required(&m, "model", "one of register, cas-register, kv")?)?;
+        let init = get(&m, "init").map(|v| self.value("init", v)).transpose()?;
+        Ok((model, init))
+    }
+
+    fn event(&self) -> Result<(Event, FieldOffsets), ParseError> {
+        let m = self.object()?;
+        let mut offsets = FieldOffsets::default();
+        let mut note = |f: Field, v: Option<&Spanned>| {
+            offsets.at[FieldOffsets::index(f)] = v.map(|v| v.offset);
+        };
+        let process = self.required(&m, "process", "an integer >= 0")?;
+        note(Field::Process, Some(process));
+        let process = self.uint("process", process)?;
+
+        let kinds = "one of invoke, ok, fail, info";
+        let ty = self.required(&m, "type", kinds)?;
+        note(Field::Type, Some(ty));
+        let kind = match &ty.json {
+            Json::Str(s) => match s.as_str() {
+                "invoke" => EventKind::Invoke,
+                "ok" => EventKind::Ok,
+                "fail" => EventKind::Fail,
+                "info" => EventKind::Info,
+                _ => return Err(self.wrong("type", ty, kinds)),
+            },
+            _ => return Err(self.wrong("type", ty, kinds)),
+        };
+
+        let f = self.required(&m, "f", "a string")?;
+        note(Field::F, Some(f));
+        let f = match &f.json {
+            Json::Str(s) => s.clone(),
+            _ => return Err(self.wrong("f", f, "a string")),
+        };
+
+        let key = get(&m, "key");
+        note(Field::Key, key);
+        let key = match key {
+            None => None,
+            Some(k) => match &k.json {
+                Json::Null | Json::Str(_) | Json::Int(_) => Some(self.value("key", k)?),
+                _ => return Err(self.wrong("key", k, "a string, an integer or null")),
+            },
+        };
+
+        let value = get(&m, "value");
+        note(Field::Value, value);
+        let value = match value {
+            None => Value::Null,
+            Some(v) => self.value("value", v)?,
+        };
+
+        let time = get(&m, "time");
+        note(Field::Time, time);
+        let time = match time {
+            None => None,
+            Some(t) if t.json == Json::Null => None,
+            Some(t) => Some(self.uint("time", t)?),
+        };
+
+        let error = match get(&m, "error") {
+            None => None,
+            Some(e) => match &e.json {
+                Json::Null => None,
+                Json::Str(s) => Some(s.clone()),
+                _ => return Err(self.wrong("error", e, "a string")),
+            },
+        };
+        let event = Event {
+            process,
+            kind,
+            f,
+            key,
+            value,
+            time,
+            error,
+        };
+        Ok((event, offsets))
+    }
+}
+
+fn get<'m>(m: &'m Members, name: &str) -> Option<&'m Spanned> {
+    m.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}

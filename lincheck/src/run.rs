@@ -1,0 +1,234 @@
+//! Driving the search: ops from events, one search per key, reports.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::check::{self, Budget, Outcome, SearchOp};
+use crate::explain::{Blocked, Exhausted, Explanation, KeyReport, OpStatus, OpView, PlacedOp};
+use crate::explain::{Report, Verdict};
+use crate::history::{EventKind, History, HistoryError, ModelKind};
+use crate::model::{CasRegister, Kv, Model, Register};
+use crate::wellformed::{WellFormedError, normalize_key};
+
+/// The default per-key step budget: enough for every Porcupine history (the hardest key
+/// needs a few million steps), small enough to end in well under a minute.
+pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
+
+/// How to check a history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Check against this model instead of the history's own.
+    pub model: Option<ModelKind>,
+    /// Per-key budget of search steps; when it runs out the key is `unknown`. With only
+    /// this budget the result is deterministic.
+    pub max_steps: Option<u64>,
+    /// Wall-clock limit for the whole history. Keys not decided in time are `unknown`;
+    /// results then depend on machine speed.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            model: None,
+            max_steps: Some(DEFAULT_MAX_STEPS),
+            timeout: None,
+        }
+    }
+}
+
+/// Checks a history against a built-in model (the history's, or `options.model`).
+///
+/// Returns an error if the history breaks the format's well-formedness rules for that
+/// model; parsed histories already satisfy them when parsed with the same model.
+pub fn check_history(history: &History, options: &CheckOptions) -> Result<Report, HistoryError> {
+    let kind = options.model.unwrap_or(history.model);
+    history.validate_as(Some(kind))?;
+    let init = history.init.clone().unwrap_or_else(|| kind.default_init());
+    match kind {
+        ModelKind::Register => run(history, &Register { init }, options),
+        ModelKind::CasRegister => run(history, &CasRegister { init }, options),
+        ModelKind::Kv => run(history, &Kv { init }, options),
+    }
+}
+
+/// Checks a history against any [`Model`]. `options.model` is ignored, and so is the
+/// history's `init` (the model's [`init`](Model::init) decides). Rules 1-3 and the
+/// `time` rules are checked; operation names and values are the model's to check in
+/// [`Model::op`].
+pub fn check_with_model<M: Model>(
+    history: &History,
+    model: &M,
+    options: &CheckOptions,
+) -> Result<Report, HistoryError> {
+    history.validate_as(None)?;
+    run(history, model, options)
+}
+
+fn run<M: Model>(
+    history: &History,
+    model: &M,
+    options: &CheckOptions,
+) -> Result<Report, HistoryError> {
+    let ops = collect_ops(history);
+    // Sorted keys: a deterministic order, independent of hashing.
+    let mut by_key: BTreeMap<Option<&crate::Value>, Vec<&OpView>> = BTreeMap::new();
+    for (key, view) in &ops {
+        by_key.entry(*key).or_default().push(view);
+    }
+    let budget = Budget {
+        max_steps: options.max_steps,
+        deadline: options.timeout.map(|t| Instant::now() + t),
+    };
+    let mut keys = Vec::with_capacity(by_key.len());
+    for (key, views) in by_key {
+        keys.push(check_key(model, key.cloned(), &views, budget)?);
+    }
+    Ok(Report::new(model.name(), keys))
+}
+
+/// All non-`fail` ops with their (normalized) keys, in invoke order.
+fn collect_ops(history: &History) -> Vec<(Option<&crate::Value>, OpView)> {
+    let mut ops: Vec<Option<(Option<&crate::Value>, OpView)>> = Vec::new();
+    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, ev) in history.events.iter().enumerate() {
+        if ev.kind == EventKind::Invoke {
+            open.insert(ev.process, ops.len());
+            ops.push(Some((
+                normalize_key(&ev.key),
+                OpView {
+                    process: ev.process,
+                    f: ev.f.clone(),
+                    input: ev.value.clone(),
+                    output: None,
+                    status: OpStatus::Unfinished,
+                    invoke_event: i,
+                    complete_event: None,
+                    invoke_time: ev.time,
+                    complete_time: None,
+                },
+            )));
+            continue;
+        }
+        // Validation guarantees an open op; skip defensively otherwise.
+        let Some(slot) = open.remove(&ev.process) else {
+            continue;
+        };
+        match ev.kind {
+            EventKind::Fail => ops[slot] = None,
+            EventKind::Ok | EventKind::Info => {
+                if let Some((_, v)) = &mut ops[slot] {
+                    v.complete_event = Some(i);
+                    v.complete_time = ev.time;
+                    if ev.kind == EventKind::Ok {
+                        v.status = OpStatus::Ok;
+                        v.output = Some(ev.value.clone());
+                    } else {
+                        v.status = OpStatus::Info;
+                    }
+                }
+            }
+            EventKind::Invoke => {}
+        }
+    }
+    ops.into_iter().flatten().collect()
+}
+
+fn check_key<M: Model>(
+    model: &M,
+    key: Option<crate::Value>,
+    views: &[&OpView],
+    budget: Budget,
+) -> Result<KeyReport, HistoryError> {
+    let mut search_ops = Vec::with_capacity(views.len());
+    let mut kept: Vec<&OpView> = Vec::with_capacity(views.len());
+    for v in views {
+        let op = model
+            .op(&v.f, &v.input, v.output.as_ref())
+            .map_err(|message| HistoryError {
+                event: v.complete_event.unwrap_or(v.invoke_event),
+                error: WellFormedError::Model { message },
+            })?;
+        let ok = v.status == OpStatus::Ok;
+        // An unconstrained read has no effect whether or not it happens: drop it.
+        if !ok && model.is_read_only(&op) {
+            continue;
+        }
+        search_ops.push(SearchOp {
+            op,
+            invoke: v.invoke_event,
+            complete: if ok { v.complete_event } else { None },
+        });
+        kept.push(v);
+    }
+    let result = check::search(model, &search_ops, budget);
+    let (verdict, exhausted) = match result.outcome {
+        Outcome::Linearizable => (Verdict::Linearizable, None),
+        Outcome::NotLinearizable => (Verdict::NotLinearizable, None),
+        Outcome::OutOfSteps => (Verdict::Unknown, Some(Exhausted::Steps)),
+        Outcome::OutOfTime => (Verdict::Unknown, Some(Exhausted::Deadline)),
+    };
+    let explanation = (verdict == Verdict::NotLinearizable)
+        .then(|| explain(model, &search_ops, &kept, &result.best));
+    Ok(KeyReport {
+        key,
+        ops: views.len(),
+        verdict,
+        steps: result.steps,
+        exhausted,
+        explanation,
+    })
+}
+
+/// Builds the explanation from the longest placed sequence the search found.
+fn explain<M: Model>(
+    model: &M,
+    ops: &[SearchOp<M::Op>],
+    views: &[&OpView],
+    best: &[(usize, M::State)],
+) -> Explanation {
+    let mut placed = vec![false; ops.len()];
+    let prefix = best
+        .iter()
+        .map(|(i, s)| {
+            placed[*i] = true;
+            PlacedOp {
+                op: views[*i].clone(),
+                state_after: model.state_value(s),
+            }
+        })
+        .collect();
+    let state = best.last().map_or_else(|| model.init(), |(_, s)| s.clone());
+    // The earliest completion among unplaced ok ops bounds what may come next.
+    let limit = ops
+        .iter()
+        .zip(&placed)
+        .filter(|(_, p)| !**p)
+        .filter_map(|(o, _)| o.complete)
+        .min()
+        .unwrap_or(usize::MAX);
+    let mut stuck: Vec<(usize, crate::StuckOp)> = ops
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| !placed[*i] && o.invoke < limit)
+        .map(|(i, o)| {
+            let reason = match model.step(&state, &o.op) {
+                None => Blocked::Rejected,
+                Some(_) => Blocked::DeadEnd,
+            };
+            (
+                o.invoke,
+                crate::StuckOp {
+                    op: views[i].clone(),
+                    reason,
+                },
+            )
+        })
+        .collect();
+    stuck.sort_by_key(|(at, _)| *at);
+    Explanation {
+        prefix,
+        state: model.state_value(&state),
+        stuck: stuck.into_iter().map(|(_, s)| s).collect(),
+    }
+}

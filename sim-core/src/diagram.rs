@@ -1,0 +1,406 @@
+//! A picture of a run: an SVG timeline with one lane per node and client, an arrow per
+//! message, crosses for lost messages, shaded spans for partitions and crashes, bars for
+//! client operations, and red marks for violations. Hover over anything for its details.
+//!
+//! Made from a [`Trace`] recorded at [`TraceLevel::Full`](crate::TraceLevel::Full)
+//! (at `Summary` the picture has no messages). Pure text in, text out: the same trace
+//! always gives the same bytes.
+
+use crate::time::Time;
+use crate::trace::{Trace, TraceKind};
+use indexmap::IndexMap;
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+const WIDTH: f64 = 1400.0;
+const LEFT: f64 = 90.0;
+const RIGHT: f64 = 30.0;
+const TOP: f64 = 60.0;
+const LANE: f64 = 46.0;
+/// Most message arrows drawn; past it the picture says how many were left out.
+pub const MAX_ARROWS: usize = 20_000;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+struct Canvas {
+    lanes: IndexMap<String, usize>,
+    end: Time,
+}
+
+impl Canvas {
+    fn x(&self, t: Time) -> f64 {
+        let span = self.end.as_nanos().max(1) as f64;
+        LEFT + (WIDTH - LEFT - RIGHT) * (t.as_nanos() as f64 / span)
+    }
+    fn y(&self, name: &str) -> f64 {
+        TOP + LANE * (*self.lanes.get(name).unwrap_or(&0) as f64) + LANE / 2.0
+    }
+}
+
+fn endpoints(kind: &TraceKind) -> Vec<&str> {
+    match kind {
+        TraceKind::Start { node, .. }
+        | TraceKind::Timer { node, .. }
+        | TraceKind::Note { node, .. } => vec![node],
+        TraceKind::Send { from, to, .. }
+        | TraceKind::Deliver { from, to, .. }
+        | TraceKind::Drop { from, to, .. }
+        | TraceKind::Duplicate { from, to, .. } => vec![from, to],
+        TraceKind::Invoke { client, .. } | TraceKind::Complete { client, .. } => vec![client],
+        TraceKind::Fault { .. } | TraceKind::Violation { .. } => vec![],
+    }
+}
+
+/// Renders the trace as a standalone SVG document. `title` is printed at the top.
+pub fn svg(trace: &Trace, title: &str) -> String {
+    let mut lanes: IndexMap<String, usize> = IndexMap::new();
+    for e in &trace.events {
+        for name in endpoints(&e.kind) {
+            let next = lanes.len();
+            lanes.entry(name.to_string()).or_insert(next);
+        }
+    }
+    let end = trace.events.last().map_or(Time::ZERO, |e| e.time);
+    let c = Canvas { lanes, end };
+    let height = TOP + LANE * c.lanes.len() as f64 + 50.0;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="monospace" font-size="11">"#
+    );
+    let _ = writeln!(
+        out,
+        r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#4a6fa5"/></marker></defs>"##
+    );
+    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        out,
+        r#"<text x="{LEFT}" y="20" font-size="14">{}</text>"#,
+        esc(title)
+    );
+    // Time axis: ten ticks.
+    for k in 0..=10u64 {
+        let t = Time::from_nanos(end.as_nanos() / 10 * k);
+        let x = c.x(t);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#888">{t}</text>"##,
+            TOP - 8.0,
+            height - 40.0,
+            height - 25.0
+        );
+    }
+    // Lanes.
+    for (name, &i) in &c.lanes {
+        let y = TOP + LANE * i as f64 + LANE / 2.0;
+        let _ = writeln!(
+            out,
+            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#999"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            WIDTH - RIGHT,
+            LEFT - 10.0,
+            y + 4.0,
+            esc(name)
+        );
+    }
+    let mut body = String::new();
+    let mut arrows = 0usize;
+    let mut left_out = 0usize;
+    let mut in_flight: IndexMap<(String, String, String), VecDeque<Time>> = IndexMap::new();
+    let mut partition: Option<(Time, String)> = None;
+    let mut crashed: IndexMap<String, Time> = IndexMap::new();
+    let mut open_ops: IndexMap<String, (Time, String)> = IndexMap::new();
+    let band = |body: &mut String, from: Time, to: Time, label: &str| {
+        let (x1, x2) = (c.x(from), c.x(to));
+        let _ = writeln!(
+            body,
+            r##"<rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#f4a261" opacity="0.15"><title>{}</title></rect><text x="{:.1}" y="{:.1}" fill="#c06000">{}</text>"##,
+            TOP - 4.0,
+            (x2 - x1).max(1.0),
+            LANE * c.lanes.len() as f64 + 4.0,
+            esc(label),
+            x1 + 3.0,
+            TOP - 12.0,
+            esc(label)
+        );
+    };
+    for e in &trace.events {
+        match &e.kind {
+            TraceKind::Send { from, to, msg } => {
+                in_flight
+                    .entry((from.clone(), to.clone(), msg.clone()))
+                    .or_default()
+                    .push_back(e.time);
+            }
+            TraceKind::Duplicate { from, to, msg } => {
+                in_flight
+                    .entry((from.clone(), to.clone(), msg.clone()))
+                    .or_default()
+                    .push_back(e.time);
+            }
+            TraceKind::Deliver { from, to, msg } | TraceKind::Drop { from, to, msg, .. } => {
+                let key = (from.clone(), to.clone(), msg.clone());
+                let sent = in_flight
+                    .get_mut(&key)
+                    .and_then(VecDeque::pop_front)
+                    .unwrap_or(e.time);
+                if arrows >= MAX_ARROWS {
+                    left_out += 1;
+                    continue;
+                }
+                arrows += 1;
+                let (x1, y1, x2, y2) = (c.x(sent), c.y(from), c.x(e.time), c.y(to));
+                if let TraceKind::Drop { reason, .. } = &e.kind {
+                    // Lost: a dashed red line that stops short, and a cross where it died.
+                    let (mx, my) = if x2 > x1 {
+                        (x2, y1 + (y2 - y1) * 0.5)
+                    } else {
+                        (x1 + 6.0, y1 + (y2 - y1) * 0.25)
+                    };
+                    let _ = writeln!(
+                        body,
+                        r##"<g stroke="#d62828"><title>{} -x {}: {} (lost: {}) sent {sent}, lost {}</title><line x1="{x1:.1}" y1="{y1:.1}" x2="{mx:.1}" y2="{my:.1}" stroke-dasharray="3,2"/><path d="M {:.1} {:.1} l 6 6 m 0 -6 l -6 6"/></g>"##,
+                        esc(from),
+                        esc(to),
+                        esc(msg),
+                        reason.as_str(),
+                        e.time,
+                        mx - 3.0,
+                        my - 3.0
+                    );
+                } else {
+                    let _ = writeln!(
+                        body,
+                        r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#4a6fa5" stroke-width="0.8" marker-end="url(#arrow)"><title>{} -> {}: {} ({sent} -> {})</title></line>"##,
+                        esc(from),
+                        esc(to),
+                        esc(msg),
+                        e.time
+                    );
+                }
+            }
+            TraceKind::Fault { fault } => {
+                let x = c.x(e.time);
+                if fault.starts_with("partition")
+                    || fault.starts_with("isolate")
+                    || fault.starts_with("one-way")
+                    || fault.starts_with("bridge")
+                {
+                    if let Some((since, label)) = partition.take() {
+                        band(&mut body, since, e.time, &label);
+                    }
+                    partition = Some((e.time, fault.clone()));
+                } else if fault == "heal" {
+                    if let Some((since, label)) = partition.take() {
+                        band(&mut body, since, e.time, &label);
+                    }
+                } else if let Some(node) = fault.strip_prefix("crash ") {
+                    if !node.contains(' ') {
+                        crashed.insert(node.to_string(), e.time);
+                    }
+                } else if let Some(node) = fault.strip_prefix("restart ") {
+                    if let Some(since) = crashed.shift_remove(node) {
+                        crash_span(&mut body, &c, node, since, e.time);
+                    }
+                } else {
+                    let _ = writeln!(
+                        body,
+                        r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#9b5de5" stroke-dasharray="2,3"><title>{}</title></line>"##,
+                        TOP,
+                        TOP + LANE * c.lanes.len() as f64,
+                        esc(fault)
+                    );
+                }
+            }
+            TraceKind::Note { node, text } => {
+                let (x, y) = (c.x(e.time), c.y(node));
+                let _ = writeln!(
+                    body,
+                    r##"<g><title>{} {}: {}</title><circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="#2a9d8f"/><text x="{:.1}" y="{:.1}" fill="#2a9d8f" font-size="9">{}</text></g>"##,
+                    e.time,
+                    esc(node),
+                    esc(text),
+                    x + 4.0,
+                    y - 7.0,
+                    esc(&text.chars().take(28).collect::<String>())
+                );
+            }
+            TraceKind::Invoke { client, op, .. } => {
+                open_ops.insert(client.clone(), (e.time, op.clone()));
+            }
+            TraceKind::Complete {
+                client,
+                outcome,
+                op,
+                ..
+            } => {
+                let since = open_ops.shift_remove(client).map_or(e.time, |(t, _)| t);
+                let colour = match outcome.as_str() {
+                    "ok" => "#2a9d8f",
+                    "fail" => "#d62828",
+                    _ => "#f4a261",
+                };
+                let (x1, x2, y) = (c.x(since), c.x(e.time), c.y(client));
+                let _ = writeln!(
+                    body,
+                    r#"<rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="8" fill="{colour}" opacity="0.8"><title>{} {outcome} {} ({since} -> {})</title></rect>"#,
+                    y - 4.0,
+                    (x2 - x1).max(1.5),
+                    esc(client),
+                    esc(op),
+                    e.time
+                );
+            }
+            TraceKind::Violation { check, message } => {
+                let x = c.x(e.time);
+                let _ = writeln!(
+                    body,
+                    r##"<g><title>{}: {}</title><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62828" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#d62828" font-weight="bold">VIOLATION {}</text></g>"##,
+                    esc(check),
+                    esc(message),
+                    TOP - 6.0,
+                    TOP + LANE * c.lanes.len() as f64,
+                    x - 4.0,
+                    TOP + LANE * c.lanes.len() as f64 + 14.0,
+                    esc(check)
+                );
+            }
+            TraceKind::Start { .. } | TraceKind::Timer { .. } => {}
+        }
+    }
+    if let Some((since, label)) = partition.take() {
+        band(&mut body, since, end, &label);
+    }
+    for (node, since) in &crashed {
+        crash_span(&mut body, &c, node, *since, end);
+    }
+    out.push_str(&body);
+    if left_out > 0 {
+        let _ = writeln!(
+            out,
+            r##"<text x="{LEFT}" y="{:.1}" fill="#d62828">{left_out} more messages not drawn (the picture shows the first {MAX_ARROWS})</text>"##,
+            height - 8.0
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+fn crash_span(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time) {
+    let (x1, x2, y) = (c.x(from), c.x(to), c.y(node));
+    let _ = writeln!(
+        body,
+        r##"<g><title>{} down {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="16" fill="#444" opacity="0.25"/><text x="{:.1}" y="{:.1}" fill="#444" font-size="9">crashed</text></g>"##,
+        esc(node),
+        y - 8.0,
+        (x2 - x1).max(1.0),
+        x1 + 3.0,
+        y + 18.0
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{DropReason, TraceEvent, TraceLevel};
+
+    #[test]
+    fn draws_lanes_arrows_losses_and_spans() {
+        let t = |ms: u64| Time::from_nanos(ms * 1_000_000);
+        let s = |x: &str| x.to_string();
+        let ev = |time, kind| TraceEvent { time, kind };
+        let trace = Trace {
+            level: TraceLevel::Full,
+            events: vec![
+                ev(
+                    t(0),
+                    TraceKind::Start {
+                        node: s("n1"),
+                        restart: false,
+                    },
+                ),
+                ev(
+                    t(0),
+                    TraceKind::Start {
+                        node: s("n2"),
+                        restart: false,
+                    },
+                ),
+                ev(
+                    t(1),
+                    TraceKind::Send {
+                        from: s("n1"),
+                        to: s("n2"),
+                        msg: s("Ping<1>"),
+                    },
+                ),
+                ev(
+                    t(3),
+                    TraceKind::Deliver {
+                        from: s("n1"),
+                        to: s("n2"),
+                        msg: s("Ping<1>"),
+                    },
+                ),
+                ev(
+                    t(4),
+                    TraceKind::Fault {
+                        fault: s("partition {n1} | {n2}"),
+                    },
+                ),
+                ev(
+                    t(5),
+                    TraceKind::Send {
+                        from: s("n2"),
+                        to: s("n1"),
+                        msg: s("Pong"),
+                    },
+                ),
+                ev(
+                    t(5),
+                    TraceKind::Drop {
+                        from: s("n2"),
+                        to: s("n1"),
+                        msg: s("Pong"),
+                        reason: DropReason::Partition,
+                    },
+                ),
+                ev(t(6), TraceKind::Fault { fault: s("heal") }),
+                ev(
+                    t(7),
+                    TraceKind::Fault {
+                        fault: s("crash n2"),
+                    },
+                ),
+                ev(
+                    t(8),
+                    TraceKind::Note {
+                        node: s("n1"),
+                        text: s("role=leader term=2"),
+                    },
+                ),
+                ev(
+                    t(9),
+                    TraceKind::Violation {
+                        check: s("demo"),
+                        message: s("two leaders"),
+                    },
+                ),
+            ],
+        };
+        let a = svg(&trace, "demo");
+        assert_eq!(a, svg(&trace, "demo"), "deterministic");
+        assert!(a.starts_with("<svg") && a.ends_with("</svg>\n"));
+        assert_eq!(a.matches("marker-end").count(), 1, "one delivered message");
+        assert!(a.contains("n2 -x n1: Pong (lost: partition)"));
+        assert!(a.contains("Ping&lt;1&gt;"), "escaped");
+        assert!(a.contains("partition {n1} | {n2}"));
+        assert!(a.contains("crashed"));
+        assert!(a.contains("VIOLATION demo"));
+        assert!(a.contains("role=leader term=2"));
+    }
+}

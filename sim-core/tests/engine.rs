@@ -1,0 +1,467 @@
+//! The engine's promises, each tested: determinism, and the semantics of every fault.
+
+use proptest::prelude::*;
+use sim_core::*;
+
+/// A probe node: every `period` it sends a numbered message to each peer; it remembers what
+/// it received (volatile) and how many times it started (durable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Probe {
+    seq: u64,
+    received: Vec<(NodeId, u64)>,
+    cancelled: Option<TimerId>,
+}
+
+#[derive(Debug, Default)]
+struct Boots(u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tick {
+    Send,
+    NeverFires,
+}
+
+#[derive(Clone, Debug)]
+struct ProbeConfig {
+    period: Duration,
+    sends: u64,
+}
+
+impl Process for Probe {
+    type Config = ProbeConfig;
+    type Msg = u64;
+    type Timer = Tick;
+    type Durable = Boots;
+    type Request = ();
+    type Response = ();
+
+    fn start(ctx: &mut Ctx<'_, Self>) -> Self {
+        ctx.durable_mut().0 += 1;
+        let period = ctx.config().period;
+        ctx.set_timer(period, Tick::Send);
+        let doomed = ctx.set_timer(Duration::from_millis(1), Tick::NeverFires);
+        ctx.cancel_timer(doomed);
+        Probe {
+            seq: 0,
+            received: Vec::new(),
+            cancelled: Some(doomed),
+        }
+    }
+
+    fn on_message(&mut self, _ctx: &mut Ctx<'_, Self>, from: NodeId, msg: u64) {
+        self.received.push((from, msg));
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Tick) {
+        assert_eq!(timer, Tick::Send, "a cancelled timer fired");
+        if self.seq < ctx.config().sends {
+            self.seq += 1;
+            ctx.broadcast(self.seq);
+            let period = ctx.config().period;
+            ctx.set_timer(period, Tick::Send);
+        }
+    }
+}
+
+fn config(seed: u64, nodes: usize, millis: u64) -> SimConfig {
+    let mut c = SimConfig::new(seed, nodes, Limits::time(Duration::from_millis(millis)));
+    c.link = LinkConfig {
+        latency: Latency::Constant(Duration::from_millis(5)),
+        ..LinkConfig::default()
+    };
+    c
+}
+
+fn probe(c: SimConfig) -> Simulation<Probe> {
+    Simulation::new(
+        c,
+        ProbeConfig {
+            period: Duration::from_millis(100),
+            sends: 10,
+        },
+        (),
+    )
+    .unwrap()
+}
+
+fn ms(m: u64) -> Time {
+    Time::from_nanos(m * 1_000_000)
+}
+
+fn got(sim: &Simulation<Probe>, to: u32, from: u32) -> Vec<u64> {
+    sim.node(NodeId(to))
+        .unwrap()
+        .received
+        .iter()
+        .filter(|(f, _)| f.0 == from)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
+#[test]
+fn a_quiet_network_delivers_everything_in_order() {
+    let mut sim = probe(config(1, 3, 2_000));
+    let r = sim.run();
+    assert_eq!(r.end, EndReason::Quiescent);
+    assert_eq!(r.stats.sends, 3 * 2 * 10);
+    assert_eq!(r.stats.deliveries, r.stats.sends);
+    assert_eq!(got(&sim, 1, 0), (1..=10).collect::<Vec<_>>());
+    assert!(sim.node(NodeId(0)).unwrap().cancelled.is_some());
+}
+
+#[test]
+fn a_crashed_node_receives_nothing_and_forgets_volatile_state() {
+    let mut sim = probe(config(1, 3, 2_000));
+    sim.schedule(ms(250), Fault::Crash(NodeId(2)));
+    sim.schedule(ms(650), Fault::Restart(NodeId(2)));
+    let r = sim.run();
+    // n3 was down for sends 3..=6 of n1 (at 300, 400, 500, 600ms, arriving 5ms later).
+    let n3 = got(&sim, 2, 0);
+    assert!(n3.iter().all(|s| !(3..=6).contains(s)), "{n3:?}");
+    assert_eq!(
+        n3,
+        (7..=10).collect::<Vec<_>>(),
+        "volatile state restarted empty"
+    );
+    assert_eq!(
+        sim.durable(NodeId(2)).0,
+        2,
+        "durable storage survived: two boots"
+    );
+    assert_eq!(
+        r.stats.drops_down, 8,
+        "4 sends from each of 2 peers were lost"
+    );
+    let text = r.trace.to_text();
+    assert!(text.contains("!! crash n3"));
+    assert!(text.contains("n1 -x n3  3  (lost: down)"));
+    assert!(text.contains("n3 restart"));
+}
+
+#[test]
+fn a_partition_drops_across_the_cut_and_delivers_inside() {
+    let mut sim = probe(config(1, 5, 2_000));
+    let g = |ids: &[u32]| {
+        ids.iter()
+            .map(|&i| Addr::Node(NodeId(i)))
+            .collect::<Vec<_>>()
+    };
+    sim.schedule(ms(150), Fault::Partition(vec![g(&[0, 1]), g(&[2, 3, 4])]));
+    sim.schedule(ms(450), Fault::Heal);
+    let r = sim.run();
+    // Sends at 200, 300, 400ms (seq 2..=4) cross the cut and are lost; inside, all arrive.
+    assert_eq!(got(&sim, 1, 0), (1..=10).collect::<Vec<_>>());
+    assert_eq!(got(&sim, 3, 2), (1..=10).collect::<Vec<_>>());
+    let across = got(&sim, 2, 0);
+    assert_eq!(across, [1, 5, 6, 7, 8, 9, 10]);
+    assert_eq!(
+        r.stats.drops_partition,
+        3 * (2 * 3 * 2),
+        "3 rounds x 12 cross links"
+    );
+}
+
+#[test]
+fn messages_in_flight_across_a_new_cut_are_lost() {
+    let mut sim = probe(config(1, 2, 2_000));
+    // n1 sends seq 1 at 100ms, arriving at 105ms; the cut comes at 102ms and heals at 103ms.
+    let g = |i: u32| vec![Addr::Node(NodeId(i))];
+    sim.schedule(ms(102), Fault::Partition(vec![g(0), g(1)]));
+    sim.schedule(ms(103), Fault::Heal);
+    let r = sim.run();
+    assert_eq!(got(&sim, 1, 0), (2..=10).collect::<Vec<_>>());
+    assert_eq!(r.stats.drops_partition, 2);
+}
+
+#[test]
+fn one_way_cuts_are_one_way() {
+    let mut sim = probe(config(1, 2, 2_000));
+    let n = |i: u32| vec![Addr::Node(NodeId(i))];
+    sim.schedule(
+        ms(0),
+        Fault::OneWay {
+            from: n(0),
+            to: n(1),
+        },
+    );
+    sim.run();
+    assert!(got(&sim, 1, 0).is_empty(), "n1 -> n2 is cut");
+    assert_eq!(
+        got(&sim, 0, 1),
+        (1..=10).collect::<Vec<_>>(),
+        "n2 -> n1 works"
+    );
+}
+
+#[test]
+fn a_bridge_node_reaches_both_sides() {
+    let mut sim = probe(config(1, 3, 2_000));
+    let n = |i: u32| vec![Addr::Node(NodeId(i))];
+    sim.schedule(
+        ms(0),
+        Fault::Bridge {
+            left: n(0),
+            middle: n(1),
+            right: n(2),
+        },
+    );
+    sim.run();
+    assert!(got(&sim, 2, 0).is_empty() && got(&sim, 0, 2).is_empty());
+    for (a, b) in [(0, 1), (1, 0), (1, 2), (2, 1)] {
+        assert_eq!(got(&sim, b, a).len(), 10, "{a} -> {b}");
+    }
+}
+
+#[test]
+fn isolate_cuts_one_node_off() {
+    let mut sim = probe(config(1, 3, 2_000));
+    sim.schedule(ms(0), Fault::Isolate(NodeId(1)));
+    sim.run();
+    assert!(got(&sim, 1, 0).is_empty() && got(&sim, 0, 1).is_empty());
+    assert_eq!(got(&sim, 2, 0).len(), 10);
+}
+
+#[test]
+fn a_pause_delays_and_does_not_drop() {
+    let mut sim = probe(config(1, 2, 5_000));
+    sim.schedule(ms(150), Fault::Pause(NodeId(1)));
+    sim.schedule(ms(950), Fault::Resume(NodeId(1)));
+    let r = sim.run();
+    assert_eq!(r.stats.drops(), 0);
+    assert_eq!(
+        got(&sim, 1, 0),
+        (1..=10).collect::<Vec<_>>(),
+        "all arrive, in order"
+    );
+    // While paused, n2's own timer waited too: it sent nothing between 150ms and 950ms.
+    let text = r.trace.to_text();
+    let sends_while_paused = text
+        .lines()
+        .filter(|l| l.contains("n2 -> n1"))
+        .filter(|l| {
+            let t: f64 = l.trim_start().split("ms").next().unwrap().parse().unwrap();
+            (151.0..950.0).contains(&t)
+        })
+        .count();
+    assert_eq!(sends_while_paused, 0, "{text}");
+    assert!(
+        text.contains("   950.000ms  n2 <- n1  2"),
+        "parked messages arrive at resume:\n{text}"
+    );
+}
+
+#[test]
+fn duplication_delivers_twice() {
+    let mut c = config(1, 2, 2_000);
+    c.link.duplicate = Probability::ONE;
+    let mut sim = probe(c);
+    let r = sim.run();
+    assert_eq!(r.stats.duplicates, r.stats.sends);
+    assert_eq!(r.stats.deliveries, 2 * r.stats.sends);
+    let mut seen = got(&sim, 1, 0);
+    seen.sort();
+    assert_eq!(seen, (1..=10).flat_map(|s| [s, s]).collect::<Vec<_>>());
+}
+
+#[test]
+fn loss_drops_about_what_it_says() {
+    let mut c = config(3, 2, 200_000);
+    c.link.loss = Probability::new(0.25).unwrap();
+    let mut sim: Simulation<Probe> = Simulation::new(
+        c,
+        ProbeConfig {
+            period: Duration::from_millis(10),
+            sends: 4_000,
+        },
+        (),
+    )
+    .unwrap();
+    let r = sim.run();
+    let rate = r.stats.drops_loss as f64 / r.stats.sends as f64;
+    assert!((0.22..0.28).contains(&rate), "{rate}");
+}
+
+#[test]
+fn clock_skew_and_drift_change_what_a_node_reads() {
+    let mut sim = probe(config(1, 2, 2_000));
+    sim.schedule(
+        ms(100),
+        Fault::ClockSkew(NodeId(0), "+500ms".parse().unwrap()),
+    );
+    sim.schedule(ms(100), Fault::ClockDrift(NodeId(1), 100_000));
+    sim.run_until(ms(300));
+    assert_eq!(sim.local_time(NodeId(0)), ms(800));
+    assert_eq!(sim.local_time(NodeId(1)), ms(320));
+}
+
+#[test]
+fn drift_stretches_timers() {
+    // n1's clock runs 2x slow (-500,000 ppm): its 100ms timers take 200ms of virtual time.
+    let mut sim = probe(config(1, 2, 10_000));
+    sim.schedule(Time::ZERO, Fault::ClockDrift(NodeId(0), -500_000));
+    let r = sim.run();
+    let last_send = r
+        .trace
+        .events
+        .iter()
+        .filter(|e| matches!(&e.kind, TraceKind::Send { from, .. } if from == "n1"))
+        .map(|e| e.time)
+        .max()
+        .unwrap();
+    // The first timer was set at start, before the drift fault (scheduled later at the same
+    // instant) applied: 100ms, then nine more at 200ms each.
+    assert_eq!(last_send, ms(100 + 9 * 200));
+}
+
+#[test]
+fn limits_bound_the_run() {
+    let mut sim = probe(config(1, 3, 250));
+    let r = sim.run();
+    assert_eq!(r.end, EndReason::TimeLimit);
+    assert_eq!(r.end_time, ms(250));
+    let mut c = config(1, 3, 10_000);
+    c.limits.max_events = Some(17);
+    let r = probe(c).run();
+    assert_eq!(r.end, EndReason::EventLimit);
+    assert_eq!(r.stats.events, 17);
+    let mut c = config(1, 3, 10_000);
+    c.limits = Limits {
+        max_time: None,
+        max_events: None,
+    };
+    assert!(
+        Simulation::<Probe>::new(
+            c,
+            ProbeConfig {
+                period: Duration::ZERO,
+                sends: 0
+            },
+            ()
+        )
+        .err()
+        .unwrap()
+        .contains("a run needs a bound")
+    );
+}
+
+#[test]
+fn restart_of_a_live_node_is_ignored_and_says_so() {
+    let mut sim = probe(config(1, 2, 300));
+    sim.schedule(ms(10), Fault::Restart(NodeId(0)));
+    let r = sim.run();
+    assert!(
+        r.trace
+            .to_text()
+            .contains("!! restart n1 ignored: it is not crashed")
+    );
+    assert_eq!(sim.durable(NodeId(0)).0, 1);
+}
+
+/// A checker that fails once any node has received 5 messages.
+struct AtMostFour;
+
+impl Checker<Probe> for AtMostFour {
+    fn name(&self) -> &str {
+        "at-most-four"
+    }
+    fn after_event(&mut self, view: &View<'_, Probe>, node: NodeId) -> Result<(), String> {
+        match view.node(node) {
+            Some(p) if p.received.len() > 4 => {
+                Err(format!("{} received {}", view.name(node), p.received.len()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn a_failing_checker_stops_the_run_with_a_violation() {
+    let mut sim = probe(config(1, 2, 2_000));
+    sim.add_checker(Box::new(AtMostFour));
+    let r = sim.run();
+    assert_eq!(r.end, EndReason::Violation);
+    assert_eq!(r.violations.len(), 1);
+    assert_eq!(r.violations[0].check, "at-most-four");
+    assert_eq!(r.violations[0].time, ms(505));
+    assert!(
+        r.trace
+            .to_text()
+            .ends_with("   505.000ms  !! VIOLATION at-most-four: n2 received 5\n"),
+        "{}",
+        r.trace.to_text()
+    );
+}
+
+// ----- determinism --------------------------------------------------------------------
+
+fn chaotic(seed: u64, level: TraceLevel) -> Report {
+    let mut c = SimConfig::new(seed, 5, Limits::time(Duration::from_secs(3)));
+    c.trace = level;
+    c.link = LinkConfig {
+        latency: Latency::Normal {
+            mean: Duration::from_millis(8),
+            std_dev: Duration::from_millis(4),
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(40),
+        },
+        loss: Probability::new(0.1).unwrap(),
+        duplicate: Probability::new(0.05).unwrap(),
+    };
+    let mut sim: Simulation<Probe> = Simulation::new(
+        c,
+        ProbeConfig {
+            period: Duration::from_millis(20),
+            sends: 100,
+        },
+        (),
+    )
+    .unwrap();
+    let nemesis = Nemesis {
+        faults: vec![
+            NemesisFault::PartitionHalves,
+            NemesisFault::Bridge,
+            NemesisFault::Isolate,
+            NemesisFault::CrashRestart,
+            NemesisFault::Pause,
+            NemesisFault::ClockSkew,
+        ],
+        start: Duration::from_millis(100),
+        stop: Duration::from_millis(2_500),
+        interval_min: Duration::from_millis(50),
+        interval_max: Duration::from_millis(300),
+        duration_min: Duration::from_millis(50),
+        duration_max: Duration::from_millis(400),
+        max_skew: Duration::from_millis(200),
+    };
+    for (t, f) in nemesis.schedule(&mut SimRng::new(seed, "nemesis"), 5) {
+        sim.schedule(t, f);
+    }
+    sim.run()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn same_seed_same_trace(seed in any::<u64>()) {
+        let a = chaotic(seed, TraceLevel::Full);
+        let b = chaotic(seed, TraceLevel::Full);
+        prop_assert_eq!(a.trace.to_text(), b.trace.to_text());
+        prop_assert_eq!(a.trace.text_hash(), b.trace.text_hash());
+        prop_assert_eq!(a.fingerprint, b.fingerprint);
+        prop_assert_eq!(a.stats, b.stats);
+        // The trace level changes what is recorded, never what happens.
+        let off = chaotic(seed, TraceLevel::Off);
+        prop_assert_eq!(off.fingerprint, a.fingerprint);
+        prop_assert!(off.trace.events.is_empty());
+        let summary = chaotic(seed, TraceLevel::Summary);
+        prop_assert_eq!(summary.trace.to_text(), a.trace.summary_text());
+    }
+
+    #[test]
+    fn different_seeds_different_traces(seed in 0u64..u64::MAX) {
+        let a = chaotic(seed, TraceLevel::Off);
+        let b = chaotic(seed + 1, TraceLevel::Off);
+        prop_assert_ne!(a.fingerprint, b.fingerprint);
+    }
+}
