@@ -390,12 +390,10 @@ impl Process for BullyNode {
                 ctx.set_timer(work, BullyTimer::WriteDone { generation, seq });
                 ctx.set_timer(wi, BullyTimer::WriteTick { generation });
             }
-            BullyTimer::WriteDone { generation, seq } => {
-                // No second look at our role: the decision to write was made at WriteTick.
-                if ctx.config().store {
-                    let store = NodeId(ctx.node_count() as u32 - 1);
-                    ctx.send(store, BullyMsg::Store(StoreMsg::Write { generation, seq }));
-                }
+            // No second look at our role: the decision to write was made at WriteTick.
+            BullyTimer::WriteDone { generation, seq } if ctx.config().store => {
+                let store = NodeId(ctx.node_count() as u32 - 1);
+                ctx.send(store, BullyMsg::Store(StoreMsg::Write { generation, seq }));
             }
             _ => {} // a timer of a role this node has left
         }

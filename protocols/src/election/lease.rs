@@ -552,14 +552,13 @@ impl Process for LeaseNode {
                 ctx.set_timer(work, LeaseTimer::WriteDone { generation, seq });
                 ctx.set_timer(wi, LeaseTimer::WriteTick { generation });
             }
-            LeaseTimer::WriteDone { generation, seq } => {
-                // No second look at the lease: it was checked when the write began. The gap
-                // is where a pause (or a slow network) turns a leader into a stale one.
-                if ctx.config().store {
-                    let store = NodeId(ctx.node_count() as u32 - 1);
-                    ctx.send(store, LeaseMsg::Store(StoreMsg::Write { generation, seq }));
-                }
+            // No second look at the lease: it was checked when the write began. The gap is
+            // where a pause (or a slow network) turns a leader into a stale one.
+            LeaseTimer::WriteDone { generation, seq } if ctx.config().store => {
+                let store = NodeId(ctx.node_count() as u32 - 1);
+                ctx.send(store, LeaseMsg::Store(StoreMsg::Write { generation, seq }));
             }
+            LeaseTimer::WriteDone { .. } => {}
         }
     }
 }

@@ -78,18 +78,6 @@ pub fn secs(t: Time) -> String {
     format!("{}.{:03}s", ms / 1000, ms % 1000)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secs_prints_three_decimals() {
-        assert_eq!(secs(Time::from_nanos(2_350_000_000)), "2.350s");
-        assert_eq!(secs(Time::from_nanos(999_999)), "0.000s");
-        assert_eq!(secs(Time::from_nanos(12_004_000_000)), "12.004s");
-    }
-}
-
 use crate::{CheckInfo, CheckKind, Knob, Protocol, Workload};
 use sim_core::Checker;
 
@@ -200,5 +188,17 @@ impl Protocol for LeaseProtocol {
 
     fn client_config(workload: &Workload, _: &Self::Config) -> Result<(), String> {
         no_clients(Self::NAME, workload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secs_prints_three_decimals() {
+        assert_eq!(secs(Time::from_nanos(2_350_000_000)), "2.350s");
+        assert_eq!(secs(Time::from_nanos(999_999)), "0.000s");
+        assert_eq!(secs(Time::from_nanos(12_004_000_000)), "12.004s");
     }
 }
