@@ -15,10 +15,11 @@
 //!   after the read fails, the whole node fails.
 //! * The backtracking stack is an explicit `Vec`; nothing recurses on history size.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
+use crate::memo::{FastHasher, Memo};
 use crate::model::Model;
 
 const NIL: u32 = u32::MAX;
@@ -97,38 +98,6 @@ impl List {
     }
 }
 
-/// A hasher for keys that already are well-mixed 64-bit hashes.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-/// A memo entry: the placed set and the state id; `hash` is precomputed.
-#[derive(PartialEq, Eq)]
-struct Config {
-    hash: u64,
-    state: u32,
-    bits: Box<[u64]>,
-}
-
-impl Hash for Config {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u64(self.hash);
-    }
-}
-
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -144,61 +113,37 @@ struct Frame {
     forced: bool,
 }
 
-/// The calls in the list from the head up to (not including) entry `stop`.
-struct CallsBefore<'a, O> {
-    list: &'a List,
-    ops: &'a [SearchOp<O>],
-    at: u32,
-    stop: u32,
-}
-
-impl<'a, O> Iterator for CallsBefore<'a, O> {
-    type Item = &'a O;
-    fn next(&mut self) -> Option<&'a O> {
-        while self.at != self.stop && self.at != NIL {
-            let e = self.list.e[self.at as usize];
-            self.at = e.next;
-            if e.is_call {
-                return Some(&self.ops[e.op as usize].op);
-            }
-        }
-        None
-    }
-}
-
-/// How many pending reads [`dead_end`] asks about, and how far it looks.
-const PRUNE_READS: usize = 4;
-const PRUNE_ENTRIES: usize = 256;
+/// After a read-only op (the state is unchanged), how many pending reads [`dead_end`]
+/// asks about again; after any other op it asks about all of them.
+const PRUNE_READS_AFTER_READ: usize = 4;
 
 /// Lookahead: an unplaced `ok` read must be placed before its return, using only ops
 /// invoked before that return. If the model says its result is out of reach from this
-/// state with those ops, nothing below this node can succeed.
+/// state with those ops, nothing below this node can succeed. `calls` is scratch space.
 fn dead_end<M: Model>(
     model: &M,
     list: &List,
     ops: &[SearchOp<M::Op>],
     read_only: &[bool],
     state: &M::State,
+    calls: &mut Vec<u32>,
+    max_reads: usize,
 ) -> bool {
+    calls.clear();
     let mut reads = 0;
     let mut at = list.first();
-    let mut seen = 0;
-    while at != NIL && reads < PRUNE_READS && seen < PRUNE_ENTRIES {
+    while at != NIL && reads < max_reads {
         let e = list.e[at as usize];
-        if !e.is_call && read_only[e.op as usize] {
+        if e.is_call {
+            calls.push(e.op);
+        } else if read_only[e.op as usize] {
             reads += 1;
-            let mut others = CallsBefore {
-                list,
-                ops,
-                at: list.first(),
-                stop: at,
-            };
+            let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
             if !model.may_reach(state, &ops[e.op as usize].op, &mut others) {
                 return true;
             }
         }
         at = e.next;
-        seen += 1;
     }
     false
 }
@@ -263,11 +208,11 @@ pub(crate) fn search<M: Model>(
 
     // States are interned: the memo and the stack hold small ids.
     let mut states: Vec<M::State> = vec![model.init()];
-    let mut state_ids: HashMap<M::State, u32> = HashMap::new();
+    let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> = HashMap::default();
     state_ids.insert(states[0].clone(), 0);
-    let mut memo: HashSet<Config, BuildHasherDefault<PassThrough>> = HashSet::default();
-
     let words = ops.len().div_ceil(64).max(1);
+    let mut memo = Memo::new(words);
+
     let mut bits = vec![0u64; words];
     let mut bits_hash = 0u64;
     let mut state = 0u32;
@@ -275,6 +220,7 @@ pub(crate) fn search<M: Model>(
     let mut best: Vec<(u32, u32)> = Vec::new();
     let mut steps = 0u64;
     let mut entry = list.first();
+    let mut scratch: Vec<u32> = Vec::with_capacity(ops.len());
 
     let finish = |outcome, steps, best: &[(u32, u32)], states: &[M::State]| SearchResult {
         outcome,
@@ -284,6 +230,18 @@ pub(crate) fn search<M: Model>(
             .map(|&(op, s)| (op as usize, states[s as usize].clone()))
             .collect(),
     };
+
+    if dead_end(
+        model,
+        &list,
+        ops,
+        &read_only,
+        &states[0],
+        &mut scratch,
+        usize::MAX,
+    ) {
+        return finish(Outcome::NotLinearizable, 1, &[], &states);
+    }
 
     while remaining > 0 {
         steps += 1;
@@ -301,28 +259,30 @@ pub(crate) fn search<M: Model>(
         let mut backtrack = !e.is_call;
         if e.is_call {
             let i = e.op as usize;
-            match model.step(&states[state as usize], &ops[i].op) {
-                None => entry = e.next,
-                Some(next) => {
-                    let forced = read_only[i];
-                    let next_id = if forced {
-                        state
-                    } else if let Some(&id) = state_ids.get(&next) {
+            let forced = read_only[i];
+            let next_id = if forced {
+                model
+                    .accepts(&states[state as usize], &ops[i].op)
+                    .then_some(state)
+            } else {
+                model.step(&states[state as usize], &ops[i].op).map(|next| {
+                    if let Some(&id) = state_ids.get(&next) {
                         id
                     } else {
                         let id = states.len() as u32;
                         state_ids.insert(next.clone(), id);
                         states.push(next);
                         id
-                    };
+                    }
+                })
+            };
+            match next_id {
+                None => entry = e.next,
+                Some(next_id) => {
                     bits[i / 64] |= 1 << (i % 64);
                     bits_hash ^= op_key[i];
-                    let config = Config {
-                        hash: bits_hash ^ splitmix(u64::from(next_id) ^ 0x5555),
-                        state: next_id,
-                        bits: bits.clone().into_boxed_slice(),
-                    };
-                    if memo.insert(config) {
+                    let hash = bits_hash ^ splitmix(u64::from(next_id) ^ 0x5555);
+                    if memo.insert(hash, next_id, &bits) {
                         stack.push(Frame {
                             call: entry,
                             state,
@@ -343,8 +303,19 @@ pub(crate) fn search<M: Model>(
                                 .collect();
                         }
                         entry = list.first();
-                        backtrack =
-                            dead_end(model, &list, ops, &read_only, &states[state as usize]);
+                        backtrack = dead_end(
+                            model,
+                            &list,
+                            ops,
+                            &read_only,
+                            &states[state as usize],
+                            &mut scratch,
+                            if forced {
+                                PRUNE_READS_AFTER_READ
+                            } else {
+                                usize::MAX
+                            },
+                        );
                     } else {
                         bits[i / 64] &= !(1 << (i % 64));
                         bits_hash ^= op_key[i];

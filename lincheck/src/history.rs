@@ -10,9 +10,10 @@ use crate::parse::{FORMAT_NAME, FORMAT_VERSION};
 use crate::wellformed::{Validator, WellFormedError};
 
 /// A value in a history: the JSON subset that format v1 allows (no floats, no objects).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Int(i64),
@@ -54,12 +55,6 @@ pub struct Event {
     pub time: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-impl Default for Value {
-    fn default() -> Self {
-        Value::Null
-    }
 }
 
 impl ModelKind {

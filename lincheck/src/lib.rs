@@ -30,7 +30,7 @@
 //! let err = parse_history(&text.replace("\"ok\"", "\"okay\""), "h.jsonl").unwrap_err();
 //! assert_eq!(
 //!     err.to_string(),
-//!     r#"h.jsonl:3:24: expected "type" to be one of invoke, ok, fail, info, found "okay""#
+//!     r#"h.jsonl:3:21: expected "type" to be one of invoke, ok, fail, info, found "okay""#
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -45,6 +45,7 @@ mod check;
 pub mod explain;
 pub mod history;
 mod json;
+mod memo;
 pub mod model;
 pub mod parse;
 mod run;

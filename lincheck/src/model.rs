@@ -64,6 +64,12 @@ pub trait Model {
     /// impossible in `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
 
+    /// `step(state, op).is_some()`, for read-only ops; override to avoid building the
+    /// unchanged state.
+    fn accepts(&self, state: &Self::State, op: &Self::Op) -> bool {
+        self.step(state, op).is_some()
+    }
+
     /// `true` if `op` never changes the state when [`step`](Model::step) accepts it (a
     /// read). The checker then places it as soon as it fits, without trying other orders,
     /// and drops it when its output is unconstrained. Returning `false` is always safe.
@@ -133,10 +139,10 @@ fn read_step(state: &Value, seen: &Option<Value>) -> Option<Value> {
 }
 
 /// Register-like reachability: the read's value is the state, or some op can set it.
-fn register_may_reach<'a>(
+fn register_may_reach(
     state: &Value,
     read: &BuiltinOp,
-    others: &mut dyn Iterator<Item = &'a BuiltinOp>,
+    others: &mut dyn Iterator<Item = &BuiltinOp>,
 ) -> bool {
     let BuiltinOp::Read(Some(want)) = read else {
         return true;
@@ -183,6 +189,12 @@ impl Model for Register {
             BuiltinOp::Read(seen) => read_step(state, seen),
             BuiltinOp::Write(v) => Some(v.clone()),
             BuiltinOp::Append(_) | BuiltinOp::Cas { .. } => None,
+        }
+    }
+    fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
+        match op {
+            BuiltinOp::Read(seen) => seen.as_ref().is_none_or(|v| v == state),
+            _ => self.step(state, op).is_some(),
         }
     }
     fn is_read_only(&self, op: &BuiltinOp) -> bool {
@@ -257,6 +269,12 @@ impl Model for CasRegister {
             BuiltinOp::Append(_) => None,
         }
     }
+    fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
+        match op {
+            BuiltinOp::Read(seen) => seen.as_ref().is_none_or(|v| v == state),
+            _ => self.step(state, op).is_some(),
+        }
+    }
     fn is_read_only(&self, op: &BuiltinOp) -> bool {
         matches!(
             op,
@@ -318,6 +336,12 @@ impl Model for Kv {
             BuiltinOp::Cas { .. } => None,
         }
     }
+    fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
+        match op {
+            BuiltinOp::Read(seen) => seen.as_ref().is_none_or(|v| v == state),
+            _ => self.step(state, op).is_some(),
+        }
+    }
     fn is_read_only(&self, op: &BuiltinOp) -> bool {
         matches!(op, BuiltinOp::Read(_))
     }
@@ -341,17 +365,22 @@ impl Model for Kv {
             Value::Null => grows_into(""),
             _ => false,
         };
+        // Some start (the state, or a put) that appends can grow into `want`.
+        let mut start = from_state;
         let mut appends = false;
         for o in others {
             match o {
-                BuiltinOp::Write(v) if v == want => return true,
-                BuiltinOp::Write(Value::Str(p)) if grows_into(p) => return true,
-                BuiltinOp::Write(Value::Null) if grows_into("") => return true,
                 BuiltinOp::Append(_) => appends = true,
+                BuiltinOp::Write(v) if v == want => return true,
+                BuiltinOp::Write(Value::Str(p)) => start |= grows_into(p),
+                BuiltinOp::Write(Value::Null) => start |= grows_into(""),
                 _ => {}
             }
+            if start && appends {
+                return true;
+            }
         }
-        from_state && appends
+        false
     }
     fn state_value(&self, state: &Value) -> Value {
         state.clone()
