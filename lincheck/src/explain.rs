@@ -66,6 +66,9 @@ pub struct OpView {
     pub complete_time: Option<u64>,
 }
 
+/// At most this many [`Blocked::Unreachable`] reads are listed per explanation.
+pub const MAX_UNREACHABLE: usize = 3;
+
 /// An op of the longest linearizable prefix, with the model state after it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PlacedOp {
@@ -81,6 +84,9 @@ pub enum Blocked {
     Rejected,
     /// The model accepts it, but no linearization of the rest follows.
     DeadEnd,
+    /// A read (not necessarily next) whose result the ops still pending can no longer
+    /// produce from this state ([`Model::may_reach`](crate::Model::may_reach)).
+    Unreachable,
 }
 
 /// An op that could come next by real-time order but cannot be placed next.
@@ -98,7 +104,9 @@ pub struct Explanation {
     pub prefix: Vec<PlacedOp>,
     /// The state after the prefix (the initial value if it is empty).
     pub state: Value,
-    /// The candidates for the next op, by invoke position.
+    /// The candidates for the next op, by invoke position, then up to
+    /// [`MAX_UNREACHABLE`](crate::explain::MAX_UNREACHABLE) later reads that can no longer
+    /// succeed (why the search gave up on this prefix).
     pub stuck: Vec<StuckOp>,
 }
 
@@ -200,13 +208,14 @@ fn render_key(out: &mut String, k: &KeyReport) {
     }
     let _ = writeln!(
         out,
-        "  then in state {}, none of these can be placed next:",
+        "  then in state {}, stuck (X = cannot be placed next):",
         show(&ex.state)
     );
     for s in &ex.stuck {
         let why = match s.reason {
             Blocked::Rejected => "result impossible in this state",
             Blocked::DeadEnd => "fits, but nothing linearizable follows",
+            Blocked::Unreachable => "result can no longer be produced by the pending ops",
         };
         let _ = writeln!(out, "  X {}   {}", op_line(&s.op), why);
     }

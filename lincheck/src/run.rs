@@ -226,6 +226,39 @@ fn explain<M: Model>(
         })
         .collect();
     stuck.sort_by_key(|(at, _)| *at);
+    // Reads that must still happen but cannot: what pruned this prefix.
+    let mut reads: Vec<usize> = (0..ops.len())
+        .filter(|&i| !placed[i] && ops[i].complete.is_some() && model.is_read_only(&ops[i].op))
+        .collect();
+    reads.sort_by_key(|&i| ops[i].complete);
+    let mut unreachable = Vec::new();
+    for r in reads {
+        if unreachable.len() == crate::explain::MAX_UNREACHABLE {
+            break;
+        }
+        let end = ops[r].complete.unwrap_or(usize::MAX);
+        let mut others = ops
+            .iter()
+            .enumerate()
+            .filter(|(i, o)| !placed[*i] && o.invoke < end)
+            .map(|(_, o)| &o.op);
+        if !model.may_reach(&state, &ops[r].op, &mut others) {
+            if let Some((_, s)) = stuck.iter_mut().find(|(_, s)| s.op == *views[r]) {
+                if s.reason == Blocked::DeadEnd {
+                    s.reason = Blocked::Unreachable;
+                }
+            } else {
+                unreachable.push((
+                    ops[r].invoke,
+                    crate::StuckOp {
+                        op: views[r].clone(),
+                        reason: Blocked::Unreachable,
+                    },
+                ));
+            }
+        }
+    }
+    stuck.extend(unreachable);
     Explanation {
         prefix,
         state: model.state_value(&state),

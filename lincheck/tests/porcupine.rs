@@ -72,9 +72,12 @@ fn every_kv_key_matches_and_c50_bad_keys_0_and_9_are_decided() {
             .unwrap_or_else(|| panic!("{jsonl}: no key {key}"));
         assert_eq!(k.ops.to_string(), *ops, "{jsonl} key {key}");
         if expected.starts_with("unknown") {
-            // Porcupine ran out of 90 s on these; we must decide them within the budget.
-            assert_ne!(k.verdict, Verdict::Unknown, "{jsonl} key {key} undecided");
-            eprintln!("{jsonl} key {key}: {:?} after {} steps", k.verdict, k.steps);
+            // Porcupine ran out of 90 s on these (c50-bad keys 0 and 9). We decide them
+            // within the default step budget: not linearizable. Each has a get that
+            // returns "" late in the history (file lines 2430 and 4001), after appends
+            // completed, and no put ever writes "".
+            assert_eq!(k.verdict, Verdict::NotLinearizable, "{jsonl} key {key}");
+            assert!(k.steps < 1_000, "{jsonl} key {key}: {} steps", k.steps);
         } else {
             assert_eq!(k.verdict, verdict(expected), "{jsonl} key {key}");
         }

@@ -1,0 +1,671 @@
+//! # A replicated key-value store's two ends: the state machine and the client
+//!
+//! Consensus protocols (Raft, Multi-Paxos) agree on a sequence of commands; what those
+//! commands *mean* lives here, outside any protocol, so every protocol that replicates a
+//! log can reuse it:
+//!
+//! - [`KvStore`] is the deterministic state machine: string keys, string values, and four
+//!   operations (`get`, `put`, `append`, `cas`). Every replica applies the same commands in
+//!   log order and therefore reaches the same state. It also remembers, per client, the
+//!   last request it applied and its result (a *session*), so a request that reaches the
+//!   log twice (a client retried it on another node) takes effect once: exactly-once
+//!   semantics, as in the Raft paper's §8.
+//! - [`KvClient`] is the simulated client. It drives a [`Workload`], records a Jepsen-style
+//!   history (invoke / ok / fail / info), follows `NotLeader` redirects, and retries on
+//!   timeouts with the same `(client, seq)` id. It only records `fail` when the operation
+//!   definitely did not happen (every attempt was refused by a node that was not the
+//!   leader); a timed-out operation that any node may have accepted ends `info`.
+//! - [`KvModel`] is the sequential specification the linearizability checker judges the
+//!   history against ([`check_linearizable`]); [`check_completion`] checks the liveness
+//!   half ("every operation completes within a bound once faults stop").
+//!
+//! Values written are unique per operation (`"c2-17"` is client 2's 17th operation), so a
+//! lost or resurrected write shows up in the history.
+
+use crate::workload::Workload;
+use lincheck::model::{BuiltinOp, Model};
+use lincheck::{CheckOptions, EventKind, History, Report};
+use sim_core::{Client, ClientCtx, ClientId, Duration, NodeId, Process, RequestId, Time, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One operation on one key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum KvOp {
+    Get {
+        key: String,
+    },
+    Put {
+        key: String,
+        value: String,
+    },
+    Append {
+        key: String,
+        value: String,
+    },
+    /// Sets `to` if the current value equals `from`; answers whether it did.
+    Cas {
+        key: String,
+        from: String,
+        to: String,
+    },
+}
+
+impl KvOp {
+    pub fn key(&self) -> &str {
+        match self {
+            KvOp::Get { key }
+            | KvOp::Put { key, .. }
+            | KvOp::Append { key, .. }
+            | KvOp::Cas { key, .. } => key,
+        }
+    }
+
+    /// True for operations that never change the state.
+    pub fn is_read(&self) -> bool {
+        matches!(self, KvOp::Get { .. })
+    }
+}
+
+impl fmt::Debug for KvOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvOp::Get { key } => write!(f, "get {key}"),
+            KvOp::Put { key, value } => write!(f, "put {key} {value:?}"),
+            KvOp::Append { key, value } => write!(f, "append {key} {value:?}"),
+            KvOp::Cas { key, from, to } => write!(f, "cas {key} {from:?}->{to:?}"),
+        }
+    }
+}
+
+/// A client's request: the operation and its `(client, seq)` id, which the state machine
+/// uses to apply a retried request only once.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct KvRequest {
+    pub client: ClientId,
+    /// The client's operation number, from 1; a retry reuses it.
+    pub seq: u64,
+    pub op: KvOp,
+}
+
+impl fmt::Debug for KvRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "c{}#{} {:?}", self.client.0 + 1, self.seq, self.op)
+    }
+}
+
+/// A node's answer to a [`KvRequest`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum KvResponse {
+    /// The request with this `seq` took effect (once); `result` is the value read for
+    /// `get`, `true`/`false` for `cas`, and `null` for `put` / `append`.
+    Done { seq: u64, result: Value },
+    /// This node is not the leader and did not accept the request; `hint` is the leader
+    /// it knows of, if any.
+    NotLeader { hint: Option<NodeId> },
+}
+
+impl fmt::Debug for KvResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvResponse::Done { seq, result } => write!(f, "Done #{seq} {result:?}"),
+            KvResponse::NotLeader { hint: Some(n) } => write!(f, "NotLeader hint={n}"),
+            KvResponse::NotLeader { hint: None } => write!(f, "NotLeader"),
+        }
+    }
+}
+
+/// The key-value state machine, with per-client sessions for exactly-once application.
+///
+/// A missing key reads as `""` (the history format's default for the `kv` model).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KvStore {
+    data: BTreeMap<String, String>,
+    /// Per client: the last seq applied and its result.
+    sessions: BTreeMap<ClientId, (u64, Value)>,
+}
+
+impl KvStore {
+    /// Applies a request in log order. Returns the result, or the remembered result if
+    /// this exact request was applied before (a retry), or `None` for a request older
+    /// than the client's latest (the client gave up on it and moved on; it has no
+    /// effect).
+    pub fn apply(&mut self, request: &KvRequest) -> Option<Value> {
+        if let Some((seq, result)) = self.sessions.get(&request.client) {
+            if request.seq == *seq {
+                return Some(result.clone());
+            }
+            if request.seq < *seq {
+                return None;
+            }
+        }
+        let result = match &request.op {
+            KvOp::Get { key } => self.get(key),
+            KvOp::Put { key, value } => {
+                self.data.insert(key.clone(), value.clone());
+                Value::Null
+            }
+            KvOp::Append { key, value } => {
+                self.data.entry(key.clone()).or_default().push_str(value);
+                Value::Null
+            }
+            KvOp::Cas { key, from, to } => {
+                let current = self.data.get(key).map_or("", String::as_str);
+                let swap = current == from;
+                if swap {
+                    self.data.insert(key.clone(), to.clone());
+                }
+                Value::Bool(swap)
+            }
+        };
+        self.sessions
+            .insert(request.client, (request.seq, result.clone()));
+        Some(result)
+    }
+
+    /// Reads a key without going through the log (lease reads).
+    pub fn get(&self, key: &str) -> Value {
+        Value::Str(self.data.get(key).cloned().unwrap_or_default())
+    }
+}
+
+/// The clients' configuration: the workload and how long to wait before trying another
+/// node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KvClientConfig {
+    pub workload: Workload,
+    /// How long one attempt waits for an answer before the client tries the next node
+    /// (with the same seq). The whole operation gives up after `workload.timeout`.
+    pub retry_after: Duration,
+    /// Wait before retrying when a node said it knows no leader.
+    pub backoff: Duration,
+}
+
+impl KvClientConfig {
+    pub fn new(workload: Workload) -> KvClientConfig {
+        KvClientConfig {
+            workload,
+            retry_after: Duration::from_millis(100),
+            backoff: Duration::from_millis(20),
+        }
+    }
+}
+
+/// Client timers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvTimer {
+    /// Time to invoke the next operation.
+    Think,
+    /// The current attempt of operation `seq` got no answer in time.
+    Retry(u64),
+    /// Resend operation `seq` after a no-leader backoff.
+    Backoff(u64),
+    /// Operation `seq` gives up (`info`, or `fail` if it surely did not happen).
+    Deadline(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Open {
+    seq: u64,
+    op: KvOp,
+    /// The current attempt's request id and node.
+    attempt: RequestId,
+    node: NodeId,
+    /// Set once an attempt went unanswered: it may have been accepted.
+    maybe_applied: bool,
+    /// The current attempt was answered `NotLeader`.
+    refused: bool,
+    retry: sim_core::TimerId,
+    deadline: sim_core::TimerId,
+}
+
+/// A simulated key-value client: one operation at a time, as a Jepsen process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvClient {
+    seq: u64,
+    done: u32,
+    /// Where to send next: the last leader heard of, or a guess.
+    target: NodeId,
+    open: Option<Open>,
+    /// The last value seen per key, the `from` of the next cas on it.
+    seen: BTreeMap<String, String>,
+}
+
+impl KvClient {
+    /// Operations this client has completed (ok, fail or info).
+    pub fn completed(&self) -> u32 {
+        self.done
+    }
+}
+
+/// The history value of a put/append argument and the op's history form.
+fn history_of(op: &KvOp) -> (&'static str, Value, Value) {
+    match op {
+        KvOp::Get { key } => ("get", Value::Str(key.clone()), Value::Null),
+        KvOp::Put { key, value } => ("put", Value::Str(key.clone()), Value::Str(value.clone())),
+        KvOp::Append { key, value } => {
+            ("append", Value::Str(key.clone()), Value::Str(value.clone()))
+        }
+        KvOp::Cas { key, from, to } => (
+            "cas",
+            Value::Str(key.clone()),
+            Value::List(vec![Value::Str(from.clone()), Value::Str(to.clone())]),
+        ),
+    }
+}
+
+impl<P> Client<P> for KvClient
+where
+    P: Process<Request = KvRequest, Response = KvResponse>,
+{
+    type Config = KvClientConfig;
+    type Timer = KvTimer;
+
+    fn start(ctx: &mut ClientCtx<'_, P, Self>) -> Self {
+        let n = ctx.node_count() as u64;
+        let target = NodeId(ctx.rng().below(n.max(1)) as u32);
+        let start = ctx.config().workload.start;
+        ctx.set_timer(start, KvTimer::Think);
+        KvClient {
+            seq: 0,
+            done: 0,
+            target,
+            open: None,
+            seen: BTreeMap::new(),
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        ctx: &mut ClientCtx<'_, P, Self>,
+        from: NodeId,
+        id: RequestId,
+        response: KvResponse,
+    ) {
+        let Some(open) = self.open.as_mut() else {
+            return; // a late answer to an operation already given up on
+        };
+        match response {
+            KvResponse::Done { seq, result } => {
+                // Any attempt's answer counts: they all carry the same seq, applied once.
+                if seq != open.seq {
+                    return;
+                }
+                self.target = from;
+                let open = self.open.take().expect("open");
+                ctx.cancel_timer(open.retry);
+                ctx.cancel_timer(open.deadline);
+                let (_, _, argument) = history_of(&open.op);
+                let value = match &open.op {
+                    KvOp::Get { key } => {
+                        if let Value::Str(s) = &result {
+                            self.seen.insert(key.clone(), s.clone());
+                        }
+                        result
+                    }
+                    KvOp::Put { key, value } => {
+                        self.seen.insert(key.clone(), value.clone());
+                        argument
+                    }
+                    KvOp::Append { .. } => argument,
+                    KvOp::Cas { key, to, .. } => {
+                        if result == Value::Bool(true) {
+                            self.seen.insert(key.clone(), to.clone());
+                        }
+                        result
+                    }
+                };
+                ctx.complete_ok(value);
+                self.finish(ctx);
+            }
+            KvResponse::NotLeader { hint } => {
+                if id != open.attempt {
+                    return; // an older attempt; the current one is still out
+                }
+                open.refused = true;
+                ctx.cancel_timer(open.retry);
+                match hint {
+                    Some(leader) if leader != from => {
+                        self.target = leader;
+                        self.send_attempt(ctx);
+                    }
+                    _ => {
+                        self.target = next_node(from, ctx.node_count());
+                        let seq = open.seq;
+                        let backoff = ctx.config().backoff;
+                        open.retry = ctx.set_timer(backoff, KvTimer::Backoff(seq));
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut ClientCtx<'_, P, Self>, timer: KvTimer) {
+        match timer {
+            KvTimer::Think => self.invoke_next(ctx),
+            KvTimer::Retry(seq) | KvTimer::Backoff(seq) => {
+                let Some(open) = self.open.as_mut().filter(|o| o.seq == seq) else {
+                    return;
+                };
+                if matches!(timer, KvTimer::Retry(_)) {
+                    // No answer: the request may be in some log. Try the next node.
+                    if !open.refused {
+                        open.maybe_applied = true;
+                    }
+                    self.target = next_node(open.node, ctx.node_count());
+                }
+                self.send_attempt(ctx);
+            }
+            KvTimer::Deadline(seq) => {
+                let Some(open) = self.open.take_if(|o| o.seq == seq) else {
+                    return;
+                };
+                ctx.cancel_timer(open.retry);
+                // The current attempt is unanswered unless it was refused.
+                if open.maybe_applied || !open.refused {
+                    ctx.complete_info("timed-out");
+                } else {
+                    ctx.complete_fail("no-leader");
+                }
+                self.finish(ctx);
+            }
+        }
+    }
+}
+
+fn next_node(n: NodeId, count: usize) -> NodeId {
+    NodeId((n.0 + 1) % count.max(1) as u32)
+}
+
+impl KvClient {
+    fn invoke_next<P>(&mut self, ctx: &mut ClientCtx<'_, P, Self>)
+    where
+        P: Process<Request = KvRequest, Response = KvResponse>,
+    {
+        let w = &ctx.config().workload;
+        if w.ops_per_client > 0 && self.done >= w.ops_per_client {
+            return;
+        }
+        let (keys, mix) = (u64::from(w.keys.max(1)), w.mix.clone());
+        let timeout = w.timeout;
+        self.seq += 1;
+        let seq = self.seq;
+        let key = format!("k{}", ctx.rng().below(keys) + 1);
+        let unique = format!("c{}-{seq}", ctx.id().0 + 1);
+        let total = u64::from(mix.read + mix.write + mix.cas + mix.append).max(1);
+        let mut pick = ctx.rng().below(total);
+        let op = if pick < u64::from(mix.read) {
+            KvOp::Get { key }
+        } else {
+            pick -= u64::from(mix.read);
+            if pick < u64::from(mix.write) {
+                KvOp::Put { key, value: unique }
+            } else {
+                pick -= u64::from(mix.write);
+                if pick < u64::from(mix.cas) {
+                    let from = self.seen.get(&key).cloned().unwrap_or_default();
+                    KvOp::Cas {
+                        key,
+                        from,
+                        to: unique,
+                    }
+                } else {
+                    KvOp::Append {
+                        key,
+                        value: format!("/{unique}"),
+                    }
+                }
+            }
+        };
+        let (f, key, argument) = history_of(&op);
+        ctx.invoke(f, Some(key), argument);
+        let deadline = ctx.set_timer(timeout, KvTimer::Deadline(seq));
+        self.open = Some(Open {
+            seq,
+            op,
+            attempt: RequestId(0),
+            node: self.target,
+            maybe_applied: false,
+            refused: false,
+            retry: deadline,
+            deadline,
+        });
+        self.send_attempt(ctx);
+    }
+
+    fn send_attempt<P>(&mut self, ctx: &mut ClientCtx<'_, P, Self>)
+    where
+        P: Process<Request = KvRequest, Response = KvResponse>,
+    {
+        let client = ctx.id();
+        let retry_after = ctx.config().retry_after;
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        let request = KvRequest {
+            client,
+            seq: open.seq,
+            op: open.op.clone(),
+        };
+        open.node = self.target;
+        open.refused = false;
+        open.attempt = ctx.send_request(self.target, request);
+        open.retry = ctx.set_timer(retry_after, KvTimer::Retry(open.seq));
+    }
+
+    fn finish<P>(&mut self, ctx: &mut ClientCtx<'_, P, Self>)
+    where
+        P: Process<Request = KvRequest, Response = KvResponse>,
+    {
+        self.done += 1;
+        let w = &ctx.config().workload;
+        let (lo, hi) = (w.think_min.as_nanos(), w.think_max.as_nanos());
+        let think = Duration::from_nanos(ctx.rng().between(lo, hi));
+        ctx.set_timer(think, KvTimer::Think);
+    }
+}
+
+/// The sequential specification of [`KvStore`] for one key: `get`, `put`, `append`
+/// (string concatenation) and `cas [from, to]` answering `true`/`false`. The state starts
+/// as `""`, like a missing key in the store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvModel;
+
+impl Model for KvModel {
+    type State = Value;
+    type Op = BuiltinOp;
+
+    fn name(&self) -> String {
+        "kv-cas".into()
+    }
+
+    fn init(&self) -> Value {
+        Value::Str(String::new())
+    }
+
+    fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<BuiltinOp, String> {
+        match (f, input) {
+            ("get", _) => Ok(BuiltinOp::Read(output.cloned())),
+            ("put", _) => Ok(BuiltinOp::Write(input.clone())),
+            ("append", Value::Str(s)) => Ok(BuiltinOp::Append(s.clone())),
+            ("cas", Value::List(l)) if l.len() == 2 => {
+                let ok = match output {
+                    None => None,
+                    Some(Value::Bool(b)) => Some(*b),
+                    Some(other) => {
+                        return Err(format!(
+                            "expected a cas result true or false, found {other:?}"
+                        ));
+                    }
+                };
+                Ok(BuiltinOp::Cas {
+                    from: l[0].clone(),
+                    to: l[1].clone(),
+                    ok,
+                })
+            }
+            _ => Err(format!(
+                "expected get, put, append <string> or cas [from, to], found {f} {input:?}"
+            )),
+        }
+    }
+
+    fn step(&self, state: &Value, op: &BuiltinOp) -> Option<Value> {
+        match op {
+            BuiltinOp::Read(seen) => match seen {
+                Some(v) if v != state => None,
+                _ => Some(state.clone()),
+            },
+            BuiltinOp::Write(v) => Some(v.clone()),
+            BuiltinOp::Append(suffix) => match state {
+                Value::Str(s) => Some(Value::Str(format!("{s}{suffix}"))),
+                _ => None,
+            },
+            BuiltinOp::Cas { from, to, ok } => {
+                let swaps = state == from;
+                match ok {
+                    Some(claimed) if *claimed != swaps => None,
+                    _ if swaps => Some(to.clone()),
+                    _ => Some(state.clone()),
+                }
+            }
+        }
+    }
+
+    fn is_read_only(&self, op: &BuiltinOp) -> bool {
+        matches!(
+            op,
+            BuiltinOp::Read(_)
+                | BuiltinOp::Cas {
+                    ok: Some(false),
+                    ..
+                }
+        )
+    }
+
+    fn state_value(&self, state: &Value) -> Value {
+        state.clone()
+    }
+}
+
+/// Checks a [`KvClient`] history for linearizability against [`KvModel`], key by key.
+pub fn check_linearizable(history: &History) -> Result<Report, lincheck::HistoryError> {
+    lincheck::check_with_model(history, &KvModel, &CheckOptions::default())
+}
+
+/// The liveness half of a run: every operation invoked at or after `from` completed `ok`
+/// (or `fail` with a definite answer) within `bound` of its invoke. Operations still open
+/// when the history ends count as not completed if `end` is past their deadline.
+pub fn check_completion(
+    history: &History,
+    from: Time,
+    bound: Duration,
+    end: Time,
+) -> Result<(), String> {
+    let mut open: BTreeMap<u64, (u64, &str)> = BTreeMap::new();
+    let late = |invoked: u64, done: u64| done.saturating_sub(invoked) > bound.as_nanos();
+    for e in &history.events {
+        let t = e.time.unwrap_or(0);
+        match e.kind {
+            EventKind::Invoke => {
+                open.insert(e.process, (t, &e.f));
+            }
+            kind => {
+                let Some((invoked, f)) = open.remove(&e.process) else {
+                    continue;
+                };
+                if invoked < from.as_nanos() {
+                    continue;
+                }
+                if kind == EventKind::Info || late(invoked, t) {
+                    return Err(format!(
+                        "process {} invoked {f} at {} and it did not complete within {bound} (it ended {:?} at {})",
+                        e.process,
+                        Time::from_nanos(invoked),
+                        kind,
+                        Time::from_nanos(t)
+                    ));
+                }
+            }
+        }
+    }
+    for (process, (invoked, f)) in open {
+        if invoked >= from.as_nanos() && late(invoked, end.as_nanos()) {
+            return Err(format!(
+                "process {process} invoked {f} at {} and it had not completed when the run ended at {end}",
+                Time::from_nanos(invoked)
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(client: u32, seq: u64, op: KvOp) -> KvRequest {
+        KvRequest {
+            client: ClientId(client),
+            seq,
+            op,
+        }
+    }
+
+    #[test]
+    fn store_applies_each_request_once() {
+        let mut s = KvStore::default();
+        let k = || "k1".to_string();
+        let append = |v: &str| KvOp::Append {
+            key: k(),
+            value: v.into(),
+        };
+        assert_eq!(s.apply(&req(0, 1, append("a"))), Some(Value::Null));
+        assert_eq!(
+            s.apply(&req(0, 1, append("a"))),
+            Some(Value::Null),
+            "a retry"
+        );
+        assert_eq!(s.get("k1"), Value::Str("a".into()), "applied once");
+        assert_eq!(s.apply(&req(1, 1, append("b"))), Some(Value::Null));
+        assert_eq!(
+            s.apply(&req(0, 2, KvOp::Get { key: k() })),
+            Some(Value::Str("ab".into()))
+        );
+        assert_eq!(
+            s.apply(&req(0, 1, append("a"))),
+            None,
+            "older than the session: no effect"
+        );
+        let cas = |from: &str, to: &str| KvOp::Cas {
+            key: k(),
+            from: from.into(),
+            to: to.into(),
+        };
+        assert_eq!(s.apply(&req(1, 2, cas("x", "y"))), Some(Value::Bool(false)));
+        assert_eq!(s.apply(&req(1, 3, cas("ab", "y"))), Some(Value::Bool(true)));
+        assert_eq!(s.get("k1"), Value::Str("y".into()));
+        assert_eq!(s.get("missing"), Value::Str(String::new()));
+    }
+
+    #[test]
+    fn model_matches_the_store() {
+        let m = KvModel;
+        let s = |x: &str| Value::Str(x.into());
+        let cas = m
+            .op(
+                "cas",
+                &Value::List(vec![s(""), s("a")]),
+                Some(&Value::Bool(true)),
+            )
+            .unwrap();
+        assert_eq!(m.step(&m.init(), &cas), Some(s("a")));
+        assert_eq!(m.step(&s("b"), &cas), None, "claimed success on a mismatch");
+        let app = m.op("append", &s("/x"), Some(&s("/x"))).unwrap();
+        assert_eq!(m.step(&s("a"), &app), Some(s("a/x")));
+        let get = m.op("get", &Value::Null, Some(&s("a"))).unwrap();
+        assert_eq!(m.step(&s("a"), &get), Some(s("a")));
+        assert_eq!(m.step(&s("b"), &get), None);
+        assert!(m.op("incr", &Value::Null, None).is_err());
+    }
+}

@@ -1,0 +1,239 @@
+//! Leader election (§5.2, §5.4.1) and PreVote (thesis §9.6): timeouts, votes, roles.
+
+use super::{Msg, Node, Role, Timer};
+use sim_core::{Ctx, Duration, NodeId};
+
+impl Node {
+    /// Sets a fresh random election timeout, cancelling the pending one (§5.2).
+    pub(super) fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        let c = ctx.config();
+        let (lo, hi) = (
+            c.election_timeout_ms_min * 1_000_000,
+            c.election_timeout_ms_max * 1_000_000,
+        );
+        let after = Duration::from_nanos(ctx.rng().between(lo, hi));
+        self.election_timer = Some(ctx.set_timer(after, Timer::Election));
+    }
+
+    /// Adopts a newer term (persisted first) and becomes a follower (§5.1).
+    pub(super) fn become_follower(&mut self, ctx: &mut Ctx<'_, Self>, term: u64) {
+        if term > ctx.durable().current_term() {
+            ctx.durable_mut().set_term(term);
+            self.leader = None;
+            if self.role == Role::Follower {
+                ctx.note(format_args!("role=follower term={term}"));
+            }
+        }
+        if self.role == Role::Leader {
+            // Requests in flight may still commit under the next leader: answering
+            // NotLeader would be a lie. Their clients time out and retry.
+            self.pending.clear();
+            if let Some(t) = self.heartbeat_timer.take() {
+                ctx.cancel_timer(t);
+            }
+            self.reset_election_timer(ctx);
+        }
+        self.set_role(ctx, Role::Follower);
+    }
+
+    /// The election timer fired: no leader was heard from in time.
+    pub(super) fn election_timeout(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.role == Role::Leader {
+            return;
+        }
+        if ctx.config().pre_vote {
+            self.become_pre_candidate(ctx);
+        } else {
+            self.become_candidate(ctx);
+        }
+    }
+
+    fn start_counting(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.votes.iter_mut().for_each(|v| *v = false);
+        self.votes[ctx.id().index()] = true;
+    }
+
+    fn has_majority(&self, ctx: &Ctx<'_, Self>) -> bool {
+        self.votes.iter().filter(|&&v| v).count() >= ctx.majority()
+    }
+
+    /// PreVote: ask whether we could win the next term, without changing any term.
+    fn become_pre_candidate(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.leader = None;
+        self.set_role(ctx, Role::PreCandidate);
+        self.start_counting(ctx);
+        self.reset_election_timer(ctx);
+        if self.has_majority(ctx) {
+            self.become_candidate(ctx);
+            return;
+        }
+        let d = ctx.durable();
+        ctx.broadcast(Msg::RequestVote {
+            term: d.current_term() + 1,
+            last_log_index: d.last_index(),
+            last_log_term: d.last_term(),
+            pre_vote: true,
+        });
+    }
+
+    /// Starts an election: new term, vote for self (both persisted before any message
+    /// leaves), ask everyone (§5.2).
+    pub(super) fn become_candidate(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let term = ctx.durable().current_term() + 1;
+        ctx.durable_mut().set_term(term);
+        let me = ctx.id();
+        ctx.durable_mut().vote(me);
+        self.leader = None;
+        // Force the note even if we were a candidate already: the term changed.
+        self.role = Role::Follower;
+        self.set_role(ctx, Role::Candidate);
+        self.start_counting(ctx);
+        self.reset_election_timer(ctx);
+        if self.has_majority(ctx) {
+            self.become_leader(ctx);
+            return;
+        }
+        let d = ctx.durable();
+        ctx.broadcast(Msg::RequestVote {
+            term,
+            last_log_index: d.last_index(),
+            last_log_term: d.last_term(),
+            pre_vote: false,
+        });
+    }
+
+    fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.set_role(ctx, Role::Leader);
+        self.leader = Some(ctx.id());
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        let next = ctx.durable().last_index() + 1;
+        self.next_index.iter_mut().for_each(|n| *n = next);
+        self.match_index.iter_mut().for_each(|m| *m = 0);
+        self.acked_stamp.iter_mut().for_each(|s| *s = None);
+        self.lease_until = sim_core::Time::ZERO;
+        self.heartbeat(ctx);
+    }
+
+    /// Would the election restriction let a candidate with this log win our vote?
+    /// (§5.4.1: its last term is higher, or equal with a log at least as long.)
+    fn log_up_to_date(&self, ctx: &Ctx<'_, Self>, last_index: u64, last_term: u64) -> bool {
+        if ctx.config().vote_without_log_check {
+            return true; // bug knob
+        }
+        let d = ctx.durable();
+        last_term > d.last_term() || (last_term == d.last_term() && last_index >= d.last_index())
+    }
+
+    /// Has a leader been heard from within the minimum election timeout? Then a server
+    /// keeps its promise not to help elect anyone else (leases, PreVote).
+    fn leader_is_fresh(&self, ctx: &Ctx<'_, Self>) -> bool {
+        if !ctx.config().sticky_leader() {
+            return false;
+        }
+        if self.role == Role::Leader {
+            return true;
+        }
+        let min = ctx.config().election_timeout_min();
+        self.leader_contact
+            .is_some_and(|t| ctx.local_time().since(t) < min)
+    }
+
+    /// RequestVote (and its PreVote form) arrived.
+    pub(super) fn request_vote(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+        pre_vote: bool,
+    ) {
+        let current = ctx.durable().current_term();
+        if pre_vote {
+            let granted = term > current
+                && !self.leader_is_fresh(ctx)
+                && self.log_up_to_date(ctx, last_index, last_term);
+            let reply_term = if granted { term } else { current };
+            ctx.send(
+                from,
+                Msg::RequestVoteResponse {
+                    term: reply_term,
+                    granted,
+                    pre_vote: true,
+                },
+            );
+            return;
+        }
+        if term > current && self.leader_is_fresh(ctx) {
+            // Ignore: a current leader exists; do not even adopt the term (thesis §4.2.3).
+            ctx.send(
+                from,
+                Msg::RequestVoteResponse {
+                    term: current,
+                    granted: false,
+                    pre_vote: false,
+                },
+            );
+            return;
+        }
+        if term > current {
+            self.become_follower(ctx, term);
+        }
+        let d = ctx.durable();
+        let granted = term == d.current_term()
+            && d.voted_for().is_none_or(|v| v == from)
+            && self.log_up_to_date(ctx, last_index, last_term);
+        if granted {
+            ctx.durable_mut().vote(from); // persisted before the answer leaves
+            self.reset_election_timer(ctx);
+        }
+        let term = ctx.durable().current_term();
+        ctx.send(
+            from,
+            Msg::RequestVoteResponse {
+                term,
+                granted,
+                pre_vote: false,
+            },
+        );
+    }
+
+    /// A vote (or pre-vote) came back.
+    pub(super) fn request_vote_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        granted: bool,
+        pre_vote: bool,
+    ) {
+        let current = ctx.durable().current_term();
+        if term > current && !(pre_vote && granted) {
+            self.become_follower(ctx, term);
+            return;
+        }
+        if !granted {
+            return;
+        }
+        match (self.role, pre_vote) {
+            (Role::PreCandidate, true) if term == current + 1 => {
+                self.votes[from.index()] = true;
+                if self.has_majority(ctx) {
+                    self.become_candidate(ctx);
+                }
+            }
+            (Role::Candidate, false) if term == current => {
+                self.votes[from.index()] = true;
+                if self.has_majority(ctx) {
+                    self.become_leader(ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Raft's safety properties (§5.4, Figure 3) as checkers that watch every server after
+//! every event, plus one liveness check.
+//!
+//! The checkers see what no server can: all states at one instant. Each keeps its own
+//! record of what it has observed (which leader it saw in which term, which entries it
+//! saw committed or applied), because a violation is often a contradiction between
+//! *now* and *then*: a committed entry missing from a leader elected later.
+
+use super::{Durable, Entry, Node, RaftConfig, Role};
+use sim_core::{Checker, Duration, NodeId, Time, View};
+use std::collections::BTreeMap;
+
+/// Builds the checker called `name`.
+pub fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
+    Some(match name {
+        "election-safety" => Box::new(ElectionSafety::default()),
+        "log-matching" => Box::new(LogMatching::default()),
+        "leader-completeness" => Box::new(LeaderCompleteness::default()),
+        "state-machine-safety" => Box::new(StateMachineSafety::default()),
+        "eventually-leader" => Box::new(EventuallyLeader::new(
+            Time::from_nanos(config.liveness_from_ms * 1_000_000),
+            Duration::from_millis(config.liveness_bound_ms),
+        )),
+        _ => return None,
+    })
+}
+
+/// Every Always checker (for tests and sweeps).
+pub fn safety_checkers() -> Vec<Box<dyn Checker<Node>>> {
+    vec![
+        Box::new(ElectionSafety::default()),
+        Box::new(LogMatching::default()),
+        Box::new(LeaderCompleteness::default()),
+        Box::new(StateMachineSafety::default()),
+    ]
+}
+
+/// Election Safety: at most one leader per term (§5.2).
+#[derive(Debug, Default)]
+pub struct ElectionSafety {
+    leaders: BTreeMap<u64, NodeId>,
+}
+
+impl Checker<Node> for ElectionSafety {
+    fn name(&self) -> &str {
+        "election-safety"
+    }
+
+    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
+        let Some(state) = view.node(node) else {
+            return Ok(());
+        };
+        if state.role() != Role::Leader {
+            return Ok(());
+        }
+        let term = view.durable(node).current_term();
+        let first = *self.leaders.entry(term).or_insert(node);
+        if first != node {
+            return Err(format!(
+                "{} and {} are both leaders of term {term}",
+                view.name(first),
+                view.name(node)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the log-matching checker has verified of one server's log.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    len: u64,
+    truncations: u64,
+}
+
+/// Log Matching (§5.3): if two logs hold an entry with the same index and term, the logs
+/// are identical up to that index. Checked inductively: every `(index, term)` ever seen in
+/// any log must always come with the same command and the same previous term.
+#[derive(Debug, Default)]
+pub struct LogMatching {
+    /// Per index (0-based), the distinct `(term, previous term, entry, first holder)`s seen.
+    entries: Vec<Vec<(u64, u64, Entry, NodeId)>>,
+    seen: Vec<Seen>,
+}
+
+impl LogMatching {
+    fn check_from(
+        &mut self,
+        view: &View<'_, Node>,
+        node: NodeId,
+        d: &Durable,
+        from: u64,
+    ) -> Result<(), String> {
+        for index in from..=d.last_index() {
+            let entry = d.entry(index).expect("within the log");
+            let prev = d.term_at(index - 1).expect("within the log");
+            let slot = index as usize - 1;
+            if self.entries.len() <= slot {
+                self.entries.resize_with(slot + 1, Vec::new);
+            }
+            match self.entries[slot].iter().find(|(t, ..)| *t == entry.term) {
+                Some((_, p, e, holder)) => {
+                    if e != entry || *p != prev {
+                        return Err(format!(
+                            "{} and {} both hold an entry at index {index} term {} but the logs differ: {:?} after term {p} vs {:?} after term {prev}",
+                            view.name(*holder),
+                            view.name(node),
+                            entry.term,
+                            e,
+                            entry
+                        ));
+                    }
+                }
+                None => self.entries[slot].push((entry.term, prev, entry.clone(), node)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Checker<Node> for LogMatching {
+    fn name(&self) -> &str {
+        "log-matching"
+    }
+
+    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
+        if self.seen.len() < view.node_count() {
+            self.seen.resize(view.node_count(), Seen::default());
+        }
+        let d = view.durable(node);
+        let seen = self.seen[node.index()];
+        let (truncations, last_cut) = d.truncations();
+        // Entries below every cut since we last looked are unchanged and were checked.
+        let valid = match truncations - seen.truncations {
+            0 => seen.len,
+            1 => seen.len.min(last_cut - 1),
+            _ => 0,
+        };
+        if d.last_index() > valid {
+            self.check_from(view, node, d, valid + 1)?;
+        }
+        self.seen[node.index()] = Seen {
+            len: d.last_index(),
+            truncations,
+        };
+        Ok(())
+    }
+}
+
+/// Leader Completeness (§5.4): an entry committed in a term is in the log of every leader
+/// of a later term. An entry counts as committed once any server's commit index covers it;
+/// its commit term is the lowest term of a server seen claiming so.
+#[derive(Debug, Default)]
+pub struct LeaderCompleteness {
+    /// Per index (0-based): the committed entry's term and the term it was committed in.
+    committed: Vec<(u64, u64, NodeId)>,
+    /// Per server, the commit index already recorded (reset when it crashes).
+    recorded: Vec<u64>,
+    /// Leaders already checked, `(term, node)`.
+    checked: BTreeMap<u64, NodeId>,
+}
+
+impl Checker<Node> for LeaderCompleteness {
+    fn name(&self) -> &str {
+        "leader-completeness"
+    }
+
+    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
+        if self.recorded.len() < view.node_count() {
+            self.recorded.resize(view.node_count(), 0);
+        }
+        let Some(state) = view.node(node) else {
+            self.recorded[node.index()] = 0;
+            return Ok(());
+        };
+        let d = view.durable(node);
+        let term = d.current_term();
+        // Record newly committed entries.
+        let from = self.recorded[node.index()];
+        for index in from + 1..=state.commit_index() {
+            let Some(entry_term) = d.term_at(index) else {
+                break;
+            };
+            let slot = index as usize - 1;
+            if slot < self.committed.len() {
+                let (t, commit_term, by) = &mut self.committed[slot];
+                if *t != entry_term {
+                    return Err(format!(
+                        "index {index} was committed with term {t} (by {}, in term {commit_term}) but {} now commits term {entry_term} there",
+                        view.name(*by),
+                        view.name(node)
+                    ));
+                }
+                *commit_term = (*commit_term).min(term);
+            } else {
+                debug_assert_eq!(slot, self.committed.len());
+                self.committed.push((entry_term, term, node));
+            }
+        }
+        self.recorded[node.index()] = self.recorded[node.index()].max(state.commit_index());
+        // A leader seen for the first time must hold every entry committed before its term.
+        if state.role() == Role::Leader && self.checked.get(&term) != Some(&node) {
+            self.checked.insert(term, node);
+            for (slot, &(entry_term, commit_term, by)) in self.committed.iter().enumerate() {
+                let index = slot as u64 + 1;
+                if commit_term < term && d.term_at(index) != Some(entry_term) {
+                    return Err(format!(
+                        "{} leads term {term} without the entry at index {index} (term {entry_term}) that {} saw committed in term {commit_term}",
+                        view.name(node),
+                        view.name(by)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// State Machine Safety (§5.4.3): if a server has applied an entry at an index, no other
+/// server ever applies a different entry at that index.
+#[derive(Debug, Default)]
+pub struct StateMachineSafety {
+    applied: Vec<(Entry, NodeId)>,
+    recorded: Vec<u64>,
+}
+
+impl Checker<Node> for StateMachineSafety {
+    fn name(&self) -> &str {
+        "state-machine-safety"
+    }
+
+    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
+        if self.recorded.len() < view.node_count() {
+            self.recorded.resize(view.node_count(), 0);
+        }
+        let Some(state) = view.node(node) else {
+            self.recorded[node.index()] = 0; // a restart applies the log again
+            return Ok(());
+        };
+        let d = view.durable(node);
+        let from = self.recorded[node.index()];
+        for index in from + 1..=state.last_applied() {
+            let entry = d.entry(index).expect("applied entries are in the log");
+            let slot = index as usize - 1;
+            if let Some((first, by)) = self.applied.get(slot) {
+                if first != entry {
+                    return Err(format!(
+                        "{} applied {first:?} at index {index} but {} applied {entry:?}",
+                        view.name(*by),
+                        view.name(node)
+                    ));
+                }
+            } else {
+                self.applied.push((entry.clone(), node));
+            }
+        }
+        self.recorded[node.index()] = self.recorded[node.index()].max(state.last_applied());
+        Ok(())
+    }
+}
+
+/// Eventually a leader: judged after `from` (the faults have stopped), a stable leader
+/// must exist by `from + bound` (a live leader whose term every live server has, and
+/// which every live server follows), and one must still exist when the run ends.
+#[derive(Debug)]
+pub struct EventuallyLeader {
+    from: Time,
+    bound: Duration,
+    /// When the cluster last became stable (after `from`), and whether it still is.
+    stable_since: Option<Time>,
+    first_stable: Option<Time>,
+}
+
+impl EventuallyLeader {
+    pub fn new(from: Time, bound: Duration) -> EventuallyLeader {
+        EventuallyLeader {
+            from,
+            bound,
+            stable_since: None,
+            first_stable: None,
+        }
+    }
+
+    fn stable(view: &View<'_, Node>) -> bool {
+        let mut leader = None;
+        for (id, n) in view.live() {
+            if n.is_leader() {
+                if leader.is_some() {
+                    return false;
+                }
+                leader = Some((id, view.durable(id).current_term()));
+            }
+        }
+        let Some((l, term)) = leader else {
+            return false;
+        };
+        view.live().all(|(id, n)| {
+            !view.is_paused(id)
+                && view.durable(id).current_term() == term
+                && n.leader_hint() == Some(l)
+        })
+    }
+}
+
+impl Checker<Node> for EventuallyLeader {
+    fn name(&self) -> &str {
+        "eventually-leader"
+    }
+
+    fn after_event(&mut self, view: &View<'_, Node>, _node: NodeId) -> Result<(), String> {
+        if view.now() < self.from {
+            return Ok(());
+        }
+        if Self::stable(view) {
+            if self.stable_since.is_none() {
+                self.stable_since = Some(view.now());
+                self.first_stable.get_or_insert(view.now());
+            }
+        } else {
+            self.stable_since = None;
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
+        let deadline = self.from.plus(self.bound);
+        if view.now() < deadline {
+            return Err(format!(
+                "the run ended at {} before the liveness deadline {deadline} (from {} plus {}): run longer to judge it",
+                view.now(),
+                self.from,
+                self.bound
+            ));
+        }
+        match self.first_stable {
+            Some(t) if t <= deadline => {}
+            Some(t) => {
+                return Err(format!(
+                    "no stable leader until {t}, later than {deadline} ({} after {})",
+                    self.bound, self.from
+                ));
+            }
+            None => return Err(format!("no stable leader at any time after {}", self.from)),
+        }
+        if self.stable_since.is_none() && !Self::stable(view) {
+            return Err(format!(
+                "no stable leader when the run ended at {}",
+                view.now()
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,533 @@
+//! # Raft: a replicated log by leader election and log replication
+//!
+//! Follows Diego Ongaro and John Ousterhout, "In Search of an Understandable Consensus
+//! Algorithm" (USENIX ATC 2014); section numbers below are the paper's.
+//!
+//! A Raft cluster keeps one log on every server and makes every server apply the same
+//! commands in the same order. Time is divided into *terms* (§5.1), numbered upward; each
+//! term starts with an election and has at most one leader. Servers are followers,
+//! candidates or leaders, and every message carries its sender's term: a server that sees
+//! a higher term adopts it and becomes a follower, and a message from an older term is
+//! refused.
+//!
+//! **Leader election (§5.2).** A follower that hears nothing from a leader for a random
+//! election timeout (150-300 ms by default; the randomness makes split votes rare) becomes
+//! a candidate: it increments its term, votes for itself and asks every other server with
+//! `RequestVote`. A server grants at most one vote per term (it writes `votedFor` to stable
+//! storage before answering), and only to a candidate whose log is at least as up to date as
+//! its own: a higher last term, or the same last term and at least as long (§5.4.1, the
+//! *election restriction*). A candidate with votes from a majority becomes leader. With
+//! *PreVote* (Ongaro's thesis §9.6) a server first asks whether it could win without
+//! raising its term, so a partitioned server that keeps timing out does not disrupt the
+//! cluster when it comes back.
+//!
+//! **Log replication (§5.3).** The leader appends each client command to its log and sends
+//! it with `AppendEntries`, which names the entry just before the new ones (`prev`,
+//! index and term). A follower accepts only if its log holds that entry (the *consistency
+//! check*), deleting any conflicting suffix, so by induction its log then matches the
+//! leader's up to the last new entry (the *Log Matching* property). A refused leader backs
+//! up and retries. Once an entry from the leader's *current* term is stored on a majority,
+//! it and everything before it is committed, and servers apply committed entries to their
+//! state machine in log order. The leader must not count replicas for entries of earlier
+//! terms (§5.4.2, Figure 8): such an entry can be on a majority and still be overwritten by
+//! a future leader that never had it.
+//!
+//! **Safety (§5.4).** Election safety (one leader per term), Log Matching, Leader
+//! Completeness (a committed entry is in the log of every later leader) and State Machine
+//! Safety (no two servers apply different commands at one index) follow from the vote
+//! rule, the election restriction, the consistency check and the commit rule. The
+//! checkers in [`invariants`] watch all four after every event.
+//!
+//! **Clients (§8).** Clients send to any server; a follower answers `NotLeader` with the
+//! leader it knows. Commands carry a `(client, seq)` id and the state machine applies each
+//! once, so a client may retry on timeout. Reads go through the log like writes, which
+//! makes them linearizable. The optional *lease read* lets a leader answer reads from its
+//! own state while a majority has recently acknowledged it: followers promise not to vote
+//! for anyone else for the minimum election timeout after hearing from a leader, and the
+//! leader's lease is that timeout shortened by the assumed bound on clock drift. Its safety
+//! therefore rests on clocks: with skew or drift beyond the bound it serves stale reads.
+//!
+//! The key-value state machine and the client live in [`crate::kv`], shared with other
+//! log-replication protocols. Files: [`election`] (timeouts, votes, roles), [`replication`]
+//! (AppendEntries, commit, apply, client requests), [`storage`] (what survives a crash),
+//! [`invariants`] (the checkers).
+//!
+//! ## Bug knobs
+//!
+//! Each is a field of [`RaftConfig`], off by default; see [`RaftProtocol`]'s knob list for
+//! the check that catches each one.
+
+pub mod election;
+pub mod invariants;
+pub mod replication;
+pub mod storage;
+
+use crate::kv::{KvClient, KvClientConfig, KvRequest, KvResponse, KvStore};
+use crate::{CheckInfo, CheckKind, Knob, Protocol, Workload};
+use serde::{Deserialize, Serialize};
+use sim_core::{Checker, ClientId, Ctx, Duration, NodeId, Process, RequestId, Time, TimerId};
+use std::collections::BTreeMap;
+use std::fmt;
+pub use storage::{Durable, Entry};
+
+/// Raft's configuration: timing, options, and the bug knobs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftConfig {
+    /// Election timeouts are drawn uniformly from `min..=max` (§5.2).
+    pub election_timeout_ms_min: u64,
+    pub election_timeout_ms_max: u64,
+    /// How often a leader sends AppendEntries when it has nothing new (heartbeats).
+    pub heartbeat_ms: u64,
+    /// The most entries one AppendEntries carries.
+    pub max_entries_per_append: u32,
+    /// Ask for pre-votes before starting an election (thesis §9.6).
+    pub pre_vote: bool,
+    /// Leaders answer reads from a lease instead of the log.
+    pub lease_read: bool,
+    /// The clock drift the lease assumes at most, in parts per million.
+    pub lease_drift_bound_ppm: u64,
+    /// When the eventually-leader check starts judging (the scenario's faults have
+    /// stopped), and how long after that a stable leader must exist.
+    pub liveness_from_ms: u64,
+    pub liveness_bound_ms: u64,
+    // ----- bug knobs --------------------------------------------------------------
+    /// Grant votes without the log up-to-date check (§5.4.1).
+    pub vote_without_log_check: bool,
+    /// Commit entries of earlier terms by counting replicas (§5.4.2, Figure 8).
+    pub commit_earlier_term_by_counting: bool,
+    /// Recover the term from the log and forget `votedFor` on restart (not persisted).
+    pub forget_vote_on_restart: bool,
+    /// Lease reads that ignore clock drift: the lease lasts the whole minimum election
+    /// timeout as measured by the leader's clock.
+    pub lease_without_clock_bound: bool,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        RaftConfig {
+            election_timeout_ms_min: 150,
+            election_timeout_ms_max: 300,
+            heartbeat_ms: 50,
+            max_entries_per_append: 64,
+            pre_vote: false,
+            lease_read: false,
+            lease_drift_bound_ppm: 100_000,
+            liveness_from_ms: 0,
+            liveness_bound_ms: 5_000,
+            vote_without_log_check: false,
+            commit_earlier_term_by_counting: false,
+            forget_vote_on_restart: false,
+            lease_without_clock_bound: false,
+        }
+    }
+}
+
+impl RaftConfig {
+    /// Checks the bounds, saying what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.election_timeout_ms_min == 0
+            || self.election_timeout_ms_min > self.election_timeout_ms_max
+        {
+            return Err(format!(
+                "raft election_timeout_ms_min {} must be above 0 and at most election_timeout_ms_max {}",
+                self.election_timeout_ms_min, self.election_timeout_ms_max
+            ));
+        }
+        if self.heartbeat_ms == 0 || self.heartbeat_ms >= self.election_timeout_ms_min {
+            return Err(format!(
+                "raft heartbeat_ms {} must be above 0 and below election_timeout_ms_min {}",
+                self.heartbeat_ms, self.election_timeout_ms_min
+            ));
+        }
+        if self.max_entries_per_append == 0 {
+            return Err("raft max_entries_per_append is 0: expected at least 1".into());
+        }
+        if self.lease_drift_bound_ppm >= 1_000_000 {
+            return Err(format!(
+                "raft lease_drift_bound_ppm {} must be below 1000000 (100%)",
+                self.lease_drift_bound_ppm
+            ));
+        }
+        Ok(())
+    }
+
+    fn election_timeout_min(&self) -> Duration {
+        Duration::from_millis(self.election_timeout_ms_min)
+    }
+
+    /// Followers and candidates respect a leader's recent contact before voting
+    /// (needed for leases, and part of PreVote).
+    fn sticky_leader(&self) -> bool {
+        self.lease_read || self.pre_vote
+    }
+}
+
+/// Messages between servers (Figure 2), with short trace forms.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// `pre_vote`: asks whether the sender could win term `term` without anyone changing
+    /// term (thesis §9.6).
+    RequestVote {
+        term: u64,
+        last_log_index: u64,
+        last_log_term: u64,
+        pre_vote: bool,
+    },
+    RequestVoteResponse {
+        term: u64,
+        granted: bool,
+        pre_vote: bool,
+    },
+    /// `stamp` is the leader's clock when it sent this; the answer echoes it (leases).
+    AppendEntries {
+        term: u64,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        stamp: Time,
+    },
+    /// On success `index` is the follower's last index matching the leader; on failure it
+    /// is where the leader should try next (the conflict hint).
+    AppendEntriesResponse {
+        term: u64,
+        success: bool,
+        index: u64,
+        stamp: Time,
+    },
+}
+
+impl fmt::Debug for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Msg::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+                pre_vote,
+            } => {
+                let kind = if *pre_vote { "PreVote" } else { "RequestVote" };
+                write!(
+                    f,
+                    "{kind} term={term} last={last_log_index}/{last_log_term}"
+                )
+            }
+            Msg::RequestVoteResponse {
+                term,
+                granted,
+                pre_vote,
+            } => {
+                let kind = if *pre_vote {
+                    "PreVoteResponse"
+                } else {
+                    "RequestVoteResponse"
+                };
+                write!(f, "{kind} term={term} granted={granted}")
+            }
+            Msg::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                ..
+            } => write!(
+                f,
+                "AppendEntries term={term} prev={prev_log_index}/{prev_log_term} n={} commit={leader_commit}",
+                entries.len()
+            ),
+            Msg::AppendEntriesResponse {
+                term,
+                success,
+                index,
+                ..
+            } => write!(
+                f,
+                "AppendEntriesResponse term={term} success={success} index={index}"
+            ),
+        }
+    }
+}
+
+/// Timer tags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// No word from a leader: start an election (or a pre-vote).
+    Election,
+    /// The leader's heartbeat.
+    Heartbeat,
+}
+
+/// A server's role (§5.1), plus the PreVote phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Follower,
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::PreCandidate => "pre-candidate",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+/// A Raft server's volatile state; its persistent state is [`Durable`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    role: Role,
+    /// The leader of the current term, when known (for client redirects).
+    leader: Option<NodeId>,
+    /// Votes (or pre-votes) received in the current election, by node index.
+    votes: Vec<bool>,
+    commit_index: u64,
+    last_applied: u64,
+    store: KvStore,
+    // Leader state (Figure 2), reinitialized after each election.
+    next_index: Vec<u64>,
+    match_index: Vec<u64>,
+    /// The latest `stamp` each follower echoed in this term (leases).
+    acked_stamp: Vec<Option<Time>>,
+    /// Client requests waiting for their entry to be applied, by log index.
+    pending: BTreeMap<u64, (ClientId, RequestId)>,
+    /// The lease ends at this local time (leaders with `lease_read`).
+    lease_until: Time,
+    /// When this server last heard from a current leader (its own clock).
+    leader_contact: Option<Time>,
+    election_timer: Option<TimerId>,
+    heartbeat_timer: Option<TimerId>,
+}
+
+impl Node {
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.role == Role::Leader
+    }
+
+    /// The leader this server believes in, if any.
+    pub fn leader_hint(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    /// The highest log index this server knows to be committed.
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    /// The highest log index applied to its state machine.
+    pub fn last_applied(&self) -> u64 {
+        self.last_applied
+    }
+
+    /// Changes role, noting it in the trace (every role change is a note).
+    fn set_role(&mut self, ctx: &mut Ctx<'_, Self>, role: Role) {
+        if self.role != role {
+            self.role = role;
+            let term = ctx.durable().current_term();
+            ctx.note(format_args!("role={} term={term}", role.name()));
+        }
+    }
+}
+
+impl Process for Node {
+    type Config = RaftConfig;
+    type Msg = Msg;
+    type Timer = Timer;
+    type Durable = Durable;
+    type Request = KvRequest;
+    type Response = KvResponse;
+
+    fn start(ctx: &mut Ctx<'_, Self>) -> Self {
+        let n = ctx.node_count();
+        if ctx.restarted() && ctx.config().forget_vote_on_restart {
+            ctx.durable_mut().forget_vote();
+        }
+        let mut node = Node {
+            role: Role::Follower,
+            leader: None,
+            votes: vec![false; n],
+            commit_index: 0,
+            last_applied: 0,
+            store: KvStore::default(),
+            next_index: vec![1; n],
+            match_index: vec![0; n],
+            acked_stamp: vec![None; n],
+            pending: BTreeMap::new(),
+            lease_until: Time::ZERO,
+            // A restarted server may have promised a leader not to vote for a while; it
+            // does not remember when, so it waits the whole promise out (leases).
+            leader_contact: (ctx.restarted() && ctx.config().sticky_leader())
+                .then(|| ctx.local_time()),
+            election_timer: None,
+            heartbeat_timer: None,
+        };
+        if ctx.restarted() {
+            let d = ctx.durable();
+            let (term, last) = (d.current_term(), d.last_index());
+            ctx.note(format_args!(
+                "role=follower term={term} recovered log={last}"
+            ));
+        }
+        node.reset_election_timer(ctx);
+        node
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::RequestVote {
+                term,
+                last_log_index,
+                last_log_term,
+                pre_vote,
+            } => self.request_vote(ctx, from, term, last_log_index, last_log_term, pre_vote),
+            Msg::RequestVoteResponse {
+                term,
+                granted,
+                pre_vote,
+            } => self.request_vote_response(ctx, from, term, granted, pre_vote),
+            Msg::AppendEntries {
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                stamp,
+            } => self.append_entries(
+                ctx,
+                from,
+                term,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+                stamp,
+            ),
+            Msg::AppendEntriesResponse {
+                term,
+                success,
+                index,
+                stamp,
+            } => self.append_entries_response(ctx, from, term, success, index, stamp),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        match timer {
+            Timer::Election => {
+                self.election_timer = None;
+                self.election_timeout(ctx);
+            }
+            Timer::Heartbeat => {
+                self.heartbeat_timer = None;
+                self.heartbeat(ctx);
+            }
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        client: ClientId,
+        id: RequestId,
+        request: KvRequest,
+    ) {
+        self.client_request(ctx, client, id, request);
+    }
+}
+
+/// Raft as a scenario protocol.
+pub struct RaftProtocol;
+
+/// The bug knobs.
+pub const KNOBS: &[Knob] = &[
+    Knob {
+        name: "vote_without_log_check",
+        mistake: "a server grants its vote without checking that the candidate's log is at least as up to date as its own (§5.4.1), so a leader can be elected without committed entries and overwrite them",
+        caught_by: "leader-completeness",
+    },
+    Knob {
+        name: "commit_earlier_term_by_counting",
+        mistake: "a leader commits an entry of an earlier term once it is on a majority (the paper's Figure 8), though a later leader without it can still be elected and overwrite it",
+        caught_by: "leader-completeness",
+    },
+    Knob {
+        name: "forget_vote_on_restart",
+        mistake: "currentTerm and votedFor are not persisted: a restarted server recovers its term from its log and votes a second time in a term it already voted in, so two leaders are elected in one term",
+        caught_by: "election-safety",
+    },
+    Knob {
+        name: "lease_without_clock_bound",
+        mistake: "lease reads trust the leader's clock for the whole minimum election timeout with no allowance for drift: a leader whose clock runs slow keeps serving reads after a new leader has taken writes (stale reads)",
+        caught_by: "linearizable",
+    },
+];
+
+/// The checks.
+pub const CHECKS: &[CheckInfo] = &[
+    CheckInfo {
+        name: "election-safety",
+        kind: CheckKind::Always,
+        promise: "at most one leader is elected in a term (§5.2)",
+    },
+    CheckInfo {
+        name: "log-matching",
+        kind: CheckKind::Always,
+        promise: "two logs with an entry of the same index and term are identical up to that index (§5.3)",
+    },
+    CheckInfo {
+        name: "leader-completeness",
+        kind: CheckKind::Always,
+        promise: "an entry committed in a term is in the log of every leader of a later term (§5.4)",
+    },
+    CheckInfo {
+        name: "state-machine-safety",
+        kind: CheckKind::Always,
+        promise: "no two servers apply different commands at the same log index (§5.4.3)",
+    },
+    CheckInfo {
+        name: "eventually-leader",
+        kind: CheckKind::Eventually,
+        promise: "within liveness_bound_ms of liveness_from_ms a leader is elected that every live server follows, and one still leads at the end",
+    },
+    CheckInfo {
+        name: "linearizable",
+        kind: CheckKind::History,
+        promise: "the clients' history is linearizable against the key-value model (get, put, append, cas); run with protocols::kv::check_linearizable",
+    },
+];
+
+impl Protocol for RaftProtocol {
+    const NAME: &'static str = "raft";
+    const SUMMARY: &'static str = "Raft (Ongaro & Ousterhout 2014): a replicated key-value store with elections, log replication, PreVote and lease reads";
+    type Config = RaftConfig;
+    type Node = Node;
+    type Client = KvClient;
+
+    fn knobs() -> &'static [Knob] {
+        KNOBS
+    }
+
+    fn checks() -> &'static [CheckInfo] {
+        CHECKS
+    }
+
+    fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
+        invariants::checker(name, config)
+    }
+
+    fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
+        workload.validate()?;
+        config.validate()?;
+        Ok(KvClientConfig::new(workload.clone()))
+    }
+}

@@ -1,0 +1,284 @@
+//! Log replication (§5.3), the commit rule (§5.4.2), applying to the state machine, client
+//! requests (§8) and lease reads.
+
+use super::{Entry, Msg, Node, Role, Timer};
+use crate::kv::{KvRequest, KvResponse};
+use sim_core::{ClientId, Ctx, Duration, NodeId, RequestId, Time};
+
+impl Node {
+    /// The leader's periodic round: AppendEntries to every follower, retransmitting from
+    /// the last acknowledged index to followers that are behind.
+    pub(super) fn heartbeat(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        for peer in ctx.peers() {
+            let i = peer.index();
+            self.next_index[i] = self.next_index[i].min(self.match_index[i] + 1);
+            self.send_append(ctx, peer);
+        }
+        let every = Duration::from_millis(ctx.config().heartbeat_ms);
+        self.heartbeat_timer = Some(ctx.set_timer(every, Timer::Heartbeat));
+    }
+
+    /// Sends `peer` the entries from its `next_index` on (at most `max_entries_per_append`)
+    /// and moves `next_index` past them (pipelining; a refusal or a heartbeat backs it up).
+    fn send_append(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        let i = peer.index();
+        let d = ctx.durable();
+        let next = self.next_index[i].clamp(1, d.last_index() + 1);
+        let prev = next - 1;
+        let prev_term = d.term_at(prev).expect("prev is within the log");
+        let max = u64::from(ctx.config().max_entries_per_append);
+        let entries = d.entries(next, (next - 1).saturating_add(max)).to_vec();
+        self.next_index[i] = next + entries.len() as u64;
+        let msg = Msg::AppendEntries {
+            term: d.current_term(),
+            prev_log_index: prev,
+            prev_log_term: prev_term,
+            entries,
+            leader_commit: self.commit_index,
+            stamp: ctx.local_time(),
+        };
+        ctx.send(peer, msg);
+    }
+
+    /// AppendEntries arrived (§5.3, Figure 2 "Receiver implementation").
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn append_entries(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        stamp: Time,
+    ) {
+        let current = ctx.durable().current_term();
+        if term < current {
+            let reply = Msg::AppendEntriesResponse {
+                term: current,
+                success: false,
+                index: 0,
+                stamp,
+            };
+            ctx.send(from, reply);
+            return;
+        }
+        if term > current || self.role != Role::Follower {
+            self.become_follower(ctx, term);
+        }
+        self.leader = Some(from);
+        self.leader_contact = Some(ctx.local_time());
+        self.reset_election_timer(ctx);
+
+        // The consistency check: our log must hold the entry just before the new ones.
+        let d = ctx.durable();
+        let ok = d.term_at(prev_index) == Some(prev_term);
+        if !ok {
+            let hint = if prev_index > d.last_index() {
+                d.last_index() + 1
+            } else {
+                d.first_index_of_term(prev_index)
+            };
+            let reply = Msg::AppendEntriesResponse {
+                term,
+                success: false,
+                index: hint.max(1),
+                stamp,
+            };
+            ctx.send(from, reply);
+            return;
+        }
+        // Append what is new; delete a conflicting suffix first (never entries that match:
+        // a stale, reordered AppendEntries must not cut off newer ones).
+        let last_new = prev_index + entries.len() as u64;
+        for (k, entry) in entries.into_iter().enumerate() {
+            let index = prev_index + 1 + k as u64;
+            match ctx.durable().term_at(index) {
+                Some(t) if t == entry.term => continue,
+                Some(_) => ctx.durable_mut().truncate_from(index),
+                None => {}
+            }
+            ctx.durable_mut().append(entry);
+        }
+        if leader_commit > self.commit_index {
+            self.commit_index = leader_commit.min(last_new).max(self.commit_index);
+            self.apply(ctx);
+        }
+        let reply = Msg::AppendEntriesResponse {
+            term,
+            success: true,
+            index: last_new,
+            stamp,
+        };
+        ctx.send(from, reply); // after the entries are durable
+    }
+
+    /// A follower answered AppendEntries.
+    pub(super) fn append_entries_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        term: u64,
+        success: bool,
+        index: u64,
+        stamp: Time,
+    ) {
+        let current = ctx.durable().current_term();
+        if term > current {
+            self.become_follower(ctx, term);
+            return;
+        }
+        if self.role != Role::Leader || term < current {
+            return;
+        }
+        let i = from.index();
+        if self.acked_stamp[i].is_none_or(|s| s < stamp) {
+            self.acked_stamp[i] = Some(stamp);
+            self.extend_lease(ctx);
+        }
+        if success {
+            if index > self.match_index[i] {
+                self.match_index[i] = index;
+                self.advance_commit(ctx);
+            }
+            self.next_index[i] = self.next_index[i].max(self.match_index[i] + 1);
+            if self.next_index[i] <= ctx.durable().last_index() && index + 1 >= self.next_index[i] {
+                self.send_append(ctx, from); // more to send, and nothing else in flight
+            }
+        } else {
+            // Back up to the hint and retry at once (never below what is known to match).
+            self.next_index[i] = index.max(self.match_index[i] + 1);
+            self.send_append(ctx, from);
+        }
+    }
+
+    /// The commit rule (§5.3, §5.4.2): the highest index stored on a majority is
+    /// committed if its entry is from the current term.
+    fn advance_commit(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let d = ctx.durable();
+        let me = ctx.id().index();
+        let mut matched: Vec<u64> = self.match_index.clone();
+        matched[me] = d.last_index();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let n = matched[ctx.majority() - 1];
+        if n <= self.commit_index {
+            return;
+        }
+        let own_term = d.term_at(n) == Some(d.current_term());
+        if own_term || ctx.config().commit_earlier_term_by_counting {
+            self.commit_index = n;
+            self.apply(ctx);
+        }
+    }
+
+    /// Applies committed entries in log order; the leader answers their clients.
+    fn apply(&mut self, ctx: &mut Ctx<'_, Self>) {
+        while self.last_applied < self.commit_index {
+            self.last_applied += 1;
+            let index = self.last_applied;
+            let entry = ctx
+                .durable()
+                .entry(index)
+                .expect("committed entries are in the log");
+            let seq = entry.command.seq;
+            let result = self.store.apply(&entry.command);
+            if let Some((client, id)) = self.pending.remove(&index) {
+                if let Some(result) = result {
+                    ctx.reply(client, id, KvResponse::Done { seq, result });
+                }
+            }
+        }
+    }
+
+    /// The lease starts when the majority-th most recent acknowledged stamp was sent
+    /// (the leader counts itself as now) and lasts the minimum election timeout, shortened
+    /// for clock drift: `min * (1 - rho) / (1 + rho)`.
+    fn extend_lease(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if !ctx.config().lease_read {
+            return;
+        }
+        let me = ctx.id().index();
+        let now = ctx.local_time();
+        let mut stamps: Vec<Time> = (0..self.acked_stamp.len())
+            .filter_map(|i| {
+                if i == me {
+                    Some(now)
+                } else {
+                    self.acked_stamp[i]
+                }
+            })
+            .collect();
+        if stamps.len() < ctx.majority() {
+            return;
+        }
+        stamps.sort_unstable_by(|a, b| b.cmp(a));
+        let start = stamps[ctx.majority() - 1];
+        let c = ctx.config();
+        let min = c.election_timeout_min().as_nanos() as u128;
+        let length = if c.lease_without_clock_bound {
+            min // bug knob: no allowance for drift
+        } else {
+            let rho = u128::from(c.lease_drift_bound_ppm);
+            min * (1_000_000 - rho) / (1_000_000 + rho)
+        };
+        let until = start.plus(Duration::from_nanos(length as u64));
+        if until > self.lease_until {
+            self.lease_until = until;
+        }
+    }
+
+    /// A client request (§8). Followers redirect; the leader appends it to its log and
+    /// answers once it is applied, or answers a read from its lease.
+    pub(super) fn client_request(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        client: ClientId,
+        id: RequestId,
+        request: KvRequest,
+    ) {
+        if self.role != Role::Leader {
+            ctx.reply(client, id, KvResponse::NotLeader { hint: self.leader });
+            return;
+        }
+        if request.op.is_read() && self.can_read_locally(ctx) {
+            let result = self.store.get(request.op.key());
+            ctx.reply(
+                client,
+                id,
+                KvResponse::Done {
+                    seq: request.seq,
+                    result,
+                },
+            );
+            return;
+        }
+        let term = ctx.durable().current_term();
+        ctx.durable_mut().append(Entry {
+            term,
+            command: request,
+        });
+        let index = ctx.durable().last_index();
+        self.pending.insert(index, (client, id));
+        for peer in ctx.peers() {
+            // Followers with nothing in flight get it now; the rest after their answer.
+            if self.next_index[peer.index()] == index {
+                self.send_append(ctx, peer);
+            }
+        }
+        self.advance_commit(ctx); // a cluster of one commits at once
+    }
+
+    /// A lease read is safe when the lease holds and this leader has committed an entry of
+    /// its own term (so it knows every committed entry, §8) and applied everything.
+    fn can_read_locally(&self, ctx: &Ctx<'_, Self>) -> bool {
+        let d = ctx.durable();
+        ctx.config().lease_read
+            && ctx.local_time() < self.lease_until
+            && d.term_at(self.commit_index) == Some(d.current_term())
+            && self.last_applied == self.commit_index
+    }
+}

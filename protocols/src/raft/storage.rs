@@ -1,0 +1,125 @@
+//! What a Raft server keeps on stable storage (Figure 2, "Persistent state on all
+//! servers"): `currentTerm`, `votedFor` and the log. The node writes here *before* it
+//! answers the message that caused the write, so a crash can never make it take back a
+//! vote or an acknowledged entry. The simulator keeps this value across crashes; the
+//! volatile [`super::Node`] is rebuilt from it on restart.
+
+use crate::kv::KvRequest;
+use sim_core::NodeId;
+use std::fmt;
+
+/// A log entry: the term of the leader that created it and the command.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Entry {
+    pub term: u64,
+    pub command: KvRequest,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{:?}", self.term, self.command)
+    }
+}
+
+/// Durable state. Log indexes start at 1, as in the paper; index 0 is the empty prefix
+/// with term 0.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Durable {
+    current_term: u64,
+    voted_for: Option<NodeId>,
+    log: Vec<Entry>,
+    /// How many times the log was cut back, and where the last cut was: lets checkers
+    /// re-read only what changed.
+    truncations: u64,
+    last_truncation: u64,
+}
+
+impl Durable {
+    pub fn current_term(&self) -> u64 {
+        self.current_term
+    }
+
+    pub fn voted_for(&self) -> Option<NodeId> {
+        self.voted_for
+    }
+
+    /// Index of the last entry (0 when the log is empty).
+    pub fn last_index(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    pub fn last_term(&self) -> u64 {
+        self.log.last().map_or(0, |e| e.term)
+    }
+
+    /// The term of the entry at `index`; 0 for index 0; `None` past the end.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        if index == 0 {
+            return Some(0);
+        }
+        self.log.get(index as usize - 1).map(|e| e.term)
+    }
+
+    /// The entry at `index` (1-based).
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        index.checked_sub(1).and_then(|i| self.log.get(i as usize))
+    }
+
+    /// Entries `from..=to` (1-based, clamped to the log).
+    pub fn entries(&self, from: u64, to: u64) -> &[Entry] {
+        let lo = (from.max(1) - 1) as usize;
+        let hi = (to as usize).min(self.log.len());
+        if lo >= hi { &[] } else { &self.log[lo..hi] }
+    }
+
+    /// The first index holding `term`, searching back from `index` (conflict hints).
+    pub fn first_index_of_term(&self, index: u64) -> u64 {
+        let Some(term) = self.term_at(index) else {
+            return index;
+        };
+        let mut i = index;
+        while i > 1 && self.term_at(i - 1) == Some(term) {
+            i -= 1;
+        }
+        i
+    }
+
+    /// `(truncations, index of the last truncation)`: the log's entries below the
+    /// smallest truncation point since a reader last looked are unchanged.
+    pub fn truncations(&self) -> (u64, u64) {
+        (self.truncations, self.last_truncation)
+    }
+
+    pub(super) fn set_term(&mut self, term: u64) {
+        debug_assert!(term >= self.current_term, "terms never go back");
+        if term > self.current_term {
+            self.current_term = term;
+            self.voted_for = None;
+        }
+    }
+
+    pub(super) fn vote(&mut self, for_node: NodeId) {
+        self.voted_for = Some(for_node);
+    }
+
+    pub(super) fn append(&mut self, entry: Entry) {
+        self.log.push(entry);
+    }
+
+    /// Deletes the entry at `index` and all that follow it.
+    pub(super) fn truncate_from(&mut self, index: u64) {
+        debug_assert!(index >= 1);
+        if index <= self.last_index() {
+            self.log.truncate(index as usize - 1);
+            self.truncations += 1;
+            self.last_truncation = index;
+        }
+    }
+
+    /// The bug knob `forget_vote_on_restart`: what a server that never flushed its term
+    /// and vote recovers with (the term of its last log entry, no vote).
+    pub(super) fn forget_vote(&mut self) {
+        self.current_term = self.last_term();
+        self.voted_for = None;
+    }
+}
