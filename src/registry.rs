@@ -73,4 +73,7 @@ macro_rules! registry {
 // One line per protocol.
 registry! {
     protocols::PingstormProtocol,
+    protocols::raft::RaftProtocol,
+    protocols::election::BullyProtocol,
+    protocols::election::LeaseProtocol,
 }

@@ -293,3 +293,65 @@ fn shrinking_a_passing_seed_is_bad_input() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_run_that_misses_its_expect_exits_1_and_prints_the_replay() {
+    // Seed 0 happens not to elect two leaders, so the expected violation is missing.
+    let out = faultline(&[
+        "run",
+        "scenarios/raft/forget-vote-on-restart.ron",
+        "--seed",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("verdict: FAILED: expected Violation(\"election-safety\"), got Pass\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "seed: 0\nreplay: faultline run scenarios/raft/forget-vote-on-restart.ron --seed 0\n"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn shrink_writes_a_file_that_run_reproduces() {
+    let min = tmp("minimal.ron");
+    let out = faultline(&[
+        "shrink",
+        "scenarios/raft/forget-vote-on-restart.ron",
+        "--seed",
+        "12",
+        "--out",
+        min.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("shrink: nemesis: materialized into"),
+        "{stderr}"
+    );
+    let written = std::fs::read_to_string(&min).unwrap();
+    assert!(!written.contains("nemesis"), "{written}");
+    let faults = written
+        .lines()
+        .filter(|l| l.trim_start().starts_with("At("))
+        .count();
+    assert!((2..=12).contains(&faults), "a handful of faults: {written}");
+    let run = faultline(&["run", min.to_str().unwrap()]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{written}",
+        text(&run.stdout)
+    );
+    let stdout = text(&run.stdout);
+    assert!(stdout.contains("!! VIOLATION election-safety:"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: ok: Violation(\"election-safety\"), as expected"),
+        "{stdout}"
+    );
+}
