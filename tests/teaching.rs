@@ -16,11 +16,18 @@ fn demos(doc: &str) -> Vec<Demo> {
     let mut block: Option<&str> = None;
     for (i, line) in doc.lines().enumerate() {
         match (block, line.trim()) {
-            (None, fence) if fence.starts_with("```") => block = Some(fence.trim_start_matches('`')),
+            (None, fence) if fence.starts_with("```") => {
+                block = Some(fence.trim_start_matches('`'))
+            }
             (Some(_), "```") => block = None,
             (Some("sh"), cmd) if !cmd.is_empty() => {
                 let args: Vec<String> = cmd.split_whitespace().map(String::from).collect();
-                assert_eq!(args[0], "faultline", "TEACHING.md line {}: a command runs faultline", i + 1);
+                assert_eq!(
+                    args[0],
+                    "faultline",
+                    "TEACHING.md line {}: a command runs faultline",
+                    i + 1
+                );
                 out.push(Demo {
                     line: i + 1,
                     args: args[1..].to_vec(),
@@ -42,7 +49,11 @@ fn every_teaching_command_runs_and_shows_what_the_page_says() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let doc = std::fs::read_to_string(root.join("docs/TEACHING.md")).unwrap();
     let demos = demos(&doc);
-    assert!(demos.len() >= 8, "the page has its demos ({} found)", demos.len());
+    assert!(
+        demos.len() >= 8,
+        "the page has its demos ({} found)",
+        demos.len()
+    );
     for demo in &demos {
         let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
             .args(&demo.args)
@@ -75,6 +86,9 @@ fn every_split_brain_scenario_is_taught() {
     let doc = std::fs::read_to_string(root.join("docs/TEACHING.md")).unwrap();
     for entry in std::fs::read_dir(root.join("scenarios/split-brain")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(doc.contains(&format!("scenarios/split-brain/{name}")), "{name} has a section in TEACHING.md");
+        assert!(
+            doc.contains(&format!("scenarios/split-brain/{name}")),
+            "{name} has a section in TEACHING.md"
+        );
     }
 }
