@@ -1,1 +1,7 @@
-fn main() {}
+//! The `faultline` command; everything it does is in the library and `cli.rs`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use sim_core::{Checker, Client, Process};
 use std::fmt::Debug;
 
+pub mod election;
 pub mod kv;
 pub mod pingstorm;
 pub mod raft;

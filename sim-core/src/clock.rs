@@ -10,21 +10,11 @@ use crate::time::{Duration, Offset, Time};
 const MILLION: i128 = 1_000_000;
 
 /// local(t) = base_local + (t - base_virtual) * (1e6 + drift_ppm) / 1e6
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LocalClock {
     base_virtual: u64,
     base_local: i128,
     drift_ppm: i64,
-}
-
-impl Default for LocalClock {
-    fn default() -> Self {
-        LocalClock {
-            base_virtual: 0,
-            base_local: 0,
-            drift_ppm: 0,
-        }
-    }
 }
 
 impl LocalClock {

@@ -93,6 +93,15 @@ impl<P: Process> Ctx<'_, P> {
             .filter(move |&n| n != me)
     }
 
+    /// A node's name in the scenario (`"n1"`, `"store"`), for notes that people read.
+    ///
+    /// # Panics
+    /// If `node` is not a node of this cluster.
+    pub fn name_of(&self, node: NodeId) -> &str {
+        assert!(node.0 < self.bus.node_count, "name_of unknown node {node}");
+        &self.bus.names[node.index()]
+    }
+
     /// The smallest number of nodes that is a majority.
     pub fn majority(&self) -> usize {
         self.bus.node_count as usize / 2 + 1

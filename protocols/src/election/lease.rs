@@ -1,0 +1,577 @@
+//! # Lease-based leader election with a generation clock
+//!
+//! C. Gray and D. Cheriton, "Leases: An Efficient Fault-Tolerant Mechanism for Distributed
+//! File Cache Consistency", SOSP 1989; the majority-lease shape is that of Chubby's master
+//! lease (Burrows, OSDI 2006) and PaxosLease (Trencseni et al. 2010).
+//!
+//! Every candidate is also an *acceptor*. An acceptor promises, on disk, the highest
+//! generation it has granted and to whom, and while a grant is running (`lease`, measured
+//! on its own clock from when it granted) it grants nobody else.
+//!
+//! 1. A follower that holds no running grant for anyone waits a random election timeout,
+//!    then [`become_candidate`](LeaseNode::become_candidate): it picks a generation one
+//!    above any it has seen, starts its lease clock *now*, and asks every candidate for a
+//!    lease (`RequestLease`).
+//! 2. An acceptor grants if it is not waiting out a crash, holds no running grant for
+//!    another node, and has promised no higher generation (nor this one to someone else).
+//! 3. With grants from a majority, the candidate
+//!    [`become_leader`](LeaseNode::become_leader) of that generation. It believes its lease
+//!    until `lease * (1 - 2 * max_drift_ppm / 10^6)` after it *sent* the request: earlier
+//!    than any acceptor's grant can run out, if clocks drift at most `max_drift_ppm`.
+//! 4. The leader renews every `renew_interval`; a round a majority grants extends the
+//!    lease. If renewals fail (a partition, a crash), the lease runs out and the leader
+//!    steps down *before* any majority can elect someone else.
+//!
+//! Two majorities share a node, and that node promises each generation once: so each
+//! generation has at most one leader (`one-leader-per-gen`). And if clocks measure
+//! durations honestly, leases never overlap (`split-brain` holds).
+//!
+//! Durations are measured with timers, which tick at the node's clock *rate* and ignore
+//! clock *steps*: a monotonic clock. Two things still break the belief, and the demos show
+//! both:
+//! - **A clock step, with the wall clock** (knob `lease_on_wall_clock`): the leader stores
+//!   "my lease ends at 12:00:03" and compares the wall clock to it. An NTP step back of 3s
+//!   gives it 3s more of believing, while the others elect a new leader.
+//! - **A long pause** (a stop-the-world GC): the leader decides to write, freezes, and
+//!   wakes up after its lease ended; the write it was in the middle of still leaves with
+//!   the old generation. No lease can prevent this (DDIA ch. 8, "Process Pauses").
+//!
+//! Only the resource can stop the damage: with fencing on, the store refuses the old
+//! generation's write. See [`super::resource`].
+
+use super::invariants::ElectionNode;
+use super::resource::{self, Gen, StoreLog, StoreMsg, Writer};
+use serde::{Deserialize, Serialize};
+use sim_core::{Ctx, Duration, NodeId, Process, Time, TimerId};
+use std::fmt;
+
+/// Lease timing, the store's fencing switch, and the bug knobs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaseConfig {
+    /// The last node is the shared store (not a candidate). Name it `"store"`.
+    pub store: bool,
+    /// The store refuses writes whose generation is below the highest it has accepted.
+    /// Teaching switch: `false` models a resource that trusts whoever claims to lead; the
+    /// `fencing` check then reports the lost update.
+    pub fencing: bool,
+    /// How long an acceptor's grant runs, on its clock.
+    pub lease: Duration,
+    /// How often the leader renews (well below `lease`).
+    pub renew_interval: Duration,
+    /// The clock drift the protocol assumes, in parts per million; the leader shortens its
+    /// belief by twice this (its clock slow, the acceptor's fast).
+    pub max_drift_ppm: u32,
+    /// A follower with no running grant waits uniformly in `[min, max]` before asking.
+    pub election_timeout_min: Duration,
+    pub election_timeout_max: Duration,
+    /// How often the leader starts a write to the store.
+    pub write_interval: Duration,
+    /// How long a write takes between the leader checking its lease and the write leaving.
+    pub write_work: Duration,
+    /// Bug knob: the leader keeps its lease as a wall-clock deadline ("valid until
+    /// 12:00:03") and compares the clock against it, instead of measuring a duration on a
+    /// monotonic clock. A clock stepped back makes the lease seem to last longer: caught by
+    /// `split-brain` (and, with fencing off, `fencing`).
+    pub lease_on_wall_clock: bool,
+    /// Bug knob: half the candidates (rounded down) count as a quorum, so two sides of an
+    /// even split can both elect, with the same generation: caught by `one-leader-per-gen`.
+    pub half_is_quorum: bool,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        LeaseConfig {
+            store: true,
+            fencing: true,
+            lease: Duration::from_millis(1000),
+            renew_interval: Duration::from_millis(250),
+            max_drift_ppm: 10_000,
+            election_timeout_min: Duration::from_millis(300),
+            election_timeout_max: Duration::from_millis(600),
+            write_interval: Duration::from_millis(500),
+            write_work: Duration::from_millis(50),
+            lease_on_wall_clock: false,
+            half_is_quorum: false,
+        }
+    }
+}
+
+impl LeaseConfig {
+    /// Checks the timing, saying what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.renew_interval.is_zero() || self.write_interval.is_zero() {
+            return Err("lease renew_interval and write_interval must be above 0s".into());
+        }
+        if self.renew_interval >= self.believed_lease() {
+            return Err(format!(
+                "lease renew_interval {} must be below the lease the leader believes ({} of lease {}): it would lapse between renewals",
+                self.renew_interval,
+                self.believed_lease(),
+                self.lease
+            ));
+        }
+        if self.election_timeout_min > self.election_timeout_max {
+            return Err(format!(
+                "lease election_timeout_min {} is above election_timeout_max {}",
+                self.election_timeout_min, self.election_timeout_max
+            ));
+        }
+        if self.max_drift_ppm >= 500_000 {
+            return Err(format!(
+                "lease max_drift_ppm {} must be below 500000",
+                self.max_drift_ppm
+            ));
+        }
+        Ok(())
+    }
+
+    /// How long the leader believes a granted round lasts, from when it sent the request.
+    pub fn believed_lease(&self) -> Duration {
+        let ns = u128::from(self.lease.as_nanos())
+            * u128::from(1_000_000 - 2 * self.max_drift_ppm.min(499_999))
+            / 1_000_000;
+        Duration::from_nanos(ns as u64)
+    }
+}
+
+/// Messages.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum LeaseMsg {
+    /// "Grant me (or renew) the lease for generation `gen`", round `round` of its holder.
+    RequestLease { generation: Gen, round: u64 },
+    /// Granted.
+    Grant { generation: Gen, round: u64 },
+    /// Refused; `promised` is the highest generation this acceptor has promised.
+    Refuse {
+        generation: Gen,
+        round: u64,
+        promised: Gen,
+    },
+    /// To or from the store.
+    Store(StoreMsg),
+}
+
+impl fmt::Debug for LeaseMsg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LeaseMsg::RequestLease { generation, round } => {
+                write!(f, "RequestLease gen={generation} round={round}")
+            }
+            LeaseMsg::Grant { generation, round } => {
+                write!(f, "Grant gen={generation} round={round}")
+            }
+            LeaseMsg::Refuse {
+                generation,
+                round,
+                promised,
+            } => {
+                write!(
+                    f,
+                    "Refuse gen={generation} round={round} promised={promised}"
+                )
+            }
+            LeaseMsg::Store(m) => m.fmt(f),
+        }
+    }
+}
+
+/// Timer tags.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LeaseTimer {
+    /// A follower's random wait before asking for the lease.
+    Election,
+    /// An acceptor's grant ran out.
+    GrantEnd,
+    /// The lease counted from round `round` of `gen` ran out (on the holder's clock).
+    LeaseEnd { generation: Gen, round: u64 },
+    /// Time for the leader of `gen` to renew.
+    Renew { generation: Gen },
+    /// A restarted node has waited out any grant it made before it crashed.
+    Recovered,
+    /// Time for the leader of `gen` to start a write.
+    WriteTick { generation: Gen },
+    /// A write's work is done: send it.
+    WriteDone { generation: Gen, seq: u64 },
+}
+
+/// Where a node stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    Store,
+    Follower,
+    Candidate { generation: Gen },
+    Leader { generation: Gen },
+}
+
+/// What survives a crash.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LeaseDisk {
+    /// The highest generation this acceptor granted, and to whom.
+    pub promised: Option<(Gen, NodeId)>,
+    /// The highest generation seen anywhere.
+    pub max_gen: Gen,
+    /// The store's register (on the store node only).
+    pub store: StoreLog,
+}
+
+/// A lease candidate/acceptor (or the store).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LeaseNode {
+    role: Role,
+    /// The holder side: the current round, when it was sent (local clock), who granted it.
+    round: u64,
+    round_sent_at: Time,
+    grants: Vec<NodeId>,
+    refusals: u32,
+    /// The newest round a majority granted.
+    confirmed: Option<u64>,
+    /// Knob `lease_on_wall_clock`: the lease's end as a local clock reading.
+    wall_deadline: Option<Time>,
+    /// The acceptor side: a running grant, and its timer.
+    granted_to: Option<(NodeId, Gen)>,
+    grant_timer: Option<TimerId>,
+    election_timer: Option<TimerId>,
+    /// Restarted and still waiting out any grant made before the crash.
+    recovering: bool,
+    writer: Writer,
+}
+
+fn candidates(ctx: &Ctx<'_, LeaseNode>) -> u32 {
+    let n = ctx.node_count() as u32;
+    if ctx.config().store {
+        n.saturating_sub(1)
+    } else {
+        n
+    }
+}
+
+fn quorum(ctx: &Ctx<'_, LeaseNode>) -> usize {
+    let c = candidates(ctx) as usize;
+    if ctx.config().half_is_quorum {
+        (c / 2).max(1)
+    } else {
+        c / 2 + 1
+    }
+}
+
+impl LeaseNode {
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The node this acceptor currently grants the lease to, if any.
+    pub fn granted_to(&self) -> Option<(NodeId, Gen)> {
+        self.granted_to
+    }
+
+    fn arm_election(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.granted_to.is_some() || self.recovering || self.role != Role::Follower {
+            return;
+        }
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        let cfg = ctx.config();
+        let (lo, hi) = (
+            cfg.election_timeout_min.as_nanos(),
+            cfg.election_timeout_max.as_nanos(),
+        );
+        let wait = Duration::from_nanos(ctx.rng().between(lo, hi));
+        self.election_timer = Some(ctx.set_timer(wait, LeaseTimer::Election));
+    }
+
+    /// Step 1: ask every candidate for a lease with a new generation.
+    pub fn become_candidate(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let disk = ctx.durable();
+        let generation = disk.max_gen.max(disk.promised.map_or(0, |p| p.0)) + 1;
+        ctx.durable_mut().max_gen = generation;
+        self.role = Role::Candidate { generation };
+        self.confirmed = None;
+        ctx.note(format_args!("role=candidate gen={generation}"));
+        self.send_round(ctx, generation);
+    }
+
+    /// Sends one round of `RequestLease` (a first request or a renewal), starting the lease
+    /// clock now, and grants ourselves.
+    fn send_round(&mut self, ctx: &mut Ctx<'_, Self>, generation: Gen) {
+        self.round += 1;
+        let round = self.round;
+        self.round_sent_at = ctx.local_time();
+        self.grants.clear();
+        self.refusals = 0;
+        let believed = ctx.config().believed_lease();
+        ctx.set_timer(believed, LeaseTimer::LeaseEnd { generation, round });
+        for n in 0..candidates(ctx) {
+            if n != ctx.id().0 {
+                ctx.send(NodeId(n), LeaseMsg::RequestLease { generation, round });
+            }
+        }
+        let me = ctx.id();
+        if self.accept(ctx, me, generation) {
+            self.on_grant(ctx, me, generation, round);
+        }
+    }
+
+    /// Step 2, the acceptor: grant `gen` to `to`, or refuse.
+    fn accept(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, generation: Gen) -> bool {
+        if self.recovering {
+            return false;
+        }
+        if self.granted_to.is_some_and(|(h, _)| h != to) {
+            return false;
+        }
+        if let Some((pg, holder)) = ctx.durable().promised {
+            if generation < pg || (generation == pg && holder != to) {
+                return false;
+            }
+        }
+        let disk = ctx.durable_mut();
+        disk.promised = Some((generation, to));
+        disk.max_gen = disk.max_gen.max(generation);
+        self.granted_to = Some((to, generation));
+        if let Some(t) = self.grant_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        let lease = ctx.config().lease;
+        self.grant_timer = Some(ctx.set_timer(lease, LeaseTimer::GrantEnd));
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        true
+    }
+
+    fn on_grant(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, generation: Gen, round: u64) {
+        let mine = matches!(self.role, Role::Candidate { generation: g } | Role::Leader { generation: g } if g == generation);
+        if !mine || round != self.round || self.grants.contains(&from) {
+            return;
+        }
+        self.grants.push(from);
+        if self.grants.len() < quorum(ctx) || self.confirmed == Some(round) {
+            return;
+        }
+        self.confirmed = Some(round);
+        let believed = ctx.config().believed_lease();
+        self.wall_deadline = Some(self.round_sent_at.plus(believed));
+        if self.role == (Role::Candidate { generation }) {
+            self.become_leader(ctx, generation);
+        }
+    }
+
+    /// Step 3: a majority granted: lead generation `gen`.
+    pub fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>, generation: Gen) {
+        self.role = Role::Leader { generation };
+        ctx.note(format_args!("role=leader gen={generation}"));
+        let cfg = ctx.config();
+        let (renew, wi) = (cfg.renew_interval, cfg.write_interval);
+        ctx.set_timer(renew, LeaseTimer::Renew { generation });
+        ctx.set_timer(wi, LeaseTimer::WriteTick { generation });
+    }
+
+    fn step_down(&mut self, ctx: &mut Ctx<'_, Self>, why: &str) {
+        ctx.note(format_args!("role=follower ({why})"));
+        self.role = Role::Follower;
+        self.confirmed = None;
+        self.wall_deadline = None;
+        self.arm_election(ctx);
+    }
+
+    /// The leader's own belief that its lease still holds, as it checks it before acting.
+    /// With `lease_on_wall_clock` it reads the (steppable) clock against a deadline; the
+    /// default relies on the `LeaseEnd` timer, a duration on a monotonic clock.
+    fn lease_holds(&self, ctx: &Ctx<'_, Self>) -> bool {
+        if ctx.config().lease_on_wall_clock {
+            return self.wall_deadline.is_some_and(|d| ctx.local_time() < d);
+        }
+        self.confirmed.is_some()
+    }
+
+    fn on_lease_end(&mut self, ctx: &mut Ctx<'_, Self>, generation: Gen, round: u64) {
+        match self.role {
+            Role::Candidate { generation: g } if g == generation && round == self.round => {
+                self.role = Role::Follower;
+                ctx.note(format_args!(
+                    "role=follower (no majority granted gen {generation})"
+                ));
+                self.arm_election(ctx);
+            }
+            Role::Leader { generation: g } if g == generation && self.confirmed == Some(round) => {
+                if ctx.config().lease_on_wall_clock {
+                    if let Some(deadline) = self.wall_deadline.filter(|&d| ctx.local_time() < d) {
+                        // The wall clock says there is time left (it was stepped back).
+                        let left = deadline.since(ctx.local_time());
+                        ctx.set_timer(left, LeaseTimer::LeaseEnd { generation, round });
+                        return;
+                    }
+                }
+                self.step_down(ctx, "lease expired");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_store_reply(&mut self, ctx: &mut Ctx<'_, Self>, msg: StoreMsg) {
+        if let StoreMsg::Fenced {
+            generation, fence, ..
+        } = msg
+        {
+            let disk = ctx.durable_mut();
+            disk.max_gen = disk.max_gen.max(fence);
+            if self.role == (Role::Leader { generation }) {
+                let why = format!("fenced out by the store: gen {generation} < fence {fence}");
+                self.step_down(ctx, &why);
+            }
+        }
+    }
+}
+
+impl Process for LeaseNode {
+    type Config = LeaseConfig;
+    type Msg = LeaseMsg;
+    type Timer = LeaseTimer;
+    type Durable = LeaseDisk;
+    type Request = ();
+    type Response = ();
+
+    fn start(ctx: &mut Ctx<'_, Self>) -> Self {
+        let mut node = LeaseNode {
+            role: Role::Follower,
+            round: 0,
+            round_sent_at: Time::ZERO,
+            grants: Vec::new(),
+            refusals: 0,
+            confirmed: None,
+            wall_deadline: None,
+            granted_to: None,
+            grant_timer: None,
+            election_timer: None,
+            recovering: false,
+            writer: Writer::default(),
+        };
+        if ctx.id().0 >= candidates(ctx) {
+            node.role = Role::Store;
+            return node;
+        }
+        if ctx.restarted() {
+            // Grants made before the crash were volatile: wait them out before granting
+            // anything, or two leases could overlap.
+            node.recovering = true;
+            let lease = ctx.config().lease;
+            ctx.set_timer(lease, LeaseTimer::Recovered);
+            return node;
+        }
+        node.arm_election(ctx);
+        node
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: LeaseMsg) {
+        if self.role == Role::Store {
+            if let LeaseMsg::Store(StoreMsg::Write { generation, seq }) = msg {
+                let fencing = ctx.config().fencing;
+                let mut log = std::mem::take(&mut ctx.durable_mut().store);
+                let reply = resource::on_write(ctx, &mut log, fencing, from, generation, seq);
+                ctx.durable_mut().store = log;
+                ctx.send(from, LeaseMsg::Store(reply));
+            }
+            return;
+        }
+        match msg {
+            LeaseMsg::RequestLease { generation, round } => {
+                if self.accept(ctx, from, generation) {
+                    ctx.send(from, LeaseMsg::Grant { generation, round });
+                } else {
+                    let promised = ctx.durable().promised.map_or(0, |p| p.0);
+                    ctx.send(
+                        from,
+                        LeaseMsg::Refuse {
+                            generation,
+                            round,
+                            promised,
+                        },
+                    );
+                }
+            }
+            LeaseMsg::Grant { generation, round } => self.on_grant(ctx, from, generation, round),
+            LeaseMsg::Refuse {
+                generation,
+                round,
+                promised,
+            } => {
+                let disk = ctx.durable_mut();
+                disk.max_gen = disk.max_gen.max(promised);
+                if self.role == (Role::Candidate { generation }) && round == self.round {
+                    self.refusals += 1;
+                    let c = candidates(ctx) as usize;
+                    if c.saturating_sub(self.refusals as usize) < quorum(ctx) {
+                        self.role = Role::Follower;
+                        ctx.note(format_args!("role=follower (refused gen {generation})"));
+                        self.arm_election(ctx);
+                    }
+                }
+            }
+            LeaseMsg::Store(reply) => self.on_store_reply(ctx, reply),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: LeaseTimer) {
+        match timer {
+            LeaseTimer::Election => {
+                self.election_timer = None;
+                if self.role == Role::Follower && self.granted_to.is_none() && !self.recovering {
+                    self.become_candidate(ctx);
+                }
+            }
+            LeaseTimer::GrantEnd => {
+                self.grant_timer = None;
+                self.granted_to = None;
+                self.arm_election(ctx);
+            }
+            LeaseTimer::LeaseEnd { generation, round } => self.on_lease_end(ctx, generation, round),
+            LeaseTimer::Renew { generation } => {
+                if self.role == (Role::Leader { generation }) {
+                    self.send_round(ctx, generation);
+                    let renew = ctx.config().renew_interval;
+                    ctx.set_timer(renew, LeaseTimer::Renew { generation });
+                }
+            }
+            LeaseTimer::Recovered => {
+                self.recovering = false;
+                self.arm_election(ctx);
+            }
+            LeaseTimer::WriteTick { generation } => {
+                if self.role != (Role::Leader { generation }) {
+                    return;
+                }
+                if !self.lease_holds(ctx) {
+                    self.step_down(ctx, "lease expired");
+                    return;
+                }
+                let seq = self.writer.begin();
+                let cfg = ctx.config();
+                let (work, wi) = (cfg.write_work, cfg.write_interval);
+                ctx.set_timer(work, LeaseTimer::WriteDone { generation, seq });
+                ctx.set_timer(wi, LeaseTimer::WriteTick { generation });
+            }
+            // No second look at the lease: it was checked when the write began. The gap is
+            // where a pause (or a slow network) turns a leader into a stale one.
+            LeaseTimer::WriteDone { generation, seq } if ctx.config().store => {
+                let store = NodeId(ctx.node_count() as u32 - 1);
+                ctx.send(store, LeaseMsg::Store(StoreMsg::Write { generation, seq }));
+            }
+            LeaseTimer::WriteDone { .. } => {}
+        }
+    }
+}
+
+impl ElectionNode for LeaseNode {
+    fn leader_gen(&self) -> Option<Gen> {
+        match self.role {
+            Role::Leader { generation } => Some(generation),
+            _ => None,
+        }
+    }
+
+    fn store_log(durable: &LeaseDisk) -> Option<&StoreLog> {
+        Some(&durable.store).filter(|s| s.accepted + s.refused > 0)
+    }
+}

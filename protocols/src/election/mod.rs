@@ -1,0 +1,204 @@
+//! # Leader election, split-brain, and what keeps it harmless
+//!
+//! Many systems want exactly one node in charge: one node that writes to the disk array,
+//! holds the lock, orders the log. Electing it is easy when the network is kind. The hard
+//! part is the moment the network splits or the leader freezes, because then a node cannot
+//! tell "the leader is dead" from "the leader is slow" or "I cannot reach the leader". If
+//! two nodes each decide they are in charge, that is **split-brain**; what matters is
+//! whether the damage they can do together is prevented. This module has two election
+//! protocols and one shared resource so that a class can watch both the problem and the
+//! cure, deterministically, from one seed.
+//!
+//! ## The bully algorithm (Garcia-Molina 1982)
+//!
+//! H. Garcia-Molina, "Elections in a Distributed Computing System", IEEE Transactions on
+//! Computers C-31(1), 1982. Every node has a fixed priority (its id). A node that stops
+//! hearing from the coordinator *holds an election*: it sends `Election` to every node with
+//! a higher id. Anyone higher who is alive answers (`Answer`) and holds its own election;
+//! if nobody higher answers within a timeout, the node declares itself coordinator and
+//! tells everyone (`Coordinator`). The highest live id always wins, which is why it is
+//! called the bully. The paper assumes a reliable network where a silent node is a crashed
+//! node. Under a partition that assumption fails: each side hears nothing from the other,
+//! so each side elects its own highest node. Nothing in the algorithm stops it. See
+//! [`bully`].
+//!
+//! ## Leases (Gray & Cheriton 1989)
+//!
+//! C. Gray and D. Cheriton, "Leases: An Efficient Fault-Tolerant Mechanism for Distributed
+//! File Cache Consistency", SOSP 1989. A lease is a promise with an expiry: "for the next
+//! `lease_ms` I will not let anyone else lead". A candidate asks every node for a lease and
+//! leads only once a **majority** granted it; two majorities always share a node, and that
+//! node grants to one holder at a time, so two nodes cannot both hold valid leases — *if*
+//! clocks measure durations honestly. The leader renews before expiry and stops acting
+//! when its lease runs out, measured on its own clock from when it *asked*, shortened by
+//! the drift the system assumes clocks may have. The two classic ways this goes wrong are
+//! exactly what the lease demos show: a clock that jumps (the leader reads a wall clock
+//! that an NTP step set back, so its lease seems to last longer), and a long pause (a
+//! stop-the-world GC freezes the leader between checking its lease and using it; when it
+//! wakes up it acts on a belief that expired seconds ago). See [`lease`].
+//!
+//! ## Generation clocks and fencing tokens
+//!
+//! Every election in both protocols produces a **generation** (a term, an epoch): a number
+//! larger than any the winner has seen. Every write the leader sends to the shared resource
+//! carries it. A resource that remembers the highest generation it has accepted and refuses
+//! anything older is *fenced*: even when an old leader still believes in itself, its writes
+//! bounce. M. Kleppmann, "How to do distributed locking" (2016) and *Designing
+//! Data-Intensive Applications* ch. 8 ("The leader and the lock", "Fencing tokens") make the
+//! argument: no lease or timeout can rule out a paused process, so safety must come from the
+//! resource checking tokens. See [`resource`].
+//!
+//! ## Checks
+//!
+//! [`invariants`] has three, all "always" properties judged after every event:
+//! - `split-brain`: at most one live, running node believes it is leader at any instant.
+//!   The simulator can see this; no real node can.
+//! - `one-leader-per-gen`: no generation ever has two leaders (the quorum guarantee).
+//! - `fencing`: the resource never accepts a write from an older generation after one from
+//!   a newer generation (a lost update).
+//!
+//! Bully violates `split-brain` under any partition. Leases hold it under partitions,
+//! crashes and clock steps, but not under a long pause; fencing keeps the resource safe in
+//! every case.
+
+pub mod bully;
+pub mod invariants;
+pub mod lease;
+pub mod resource;
+pub mod timeline;
+
+pub use invariants::{ElectionNode, Fencing, OneLeaderPerGen, SplitBrain};
+pub use resource::{Gen, StoreLog};
+
+use sim_core::Time;
+
+/// An instant as the election reports print it: seconds with three decimals (`2.350s`).
+pub fn secs(t: Time) -> String {
+    let ms = t.as_nanos() / 1_000_000;
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+use crate::{CheckInfo, CheckKind, Knob, Protocol, Workload};
+use sim_core::Checker;
+
+const CHECKS: &[CheckInfo] = &[
+    CheckInfo {
+        name: "split-brain",
+        kind: CheckKind::Always,
+        promise: "at most one running node believes it is leader at any instant",
+    },
+    CheckInfo {
+        name: "one-leader-per-gen",
+        kind: CheckKind::Always,
+        promise: "no generation ever has two leaders",
+    },
+    CheckInfo {
+        name: "fencing",
+        kind: CheckKind::Always,
+        promise: "the store never accepts a write from an older generation after one from a newer generation",
+    },
+];
+
+const FENCING_KNOB: Knob = Knob {
+    name: "fencing",
+    mistake: "set to false: the store accepts any write, whatever its generation, so a deposed leader's write overwrites the new leader's (a lost update)",
+    caught_by: "fencing",
+};
+
+fn election_checker<P: ElectionNode + 'static>(name: &str) -> Option<Box<dyn Checker<P>>> {
+    match name {
+        "split-brain" => Some(Box::new(SplitBrain::new())),
+        "one-leader-per-gen" => Some(Box::new(OneLeaderPerGen::new())),
+        "fencing" => Some(Box::new(Fencing::new())),
+        _ => None,
+    }
+}
+
+fn no_clients(name: &str, workload: &Workload) -> Result<(), String> {
+    if workload.clients > 0 {
+        return Err(format!(
+            "{name} has no clients (the leaders write to the store themselves): remove the workload or set clients: 0"
+        ));
+    }
+    Ok(())
+}
+
+/// The bully algorithm as a scenario protocol.
+pub struct BullyProtocol;
+
+impl Protocol for BullyProtocol {
+    const NAME: &'static str = "bully";
+    const SUMMARY: &'static str =
+        "bully leader election (Garcia-Molina 1982): two leaders under a partition";
+    type Config = bully::BullyConfig;
+    type Node = bully::BullyNode;
+    type Client = sim_core::NoClients;
+
+    fn knobs() -> &'static [Knob] {
+        &[FENCING_KNOB]
+    }
+
+    fn checks() -> &'static [CheckInfo] {
+        CHECKS
+    }
+
+    fn checker(name: &str, _: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
+        election_checker(name)
+    }
+
+    fn client_config(workload: &Workload, _: &Self::Config) -> Result<(), String> {
+        no_clients(Self::NAME, workload)
+    }
+}
+
+/// Lease-based election with generations and a fenced store, as a scenario protocol.
+pub struct LeaseProtocol;
+
+impl Protocol for LeaseProtocol {
+    const NAME: &'static str = "lease";
+    const SUMMARY: &'static str =
+        "majority leases with generation numbers and a fenced store (Gray & Cheriton 1989)";
+    type Config = lease::LeaseConfig;
+    type Node = lease::LeaseNode;
+    type Client = sim_core::NoClients;
+
+    fn knobs() -> &'static [Knob] {
+        &[
+            FENCING_KNOB,
+            Knob {
+                name: "lease_on_wall_clock",
+                mistake: "the leader compares the wall clock with a lease deadline instead of measuring a duration on a monotonic clock, so a clock stepped back stretches its lease",
+                caught_by: "split-brain",
+            },
+            Knob {
+                name: "half_is_quorum",
+                mistake: "half the candidates count as a quorum, so both halves of a split elect a leader, with the same generation",
+                caught_by: "one-leader-per-gen",
+            },
+        ]
+    }
+
+    fn checks() -> &'static [CheckInfo] {
+        CHECKS
+    }
+
+    fn checker(name: &str, _: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
+        election_checker(name)
+    }
+
+    fn client_config(workload: &Workload, _: &Self::Config) -> Result<(), String> {
+        no_clients(Self::NAME, workload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secs_prints_three_decimals() {
+        assert_eq!(secs(Time::from_nanos(2_350_000_000)), "2.350s");
+        assert_eq!(secs(Time::from_nanos(999_999)), "0.000s");
+        assert_eq!(secs(Time::from_nanos(12_004_000_000)), "12.004s");
+    }
+}

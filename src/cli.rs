@@ -1,0 +1,401 @@
+//! The command line: parse the flags, call the library, print, choose the exit code.
+//!
+//! Exit codes: 0 when every run met its `expect`, 1 when one did not, 2 for bad input
+//! (a bad scenario file or flag).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use faultline::output::{self, replay_command};
+use faultline::scenario::ScenarioError;
+use faultline::{Scenario, determinism, registry, runner, shrink, sweep};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sim_core::TraceLevel;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// A deterministic simulator for distributed systems: run failure scenarios written in RON,
+/// sweep them over thousands of seeds, shrink a failure, replay it from its seed.
+#[derive(Parser, Debug)]
+#[command(name = "faultline", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one scenario with one seed, print its trace and verdict.
+    ///
+    /// Exit code 0 when the outcome matches the file's `expect`, 1 when it does not,
+    /// 2 for a bad file or flag.
+    Run {
+        /// The scenario file (RON), e.g. scenarios/pingstorm/smoke.ron.
+        file: String,
+        /// Seed for this run [default: the file's `seed`].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// How much of the trace to record and print [default: the file's `trace`, else summary].
+        #[arg(long, value_enum)]
+        trace: Option<TraceArg>,
+        /// Also print events, virtual time, wall time, events/s and the virtual/wall ratio.
+        #[arg(long, default_value_t = false)]
+        stats: bool,
+    },
+    /// Run many seeds in parallel; write one JSON line per seed, in seed order.
+    ///
+    /// The output file is flushed line by line: run the same command again to resume an
+    /// interrupted sweep. With --shard I/N only every N-th seed runs (for batch schedulers).
+    Sweep {
+        /// The scenario file (RON).
+        file: String,
+        /// Seeds to run, as START..END (END excluded), e.g. 0..10000.
+        #[arg(long, value_parser = parse_range)]
+        seeds: std::ops::Range<u64>,
+        /// Simulations run at once, one per thread [default: the number of CPUs].
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write the JSON lines here (and resume from it if it exists) [default: stdout].
+        #[arg(long)]
+        out: Option<String>,
+        /// Run only shard I of N (0-based): the seeds whose position in the range is I mod N.
+        #[arg(long, value_parser = parse_shard, default_value = "0/1")]
+        shard: (u64, u64),
+    },
+    /// Shrink a failing run to the smallest scenario that still fails the same check.
+    Shrink {
+        /// The scenario file (RON).
+        file: String,
+        /// The failing seed (from `run` or `sweep`).
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the minimal scenario [default: print it to stdout].
+        #[arg(long)]
+        out: Option<String>,
+    },
+    /// Run each seed twice and report the first event where the two runs differ.
+    CheckDeterminism {
+        /// The scenario file (RON).
+        file: String,
+        /// Seeds to check, as START..END (END excluded).
+        #[arg(long, value_parser = parse_range, default_value = "0..100")]
+        seeds: std::ops::Range<u64>,
+    },
+    /// List protocols (their config, checks and bug knobs) and the scenario files.
+    List {
+        /// The folder of scenario files to list.
+        #[arg(long, default_value = "scenarios")]
+        dir: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TraceArg {
+    Full,
+    Summary,
+    Off,
+}
+
+impl TraceArg {
+    fn level(self) -> TraceLevel {
+        match self {
+            TraceArg::Full => TraceLevel::Full,
+            TraceArg::Summary => TraceLevel::Summary,
+            TraceArg::Off => TraceLevel::Off,
+        }
+    }
+}
+
+fn parse_range(s: &str) -> Result<std::ops::Range<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("{s:?} is not a range: write START..END, e.g. 0..10000"))?;
+    let num = |x: &str| {
+        x.trim().parse::<u64>().map_err(|_| {
+            format!(
+                "{x:?} in {s:?} is not a seed: write START..END with whole numbers, e.g. 0..10000"
+            )
+        })
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a >= b {
+        return Err(format!(
+            "the range {s} is empty: END is excluded, so write e.g. {a}..{}",
+            a + 1
+        ));
+    }
+    Ok(a..b)
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{s:?} is not a shard: write I/N with 0 <= I < N, e.g. 3/8");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n) = (
+        i.trim().parse::<u64>().map_err(|_| bad())?,
+        n.trim().parse::<u64>().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// Bad input: printed, exit code 2.
+enum Failure {
+    Scenario(ScenarioError),
+    Input(String),
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(e: ScenarioError) -> Failure {
+        Failure::Scenario(e)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(Failure::Scenario(e)) => {
+            let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            eprint!("{}", e.render(color));
+            ExitCode::from(2)
+        }
+        Err(Failure::Input(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(file: &str) -> Result<Scenario, Failure> {
+    let s = Scenario::load(file)?;
+    runner::check(&s)?;
+    Ok(s)
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            format,
+            trace,
+            stats,
+        } => run_one(&file, seed, format, trace, stats),
+        Command::Sweep {
+            file,
+            seeds,
+            jobs,
+            out,
+            shard,
+        } => run_sweep(&file, seeds, jobs, out, shard),
+        Command::Shrink { file, seed, out } => run_shrink(&file, seed, out),
+        Command::CheckDeterminism { file, seeds } => run_determinism(&file, seeds),
+        Command::List { dir } => run_list(&dir),
+    }
+}
+
+fn run_one(
+    file: &str,
+    seed: Option<u64>,
+    format: Format,
+    trace: Option<TraceArg>,
+    stats: bool,
+) -> Result<ExitCode, Failure> {
+    let s = load(file)?;
+    let seed = seed.unwrap_or(s.seed());
+    let level = trace.map_or(s.trace(), TraceArg::level);
+    let started = Instant::now();
+    let r = runner::run(&s, seed, level)?;
+    let wall = started.elapsed();
+    let mut out = std::io::stdout().lock();
+    let written = match format {
+        Format::Text => {
+            let mut text = output::trace_text(&r, level);
+            text.push_str(&output::verdict_text(&s, &r));
+            if stats {
+                text.push_str(&output::stats_text(&r, wall));
+            }
+            out.write_all(text.as_bytes())
+        }
+        Format::Json => {
+            let v = output::json_report(&s, &r, level, stats.then_some(wall));
+            writeln!(out, "{v}")
+        }
+    };
+    written.map_err(|e| Failure::Input(format!("cannot write the report: {e}")))?;
+    Ok(if r.matched {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_sweep(
+    file: &str,
+    seeds: std::ops::Range<u64>,
+    jobs: Option<usize>,
+    out: Option<String>,
+    shard: (u64, u64),
+) -> Result<ExitCode, Failure> {
+    let s = load(file)?;
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(Failure::Input(
+            "--jobs 0 runs nothing: give at least 1".into(),
+        ));
+    }
+    let mut todo = sweep::shard_seeds(seeds.clone(), shard.0, shard.1);
+    let mut sink: Box<dyn Write> = match &out {
+        Some(path) => {
+            let (file, done) =
+                sweep::open_for_resume(path).map_err(|e| Failure::Input(format!("{path}: {e}")))?;
+            if !done.is_empty() {
+                eprintln!("resuming {path}: {} seeds already recorded", done.len());
+            }
+            todo.retain(|seed| !done.contains(seed));
+            Box::new(std::io::BufWriter::new(file))
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let bar = ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let summary = sweep::sweep(&s, &todo, jobs, &mut sink, &|failed| {
+        bar.inc(1);
+        if failed > 0 {
+            bar.set_message(format!("{failed} failed"));
+        }
+    })
+    .map_err(|e| match e {
+        sweep::SweepError::Scenario(e) => Failure::Scenario(e),
+        sweep::SweepError::Io(e) => Failure::Input(format!("cannot write the results: {e}")),
+    })?;
+    bar.finish_and_clear();
+    drop(sink);
+    eprintln!(
+        "swept {} seeds of {file}: {} met `expect: {}`, {} did not",
+        summary.runs,
+        summary.runs - summary.failed.len() as u64,
+        s.expect(),
+        summary.failed.len()
+    );
+    for (seed, outcome) in summary.failed.iter().take(20) {
+        eprintln!(
+            "  seed {seed}: {outcome}    replay: {}",
+            replay_command(file, *seed)
+        );
+    }
+    if summary.failed.len() > 20 {
+        eprintln!(
+            "  ... and {} more (see the JSON lines)",
+            summary.failed.len() - 20
+        );
+    }
+    if let Some((seed, _)) = summary.failed.first() {
+        eprintln!("shrink the first: faultline shrink {file} --seed {seed}");
+    }
+    Ok(if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_shrink(file: &str, seed: u64, out: Option<String>) -> Result<ExitCode, Failure> {
+    let s = load(file)?;
+    let shrunk =
+        shrink::shrink(&s, seed, &mut |step| eprintln!("shrink: {step}")).map_err(|e| match e {
+            shrink::ShrinkError::Scenario(e) => Failure::Scenario(e),
+            shrink::ShrinkError::Passes(msg) => Failure::Input(msg),
+        })?;
+    match &out {
+        Some(path) => {
+            std::fs::write(path, &shrunk.text)
+                .map_err(|e| Failure::Input(format!("cannot write {path}: {e}")))?;
+            eprintln!(
+                "wrote {path}: {} faults (from {}), fails {:?} in {} runs",
+                shrunk.faults, shrunk.faults_before, shrunk.check, shrunk.runs
+            );
+            eprintln!("replay: {}", replay_command(path, seed));
+        }
+        None => print!("{}", shrunk.text),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_determinism(file: &str, seeds: std::ops::Range<u64>) -> Result<ExitCode, Failure> {
+    let s = load(file)?;
+    let count = seeds.end - seeds.start;
+    match determinism::check_determinism(&s, seeds)? {
+        None => {
+            println!("deterministic: {count} seeds each ran twice with identical traces");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(d) => {
+            println!(
+                "NOT deterministic: seed {} differs at event {}",
+                d.seed, d.index
+            );
+            println!("  first run:  {}", d.first);
+            println!("  second run: {}", d.second);
+            println!("replay: {}", replay_command(file, d.seed));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run_list(dir: &str) -> Result<ExitCode, Failure> {
+    let mut o = String::new();
+    o.push_str("protocols:\n");
+    for p in registry::infos() {
+        o.push_str(&format!("  {}: {}\n", p.name, p.summary));
+        let config = p.config.replace('\n', "\n      ");
+        o.push_str(&format!("    config (defaults): {config}\n"));
+        if p.checks.is_empty() {
+            o.push_str("    checks: none\n");
+        }
+        for (name, kind, promise) in &p.checks {
+            o.push_str(&format!("    check {name} ({kind:?}): {promise}\n"));
+        }
+        if p.knobs.is_empty() {
+            o.push_str("    bug knobs: none\n");
+        }
+        for (name, mistake, caught_by) in &p.knobs {
+            o.push_str(&format!(
+                "    knob {name}: {mistake} (caught by {caught_by})\n"
+            ));
+        }
+    }
+    o.push_str(&format!("scenarios under {dir}/:\n"));
+    let files = faultline::scenario::files_under(std::path::Path::new(dir))
+        .map_err(|e| Failure::Input(format!("cannot list {dir}: {e}")))?;
+    for f in files {
+        let path = f.display().to_string();
+        match Scenario::load(&path) {
+            Ok(s) => o.push_str(&format!("  {path}: {}\n", first_line(s.description()))),
+            Err(e) => o.push_str(&format!("  {path}: INVALID: {}\n", e.one_line())),
+        }
+    }
+    print!("{o}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}

@@ -1,0 +1,40 @@
+//! # faultline: scenarios, runs, sweeps and shrinking
+//!
+//! The library behind the `faultline` command. A scenario file (RON, see
+//! `docs/SCENARIOS.md`) is read into a [`Scenario`] with [`Scenario::load`]; every error
+//! in it names the file, line and column. [`runner::run`] runs it with a seed;
+//! [`sweep::sweep`] runs many seeds on many threads; [`shrink::shrink`] turns a failing
+//! run into the smallest scenario that still fails the same way.
+//!
+//! ```
+//! use faultline::{Scenario, runner};
+//!
+//! let text = r#"(
+//!     name: "tiny",
+//!     protocol: (name: "pingstorm", config: (fanout: 1)),
+//!     cluster: (nodes: 3),
+//!     faults: [At("20ms", Crash("n2")), At("40ms", Restart("n2"))],
+//!     seed: 7,
+//!     duration: "50ms",
+//!     expect: Pass,
+//! )"#;
+//! let scenario = Scenario::parse("tiny.ron", text).unwrap();
+//! let result = runner::run(&scenario, scenario.seed(), scenario.trace()).unwrap();
+//! assert!(result.matched);
+//! assert!(result.report.trace.summary_text().contains("!! crash n2"));
+//! ```
+//!
+//! Everything that runs a scenario is generic over [`protocols::Protocol`]
+//! ([`runner::Prepared`], [`shrink::shrink_with`]); the functions without a type parameter
+//! look the protocol up by name in the [`registry`].
+
+pub mod determinism;
+pub mod output;
+pub mod registry;
+pub mod runner;
+pub mod scenario;
+pub mod shrink;
+pub mod sweep;
+
+pub use runner::{Outcome, RunResult};
+pub use scenario::{Scenario, ScenarioError};

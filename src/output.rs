@@ -1,0 +1,128 @@
+//! How runs are shown: the text report (trace, verdict, replay command) and the JSON one.
+
+use crate::runner::{Outcome, RunResult};
+use crate::scenario::Scenario;
+use serde_json::json;
+use sim_core::TraceLevel;
+use std::fmt::Write as _;
+
+/// The exact command that replays `seed` of the scenario in `file`.
+pub fn replay_command(file: &str, seed: u64) -> String {
+    format!("faultline run {} --seed {seed}", shell_quote(file))
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// `Pass` or `Violation("check")`: the outcome as `expect` would write it.
+pub fn outcome_name(o: &Outcome) -> String {
+    match o {
+        Outcome::Pass => "Pass".into(),
+        Outcome::Violation(v) => format!("Violation({:?})", v.check),
+    }
+}
+
+/// The trace at `level`, one event a line.
+pub fn trace_text(r: &RunResult, level: TraceLevel) -> String {
+    match level {
+        TraceLevel::Off => String::new(),
+        TraceLevel::Summary => r.report.trace.summary_text(),
+        TraceLevel::Full => r.report.trace.to_text(),
+    }
+}
+
+/// The verdict and what to do about it, after the trace.
+pub fn verdict_text(s: &Scenario, r: &RunResult) -> String {
+    let mut o = String::new();
+    let rep = &r.report;
+    let end = serde_json::to_value(rep.end)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "end: {end} at {} after {} events",
+        rep.end_time, rep.stats.events
+    );
+    for v in &rep.violations {
+        let _ = writeln!(o, "violation: {} at {}: {}", v.check, v.time, v.message);
+    }
+    let got = outcome_name(&r.outcome);
+    if r.matched {
+        let _ = writeln!(o, "verdict: ok: {got}, as expected");
+    } else {
+        let _ = writeln!(o, "verdict: FAILED: expected {}, got {got}", s.expect());
+    }
+    if !r.matched || r.outcome != Outcome::Pass {
+        let _ = writeln!(o, "seed: {}", r.seed);
+        let _ = writeln!(o, "replay: {}", replay_command(s.file(), r.seed));
+    }
+    o
+}
+
+/// Counters and speed: events, virtual time, wall time, events/s, virtual/wall.
+pub fn stats_text(r: &RunResult, wall: std::time::Duration) -> String {
+    let st = &r.report.stats;
+    let secs = wall.as_secs_f64().max(1e-9);
+    let virt = r.report.end_time.elapsed().as_secs_f64();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "stats: events {} | deliveries {} | drops {} | faults {} | virtual time {:.3}s | wall time {:.3}s | {:.0} events/s | virtual/wall {:.2}x",
+        st.events,
+        st.deliveries,
+        st.drops(),
+        st.faults,
+        virt,
+        secs,
+        st.events as f64 / secs,
+        virt / secs
+    );
+    o
+}
+
+/// One JSON object for the whole run.
+pub fn json_report(
+    s: &Scenario,
+    r: &RunResult,
+    level: TraceLevel,
+    wall: Option<std::time::Duration>,
+) -> serde_json::Value {
+    let mut v = json!({
+        "scenario": s.file(),
+        "name": s.name(),
+        "protocol": s.protocol(),
+        "seed": r.seed,
+        "expect": s.expect().to_string(),
+        "outcome": outcome_name(&r.outcome),
+        "matched": r.matched,
+        "violations": r.report.violations,
+        "end": r.report.end,
+        "end_time_ns": r.report.end_time.as_nanos(),
+        "stats": r.report.stats,
+        "fingerprint": format!("{:016x}", r.report.fingerprint),
+        "replay": replay_command(s.file(), r.seed),
+    });
+    if level != TraceLevel::Off {
+        let events: Vec<&sim_core::TraceEvent> = r
+            .report
+            .trace
+            .events
+            .iter()
+            .filter(|e| level == TraceLevel::Full || e.kind.in_summary())
+            .collect();
+        v["trace"] = json!(events);
+    }
+    if let Some(w) = wall {
+        v["wall_time_s"] = json!(w.as_secs_f64());
+    }
+    v
+}

@@ -1,0 +1,390 @@
+//! The shape of a scenario file, as serde reads it. Every struct rejects unknown fields,
+//! so a misspelt field is an error, never a silently ignored line.
+
+use super::span::Spanned;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use sim_core::{Duration, Latency, Nemesis, NemesisFault, Offset, Probability, TraceLevel};
+use std::fmt;
+
+/// The whole file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub(super) struct File {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub protocol: Spanned<ProtocolSpec>,
+    pub cluster: Spanned<ClusterSpec>,
+    #[serde(default)]
+    pub network: Option<Spanned<NetworkSpec>>,
+    #[serde(default)]
+    pub workload: Option<Spanned<protocols::Workload>>,
+    #[serde(default)]
+    pub faults: Vec<Spanned<At>>,
+    #[serde(default)]
+    pub nemesis: Option<Spanned<NemesisSpec>>,
+    #[serde(default)]
+    pub checks: Vec<Spanned<String>>,
+    pub seed: u64,
+    pub duration: Spanned<Duration>,
+    #[serde(default)]
+    pub max_events: Option<u64>,
+    #[serde(default)]
+    pub trace: Option<TraceSetting>,
+    pub expect: Spanned<Expect>,
+}
+
+/// `At("2s", Crash("n3"))`: a fault at a time.
+#[derive(Deserialize)]
+#[serde(rename = "At")]
+pub(super) struct At(pub Spanned<Duration>, pub FaultSpec);
+
+/// `protocol: (name: "raft", config: (...))`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename = "protocol")]
+pub(super) struct ProtocolSpec {
+    pub name: Spanned<String>,
+    /// Parsed later, into the protocol's own config type.
+    #[serde(default)]
+    pub config: Option<Spanned<IgnoredAny>>,
+}
+
+/// `cluster: (nodes: 5)` or `cluster: (nodes: ["a", "b", "c"])`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename = "cluster")]
+pub(super) struct ClusterSpec {
+    pub nodes: Spanned<NodesSpec>,
+}
+
+pub(super) enum NodesSpec {
+    Count(u64),
+    Names(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for NodesSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NodesSpec, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NodesSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a node count like 5 or a list of names like [\"a\", \"b\"]")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodesSpec, E> {
+                Ok(NodesSpec::Count(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NodesSpec, E> {
+                u64::try_from(v).map(NodesSpec::Count).map_err(|_| {
+                    E::custom(format!("a cluster of {v} nodes: expected a positive count"))
+                })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodesSpec, A::Error> {
+                let mut names = Vec::new();
+                while let Some(n) = seq.next_element::<Spanned<String>>()? {
+                    names.push(n);
+                }
+                if names.is_empty() {
+                    return Err(de::Error::custom(
+                        "an empty list of nodes: expected at least one name",
+                    ));
+                }
+                Ok(NodesSpec::Names(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `network: (latency: Uniform(min: "1ms", max: "10ms"), loss: 0.01, ...)`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "network")]
+pub struct NetworkSpec {
+    #[serde(default = "default_latency", deserialize_with = "spanned_latency")]
+    pub latency: Spanned<Latency>,
+    #[serde(default)]
+    pub loss: Probability,
+    #[serde(default)]
+    pub duplicate: Probability,
+    /// Per-link overrides, applied in order.
+    #[serde(default)]
+    pub links: Vec<Spanned<LinkOverride>>,
+}
+
+fn default_latency() -> Spanned<Latency> {
+    Spanned::new(sim_core::LinkConfig::default().latency)
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            latency: default_latency(),
+            loss: Probability::ZERO,
+            duplicate: Probability::ZERO,
+            links: Vec::new(),
+        }
+    }
+}
+
+/// One override: `(from: "n1", to: "n2", latency: Constant("50ms"), loss: 0.2)`. A
+/// missing `from` or `to` means every endpoint on that side.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "link")]
+pub struct LinkOverride {
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    #[serde(default)]
+    pub to: Option<Spanned<String>>,
+    #[serde(default, deserialize_with = "opt_latency")]
+    pub latency: Option<Latency>,
+    #[serde(default)]
+    pub loss: Option<Probability>,
+    #[serde(default)]
+    pub duplicate: Option<Probability>,
+}
+
+fn opt_latency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Latency>, D::Error> {
+    Ok(Some(LatencySpec::deserialize(d)?.into()))
+}
+
+/// Latency shapes as files write them; the same as `sim_core::Latency`, but strict about
+/// unknown fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename = "Latency")]
+enum LatencySpec {
+    Constant(Duration),
+    Uniform {
+        min: Duration,
+        max: Duration,
+    },
+    Exponential {
+        mean: Duration,
+        max: Duration,
+    },
+    Normal {
+        mean: Duration,
+        std_dev: Duration,
+        min: Duration,
+        max: Duration,
+    },
+}
+
+impl From<LatencySpec> for Latency {
+    fn from(l: LatencySpec) -> Latency {
+        match l {
+            LatencySpec::Constant(d) => Latency::Constant(d),
+            LatencySpec::Uniform { min, max } => Latency::Uniform { min, max },
+            LatencySpec::Exponential { mean, max } => Latency::Exponential { mean, max },
+            LatencySpec::Normal {
+                mean,
+                std_dev,
+                min,
+                max,
+            } => Latency::Normal {
+                mean,
+                std_dev,
+                min,
+                max,
+            },
+        }
+    }
+}
+
+/// `Spanned<Latency>` read through [`LatencySpec`].
+impl<'de> Deserialize<'de> for SpannedLatency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SpannedLatency, D::Error> {
+        let s = Spanned::<LatencySpec>::deserialize(d)?;
+        Ok(SpannedLatency(Spanned {
+            value: s.value.into(),
+            span: s.span,
+        }))
+    }
+}
+
+pub(super) struct SpannedLatency(Spanned<Latency>);
+
+fn spanned_latency<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<Latency>, D::Error> {
+    SpannedLatency::deserialize(d).map(|s| s.0)
+}
+
+/// One timed fault, as written after the time in `At("2s", ...)`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "fault")]
+pub enum FaultSpec {
+    /// `Partition([["n1", "n2"], ["n3", "n4", "n5"]])`: no messages between groups.
+    Partition(Vec<Vec<Spanned<String>>>),
+    /// `Heal`: remove every cut.
+    Heal,
+    /// `Crash("n3")`
+    Crash(Spanned<String>),
+    /// `Restart("n3")`
+    Restart(Spanned<String>),
+    /// `Pause(node: "n1", for: "800ms")`: a stop-the-world pause, resumed after `for`.
+    Pause {
+        node: Spanned<String>,
+        r#for: Spanned<Duration>,
+    },
+    /// `ClockSkew("n1", "+500ms")`: the node's clock jumps.
+    ClockSkew(Spanned<String>, Spanned<Offset>),
+    /// `ClockDrift("n1", 200)`: the clock runs 200 ppm fast (negative: slow).
+    ClockDrift(Spanned<String>, Spanned<i64>),
+    /// `Isolate("n2")`: cut one node off from every other node.
+    Isolate(Spanned<String>),
+    /// `OneWay(from: "n1", to: ["n2", "n3"])`: messages from one side are lost, not back.
+    OneWay {
+        #[serde(deserialize_with = "names")]
+        from: Vec<Spanned<String>>,
+        #[serde(deserialize_with = "names")]
+        to: Vec<Spanned<String>>,
+    },
+    /// `Bridge(left: ["n1", "n2"], middle: "n3", right: ["n4", "n5"])`
+    Bridge {
+        #[serde(deserialize_with = "names")]
+        left: Vec<Spanned<String>>,
+        #[serde(deserialize_with = "names")]
+        middle: Vec<Spanned<String>>,
+        #[serde(deserialize_with = "names")]
+        right: Vec<Spanned<String>>,
+    },
+    /// `SetLoss(loss: 0.1)` on every link, or `SetLoss(from: "n1", to: "n2", loss: 0.5)`.
+    SetLoss {
+        #[serde(default)]
+        from: Option<Spanned<String>>,
+        #[serde(default)]
+        to: Option<Spanned<String>>,
+        loss: Probability,
+    },
+    /// `SetDuplicate(duplicate: 0.05)`, with optional `from` / `to`.
+    SetDuplicate {
+        #[serde(default)]
+        from: Option<Spanned<String>>,
+        #[serde(default)]
+        to: Option<Spanned<String>>,
+        duplicate: Probability,
+    },
+    /// `SetLatency(latency: Constant("80ms"))`, with optional `from` / `to`.
+    SetLatency {
+        #[serde(default)]
+        from: Option<Spanned<String>>,
+        #[serde(default)]
+        to: Option<Spanned<String>>,
+        #[serde(deserialize_with = "spanned_latency")]
+        latency: Spanned<Latency>,
+    },
+}
+
+/// A name (`"n1"`) or a list of names (`["n1", "n2"]`).
+fn names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Spanned<String>>, D::Error> {
+    enum OneOrMany {
+        One(String),
+        Many(Vec<Spanned<String>>),
+    }
+    impl<'de> Deserialize<'de> for OneOrMany {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<OneOrMany, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = OneOrMany;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a name like \"n1\" or a list of names like [\"n1\", \"n2\"]")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                    Ok(OneOrMany::One(v.to_string()))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                    let mut v = Vec::new();
+                    while let Some(n) = seq.next_element::<Spanned<String>>()? {
+                        v.push(n);
+                    }
+                    if v.is_empty() {
+                        return Err(de::Error::custom(
+                            "an empty list: expected at least one name",
+                        ));
+                    }
+                    Ok(OneOrMany::Many(v))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    let s = Spanned::<OneOrMany>::deserialize(d)?;
+    Ok(match s.value {
+        OneOrMany::One(n) => vec![Spanned {
+            value: n,
+            span: s.span,
+        }],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// A random nemesis: `nemesis: (faults: [PartitionHalves, CrashRestart], every: ("1s",
+/// "3s"), lasting: ("500ms", "2s"), stop: "8s")`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "nemesis")]
+pub struct NemesisSpec {
+    pub faults: Vec<NemesisFault>,
+    #[serde(default)]
+    pub start: Duration,
+    /// After this the cluster is healed and left alone: the quiet tail.
+    pub stop: Spanned<Duration>,
+    /// Time between the end of one fault and the start of the next (min, max).
+    pub every: (Duration, Duration),
+    /// How long each fault lasts (min, max).
+    pub lasting: (Duration, Duration),
+    /// The largest clock jump a `ClockSkew` draws.
+    #[serde(default = "default_skew")]
+    pub max_skew: Duration,
+}
+
+fn default_skew() -> Duration {
+    Duration::from_millis(500)
+}
+
+impl NemesisSpec {
+    pub(crate) fn to_nemesis(&self) -> Nemesis {
+        Nemesis {
+            faults: self.faults.clone(),
+            start: self.start,
+            stop: self.stop.value,
+            interval_min: self.every.0,
+            interval_max: self.every.1,
+            duration_min: self.lasting.0,
+            duration_max: self.lasting.1,
+            max_skew: self.max_skew,
+        }
+    }
+}
+
+/// How much of the run the trace records: `Off`, `Summary` (the default) or `Full`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum TraceSetting {
+    Off,
+    Summary,
+    Full,
+}
+
+impl TraceSetting {
+    pub fn level(self) -> TraceLevel {
+        match self {
+            TraceSetting::Off => TraceLevel::Off,
+            TraceSetting::Summary => TraceLevel::Summary,
+            TraceSetting::Full => TraceLevel::Full,
+        }
+    }
+}
+
+/// What the run should end with.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub enum Expect {
+    /// No check fails.
+    Pass,
+    /// This check fails (a scenario that demonstrates a bug).
+    Violation(Spanned<String>),
+}
+
+impl fmt::Display for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expect::Pass => f.write_str("Pass"),
+            Expect::Violation(c) => write!(f, "Violation({:?})", c.value),
+        }
+    }
+}

@@ -1,0 +1,732 @@
+//! Scenario files: one RON file describes one experiment (see `docs/SCENARIOS.md`).
+//!
+//! [`Scenario::parse`] reads a file, checks everything that does not depend on the
+//! protocol (names, times, probabilities, the order of crashes and restarts) and keeps the
+//! position of every value, so an error points at its token. What depends on the protocol
+//! (its config, its checks, its clients) is checked by [`crate::runner::Prepared`].
+
+mod file;
+mod span;
+mod write;
+
+pub use file::{Expect, FaultSpec, LinkOverride, NemesisSpec, NetworkSpec, TraceSetting};
+pub(crate) use span::parse_span;
+pub use span::{ScenarioError, Span, Spanned};
+
+use file::{File, NodesSpec};
+use indexmap::IndexMap;
+use protocols::Workload;
+use sim_core::{Addr, ClientId, Duration, Fault, LinkConfig, NodeId, SimRng, Time, TraceLevel};
+use std::sync::Arc;
+
+/// A parsed and checked scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub(crate) file: String,
+    pub(crate) source: Arc<str>,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) protocol: Spanned<String>,
+    /// Where the protocol's `config: (...)` is written, if it is.
+    pub(crate) config: Option<Span>,
+    pub(crate) protocol_text: Span,
+    pub(crate) nodes: Vec<String>,
+    pub(crate) cluster_text: Span,
+    pub(crate) network: NetworkSpec,
+    pub(crate) network_text: Option<Span>,
+    pub(crate) workload: Workload,
+    pub(crate) workload_span: Span,
+    pub(crate) faults: Vec<Spanned<(Spanned<Duration>, FaultSpec)>>,
+    pub(crate) nemesis: Option<Spanned<NemesisSpec>>,
+    pub(crate) checks: Vec<Spanned<String>>,
+    pub(crate) seed: u64,
+    pub(crate) duration: Spanned<Duration>,
+    pub(crate) max_events: Option<u64>,
+    pub(crate) trace: TraceLevel,
+    pub(crate) expect: Spanned<Expect>,
+}
+
+impl Scenario {
+    /// Reads and checks the scenario file at `path`.
+    pub fn load(path: &str) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ScenarioError::whole(path, format!("cannot read scenario file {path}: {e}"))
+        })?;
+        Scenario::parse(path, &text)
+    }
+
+    /// Parses and checks `text`; `file` is the name errors and replay commands use.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let source: Arc<str> = Arc::from(text);
+        let parsed: File = span::parse_file(&source).map_err(|(span, message)| {
+            let help = help_for(&message);
+            let e = ScenarioError::at(file, &source, span, message);
+            match help {
+                Some(h) => e.help(h),
+                None => e,
+            }
+        })?;
+        let err = |span: Span, message: String| ScenarioError::at(file, &source, span, message);
+        let nodes = match &parsed.cluster.value.nodes.value {
+            NodesSpec::Count(0) => {
+                return Err(err(parsed.cluster.value.nodes.span.clone(), "a cluster of 0 nodes".into())
+                    .label("expected at least 1")
+                    .help("write `cluster: (nodes: 3)` for n1, n2, n3, or list names: `cluster: (nodes: [\"a\", \"b\"])`"));
+            }
+            NodesSpec::Count(n) if *n > 1_000_000 => {
+                return Err(err(
+                    parsed.cluster.value.nodes.span.clone(),
+                    format!("{n} nodes is too many"),
+                )
+                .label("expected at most 1000000"));
+            }
+            NodesSpec::Count(n) => (1..=*n).map(|i| format!("n{i}")).collect(),
+            NodesSpec::Names(names) => {
+                let mut seen = IndexMap::new();
+                for n in names {
+                    if n.value.is_empty() {
+                        return Err(err(n.span.clone(), "a node name is empty".into())
+                            .label("expected a name like \"n1\""));
+                    }
+                    if seen.insert(n.value.clone(), ()).is_some() {
+                        return Err(err(
+                            n.span.clone(),
+                            format!("node {:?} is named twice", n.value),
+                        )
+                        .label("a second node with this name")
+                        .help("node names must be unique"));
+                    }
+                }
+                names.iter().map(|n| n.value.clone()).collect()
+            }
+        };
+        let workload = parsed
+            .workload
+            .clone()
+            .unwrap_or_else(|| Spanned::new(Workload::default()));
+        let scenario = Scenario {
+            file: file.to_string(),
+            source: source.clone(),
+            name: parsed.name,
+            description: parsed.description,
+            protocol: parsed.protocol.value.name.clone(),
+            config: parsed
+                .protocol
+                .value
+                .config
+                .as_ref()
+                .map(|c| c.span.clone()),
+            protocol_text: parsed.protocol.span.clone(),
+            nodes,
+            cluster_text: parsed.cluster.span.clone(),
+            network: parsed
+                .network
+                .as_ref()
+                .map(|n| n.value.clone())
+                .unwrap_or_default(),
+            network_text: parsed.network.as_ref().map(|n| n.span.clone()),
+            workload: workload.value,
+            workload_span: workload.span,
+            faults: parsed
+                .faults
+                .into_iter()
+                .map(|f| Spanned {
+                    value: (f.value.0, f.value.1),
+                    span: f.span,
+                })
+                .collect(),
+            nemesis: parsed.nemesis,
+            checks: parsed.checks,
+            seed: parsed.seed,
+            duration: parsed.duration,
+            max_events: parsed.max_events,
+            trace: parsed
+                .trace
+                .map_or(TraceLevel::Summary, TraceSetting::level),
+            expect: parsed.expect,
+        };
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// The file name it was read from (as given).
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+    pub fn protocol(&self) -> &str {
+        &self.protocol.value
+    }
+    /// The seed written in the file.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// How long the run lasts in virtual time.
+    pub fn duration(&self) -> Duration {
+        self.duration.value
+    }
+    /// The trace level the file asks for (`summary` unless it says otherwise).
+    pub fn trace(&self) -> TraceLevel {
+        self.trace
+    }
+    pub fn expect(&self) -> &Expect {
+        &self.expect.value
+    }
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+    /// How many timed faults the file lists.
+    pub fn fault_count(&self) -> usize {
+        self.faults.len()
+    }
+    pub fn has_nemesis(&self) -> bool {
+        self.nemesis.is_some()
+    }
+    pub fn workload(&self) -> &Workload {
+        &self.workload
+    }
+    pub fn checks(&self) -> impl Iterator<Item = &str> {
+        self.checks.iter().map(|c| c.value.as_str())
+    }
+
+    pub(crate) fn error(&self, span: Span, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::at(&self.file, &self.source, span, message)
+    }
+
+    /// Client names, `c1..cN` from the workload.
+    pub fn clients(&self) -> Vec<String> {
+        (1..=self.workload.clients)
+            .map(|i| format!("c{i}"))
+            .collect()
+    }
+
+    /// The default link of the network.
+    pub(crate) fn link(&self) -> LinkConfig {
+        LinkConfig {
+            latency: self.network.latency.value,
+            loss: self.network.loss,
+            duplicate: self.network.duplicate,
+        }
+    }
+
+    /// Every endpoint name with its address.
+    fn endpoints(&self) -> IndexMap<String, Addr> {
+        let mut map = IndexMap::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            map.insert(n.clone(), Addr::Node(NodeId(i as u32)));
+        }
+        for i in 0..self.workload.clients {
+            // Clients are named c1..cN; a node may not take one of those names (checked).
+            map.entry(client_name(i))
+                .or_insert(Addr::Client(ClientId(i)));
+        }
+        map
+    }
+
+    /// The address of a name written in the file, or an error pointing at it.
+    pub(crate) fn resolve(
+        &self,
+        name: &Spanned<String>,
+        nodes_only: bool,
+    ) -> Result<Addr, ScenarioError> {
+        let endpoints = self.endpoints();
+        match endpoints.get(name.value.as_str()) {
+            Some(Addr::Client(_)) if nodes_only => Err(self
+                .error(
+                    name.span.clone(),
+                    format!("{:?} is a client, and this fault takes a node", name.value),
+                )
+                .label("expected a node")
+                .help(format!("nodes are {}", list(&self.nodes)))),
+            Some(a) => Ok(*a),
+            None => {
+                let what = if nodes_only { "node" } else { "node or client" };
+                let mut valid: Vec<String> = self.nodes.clone();
+                if !nodes_only {
+                    valid.extend(self.clients());
+                }
+                Err(self
+                    .error(
+                        name.span.clone(),
+                        format!("unknown {what} {:?}", name.value),
+                    )
+                    .label(format!("not a {what} of this scenario"))
+                    .help(format!("expected one of {}", list(&valid))))
+            }
+        }
+    }
+
+    fn node(&self, name: &Spanned<String>) -> Result<NodeId, ScenarioError> {
+        match self.resolve(name, true)? {
+            Addr::Node(n) => Ok(n),
+            Addr::Client(_) => unreachable!("resolve(nodes_only) returns nodes"),
+        }
+    }
+
+    /// Everything that can be checked without knowing the protocol.
+    pub(crate) fn validate(&self) -> Result<(), ScenarioError> {
+        if self.duration.value.is_zero() {
+            return Err(self
+                .error(self.duration.span.clone(), "the run lasts 0s")
+                .label("expected a positive duration")
+                .help("write e.g. `duration: \"10s\"`"));
+        }
+        if self.max_events == Some(0) {
+            return Err(self.error(
+                0..0,
+                "max_events is 0: expected at least 1, or leave it out",
+            ));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            if self.workload.clients > 0 && is_client_name(n, self.workload.clients) {
+                return Err(self
+                    .error(
+                        self.cluster_text.clone(),
+                        format!("node {n:?} has the name of a client"),
+                    )
+                    .label(format!("node {} is called {n:?}", i + 1))
+                    .help(format!(
+                        "clients are named c1..c{}: rename the node",
+                        self.workload.clients
+                    )));
+            }
+        }
+        if let Err(e) = self.network.latency.value.validate() {
+            return Err(self
+                .error(self.network.latency.span.clone(), e)
+                .label("invalid latency"));
+        }
+        for link in &self.network.links {
+            let l = &link.value;
+            for name in l.from.iter().chain(&l.to) {
+                self.resolve(name, false)?;
+            }
+            if let Some(lat) = &l.latency {
+                if let Err(e) = lat.validate() {
+                    return Err(self.error(link.span.clone(), e).label("invalid latency"));
+                }
+            }
+        }
+        if let Err(e) = self.workload.validate() {
+            return Err(self
+                .error(self.workload_span.clone(), e)
+                .label("invalid workload"));
+        }
+        self.validate_faults()?;
+        if let Some(n) = &self.nemesis {
+            let nem = n.value.to_nemesis();
+            if let Err(e) = nem.validate() {
+                return Err(self.error(n.span.clone(), e).label("invalid nemesis"));
+            }
+            if n.value.stop.value > self.duration.value {
+                return Err(self
+                    .error(n.value.stop.span.clone(), format!(
+                        "the nemesis stops at {}, after the run ends at {}",
+                        n.value.stop.value, self.duration.value
+                    ))
+                    .label("after the end of the run")
+                    .help("stop the nemesis before `duration` and leave a quiet tail for liveness checks"));
+            }
+        }
+        let mut seen = IndexMap::new();
+        for c in &self.checks {
+            if seen.insert(c.value.as_str(), ()).is_some() {
+                return Err(self
+                    .error(
+                        c.span.clone(),
+                        format!("check {:?} is listed twice", c.value),
+                    )
+                    .label("listed again"));
+            }
+        }
+        if let Expect::Violation(check) = &self.expect.value {
+            if !self.checks.iter().any(|c| c.value == check.value) {
+                return Err(self
+                    .error(
+                        check.span.clone(),
+                        format!(
+                            "expects a violation of {:?}, which is not in `checks`",
+                            check.value
+                        ),
+                    )
+                    .label("not checked in this scenario")
+                    .help(if self.checks.is_empty() {
+                        format!("add it: `checks: [{:?}]`", check.value)
+                    } else {
+                        format!(
+                            "checks are {}; add it to `checks`",
+                            list_quoted(self.checks.iter().map(|c| &c.value))
+                        )
+                    }));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_faults(&self) -> Result<(), ScenarioError> {
+        // Time order, file order among equals: the order the engine applies them in.
+        let mut order: Vec<usize> = (0..self.faults.len()).collect();
+        order.sort_by_key(|&i| self.faults[i].value.0.value);
+        let mut crashed = vec![false; self.nodes.len()];
+        for i in order {
+            let (at, fault) = &self.faults[i].value;
+            if at.value > self.duration.value {
+                return Err(self
+                    .error(
+                        at.span.clone(),
+                        format!(
+                            "this fault is at {}, after the run ends at {}",
+                            at.value, self.duration.value
+                        ),
+                    )
+                    .label("after the end of the run")
+                    .help(format!(
+                        "use a time up to {}, or make `duration` longer",
+                        self.duration.value
+                    )));
+            }
+            match fault {
+                FaultSpec::Partition(groups) => {
+                    if groups.len() < 2 {
+                        return Err(self
+                            .error(self.faults[i].span.clone(), "a partition needs at least two groups")
+                            .label("one group cuts nothing")
+                            .help("write Partition([[\"n1\", \"n2\"], [\"n3\"]]); to cut one node off, use Isolate(\"n3\")"));
+                    }
+                    self.distinct(groups.iter().flatten(), "partition")?;
+                }
+                FaultSpec::OneWay { from, to } => {
+                    self.distinct(from.iter().chain(to), "one-way cut")?
+                }
+                FaultSpec::Bridge {
+                    left,
+                    middle,
+                    right,
+                } => self.distinct(left.iter().chain(middle).chain(right), "bridge")?,
+                FaultSpec::Heal => {}
+                FaultSpec::Crash(n) => {
+                    let id = self.node(n)?;
+                    crashed[id.index()] = true;
+                }
+                FaultSpec::Restart(n) => {
+                    let id = self.node(n)?;
+                    if !crashed[id.index()] {
+                        return Err(self
+                            .error(
+                                n.span.clone(),
+                                format!(
+                                    "restart of {:?}, which is not crashed at {}",
+                                    n.value, at.value
+                                ),
+                            )
+                            .label("never crashed before this")
+                            .help(format!(
+                                "add At(\"...\", Crash({:?})) before this restart, or remove it",
+                                n.value
+                            )));
+                    }
+                    crashed[id.index()] = false;
+                }
+                FaultSpec::Pause { node, .. }
+                | FaultSpec::Isolate(node)
+                | FaultSpec::ClockSkew(node, _) => {
+                    self.node(node)?;
+                }
+                FaultSpec::ClockDrift(node, ppm) => {
+                    self.node(node)?;
+                    if ppm.value <= -1_000_000 {
+                        return Err(self
+                            .error(
+                                ppm.span.clone(),
+                                format!(
+                                    "a drift of {} ppm stops the clock or runs it backwards",
+                                    ppm.value
+                                ),
+                            )
+                            .label("expected more than -1000000"));
+                    }
+                }
+                FaultSpec::SetLoss { from, to, .. }
+                | FaultSpec::SetDuplicate { from, to, .. }
+                | FaultSpec::SetLatency { from, to, .. } => {
+                    for name in from.iter().chain(to) {
+                        self.resolve(name, false)?;
+                    }
+                    if let FaultSpec::SetLatency { latency, .. } = fault {
+                        if let Err(e) = latency.value.validate() {
+                            return Err(self
+                                .error(latency.span.clone(), e)
+                                .label("invalid latency"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every name resolves, and none is named twice.
+    fn distinct<'a>(
+        &self,
+        names: impl Iterator<Item = &'a Spanned<String>>,
+        what: &str,
+    ) -> Result<(), ScenarioError> {
+        let mut seen: IndexMap<Addr, ()> = IndexMap::new();
+        for n in names {
+            let a = self.resolve(n, false)?;
+            if seen.insert(a, ()).is_some() {
+                return Err(self
+                    .error(
+                        n.span.clone(),
+                        format!("this {what} names {:?} twice", n.value),
+                    )
+                    .label("named a second time")
+                    .help("each node may be in one group only"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The faults in the order the engine gets them: the timed faults in file order (a
+    /// pause expands to a pause and its resume), then the nemesis's draws for `seed`.
+    pub fn fault_schedule(&self, seed: u64) -> Vec<(Time, Fault)> {
+        let mut out = Vec::new();
+        for f in &self.faults {
+            let (at, spec) = &f.value;
+            let t = Time::ZERO.plus(at.value);
+            self.lower(t, spec, &mut out);
+        }
+        if let Some(n) = &self.nemesis {
+            let mut rng = SimRng::new(seed, "nemesis");
+            out.extend(
+                n.value
+                    .to_nemesis()
+                    .schedule(&mut rng, self.nodes.len() as u32),
+            );
+        }
+        out
+    }
+
+    /// Turns one checked fault into engine faults (names were resolved by `validate`).
+    fn lower(&self, t: Time, spec: &FaultSpec, out: &mut Vec<(Time, Fault)>) {
+        let addr = |n: &Spanned<String>| self.resolve(n, false).expect("validated name");
+        let node = |n: &Spanned<String>| self.node(n).expect("validated node");
+        let addrs = |ns: &[Spanned<String>]| ns.iter().map(addr).collect::<Vec<_>>();
+        let fault = match spec {
+            FaultSpec::Partition(groups) => {
+                Fault::Partition(groups.iter().map(|g| addrs(g)).collect())
+            }
+            FaultSpec::Heal => Fault::Heal,
+            FaultSpec::Crash(n) => Fault::Crash(node(n)),
+            FaultSpec::Restart(n) => Fault::Restart(node(n)),
+            FaultSpec::Pause { node: n, r#for } => {
+                out.push((t, Fault::Pause(node(n))));
+                out.push((t.plus(r#for.value), Fault::Resume(node(n))));
+                return;
+            }
+            FaultSpec::ClockSkew(n, by) => Fault::ClockSkew(node(n), by.value),
+            FaultSpec::ClockDrift(n, ppm) => Fault::ClockDrift(node(n), ppm.value),
+            FaultSpec::Isolate(n) => Fault::Isolate(node(n)),
+            FaultSpec::OneWay { from, to } => Fault::OneWay {
+                from: addrs(from),
+                to: addrs(to),
+            },
+            FaultSpec::Bridge {
+                left,
+                middle,
+                right,
+            } => Fault::Bridge {
+                left: addrs(left),
+                middle: addrs(middle),
+                right: addrs(right),
+            },
+            FaultSpec::SetLoss { from, to, loss } => Fault::SetLink {
+                from: from.as_ref().map(addr),
+                to: to.as_ref().map(addr),
+                update: sim_core::LinkUpdate {
+                    loss: Some(*loss),
+                    ..Default::default()
+                },
+            },
+            FaultSpec::SetDuplicate {
+                from,
+                to,
+                duplicate,
+            } => Fault::SetLink {
+                from: from.as_ref().map(addr),
+                to: to.as_ref().map(addr),
+                update: sim_core::LinkUpdate {
+                    duplicate: Some(*duplicate),
+                    ..Default::default()
+                },
+            },
+            FaultSpec::SetLatency { from, to, latency } => Fault::SetLink {
+                from: from.as_ref().map(addr),
+                to: to.as_ref().map(addr),
+                update: sim_core::LinkUpdate {
+                    latency: Some(latency.value),
+                    ..Default::default()
+                },
+            },
+        };
+        out.push((t, fault));
+    }
+
+    /// The same scenario with the nemesis's draws for `seed` written out as timed faults,
+    /// so they can be read, edited and shrunk. Runs identically for that seed.
+    pub fn materialize(&self, seed: u64) -> Scenario {
+        let mut out = self.clone();
+        let Some(n) = out.nemesis.take() else {
+            return out;
+        };
+        let mut rng = SimRng::new(seed, "nemesis");
+        let drawn = n
+            .value
+            .to_nemesis()
+            .schedule(&mut rng, self.nodes.len() as u32);
+        let name = |a: &Addr| {
+            Spanned::new(match a {
+                Addr::Node(n) => self.nodes[n.index()].clone(),
+                Addr::Client(c) => client_name(c.0),
+            })
+        };
+        let names = |v: &[Addr]| v.iter().map(name).collect::<Vec<_>>();
+        let mut used = vec![false; drawn.len()];
+        for i in 0..drawn.len() {
+            if used[i] {
+                continue;
+            }
+            let (t, f) = &drawn[i];
+            let spec = match f {
+                Fault::Partition(groups) => {
+                    FaultSpec::Partition(groups.iter().map(|g| names(g)).collect())
+                }
+                Fault::Isolate(n) => FaultSpec::Isolate(name(&Addr::Node(*n))),
+                Fault::Bridge {
+                    left,
+                    middle,
+                    right,
+                } => FaultSpec::Bridge {
+                    left: names(left),
+                    middle: names(middle),
+                    right: names(right),
+                },
+                Fault::OneWay { from, to } => FaultSpec::OneWay {
+                    from: names(from),
+                    to: names(to),
+                },
+                Fault::Heal => FaultSpec::Heal,
+                Fault::Crash(n) => FaultSpec::Crash(name(&Addr::Node(*n))),
+                Fault::Restart(n) => FaultSpec::Restart(name(&Addr::Node(*n))),
+                Fault::Pause(n) => {
+                    // Its resume is the next resume of the same node.
+                    let end = (i + 1..drawn.len())
+                        .find(|&j| matches!(drawn[j].1, Fault::Resume(m) if m == *n));
+                    let until = match end {
+                        Some(j) => {
+                            used[j] = true;
+                            drawn[j].0
+                        }
+                        None => Time::MAX,
+                    };
+                    FaultSpec::Pause {
+                        node: name(&Addr::Node(*n)),
+                        r#for: Spanned::new(until.since(*t)),
+                    }
+                }
+                Fault::Resume(_) => continue,
+                Fault::ClockSkew(n, by) => {
+                    FaultSpec::ClockSkew(name(&Addr::Node(*n)), Spanned::new(*by))
+                }
+                Fault::ClockDrift(n, ppm) => {
+                    FaultSpec::ClockDrift(name(&Addr::Node(*n)), Spanned::new(*ppm))
+                }
+                Fault::SetLink { .. } => continue,
+            };
+            out.faults
+                .push(Spanned::new((Spanned::new(t.elapsed()), spec)));
+        }
+        out
+    }
+
+    /// The scenario as a RON file that `faultline run` reads back.
+    pub fn to_ron(&self) -> String {
+        write::to_ron(self)
+    }
+}
+
+fn client_name(i: u32) -> String {
+    format!("c{}", i + 1)
+}
+
+fn is_client_name(name: &str, clients: u32) -> bool {
+    name.strip_prefix('c')
+        .and_then(|d| d.parse::<u32>().ok())
+        .is_some_and(|k| k >= 1 && k <= clients && name == format!("c{k}"))
+}
+
+/// `a, b or c`
+pub(crate) fn list(items: &[String]) -> String {
+    match items {
+        [] => "none".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// `"a", "b" or "c"`
+pub(crate) fn list_quoted<'a>(items: impl Iterator<Item = &'a String>) -> String {
+    list(&items.map(|s| format!("{s:?}")).collect::<Vec<_>>())
+}
+
+/// A hint for the commonest RON mistakes.
+fn help_for(message: &str) -> Option<String> {
+    if message.contains("invalid duration") {
+        return Some("durations are strings with a unit: \"150ms\", \"2s\", \"1.5s\"".into());
+    }
+    if message.starts_with("expected a comma") {
+        return Some("separate the items of a list or struct with `,`".into());
+    }
+    if message == "expected string" {
+        return Some("durations, clock offsets and names are written in quotes, e.g. \"800ms\", \"+500ms\", \"n1\"".into());
+    }
+    if message.contains("missing field named `seed`") {
+        return Some("a scenario names its seed: add `seed: 1` (any number; `faultline run --seed N` overrides it)".into());
+    }
+    if let Some(rest) = message.strip_prefix("unexpected missing field named `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return Some(format!(
+            "add `{field}: ...` here; docs/SCENARIOS.md lists every field"
+        ));
+    }
+    if message.starts_with("unexpected field named") {
+        return Some("check the spelling, and that the `(` before it is closed".into());
+    }
+    if message.contains("probability") {
+        return Some("probabilities are numbers from 0 to 1, e.g. 0.05 for 5%".into());
+    }
+    None
+}
+
+/// Every `.ron` file under `dir`, recursively, sorted by path.
+pub fn files_under(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "ron") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

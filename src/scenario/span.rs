@@ -1,0 +1,308 @@
+//! Source positions for scenario files, and the one error type every bad file produces.
+//!
+//! RON itself reports syntax and type errors with a line and column. What it cannot know
+//! is that `"n9"` is not a node of this cluster, or that a restart names a node that was
+//! never crashed: those are found after parsing. So the values that later checks talk
+//! about are parsed as [`Spanned`]: ron hands us the value's text as a slice of the file
+//! (a borrowed `RawValue`), its distance from the start of the file is its position, and
+//! the slice is then parsed again into the real type. Errors inside that second parse are
+//! moved back to file positions, so every error points at its token.
+
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
+};
+use ron::extensions::Extensions;
+use ron::value::RawValue;
+use serde::{Deserialize, Deserializer};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Byte offsets into the scenario file.
+pub type Span = Range<usize>;
+
+/// A value with the place in the file it was written. Values built in code (by `shrink`)
+/// have an empty span at 0.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    /// A value with no place in any file.
+    pub fn new(value: T) -> Spanned<T> {
+        Spanned { value, span: 0..0 }
+    }
+}
+
+/// How scenario files are read: `Option` fields may be written without `Some(...)`.
+pub(crate) fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME)
+}
+
+thread_local! {
+    /// The file being parsed: its address range, so a borrowed slice knows its offset.
+    static SOURCE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// The innermost error found while re-parsing a spanned slice, in file offsets.
+    static INNER_ERROR: RefCell<Option<(Span, String)>> = const { RefCell::new(None) };
+}
+
+/// Parses `text` (all of a file) into `T`, mapping every error to file offsets.
+pub(crate) fn parse_file<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, (Span, String)> {
+    let _guard = SourceGuard::enter(text);
+    parse_slice(text, 0)
+}
+
+/// Parses `slice`, which starts at byte `base` of the file, into `T`.
+pub(crate) fn parse_slice<'a, T: Deserialize<'a>>(
+    slice: &'a str,
+    base: usize,
+) -> Result<T, (Span, String)> {
+    INNER_ERROR.with(|e| e.borrow_mut().take());
+    match ron_options().from_str::<T>(slice) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            if let Some(inner) = INNER_ERROR.with(|e| e.borrow_mut().take()) {
+                return Err(inner);
+            }
+            let start = base + offset_of(slice, e.span.start.line, e.span.start.col);
+            let end = base + offset_of(slice, e.span.end.line, e.span.end.col);
+            Err((start..end.max(start), describe(&e.code)))
+        }
+    }
+}
+
+/// Parses the slice of the file at `span` into `T` (used for protocol configs, whose type
+/// is only known once the protocol is).
+pub(crate) fn parse_span<T: serde::de::DeserializeOwned>(
+    file: &str,
+    span: &Span,
+) -> Result<T, (Span, String)> {
+    let _guard = SourceGuard::enter(file);
+    parse_slice(&file[span.clone()], span.start)
+}
+
+struct SourceGuard(());
+
+impl SourceGuard {
+    fn enter(text: &str) -> SourceGuard {
+        let start = text.as_ptr() as usize;
+        SOURCE.with(|s| s.set((start, start + text.len())));
+        SourceGuard(())
+    }
+}
+
+impl Drop for SourceGuard {
+    fn drop(&mut self) {
+        SOURCE.with(|s| s.set((0, 0)));
+    }
+}
+
+/// Where `slice` lies in the file being parsed (empty span if it is not part of it).
+fn span_in_source(slice: &str) -> Span {
+    let (lo, hi) = SOURCE.with(|s| s.get());
+    let p = slice.as_ptr() as usize;
+    if p >= lo && p + slice.len() <= hi {
+        let start = p - lo;
+        start..start + slice.len()
+    } else {
+        0..0
+    }
+}
+
+/// Byte offset of ron's 1-based (line, column in chars) in `text`.
+fn offset_of(text: &str, line: usize, col: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return offset
+                + l.char_indices()
+                    .nth(col.saturating_sub(1))
+                    .map_or(l.len(), |(b, _)| b);
+        }
+        offset += l.len();
+    }
+    text.len()
+}
+
+/// ron's messages, with its backquoted names kept and its capital letters dropped so they
+/// read as part of our sentences.
+fn describe(e: &ron::Error) -> String {
+    match e {
+        ron::Error::ExpectedComma => return "expected a comma (`,`) before this".into(),
+        ron::Error::Eof => return "the file ends too early: a `)` or `]` is missing".into(),
+        _ => {}
+    }
+    let s = e.to_string();
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_uppercase() && !chars.clone().next().is_some_and(char::is_uppercase) => {
+            c.to_lowercase().chain(chars).collect()
+        }
+        _ => s,
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Spanned<T>, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        let text = raw.get_ron();
+        let span = span_in_source(text);
+        let base = span.start;
+        let value = ron_options().from_str::<T>(text).map_err(|e| {
+            INNER_ERROR.with(|slot| {
+                let mut slot = slot.borrow_mut();
+                if slot.is_none() {
+                    let start = base + offset_of(text, e.span.start.line, e.span.start.col);
+                    let end = base + offset_of(text, e.span.end.line, e.span.end.col);
+                    *slot = Some((start..end.max(start), describe(&e.code)));
+                }
+            });
+            serde::de::Error::custom(describe(&e.code))
+        })?;
+        Ok(Spanned { value, span })
+    }
+}
+
+/// Why a scenario cannot run: what is wrong, where (file, line, column), and what was
+/// expected. Rendered with the source line underlined.
+#[derive(Clone)]
+pub struct ScenarioError(Box<Inner>);
+
+#[derive(Clone)]
+struct Inner {
+    file: String,
+    source: Option<NamedSource<Arc<str>>>,
+    span: Span,
+    message: String,
+    label: Option<String>,
+    help: Option<String>,
+}
+
+impl ScenarioError {
+    /// An error at `span` of `file`.
+    pub fn at(
+        file: &str,
+        source: &Arc<str>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        let span = span.start.min(source.len())..span.end.min(source.len());
+        ScenarioError(Box::new(Inner {
+            file: file.to_string(),
+            source: Some(NamedSource::new(file, source.clone())),
+            span,
+            message: message.into(),
+            label: None,
+            help: None,
+        }))
+    }
+
+    /// An error about the file as a whole (it cannot be read, ...); `message` names the file.
+    pub fn whole(file: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError(Box::new(Inner {
+            file: file.to_string(),
+            source: None,
+            span: 0..0,
+            message: message.into(),
+            label: None,
+            help: None,
+        }))
+    }
+
+    /// The short text under the underline.
+    pub fn label(mut self, label: impl Into<String>) -> ScenarioError {
+        self.0.label = Some(label.into());
+        self
+    }
+
+    /// How to fix it.
+    pub fn help(mut self, help: impl Into<String>) -> ScenarioError {
+        self.0.help = Some(help.into());
+        self
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    pub fn file(&self) -> &str {
+        &self.0.file
+    }
+
+    pub fn span(&self) -> Span {
+        self.0.span.clone()
+    }
+
+    /// 1-based line and column of the error's start, if it has a place in the file.
+    pub fn line_col(&self) -> Option<(usize, usize)> {
+        let src = self.0.source.as_ref()?.inner();
+        let before = &src[..self.0.span.start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Some((line, col))
+    }
+
+    /// One line: `file:line:col: message`.
+    pub fn one_line(&self) -> String {
+        match self.line_col() {
+            Some((line, col)) => format!("{}:{line}:{col}: {}", self.0.file, self.0.message),
+            None => self.0.message.clone(),
+        }
+    }
+
+    /// The full report: the message, `[file:line:col]`, the source line with the token
+    /// underlined, and the help. Plain text unless `color`, so tests can compare it.
+    pub fn render(&self, color: bool) -> String {
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let mut out = String::new();
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(100)
+            .with_links(false);
+        if handler.render_report(&mut out, self).is_err() {
+            out = self.one_line();
+        }
+        out
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl fmt::Debug for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.one_line())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Diagnostic for ScenarioError {
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.0.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.0.source.as_ref()?;
+        let len = self.0.span.end - self.0.span.start;
+        Some(Box::new(std::iter::once(
+            LabeledSpan::new_primary_with_span(self.0.label.clone(), (self.0.span.start, len)),
+        )))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.0
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}

@@ -1,0 +1,199 @@
+//! Writing a scenario back as RON (what `shrink` saves). Sections that were not changed
+//! are copied from the original file as written, comments and all.
+
+use super::{Expect, FaultSpec, Scenario, Spanned};
+use sim_core::{Duration, Latency, TraceLevel};
+use std::fmt::{self, Write as _};
+
+pub(super) fn to_ron(s: &Scenario) -> String {
+    let src = &s.source;
+    let mut o = String::new();
+    let _ = writeln!(o, "(");
+    let _ = writeln!(o, "    name: {:?},", s.name);
+    if !s.description.is_empty() {
+        let _ = writeln!(o, "    description: {:?},", s.description);
+    }
+    let _ = writeln!(o, "    protocol: {},", &src[s.protocol_text.clone()]);
+    let _ = writeln!(o, "    cluster: {},", &src[s.cluster_text.clone()]);
+    if let Some(n) = &s.network_text {
+        let _ = writeln!(o, "    network: {},", &src[n.clone()]);
+    }
+    if s.workload != protocols::Workload::default() {
+        let text = ron::ser::to_string(&s.workload).unwrap_or_default();
+        let _ = writeln!(o, "    workload: {text},");
+    }
+    if s.faults.is_empty() {
+        let _ = writeln!(o, "    faults: [],");
+    } else {
+        let _ = writeln!(o, "    faults: [");
+        for f in &s.faults {
+            let (at, spec) = &f.value;
+            let _ = writeln!(o, "        At({}, {}),", dur(at.value), spec);
+        }
+        let _ = writeln!(o, "    ],");
+    }
+    if let Some(n) = &s.nemesis {
+        let _ = writeln!(o, "    nemesis: {},", &src[n.span.clone()]);
+    }
+    let checks: Vec<String> = s.checks.iter().map(|c| format!("{:?}", c.value)).collect();
+    let _ = writeln!(o, "    checks: [{}],", checks.join(", "));
+    let _ = writeln!(o, "    seed: {},", s.seed);
+    let _ = writeln!(o, "    duration: {},", dur(s.duration.value));
+    if let Some(m) = s.max_events {
+        let _ = writeln!(o, "    max_events: {m},");
+    }
+    let trace = match s.trace {
+        TraceLevel::Off => "Off",
+        TraceLevel::Summary => "Summary",
+        TraceLevel::Full => "Full",
+    };
+    let _ = writeln!(o, "    trace: {trace},");
+    let _ = writeln!(o, "    expect: {},", s.expect.value);
+    let _ = writeln!(o, ")");
+    o
+}
+
+/// A duration as a quoted string: `"150ms"`, or exact seconds (`"1.163030057s"`) when it is
+/// not a whole number of milliseconds (nemesis draws are).
+fn dur(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns % 1_000_000 == 0 {
+        return format!("{:?}", d.to_string());
+    }
+    let frac = format!("{:09}", ns % 1_000_000_000);
+    format!("\"{}.{}s\"", ns / 1_000_000_000, frac.trim_end_matches('0'))
+}
+
+fn name(n: &Spanned<String>) -> String {
+    format!("{:?}", n.value)
+}
+
+fn names(ns: &[Spanned<String>]) -> String {
+    match ns {
+        [one] => name(one),
+        _ => format!("[{}]", ns.iter().map(name).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+fn latency(l: &Latency) -> String {
+    match l {
+        Latency::Constant(d) => format!("Constant({:?})", d.to_string()),
+        Latency::Uniform { min, max } => format!(
+            "Uniform(min: {:?}, max: {:?})",
+            min.to_string(),
+            max.to_string()
+        ),
+        Latency::Exponential { mean, max } => {
+            format!(
+                "Exponential(mean: {:?}, max: {:?})",
+                mean.to_string(),
+                max.to_string()
+            )
+        }
+        Latency::Normal {
+            mean,
+            std_dev,
+            min,
+            max,
+        } => format!(
+            "Normal(mean: {:?}, std_dev: {:?}, min: {:?}, max: {:?})",
+            mean.to_string(),
+            std_dev.to_string(),
+            min.to_string(),
+            max.to_string()
+        ),
+    }
+}
+
+fn link(from: &Option<Spanned<String>>, to: &Option<Spanned<String>>) -> String {
+    let mut s = String::new();
+    if let Some(f) = from {
+        let _ = write!(s, "from: {}, ", name(f));
+    }
+    if let Some(t) = to {
+        let _ = write!(s, "to: {}, ", name(t));
+    }
+    s
+}
+
+/// The fault as a file writes it: `Crash("n3")`, `Pause(node: "n1", for: "800ms")`.
+impl fmt::Display for FaultSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultSpec::Partition(groups) => {
+                let gs: Vec<String> = groups
+                    .iter()
+                    .map(|g| format!("[{}]", g.iter().map(name).collect::<Vec<_>>().join(", ")))
+                    .collect();
+                write!(f, "Partition([{}])", gs.join(", "))
+            }
+            FaultSpec::Heal => f.write_str("Heal"),
+            FaultSpec::Crash(n) => write!(f, "Crash({})", name(n)),
+            FaultSpec::Restart(n) => write!(f, "Restart({})", name(n)),
+            FaultSpec::Pause { node, r#for } => {
+                write!(
+                    f,
+                    "Pause(node: {}, for: {:?})",
+                    name(node),
+                    r#for.value.to_string()
+                )
+            }
+            FaultSpec::ClockSkew(n, by) => {
+                write!(f, "ClockSkew({}, {:?})", name(n), by.value.to_string())
+            }
+            FaultSpec::ClockDrift(n, ppm) => write!(f, "ClockDrift({}, {})", name(n), ppm.value),
+            FaultSpec::Isolate(n) => write!(f, "Isolate({})", name(n)),
+            FaultSpec::OneWay { from, to } => {
+                write!(f, "OneWay(from: {}, to: {})", names(from), names(to))
+            }
+            FaultSpec::Bridge {
+                left,
+                middle,
+                right,
+            } => write!(
+                f,
+                "Bridge(left: {}, middle: {}, right: {})",
+                names(left),
+                names(middle),
+                names(right)
+            ),
+            FaultSpec::SetLoss { from, to, loss } => {
+                write!(f, "SetLoss({}loss: {:?})", link(from, to), loss.value())
+            }
+            FaultSpec::SetDuplicate {
+                from,
+                to,
+                duplicate,
+            } => {
+                write!(
+                    f,
+                    "SetDuplicate({}duplicate: {})",
+                    link(from, to),
+                    duplicate.value()
+                )
+            }
+            FaultSpec::SetLatency {
+                from,
+                to,
+                latency: l,
+            } => {
+                write!(
+                    f,
+                    "SetLatency({}latency: {})",
+                    link(from, to),
+                    latency(&l.value)
+                )
+            }
+        }
+    }
+}
+
+impl Expect {
+    /// The check this outcome names, if any.
+    pub fn check(&self) -> Option<&str> {
+        match self {
+            Expect::Pass => None,
+            Expect::Violation(c) => Some(&c.value),
+        }
+    }
+}

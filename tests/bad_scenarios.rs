@@ -1,0 +1,48 @@
+//! The corpus of broken scenario files under tests/bad-scenarios/: each one must be
+//! rejected (never a panic, never a silent default) with exactly the message in the
+//! `.expected` file beside it: what is wrong, file:line:col, the line with the offending
+//! token underlined, and how to fix it.
+//!
+//! To write the `.expected` file of a new case: `FAULTLINE_BLESS=1 cargo test --test
+//! bad_scenarios`, then read it.
+
+use faultline::{Scenario, runner};
+use std::path::Path;
+
+fn error_of(path: &str) -> Option<String> {
+    let result = Scenario::load(path).and_then(|s| runner::check(&s));
+    result.err().map(|e| e.render(false))
+}
+
+#[test]
+fn every_bad_scenario_gets_its_exact_message() {
+    let bless = std::env::var_os("FAULTLINE_BLESS").is_some();
+    let files = faultline::scenario::files_under(Path::new("tests/bad-scenarios")).expect("corpus");
+    assert!(files.len() >= 20, "the corpus is there: {files:?}");
+    let mut failures = Vec::new();
+    for file in files {
+        let path = file.display().to_string();
+        let got = std::panic::catch_unwind(|| error_of(&path))
+            .unwrap_or_else(|_| panic!("{path}: parsing panicked"))
+            .unwrap_or_else(|| panic!("{path}: accepted, but it is broken"));
+        assert!(
+            !got.contains("[0:0]"),
+            "{path}: the error has no position:\n{got}"
+        );
+        let expected_path = file.with_extension("expected");
+        if bless {
+            std::fs::write(&expected_path, &got).expect("write .expected");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "{path}: no {} (FAULTLINE_BLESS=1 writes it)",
+                expected_path.display()
+            )
+        });
+        if got != expected {
+            failures.push(format!("{path}:\n--- expected\n{expected}\n--- got\n{got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,357 @@
+//! The `faultline` binary: exit codes, messages, and the bytes of sweeps.
+
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let p = dir.join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn run_prints_the_trace_and_the_verdict_and_exits_0() {
+    let out = faultline(&["run", "scenarios/pingstorm/smoke.ron"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("    50.000ms  !! crash n3\n"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: ok: Pass, as expected\n"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(" <- "),
+        "summary trace by default: no deliveries"
+    );
+}
+
+#[test]
+fn seed_trace_format_and_stats_flags() {
+    let full =
+        text(&faultline(&["run", "scenarios/pingstorm/smoke.ron", "--trace", "full"]).stdout);
+    assert!(full.contains(" <- "), "--trace full shows deliveries");
+    let off = text(
+        &faultline(&[
+            "run",
+            "scenarios/pingstorm/smoke.ron",
+            "--trace",
+            "off",
+            "--stats",
+        ])
+        .stdout,
+    );
+    assert!(off.starts_with("end: "), "{off}");
+    for part in [
+        "stats: events ",
+        "virtual time 0.200s",
+        "wall time ",
+        "events/s",
+        "virtual/wall ",
+    ] {
+        assert!(off.contains(part), "--stats shows {part}: {off}");
+    }
+    let a = faultline(&[
+        "run",
+        "scenarios/pingstorm/smoke.ron",
+        "--format",
+        "json",
+        "--seed",
+        "5",
+    ]);
+    let b = faultline(&[
+        "run",
+        "scenarios/pingstorm/smoke.ron",
+        "--format",
+        "json",
+        "--seed",
+        "6",
+    ]);
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&a.stdout).expect("json"),
+        serde_json::from_slice(&b.stdout).expect("json"),
+    );
+    assert_eq!(a["seed"], 5, "--seed overrides the file's seed");
+    assert_eq!(a["outcome"], "Pass");
+    assert_eq!(a["matched"], true);
+    assert_eq!(
+        a["replay"],
+        "faultline run scenarios/pingstorm/smoke.ron --seed 5"
+    );
+    assert_ne!(
+        a["fingerprint"], b["fingerprint"],
+        "another seed, another run"
+    );
+    assert!(a["trace"].as_array().is_some_and(|t| !t.is_empty()));
+}
+
+#[test]
+fn a_bad_file_exits_2_with_the_rendered_error() {
+    let out = faultline(&["run", "tests/bad-scenarios/unknown-node.ron"]);
+    assert_eq!(out.status.code(), Some(2));
+    let expected =
+        std::fs::read_to_string("tests/bad-scenarios/unknown-node.expected").expect("corpus");
+    assert_eq!(text(&out.stderr), expected);
+    assert!(out.stdout.is_empty());
+    let out = faultline(&["run", "no/such/file.ron"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot read scenario file no/such/file.ron"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_flags_exit_2_and_name_the_fix() {
+    let out = faultline(&["sweep", "scenarios/pingstorm/smoke.ron", "--seeds", "5..5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the range 5..5 is empty: END is excluded, so write e.g. 5..6"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = faultline(&[
+        "sweep",
+        "scenarios/pingstorm/smoke.ron",
+        "--seeds",
+        "0..5",
+        "--shard",
+        "3/3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("write I/N with 0 <= I < N"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = faultline(&["run", "scenarios/pingstorm/smoke.ron", "--trace", "some"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_flag_has_help_with_its_default() {
+    let out = text(&faultline(&["sweep", "--help"]).stdout);
+    assert!(out.contains("[default: 0/1]"), "{out}");
+    assert!(out.contains("--jobs <JOBS>"), "{out}");
+    let out = text(&faultline(&["run", "--help"]).stdout);
+    assert!(
+        out.contains("[default: text]") && out.contains("[default: the file's `seed`]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
+    let (one, two) = (tmp("one.jsonl"), tmp("two.jsonl"));
+    let file = "scenarios/pingstorm/nemesis.ron";
+    for (path, jobs) in [(&one, "1"), (&two, "2")] {
+        let out = faultline(&[
+            "sweep",
+            file,
+            "--seeds",
+            "0..12",
+            "--jobs",
+            jobs,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("swept 12 seeds"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let a = std::fs::read(&one).unwrap();
+    assert_eq!(
+        a,
+        std::fs::read(&two).unwrap(),
+        "same bytes for --jobs 1 and 2"
+    );
+    let lines: Vec<serde_json::Value> = text(&a)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["seed"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["verdict"] == "ok" && l["stats"]["events"].as_u64().unwrap() > 0)
+    );
+
+    // Interrupted after five lines and half of the sixth: the rerun completes the file.
+    let cut = text(&a)
+        .lines()
+        .take(5)
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        + "{\"seed\":5,\"verd";
+    std::fs::write(&two, cut).unwrap();
+    let out = faultline(&[
+        "sweep",
+        file,
+        "--seeds",
+        "0..12",
+        "--out",
+        two.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&out.stderr).contains("resuming"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("swept 7 seeds"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        a,
+        std::fs::read(&two).unwrap(),
+        "resumed sweep = uninterrupted sweep"
+    );
+}
+
+#[test]
+fn shards_split_the_seeds_between_them() {
+    let mut all = Vec::new();
+    for shard in ["0/3", "1/3", "2/3"] {
+        let out = faultline(&[
+            "sweep",
+            "scenarios/pingstorm/smoke.ron",
+            "--seeds",
+            "10..20",
+            "--shard",
+            shard,
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        for l in text(&out.stdout).lines() {
+            all.push(
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seed"]
+                    .as_u64()
+                    .unwrap(),
+            );
+        }
+    }
+    all.sort();
+    assert_eq!(all, (10..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn check_determinism_and_list() {
+    let out = faultline(&[
+        "check-determinism",
+        "scenarios/pingstorm/nemesis.ron",
+        "--seeds",
+        "0..3",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "deterministic: 3 seeds each ran twice with identical traces\n"
+    );
+    let out = faultline(&["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("  pingstorm: a storm of messages"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fanout: 4"), "the default config: {stdout}");
+    assert!(
+        stdout.contains("  scenarios/pingstorm/smoke.ron: Five nodes pass messages"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn shrinking_a_passing_seed_is_bad_input() {
+    let out = faultline(&["shrink", "scenarios/pingstorm/smoke.ron", "--seed", "3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("passes every check: nothing to shrink"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_run_that_misses_its_expect_exits_1_and_prints_the_replay() {
+    // Seed 0 happens not to elect two leaders, so the expected violation is missing.
+    let out = faultline(&[
+        "run",
+        "scenarios/raft/forget-vote-on-restart.ron",
+        "--seed",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("verdict: FAILED: expected Violation(\"election-safety\"), got Pass\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "seed: 0\nreplay: faultline run scenarios/raft/forget-vote-on-restart.ron --seed 0\n"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn shrink_writes_a_file_that_run_reproduces() {
+    let min = tmp("minimal.ron");
+    let out = faultline(&[
+        "shrink",
+        "scenarios/raft/forget-vote-on-restart.ron",
+        "--seed",
+        "12",
+        "--out",
+        min.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("shrink: nemesis: materialized into"),
+        "{stderr}"
+    );
+    let written = std::fs::read_to_string(&min).unwrap();
+    assert!(!written.contains("nemesis"), "{written}");
+    let faults = written
+        .lines()
+        .filter(|l| l.trim_start().starts_with("At("))
+        .count();
+    assert!((2..=12).contains(&faults), "a handful of faults: {written}");
+    let run = faultline(&["run", min.to_str().unwrap()]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{written}",
+        text(&run.stdout)
+    );
+    let stdout = text(&run.stdout);
+    assert!(stdout.contains("!! VIOLATION election-safety:"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: ok: Violation(\"election-safety\"), as expected"),
+        "{stdout}"
+    );
+}
