@@ -394,7 +394,7 @@ fn protocol_checks_are_looked_up_and_history_checks_are_not_yet_supported() {
         .expect("history check");
     assert_eq!(
         e.message(),
-        "the history check \"linearizable\" is not yet supported"
+        "the history check \"linearizable\" is not yet supported by fragile"
     );
     assert_eq!(e.line_col(), Some((19, 14)));
     let config = parse(&CRASHY.replace("max_requests: 1000", "max_requests: -3"));

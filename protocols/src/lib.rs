@@ -52,6 +52,10 @@ pub struct CheckInfo {
 }
 
 /// A protocol as scenario files see it: its name, config, clients, checks and knobs.
+/// A history check: judges a finished run's client history; `Err` says what is wrong
+/// with it (or why it could not be judged).
+pub type HistoryCheck = fn(&lincheck::History) -> Result<(), String>;
+
 pub trait Protocol {
     /// The scenario's name for it (`"raft"`).
     const NAME: &'static str;
@@ -74,6 +78,14 @@ pub trait Protocol {
     /// Builds the checker called `name` (an `Always` or `Eventually` check), or `None` if
     /// there is no such checker. History checks are run by the caller on the run's history.
     fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>>;
+
+    /// The history check called `name` (a `History` entry of [`Protocol::checks`]), if
+    /// this protocol can run it on a finished run's client history, or `None`. The
+    /// default runs none: the scenario runner rejects a scenario that lists one.
+    fn history_check(name: &str) -> Option<HistoryCheck> {
+        let _ = name;
+        None
+    }
 
     /// The clients' configuration from the scenario's workload; an error says what is
     /// wrong with the workload for this protocol.

@@ -502,7 +502,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "linearizable",
         kind: CheckKind::History,
-        promise: "the clients' history is linearizable against the key-value model (get, put, append, cas); run with protocols::kv::check_linearizable",
+        promise: "the clients' history is linearizable against the key-value model (get, put, append, cas), judged after the run (protocols::kv::check_linearizable)",
     },
 ];
 
@@ -523,6 +523,13 @@ impl Protocol for RaftProtocol {
 
     fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
         invariants::checker(name, config)
+    }
+
+    fn history_check(name: &str) -> Option<crate::HistoryCheck> {
+        match name {
+            "linearizable" => Some(crate::kv::linearizable),
+            _ => None,
+        }
     }
 
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
