@@ -146,9 +146,55 @@ fn debug(sim: &RaftSim, what: &str, i: u64) {
 fn now(sim: &mut RaftSim, faults: Vec<Fault>) {
     let t = sim.now();
     for f in faults {
+        print_schedule(t, &f);
         sim.schedule(t, f);
     }
     sim.run_until(t);
+}
+
+/// With `FIGURE8_SCHEDULE=1`, prints each fault the driver applies as a scenario line
+/// (1ns late, so that in a file it comes after the event that prompted it, as here).
+/// `scenarios/raft/figure-8.ron` is the scripted test's schedule written this way.
+fn print_schedule(t: sim_core::Time, f: &Fault) {
+    if std::env::var_os("FIGURE8_SCHEDULE").is_none() {
+        return;
+    }
+    let name = |a: &Addr| match a {
+        Addr::Node(n) => format!("\"n{}\"", n.0 + 1),
+        Addr::Client(c) => format!("\"c{}\"", c.0 + 1),
+    };
+    let list = |g: &[Addr]| format!("[{}]", g.iter().map(name).collect::<Vec<_>>().join(", "));
+    let node = |n: &NodeId| name(&Addr::Node(*n));
+    let text = match f {
+        Fault::Heal => "Heal".to_string(),
+        Fault::Crash(n) => format!("Crash({})", node(n)),
+        Fault::Restart(n) => format!("Restart({})", node(n)),
+        Fault::Partition(groups) => format!(
+            "Partition([{}])",
+            groups
+                .iter()
+                .map(|g| list(g))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Fault::Bridge {
+            left,
+            middle,
+            right,
+        } => format!(
+            "Bridge(left: {}, middle: {}, right: {})",
+            list(left),
+            list(middle),
+            list(right)
+        ),
+        other => panic!("the driver does not apply {other:?}"),
+    };
+    let ns = t.as_nanos() + 1;
+    println!(
+        "        At(\"{}.{:06}ms\", {text}),",
+        ns / 1_000_000,
+        ns % 1_000_000
+    );
 }
 
 /// Steps until `cond` holds; false if the run ends or `within_ms` passes first.
@@ -178,11 +224,16 @@ fn figure_8(setup: &Setup, seed: u64, choices: &Choices) -> Outcome {
     }
     // Let the cluster recover with the client connected, then finish.
     let t = sim.now();
-    sim.schedule(t, Fault::Heal);
-    for n in all_nodes() {
-        if sim.node(n).is_none() {
-            sim.schedule(t, Fault::Restart(n));
-        }
+    let mut faults = vec![Fault::Heal];
+    faults.extend(
+        all_nodes()
+            .into_iter()
+            .filter(|&n| sim.node(n).is_none())
+            .map(Fault::Restart),
+    );
+    for f in faults {
+        print_schedule(t, &f);
+        sim.schedule(t, f);
     }
     Outcome {
         report: sim.run(),
