@@ -4,18 +4,45 @@ use super::{Msg, Node, Role, Timer};
 use sim_core::{Ctx, Duration, NodeId};
 
 impl Node {
-    /// Sets a fresh random election timeout, cancelling the pending one (§5.2).
+    /// Sets a fresh random election timeout (§5.2): the election starts that long from now
+    /// unless it is reset again first.
+    ///
+    /// Followers reset it on every AppendEntries, so the engine timer is not replaced
+    /// each time: the deadline moves, and a timer that fires before the deadline only
+    /// re-arms itself for the rest (see [`Node::election_timer_fired`]). The timer is
+    /// replaced only when the new deadline is earlier than the pending timer.
     pub(super) fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if let Some(t) = self.election_timer.take() {
-            ctx.cancel_timer(t);
-        }
         let c = ctx.config();
         let (lo, hi) = (
             c.election_timeout_ms_min * 1_000_000,
             c.election_timeout_ms_max * 1_000_000,
         );
         let after = Duration::from_nanos(ctx.rng().between(lo, hi));
+        let deadline = ctx.local_time().plus(after);
+        self.election_deadline = deadline;
+        if self.election_timer.is_some() && self.election_timer_at <= deadline {
+            return; // it fires first and re-arms for the rest
+        }
+        if let Some(t) = self.election_timer.take() {
+            ctx.cancel_timer(t);
+        }
         self.election_timer = Some(ctx.set_timer(after, Timer::Election));
+        self.election_timer_at = deadline;
+    }
+
+    /// The election timer fired: start an election, unless the timeout was reset to a
+    /// later deadline since the timer was set; then wait for the rest of it. (The rest is
+    /// measured from when this timer was due, not from the clock now, so a run behaves as
+    /// if every reset had replaced the timer, whatever the clock did meanwhile.)
+    pub(super) fn election_timer_fired(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.election_timer = None;
+        if self.election_deadline > self.election_timer_at {
+            let rest = self.election_deadline.since(self.election_timer_at);
+            self.election_timer = Some(ctx.set_timer(rest, Timer::Election));
+            self.election_timer_at = self.election_deadline;
+            return;
+        }
+        self.election_timeout(ctx);
     }
 
     /// Adopts a newer term (persisted first) and becomes a follower (§5.1).
@@ -115,6 +142,7 @@ impl Node {
         self.next_index.iter_mut().for_each(|n| *n = next);
         self.match_index.iter_mut().for_each(|m| *m = 0);
         self.acked_stamp.iter_mut().for_each(|s| *s = None);
+        self.responded.iter_mut().for_each(|r| *r = false);
         self.lease_until = sim_core::Time::ZERO;
         self.heartbeat(ctx);
     }

@@ -295,6 +295,9 @@ pub struct Node {
     match_index: Vec<u64>,
     /// The latest `stamp` each follower echoed in this term (leases).
     acked_stamp: Vec<Option<Time>>,
+    /// Whether each follower answered since the last heartbeat: one that did not is
+    /// probed with an empty AppendEntries instead of being sent entries again.
+    responded: Vec<bool>,
     /// Client requests waiting for their entry to be applied, by log index.
     pending: BTreeMap<u64, (ClientId, RequestId)>,
     /// The lease ends at this local time (leaders with `lease_read`).
@@ -302,6 +305,10 @@ pub struct Node {
     /// When this server last heard from a current leader (its own clock).
     leader_contact: Option<Time>,
     election_timer: Option<TimerId>,
+    /// When the election timeout ends, and when the pending election timer fires (local
+    /// time; the timer fires at or before the deadline).
+    election_deadline: Time,
+    election_timer_at: Time,
     heartbeat_timer: Option<TimerId>,
 }
 
@@ -362,6 +369,7 @@ impl Process for Node {
             next_index: vec![1; n],
             match_index: vec![0; n],
             acked_stamp: vec![None; n],
+            responded: vec![false; n],
             pending: BTreeMap::new(),
             lease_until: Time::ZERO,
             // A restarted server may have promised a leader not to vote for a while; it
@@ -369,6 +377,8 @@ impl Process for Node {
             leader_contact: (ctx.restarted() && ctx.config().sticky_leader())
                 .then(|| ctx.local_time()),
             election_timer: None,
+            election_deadline: Time::ZERO,
+            election_timer_at: Time::ZERO,
             heartbeat_timer: None,
         };
         if ctx.restarted() {
@@ -423,10 +433,7 @@ impl Process for Node {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
         match timer {
-            Timer::Election => {
-                self.election_timer = None;
-                self.election_timeout(ctx);
-            }
+            Timer::Election => self.election_timer_fired(ctx),
             Timer::Heartbeat => {
                 self.heartbeat_timer = None;
                 self.heartbeat(ctx);

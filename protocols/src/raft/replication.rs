@@ -7,15 +7,24 @@ use sim_core::{ClientId, Ctx, Duration, NodeId, RequestId, Time};
 
 impl Node {
     /// The leader's periodic round: AppendEntries to every follower, retransmitting from
-    /// the last acknowledged index to followers that are behind.
+    /// the last acknowledged index to followers that are behind. A follower that has not
+    /// answered since the last round (down, cut off, or its answers lost) is only probed
+    /// with an empty AppendEntries; its answer brings the entries it needs (raft-rs and
+    /// etcd call this the probe state). Without it, a leader would copy up to
+    /// `max_entries_per_append` entries every round into messages nobody receives.
     pub(super) fn heartbeat(&mut self, ctx: &mut Ctx<'_, Self>) {
         if self.role != Role::Leader {
             return;
         }
         for peer in ctx.peers() {
             let i = peer.index();
-            self.next_index[i] = self.next_index[i].min(self.match_index[i] + 1);
-            self.send_append(ctx, peer);
+            if self.responded[i] {
+                self.next_index[i] = self.next_index[i].min(self.match_index[i] + 1);
+                self.send_append(ctx, peer);
+            } else {
+                self.send_entries(ctx, peer, 0);
+            }
+            self.responded[i] = false;
         }
         let every = Duration::from_millis(ctx.config().heartbeat_ms);
         self.heartbeat_timer = Some(ctx.set_timer(every, Timer::Heartbeat));
@@ -24,12 +33,18 @@ impl Node {
     /// Sends `peer` the entries from its `next_index` on (at most `max_entries_per_append`)
     /// and moves `next_index` past them (pipelining; a refusal or a heartbeat backs it up).
     fn send_append(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId) {
+        let max = u64::from(ctx.config().max_entries_per_append);
+        self.send_entries(ctx, peer, max);
+    }
+
+    /// AppendEntries to `peer` from its `next_index` with at most `max` entries (0: a probe
+    /// or a heartbeat that only carries the commit index).
+    fn send_entries(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId, max: u64) {
         let i = peer.index();
         let d = ctx.durable();
         let next = self.next_index[i].clamp(1, d.last_index() + 1);
         let prev = next - 1;
         let prev_term = d.term_at(prev).expect("prev is within the log");
-        let max = u64::from(ctx.config().max_entries_per_append);
         let entries = d.entries(next, (next - 1).saturating_add(max)).to_vec();
         self.next_index[i] = next + entries.len() as u64;
         let msg = Msg::AppendEntries {
@@ -136,6 +151,7 @@ impl Node {
             return;
         }
         let i = from.index();
+        self.responded[i] = true;
         if self.acked_stamp[i].is_none_or(|s| s < stamp) {
             self.acked_stamp[i] = Some(stamp);
             self.extend_lease(ctx);
