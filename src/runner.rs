@@ -87,14 +87,14 @@ impl<P: Protocol> Prepared<P> {
                     .help(help));
             };
             match info.kind {
-                CheckKind::History if !history_check_supported(info.name) => {
+                CheckKind::History if s.workload.clients == 0 => {
                     return Err(s
                         .error(
                             c.span.clone(),
-                            format!("the history check {:?} is not yet supported", c.value),
+                            format!("the history check {:?} needs clients", c.value),
                         )
-                        .label("history checks cannot run yet")
-                        .help("remove it from `checks`; linearizability checking is being added"));
+                        .label("no workload records a history")
+                        .help("add a `workload: (clients: 3, ...)`, or remove this check"));
                 }
                 CheckKind::Always | CheckKind::Eventually
                     if P::checker(info.name, &config).is_none() =>
@@ -185,10 +185,16 @@ impl<P: Protocol> Prepared<P> {
             .filter(|(_, k)| *k == CheckKind::History)
             .map(|(n, _)| n.as_str())
             .collect();
+        if let Some(model) = P::history_model() {
+            report.history.model = model;
+        }
         if report.violations.is_empty() {
-            report
-                .violations
-                .extend(history_checks(&history, &report.history, report.end_time));
+            report.violations.extend(history_checks::<P>(
+                &history,
+                &report.history,
+                &self.config,
+                report.end_time,
+            ));
         }
         let outcome = match report.violations.first() {
             Some(v) => Outcome::Violation(v.clone()),
@@ -204,24 +210,26 @@ impl<P: Protocol> Prepared<P> {
     }
 }
 
-/// Is there a history checker for `name` yet? History checks (linearizability on the
-/// clients' history) plug in here and in [`history_checks`]; until then a scenario that
-/// lists one is rejected with "not yet supported".
-pub fn history_check_supported(name: &str) -> bool {
-    let _ = name;
-    false
-}
-
-/// Runs the history checks `names` on a finished run's history; each failure becomes a
-/// violation at `end`. The single place where the lincheck checker is plugged in: for now
-/// no name is supported (see [`history_check_supported`]), so `names` is always empty.
-pub fn history_checks(names: &[&str], history: &History, end: sim_core::Time) -> Vec<Violation> {
-    let _ = (history, end);
-    assert!(
-        names.iter().all(|n| history_check_supported(n)),
-        "Prepared::new rejects unsupported history checks"
-    );
-    Vec::new()
+/// Runs the history checks `names` on a finished run's history (in the order the scenario
+/// lists them); each failure becomes a violation at the run's end, `end`.
+pub fn history_checks<P: Protocol>(
+    names: &[&str],
+    history: &History,
+    config: &P::Config,
+    end: sim_core::Time,
+) -> Vec<Violation> {
+    names
+        .iter()
+        .filter_map(|name| {
+            P::history_check(name, history, config, end)
+                .err()
+                .map(|message| Violation {
+                    check: name.to_string(),
+                    time: end,
+                    message,
+                })
+        })
+        .collect()
 }
 
 /// Runs a scenario whatever its protocol (looked up by name in the registry).

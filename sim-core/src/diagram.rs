@@ -83,9 +83,10 @@ pub fn svg(trace: &Trace, title: &str) -> String {
         r#"<text x="{LEFT}" y="20" font-size="14">{}</text>"#,
         esc(title)
     );
-    // Time axis: ten ticks.
-    for k in 0..=10u64 {
-        let t = Time::from_nanos(end.as_nanos() / 10 * k);
+    // Time axis: round steps (1, 2 or 5 times a power of ten), about ten of them.
+    let step = nice_step(end.as_nanos() / 10);
+    for k in 0..=end.as_nanos() / step {
+        let t = Time::from_nanos(step * k);
         let x = c.x(t);
         let _ = writeln!(
             out,
@@ -113,6 +114,9 @@ pub fn svg(trace: &Trace, title: &str) -> String {
     let mut in_flight: IndexMap<(String, String, String), VecDeque<Time>> = IndexMap::new();
     let mut partition: Option<(Time, String)> = None;
     let mut crashed: IndexMap<String, Time> = IndexMap::new();
+    let mut paused: IndexMap<String, Time> = IndexMap::new();
+    // Where the last note label on each lane ends, so labels do not overprint.
+    let mut label_end: IndexMap<String, f64> = IndexMap::new();
     let mut open_ops: IndexMap<String, (Time, String)> = IndexMap::new();
     let band = |body: &mut String, from: Time, to: Time, label: &str| {
         let (x1, x2) = (c.x(from), c.x(to));
@@ -202,9 +206,17 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                     if !node.contains(' ') {
                         crashed.insert(node.to_string(), e.time);
                     }
+                } else if let Some(node) = fault.strip_prefix("pause ") {
+                    if !node.contains(' ') {
+                        paused.insert(node.to_string(), e.time);
+                    }
+                } else if let Some(node) = fault.strip_prefix("resume ") {
+                    if let Some(since) = paused.shift_remove(node) {
+                        span(&mut body, &c, node, since, e.time, "paused");
+                    }
                 } else if let Some(node) = fault.strip_prefix("restart ") {
                     if let Some(since) = crashed.shift_remove(node) {
-                        crash_span(&mut body, &c, node, since, e.time);
+                        span(&mut body, &c, node, since, e.time, "crashed");
                     }
                 } else {
                     let _ = writeln!(
@@ -218,15 +230,26 @@ pub fn svg(trace: &Trace, title: &str) -> String {
             }
             TraceKind::Note { node, text } => {
                 let (x, y) = (c.x(e.time), c.y(node));
+                // Label the dot only where the lane has room; hover shows every note.
+                let label: String = text.chars().take(28).collect();
+                let free = label_end.get(node.as_str()).is_none_or(|&end| x > end);
+                let text_el = if free {
+                    label_end.insert(node.clone(), x + 4.0 + 5.5 * label.chars().count() as f64);
+                    format!(
+                        r##"<text x="{:.1}" y="{:.1}" fill="#2a9d8f" font-size="9">{}</text>"##,
+                        x + 4.0,
+                        y - 7.0,
+                        esc(&label)
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     body,
-                    r##"<g><title>{} {}: {}</title><circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="#2a9d8f"/><text x="{:.1}" y="{:.1}" fill="#2a9d8f" font-size="9">{}</text></g>"##,
+                    r##"<g><title>{} {}: {}</title><circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="#2a9d8f"/>{text_el}</g>"##,
                     e.time,
                     esc(node),
                     esc(text),
-                    x + 4.0,
-                    y - 7.0,
-                    esc(&text.chars().take(28).collect::<String>())
                 );
             }
             TraceKind::Invoke { client, op, .. } => {
@@ -259,7 +282,7 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                 let x = c.x(e.time);
                 let _ = writeln!(
                     body,
-                    r##"<g><title>{}: {}</title><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62828" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#d62828" font-weight="bold">VIOLATION {}</text></g>"##,
+                    r##"<g><title>{}: {}</title><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62828" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#d62828" font-weight="bold" text-anchor="end">VIOLATION {}</text></g>"##,
                     esc(check),
                     esc(message),
                     TOP - 6.0,
@@ -276,7 +299,10 @@ pub fn svg(trace: &Trace, title: &str) -> String {
         band(&mut body, since, end, &label);
     }
     for (node, since) in &crashed {
-        crash_span(&mut body, &c, node, *since, end);
+        span(&mut body, &c, node, *since, end, "crashed");
+    }
+    for (node, since) in &paused {
+        span(&mut body, &c, node, *since, end, "paused");
     }
     out.push_str(&body);
     if left_out > 0 {
@@ -290,11 +316,26 @@ pub fn svg(trace: &Trace, title: &str) -> String {
     out
 }
 
-fn crash_span(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time) {
+/// The smallest 1, 2 or 5 times a power of ten (in ns, at least 1) that is >= `raw`.
+fn nice_step(raw: u64) -> u64 {
+    let mut p = 1u64;
+    loop {
+        for m in [1, 2, 5] {
+            if p.saturating_mul(m) >= raw {
+                return p.saturating_mul(m).max(1);
+            }
+        }
+        p = p.saturating_mul(10);
+    }
+}
+
+/// A shaded span on a node's lane: `what` is "crashed" or "paused".
+fn span(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time, what: &str) {
     let (x1, x2, y) = (c.x(from), c.x(to), c.y(node));
+    let colour = if what == "paused" { "#9b5de5" } else { "#444" };
     let _ = writeln!(
         body,
-        r##"<g><title>{} down {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="16" fill="#444" opacity="0.25"/><text x="{:.1}" y="{:.1}" fill="#444" font-size="9">crashed</text></g>"##,
+        r##"<g><title>{} {what} {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="16" fill="{colour}" opacity="0.25"/><text x="{:.1}" y="{:.1}" fill="{colour}" font-size="9">{what}</text></g>"##,
         esc(node),
         y - 8.0,
         (x2 - x1).max(1.0),

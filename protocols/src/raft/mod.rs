@@ -502,7 +502,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "linearizable",
         kind: CheckKind::History,
-        promise: "the clients' history is linearizable against the key-value model (get, put, append, cas); run with protocols::kv::check_linearizable",
+        promise: "the clients' history is linearizable against the key-value model (get, put, append, cas), key by key",
     },
 ];
 
@@ -523,6 +523,10 @@ impl Protocol for RaftProtocol {
 
     fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
         invariants::checker(name, config)
+    }
+
+    fn history_model() -> Option<lincheck::ModelKind> {
+        Some(lincheck::ModelKind::Kv)
     }
 
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
