@@ -2,6 +2,10 @@
 //! message, crosses for lost messages, shaded spans for partitions and crashes, bars for
 //! client operations, and red marks for violations. Hover over anything for its details.
 //!
+//! Nodes that note their role the way faultline's protocols do (`role=leader term=3`,
+//! `role=follower ...`) get a gold bar for every span in which they believed they led, so
+//! two overlapping bars are split-brain at a glance.
+//!
 //! Made from a [`Trace`] recorded at [`TraceLevel::Full`](crate::TraceLevel::Full)
 //! (at `Summary` the picture has no messages). Pure text in, text out: the same trace
 //! always gives the same bytes.
@@ -109,12 +113,23 @@ pub fn svg(trace: &Trace, title: &str) -> String {
         );
     }
     let mut body = String::new();
+    // Busy runs (heartbeats) would hide everything else: fade arrows as they multiply.
+    let messages = trace
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Deliver { .. } | TraceKind::Drop { .. }))
+        .count()
+        .min(MAX_ARROWS);
+    let fade = (400.0 / messages.max(1) as f64).clamp(0.12, 1.0);
+    let mut lines = format!("<g opacity=\"{fade:.2}\">\n");
     let mut arrows = 0usize;
     let mut left_out = 0usize;
     let mut in_flight: IndexMap<(String, String, String), VecDeque<Time>> = IndexMap::new();
     let mut partition: Option<(Time, String)> = None;
     let mut crashed: IndexMap<String, Time> = IndexMap::new();
     let mut paused: IndexMap<String, Time> = IndexMap::new();
+    // Who believes it leads, since when, and the rest of its note ("term=3").
+    let mut leading: IndexMap<String, (Time, String)> = IndexMap::new();
     // Where the last note label on each lane ends, so labels do not overprint.
     let mut label_end: IndexMap<String, f64> = IndexMap::new();
     let mut open_ops: IndexMap<String, (Time, String)> = IndexMap::new();
@@ -166,7 +181,7 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                         (x1 + 6.0, y1 + (y2 - y1) * 0.25)
                     };
                     let _ = writeln!(
-                        body,
+                        lines,
                         r##"<g stroke="#d62828"><title>{} -x {}: {} (lost: {}) sent {sent}, lost {}</title><line x1="{x1:.1}" y1="{y1:.1}" x2="{mx:.1}" y2="{my:.1}" stroke-dasharray="3,2"/><path d="M {:.1} {:.1} l 6 6 m 0 -6 l -6 6"/></g>"##,
                         esc(from),
                         esc(to),
@@ -178,7 +193,7 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                     );
                 } else {
                     let _ = writeln!(
-                        body,
+                        lines,
                         r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#4a6fa5" stroke-width="0.8" marker-end="url(#arrow)"><title>{} -> {}: {} ({sent} -> {})</title></line>"##,
                         esc(from),
                         esc(to),
@@ -205,6 +220,9 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                 } else if let Some(node) = fault.strip_prefix("crash ") {
                     if !node.contains(' ') {
                         crashed.insert(node.to_string(), e.time);
+                        if let Some((since, label)) = leading.shift_remove(node) {
+                            lead_bar(&mut body, &c, node, since, e.time, &label);
+                        }
                     }
                 } else if let Some(node) = fault.strip_prefix("pause ") {
                     if !node.contains(' ') {
@@ -229,6 +247,14 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                 }
             }
             TraceKind::Note { node, text } => {
+                if let Some(role) = text.strip_prefix("role=") {
+                    if let Some((since, label)) = leading.shift_remove(node.as_str()) {
+                        lead_bar(&mut body, &c, node, since, e.time, &label);
+                    }
+                    if let Some(rest) = role.strip_prefix("leader") {
+                        leading.insert(node.clone(), (e.time, rest.trim().to_string()));
+                    }
+                }
                 let (x, y) = (c.x(e.time), c.y(node));
                 // Label the dot only where the lane has room; hover shows every note.
                 let label: String = text.chars().take(28).collect();
@@ -304,6 +330,11 @@ pub fn svg(trace: &Trace, title: &str) -> String {
     for (node, since) in &paused {
         span(&mut body, &c, node, *since, end, "paused");
     }
+    for (node, (since, label)) in &leading {
+        lead_bar(&mut body, &c, node, *since, end, label);
+    }
+    lines.push_str("</g>\n");
+    out.push_str(&lines);
     out.push_str(&body);
     if left_out > 0 {
         let _ = writeln!(
@@ -327,6 +358,22 @@ fn nice_step(raw: u64) -> u64 {
         }
         p = p.saturating_mul(10);
     }
+}
+
+/// A gold bar under a node's lane for the time it believed it was leader.
+fn lead_bar(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time, label: &str) {
+    let (x1, x2, y) = (c.x(from), c.x(to), c.y(node));
+    let _ = writeln!(
+        body,
+        r##"<g><title>{} leader {} {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="7" fill="#e9c46a"/><text x="{:.1}" y="{:.1}" fill="#8a6d00" font-size="9" font-weight="bold">leader {}</text></g>"##,
+        esc(node),
+        esc(label),
+        y + 3.0,
+        (x2 - x1).max(1.0),
+        x1 + 3.0,
+        y + 19.0,
+        esc(label)
+    );
 }
 
 /// A shaded span on a node's lane: `what` is "crashed" or "paused".
