@@ -892,7 +892,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 };
                 let mut text = format!("set-link {} -> {}", side(f), side(t));
                 if let Some(l) = update.latency {
-                    let _ = write!(text, " latency={l:?}");
+                    let _ = write!(text, " latency={l}");
                 }
                 if let Some(p) = update.loss {
                     let _ = write!(text, " loss={}", p.value());
