@@ -44,5 +44,5 @@ pub mod sweep;
 pub use lincheck;
 pub use protocols;
 pub use runner::{Outcome, RunResult};
-pub use sim_core;
 pub use scenario::{Scenario, ScenarioError};
+pub use sim_core;
