@@ -12,9 +12,13 @@ test:
 run FILE *ARGS:
     cargo run --release -- run {{FILE}} {{ARGS}}
 
-# engine throughput: the pingstorm benchmark, and the bench scenarios with --stats
+# every benchmark (figures go in docs/PERFORMANCE.md): the engine against its bare-loop
+# yardstick, Raft, the linearizability checker, and the bench scenarios with --stats
 bench:
     cargo bench -p protocols --bench pingstorm
+    cargo bench -p protocols --bench bare_loop
+    cargo bench -p protocols --bench raft
+    cargo bench -p lincheck --bench porcupine
     cargo run --release -- run scenarios/bench/pingstorm-5.ron --stats
     cargo run --release -- run scenarios/bench/pingstorm-100.ron --stats
     cargo run --release -- run scenarios/bench/pingstorm-10000.ron --stats

@@ -43,6 +43,15 @@ enum Command {
         /// Also print events, virtual time, wall time, events/s and the virtual/wall ratio.
         #[arg(long, default_value_t = false)]
         stats: bool,
+        /// Write the clients' history here as JSON Lines (the format `check-history`
+        /// reads) [default: not written].
+        #[arg(long, value_name = "FILE")]
+        history_out: Option<String>,
+        /// Draw the run as an SVG timeline here: one lane per node and client, an arrow
+        /// per message, partitions, crashes, client operations and violations. Records the
+        /// full trace for the picture whatever --trace says [default: not drawn].
+        #[arg(long, value_name = "FILE")]
+        svg: Option<String>,
     },
     /// Run many seeds in parallel; write one JSON line per seed, in seed order.
     ///
@@ -83,6 +92,26 @@ enum Command {
         #[arg(long, value_parser = parse_range, default_value = "0..100")]
         seeds: std::ops::Range<u64>,
     },
+    /// Check a history (JSON Lines, e.g. from `run --history-out`) for linearizability.
+    ///
+    /// Exit code 0 linearizable, 1 not linearizable, 3 unknown (a budget ran out), 2 bad
+    /// input. Each key is checked on its own; a failure shows the key, the longest
+    /// linearizable prefix found and the operations that cannot come next.
+    CheckHistory {
+        /// The history file (JSON Lines, faultline history format v1).
+        file: String,
+        /// Check against this model instead of the one in the file's header.
+        #[arg(long, value_enum)]
+        model: Option<ModelArg>,
+        /// Give up after this much wall time and answer unknown (exit 3), e.g. 10s
+        /// [default: no time limit; a step budget of 100 million per key still applies, so
+        /// the answer never depends on machine speed unless this is set].
+        #[arg(long, value_parser = parse_duration)]
+        timeout: Option<std::time::Duration>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// List protocols (their config, checks and bug knobs) and the scenario files.
     List {
         /// The folder of scenario files to list.
@@ -95,6 +124,30 @@ enum Command {
 enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModelArg {
+    Register,
+    CasRegister,
+    Kv,
+}
+
+impl ModelArg {
+    fn kind(self) -> lincheck::ModelKind {
+        match self {
+            ModelArg::Register => lincheck::ModelKind::Register,
+            ModelArg::CasRegister => lincheck::ModelKind::CasRegister,
+            ModelArg::Kv => lincheck::ModelKind::Kv,
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d: sim_core::Duration = s
+        .parse()
+        .map_err(|e: sim_core::DurationError| e.to_string())?;
+    Ok(std::time::Duration::from_nanos(d.as_nanos()))
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -190,7 +243,17 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             format,
             trace,
             stats,
-        } => run_one(&file, seed, format, trace, stats),
+            history_out,
+            svg,
+        } => run_one(
+            &file,
+            seed,
+            format,
+            trace,
+            stats,
+            history_out.as_deref(),
+            svg.as_deref(),
+        ),
         Command::Sweep {
             file,
             seeds,
@@ -200,6 +263,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         } => run_sweep(&file, seeds, jobs, out, shard),
         Command::Shrink { file, seed, out } => run_shrink(&file, seed, out),
         Command::CheckDeterminism { file, seeds } => run_determinism(&file, seeds),
+        Command::CheckHistory {
+            file,
+            model,
+            timeout,
+            format,
+        } => run_check_history(&file, model, timeout, format),
         Command::List { dir } => run_list(&dir),
     }
 }
@@ -210,13 +279,47 @@ fn run_one(
     format: Format,
     trace: Option<TraceArg>,
     stats: bool,
+    history_out: Option<&str>,
+    svg: Option<&str>,
 ) -> Result<ExitCode, Failure> {
     let s = load(file)?;
     let seed = seed.unwrap_or(s.seed());
     let level = trace.map_or(s.trace(), TraceArg::level);
+    // The picture needs every message; record them all, print only what --trace asks for.
+    let record = if svg.is_some() {
+        TraceLevel::Full
+    } else {
+        level
+    };
     let started = Instant::now();
-    let r = runner::run(&s, seed, level)?;
+    let mut r = runner::run(&s, seed, record)?;
     let wall = started.elapsed();
+    if let Some(path) = svg {
+        let verdict = match r.outcome.check() {
+            None => "pass".to_string(),
+            Some(check) => format!("VIOLATION {check}"),
+        };
+        let title = format!("{} (seed {seed}): {verdict}", s.name());
+        std::fs::write(path, sim_core::diagram::svg(&r.report.trace, &title))
+            .map_err(|e| Failure::Input(format!("cannot write {path}: {e}")))?;
+        eprintln!("wrote {path}");
+    }
+    if record != level {
+        r.report.trace.events.retain(|e| match level {
+            TraceLevel::Full => true,
+            TraceLevel::Summary => e.kind.in_summary(),
+            TraceLevel::Off => false,
+        });
+        r.report.trace.level = level;
+    }
+    if let Some(path) = history_out {
+        std::fs::write(path, output::history_jsonl(&r.report.history, file, seed))
+            .map_err(|e| Failure::Input(format!("cannot write {path}: {e}")))?;
+        eprintln!(
+            "wrote {path}: {} history events",
+            r.report.history.events.len()
+        );
+    }
     let mut out = std::io::stdout().lock();
     let written = match format {
         Format::Text => {
@@ -358,6 +461,35 @@ fn run_determinism(file: &str, seeds: std::ops::Range<u64>) -> Result<ExitCode, 
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn run_check_history(
+    file: &str,
+    model: Option<ModelArg>,
+    timeout: Option<std::time::Duration>,
+    format: Format,
+) -> Result<ExitCode, Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::Input(format!("cannot read {file}: {e}")))?;
+    let model = model.map(ModelArg::kind);
+    let history = lincheck::parse_history_with(&text, file, &lincheck::ParseOptions { model })
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let options = lincheck::CheckOptions {
+        model,
+        timeout,
+        ..lincheck::CheckOptions::default()
+    };
+    let report = lincheck::check_history(&history, &options)
+        .map_err(|e| Failure::Input(format!("{file}: {e}")))?;
+    match format {
+        Format::Text => print!("{}", report.render_text()),
+        Format::Json => println!("{}", report.to_json()),
+    }
+    Ok(match report.verdict {
+        lincheck::Verdict::Linearizable => ExitCode::SUCCESS,
+        lincheck::Verdict::NotLinearizable => ExitCode::from(1),
+        lincheck::Verdict::Unknown => ExitCode::from(3),
+    })
 }
 
 fn run_list(dir: &str) -> Result<ExitCode, Failure> {

@@ -24,6 +24,11 @@
 //! assert!(result.report.trace.summary_text().contains("!! crash n2"));
 //! ```
 //!
+//! The engine, the protocols and the history checker are re-exported, so a test of your
+//! own protocol needs only this crate: implement [`sim_core::Process`], build a
+//! [`sim_core::Simulation`], add [`sim_core::Checker`]s, and judge the clients' history
+//! with [`lincheck::check_history`].
+//!
 //! Everything that runs a scenario is generic over [`protocols::Protocol`]
 //! ([`runner::Prepared`], [`shrink::shrink_with`]); the functions without a type parameter
 //! look the protocol up by name in the [`registry`].
@@ -36,5 +41,8 @@ pub mod scenario;
 pub mod shrink;
 pub mod sweep;
 
+pub use lincheck;
+pub use protocols;
 pub use runner::{Outcome, RunResult};
 pub use scenario::{Scenario, ScenarioError};
+pub use sim_core;

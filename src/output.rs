@@ -126,3 +126,13 @@ pub fn json_report(
     }
     v
 }
+
+/// The history as JSON Lines, with where it came from in the header (`scenario`, `seed`:
+/// provenance fields that checkers ignore).
+pub fn history_jsonl(history: &lincheck::History, scenario: &str, seed: u64) -> String {
+    let text = history.to_jsonl();
+    let (header, events) = text.split_once('\n').unwrap_or((&text, ""));
+    let header = header.strip_suffix('}').unwrap_or(header);
+    let scenario = serde_json::Value::String(scenario.to_string());
+    format!("{header},\"scenario\":{scenario},\"seed\":{seed}}}\n{events}")
+}

@@ -87,18 +87,14 @@ impl<P: Protocol> Prepared<P> {
                     .help(help));
             };
             match info.kind {
-                CheckKind::History if P::history_check(info.name).is_none() => {
+                CheckKind::History if s.workload.clients == 0 => {
                     return Err(s
                         .error(
                             c.span.clone(),
-                            format!(
-                                "the history check {:?} is not yet supported by {}",
-                                c.value,
-                                P::NAME
-                            ),
+                            format!("the history check {:?} needs clients", c.value),
                         )
-                        .label("this protocol cannot run this history check yet")
-                        .help("remove it from `checks`"));
+                        .label("no workload records a history")
+                        .help("add a `workload: (clients: 3, ...)`, or remove this check"));
                 }
                 CheckKind::Always | CheckKind::Eventually
                     if P::checker(info.name, &config).is_none() =>
@@ -189,10 +185,14 @@ impl<P: Protocol> Prepared<P> {
             .filter(|(_, k)| *k == CheckKind::History)
             .map(|(n, _)| n.as_str())
             .collect();
+        if let Some(model) = P::history_model() {
+            report.history.model = model;
+        }
         if report.violations.is_empty() {
             report.violations.extend(history_checks::<P>(
                 &history,
                 &report.history,
+                &self.config,
                 report.end_time,
             ));
         }
@@ -210,24 +210,24 @@ impl<P: Protocol> Prepared<P> {
     }
 }
 
-/// Runs the history checks `names` (each one the protocol offers, see
-/// [`Protocol::history_check`]) on a finished run's history; each failure becomes a
-/// violation at `end`.
+/// Runs the history checks `names` on a finished run's history (in the order the scenario
+/// lists them); each failure becomes a violation at the run's end, `end`.
 pub fn history_checks<P: Protocol>(
     names: &[&str],
     history: &History,
+    config: &P::Config,
     end: sim_core::Time,
 ) -> Vec<Violation> {
     names
         .iter()
-        .filter_map(|&name| {
-            let check =
-                P::history_check(name).expect("Prepared::new rejects unsupported history checks");
-            check(history).err().map(|message| Violation {
-                check: name.to_string(),
-                time: end,
-                message,
-            })
+        .filter_map(|name| {
+            P::history_check(name, history, config, end)
+                .err()
+                .map(|message| Violation {
+                    check: name.to_string(),
+                    time: end,
+                    message,
+                })
         })
         .collect()
 }

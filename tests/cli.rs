@@ -355,3 +355,106 @@ fn shrink_writes_a_file_that_run_reproduces() {
         "{stdout}"
     );
 }
+
+const PORCUPINE: &str = "lincheck/tests/data/porcupine/jsonl";
+
+#[test]
+fn check_history_exit_codes_follow_the_verdict() {
+    // Verdicts from Porcupine's own tests: etcd_002 is linearizable, etcd_000 is not.
+    let ok = faultline(&["check-history", &format!("{PORCUPINE}/etcd_002.jsonl")]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).starts_with("history: linearizable"));
+    let bad = faultline(&["check-history", &format!("{PORCUPINE}/etcd_000.jsonl")]);
+    assert_eq!(bad.status.code(), Some(1));
+    let report = text(&bad.stdout);
+    assert!(report.starts_with("history: not-linearizable"), "{report}");
+    assert!(report.contains("longest linearizable prefix"), "{report}");
+    let json = faultline(&[
+        "check-history",
+        &format!("{PORCUPINE}/etcd_000.jsonl"),
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("one JSON object");
+    assert_eq!(v["verdict"], "not-linearizable");
+}
+
+#[test]
+fn check_history_reports_bad_input_with_its_position_and_exit_2() {
+    let file = tmp("garbage.jsonl");
+    std::fs::write(
+        &file,
+        "{\"format\":\"faultline-history\",\"version\":1,\"model\":\"register\"}\n{\"process\":0,\"type\":\"okay\",\"f\":\"read\",\"value\":null}\n",
+    )
+    .unwrap();
+    let out = faultline(&["check-history", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("garbage.jsonl:2:21: expected \"type\" to be one of invoke, ok, fail, info, found \"okay\""),
+        "{err}"
+    );
+    let missing = faultline(&["check-history", "no/such/file.jsonl"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("cannot read no/such/file.jsonl"));
+}
+
+#[test]
+fn a_tiny_step_budget_answers_unknown_with_exit_3() {
+    // --timeout is wall time; a zero timeout cannot decide anything, deterministically.
+    let out = faultline(&[
+        "check-history",
+        &format!("{PORCUPINE}/etcd_002.jsonl"),
+        "--timeout",
+        "0s",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).starts_with("history: unknown"));
+}
+
+#[test]
+fn run_writes_the_history_and_check_history_agrees_with_the_run() {
+    let scenario = tmp("raft-clients.ron");
+    std::fs::write(
+        &scenario,
+        r#"(
+    name: "raft-clients",
+    description: "Raft with three clients under partitions and crashes.",
+    protocol: (name: "raft", config: ()),
+    cluster: (nodes: 5),
+    workload: (clients: 3, ops_per_client: 20, keys: 2),
+    nemesis: (faults: [PartitionHalves, CrashRestart], every: ("300ms", "800ms"), lasting: ("100ms", "600ms"), stop: "5s"),
+    checks: ["election-safety", "linearizable"],
+    seed: 4,
+    duration: "8s",
+    expect: Pass,
+)"#,
+    )
+    .unwrap();
+    let history = tmp("raft-clients.jsonl");
+    let svg = tmp("raft-clients.svg");
+    let out = faultline(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--history-out",
+        history.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let jsonl = std::fs::read_to_string(&history).unwrap();
+    let header = jsonl.lines().next().unwrap();
+    assert!(header.contains("\"model\":\"kv\""), "{header}");
+    assert!(header.contains("\"seed\":4"), "{header}");
+    assert!(
+        jsonl.lines().count() > 60,
+        "three clients, twenty operations each"
+    );
+    let check = faultline(&["check-history", history.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg") && picture.contains("marker-end"));
+    assert!(picture.contains("raft-clients (seed 4): pass"));
+    // The picture needs the full trace, but stdout still prints the summary.
+    assert!(!text(&out.stdout).contains(" <- "));
+}

@@ -373,7 +373,7 @@ fn sweeps_write_the_same_bytes_for_any_number_of_threads() {
 }
 
 #[test]
-fn protocol_checks_are_looked_up_and_history_checks_are_not_yet_supported() {
+fn protocol_checks_are_looked_up_and_history_checks_need_clients() {
     let unknown = parse(&CRASHY.replace(
         r#"checks: ["restarts-bounded"]"#,
         r#"checks: ["restart-bounded"]"#,
@@ -394,7 +394,7 @@ fn protocol_checks_are_looked_up_and_history_checks_are_not_yet_supported() {
         .expect("history check");
     assert_eq!(
         e.message(),
-        "the history check \"linearizable\" is not yet supported by fragile"
+        "the history check \"linearizable\" needs clients"
     );
     assert_eq!(e.line_col(), Some((19, 14)));
     let config = parse(&CRASHY.replace("max_requests: 1000", "max_requests: -3"));

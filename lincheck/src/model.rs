@@ -107,8 +107,13 @@ pub struct CasRegister {
     pub init: Value,
 }
 
-/// A key-value object, one key at a time (`get`, `put`, `append`).
+/// A key-value object, one key at a time (`get`, `put`, `append`, and `cas [from, to]`).
 /// `append` concatenates strings; a `null` state counts as `""`.
+///
+/// `cas` on kv is a faultline extension of history format v1 (which lists get, put and
+/// append): replicated key-value stores such as faultline's Raft offer it, and their
+/// histories must round-trip through `--history-out` and `faultline check-history`. Its
+/// semantics are cas-register's, per key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Kv {
     pub init: Value,
@@ -227,6 +232,32 @@ fn cas_outcome(output: Option<&Value>) -> Result<Option<bool>, String> {
     }
 }
 
+/// Prepares `cas [from, to]` with its recorded outcome.
+fn cas_op(input: &Value, output: Option<&Value>) -> Result<BuiltinOp, String> {
+    match input {
+        Value::List(l) if l.len() == 2 => Ok(BuiltinOp::Cas {
+            from: l[0].clone(),
+            to: l[1].clone(),
+            ok: cas_outcome(output)?,
+        }),
+        other => Err(format!(
+            "expected a cas argument [from, to], found {}",
+            crate::wellformed::show(other)
+        )),
+    }
+}
+
+/// `cas`: swaps to `to` iff the state equals `from`; `None` if the recorded outcome is
+/// impossible in `state`.
+fn cas_step(state: &Value, from: &Value, to: &Value, ok: Option<bool>) -> Option<Value> {
+    let swaps = state == from;
+    match ok {
+        Some(claimed) if claimed != swaps => None,
+        _ if swaps => Some(to.clone()),
+        _ => Some(state.clone()),
+    }
+}
+
 impl Model for CasRegister {
     type State = Value;
     type Op = BuiltinOp;
@@ -240,17 +271,7 @@ impl Model for CasRegister {
         match f {
             "read" => Ok(BuiltinOp::Read(output.cloned())),
             "write" => Ok(BuiltinOp::Write(input.clone())),
-            "cas" => match input {
-                Value::List(l) if l.len() == 2 => Ok(BuiltinOp::Cas {
-                    from: l[0].clone(),
-                    to: l[1].clone(),
-                    ok: cas_outcome(output)?,
-                }),
-                other => Err(format!(
-                    "expected a cas argument [from, to], found {}",
-                    crate::wellformed::show(other)
-                )),
-            },
+            "cas" => cas_op(input, output),
             _ => Err(bad_op(f, "read, write, cas")),
         }
     }
@@ -258,14 +279,7 @@ impl Model for CasRegister {
         match op {
             BuiltinOp::Read(seen) => read_step(state, seen),
             BuiltinOp::Write(v) => Some(v.clone()),
-            BuiltinOp::Cas { from, to, ok } => {
-                let swaps = state == from;
-                match ok {
-                    Some(claimed) if *claimed != swaps => None,
-                    _ if swaps => Some(to.clone()),
-                    _ => Some(state.clone()),
-                }
-            }
+            BuiltinOp::Cas { from, to, ok } => cas_step(state, from, to, *ok),
             BuiltinOp::Append(_) => None,
         }
     }
@@ -316,7 +330,8 @@ impl Model for Kv {
                 "expected an append argument that is a string, found {}",
                 crate::wellformed::show(other)
             )),
-            _ => Err(bad_op(f, "get, put, append")),
+            ("cas", _) => cas_op(input, output),
+            _ => Err(bad_op(f, "get, put, append, cas")),
         }
     }
     fn step(&self, state: &Value, op: &BuiltinOp) -> Option<Value> {
@@ -333,7 +348,7 @@ impl Model for Kv {
                 Value::Null => Some(Value::Str(suffix.clone())),
                 _ => None,
             },
-            BuiltinOp::Cas { .. } => None,
+            BuiltinOp::Cas { from, to, ok } => cas_step(state, from, to, *ok),
         }
     }
     fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
@@ -343,10 +358,17 @@ impl Model for Kv {
         }
     }
     fn is_read_only(&self, op: &BuiltinOp) -> bool {
-        matches!(op, BuiltinOp::Read(_))
+        matches!(
+            op,
+            BuiltinOp::Read(_)
+                | BuiltinOp::Cas {
+                    ok: Some(false),
+                    ..
+                }
+        )
     }
-    /// Without a `put` among `others`, appends only extend the string, so the state
-    /// must be a prefix of the value read.
+    /// Without a `put` (or a `cas` that may swap) among `others`, appends only extend the
+    /// string, so the state must be a prefix of the value read.
     fn may_reach(
         &self,
         state: &Value,
@@ -374,6 +396,13 @@ impl Model for Kv {
                 BuiltinOp::Write(v) if v == want => return true,
                 BuiltinOp::Write(Value::Str(p)) => start |= grows_into(p),
                 BuiltinOp::Write(Value::Null) => start |= grows_into(""),
+                // A cas that may swap sets the state like a put (when it matches).
+                BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) => match to {
+                    v if v == want => return true,
+                    Value::Str(p) => start |= grows_into(p),
+                    Value::Null => start |= grows_into(""),
+                    _ => {}
+                },
                 _ => {}
             }
             if start && appends {
@@ -425,7 +454,32 @@ mod tests {
         assert_eq!(m.step(&s("x"), &g), None);
         assert_eq!(m.step(&Value::Null, &a), Some(s("x")));
         assert_eq!(m.step(&Value::Int(1), &a), None);
-        assert!(m.op("cas", &Value::Null, None).is_err());
+        assert!(
+            m.op("cas", &Value::Null, None).is_err(),
+            "cas needs [from, to]"
+        );
+        let c = m
+            .op(
+                "cas",
+                &Value::List(vec![s("x"), s("y")]),
+                Some(&Value::Bool(true)),
+            )
+            .unwrap();
+        assert_eq!(m.step(&s("x"), &c), Some(s("y")));
+        assert_eq!(
+            m.step(&s("z"), &c),
+            None,
+            "claimed a swap that could not happen"
+        );
+        let miss = m
+            .op(
+                "cas",
+                &Value::List(vec![s("x"), s("y")]),
+                Some(&Value::Bool(false)),
+            )
+            .unwrap();
+        assert_eq!(m.step(&s("z"), &miss), Some(s("z")));
+        assert!(m.is_read_only(&miss));
         let r = Register { init: Value::Null };
         let w = r.op("write", &Value::Int(1), Some(&Value::Int(1))).unwrap();
         assert_eq!(r.step(&Value::Null, &w), Some(Value::Int(1)));

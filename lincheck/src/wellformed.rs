@@ -183,7 +183,8 @@ pub fn model_ops(model: ModelKind) -> &'static [&'static str] {
     match model {
         ModelKind::Register => &["read", "write"],
         ModelKind::CasRegister => &["read", "write", "cas"],
-        ModelKind::Kv => &["get", "put", "append"],
+        // `cas` on kv is faultline's extension of format v1 (see `Kv`).
+        ModelKind::Kv => &["get", "put", "append", "cas"],
     }
 }
 

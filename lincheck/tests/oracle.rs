@@ -243,6 +243,14 @@ fn linearizable_history(model: ModelKind, choices: &[u16]) -> History {
                             ("get", Value::Null),
                             ("put", pick(&[s("a"), s("")], a / 3)),
                             ("append", pick(&[s("a"), s("b"), s("c")], a / 3)),
+                            // faultline's kv extension: cas per key, as on cas-register.
+                            (
+                                "cas",
+                                Value::List(vec![
+                                    pick(&[s(""), s("a"), s("ab")], a / 3),
+                                    pick(&[s("a"), s("b")], a / 9),
+                                ]),
+                            ),
                         ],
                         a,
                     ),

@@ -614,22 +614,6 @@ pub fn check_linearizable(history: &History) -> Result<Report, lincheck::History
     lincheck::check_with_model(history, &KvModel, &CheckOptions::default())
 }
 
-/// [`check_linearizable`] as a history check: `Err` with the checker's explanation when
-/// the history is not linearizable, or when the search gave up undecided (an undecided
-/// history is not passed silently).
-pub fn linearizable(history: &History) -> Result<(), String> {
-    let report = check_linearizable(history)
-        .map_err(|e| format!("the client history is not well-formed: {e}"))?;
-    match report.verdict {
-        lincheck::Verdict::Linearizable => Ok(()),
-        lincheck::Verdict::NotLinearizable => Err(report.render_text()),
-        lincheck::Verdict::Unknown => Err(format!(
-            "undecided: the linearizability search ran out of budget\n{}",
-            report.render_text()
-        )),
-    }
-}
-
 /// The liveness half of a run: every operation invoked at or after `from` completed `ok`
 /// (or `fail` with a definite answer) within `bound` of its invoke. Operations still open
 /// when the history ends count as not completed if `end` is past their deadline.

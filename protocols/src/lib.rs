@@ -9,8 +9,9 @@
 //! A module makes itself runnable from scenario files by implementing [`Protocol`]; the
 //! `faultline` crate's registry lists every such type.
 
+use lincheck::{CheckOptions, History, ModelKind, Verdict};
 use serde::de::DeserializeOwned;
-use sim_core::{Checker, Client, Process};
+use sim_core::{Checker, Client, Process, Time};
 use std::fmt::Debug;
 
 pub mod election;
@@ -52,10 +53,6 @@ pub struct CheckInfo {
 }
 
 /// A protocol as scenario files see it: its name, config, clients, checks and knobs.
-/// A history check: judges a finished run's client history; `Err` says what is wrong
-/// with it (or why it could not be judged).
-pub type HistoryCheck = fn(&lincheck::History) -> Result<(), String>;
-
 pub trait Protocol {
     /// The scenario's name for it (`"raft"`).
     const NAME: &'static str;
@@ -79,20 +76,62 @@ pub trait Protocol {
     /// there is no such checker. History checks are run by the caller on the run's history.
     fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>>;
 
-    /// The history check called `name` (a `History` entry of [`Protocol::checks`]), if
-    /// this protocol can run it on a finished run's client history, or `None`. The
-    /// default runs none: the scenario runner rejects a scenario that lists one.
-    fn history_check(name: &str) -> Option<HistoryCheck> {
-        let _ = name;
-        None
-    }
-
     /// The clients' configuration from the scenario's workload; an error says what is
     /// wrong with the workload for this protocol.
     fn client_config(
         workload: &Workload,
         config: &Self::Config,
     ) -> Result<<Self::Client as Client<Self::Node>>::Config, String>;
+
+    /// The sequential model the clients' history follows (what `--history-out` writes in
+    /// the header and what `"linearizable"` checks against); `None` if the clients record
+    /// no history.
+    fn history_model() -> Option<ModelKind> {
+        None
+    }
+
+    /// Runs the `History` check `name` on a finished run's `history` (the run ended at
+    /// `end`): `Ok(())` when it holds, `Err(message)` saying plainly what failed. The
+    /// default knows `"linearizable"`, checked against [`Protocol::history_model`] with
+    /// the lincheck crate; protocols with other history checks override this.
+    fn history_check(
+        name: &str,
+        history: &History,
+        config: &Self::Config,
+        end: Time,
+    ) -> Result<(), String> {
+        let _ = (config, end);
+        match name {
+            "linearizable" => linearizable(history, Self::history_model()),
+            other => Err(format!("{} has no history check {other:?}", Self::NAME)),
+        }
+    }
+}
+
+/// Checks `history` against `model` and turns anything but "linearizable" into a plain
+/// message with lincheck's explanation (the longest linearizable prefix and the operations
+/// that cannot come next). The step budget keeps the verdict deterministic; running out of
+/// it is reported as its own failure, never as a pass.
+pub fn linearizable(history: &History, model: Option<ModelKind>) -> Result<(), String> {
+    let Some(model) = model else {
+        return Err("this protocol's clients record no history to check".into());
+    };
+    let mut history = history.clone();
+    history.model = model;
+    let report = lincheck::check_history(&history, &CheckOptions::default())
+        .map_err(|e| format!("the run's history is malformed: {e}"))?;
+    match report.verdict {
+        Verdict::Linearizable => Ok(()),
+        Verdict::NotLinearizable => Err(format!(
+            "the clients' history is not linearizable ({} model)\n{}",
+            model.name(),
+            report.render_text().trim_end()
+        )),
+        Verdict::Unknown => Err(format!(
+            "linearizability undecided: the checker's step budget ran out ({} model)",
+            model.name()
+        )),
+    }
 }
 
 /// pingstorm as a scenario protocol: no clients, no checks, no knobs.

@@ -57,7 +57,7 @@ pub(crate) enum Ev<P: Process> {
 }
 
 pub(crate) const K_START: u64 = 1;
-pub(crate) const K_DELIVER: u64 = 2;
+const K_DELIVER: u64 = 2;
 pub(crate) const K_TIMER: u64 = 3;
 pub(crate) const K_FAULT: u64 = 4;
 const K_DROP: u64 = 5;
@@ -137,21 +137,35 @@ impl<P: Process> Bus<P> {
         }
     }
 
+    /// A message reached its live, running receiver.
+    #[inline]
+    pub(crate) fn delivered(&mut self, from: u32, to: u32, wire: &Wire<P>) {
+        self.stats.deliveries += 1;
+        self.message_event(K_DELIVER, from, to, wire);
+    }
+
+    /// Fingerprints a send or delivery and, at full trace, records it.
+    #[inline]
+    fn message_event(&mut self, code: u64, from: u32, to: u32, wire: &Wire<P>) {
+        self.fingerprint
+            .mix(code << 48 | u64::from(from) << 24 | u64::from(to));
+        if self.full() {
+            let (from, to, msg) = (self.name(from), self.name(to), wire.describe());
+            self.record(if code == K_SEND {
+                TraceKind::Send { from, to, msg }
+            } else {
+                TraceKind::Deliver { from, to, msg }
+            });
+        }
+    }
+
     /// Puts a message on the wire from endpoint `from` to endpoint `to`: a cut or the
     /// link's loss may drop it, the link's latency delays it, its duplication may send it
     /// twice (each copy with its own latency, so copies can arrive out of order).
     #[inline]
     pub(crate) fn transmit(&mut self, from: u32, to: u32, wire: Wire<P>) {
         self.stats.sends += 1;
-        self.fingerprint
-            .mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));
-        if self.full() {
-            self.record(TraceKind::Send {
-                from: self.name(from),
-                to: self.name(to),
-                msg: wire.describe(),
-            });
-        }
+        self.message_event(K_SEND, from, to, &wire);
         if self.network.is_cut(from, to) {
             self.drop_message(from, to, &wire, DropReason::Partition);
             return;

@@ -2,6 +2,10 @@
 //! message, crosses for lost messages, shaded spans for partitions and crashes, bars for
 //! client operations, and red marks for violations. Hover over anything for its details.
 //!
+//! Nodes that note their role the way faultline's protocols do (`role=leader term=3`,
+//! `role=follower ...`) get a gold bar for every span in which they believed they led, so
+//! two overlapping bars are split-brain at a glance.
+//!
 //! Made from a [`Trace`] recorded at [`TraceLevel::Full`](crate::TraceLevel::Full)
 //! (at `Summary` the picture has no messages). Pure text in, text out: the same trace
 //! always gives the same bytes.
@@ -83,9 +87,10 @@ pub fn svg(trace: &Trace, title: &str) -> String {
         r#"<text x="{LEFT}" y="20" font-size="14">{}</text>"#,
         esc(title)
     );
-    // Time axis: ten ticks.
-    for k in 0..=10u64 {
-        let t = Time::from_nanos(end.as_nanos() / 10 * k);
+    // Time axis: round steps (1, 2 or 5 times a power of ten), about ten of them.
+    let step = nice_step(end.as_nanos() / 10);
+    for k in 0..=end.as_nanos() / step {
+        let t = Time::from_nanos(step * k);
         let x = c.x(t);
         let _ = writeln!(
             out,
@@ -108,11 +113,25 @@ pub fn svg(trace: &Trace, title: &str) -> String {
         );
     }
     let mut body = String::new();
+    // Busy runs (heartbeats) would hide everything else: fade arrows as they multiply.
+    let messages = trace
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Deliver { .. } | TraceKind::Drop { .. }))
+        .count()
+        .min(MAX_ARROWS);
+    let fade = (400.0 / messages.max(1) as f64).clamp(0.12, 1.0);
+    let mut lines = format!("<g opacity=\"{fade:.2}\">\n");
     let mut arrows = 0usize;
     let mut left_out = 0usize;
     let mut in_flight: IndexMap<(String, String, String), VecDeque<Time>> = IndexMap::new();
     let mut partition: Option<(Time, String)> = None;
     let mut crashed: IndexMap<String, Time> = IndexMap::new();
+    let mut paused: IndexMap<String, Time> = IndexMap::new();
+    // Who believes it leads, since when, and the rest of its note ("term=3").
+    let mut leading: IndexMap<String, (Time, String)> = IndexMap::new();
+    // Where the last note label on each lane ends, so labels do not overprint.
+    let mut label_end: IndexMap<String, f64> = IndexMap::new();
     let mut open_ops: IndexMap<String, (Time, String)> = IndexMap::new();
     let band = |body: &mut String, from: Time, to: Time, label: &str| {
         let (x1, x2) = (c.x(from), c.x(to));
@@ -162,7 +181,7 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                         (x1 + 6.0, y1 + (y2 - y1) * 0.25)
                     };
                     let _ = writeln!(
-                        body,
+                        lines,
                         r##"<g stroke="#d62828"><title>{} -x {}: {} (lost: {}) sent {sent}, lost {}</title><line x1="{x1:.1}" y1="{y1:.1}" x2="{mx:.1}" y2="{my:.1}" stroke-dasharray="3,2"/><path d="M {:.1} {:.1} l 6 6 m 0 -6 l -6 6"/></g>"##,
                         esc(from),
                         esc(to),
@@ -174,7 +193,7 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                     );
                 } else {
                     let _ = writeln!(
-                        body,
+                        lines,
                         r##"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="#4a6fa5" stroke-width="0.8" marker-end="url(#arrow)"><title>{} -> {}: {} ({sent} -> {})</title></line>"##,
                         esc(from),
                         esc(to),
@@ -201,10 +220,21 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                 } else if let Some(node) = fault.strip_prefix("crash ") {
                     if !node.contains(' ') {
                         crashed.insert(node.to_string(), e.time);
+                        if let Some((since, label)) = leading.shift_remove(node) {
+                            lead_bar(&mut body, &c, node, since, e.time, &label);
+                        }
+                    }
+                } else if let Some(node) = fault.strip_prefix("pause ") {
+                    if !node.contains(' ') {
+                        paused.insert(node.to_string(), e.time);
+                    }
+                } else if let Some(node) = fault.strip_prefix("resume ") {
+                    if let Some(since) = paused.shift_remove(node) {
+                        span(&mut body, &c, node, since, e.time, "paused");
                     }
                 } else if let Some(node) = fault.strip_prefix("restart ") {
                     if let Some(since) = crashed.shift_remove(node) {
-                        crash_span(&mut body, &c, node, since, e.time);
+                        span(&mut body, &c, node, since, e.time, "crashed");
                     }
                 } else {
                     let _ = writeln!(
@@ -217,16 +247,35 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                 }
             }
             TraceKind::Note { node, text } => {
+                if let Some(role) = text.strip_prefix("role=") {
+                    if let Some((since, label)) = leading.shift_remove(node.as_str()) {
+                        lead_bar(&mut body, &c, node, since, e.time, &label);
+                    }
+                    if let Some(rest) = role.strip_prefix("leader") {
+                        leading.insert(node.clone(), (e.time, rest.trim().to_string()));
+                    }
+                }
                 let (x, y) = (c.x(e.time), c.y(node));
+                // Label the dot only where the lane has room; hover shows every note.
+                let label: String = text.chars().take(28).collect();
+                let free = label_end.get(node.as_str()).is_none_or(|&end| x > end);
+                let text_el = if free {
+                    label_end.insert(node.clone(), x + 4.0 + 5.5 * label.chars().count() as f64);
+                    format!(
+                        r##"<text x="{:.1}" y="{:.1}" fill="#2a9d8f" font-size="9">{}</text>"##,
+                        x + 4.0,
+                        y - 7.0,
+                        esc(&label)
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     body,
-                    r##"<g><title>{} {}: {}</title><circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="#2a9d8f"/><text x="{:.1}" y="{:.1}" fill="#2a9d8f" font-size="9">{}</text></g>"##,
+                    r##"<g><title>{} {}: {}</title><circle cx="{x:.1}" cy="{y:.1}" r="3.5" fill="#2a9d8f"/>{text_el}</g>"##,
                     e.time,
                     esc(node),
                     esc(text),
-                    x + 4.0,
-                    y - 7.0,
-                    esc(&text.chars().take(28).collect::<String>())
                 );
             }
             TraceKind::Invoke { client, op, .. } => {
@@ -259,7 +308,7 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                 let x = c.x(e.time);
                 let _ = writeln!(
                     body,
-                    r##"<g><title>{}: {}</title><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62828" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#d62828" font-weight="bold">VIOLATION {}</text></g>"##,
+                    r##"<g><title>{}: {}</title><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62828" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#d62828" font-weight="bold" text-anchor="end">VIOLATION {}</text></g>"##,
                     esc(check),
                     esc(message),
                     TOP - 6.0,
@@ -276,8 +325,16 @@ pub fn svg(trace: &Trace, title: &str) -> String {
         band(&mut body, since, end, &label);
     }
     for (node, since) in &crashed {
-        crash_span(&mut body, &c, node, *since, end);
+        span(&mut body, &c, node, *since, end, "crashed");
     }
+    for (node, since) in &paused {
+        span(&mut body, &c, node, *since, end, "paused");
+    }
+    for (node, (since, label)) in &leading {
+        lead_bar(&mut body, &c, node, *since, end, label);
+    }
+    lines.push_str("</g>\n");
+    out.push_str(&lines);
     out.push_str(&body);
     if left_out > 0 {
         let _ = writeln!(
@@ -290,11 +347,42 @@ pub fn svg(trace: &Trace, title: &str) -> String {
     out
 }
 
-fn crash_span(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time) {
+/// The smallest 1, 2 or 5 times a power of ten (in ns, at least 1) that is >= `raw`.
+fn nice_step(raw: u64) -> u64 {
+    let mut p = 1u64;
+    loop {
+        for m in [1, 2, 5] {
+            if p.saturating_mul(m) >= raw {
+                return p.saturating_mul(m).max(1);
+            }
+        }
+        p = p.saturating_mul(10);
+    }
+}
+
+/// A gold bar under a node's lane for the time it believed it was leader.
+fn lead_bar(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time, label: &str) {
     let (x1, x2, y) = (c.x(from), c.x(to), c.y(node));
     let _ = writeln!(
         body,
-        r##"<g><title>{} down {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="16" fill="#444" opacity="0.25"/><text x="{:.1}" y="{:.1}" fill="#444" font-size="9">crashed</text></g>"##,
+        r##"<g><title>{} leader {} {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="7" fill="#e9c46a"/><text x="{:.1}" y="{:.1}" fill="#8a6d00" font-size="9" font-weight="bold">leader {}</text></g>"##,
+        esc(node),
+        esc(label),
+        y + 3.0,
+        (x2 - x1).max(1.0),
+        x1 + 3.0,
+        y + 19.0,
+        esc(label)
+    );
+}
+
+/// A shaded span on a node's lane: `what` is "crashed" or "paused".
+fn span(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time, what: &str) {
+    let (x1, x2, y) = (c.x(from), c.x(to), c.y(node));
+    let colour = if what == "paused" { "#9b5de5" } else { "#444" };
+    let _ = writeln!(
+        body,
+        r##"<g><title>{} {what} {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="16" fill="{colour}" opacity="0.25"/><text x="{:.1}" y="{:.1}" fill="{colour}" font-size="9">{what}</text></g>"##,
         esc(node),
         y - 8.0,
         (x2 - x1).max(1.0),

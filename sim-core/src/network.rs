@@ -30,6 +30,28 @@ pub enum Latency {
     },
 }
 
+impl std::fmt::Display for Latency {
+    /// The scenario-file form: `Uniform(min: "1ms", max: "10ms")`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Latency::Constant(d) => write!(f, "Constant(\"{d}\")"),
+            Latency::Uniform { min, max } => write!(f, "Uniform(min: \"{min}\", max: \"{max}\")"),
+            Latency::Exponential { mean, max } => {
+                write!(f, "Exponential(mean: \"{mean}\", max: \"{max}\")")
+            }
+            Latency::Normal {
+                mean,
+                std_dev,
+                min,
+                max,
+            } => write!(
+                f,
+                "Normal(mean: \"{mean}\", std_dev: \"{std_dev}\", min: \"{min}\", max: \"{max}\")"
+            ),
+        }
+    }
+}
+
 impl Latency {
     /// Checks the parameters, saying what is wrong.
     pub fn validate(&self) -> Result<(), String> {

@@ -1,7 +1,7 @@
 //! The simulation: one seeded, single-threaded event loop over nodes, clients, a faulty
 //! network and a virtual clock.
 
-use crate::bus::{Bus, Ev, K_DELIVER, K_FAULT, K_START, K_TIMER, Wire};
+use crate::bus::{Bus, Ev, K_FAULT, K_START, K_TIMER, Wire};
 use crate::check::{Checker, View, Violation};
 use crate::clock::LocalClock;
 use crate::fault::Fault;
@@ -480,22 +480,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Runs the end-of-run checks and hands over the trace and history.
     fn finish(&mut self, end: EndReason) -> Report {
         if end != EndReason::Violation {
-            let view = View {
-                now: self.bus.now,
-                states: &self.states,
-                durables: &self.durables,
-                paused: &self.paused,
-                names: &self.bus.names,
-            };
-            let mut found = Vec::new();
-            for c in &mut self.checkers {
-                if let Err(message) = c.at_end(&view) {
-                    found.push((c.name().to_string(), message));
-                }
-            }
-            for (check, message) in found {
-                self.violation(check, message);
-            }
+            self.judge(None);
         }
         Report {
             seed: self.seed,
@@ -608,7 +593,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 });
                 return;
             }
-            self.count_delivery(from, to, &wire);
+            self.bus.delivered(from, to, &wire);
             match wire {
                 Wire::Msg(m) => self.with_node(to, |p, ctx| p.on_message(ctx, NodeId(from), m)),
                 Wire::Request(id, r) => {
@@ -618,7 +603,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 Wire::Response(..) => unreachable!("nodes are never sent responses"),
             }
         } else {
-            self.count_delivery(from, to, &wire);
+            self.bus.delivered(from, to, &wire);
             if let Wire::Response(id, r) = wire {
                 self.bus.stats.responses += 1;
                 let node = NodeId(from);
@@ -628,21 +613,6 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     }
                 });
             }
-        }
-    }
-
-    #[inline]
-    fn count_delivery(&mut self, from: u32, to: u32, wire: &Wire<P>) {
-        let bus = &mut self.bus;
-        bus.stats.deliveries += 1;
-        bus.fingerprint
-            .mix(K_DELIVER << 48 | u64::from(from) << 24 | u64::from(to));
-        if bus.full() {
-            bus.record(TraceKind::Deliver {
-                from: bus.name(from),
-                to: bus.name(to),
-                msg: wire.describe(),
-            });
         }
     }
 
@@ -710,9 +680,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     #[inline]
     fn run_checkers(&mut self, node: NodeId) {
-        if self.checkers.is_empty() {
-            return;
+        if !self.checkers.is_empty() {
+            self.judge(Some(node));
         }
+    }
+
+    /// Asks every checker: after an event on `node`, or at the end of the run (`None`).
+    fn judge(&mut self, node: Option<NodeId>) {
         let view = View {
             now: self.bus.now,
             states: &self.states,
@@ -722,7 +696,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         };
         let mut found = Vec::new();
         for c in &mut self.checkers {
-            if let Err(message) = c.after_event(&view, node) {
+            let verdict = match node {
+                Some(n) => c.after_event(&view, n),
+                None => c.at_end(&view),
+            };
+            if let Err(message) = verdict {
                 found.push((c.name().to_string(), message));
             }
         }
@@ -892,7 +870,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 };
                 let mut text = format!("set-link {} -> {}", side(f), side(t));
                 if let Some(l) = update.latency {
-                    let _ = write!(text, " latency={l:?}");
+                    let _ = write!(text, " latency={l}");
                 }
                 if let Some(p) = update.loss {
                     let _ = write!(text, " loss={}", p.value());

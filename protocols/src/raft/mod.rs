@@ -509,7 +509,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "linearizable",
         kind: CheckKind::History,
-        promise: "the clients' history is linearizable against the key-value model (get, put, append, cas), judged after the run (protocols::kv::check_linearizable)",
+        promise: "the clients' history is linearizable against the key-value model (get, put, append, cas), key by key",
     },
 ];
 
@@ -532,11 +532,8 @@ impl Protocol for RaftProtocol {
         invariants::checker(name, config)
     }
 
-    fn history_check(name: &str) -> Option<crate::HistoryCheck> {
-        match name {
-            "linearizable" => Some(crate::kv::linearizable),
-            _ => None,
-        }
+    fn history_model() -> Option<lincheck::ModelKind> {
+        Some(lincheck::ModelKind::Kv)
     }
 
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
