@@ -15,15 +15,14 @@
 //!   timeouts with the same `(client, seq)` id. It only records `fail` when the operation
 //!   definitely did not happen (every attempt was refused by a node that was not the
 //!   leader); a timed-out operation that any node may have accepted ends `info`.
-//! - [`KvModel`] is the sequential specification the linearizability checker judges the
-//!   history against ([`check_linearizable`]); [`check_completion`] checks the liveness
+//! - [`model`] is the sequential specification the linearizability checker judges the
+//!   history against ([`check_linearizable`]): lincheck's `kv` model, cas included; [`check_completion`] checks the liveness
 //!   half ("every operation completes within a bound once faults stop").
 //!
 //! Values written are unique per operation (`"c2-17"` is client 2's 17th operation), so a
 //! lost or resurrected write shows up in the history.
 
 use crate::workload::Workload;
-use lincheck::model::{BuiltinOp, Model};
 use lincheck::{CheckOptions, EventKind, History, Report};
 use sim_core::{Client, ClientCtx, ClientId, Duration, NodeId, Process, RequestId, Time, Value};
 use std::collections::BTreeMap;
@@ -526,92 +525,18 @@ impl KvClient {
     }
 }
 
-/// The sequential specification of [`KvStore`] for one key: `get`, `put`, `append`
-/// (string concatenation) and `cas [from, to]` answering `true`/`false`. The state starts
-/// as `""`, like a missing key in the store.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct KvModel;
-
-impl Model for KvModel {
-    type State = Value;
-    type Op = BuiltinOp;
-
-    fn name(&self) -> String {
-        "kv-cas".into()
-    }
-
-    fn init(&self) -> Value {
-        Value::Str(String::new())
-    }
-
-    fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<BuiltinOp, String> {
-        match (f, input) {
-            ("get", _) => Ok(BuiltinOp::Read(output.cloned())),
-            ("put", _) => Ok(BuiltinOp::Write(input.clone())),
-            ("append", Value::Str(s)) => Ok(BuiltinOp::Append(s.clone())),
-            ("cas", Value::List(l)) if l.len() == 2 => {
-                let ok = match output {
-                    None => None,
-                    Some(Value::Bool(b)) => Some(*b),
-                    Some(other) => {
-                        return Err(format!(
-                            "expected a cas result true or false, found {other:?}"
-                        ));
-                    }
-                };
-                Ok(BuiltinOp::Cas {
-                    from: l[0].clone(),
-                    to: l[1].clone(),
-                    ok,
-                })
-            }
-            _ => Err(format!(
-                "expected get, put, append <string> or cas [from, to], found {f} {input:?}"
-            )),
-        }
-    }
-
-    fn step(&self, state: &Value, op: &BuiltinOp) -> Option<Value> {
-        match op {
-            BuiltinOp::Read(seen) => match seen {
-                Some(v) if v != state => None,
-                _ => Some(state.clone()),
-            },
-            BuiltinOp::Write(v) => Some(v.clone()),
-            BuiltinOp::Append(suffix) => match state {
-                Value::Str(s) => Some(Value::Str(format!("{s}{suffix}"))),
-                _ => None,
-            },
-            BuiltinOp::Cas { from, to, ok } => {
-                let swaps = state == from;
-                match ok {
-                    Some(claimed) if *claimed != swaps => None,
-                    _ if swaps => Some(to.clone()),
-                    _ => Some(state.clone()),
-                }
-            }
-        }
-    }
-
-    fn is_read_only(&self, op: &BuiltinOp) -> bool {
-        matches!(
-            op,
-            BuiltinOp::Read(_)
-                | BuiltinOp::Cas {
-                    ok: Some(false),
-                    ..
-                }
-        )
-    }
-
-    fn state_value(&self, state: &Value) -> Value {
-        state.clone()
+/// The sequential specification of [`KvStore`] for one key: lincheck's `kv` model (`get`,
+/// `put`, `append`, and `cas [from, to]` answering `true`/`false`), starting from `""`
+/// like a missing key in the store.
+pub fn model() -> lincheck::Kv {
+    lincheck::Kv {
+        init: Value::Str(String::new()),
     }
 }
 
-/// Checks a [`KvClient`] history for linearizability against [`KvModel`], key by key.
+/// Checks a [`KvClient`] history for linearizability against [`model`], key by key.
 pub fn check_linearizable(history: &History) -> Result<Report, lincheck::HistoryError> {
-    lincheck::check_with_model(history, &KvModel, &CheckOptions::default())
+    lincheck::check_with_model(history, &model(), &CheckOptions::default())
 }
 
 /// The liveness half of a run: every operation invoked at or after `from` completed `ok`
@@ -664,6 +589,7 @@ pub fn check_completion(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lincheck::Model;
 
     fn req(client: u32, seq: u64, op: KvOp) -> KvRequest {
         KvRequest {
@@ -721,7 +647,7 @@ mod tests {
 
     #[test]
     fn model_matches_the_store() {
-        let m = KvModel;
+        let m = model();
         let s = |x: &str| Value::Str(x.into());
         let cas = m
             .op(
