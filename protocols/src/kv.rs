@@ -11,8 +11,10 @@
 //!   log twice (a client retried it on another node) takes effect once: exactly-once
 //!   semantics, as in the Raft paper's §8.
 //! - [`KvClient`] is the simulated client. It drives a [`Workload`], records a Jepsen-style
-//!   history (invoke / ok / fail / info), follows `NotLeader` redirects, and retries on
-//!   timeouts with the same `(client, seq)` id. It only records `fail` when the operation
+//!   history (invoke / ok / fail / info), follows `NotLeader` redirects (except to a node
+//!   that has already left this operation unanswered: a deposed leader in a minority still
+//!   believes it leads, and its followers still name it), and retries on timeouts with the
+//!   same `(client, seq)` id. It only records `fail` when the operation
 //!   definitely did not happen (every attempt was refused by a node that was not the
 //!   leader); a timed-out operation that any node may have accepted ends `info`.
 //! - [`model`] is the sequential specification the linearizability checker judges the
@@ -244,8 +246,26 @@ struct Open {
     maybe_applied: bool,
     /// The current attempt was answered `NotLeader`.
     refused: bool,
+    /// The node that left the last unanswered attempt of this operation unanswered. The
+    /// next redirect to it is not followed (once): a leader cut off in a minority still
+    /// believes it leads and its followers still name it, so always following them would
+    /// loop between the two; ignoring it for good would shun a leader that merely lost
+    /// one message.
+    last_silent: Option<NodeId>,
     retry: sim_core::TimerId,
     deadline: sim_core::TimerId,
+}
+
+impl Open {
+    /// The next node after `after`, skipping the one that was last silent (unless it is
+    /// the only other choice).
+    fn next_target(&self, after: NodeId, count: usize) -> NodeId {
+        let n = next_node(after, count);
+        match self.last_silent {
+            Some(s) if s == n && count > 2 => next_node(n, count),
+            _ => n,
+        }
+    }
 }
 
 /// A simulated key-value client: one operation at a time, as a Jepsen process.
@@ -353,13 +373,14 @@ where
                 }
                 open.refused = true;
                 ctx.cancel_timer(open.retry);
+                let shunned = hint.is_some() && open.last_silent.take() == hint;
                 match hint {
-                    Some(leader) if leader != from => {
+                    Some(leader) if leader != from && !shunned => {
                         self.target = leader;
                         self.send_attempt(ctx);
                     }
                     _ => {
-                        self.target = next_node(from, ctx.node_count());
+                        self.target = open.next_target(from, ctx.node_count());
                         let seq = open.seq;
                         let backoff = ctx.config().backoff;
                         open.retry = ctx.set_timer(backoff, KvTimer::Backoff(seq));
@@ -380,8 +401,9 @@ where
                     // No answer: the request may be in some log. Try the next node.
                     if !open.refused {
                         open.maybe_applied = true;
+                        open.last_silent = Some(open.node);
                     }
-                    self.target = next_node(open.node, ctx.node_count());
+                    self.target = open.next_target(open.node, ctx.node_count());
                 }
                 self.send_attempt(ctx);
             }
@@ -487,6 +509,7 @@ impl KvClient {
             node: self.target,
             maybe_applied: false,
             refused: false,
+            last_silent: None,
             retry: deadline,
             deadline,
         });
