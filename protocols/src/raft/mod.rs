@@ -507,6 +507,11 @@ pub const CHECKS: &[CheckInfo] = &[
         promise: "within liveness_bound_ms of liveness_from_ms a leader is elected that every live server follows, and one still leads at the end",
     },
     CheckInfo {
+        name: "clients-complete",
+        kind: CheckKind::History,
+        promise: "every client operation invoked at or after liveness_from_ms completes (ok, or a definite fail) within liveness_bound_ms",
+    },
+    CheckInfo {
         name: "linearizable",
         kind: CheckKind::History,
         promise: "the clients' history is linearizable against the key-value model (get, put, append, cas), key by key",
@@ -534,6 +539,24 @@ impl Protocol for RaftProtocol {
 
     fn history_model() -> Option<lincheck::ModelKind> {
         Some(lincheck::ModelKind::Kv)
+    }
+
+    fn history_check(
+        name: &str,
+        history: &lincheck::History,
+        config: &RaftConfig,
+        end: sim_core::Time,
+    ) -> Result<(), String> {
+        match name {
+            "clients-complete" => crate::kv::check_completion(
+                history,
+                sim_core::Time::from_nanos(config.liveness_from_ms.saturating_mul(1_000_000)),
+                sim_core::Duration::from_millis(config.liveness_bound_ms),
+                end,
+            ),
+            "linearizable" => crate::linearizable(history, Self::history_model()),
+            other => Err(format!("raft has no history check {other:?}")),
+        }
     }
 
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
