@@ -169,6 +169,31 @@ fn register_may_reach(
     false
 }
 
+/// `accepts` for the built-in models: a read is checked without building the unchanged
+/// state; anything else is stepped.
+fn builtin_accepts<M: Model<State = Value, Op = BuiltinOp>>(
+    model: &M,
+    state: &Value,
+    op: &BuiltinOp,
+) -> bool {
+    match op {
+        BuiltinOp::Read(seen) => seen.as_ref().is_none_or(|v| v == state),
+        _ => model.step(state, op).is_some(),
+    }
+}
+
+/// Reads, and cas ops that answered `false`, leave every built-in model's state alone.
+fn builtin_read_only(op: &BuiltinOp) -> bool {
+    matches!(
+        op,
+        BuiltinOp::Read(_)
+            | BuiltinOp::Cas {
+                ok: Some(false),
+                ..
+            }
+    )
+}
+
 fn bad_op(f: &str, allowed: &str) -> String {
     format!("expected \"f\" to be one of {allowed}, found {f:?}")
 }
@@ -197,13 +222,10 @@ impl Model for Register {
         }
     }
     fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
-        match op {
-            BuiltinOp::Read(seen) => seen.as_ref().is_none_or(|v| v == state),
-            _ => self.step(state, op).is_some(),
-        }
+        builtin_accepts(self, state, op)
     }
     fn is_read_only(&self, op: &BuiltinOp) -> bool {
-        matches!(op, BuiltinOp::Read(_))
+        builtin_read_only(op)
     }
     fn may_reach(
         &self,
@@ -284,20 +306,10 @@ impl Model for CasRegister {
         }
     }
     fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
-        match op {
-            BuiltinOp::Read(seen) => seen.as_ref().is_none_or(|v| v == state),
-            _ => self.step(state, op).is_some(),
-        }
+        builtin_accepts(self, state, op)
     }
     fn is_read_only(&self, op: &BuiltinOp) -> bool {
-        matches!(
-            op,
-            BuiltinOp::Read(_)
-                | BuiltinOp::Cas {
-                    ok: Some(false),
-                    ..
-                }
-        )
+        builtin_read_only(op)
     }
     fn may_reach(
         &self,
@@ -352,20 +364,10 @@ impl Model for Kv {
         }
     }
     fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
-        match op {
-            BuiltinOp::Read(seen) => seen.as_ref().is_none_or(|v| v == state),
-            _ => self.step(state, op).is_some(),
-        }
+        builtin_accepts(self, state, op)
     }
     fn is_read_only(&self, op: &BuiltinOp) -> bool {
-        matches!(
-            op,
-            BuiltinOp::Read(_)
-                | BuiltinOp::Cas {
-                    ok: Some(false),
-                    ..
-                }
-        )
+        builtin_read_only(op)
     }
     /// Without a `put` (or a `cas` that may swap) among `others`, appends only extend the
     /// string, so the state must be a prefix of the value read.
