@@ -318,12 +318,9 @@ impl Process for BullyNode {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: BullyMsg) {
         if self.role == Role::Store {
-            if let BullyMsg::Store(StoreMsg::Write { generation, seq }) = msg {
+            if let BullyMsg::Store(m) = msg {
                 let fencing = ctx.config().fencing;
-                let mut log = std::mem::take(&mut ctx.durable_mut().store);
-                let reply = resource::on_write(ctx, &mut log, fencing, from, generation, seq);
-                ctx.durable_mut().store = log;
-                ctx.send(from, BullyMsg::Store(reply));
+                resource::serve(ctx, from, m, |d| &mut d.store, BullyMsg::Store, fencing);
             }
             return;
         }

@@ -466,12 +466,9 @@ impl Process for LeaseNode {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: LeaseMsg) {
         if self.role == Role::Store {
-            if let LeaseMsg::Store(StoreMsg::Write { generation, seq }) = msg {
+            if let LeaseMsg::Store(m) = msg {
                 let fencing = ctx.config().fencing;
-                let mut log = std::mem::take(&mut ctx.durable_mut().store);
-                let reply = resource::on_write(ctx, &mut log, fencing, from, generation, seq);
-                ctx.durable_mut().store = log;
-                ctx.send(from, LeaseMsg::Store(reply));
+                resource::serve(ctx, from, m, |d| &mut d.store, LeaseMsg::Store, fencing);
             }
             return;
         }

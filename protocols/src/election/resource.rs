@@ -94,6 +94,25 @@ impl StoreLog {
 
 /// The store's handler for a `Write`: applies it, notes what happened in words, and returns
 /// the reply to send back to the writer.
+/// The store node's whole message handling, shared by every election protocol: apply a
+/// write to the durable log (fenced or not) and answer the writer. `log` picks the log out
+/// of the protocol's durable state; `wrap` puts the answer in the protocol's message type.
+pub(crate) fn serve<P: Process>(
+    ctx: &mut Ctx<'_, P>,
+    from: NodeId,
+    msg: StoreMsg,
+    log: fn(&mut P::Durable) -> &mut StoreLog,
+    wrap: fn(StoreMsg) -> P::Msg,
+    fencing: bool,
+) {
+    if let StoreMsg::Write { generation, seq } = msg {
+        let mut taken = std::mem::take(log(ctx.durable_mut()));
+        let reply = on_write(ctx, &mut taken, fencing, from, generation, seq);
+        *log(ctx.durable_mut()) = taken;
+        ctx.send(from, wrap(reply));
+    }
+}
+
 pub(crate) fn on_write<P: Process>(
     ctx: &mut Ctx<'_, P>,
     log: &mut StoreLog,
