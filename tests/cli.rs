@@ -33,9 +33,13 @@ fn run_prints_the_trace_and_the_verdict_and_exits_0() {
         "{stdout}"
     );
     assert!(
-        !stdout.contains(" <- "),
-        "summary trace by default: no deliveries"
+        stdout.contains("n3 <- ") && stdout.contains(" -x n3  "),
+        "the smoke file asks for the full trace: deliveries, and losses to the crashed n3"
     );
+    let summary =
+        text(&faultline(&["run", "scenarios/pingstorm/smoke.ron", "--trace", "summary"]).stdout);
+    assert!(!summary.contains(" <- "), "--trace summary: no deliveries");
+    assert!(summary.contains("    50.000ms  !! crash n3\n"), "{summary}");
 }
 
 #[test]
