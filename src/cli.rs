@@ -52,6 +52,11 @@ enum Command {
         /// full trace for the picture whatever --trace says [default: not drawn].
         #[arg(long, value_name = "FILE")]
         svg: Option<String>,
+        /// Print a text timeline after the trace: one row per node showing when it was up,
+        /// crashed (x), paused (z) or leading (the digit of its term or generation), and a
+        /// row of faults. Two digits in one column is split-brain [default: not printed].
+        #[arg(long, default_value_t = false)]
+        timeline: bool,
     },
     /// Run many seeds in parallel; write one JSON line per seed, in seed order.
     ///
@@ -201,6 +206,13 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
+/// What `run` writes or prints besides the trace and verdict.
+struct Extras<'a> {
+    history_out: Option<&'a str>,
+    svg: Option<&'a str>,
+    timeline: bool,
+}
+
 /// Bad input: printed, exit code 2.
 enum Failure {
     Scenario(ScenarioError),
@@ -245,14 +257,18 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             stats,
             history_out,
             svg,
+            timeline,
         } => run_one(
             &file,
             seed,
             format,
             trace,
             stats,
-            history_out.as_deref(),
-            svg.as_deref(),
+            Extras {
+                history_out: history_out.as_deref(),
+                svg: svg.as_deref(),
+                timeline,
+            },
         ),
         Command::Sweep {
             file,
@@ -279,15 +295,22 @@ fn run_one(
     format: Format,
     trace: Option<TraceArg>,
     stats: bool,
-    history_out: Option<&str>,
-    svg: Option<&str>,
+    extras: Extras<'_>,
 ) -> Result<ExitCode, Failure> {
+    let Extras {
+        history_out,
+        svg,
+        timeline,
+    } = extras;
     let s = load(file)?;
     let seed = seed.unwrap_or(s.seed());
     let level = trace.map_or(s.trace(), TraceArg::level);
-    // The picture needs every message; record them all, print only what --trace asks for.
+    // The picture needs every message and the timeline every note: record what they need,
+    // print only what --trace asks for.
     let record = if svg.is_some() {
         TraceLevel::Full
+    } else if timeline {
+        level.max(TraceLevel::Summary)
     } else {
         level
     };
@@ -304,6 +327,10 @@ fn run_one(
             .map_err(|e| Failure::Input(format!("cannot write {path}: {e}")))?;
         eprintln!("wrote {path}");
     }
+    let timeline_text = timeline.then(|| {
+        let nodes: Vec<&str> = s.nodes().iter().map(String::as_str).collect();
+        sim_core::timeline::timeline(&r.report.trace, &nodes, r.report.end_time, 80)
+    });
     if record != level {
         r.report.trace.events.retain(|e| match level {
             TraceLevel::Full => true,
@@ -324,6 +351,13 @@ fn run_one(
     let written = match format {
         Format::Text => {
             let mut text = output::trace_text(&r, level);
+            if let Some(t) = &timeline_text {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(t);
+                text.push('\n');
+            }
             text.push_str(&output::verdict_text(&s, &r));
             if stats {
                 text.push_str(&output::stats_text(&r, wall));

@@ -462,3 +462,37 @@ fn run_writes_the_history_and_check_history_agrees_with_the_run() {
     // The picture needs the full trace, but stdout still prints the summary.
     assert!(!text(&out.stdout).contains(" <- "));
 }
+
+#[test]
+fn timeline_shows_who_led_when() {
+    let out = faultline(&[
+        "run",
+        "scenarios/split-brain/raft-partition.ron",
+        "--trace",
+        "off",
+        "--timeline",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("a row for {name}:\n{stdout}"))
+            .to_string()
+    };
+    // n1 leads term 1 from the start until the heal; n4 leads term 3 from the partition on:
+    // some columns have both, which is the picture of two believers.
+    let (n1, n4) = (row("n1 "), row("n4 "));
+    let both = n1
+        .chars()
+        .zip(n4.chars())
+        .filter(|&(a, b)| a == '1' && b == '3')
+        .count();
+    assert!(both > 10, "{stdout}");
+    assert!(row("faults").contains('P') && row("faults").contains('H'));
+    assert!(
+        stdout.starts_with("        0s"),
+        "--trace off prints no trace lines:\n{stdout}"
+    );
+}

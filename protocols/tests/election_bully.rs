@@ -5,7 +5,7 @@ mod election_support;
 
 use election_support::*;
 use protocols::election::bully::{BullyConfig, BullyNode, Role};
-use protocols::election::timeline::timeline;
+use sim_core::timeline::timeline;
 use sim_core::{Duration, Fault, NodeId, Report, TraceKind};
 
 fn run(seed: u64, config: BullyConfig, faults: Vec<(sim_core::Time, Fault)>) -> Report {

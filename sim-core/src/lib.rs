@@ -65,6 +65,7 @@ pub mod queue;
 pub mod rng;
 pub mod sim;
 pub mod time;
+pub mod timeline;
 pub mod trace;
 
 pub use check::{Checker, View, Violation};

@@ -65,7 +65,6 @@ pub mod bully;
 pub mod invariants;
 pub mod lease;
 pub mod resource;
-pub mod timeline;
 
 pub use invariants::{ElectionNode, Fencing, OneLeaderPerGen, SplitBrain};
 pub use resource::{Gen, StoreLog};

@@ -8,14 +8,16 @@
 //! faults   .....................P...................
 //! ```
 //!
-//! A cell is one slice of virtual time. A digit is the generation the node led during that
-//! slice (its last digit; two leaders in one column is the split-brain), `.` is a running
-//! non-leader, `z` paused, `x` crashed. The faults row marks partitions (`P`), heals (`H`),
-//! crashes (`C`), pauses (`Z`), clock steps (`S`) and violations (`!`). It is drawn from the
-//! trace's notes (`role=leader gen=N`, `role=...`) and faults, so it needs a trace at level
-//! `Summary` or `Full`.
+//! A cell is one slice of virtual time. A digit is the generation or term the node led
+//! during that slice (its last digit; two leaders in one column is the split-brain), `.` is
+//! a running non-leader, `z` paused, `x` crashed. The faults row marks partitions (`P`),
+//! heals (`H`), crashes (`C`), pauses (`Z`), clock steps (`S`) and violations (`!`). It is
+//! drawn from the trace's notes, as faultline's protocols write them (`role=leader gen=N`,
+//! `role=leader term=N`, `role=...`), and its faults, so it needs a trace at level `Summary`
+//! or `Full`. The terminal's cousin of [`crate::diagram::svg`].
 
-use sim_core::{Time, Trace, TraceKind};
+use crate::time::Time;
+use crate::trace::{Trace, TraceKind};
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,9 +78,11 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
             }
             TraceKind::Note { node, text } => {
                 if let (Some(i), Some(role)) = (index(node), text.strip_prefix("role=")) {
+                    // `leader gen=N` or `leader term=N`: the number after the first `=`.
                     let generation = role
-                        .strip_prefix("leader gen=")
-                        .and_then(|g| g.split_whitespace().next()?.parse().ok());
+                        .strip_prefix("leader ")
+                        .and_then(|rest| rest.split_once('='))
+                        .and_then(|(_, g)| g.split_whitespace().next()?.parse().ok());
                     change(i, Some(generation.map_or(Cell::Up, Cell::Leader)), None);
                 }
             }
