@@ -197,6 +197,16 @@ fn render_key(out: &mut String, k: &KeyReport) {
     }
     out.push_str(")\n");
     let Some(ex) = &k.explanation else { return };
+    // Simulated histories time in nanoseconds of a run that lasts seconds: show those in
+    // milliseconds. Small times (hand-written histories) stay as written.
+    let large = ex
+        .prefix
+        .iter()
+        .map(|p| &p.op)
+        .chain(ex.stuck.iter().map(|s| &s.op))
+        .filter_map(|op| op.complete_time.or(op.invoke_time))
+        .any(|t| t >= 1_000_000);
+    let op_line = |op: &OpView| op_line(op, large);
     let _ = writeln!(
         out,
         "  longest linearizable prefix: {} op{}",
@@ -221,8 +231,16 @@ fn render_key(out: &mut String, k: &KeyReport) {
     }
 }
 
-/// `p3  e10..e22  t=100..180  cas [1,2] -> true`
-fn op_line(op: &OpView) -> String {
+/// `p3  e10..e22  t=100..180  cas [1,2] -> true`; with `in_ms`, times read
+/// `t=826.380ms..1033.682ms`.
+fn op_line(op: &OpView, in_ms: bool) -> String {
+    let time = |t: u64| {
+        if in_ms {
+            format!("{}.{:03}ms", t / 1_000_000, (t % 1_000_000) / 1_000)
+        } else {
+            t.to_string()
+        }
+    };
     let end = match (op.status, op.complete_event) {
         (OpStatus::Info, Some(c)) => format!("e{c}(info)"),
         (_, Some(c)) => format!("e{c}"),
@@ -230,10 +248,8 @@ fn op_line(op: &OpView) -> String {
     };
     let mut s = format!("p{:<4} e{}..{:<10}", op.process, op.invoke_event, end);
     if let Some(t) = op.invoke_time {
-        let te = op
-            .complete_time
-            .map_or("end".to_string(), |t| t.to_string());
-        let _ = write!(s, " t={t}..{te:<8}");
+        let te = op.complete_time.map_or("end".to_string(), time);
+        let _ = write!(s, " t={}..{te:<8}", time(t));
     }
     let _ = write!(s, " {}", op.f);
     if op.input != Value::Null {
