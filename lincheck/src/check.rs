@@ -206,7 +206,9 @@ pub(crate) fn search<M: Model>(
     let read_only: Vec<bool> = ops.iter().map(|o| model.is_read_only(&o.op)).collect();
     let mut remaining = ops.iter().filter(|o| o.complete.is_some()).count();
 
-    // States are interned: the memo and the stack hold small ids.
+    // States are interned: the memo and the stack hold small ids. The map is only looked
+    // up, never iterated, and its hasher is fixed (no random seed), so it cannot make the
+    // search or its report depend on anything but the history.
     let mut states: Vec<M::State> = vec![model.init()];
     let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> = HashMap::default();
     state_ids.insert(states[0].clone(), 0);
