@@ -72,13 +72,7 @@ fn raft_5_2_leader_crash_and_failover() {
         after > 10,
         "clients keep completing operations after the failover ({after})"
     );
-    let lin = kv::check_linearizable(history).unwrap();
-    assert_eq!(
-        lin.verdict,
-        lincheck::Verdict::Linearizable,
-        "{}",
-        lin.render_text()
-    );
+    assert_linearizable(history, "");
 }
 
 // Raft §5.3, §5.4.2: an old leader in a minority partition keeps believing it leads but
@@ -125,13 +119,7 @@ fn raft_5_3_minority_leader_cannot_commit_and_steps_down() {
     assert_eq!(sim.node(old).unwrap().leader_hint(), Some(new));
     let report = sim.run();
     assert!(report.violations.is_empty(), "{:?}", report.violations);
-    let lin = kv::check_linearizable(&report.history).unwrap();
-    assert_eq!(
-        lin.verdict,
-        lincheck::Verdict::Linearizable,
-        "{}",
-        lin.render_text()
-    );
+    assert_linearizable(&report.history, "");
 }
 
 // Raft §5.4.1: the election restriction. A server whose log misses committed entries is
@@ -354,13 +342,7 @@ fn raft_5_3_majority_partition_writes_on_both_sides() {
             assert_eq!(sim.durable(n).term_at(committed), term, "seed {seed}: {n}");
         }
         assert!(completions(h, Some(&[0, 1]), Ok, heal, report.end_time) > 0);
-        let lin = kv::check_linearizable(h).unwrap();
-        assert_eq!(
-            lin.verdict,
-            lincheck::Verdict::Linearizable,
-            "seed {seed}: {}",
-            lin.render_text()
-        );
+        assert_linearizable(h, &format!("seed {seed}: "));
     }
 }
 
@@ -421,12 +403,6 @@ fn raft_rolling_restarts() {
             );
         }
         assert!(completions(h, None, Ok, at(11_000), report.end_time) > 20);
-        let lin = kv::check_linearizable(h).unwrap();
-        assert_eq!(
-            lin.verdict,
-            lincheck::Verdict::Linearizable,
-            "seed {seed}: {}",
-            lin.render_text()
-        );
+        assert_linearizable(h, &format!("seed {seed}: "));
     }
 }

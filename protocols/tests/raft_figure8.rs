@@ -428,13 +428,7 @@ fn raft_5_4_2_figure_8() {
         "{:?}",
         good.report.violations
     );
-    let lin = protocols::kv::check_linearizable(&good.report.history).unwrap();
-    assert_eq!(
-        lin.verdict,
-        lincheck::Verdict::Linearizable,
-        "{}",
-        lin.render_text()
-    );
+    assert_linearizable(&good.report.history, "");
 }
 
 // Raft §5.4.2, Figure 8: a seed sweep over the figure-shaped driver, the seed choosing

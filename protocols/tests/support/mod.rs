@@ -12,6 +12,18 @@ use sim_core::{
 
 pub type RaftSim = Simulation<Node, KvClient>;
 
+/// Asserts that a run's client history is linearizable; `context` (e.g. the seed) leads
+/// the failure message, which then shows the checker's explanation.
+pub fn assert_linearizable(history: &lincheck::History, context: &str) {
+    let lin = kv::check_linearizable(history).expect("well-formed history");
+    assert_eq!(
+        lin.verdict,
+        lincheck::Verdict::Linearizable,
+        "{context}{}",
+        lin.render_text()
+    );
+}
+
 /// One kind of run: cluster, workload, faults, length.
 #[derive(Clone, Debug)]
 pub struct Setup {
