@@ -69,7 +69,7 @@ pub mod timeline;
 pub mod trace;
 
 pub use check::{Checker, View, Violation};
-pub use clock::LocalClock;
+pub use clock::{LocalClock, MAX_DRIFT_PPM};
 pub use fault::{Fault, Nemesis, NemesisFault};
 pub use id::{Addr, ClientId, NodeId, RequestId, TimerId};
 pub use lincheck::{self, Value};

@@ -115,7 +115,7 @@ pub struct Hlc {
 }
 
 impl Hlc {
-    /// A local event or send at local clock reading `now` (from `ctx.local_time()`).
+    /// A local event or send at local clock reading `now` (from `ctx.wall_clock()`).
     pub fn tick(&mut self, now: Time) -> Hlc {
         let pt = now.as_nanos();
         if pt > self.wall {

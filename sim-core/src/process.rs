@@ -65,7 +65,6 @@ pub trait Process: Sized {
 pub struct Ctx<'a, P: Process> {
     pub(crate) bus: &'a mut Bus<P>,
     pub(crate) me: NodeId,
-    pub(crate) local: Time,
     pub(crate) clock: LocalClock,
     pub(crate) restarted: bool,
     pub(crate) config: &'a P::Config,
@@ -107,9 +106,27 @@ impl<P: Process> Ctx<'_, P> {
         self.bus.node_count as usize / 2 + 1
     }
 
-    /// This node's local clock (offset and drift included). Nodes never see virtual time.
+    /// This node's monotonic clock (drift applies, steps do not; see [`crate::clock`]).
+    /// Measure leases, timeouts and every other span that guards safety on it. Nodes never
+    /// see virtual time.
+    #[inline]
+    pub fn monotonic(&self) -> Time {
+        self.clock.monotonic(self.bus.now)
+    }
+
+    /// This node's wall clock: the monotonic clock plus every `ClockSkew` step so far, so
+    /// it can jump backwards. For timestamps that people or other nodes read (hybrid
+    /// logical clocks, last-writer-wins stamps), never for a lease.
+    #[inline]
+    pub fn wall_clock(&self) -> Time {
+        self.clock.wall(self.bus.now)
+    }
+
+    /// The wall clock, under its old name: [`Ctx::wall_clock`]. Kept while protocols move
+    /// to naming the clock they read.
+    #[inline]
     pub fn local_time(&self) -> Time {
-        self.local
+        self.wall_clock()
     }
 
     /// True when this start is a restart after a crash.
@@ -159,7 +176,7 @@ impl<P: Process> Ctx<'_, P> {
             .transmit(self.me.0, endpoint, Wire::Response(id, response));
     }
 
-    /// Fires `timer` after `after` has passed on this node's clock.
+    /// Fires `timer` after `after` has passed on this node's monotonic clock.
     pub fn set_timer(&mut self, after: Duration, timer: P::Timer) -> TimerId {
         let id = TimerId(self.bus.fresh_id());
         self.timers.push(id);

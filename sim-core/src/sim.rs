@@ -368,9 +368,14 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         self.clients[id.index()].state.as_ref()
     }
 
-    /// What the node's clock reads now.
-    pub fn local_time(&self, id: NodeId) -> Time {
-        self.meta[id.index()].clock.read(self.bus.now)
+    /// What the node's wall clock reads now (steps and drift included).
+    pub fn wall_clock(&self, id: NodeId) -> Time {
+        self.meta[id.index()].clock.wall(self.bus.now)
+    }
+
+    /// What the node's monotonic clock reads now (drift included, steps not).
+    pub fn monotonic(&self, id: NodeId) -> Time {
+        self.meta[id.index()].clock.monotonic(self.bus.now)
     }
 
     pub fn is_paused(&self, id: NodeId) -> bool {
@@ -626,7 +631,6 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
         let meta = &mut self.meta[idx];
         let mut ctx = Ctx {
-            local: meta.clock.read(self.bus.now),
             clock: meta.clock,
             bus: &mut self.bus,
             me: NodeId(i),
@@ -650,7 +654,6 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         };
         let meta = &mut self.meta[idx];
         let mut ctx = Ctx {
-            local: meta.clock.read(self.bus.now),
             clock: meta.clock,
             bus: &mut self.bus,
             me: NodeId(i),

@@ -290,8 +290,8 @@ fn clock_skew_and_drift_change_what_a_node_reads() {
     );
     sim.schedule(ms(100), Fault::ClockDrift(NodeId(1), 100_000));
     sim.run_until(ms(300));
-    assert_eq!(sim.local_time(NodeId(0)), ms(800));
-    assert_eq!(sim.local_time(NodeId(1)), ms(320));
+    assert_eq!(sim.wall_clock(NodeId(0)), ms(800));
+    assert_eq!(sim.wall_clock(NodeId(1)), ms(320));
 }
 
 #[test]
