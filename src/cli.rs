@@ -60,8 +60,11 @@ enum Command {
     },
     /// Run many seeds in parallel; write one JSON line per seed, in seed order.
     ///
-    /// The output file is flushed line by line: run the same command again to resume an
-    /// interrupted sweep. With --shard I/N only every N-th seed runs (for batch schedulers).
+    /// The output opens with a header line naming what it was made from (scenario content
+    /// hash, faultline version, seeds, shard) and is flushed line by line: run the same
+    /// command again to resume an interrupted sweep; the summary and exit code then cover
+    /// the seeds recorded earlier too. With --shard I/N only every N-th seed runs (for batch
+    /// schedulers); `faultline report` merges the shards' files.
     Sweep {
         /// The scenario file (RON).
         file: String,
@@ -77,6 +80,16 @@ enum Command {
         /// Run only shard I of N (0-based): the seeds whose position in the range is I mod N.
         #[arg(long, value_parser = parse_shard, default_value = "0/1")]
         shard: (u64, u64),
+    },
+    /// Summarize sweep outputs (e.g. the shards of one sweep) as one sweep over them would.
+    ///
+    /// Prints the summary and exits with the code that one sweep over the whole range would
+    /// have: 0 when every seed met `expect`, 1 when one did not. Files from another scenario
+    /// or faultline version, and seeds of the range that no file records, are errors (2).
+    Report {
+        /// The sweep outputs (`sweep --out` files, or a sweep's stdout saved).
+        #[arg(required = true)]
+        files: Vec<String>,
     },
     /// Shrink a failing run to the smallest scenario that still fails the same check.
     Shrink {
@@ -277,6 +290,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             out,
             shard,
         } => run_sweep(&file, seeds, jobs, out, shard),
+        Command::Report { files } => run_report(&files),
         Command::Shrink { file, seed, out } => run_shrink(&file, seed, out),
         Command::CheckDeterminism { file, seeds } => run_determinism(&file, seeds),
         Command::CheckHistory {
@@ -391,18 +405,27 @@ fn run_sweep(
             "--jobs 0 runs nothing: give at least 1".into(),
         ));
     }
-    let mut todo = sweep::shard_seeds(seeds.clone(), shard.0, shard.1);
+    let header = sweep::Header::new(&s, seeds.clone(), shard);
+    let mut todo = header.seed_list();
+    let mut earlier = std::collections::BTreeMap::new();
     let mut sink: Box<dyn Write> = match &out {
         Some(path) => {
-            let (file, done) =
-                sweep::open_for_resume(path).map_err(|e| Failure::Input(format!("{path}: {e}")))?;
+            let (file, done) = sweep::open_for_resume(path, &header)
+                .map_err(|e| Failure::Input(format!("{path}: {e}")))?;
             if !done.is_empty() {
                 eprintln!("resuming {path}: {} seeds already recorded", done.len());
             }
-            todo.retain(|seed| !done.contains(seed));
+            todo.retain(|seed| !done.contains_key(seed));
+            earlier = done;
             Box::new(std::io::BufWriter::new(file))
         }
-        None => Box::new(std::io::stdout().lock()),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(header.line().as_bytes())
+                .map_err(|e| Failure::Input(format!("cannot write the results: {e}")))?;
+            Box::new(stdout)
+        }
     };
     let bar = ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
     if std::io::stderr().is_terminal() {
@@ -413,10 +436,11 @@ fn run_sweep(
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let summary = sweep::sweep(&s, &todo, jobs, &mut sink, &|failed| {
+    let earlier_failed = earlier.values().filter(|r| !r.ok).count();
+    let mut summary = sweep::sweep(&s, &todo, jobs, &mut sink, &|failed| {
         bar.inc(1);
-        if failed > 0 {
-            bar.set_message(format!("{failed} failed"));
+        if failed + earlier_failed > 0 {
+            bar.set_message(format!("{} failed", failed + earlier_failed));
         }
     })
     .map_err(|e| match e {
@@ -425,33 +449,48 @@ fn run_sweep(
     })?;
     bar.finish_and_clear();
     drop(sink);
-    eprintln!(
-        "swept {} seeds of {file}: {} met `expect: {}`, {} did not",
-        summary.runs,
-        summary.runs - summary.failed.len() as u64,
-        s.expect(),
-        summary.failed.len()
-    );
-    for (seed, outcome) in summary.failed.iter().take(20) {
+    summary.add_recorded(earlier.values());
+    if summary.recorded > 0 {
         eprintln!(
-            "  seed {seed}: {outcome}    replay: {}",
-            replay_command(file, *seed)
+            "ran {} seeds now; {} were recorded earlier",
+            summary.runs, summary.recorded
         );
     }
-    if summary.failed.len() > 20 {
-        eprintln!(
-            "  ... and {} more (see the JSON lines)",
-            summary.failed.len() - 20
+    eprint!("{}", summary.render(file, &s.expect().to_string()));
+    Ok(ExitCode::from(summary.exit_code()))
+}
+
+fn run_report(files: &[String]) -> Result<ExitCode, Failure> {
+    let mut outputs = Vec::new();
+    for path in files {
+        let f = std::fs::File::open(path)
+            .map_err(|e| Failure::Input(format!("cannot read {path}: {e}")))?;
+        let out = sweep::read_output(&mut std::io::BufReader::new(f))
+            .map_err(|e| Failure::Input(format!("{path}: {e}")))?;
+        outputs.push((path.clone(), out));
+    }
+    let merged = sweep::merge(&outputs).map_err(Failure::Input)?;
+    let h = &merged.header;
+    print!("{}", merged.summary.render(&h.scenario, &h.expect));
+    if merged.missing > 0 {
+        let first: Vec<String> = merged.missing_first.iter().map(u64::to_string).collect();
+        let mut message = format!(
+            "incomplete: {} seeds of the range are recorded in no file (the first: {})",
+            merged.missing,
+            first.join(", ")
         );
+        if !merged.missing_shards.is_empty() {
+            message.push_str(&format!(
+                "; no file is shard {}",
+                merged.missing_shards.join(", ")
+            ));
+        }
+        return Err(Failure::Input(format!(
+            "{message}. The summary above covers only the recorded seeds: give every \
+             shard's file, or resume the interrupted ones"
+        )));
     }
-    if let Some((seed, _)) = summary.failed.first() {
-        eprintln!("shrink the first: faultline shrink {file} --seed {seed}");
-    }
-    Ok(if summary.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitCode::from(merged.summary.exit_code()))
 }
 
 fn run_shrink(file: &str, seed: u64, out: Option<String>) -> Result<ExitCode, Failure> {

@@ -11,7 +11,8 @@ pub fn replay_command(file: &str, seed: u64) -> String {
     format!("faultline run {} --seed {seed}", shell_quote(file))
 }
 
-fn shell_quote(s: &str) -> String {
+/// `s` quoted for a POSIX shell when it needs quoting.
+pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c))

@@ -4,15 +4,22 @@
 //! is the order results arrive in. The writer puts them back in seed order: a line is
 //! written (and flushed) as soon as every earlier seed's line is, so the output is the same
 //! bytes for any `--jobs`, and an interrupted sweep keeps every line it wrote.
+//!
+//! The output opens with a [`Header`] line saying what it was made from (the scenario's
+//! content hash, the faultline version, the seed range and shard). Resuming checks it, and
+//! [`read_output`] + [`SweepSummary::from_outputs`] merge the files of a sharded sweep into
+//! the summary one sweep over the whole range would have printed.
 
 use crate::output::outcome_name;
 use crate::registry::{self, Visit};
 use crate::runner::{Outcome, Prepared, unknown_protocol};
 use crate::scenario::{Scenario, ScenarioError};
 use protocols::Protocol;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sim_core::TraceLevel;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{self, BufRead, Seek, Write};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,12 +32,335 @@ pub enum SweepError {
     Io(io::Error),
 }
 
-/// What a sweep found.
+/// The version of the sweep output format (the header's `faultline_sweep`).
+pub const FORMAT: u64 = 1;
+
+/// The first line of a sweep's output: what the results were made from. Two outputs whose
+/// headers agree on everything but `scenario` (the path) and `shard` hold results of the
+/// same runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// The output format, [`FORMAT`].
+    pub faultline_sweep: u64,
+    /// The faultline version that ran the seeds.
+    pub faultline: String,
+    /// The scenario file as named on the command line (for the replay commands).
+    pub scenario: String,
+    /// FNV-1a (64 bit) of the scenario file's bytes: any edit changes it.
+    pub scenario_hash: String,
+    /// The scenario's `expect`, as written.
+    pub expect: String,
+    /// The seed range, `[start, end]` with `end` excluded.
+    pub seeds: [u64; 2],
+    /// `[index, count]` of `--shard`.
+    pub shard: [u64; 2],
+}
+
+impl Header {
+    /// The header of a sweep of `range` (shard `shard`) of `s`, made by this faultline.
+    pub fn new(s: &Scenario, range: Range<u64>, shard: (u64, u64)) -> Header {
+        Header {
+            faultline_sweep: FORMAT,
+            faultline: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: s.file().to_string(),
+            scenario_hash: content_hash(s.source.as_bytes()),
+            expect: s.expect().to_string(),
+            seeds: [range.start, range.end],
+            shard: [shard.0, shard.1],
+        }
+    }
+
+    /// The header as one line of JSON, with its newline.
+    pub fn line(&self) -> String {
+        let mut l = serde_json::to_string(self).expect("a header serializes");
+        l.push('\n');
+        l
+    }
+
+    /// The seeds this header's sweep runs.
+    pub fn seed_list(&self) -> Vec<u64> {
+        shard_seeds(self.seeds[0]..self.seeds[1], self.shard[0], self.shard[1])
+    }
+
+    fn contains(&self, seed: u64) -> bool {
+        (self.seeds[0]..self.seeds[1]).contains(&seed)
+            && (seed - self.seeds[0]) % self.shard[1] == self.shard[0]
+    }
+
+    /// What makes results under `self` and under `other` not results of the same runs
+    /// (scenario content, faultline version, output format), one phrase each; `mine` and
+    /// `theirs` say where each header is from (e.g. "in the file", "now").
+    pub fn run_differences(&self, other: &Header, mine: &str, theirs: &str) -> Vec<String> {
+        let mut d = Vec::new();
+        if self.scenario_hash != other.scenario_hash {
+            d.push(format!(
+                "the scenario's content (hash {} of {} {mine}, {} of {} {theirs})",
+                self.scenario_hash, self.scenario, other.scenario_hash, other.scenario
+            ));
+        }
+        if self.faultline != other.faultline {
+            d.push(format!(
+                "the faultline version ({} {mine}, {} {theirs})",
+                self.faultline, other.faultline
+            ));
+        }
+        if self.faultline_sweep != other.faultline_sweep {
+            d.push(format!(
+                "the output format ({} {mine}, {} {theirs})",
+                self.faultline_sweep, other.faultline_sweep
+            ));
+        }
+        d
+    }
+
+    /// Everything that keeps the sweep `other` from resuming the output of `self`:
+    /// [`Header::run_differences`], the seed range and the shard.
+    pub fn resume_differences(&self, other: &Header, mine: &str, theirs: &str) -> Vec<String> {
+        let mut d = self.run_differences(other, mine, theirs);
+        if self.seeds != other.seeds {
+            d.push(format!(
+                "the seeds ({}..{} {mine}, {}..{} {theirs})",
+                self.seeds[0], self.seeds[1], other.seeds[0], other.seeds[1]
+            ));
+        }
+        if self.shard != other.shard {
+            d.push(format!(
+                "the shard ({}/{} {mine}, {}/{} {theirs})",
+                self.shard[0], self.shard[1], other.shard[0], other.shard[1]
+            ));
+        }
+        d
+    }
+}
+
+/// FNV-1a, 64 bit, as 16 hex digits after `fnv1a64:`: stable across machines and versions.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}")
+}
+
+/// One seed's result as a sweep output records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub seed: u64,
+    /// The outcome met `expect`.
+    pub ok: bool,
+    /// The outcome as `expect` would write it, e.g. `Violation("linearizable")`.
+    pub outcome: String,
+    /// The outcome's kind: `pass`, `violation`, or any kind a later faultline adds.
+    pub kind: String,
+}
+
+impl Recorded {
+    /// A seed that violated a check can be shrunk; one that merely missed an expected
+    /// violation (or ended another way) cannot.
+    pub fn shrinkable(&self) -> bool {
+        !self.ok && self.kind == "violation"
+    }
+
+    fn from_line(v: &serde_json::Value) -> Option<Recorded> {
+        Some(Recorded {
+            seed: v.get("seed")?.as_u64()?,
+            ok: match v.get("verdict")?.as_str()? {
+                "ok" => true,
+                "failed" => false,
+                _ => return None,
+            },
+            outcome: v.get("outcome")?.as_str()?.to_string(),
+            kind: v.get("kind")?.as_str()?.to_string(),
+        })
+    }
+}
+
+/// A sweep output read back: its header and every complete result line.
+#[derive(Debug)]
+pub struct SweepOutput {
+    /// `None` for an empty file.
+    pub header: Option<Header>,
+    /// By seed.
+    pub results: BTreeMap<u64, Recorded>,
+    /// Bytes of complete lines: a half-written last line starts here.
+    complete_len: u64,
+}
+
+/// Reads a sweep's output. A half-written last line (an interrupted sweep) is ignored; any
+/// other line that is not a result, a missing header, or a result for a seed the header
+/// does not cover is an error that says which line.
+pub fn read_output(reader: &mut dyn BufRead) -> io::Result<SweepOutput> {
+    let bad = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
+    let mut out = SweepOutput {
+        header: None,
+        results: BTreeMap::new(),
+        complete_len: 0,
+    };
+    let mut line = String::new();
+    for number in 1.. {
+        line.clear();
+        let n = reader.read_line(&mut line)?;
+        if n == 0 || !line.ends_with('\n') {
+            break;
+        }
+        let value: Option<serde_json::Value> = serde_json::from_str(&line).ok();
+        match &out.header {
+            None => {
+                let value = value.filter(|v| v.get("faultline_sweep").is_some());
+                let Some(value) = value else {
+                    return Err(bad(
+                        "line 1 is not a sweep header: this file was not written by this \
+                         faultline's sweep (older sweeps wrote no header); write the sweep \
+                         to a new file"
+                            .to_string(),
+                    ));
+                };
+                let header: Header = serde_json::from_value(value).map_err(|e| {
+                    bad(format!(
+                        "line 1 is not a sweep header this faultline reads: {e}"
+                    ))
+                })?;
+                if header.shard[1] == 0 || header.shard[0] >= header.shard[1] {
+                    return Err(bad(format!(
+                        "line 1: the shard {}/{} is not one (0 <= I < N)",
+                        header.shard[0], header.shard[1]
+                    )));
+                }
+                out.header = Some(header);
+            }
+            Some(header) => {
+                let Some(r) = value.as_ref().and_then(Recorded::from_line) else {
+                    return Err(bad(format!(
+                        "line {number} is not a sweep result; write the sweep to a new file"
+                    )));
+                };
+                if !header.contains(r.seed) {
+                    return Err(bad(format!(
+                        "line {number} records seed {}, which is not in shard {}/{} of {}..{}",
+                        r.seed, header.shard[0], header.shard[1], header.seeds[0], header.seeds[1]
+                    )));
+                }
+                out.results.insert(r.seed, r);
+            }
+        }
+        out.complete_len += n as u64;
+    }
+    Ok(out)
+}
+
+/// Opens `path` to append the results of the sweep `header` describes. A new (or empty)
+/// file gets the header; an existing one must have been made by the same sweep (else an
+/// error says what differs), and loses a last line left half-written by an interruption.
+/// Returns the file and the results it already records.
+pub fn open_for_resume(
+    path: &str,
+    header: &Header,
+) -> io::Result<(std::fs::File, BTreeMap<u64, Recorded>)> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)?;
+    let read = read_output(&mut io::BufReader::new(&mut file))?;
+    file.set_len(read.complete_len)?;
+    file.seek(io::SeekFrom::End(0))?;
+    match &read.header {
+        None => {
+            file.write_all(header.line().as_bytes())?;
+            file.flush()?;
+        }
+        Some(old) => {
+            let d = old.resume_differences(header, "in the file", "now");
+            if !d.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "cannot resume: it holds results of another sweep; these differ: {}. \
+                         Write this sweep to a new file, or run the sweep that made it",
+                        d.join("; ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok((file, read.results))
+}
+
+/// What a sweep found, over every seed of its range: those run now and those an earlier
+/// run of the same sweep recorded.
 #[derive(Debug, Default)]
 pub struct SweepSummary {
+    /// Seeds run by this call.
     pub runs: u64,
-    /// Seeds whose outcome did not meet `expect`, with the outcome, in seed order.
-    pub failed: Vec<(u64, String)>,
+    /// Seeds read from earlier output.
+    pub recorded: u64,
+    /// Seeds whose outcome did not meet `expect`, in seed order.
+    pub failed: Vec<Recorded>,
+}
+
+impl SweepSummary {
+    /// Seeds covered: run now or recorded earlier.
+    pub fn seeds(&self) -> u64 {
+        self.runs + self.recorded
+    }
+
+    /// Adds results recorded earlier (seeds not run by this call).
+    pub fn add_recorded<'a>(&mut self, results: impl IntoIterator<Item = &'a Recorded>) {
+        for r in results {
+            self.recorded += 1;
+            if !r.ok {
+                self.failed.push(r.clone());
+            }
+        }
+        self.failed.sort_by_key(|r| r.seed);
+    }
+
+    /// The exit code of a sweep with this summary: 0 when every seed met `expect`, else 1.
+    pub fn exit_code(&self) -> u8 {
+        if self.failed.is_empty() { 0 } else { 1 }
+    }
+
+    /// The summary printed at the end of a sweep of `file` (and by `faultline report`):
+    /// the counts, the failing seeds with their replay commands, and the shrink command for
+    /// the first seed that violated a check.
+    pub fn render(&self, file: &str, expect: &str) -> String {
+        use crate::output::{replay_command, shell_quote};
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "swept {} seeds of {file}: {} met `expect: {expect}`, {} did not",
+            self.seeds(),
+            self.seeds() - self.failed.len() as u64,
+            self.failed.len()
+        );
+        for r in self.failed.iter().take(20) {
+            let _ = writeln!(
+                o,
+                "  seed {}: {}    replay: {}",
+                r.seed,
+                r.outcome,
+                replay_command(file, r.seed)
+            );
+        }
+        if self.failed.len() > 20 {
+            let _ = writeln!(
+                o,
+                "  ... and {} more (see the JSON lines)",
+                self.failed.len() - 20
+            );
+        }
+        if let Some(r) = self.failed.iter().find(|r| r.shrinkable()) {
+            let _ = writeln!(
+                o,
+                "shrink the first violation: faultline shrink {} --seed {}",
+                shell_quote(file),
+                r.seed
+            );
+        }
+        o
+    }
 }
 
 /// The seeds of `range` that shard `index` of `count` runs: every `count`-th one, starting
@@ -41,45 +371,6 @@ pub fn shard_seeds(range: Range<u64>, index: u64, count: u64) -> Vec<u64> {
         .filter(|(i, _)| *i as u64 % count == index)
         .map(|(_, s)| s)
         .collect()
-}
-
-/// Opens `path` to append to, first cutting off a last line left half-written by an
-/// interrupted sweep; returns it with the seeds it already records.
-pub fn open_for_resume(path: &str) -> io::Result<(std::fs::File, BTreeSet<u64>)> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)?;
-    let mut done = BTreeSet::new();
-    let mut keep = 0u64;
-    let mut reader = io::BufReader::new(&mut file);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader.read_line(&mut line)?;
-        if n == 0 || !line.ends_with('\n') {
-            break;
-        }
-        let seed = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| v.get("seed").and_then(serde_json::Value::as_u64));
-        let Some(seed) = seed else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "line {} is not a sweep result; write the sweep to a new file",
-                    done.len() + 1
-                ),
-            ));
-        };
-        done.insert(seed);
-        keep += n as u64;
-    }
-    drop(reader);
-    file.set_len(keep)?;
-    file.seek(io::SeekFrom::End(0))?;
-    Ok((file, done))
 }
 
 /// Runs `seeds` (in any order on `jobs` threads), writes one JSON line per seed to `out` in
@@ -127,7 +418,7 @@ pub fn sweep_with<P: Protocol>(
     Prepared::<P>::new(s).map_err(SweepError::Scenario)?;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(usize, Result<(String, Option<String>), ScenarioError>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<(String, Recorded), ScenarioError>)>();
     let mut summary = SweepSummary::default();
     let mut result = Ok(());
     std::thread::scope(|scope| {
@@ -145,10 +436,9 @@ pub fn sweep_with<P: Protocol>(
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = seeds.get(i) else { break };
-                    let line = prepared.run(s, seed, TraceLevel::Off).map(|r| {
-                        let failed = (!r.matched).then(|| outcome_name(&r.outcome));
-                        (result_line(&r), failed)
-                    });
+                    let line = prepared
+                        .run(s, seed, TraceLevel::Off)
+                        .map(|r| (result_line(&r), recorded(&r)));
                     if tx.send((i, line)).is_err() {
                         break;
                     }
@@ -157,7 +447,7 @@ pub fn sweep_with<P: Protocol>(
         }
         drop(tx);
         // Write in seed order as lines become contiguous.
-        let mut pending: BTreeMap<usize, (String, Option<String>)> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, (String, Recorded)> = BTreeMap::new();
         let mut written = 0usize;
         for (i, line) in rx {
             match line {
@@ -170,9 +460,9 @@ pub fn sweep_with<P: Protocol>(
                     break;
                 }
             }
-            while let Some((line, failed)) = pending.remove(&written) {
-                if let Some(outcome) = failed {
-                    summary.failed.push((seeds[written], outcome));
+            while let Some((line, r)) = pending.remove(&written) {
+                if !r.ok {
+                    summary.failed.push(r);
                 }
                 summary.runs += 1;
                 if let Err(e) = out.write_all(line.as_bytes()).and_then(|_| out.flush()) {
@@ -188,8 +478,26 @@ pub fn sweep_with<P: Protocol>(
     result.map(|_| summary)
 }
 
-/// One seed's JSON line: seed, verdict, violation, stats (no wall time, so the bytes depend
-/// only on the scenario and the seed).
+/// What a summary keeps of one run.
+fn recorded(r: &crate::RunResult) -> Recorded {
+    Recorded {
+        seed: r.seed,
+        ok: r.matched,
+        outcome: outcome_name(&r.outcome),
+        kind: outcome_kind(&r.outcome),
+    }
+}
+
+/// The outcome's kind, its serde tag: `pass`, `violation`, ...
+pub fn outcome_kind(o: &Outcome) -> String {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| v.get("verdict")?.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// One seed's JSON line: seed, verdict, outcome and its kind, violation, stats (no wall
+/// time, so the bytes depend only on the scenario and the seed).
 fn result_line(r: &crate::RunResult) -> String {
     let violation = match &r.outcome {
         Outcome::Pass => serde_json::Value::Null,
@@ -199,6 +507,7 @@ fn result_line(r: &crate::RunResult) -> String {
         "seed": r.seed,
         "verdict": if r.matched { "ok" } else { "failed" },
         "outcome": outcome_name(&r.outcome),
+        "kind": outcome_kind(&r.outcome),
         "violation": violation,
         "end": r.report.end,
         "end_time_ns": r.report.end_time.as_nanos(),
@@ -206,4 +515,172 @@ fn result_line(r: &crate::RunResult) -> String {
         "stats": r.report.stats,
     });
     format!("{v}\n")
+}
+
+/// Several outputs of one sweep (its shards, say) merged.
+#[derive(Debug)]
+pub struct Merged {
+    /// The first file's header (its scenario path names the replay commands).
+    pub header: Header,
+    /// Over every recorded seed, as one sweep over them would have found it.
+    pub summary: SweepSummary,
+    /// Seeds of the files' ranges that no file records.
+    pub missing: u64,
+    /// The first few of them.
+    pub missing_first: Vec<u64>,
+    /// Shards of a range that some file is a shard of, but no file is, e.g. `3/16 of 0..160`.
+    pub missing_shards: Vec<String>,
+}
+
+/// Merges the outputs `(path, output)` of one sweep. Files from another scenario (its
+/// content), faultline version or output format are an error that says what differs, and
+/// so is a seed two files record with different results.
+pub fn merge(outputs: &[(String, SweepOutput)]) -> Result<Merged, String> {
+    let mut first: Option<(&str, &Header)> = None;
+    let mut results: BTreeMap<u64, (&str, &Recorded)> = BTreeMap::new();
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    let mut shards: BTreeMap<([u64; 2], u64), Vec<u64>> = BTreeMap::new();
+    for (path, out) in outputs {
+        let Some(h) = &out.header else {
+            return Err(format!("{path} is empty: it has no sweep header"));
+        };
+        match first {
+            None => first = Some((path, h)),
+            Some((p0, h0)) => {
+                let d = h0.run_differences(h, &format!("in {p0}"), &format!("in {path}"));
+                if !d.is_empty() {
+                    return Err(format!(
+                        "{p0} and {path} are not results of the same sweep; these differ: {}",
+                        d.join("; ")
+                    ));
+                }
+            }
+        }
+        ranges.push((h.seeds[0], h.seeds[1]));
+        shards
+            .entry((h.seeds, h.shard[1]))
+            .or_default()
+            .push(h.shard[0]);
+        for (seed, r) in &out.results {
+            match results.get(seed) {
+                Some((p, old)) if *old != r => {
+                    return Err(format!(
+                        "seed {seed}: {p} records {} ({}), {path} records {} ({}); the same \
+                         run gave two results",
+                        old.outcome,
+                        if old.ok { "ok" } else { "failed" },
+                        r.outcome,
+                        if r.ok { "ok" } else { "failed" }
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    results.insert(*seed, (path, r));
+                }
+            }
+        }
+    }
+    let Some((_, header)) = first else {
+        return Err("no sweep output given".into());
+    };
+    let mut summary = SweepSummary::default();
+    summary.add_recorded(results.values().map(|(_, r)| *r));
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in ranges {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let (mut missing, mut missing_first) = (0u64, Vec::new());
+    for (a, b) in merged {
+        let have = results.range(a..b).count() as u64;
+        missing += (b - a) - have;
+        if missing_first.len() < 5 && have < b - a {
+            missing_first.extend(
+                (a..b)
+                    .filter(|s| !results.contains_key(s))
+                    .take(5 - missing_first.len()),
+            );
+        }
+    }
+    let mut missing_shards = Vec::new();
+    for ((seeds, count), present) in &shards {
+        for i in (0..*count).filter(|i| !present.contains(i)).take(20) {
+            missing_shards.push(format!("{i}/{count} of {}..{}", seeds[0], seeds[1]));
+        }
+    }
+    Ok(Merged {
+        header: header.clone(),
+        summary,
+        missing,
+        missing_first,
+        missing_shards,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(seed: u64, ok: bool, outcome: &str, kind: &str) -> Recorded {
+        Recorded {
+            seed,
+            ok,
+            outcome: outcome.into(),
+            kind: kind.into(),
+        }
+    }
+
+    #[test]
+    fn the_shrink_hint_skips_seeds_of_any_kind_but_violation() {
+        let mut s = SweepSummary::default();
+        s.add_recorded(&[
+            rec(4, false, "Violation(\"x\")", "violation"),
+            rec(1, false, "Pass", "pass"),
+            rec(2, false, "incomplete: queue-full at 182ms", "incomplete"),
+            rec(3, true, "Pass", "pass"),
+        ]);
+        let text = s.render("f.ron", "Violation(\"x\")");
+        assert!(text.starts_with("swept 4 seeds of f.ron: 1 met"), "{text}");
+        assert!(text.contains("  seed 2: incomplete: queue-full at 182ms    replay:"));
+        assert!(
+            text.ends_with("shrink the first violation: faultline shrink f.ron --seed 4\n"),
+            "{text}"
+        );
+        assert_eq!(s.exit_code(), 1);
+    }
+
+    #[test]
+    fn two_files_with_different_results_for_one_seed_do_not_merge() {
+        let header = Header {
+            faultline_sweep: FORMAT,
+            faultline: "0.1.0".into(),
+            scenario: "f.ron".into(),
+            scenario_hash: content_hash(b"x"),
+            expect: "Pass".into(),
+            seeds: [0, 2],
+            shard: [0, 1],
+        };
+        let output = |r: Recorded| SweepOutput {
+            header: Some(header.clone()),
+            results: BTreeMap::from([(r.seed, r)]),
+            complete_len: 0,
+        };
+        let a = ("a".to_string(), output(rec(1, true, "Pass", "pass")));
+        let b = (
+            "b".to_string(),
+            output(rec(1, false, "Violation(\"x\")", "violation")),
+        );
+        let e = merge(&[a, b]).unwrap_err();
+        assert!(e.contains("seed 1: a records Pass (ok), b records"), "{e}");
+        let a = ("a".to_string(), output(rec(1, true, "Pass", "pass")));
+        let c = ("c".to_string(), output(rec(1, true, "Pass", "pass")));
+        let m = merge(&[a, c]).unwrap();
+        assert_eq!(
+            (m.summary.seeds(), m.missing, m.missing_first),
+            (1, 1, vec![0])
+        );
+    }
 }

@@ -189,6 +189,9 @@ fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let (header, lines) = lines.split_first().expect("a header line");
+    assert_eq!(header["scenario"], file);
+    assert_eq!(header["seeds"], serde_json::json!([0, 12]));
     assert_eq!(
         lines
             .iter()
@@ -202,10 +205,11 @@ fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
             .all(|l| l["verdict"] == "ok" && l["stats"]["events"].as_u64().unwrap() > 0)
     );
 
-    // Interrupted after five lines and half of the sixth: the rerun completes the file.
+    // Interrupted after the header, five lines and half of the sixth: the rerun completes
+    // the file.
     let cut = text(&a)
         .lines()
-        .take(5)
+        .take(6)
         .map(|l| format!("{l}\n"))
         .collect::<String>()
         + "{\"seed\":5,\"verd";
@@ -224,7 +228,7 @@ fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
         text(&out.stderr)
     );
     assert!(
-        text(&out.stderr).contains("swept 7 seeds"),
+        text(&out.stderr).contains("ran 7 seeds now; 5 were recorded earlier\nswept 12 seeds"),
         "{}",
         text(&out.stderr)
     );
@@ -248,7 +252,7 @@ fn shards_split_the_seeds_between_them() {
             shard,
         ]);
         assert_eq!(out.status.code(), Some(0));
-        for l in text(&out.stdout).lines() {
+        for l in text(&out.stdout).lines().skip(1) {
             all.push(
                 serde_json::from_str::<serde_json::Value>(l).unwrap()["seed"]
                     .as_u64()
@@ -494,5 +498,233 @@ fn timeline_shows_who_led_when() {
     assert!(
         stdout.starts_with("        0s"),
         "--trace off prints no trace lines:\n{stdout}"
+    );
+}
+
+/// A copy of the forget-vote scenario that expects `Pass`: some seeds elect two leaders.
+fn failing_scenario(name: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string("scenarios/raft/forget-vote-on-restart.ron")
+        .expect("scenario")
+        .replace("expect: Violation(\"election-safety\")", "expect: Pass");
+    let p = tmp(name);
+    std::fs::write(&p, text).expect("write scenario");
+    p
+}
+
+fn sweep_to(file: &str, seeds: &str, shard: &str, out: &std::path::Path) -> Output {
+    faultline(&[
+        "sweep",
+        file,
+        "--seeds",
+        seeds,
+        "--shard",
+        shard,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+/// The lines of a sweep summary, from "swept" on.
+fn summary(stderr: &str) -> String {
+    let at = stderr.find("swept ").expect("a summary");
+    stderr[at..].to_string()
+}
+
+#[test]
+fn a_resumed_sweep_still_reports_the_failures_it_recorded() {
+    let ron = failing_scenario("resume-fails.ron");
+    let file = ron.to_str().unwrap();
+    let out = tmp("resume-fails.jsonl");
+    let first = sweep_to(file, "0..30", "0/1", &out);
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
+    let first = summary(&text(&first.stderr));
+    assert!(
+        first.contains(" did not\n  seed ") && !first.contains(", 0 did not"),
+        "some seed fails: {first}"
+    );
+    // Everything is recorded: the rerun runs nothing and still reports every failure.
+    let again = sweep_to(file, "0..30", "0/1", &out);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+    let stderr = text(&again.stderr);
+    assert!(
+        stderr.contains("ran 0 seeds now; 30 were recorded earlier"),
+        "{stderr}"
+    );
+    assert_eq!(summary(&stderr), first, "the same summary as the first run");
+    // Cut after half the results: the resumed run's summary covers both halves.
+    let all = std::fs::read_to_string(&out).unwrap();
+    let half: String = all.lines().take(16).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&out, half).unwrap();
+    let resumed = sweep_to(file, "0..30", "0/1", &out);
+    assert_eq!(resumed.status.code(), Some(1));
+    let stderr = text(&resumed.stderr);
+    assert!(
+        stderr.contains("ran 15 seeds now; 15 were recorded earlier"),
+        "{stderr}"
+    );
+    assert_eq!(summary(&stderr), first);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), all);
+}
+
+#[test]
+fn resuming_output_of_another_sweep_is_an_error_that_says_what_differs() {
+    let ron = failing_scenario("resume-other.ron");
+    let file = ron.to_str().unwrap();
+    let out = tmp("resume-other.jsonl");
+    assert_eq!(sweep_to(file, "0..4", "0/1", &out).status.code(), Some(0));
+    let before = std::fs::read(&out).unwrap();
+    let refused = |o: Output, what: &str| {
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains("cannot resume: it holds results of another sweep")
+                && stderr.contains(what),
+            "names {what}: {stderr}"
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), before, "the file is kept");
+    };
+    refused(
+        sweep_to(file, "0..5", "0/1", &out),
+        "the seeds (0..4 in the file, 0..5 now)",
+    );
+    refused(
+        sweep_to(file, "0..4", "1/2", &out),
+        "the shard (0/1 in the file, 1/2 now)",
+    );
+    // Another scenario, or the same file edited.
+    refused(
+        sweep_to(
+            "scenarios/raft/forget-vote-on-restart.ron",
+            "0..4",
+            "0/1",
+            &out,
+        ),
+        "the scenario's content (hash fnv1a64:",
+    );
+    let edited = std::fs::read_to_string(&ron)
+        .unwrap()
+        .replace("seed: 12", "seed: 13");
+    std::fs::write(&ron, edited).unwrap();
+    refused(
+        sweep_to(file, "0..4", "0/1", &out),
+        "the scenario's content",
+    );
+    // A version that is not this one.
+    let other_version = text(&before).replacen(
+        &format!("\"faultline\":\"{}\"", env!("CARGO_PKG_VERSION")),
+        "\"faultline\":\"0.0.1-other\"",
+        1,
+    );
+    let versioned = tmp("resume-version.jsonl");
+    std::fs::write(&versioned, &other_version).unwrap();
+    let o = sweep_to(file, "0..4", "0/1", &versioned);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("the faultline version (0.0.1-other in the file"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Results without a header (an older faultline, or some other file).
+    let legacy = tmp("resume-legacy.jsonl");
+    let no_header: String = text(&before)
+        .lines()
+        .skip(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&legacy, no_header).unwrap();
+    let o = sweep_to(file, "0..4", "0/1", &legacy);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("line 1 is not a sweep header"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn report_merges_shards_into_the_summary_of_one_sweep() {
+    let ron = failing_scenario("report.ron");
+    let file = ron.to_str().unwrap();
+    let whole_out = tmp("report-whole.jsonl");
+    let whole = sweep_to(file, "0..30", "0/1", &whole_out);
+    let mut shards = Vec::new();
+    for i in 0..3 {
+        let p = tmp(&format!("report-shard-{i}.jsonl"));
+        sweep_to(file, "0..30", &format!("{i}/3"), &p);
+        shards.push(p.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["report"];
+    args.extend(shards.iter().map(String::as_str));
+    let report = faultline(&args);
+    assert_eq!(report.status.code(), whole.status.code());
+    assert_eq!(report.status.code(), Some(1));
+    assert_eq!(text(&report.stdout), summary(&text(&whole.stderr)));
+    // The whole sweep's own file reports the same; so does its stdout, saved.
+    let report = faultline(&["report", whole_out.to_str().unwrap()]);
+    assert_eq!(text(&report.stdout), summary(&text(&whole.stderr)));
+    let stdout = faultline(&["sweep", file, "--seeds", "0..30"]);
+    let saved = tmp("report-stdout.jsonl");
+    std::fs::write(&saved, &stdout.stdout).unwrap();
+    let report = faultline(&["report", saved.to_str().unwrap()]);
+    assert_eq!(text(&report.stdout), summary(&text(&whole.stderr)));
+    // A clean sweep reports clean, exit 0.
+    let clean = tmp("report-clean.jsonl");
+    sweep_to("scenarios/pingstorm/smoke.ron", "0..4", "0/1", &clean);
+    let report = faultline(&["report", clean.to_str().unwrap()]);
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report.stderr));
+    assert_eq!(
+        text(&report.stdout),
+        "swept 4 seeds of scenarios/pingstorm/smoke.ron: 4 met `expect: Pass`, 0 did not\n"
+    );
+    // A missing shard: the summary of what is there, and an error naming the shard.
+    let report = faultline(&["report", &shards[0], &shards[2]]);
+    assert_eq!(report.status.code(), Some(2));
+    assert!(text(&report.stdout).starts_with("swept 20 seeds of "));
+    let stderr = text(&report.stderr);
+    assert!(
+        stderr.contains("incomplete: 10 seeds of the range are recorded in no file")
+            && stderr.contains("no file is shard 1/3 of 0..30"),
+        "{stderr}"
+    );
+    // Files of two scenarios.
+    let report = faultline(&["report", &shards[0], clean.to_str().unwrap()]);
+    assert_eq!(report.status.code(), Some(2));
+    assert!(
+        text(&report.stderr)
+            .contains("are not results of the same sweep; these differ: the scenario's content"),
+        "{}",
+        text(&report.stderr)
+    );
+}
+
+#[test]
+fn sweep_suggests_shrinking_only_seeds_that_violated_a_check() {
+    // The file expects a violation; the seeds that fail are those that pass every check,
+    // and there is nothing to shrink in them.
+    let out = faultline(&[
+        "sweep",
+        "scenarios/raft/forget-vote-on-restart.ron",
+        "--seeds",
+        "0..3",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("  seed 0: Pass    replay: "), "{stderr}");
+    assert!(!stderr.contains("shrink"), "{stderr}");
+    // Where seeds violate the check, the first of them is named.
+    let ron = failing_scenario("shrink-hint.ron");
+    let out = faultline(&["sweep", ron.to_str().unwrap(), "--seeds", "0..30"]);
+    let stderr = text(&out.stderr);
+    let first = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("  seed ")?.split_once(": Violation("))
+        .map(|(seed, _)| seed.to_string())
+        .expect("a violation");
+    assert!(
+        stderr.contains(&format!(
+            "shrink the first violation: faultline shrink {} --seed {first}\n",
+            ron.to_str().unwrap()
+        )),
+        "{stderr}"
     );
 }

@@ -362,10 +362,7 @@ fn sweeps_write_the_same_bytes_for_any_number_of_threads() {
         .filter(|l| l["verdict"] == "failed")
         .map(|l| l["seed"].as_u64().unwrap())
         .collect();
-    assert_eq!(
-        failed,
-        outs[0].1.iter().map(|(s, _)| *s).collect::<Vec<_>>()
-    );
+    assert_eq!(failed, outs[0].1.iter().map(|r| r.seed).collect::<Vec<_>>());
     assert_eq!(
         lines[failed[0] as usize]["violation"]["check"],
         "restarts-bounded"
