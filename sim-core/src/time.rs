@@ -142,9 +142,17 @@ fn parse_magnitude(input: &str, text: &str) -> Result<u64, DurationError> {
         input: input.to_string(),
         reason: reason.to_string(),
     };
-    let text = text.trim();
     if text.is_empty() {
         return Err(err(EXPECTED));
+    }
+    if text.contains(char::is_whitespace) {
+        // Say what else is wrong first, so the suggestion is a valid duration.
+        let joined: String = text.split_whitespace().collect();
+        parse_magnitude(input, &joined)?;
+        let joined: String = input.split_whitespace().collect();
+        return Err(err(&format!(
+            "a duration has no spaces: write the number and its unit together, e.g. {joined:?}"
+        )));
     }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
@@ -195,7 +203,7 @@ fn parse_magnitude(input: &str, text: &str) -> Result<u64, DurationError> {
 impl FromStr for Duration {
     type Err = DurationError;
     fn from_str(s: &str) -> Result<Duration, DurationError> {
-        let t = s.trim();
+        let t = s;
         if t.starts_with('-') {
             return Err(DurationError {
                 input: s.to_string(),
@@ -210,10 +218,19 @@ impl FromStr for Duration {
 impl FromStr for Offset {
     type Err = DurationError;
     fn from_str(s: &str) -> Result<Offset, DurationError> {
-        let t = s.trim();
-        let (neg, rest) = match t.strip_prefix('-') {
-            Some(r) => (true, r),
-            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        let (neg, rest) = match (s.strip_prefix('-'), s.strip_prefix('+')) {
+            (Some(r), _) => (true, r),
+            (None, Some(r)) => (false, r),
+            (None, None) => {
+                parse_magnitude(s, s)?;
+                return Err(DurationError {
+                    input: s.to_string(),
+                    reason: format!(
+                        "a clock offset needs its sign: write \"+{s}\" to move the clock \
+                         forward or \"-{s}\" to move it back"
+                    ),
+                });
+            }
         };
         let mag = parse_magnitude(s, rest)?;
         let mag = i64::try_from(mag).map_err(|_| DurationError {
@@ -312,7 +329,6 @@ mod tests {
         assert_eq!(d("7ns"), Duration::from_nanos(7));
         assert_eq!(d("2m"), Duration::from_secs(120));
         assert_eq!(d("1h"), Duration::from_secs(3600));
-        assert_eq!(d(" 10 ms "), Duration::from_millis(10));
         assert_eq!(d("1_000ms"), Duration::from_secs(1));
         assert_eq!(d(".5s"), Duration::from_millis(500));
         assert_eq!(d("0s"), Duration::ZERO);
@@ -351,8 +367,8 @@ mod tests {
             "invalid duration \"150\": missing unit; expected a number and a unit (ns, us, ms, s, m, h), e.g. \"150ms\" or \"1.5s\""
         );
         assert_eq!(
-            msg("5 parsecs"),
-            "invalid duration \"5 parsecs\": unknown unit \"parsecs\"; expected one of ns, us, ms, s, m, h"
+            msg("5parsecs"),
+            "invalid duration \"5parsecs\": unknown unit \"parsecs\"; expected one of ns, us, ms, s, m, h"
         );
         assert_eq!(
             msg(""),
@@ -369,6 +385,16 @@ mod tests {
             "invalid duration \"1.2.3s\": more than one decimal point"
         );
         assert!(msg("99999999999h").contains("too large"));
+        for spaced in ["5 ms", " 5ms", "5ms ", "1. 5s"] {
+            assert!(
+                msg(spaced).contains(
+                    "a duration has no spaces: write the number and its unit together, e.g. \""
+                ),
+                "{spaced}: {}",
+                msg(spaced)
+            );
+        }
+        assert!(msg("5 ms").ends_with("e.g. \"5ms\""), "{}", msg("5 ms"));
     }
 
     #[test]
@@ -381,7 +407,18 @@ mod tests {
             "-200ms".parse::<Offset>().unwrap(),
             Offset::from_nanos(-200 * MS as i64)
         );
-        assert_eq!("1s".parse::<Offset>().unwrap().to_string(), "+1s");
+        assert_eq!(
+            "1s".parse::<Offset>().unwrap_err().to_string(),
+            "invalid duration \"1s\": a clock offset needs its sign: write \"+1s\" to move the clock forward or \"-1s\" to move it back"
+        );
+        assert!(
+            "1 s"
+                .parse::<Offset>()
+                .unwrap_err()
+                .to_string()
+                .contains("no spaces")
+        );
+        assert_eq!("+1s".parse::<Offset>().unwrap().to_string(), "+1s");
         assert_eq!(Offset::from_nanos(-1_500_000).to_string(), "-1.5ms");
         assert!("--1s".parse::<Offset>().is_err());
     }

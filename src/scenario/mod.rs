@@ -686,6 +686,11 @@ pub(crate) fn list_quoted<'a>(items: impl Iterator<Item = &'a String>) -> String
 
 /// A hint for the commonest RON mistakes.
 fn help_for(message: &str) -> Option<String> {
+    if message.contains("a clock offset needs its sign") {
+        return Some(
+            "a clock step is signed: \"+500ms\" moves the clock forward, \"-500ms\" back".into(),
+        );
+    }
     if message.contains("invalid duration") {
         return Some("durations are strings with a unit: \"150ms\", \"2s\", \"1.5s\"".into());
     }
