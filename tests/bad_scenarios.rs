@@ -46,3 +46,18 @@ fn every_bad_scenario_gets_its_exact_message() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let text = std::fs::read_to_string("scenarios/pingstorm/smoke.ron").expect("scenario");
+    let s = Scenario::parse("bom.ron", &format!("\u{feff}{text}"))
+        .unwrap_or_else(|e| panic!("a BOM is accepted:\n{}", e.render(false)));
+    assert_eq!(
+        s.name(),
+        Scenario::parse("smoke.ron", &text).unwrap().name()
+    );
+    // Positions are those the user sees: the mark takes no column.
+    let bad = "\u{feff}(nme: \"x\")";
+    let e = Scenario::parse("bom.ron", bad).unwrap_err();
+    assert_eq!(e.line_col(), Some((1, 2)), "{}", e.render(false));
+}

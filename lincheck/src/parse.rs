@@ -44,9 +44,24 @@ pub enum ParseErrorKind {
     },
     /// A number with a fraction or exponent where a v1 value was expected.
     Float { field: &'static str, found: String },
+    /// A field this format does not have (a misspelling, say): rejected, not ignored.
+    UnknownField {
+        field: String,
+        expected: &'static str,
+    },
     /// The event breaks a well-formedness rule (or the `time` rules).
     WellFormed(WellFormedError),
 }
+
+/// The fields of a header: the format's own, then provenance fields that writers add
+/// (`run --history-out` writes `scenario` and `seed`; converted histories `source` and
+/// `expected`), which the checker does not read.
+pub const HEADER_FIELDS: &[&str] = &[
+    "format", "version", "model", "init", "scenario", "seed", "source", "expected",
+];
+
+/// The fields of an event line.
+pub const EVENT_FIELDS: &[&str] = &["process", "type", "f", "key", "value", "time", "error"];
 
 impl fmt::Display for ParseErrorKind {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,6 +88,9 @@ impl fmt::Display for ParseErrorKind {
                 out,
                 "expected {field:?} to hold integers, strings, null, booleans or arrays (floats are not allowed), found {found}"
             ),
+            ParseErrorKind::UnknownField { field, expected } => {
+                write!(out, "unknown field {field:?}, expected one of {expected}")
+            }
             ParseErrorKind::WellFormed(e) => write!(out, "{e}"),
         }
     }
@@ -111,6 +129,8 @@ pub fn parse_history_with(
     file: &str,
     options: &ParseOptions,
 ) -> Result<History, ParseError> {
+    // A UTF-8 byte-order mark (some Windows tools write one) is not part of the header.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text
         .split('\n')
         .enumerate()
@@ -236,6 +256,31 @@ impl LineCtx<'_> {
         }
     }
 
+    /// Rejects the first member of `m` not in `known`, pointing at its name.
+    fn known_fields(
+        &self,
+        m: &Members,
+        known: &[&str],
+        expected: &'static str,
+    ) -> Result<(), ParseError> {
+        let Some((name, v)) = m.iter().find(|(n, _)| !known.contains(&n.as_str())) else {
+            return Ok(());
+        };
+        let quoted = crate::history::json_text(name);
+        let at = self
+            .text
+            .get(..v.offset)
+            .and_then(|before| before.rfind(&quoted))
+            .unwrap_or(v.offset);
+        Err(self.error_at(
+            Some(at),
+            ParseErrorKind::UnknownField {
+                field: name.clone(),
+                expected,
+            },
+        ))
+    }
+
     fn wrong(&self, field: &'static str, v: &Spanned, expected: &str) -> ParseError {
         self.error_at(
             Some(v.offset),
@@ -310,6 +355,11 @@ impl LineCtx<'_> {
 
     fn header(&self) -> Result<(ModelKind, Option<Value>), ParseError> {
         let m = self.object()?;
+        self.known_fields(
+            &m,
+            HEADER_FIELDS,
+            "format, version, model, init, scenario, seed, source, expected",
+        )?;
         let format = self.required(&m, "format", "\"faultline-history\"")?;
         if format.json != Json::Str(FORMAT_NAME.to_string()) {
             return Err(self.wrong("format", format, "\"faultline-history\""));
@@ -326,6 +376,11 @@ impl LineCtx<'_> {
 
     fn event(&self) -> Result<(Event, FieldOffsets), ParseError> {
         let m = self.object()?;
+        self.known_fields(
+            &m,
+            EVENT_FIELDS,
+            "process, type, f, key, value, time, error",
+        )?;
         let mut offsets = FieldOffsets::default();
         let mut note = |f: Field, v: Option<&Spanned>| {
             offsets.at[FieldOffsets::index(f)] = v.map(|v| v.offset);

@@ -119,10 +119,8 @@ fn syntax_errors_point_at_the_token() {
     );
     // Columns count characters, not bytes.
     assert_eq!(
-        err(&with_header(&[
-            r#"{"é":0,"process":0,"type":"nope","f":"read"}"#
-        ])),
-        r#"hist.jsonl:2:27: expected "type" to be one of invoke, ok, fail, info, found "nope""#
+        err(&with_header(&[r#"{"f":"réad","process":0,"type":"nope"}"#])),
+        r#"hist.jsonl:2:32: expected "type" to be one of invoke, ok, fail, info, found "nope""#
     );
 }
 
@@ -205,7 +203,7 @@ fn time_rules() {
 fn lenient_where_the_spec_allows() {
     let text = format!(
         "\n{H}\r\n   \r\n{}\r\n\n{}\n",
-        r#"{"process":0,"type":"invoke","f":"read","value":null,"extra":{"x":[1.5]}}"#,
+        r#"{"process":0,"type":"invoke","f":"read","value":null}"#,
         r#"{"process":0,"type":"ok","f":"read","value":null,"error":null}"#
     );
     let h = parse_history(&text, "ok.jsonl").expect("valid");
@@ -327,4 +325,31 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn unknown_fields_are_rejected_at_their_name() {
+    assert_eq!(
+        err(&with_header(&[
+            r#"{"process":0,"type":"invoke","f":"read","valu":null}"#
+        ])),
+        r#"hist.jsonl:2:41: unknown field "valu", expected one of process, type, f, key, value, time, error"#
+    );
+    assert_eq!(
+        err(r#"{"format":"faultline-history","version":1,"modl":"kv","model":"kv"}"#),
+        r#"hist.jsonl:1:43: unknown field "modl", expected one of format, version, model, init, scenario, seed, source, expected"#
+    );
+    // Provenance fields in the header are the format's own.
+    let h = r#"{"format":"faultline-history","version":1,"model":"kv","scenario":"x.ron","seed":3,"source":"s","expected":"linearizable"}"#;
+    assert!(parse_history(h, "hist.jsonl").is_ok());
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let text = with_header(&[r#"{"process":0,"type":"invoke","f":"read","value":null}"#]);
+    let plain = parse_history(&text, "hist.jsonl").unwrap();
+    assert_eq!(
+        parse_history(&format!("\u{feff}{text}"), "hist.jsonl").unwrap(),
+        plain
+    );
 }

@@ -55,8 +55,10 @@ impl Scenario {
         Scenario::parse(path, &text)
     }
 
-    /// Parses and checks `text`; `file` is the name errors and replay commands use.
+    /// Parses and checks `text`; `file` is the name errors and replay commands use. A
+    /// UTF-8 byte-order mark at the start (some Windows editors write one) is skipped.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let source: Arc<str> = Arc::from(text);
         let parsed: File = span::parse_file(&source).map_err(|(span, message)| {
             let help = help_for(&message);
