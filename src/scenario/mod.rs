@@ -61,6 +61,9 @@ impl Scenario {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let source: Arc<str> = Arc::from(text);
         let parsed: File = span::parse_file(&source).map_err(|(span, message)| {
+            if let Some(e) = unclosed_string(file, &source, span.start, &message) {
+                return e;
+            }
             let help = help_for(&message);
             let e = ScenarioError::at(file, &source, span, message);
             match help {
@@ -687,6 +690,47 @@ pub(crate) fn list_quoted<'a>(items: impl Iterator<Item = &'a String>) -> String
 }
 
 /// A hint for the commonest RON mistakes.
+/// A syntax error that a string left open explains: ron reads an unclosed string on to
+/// the next quote (or the end of the file) and then trips over what follows. Say so, at
+/// the string's start.
+fn unclosed_string(
+    file: &str,
+    source: &Arc<str>,
+    at: usize,
+    message: &str,
+) -> Option<ScenarioError> {
+    let syntax = message.starts_with("expected a comma")
+        || message.starts_with("the file ends too early")
+        || message == "expected end of string";
+    if !syntax {
+        return None;
+    }
+    let (start, end) = span::unclosed_string_before(source, at)?;
+    let e = ScenarioError::at(file, source, start..start + 1, "").line_col();
+    let (line, col) = e.unwrap_or((1, 1));
+    let error = ScenarioError::at(
+        file,
+        source,
+        start..start + 1,
+        format!("the string that starts at line {line}, column {col} is not closed"),
+    );
+    Some(match end {
+        Some(end) => {
+            let (l2, c2) = ScenarioError::at(file, source, end - 1..end, "")
+                .line_col()
+                .unwrap_or((line, col));
+            error
+                .label("this string has no closing `\"` on its line")
+                .help(format!(
+                    "add the closing `\"`; without it the string runs on to the quote at line {l2}, column {c2}"
+                ))
+        }
+        None => error
+            .label("this string is never closed")
+            .help("add the closing `\"`"),
+    })
+}
+
 fn help_for(message: &str) -> Option<String> {
     if message.contains("a clock offset needs its sign") {
         return Some(

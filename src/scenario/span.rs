@@ -306,3 +306,139 @@ impl Diagnostic for ScenarioError {
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 }
+
+/// The string literals of a RON text, as byte ranges from the opening quote to just after
+/// the closing one (`None` for a string the text never closes). Comments, raw strings
+/// (`r#"..."#`) and characters (`'"'`) are skipped, so quotes in them do not count.
+pub(crate) fn string_literals(text: &str) -> Vec<(usize, Option<usize>)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0usize;
+                while i < b.len() {
+                    if b[i..].starts_with(b"/*") {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i..].starts_with(b"*/") {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'r' if matches!(b.get(i + 1), Some(b'"' | b'#'))
+                && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+            {
+                let start = i;
+                let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                i += 1 + hashes;
+                if b.get(i) != Some(&b'"') {
+                    continue;
+                }
+                let close: Vec<u8> = std::iter::once(b'"')
+                    .chain(std::iter::repeat_n(b'#', hashes))
+                    .collect();
+                i += 1;
+                match b[i..].windows(close.len()).position(|w| w == close) {
+                    Some(p) => {
+                        i += p + close.len();
+                        out.push((start, Some(i)));
+                    }
+                    None => {
+                        out.push((start, None));
+                        i = b.len();
+                    }
+                }
+            }
+            b'\'' => {
+                // A character: 'x', '\'' or '"'.
+                let end = if b.get(i + 1) == Some(&b'\\') {
+                    i + 3
+                } else {
+                    i + 1 + text[i + 1..].chars().next().map_or(0, char::len_utf8)
+                };
+                i = if b.get(end) == Some(&b'\'') {
+                    end + 1
+                } else {
+                    i + 1
+                };
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                let mut closed = false;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            closed = true;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+                out.push((start, closed.then_some(i.min(b.len()))));
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// When a syntax error at `at` comes from a string left open (ron read on to the next
+/// quote, or to the end of the file), that string: its start, and where ron took it to end.
+pub(crate) fn unclosed_string_before(text: &str, at: usize) -> Option<(usize, Option<usize>)> {
+    let line_start = |p: usize| text[..p].rfind('\n').map_or(0, |n| n + 1);
+    string_literals(text)
+        .into_iter()
+        .take_while(|(start, _)| *start <= at)
+        .filter(|(start, end)| {
+            let body = &text[*start..end.unwrap_or(text.len())];
+            body.contains('\n')
+                && match end {
+                    // The string ends on the error's line, before the error.
+                    Some(end) => *end <= at && line_start(*end) == line_start(at.min(text.len())),
+                    None => true,
+                }
+        })
+        .last()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_skip_comments_raw_strings_and_chars() {
+        let text = "// a \"quote\"\n/* \"x\" /* \"y\" */ */ '\"' r#\"a \"b\"#, \"s\\\"t\", \"open";
+        let found: Vec<&str> = string_literals(text)
+            .iter()
+            .map(|(s, e)| &text[*s..e.unwrap_or(text.len())])
+            .collect();
+        assert_eq!(found, ["r#\"a \"b\"#", "\"s\\\"t\"", "\"open"]);
+        assert_eq!(string_literals(text)[2].1, None);
+    }
+
+    #[test]
+    fn a_string_that_really_spans_lines_is_not_blamed_for_a_later_error() {
+        let text = "(a: \"one\ntwo\",\n b: 1 c: 2)";
+        let at = text.find("c:").unwrap();
+        assert_eq!(unclosed_string_before(text, at), None);
+        let text = "(a: \"one,\n b: \"two\" c: 2)";
+        let at = text.find("two").unwrap() + 3;
+        assert_eq!(unclosed_string_before(text, at), Some((4, Some(15))));
+    }
+}
