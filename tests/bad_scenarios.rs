@@ -61,3 +61,24 @@ fn a_byte_order_mark_is_skipped() {
     let e = Scenario::parse("bom.ron", bad).unwrap_err();
     assert_eq!(e.line_col(), Some((1, 2)), "{}", e.render(false));
 }
+
+#[test]
+fn a_long_line_is_cut_around_the_error_and_keeps_its_column() {
+    // One line of 200 KB with a misspelt field at its end.
+    let text = format!(
+        "(\n    name: \"x\", description: \"{}\", nodez: 3,\n    protocol: (name: \"pingstorm\"),\n    cluster: (nodes: 3), seed: 1, duration: \"1s\", expect: Pass,\n)\n",
+        "y".repeat(200_000)
+    );
+    let e = Scenario::parse("long.ron", &text).unwrap_err();
+    let rendered = std::panic::catch_unwind(|| e.render(false)).expect("rendering never panics");
+    assert!(rendered.len() < 2_000, "cut: {} bytes", rendered.len());
+    let col = text.lines().nth(1).unwrap().find("nodez").unwrap() + 1;
+    assert!(
+        rendered.contains(&format!("[long.ron:2:{col}]")),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("…yyyy") && rendered.contains("\", nodez: 3,"),
+        "{rendered}"
+    );
+}

@@ -9,7 +9,8 @@
 //! moved back to file positions, so every error points at its token.
 
 use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError,
+    MietteSpanContents, NamedSource, SourceCode, SourceSpan, SpanContents,
 };
 use ron::extensions::Extensions;
 use ron::value::RawValue;
@@ -174,7 +175,7 @@ pub struct ScenarioError(Box<Inner>);
 #[derive(Clone)]
 struct Inner {
     file: String,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Source>,
     span: Span,
     message: String,
     label: Option<String>,
@@ -192,7 +193,10 @@ impl ScenarioError {
         let span = span.start.min(source.len())..span.end.min(source.len());
         ScenarioError(Box::new(Inner {
             file: file.to_string(),
-            source: Some(NamedSource::new(file, source.clone())),
+            source: Some(Source {
+                named: NamedSource::new(file, source.clone()),
+                column_fix: None,
+            }),
             span,
             message: message.into(),
             label: None,
@@ -238,7 +242,7 @@ impl ScenarioError {
 
     /// 1-based line and column of the error's start, if it has a place in the file.
     pub fn line_col(&self) -> Option<(usize, usize)> {
-        let src = self.0.source.as_ref()?.inner();
+        let src = self.0.source.as_ref()?.named.inner();
         let before = &src[..self.0.span.start];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -265,10 +269,95 @@ impl ScenarioError {
         let handler = GraphicalReportHandler::new_themed(theme)
             .with_width(100)
             .with_links(false);
-        if handler.render_report(&mut out, self).is_err() {
+        let cut = self.cut_long_lines();
+        if handler
+            .render_report(&mut out, cut.as_ref().unwrap_or(self))
+            .is_err()
+        {
             out = self.one_line();
         }
         out
+    }
+
+    /// The error with the long lines around it cut (a 200 KB line is not echoed whole):
+    /// the line of the error keeps a window around the token, the lines beside it their
+    /// start. `None` when no line there is long. The `[file:line:col]` stays the original's.
+    fn cut_long_lines(&self) -> Option<ScenarioError> {
+        const LONG: usize = 120;
+        const BEFORE: usize = 40;
+        const AFTER: usize = 40;
+        const TOKEN: usize = 40;
+        let src = self.0.source.as_ref()?.named.inner().clone();
+        let span = self.0.span.clone();
+        let lines: Vec<(usize, &str)> = src
+            .split_inclusive('\n')
+            .scan(0, |at, l| {
+                let start = *at;
+                *at += l.len();
+                Some((start, l))
+            })
+            .collect();
+        let err_line = lines
+            .iter()
+            .rposition(|(start, _)| *start <= span.start)
+            .unwrap_or(0);
+        let near = |i: usize| i + 2 >= err_line && i <= err_line + 2;
+        let long = |l: &str| l.trim_end_matches(['\n', '\r']).chars().count() > LONG;
+        if !lines
+            .iter()
+            .enumerate()
+            .any(|(i, (_, l))| near(i) && long(l))
+        {
+            return None;
+        }
+        let mut text = String::with_capacity(src.len().min(1 << 16));
+        let (mut new_span, mut shift) = (span.clone(), 0isize);
+        for (i, (start, l)) in lines.iter().enumerate() {
+            let body = l.trim_end_matches(['\n', '\r']);
+            let ending = &l[body.len()..];
+            if !near(i) || !long(l) {
+                if i == err_line {
+                    new_span = text.len() + (span.start - start)..text.len() + (span.end - start);
+                }
+                text.push_str(l);
+                continue;
+            }
+            let chars: Vec<(usize, char)> = body.char_indices().collect();
+            let byte_at = |c: usize| chars.get(c).map_or(body.len(), |(b, _)| *b);
+            if i != err_line {
+                text.push_str(&body[..byte_at(LONG / 2)]);
+                text.push('…');
+                text.push_str(ending);
+                continue;
+            }
+            let col = chars.partition_point(|(b, _)| *b < span.start - start);
+            let end_col = chars.partition_point(|(b, _)| *b < span.end.max(span.start) - start);
+            let token_end = end_col.min(col + TOKEN);
+            let (from, to) = (
+                col.saturating_sub(BEFORE),
+                (token_end + AFTER).min(chars.len()),
+            );
+            let line_start = text.len();
+            if from > 0 {
+                text.push('…');
+            }
+            let token_at = text.len() + byte_at(col) - byte_at(from);
+            text.push_str(&body[byte_at(from)..byte_at(to)]);
+            if to < chars.len() {
+                text.push('…');
+            }
+            text.push_str(ending);
+            new_span = token_at..token_at + byte_at(token_end) - byte_at(col);
+            shift = (span.start - start) as isize - (token_at - line_start) as isize;
+        }
+        let source: Arc<str> = Arc::from(text);
+        let mut cut = self.clone();
+        cut.0.span = new_span;
+        cut.0.source = Some(Source {
+            named: NamedSource::new(&self.0.file, source),
+            column_fix: Some((err_line, shift)),
+        });
+        Some(cut)
     }
 }
 
@@ -285,6 +374,38 @@ impl fmt::Debug for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
+
+/// The file's text for rendering; `column_fix` (line, shift) moves the column that a
+/// one-line read on that line reports, so a cut line still shows its original column.
+#[derive(Clone)]
+struct Source {
+    named: NamedSource<Arc<str>>,
+    column_fix: Option<(usize, isize)>,
+}
+
+impl SourceCode for Source {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let c = self.named.read_span(span, before, after)?;
+        match self.column_fix {
+            Some((line, shift)) if before == 0 && after == 0 && c.line() == line => {
+                Ok(Box::new(MietteSpanContents::new_named(
+                    c.name().unwrap_or_default().to_string(),
+                    c.data(),
+                    *c.span(),
+                    c.line(),
+                    c.column().saturating_add_signed(shift),
+                    c.line_count(),
+                )))
+            }
+            _ => Ok(c),
+        }
+    }
+}
 
 impl Diagnostic for ScenarioError {
     fn source_code(&self) -> Option<&dyn SourceCode> {
