@@ -55,15 +55,18 @@ impl<P: Protocol> Prepared<P> {
     /// and bad values are errors at their position), its checks, its workload.
     pub fn new(s: &Scenario) -> Result<Prepared<P>, ScenarioError> {
         let config: P::Config = match &s.config {
-            Some(span) => {
-                crate::scenario::parse_span(&s.source, span).map_err(|(span, message)| {
-                    s.error(span, format!("in the {} config: {message}", P::NAME))
-                        .help(format!(
-                            "`faultline list` shows the {} config and its defaults",
-                            P::NAME
-                        ))
-                })?
-            }
+            Some(span) => crate::scenario::parse_span(&s.source, span).map_err(|e| {
+                let (span, message) =
+                    crate::scenario::with_integer_bound(&s.source, e, |t, delta| {
+                        let end = span.end.saturating_add_signed(delta);
+                        crate::scenario::parse_span::<P::Config>(t, &(span.start..end)).err()
+                    });
+                s.error(span, format!("in the {} config: {message}", P::NAME))
+                    .help(format!(
+                        "`faultline list` shows the {} config and its defaults",
+                        P::NAME
+                    ))
+            })?,
             None => P::Config::default(),
         };
         let mut checks = Vec::new();

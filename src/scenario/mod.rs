@@ -10,8 +10,8 @@ mod span;
 mod write;
 
 pub use file::{Expect, FaultSpec, LinkOverride, NemesisSpec, NetworkSpec, TraceSetting};
-pub(crate) use span::parse_span;
 pub use span::{ScenarioError, Span, Spanned};
+pub(crate) use span::{parse_span, with_integer_bound};
 
 use file::{File, NodesSpec};
 use indexmap::IndexMap;
@@ -60,7 +60,9 @@ impl Scenario {
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let source: Arc<str> = Arc::from(text);
-        let parsed: File = span::parse_file(&source).map_err(|(span, message)| {
+        let parsed: File = span::parse_file(&source).map_err(|e| {
+            let (span, message) =
+                span::with_integer_bound(&source, e, |t, _| span::parse_file::<File>(t).err());
             if let Some(e) = unclosed_string(file, &source, span.start, &message) {
                 return e;
             }

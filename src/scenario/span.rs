@@ -538,6 +538,77 @@ pub(crate) fn unclosed_string_before(text: &str, at: usize) -> Option<(usize, Op
         .last()
 }
 
+/// ron's message for an integer too large (or too small) for its field.
+const OUT_OF_BOUNDS: &str = "integer is out of bounds";
+
+/// Adds the bound to ron's "integer is out of bounds", which does not say it. ron knows
+/// the field's integer type but does not tell; so the integer is replaced by the limits of
+/// each integer type in turn and the file parsed again (`reparse` gets the new text and
+/// how much longer it is): the largest (or smallest) limit that parses is the bound.
+pub(crate) fn with_integer_bound(
+    text: &str,
+    error: (Span, String),
+    reparse: impl Fn(&str, isize) -> Option<(Span, String)>,
+) -> (Span, String) {
+    let (span, message) = error;
+    if message != OUT_OF_BOUNDS || span.start >= text.len() {
+        return (span, message);
+    }
+    // ron points at the digits; a minus sign before them is part of the integer.
+    let start = if text[..span.start].ends_with('-') {
+        span.start - 1
+    } else {
+        span.start
+    };
+    let rest = &text[start..];
+    let len = rest
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_alphanumeric() || c == '_' || (i == 0 && "+-".contains(c))))
+        .map_or(rest.len(), |(i, _)| i);
+    let fits = |candidate: &str| {
+        let mut t = String::with_capacity(text.len() + 24);
+        t.push_str(&text[..start]);
+        t.push_str(candidate);
+        t.push_str(&text[start + len..]);
+        let delta = candidate.len() as isize - len as isize;
+        !matches!(reparse(&t, delta),
+            Some((s, m)) if (start..=start + 1).contains(&s.start) && m == OUT_OF_BOUNDS)
+    };
+    let bound = if rest.starts_with('-') {
+        let limits = [
+            "-1",
+            "-128",
+            "-32768",
+            "-2147483648",
+            "-9223372036854775808",
+        ];
+        let last = limits.iter().take_while(|l| fits(l)).last();
+        match last {
+            None if fits("0") => Some("the smallest allowed here is 0".to_string()),
+            None => None,
+            Some(l) if *l == "-1" => None,
+            Some(l) => Some(format!("the smallest allowed here is {l}")),
+        }
+    } else {
+        let limits = [
+            "127",
+            "255",
+            "32767",
+            "65535",
+            "2147483647",
+            "4294967295",
+            "9223372036854775807",
+            "18446744073709551615",
+        ];
+        let last = limits.iter().take_while(|l| fits(l)).last();
+        last.map(|l| format!("the largest allowed here is {l}"))
+    };
+    match bound {
+        Some(b) => (span, format!("{message}: {b}")),
+        None => (span, message),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
