@@ -51,10 +51,17 @@ pub fn verdict_text(s: &Scenario, r: &RunResult) -> String {
     let _ = writeln!(
         o,
         "end: {end} at {} after {} events",
-        rep.end_time, rep.stats.events
+        rep.end_time.readable(),
+        rep.stats.events
     );
     for v in &rep.violations {
-        let _ = writeln!(o, "violation: {} at {}: {}", v.check, v.time, v.message);
+        let _ = writeln!(
+            o,
+            "violation: {} at {}: {}",
+            v.check,
+            v.time.readable(),
+            v.message
+        );
     }
     let got = outcome_name(&r.outcome);
     if r.matched {

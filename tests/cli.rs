@@ -728,3 +728,79 @@ fn sweep_suggests_shrinking_only_seeds_that_violated_a_check() {
         "{stderr}"
     );
 }
+
+#[test]
+fn durations_print_as_people_write_them() {
+    // A nemesis-like draw, exact to the nanosecond.
+    let ron = tmp("durations.ron");
+    std::fs::write(
+        &ron,
+        r#"(
+    name: "durations",
+    protocol: (name: "pingstorm", config: (fanout: 1)),
+    cluster: (nodes: 3),
+    faults: [At("1.163030057s", ClockSkew("n1", "+882.607313ms"))],
+    seed: 1,
+    duration: "15s",
+    max_events: 100000,
+    expect: Pass,
+)"#,
+    )
+    .unwrap();
+    let svg = tmp("durations.svg");
+    let out = faultline(&[
+        "run",
+        ron.to_str().unwrap(),
+        "--trace",
+        "summary",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("  1163.030ms  !! clock-skew n1 +882.6ms\n"),
+        "the trace keeps its time column and reads the step: {stdout}"
+    );
+    assert!(stdout.contains("end: time-limit at 15s after "), "{stdout}");
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.contains(">2s</text>") && !svg.contains("000.000ms</text>"),
+        "axis labels read 2s, not 2000.000ms"
+    );
+}
+
+#[test]
+fn shrunk_files_write_exact_durations_in_the_unit_people_use() {
+    let min = tmp("minimal-durations.ron");
+    let out = faultline(&[
+        "shrink",
+        "scenarios/raft/forget-vote-on-restart.ron",
+        "--seed",
+        "12",
+        "--out",
+        min.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&min).unwrap();
+    for line in written
+        .lines()
+        .filter(|l| l.trim_start().starts_with("At(\""))
+    {
+        let at = line.trim_start()["At(\"".len()..]
+            .split('"')
+            .next()
+            .unwrap();
+        let number = at.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let (int, unit) = (number.split('.').next().unwrap(), &at[number.len()..]);
+        assert!(
+            int != "0" && (unit == "s" || int.len() <= 3),
+            "{at}: in the largest unit it reaches, not \"0.882607313s\" ({line})"
+        );
+        assert_eq!(
+            at.parse::<sim_core::Duration>().unwrap().to_string(),
+            at,
+            "exact"
+        );
+    }
+}

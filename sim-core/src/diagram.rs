@@ -91,10 +91,10 @@ pub fn svg(trace: &Trace, title: &str) -> String {
     let step = nice_step(end.as_nanos() / 10);
     for k in 0..=end.as_nanos() / step {
         let t = Time::from_nanos(step * k);
-        let x = c.x(t);
+        let (x, label) = (c.x(t), t.readable());
         let _ = writeln!(
             out,
-            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#888">{t}</text>"##,
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#888">{label}</text>"##,
             TOP - 8.0,
             height - 40.0,
             height - 25.0

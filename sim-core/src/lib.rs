@@ -78,5 +78,5 @@ pub use network::{Latency, LinkConfig, LinkUpdate, Network};
 pub use process::{Client, ClientCtx, Ctx, NoClients, Process};
 pub use rng::{Probability, SimRng};
 pub use sim::{EndReason, Limits, Report, SimConfig, Simulation, Stats};
-pub use time::{Duration, DurationError, Offset, Time};
+pub use time::{Duration, DurationError, Offset, Readable, Time};
 pub use trace::{DropReason, Trace, TraceEvent, TraceKind, TraceLevel};

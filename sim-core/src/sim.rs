@@ -859,7 +859,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             }
             Fault::ClockSkew(n, by) => {
                 self.meta[n.index()].clock.skew(now, *by);
-                format!("clock-skew {} {by}", self.bus.names[n.index()])
+                format!("clock-skew {} {}", self.bus.names[n.index()], by.readable())
             }
             Fault::ClockDrift(n, ppm) => {
                 self.meta[n.index()].clock.set_drift(now, *ppm);

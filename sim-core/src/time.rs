@@ -16,12 +16,13 @@ use std::str::FromStr;
 )]
 pub struct Time(u64);
 
-/// A non-negative span of virtual time, in nanoseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A non-negative span of virtual time, in nanoseconds. `Debug` and `Display` show it as
+/// a scenario file writes it (`"150ms"`).
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(u64);
 
 /// A signed clock adjustment (a skew jump), in nanoseconds: `"+500ms"`, `"-200ms"`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Offset(i64);
 
 const NS: u64 = 1;
@@ -241,19 +242,19 @@ impl FromStr for Offset {
     }
 }
 
-/// Writes `ns` in the largest unit that represents it exactly with at most three decimals.
+/// Writes `ns` exactly, in the largest unit it reaches, with only the decimals it needs:
+/// `1.5s`, `882.607313ms`, `250us`, `7ns`.
 fn fmt_nanos(f: &mut fmt::Formatter<'_>, ns: u64) -> fmt::Result {
     if ns == 0 {
         return f.write_str("0s");
     }
-    for (unit, scale) in [("s", S), ("ms", MS), ("us", US)] {
-        if ns >= scale && ns % (scale / 1000) == 0 {
-            let int = ns / scale;
-            let frac = (ns % scale) / (scale / 1000);
+    for (unit, scale, width) in [("s", S, 9), ("ms", MS, 6), ("us", US, 3)] {
+        if ns >= scale {
+            let (int, frac) = (ns / scale, ns % scale);
             return if frac == 0 {
                 write!(f, "{int}{unit}")
             } else {
-                let digits = format!("{frac:03}");
+                let digits = format!("{frac:0width$}");
                 write!(f, "{int}.{}{unit}", digits.trim_end_matches('0'))
             };
         }
@@ -261,9 +262,89 @@ fn fmt_nanos(f: &mut fmt::Formatter<'_>, ns: u64) -> fmt::Result {
     write!(f, "{ns}ns")
 }
 
+/// `ns` cut to four significant digits in the largest unit it reaches, so that
+/// [`fmt_nanos`] prints it as people write it: 882607313 -> 882.6ms. Cut, not rounded, as
+/// the trace's time column is: `3057.715ms` reads `3.057s`, never `3.058s`.
+fn round_for_reading(ns: u64) -> u64 {
+    let scale = [S, MS, US].into_iter().find(|&s| ns >= s).unwrap_or(NS);
+    let digits = (ns / scale).checked_ilog10().map_or(1, |d| d + 1);
+    let decimals = 4u32.saturating_sub(digits);
+    let step = scale / 10u64.pow(decimals).min(scale);
+    if step <= 1 {
+        return ns;
+    }
+    ns - ns % step
+}
+
+/// A [`Duration`], [`Offset`] or [`Time`] shown for reading (four significant digits, cut, e.g.
+/// `882.6ms`, `15s`, `+1.2s`): traces, pictures and reports, never files read back.
+#[derive(Clone, Copy, Debug)]
+pub struct Readable {
+    sign: Option<bool>,
+    ns: u64,
+}
+
+impl fmt::Display for Readable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        match self.sign {
+            Some(true) => s.push('-'),
+            Some(false) => s.push('+'),
+            None => {}
+        }
+        s.push_str(&Duration(round_for_reading(self.ns)).to_string());
+        f.pad(&s)
+    }
+}
+
+impl Duration {
+    /// For reading: four significant digits (`882.6ms`); [`Display`](fmt::Display) is exact.
+    pub fn readable(self) -> Readable {
+        Readable {
+            sign: None,
+            ns: self.0,
+        }
+    }
+}
+
+impl Offset {
+    /// For reading, with its sign: `+882.6ms`; [`Display`](fmt::Display) is exact.
+    pub fn readable(self) -> Readable {
+        Readable {
+            sign: Some(self.0 < 0),
+            ns: self.0.unsigned_abs(),
+        }
+    }
+}
+
+impl Time {
+    /// The instant for reading, as a duration since the start: `15s`, `3.173s`, `208ms`.
+    /// [`Display`](fmt::Display) is the trace's fixed column (`15000.000ms`).
+    pub fn readable(self) -> Readable {
+        Readable {
+            sign: None,
+            ns: self.0,
+        }
+    }
+}
+
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt_nanos(f, self.0)
+    }
+}
+
+/// As a scenario file writes it, quoted: `"150ms"` (so a config's `Debug` reads like RON).
+impl fmt::Debug for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
+
+/// As a scenario file writes it, quoted: `"+500ms"`.
+impl fmt::Debug for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_string())
     }
 }
 
@@ -344,8 +425,10 @@ mod tests {
             (1500 * MS, "1.5s"),
             (250 * US, "250us"),
             (12_004 * US, "12.004ms"),
-            (1_234_567, "1234.567us"),
-            (1_234_567_891, "1234567.891us"),
+            (1_234_567, "1.234567ms"),
+            (1_234_567_891, "1.234567891s"),
+            (882_607_313, "882.607313ms"),
+            (15 * S, "15s"),
             (1_001, "1.001us"),
             (7, "7ns"),
             (90 * S, "90s"),
@@ -421,6 +504,36 @@ mod tests {
         assert_eq!("+1s".parse::<Offset>().unwrap().to_string(), "+1s");
         assert_eq!(Offset::from_nanos(-1_500_000).to_string(), "-1.5ms");
         assert!("--1s".parse::<Offset>().is_err());
+    }
+
+    #[test]
+    fn readable_forms_have_four_significant_digits() {
+        let r = |ns: u64| Duration::from_nanos(ns).readable().to_string();
+        assert_eq!(r(882_607_313), "882.6ms");
+        assert_eq!(r(207_894_980), "207.8ms");
+        assert_eq!(r(15 * S), "15s");
+        assert_eq!(r(15_000_400 * US), "15s");
+        assert_eq!(r(999_960 * US), "999.9ms");
+        assert_eq!(r(1_234_567_891), "1.234s");
+        assert_eq!(r(123_456 * S), "123456s");
+        assert_eq!(r(7), "7ns");
+        assert_eq!(r(0), "0s");
+        assert_eq!(
+            Offset::from_nanos(-882_607_313).readable().to_string(),
+            "-882.6ms"
+        );
+        assert_eq!(
+            Offset::from_nanos(3 * S as i64).readable().to_string(),
+            "+3s"
+        );
+        assert_eq!(
+            Time::from_nanos(3_173_495_000).readable().to_string(),
+            "3.173s"
+        );
+        assert_eq!(
+            format!("{:>8}", Duration::from_millis(5).readable()),
+            "     5ms"
+        );
     }
 
     #[test]

@@ -53,15 +53,10 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     o
 }
 
-/// A duration as a quoted string: `"150ms"`, or exact seconds (`"1.163030057s"`) when it is
-/// not a whole number of milliseconds (nemesis draws are).
+/// A duration as a quoted string, exact (nemesis draws are in nanoseconds) in the unit
+/// people use for it: `"150ms"`, `"1.163030057s"`, `"882.607313ms"`.
 fn dur(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns % 1_000_000 == 0 {
-        return format!("{:?}", d.to_string());
-    }
-    let frac = format!("{:09}", ns % 1_000_000_000);
-    format!("\"{}.{}s\"", ns / 1_000_000_000, frac.trim_end_matches('0'))
+    format!("{:?}", d.to_string())
 }
 
 fn name(n: &Spanned<String>) -> String {
