@@ -804,3 +804,40 @@ fn shrunk_files_write_exact_durations_in_the_unit_people_use() {
         );
     }
 }
+
+#[test]
+fn a_linearizability_explanation_names_the_traces_clients() {
+    let hist = tmp("named-history.jsonl");
+    let out = faultline(&[
+        "run",
+        "scenarios/raft/lease-without-clock-bound.ron",
+        "--history-out",
+        hist.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let stuck: Vec<&str> = stdout.lines().filter(|l| l.starts_with("  X ")).collect();
+    assert!(!stuck.is_empty(), "{stdout}");
+    for l in &stuck {
+        let who = l[4..].split_whitespace().next().unwrap();
+        assert!(who.starts_with('c'), "named as in the trace: {l}");
+        // The trace shows the same client invoking that operation.
+        let event = l[4..].split_whitespace().nth(1).unwrap();
+        assert!(event.starts_with('e'), "{l}");
+    }
+    // Every process in the history has its client's name, also after an `info`.
+    let header = std::fs::read_to_string(&hist).unwrap();
+    let header: serde_json::Value = serde_json::from_str(header.lines().next().unwrap()).unwrap();
+    let names = header["processes"]
+        .as_object()
+        .expect("processes in the header");
+    assert!(names.len() >= 4, "{names:?}");
+    assert_eq!(names["0"], "c1");
+    let check = faultline(&["check-history", hist.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check.stdout).contains("\n  X c"),
+        "{}",
+        text(&check.stdout)
+    );
+}

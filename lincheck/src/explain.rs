@@ -130,6 +130,9 @@ pub struct KeyReport {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub model: String,
+    /// The history's [`process_names`](crate::History::process_names), for the text.
+    #[serde(skip)]
+    pub process_names: std::collections::BTreeMap<u64, String>,
     /// `not-linearizable` if any key is; else `unknown` if any key is; else `linearizable`.
     pub verdict: Verdict,
     /// One entry per key, keys in sorted order.
@@ -148,6 +151,7 @@ impl Report {
         };
         Report {
             model,
+            process_names: Default::default(),
             verdict,
             keys,
         }
@@ -171,7 +175,7 @@ impl Report {
             self.model
         );
         for k in &self.keys {
-            render_key(&mut out, k);
+            render_key(&mut out, k, &self.process_names);
         }
         out
     }
@@ -181,7 +185,7 @@ fn key_name(key: &Option<Value>) -> String {
     key.as_ref().map_or("(default)".to_string(), show)
 }
 
-fn render_key(out: &mut String, k: &KeyReport) {
+fn render_key(out: &mut String, k: &KeyReport, names: &std::collections::BTreeMap<u64, String>) {
     let _ = write!(
         out,
         "key {}: {} ({} ops, {} steps",
@@ -206,7 +210,7 @@ fn render_key(out: &mut String, k: &KeyReport) {
         .chain(ex.stuck.iter().map(|s| &s.op))
         .filter_map(|op| op.complete_time.or(op.invoke_time))
         .any(|t| t >= 1_000_000);
-    let op_line = |op: &OpView| op_line(op, large);
+    let op_line = |op: &OpView| op_line(op, large, names);
     let _ = writeln!(
         out,
         "  longest linearizable prefix: {} op{}",
@@ -232,8 +236,8 @@ fn render_key(out: &mut String, k: &KeyReport) {
 }
 
 /// `p3  e10..e22  t=100..180  cas [1,2] -> true`; with `in_ms`, times read
-/// `t=826.380ms..1033.682ms`.
-fn op_line(op: &OpView, in_ms: bool) -> String {
+/// `t=826.380ms..1033.682ms`. A process with a name in `names` is shown by it (`c1`).
+fn op_line(op: &OpView, in_ms: bool, names: &std::collections::BTreeMap<u64, String>) -> String {
     let time = |t: u64| {
         if in_ms {
             format!("{}.{:03}ms", t / 1_000_000, (t % 1_000_000) / 1_000)
@@ -246,7 +250,11 @@ fn op_line(op: &OpView, in_ms: bool) -> String {
         (_, Some(c)) => format!("e{c}"),
         (_, None) => "end".to_string(),
     };
-    let mut s = format!("p{:<4} e{}..{:<10}", op.process, op.invoke_event, end);
+    let who = names
+        .get(&op.process)
+        .cloned()
+        .unwrap_or_else(|| format!("p{}", op.process));
+    let mut s = format!("{who:<5} e{}..{:<10}", op.invoke_event, end);
     if let Some(t) = op.invoke_time {
         let te = op.complete_time.map_or("end".to_string(), time);
         let _ = write!(s, " t={}..{te:<8}", time(t));

@@ -118,6 +118,11 @@ pub struct History {
     /// Initial value of every object; `None` means the model's default.
     pub init: Option<Value>,
     pub events: Vec<Event>,
+    /// What the system calls each process, e.g. the simulator's client `c1` (a client that
+    /// loses track of an operation goes on as a new process with the same name).
+    /// Explanations use these names; processes without one are `p<N>`. Written in the
+    /// header as `"processes":{"0":"c1",...}`.
+    pub process_names: std::collections::BTreeMap<u64, String>,
 }
 
 /// A well-formedness violation in an in-memory [`History`]: the index of the offending
@@ -179,6 +184,15 @@ impl History {
         if let Some(init) = &self.init {
             out.push_str(",\"init\":");
             out.push_str(&json_text(init));
+        }
+        if !self.process_names.is_empty() {
+            let names: std::collections::BTreeMap<String, &String> = self
+                .process_names
+                .iter()
+                .map(|(p, n)| (p.to_string(), n))
+                .collect();
+            out.push_str(",\"processes\":");
+            out.push_str(&json_text(&names));
         }
         out.push_str("}\n");
         for ev in &self.events {

@@ -1,5 +1,6 @@
 //! Reading a history from JSON Lines text (`HISTORY-FORMAT.md`, version 1).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::history::{Event, EventKind, History, ModelKind, Value};
@@ -57,7 +58,15 @@ pub enum ParseErrorKind {
 /// (`run --history-out` writes `scenario` and `seed`; converted histories `source` and
 /// `expected`), which the checker does not read.
 pub const HEADER_FIELDS: &[&str] = &[
-    "format", "version", "model", "init", "scenario", "seed", "source", "expected",
+    "format",
+    "version",
+    "model",
+    "init",
+    "processes",
+    "scenario",
+    "seed",
+    "source",
+    "expected",
 ];
 
 /// The fields of an event line.
@@ -149,7 +158,7 @@ pub fn parse_history_with(
         line: hline,
         text: htext,
     };
-    let (header_model, init) = header.header()?;
+    let (header_model, init, process_names) = header.header()?;
     let model = options.model.unwrap_or(header_model);
     let mut validator = Validator::new(Some(model));
     let mut events = Vec::new();
@@ -170,6 +179,7 @@ pub fn parse_history_with(
         model,
         init,
         events,
+        process_names,
     })
 }
 
@@ -353,12 +363,12 @@ impl LineCtx<'_> {
         }
     }
 
-    fn header(&self) -> Result<(ModelKind, Option<Value>), ParseError> {
+    fn header(&self) -> Result<(ModelKind, Option<Value>, BTreeMap<u64, String>), ParseError> {
         let m = self.object()?;
         self.known_fields(
             &m,
             HEADER_FIELDS,
-            "format, version, model, init, scenario, seed, source, expected",
+            "format, version, model, init, processes, scenario, seed, source, expected",
         )?;
         let format = self.required(&m, "format", "\"faultline-history\"")?;
         if format.json != Json::Str(FORMAT_NAME.to_string()) {
@@ -371,7 +381,22 @@ impl LineCtx<'_> {
         let model =
             self.model(self.required(&m, "model", "one of register, cas-register, kv")?)?;
         let init = get(&m, "init").map(|v| self.value("init", v)).transpose()?;
-        Ok((model, init))
+        let mut names = BTreeMap::new();
+        if let Some(p) = get(&m, "processes") {
+            let expected = "an object of process names, e.g. {\"0\":\"c1\"}";
+            let Json::Object(members) = &p.json else {
+                return Err(self.wrong("processes", p, expected));
+            };
+            for (process, name) in members {
+                match (process.parse::<u64>(), &name.json) {
+                    (Ok(process), Json::Str(name)) => {
+                        names.insert(process, name.clone());
+                    }
+                    _ => return Err(self.wrong("processes", name, expected)),
+                }
+            }
+        }
+        Ok((model, init, names))
     }
 
     fn event(&self) -> Result<(Event, FieldOffsets), ParseError> {

@@ -84,7 +84,9 @@ fn run<M: Model>(
     for (key, views) in by_key {
         keys.push(check_key(model, key.cloned(), &views, budget)?);
     }
-    Ok(Report::new(model.name(), keys))
+    let mut report = Report::new(model.name(), keys);
+    report.process_names = history.process_names.clone();
+    Ok(report)
 }
 
 /// All non-`fail` ops with their (normalized) keys, in invoke order.

@@ -332,6 +332,7 @@ fn linearizable_history(model: ModelKind, choices: &[u16]) -> History {
         model,
         init: None,
         events,
+        process_names: Default::default(),
     }
 }
 

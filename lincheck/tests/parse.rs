@@ -337,7 +337,7 @@ fn unknown_fields_are_rejected_at_their_name() {
     );
     assert_eq!(
         err(r#"{"format":"faultline-history","version":1,"modl":"kv","model":"kv"}"#),
-        r#"hist.jsonl:1:43: unknown field "modl", expected one of format, version, model, init, scenario, seed, source, expected"#
+        r#"hist.jsonl:1:43: unknown field "modl", expected one of format, version, model, init, processes, scenario, seed, source, expected"#
     );
     // Provenance fields in the header are the format's own.
     let h = r#"{"format":"faultline-history","version":1,"model":"kv","scenario":"x.ron","seed":3,"source":"s","expected":"linearizable"}"#;

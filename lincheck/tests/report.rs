@@ -185,3 +185,32 @@ fn keys_are_checked_separately_in_sorted_order() {
         );
     }
 }
+
+#[test]
+fn explanations_name_processes_by_the_systems_names() {
+    let mut h = parse_history(STALE_READ, "stale.jsonl").unwrap();
+    let plain = check_history(&h, &CheckOptions::default())
+        .unwrap()
+        .render_text();
+    assert!(plain.contains("\n  X p1 "), "{plain}");
+    h.process_names.insert(0, "c1".into());
+    h.process_names.insert(1, "c2".into());
+    // The names travel in the header, so `check-history` names them too.
+    let text = h.to_jsonl();
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(r#","processes":{"0":"c1","1":"c2"}}"#),
+        "{text}"
+    );
+    let back = parse_history(&text, "named.jsonl").unwrap();
+    assert_eq!(back, h);
+    let named = check_history(&back, &CheckOptions::default())
+        .unwrap()
+        .render_text();
+    assert!(
+        named.contains("\n  X c2 ") && !named.contains(" p1 "),
+        "{named}"
+    );
+}

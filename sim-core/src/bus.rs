@@ -80,6 +80,8 @@ pub(crate) struct Bus<P: Process> {
     pub(crate) overflow: bool,
     pub(crate) history: Vec<HistoryEvent>,
     pub(crate) next_process: u64,
+    /// The client each history process belongs to (its name), for explanations.
+    pub(crate) process_names: std::collections::BTreeMap<u64, String>,
 }
 
 impl<P: Process> Bus<P> {

@@ -386,6 +386,8 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
         if kind == EventKind::Info {
             *self.process = self.bus.next_process;
             self.bus.next_process += 1;
+            let name = self.client_name();
+            self.bus.process_names.insert(*self.process, name);
         }
         if self.bus.summary() {
             let outcome = match kind {

@@ -280,6 +280,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             overflow: false,
             history: Vec::new(),
             next_process: clients.len() as u64,
+            process_names: config
+                .clients
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (i as u64, name.clone()))
+                .collect(),
         };
         Ok(Simulation {
             seed,
@@ -502,6 +508,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 model: ModelKind::Kv,
                 init: None,
                 events: std::mem::take(&mut self.bus.history),
+                process_names: std::mem::take(&mut self.bus.process_names),
             },
         }
     }
