@@ -229,6 +229,9 @@ fn describe(v: &Spanned) -> String {
 
 type Members = Vec<(String, Spanned)>;
 
+/// What a header line gives: the model, `init`, the process names.
+type Header = (ModelKind, Option<Value>, BTreeMap<u64, String>);
+
 impl LineCtx<'_> {
     fn error_at(&self, offset: Option<usize>, kind: ParseErrorKind) -> ParseError {
         let column = offset.map_or(1, |o| {
@@ -363,7 +366,7 @@ impl LineCtx<'_> {
         }
     }
 
-    fn header(&self) -> Result<(ModelKind, Option<Value>, BTreeMap<u64, String>), ParseError> {
+    fn header(&self) -> Result<Header, ParseError> {
         let m = self.object()?;
         self.known_fields(
             &m,
