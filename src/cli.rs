@@ -57,6 +57,11 @@ enum Command {
         /// row of faults. Two digits in one column is split-brain [default: not printed].
         #[arg(long, default_value_t = false)]
         timeline: bool,
+        /// How much of a linearizability failure's explanation to print: `brief` (the last
+        /// operations that fit and the first that cannot come next) or `full` (the whole
+        /// longest linearizable prefix and every stuck operation).
+        #[arg(long, value_enum, default_value_t = ExplainArg::Brief)]
+        explain: ExplainArg,
     },
     /// Run many seeds in parallel; write one JSON line per seed, in seed order.
     ///
@@ -145,6 +150,12 @@ enum Format {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExplainArg {
+    Brief,
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModelArg {
     Register,
     CasRegister,
@@ -224,6 +235,7 @@ struct Extras<'a> {
     history_out: Option<&'a str>,
     svg: Option<&'a str>,
     timeline: bool,
+    explain: output::Explain,
 }
 
 /// Bad input: printed, exit code 2.
@@ -271,6 +283,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             history_out,
             svg,
             timeline,
+            explain,
         } => run_one(
             &file,
             seed,
@@ -281,6 +294,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 history_out: history_out.as_deref(),
                 svg: svg.as_deref(),
                 timeline,
+                explain: match explain {
+                    ExplainArg::Brief => output::Explain::Brief,
+                    ExplainArg::Full => output::Explain::Full,
+                },
             },
         ),
         Command::Sweep {
@@ -315,6 +332,7 @@ fn run_one(
         history_out,
         svg,
         timeline,
+        explain,
     } = extras;
     let s = load(file)?;
     let seed = seed.unwrap_or(s.seed());
@@ -372,7 +390,7 @@ fn run_one(
                 text.push_str(t);
                 text.push('\n');
             }
-            text.push_str(&output::verdict_text(&s, &r));
+            text.push_str(&output::verdict_text_with(&s, &r, explain));
             if stats {
                 text.push_str(&output::stats_text(&r, wall));
             }

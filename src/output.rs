@@ -40,8 +40,22 @@ pub fn trace_text(r: &RunResult, level: TraceLevel) -> String {
     }
 }
 
-/// The verdict and what to do about it, after the trace.
+/// How much of a long violation message (a linearizability explanation) to print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Explain {
+    /// The last operations that fit and the first that cannot come next.
+    Brief,
+    /// Everything.
+    Full,
+}
+
+/// The verdict and what to do about it, after the trace, with every message whole.
 pub fn verdict_text(s: &Scenario, r: &RunResult) -> String {
+    verdict_text_with(s, r, Explain::Full)
+}
+
+/// [`verdict_text`], with long explanations cut to `explain`.
+pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> String {
     let mut o = String::new();
     let rep = &r.report;
     let end = serde_json::to_value(rep.end)
@@ -55,12 +69,21 @@ pub fn verdict_text(s: &Scenario, r: &RunResult) -> String {
         rep.stats.events
     );
     for v in &rep.violations {
+        let message = match explain {
+            Explain::Full => v.message.clone(),
+            Explain::Brief => lincheck::brief_text(
+                &v.message,
+                3,
+                5,
+                "faultline run --explain full shows them all",
+            ),
+        };
         let _ = writeln!(
             o,
             "violation: {} at {}: {}",
             v.check,
             v.time.readable(),
-            v.message
+            message
         );
     }
     let got = outcome_name(&r.outcome);

@@ -841,3 +841,33 @@ fn a_linearizability_explanation_names_the_traces_clients() {
         text(&check.stdout)
     );
 }
+
+#[test]
+fn run_shows_a_brief_explanation_and_the_whole_one_on_request() {
+    let file = "scenarios/raft/lease-without-clock-bound.ron";
+    let brief = faultline(&["run", file, "--trace", "off"]);
+    assert_eq!(brief.status.code(), Some(0));
+    let brief = text(&brief.stdout);
+    assert!(
+        brief.lines().count() < 30,
+        "a summary, not hundreds of lines: {brief}"
+    );
+    assert!(
+        brief.contains("  longest linearizable prefix: ")
+            && brief.contains(" earlier ops (faultline run --explain full shows them all)\n")
+            && brief.contains("  then in state ")
+            && brief.contains("\n  X c"),
+        "{brief}"
+    );
+    let full = faultline(&["run", file, "--trace", "off", "--explain", "full"]);
+    let full = text(&full.stdout);
+    assert!(full.lines().count() > 100, "{}", full.lines().count());
+    assert!(!full.contains("--explain full shows them all"));
+    // The brief lines are lines of the full text.
+    for l in brief
+        .lines()
+        .filter(|l| l.starts_with("  X ") || l.starts_with("    c"))
+    {
+        assert!(full.contains(l), "{l}");
+    }
+}

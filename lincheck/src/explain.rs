@@ -271,3 +271,82 @@ fn op_line(op: &OpView, in_ms: bool, names: &std::collections::BTreeMap<u64, Str
     }
     s
 }
+
+/// A short form of [`Report::render_text`]'s text (or of any text that contains it, such
+/// as a violation message): in each failing key, only the last `tail` operations of the
+/// longest linearizable prefix and the first `stuck` operations that cannot come next,
+/// with a line saying how many were left out and `hint` (how to see them all). Other
+/// lines are kept as they are.
+pub fn brief_text(text: &str, tail: usize, stuck: usize, hint: &str) -> String {
+    #[derive(PartialEq)]
+    enum In {
+        Other,
+        Prefix,
+        Stuck,
+    }
+    let mut out = String::new();
+    let mut at = In::Other;
+    let mut prefix: Vec<&str> = Vec::new();
+    let mut stuck_seen = 0usize;
+    let flush_prefix = |out: &mut String, prefix: &mut Vec<&str>| {
+        if prefix.len() > tail {
+            let left = prefix.len() - tail;
+            let _ = writeln!(
+                out,
+                "    ... {left} earlier op{} ({hint})",
+                if left == 1 { "" } else { "s" }
+            );
+        }
+        for l in prefix.iter().skip(prefix.len().saturating_sub(tail)) {
+            let _ = writeln!(out, "{l}");
+        }
+        prefix.clear();
+    };
+    let flush_stuck = |out: &mut String, seen: &mut usize| {
+        if *seen > stuck {
+            let _ = writeln!(out, "  ... {} more ({hint})", *seen - stuck);
+        }
+        *seen = 0;
+    };
+    for line in text.lines() {
+        match at {
+            In::Prefix if line.starts_with("    ") => {
+                prefix.push(line);
+                continue;
+            }
+            In::Prefix => {
+                flush_prefix(&mut out, &mut prefix);
+                at = In::Other;
+            }
+            In::Stuck if line.starts_with("  X ") => {
+                stuck_seen += 1;
+                if stuck_seen <= stuck {
+                    let _ = writeln!(out, "{line}");
+                }
+                continue;
+            }
+            In::Stuck => {
+                flush_stuck(&mut out, &mut stuck_seen);
+                at = In::Other;
+            }
+            In::Other => {}
+        }
+        if line.starts_with("  longest linearizable prefix: ") {
+            at = In::Prefix;
+        } else if line.starts_with("  then in state ")
+            && line.ends_with("stuck (X = cannot be placed next):")
+        {
+            at = In::Stuck;
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    match at {
+        In::Prefix => flush_prefix(&mut out, &mut prefix),
+        In::Stuck => flush_stuck(&mut out, &mut stuck_seen),
+        In::Other => {}
+    }
+    if !text.ends_with('\n') && out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}

@@ -53,7 +53,7 @@ pub mod wellformed;
 
 pub use explain::{
     Blocked, Exhausted, Explanation, KeyReport, OpStatus, OpView, PlacedOp, Report, StuckOp,
-    Verdict,
+    Verdict, brief_text,
 };
 pub use history::{Event, EventKind, History, HistoryError, ModelKind, UnknownModel, Value};
 pub use model::{BuiltinOp, CasRegister, Kv, Model, Register};

@@ -214,3 +214,30 @@ fn explanations_name_processes_by_the_systems_names() {
         "{named}"
     );
 }
+
+#[test]
+fn the_brief_text_keeps_the_last_fitting_and_first_stuck_operations() {
+    let h = load("etcd_000.jsonl");
+    let full = check_history(&h, &CheckOptions::default())
+        .unwrap()
+        .render_text();
+    let brief = lincheck::brief_text(&full, 2, 1, "see all");
+    assert!(brief.len() < full.len(), "{brief}");
+    let prefix_ops = |t: &str| t.lines().filter(|l| l.starts_with("    p")).count();
+    let keys = full
+        .lines()
+        .filter(|l| l.contains("longest linearizable prefix"))
+        .count();
+    assert!(keys >= 1);
+    assert!(prefix_ops(&brief) <= 2 * keys, "{brief}");
+    assert!(brief.lines().filter(|l| l.starts_with("  X ")).count() <= keys);
+    assert!(brief.contains("earlier ops (see all)") || prefix_ops(&full) <= 2 * keys);
+    for l in brief.lines().filter(|l| !l.contains("(see all)")) {
+        assert!(
+            full.lines().any(|f| f == l),
+            "only lines of the full text: {l}"
+        );
+    }
+    // Text that is no explanation is kept whole.
+    assert_eq!(lincheck::brief_text("a\n    b\n", 0, 0, "x"), "a\n    b\n");
+}
