@@ -53,8 +53,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<String>,
         /// Print a text timeline after the trace: one row per node showing when it was up,
-        /// crashed (x), paused (z) or leading (the digit of its term or generation), and a
-        /// row of faults. Two digits in one column is split-brain [default: not printed].
+        /// crashed (x), paused (z) or leading (the digit of its term or generation; letters
+        /// with a legend once a term reaches 10), and a row of faults. Two leaders in one
+        /// column is split-brain [default: not printed].
         #[arg(long, default_value_t = false)]
         timeline: bool,
         /// How much of a linearizability failure's explanation to print: `brief` (the last

@@ -9,8 +9,11 @@
 //! ```
 //!
 //! A cell is one slice of virtual time. A digit is the generation or term the node led
-//! during that slice (its last digit; two leaders in one column is the split-brain), `.` is
-//! a running non-leader, `z` paused, `x` crashed. The faults row marks partitions (`P`),
+//! during that slice (two leaders in one column is the split-brain), `.` is a running
+//! non-leader, `z` paused, `x` crashed. When a term of 10 or more was led, no digit could
+//! say which: every led term gets a letter instead (`A`, `B`, ... from the lowest term up)
+//! and a `leaders` line under the picture says which term each letter is. The axis reads
+//! as people write times (`0s`, `1.25s`, `50ms`). The faults row marks partitions (`P`),
 //! heals (`H`), crashes (`C`), pauses (`Z`), clock steps (`S`) and violations (`!`). It is
 //! drawn from the trace's notes, as faultline's protocols write them (`role=leader gen=N`,
 //! `role=leader term=N`, `role=...`), and its faults, so it needs a trace at level `Summary`
@@ -49,6 +52,8 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
         }
     };
     let index = |name: &str| nodes.iter().position(|n| *n == name);
+    // The word the notes use for the number (`term`, `gen`), for the legend.
+    let mut words: Vec<String> = Vec::new();
     for ev in &trace.events {
         if ev.time > end {
             break;
@@ -79,10 +84,16 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
             TraceKind::Note { node, text } => {
                 if let (Some(i), Some(role)) = (index(node), text.strip_prefix("role=")) {
                     // `leader gen=N` or `leader term=N`: the number after the first `=`.
-                    let generation = role
+                    let led = role
                         .strip_prefix("leader ")
-                        .and_then(|rest| rest.split_once('='))
-                        .and_then(|(_, g)| g.split_whitespace().next()?.parse().ok());
+                        .and_then(|rest| rest.split_once('='));
+                    if let Some((word, _)) = led {
+                        if !words.iter().any(|w| w == word) {
+                            words.push(word.to_string());
+                        }
+                    }
+                    let generation =
+                        led.and_then(|(_, g)| g.split_whitespace().next()?.parse().ok());
                     change(i, Some(generation.map_or(Cell::Up, Cell::Leader)), None);
                 }
             }
@@ -124,10 +135,40 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
         };
         paint(&mut rows, i, since, width - 1, shown);
     }
-    render(nodes, &rows, &faults, end, width)
+    render(nodes, &rows, &faults, end, width, &words)
 }
 
-fn render(nodes: &[&str], rows: &[Vec<Cell>], faults: &[char], end: Time, width: usize) -> String {
+/// Letters for led terms when digits would be ambiguous: not `x` or `z` (crashed,
+/// paused); after these 50, `#`.
+const LETTERS: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwy";
+
+fn render(
+    nodes: &[&str],
+    rows: &[Vec<Cell>],
+    faults: &[char],
+    end: Time,
+    width: usize,
+    words: &[String],
+) -> String {
+    // Every led term, lowest first.
+    let mut led: Vec<u64> = rows
+        .iter()
+        .flatten()
+        .filter_map(|c| match c {
+            Cell::Leader(g) => Some(*g),
+            _ => None,
+        })
+        .collect();
+    led.sort_unstable();
+    led.dedup();
+    let lettered = led.iter().any(|&g| g >= 10);
+    let symbol = |g: u64| -> char {
+        if !lettered {
+            return char::from_digit(g as u32, 10).unwrap_or('#');
+        }
+        let i = led.iter().position(|&x| x == g).unwrap_or(usize::MAX);
+        LETTERS.chars().nth(i).unwrap_or('#')
+    };
     let label = nodes.iter().map(|n| n.len()).max().unwrap_or(0).max(6) + 2;
     let mut out = String::new();
     // Axis: a tick every 10 columns, labelled with its time in seconds.
@@ -135,12 +176,9 @@ fn render(nodes: &[&str], rows: &[Vec<Cell>], faults: &[char], end: Time, width:
     let mut ticks = vec![' '; width];
     for c in (0..width).step_by(10) {
         let ns = u128::from(end.as_nanos()) * c as u128 / width as u128;
-        let ms = (ns / 1_000_000) as u64;
-        let text = if ms % 1000 == 0 {
-            format!("{}s", ms / 1000)
-        } else {
-            format!("{}.{}s", ms / 1000, (ms % 1000) / 100)
-        };
+        let text = crate::Duration::from_nanos(ns as u64)
+            .readable()
+            .to_string();
         for (k, ch) in text.chars().enumerate() {
             axis[c + k] = ch;
         }
@@ -165,7 +203,7 @@ fn render(nodes: &[&str], rows: &[Vec<Cell>], faults: &[char], end: Time, width:
                 Cell::Down => 'x',
                 Cell::Up => '.',
                 Cell::Paused => 'z',
-                Cell::Leader(g) => char::from_digit((g % 10) as u32, 10).unwrap_or('L'),
+                Cell::Leader(g) => symbol(*g),
             })
             .collect();
         let _ = writeln!(out, "{name:label$}{line}");
@@ -176,5 +214,97 @@ fn render(nodes: &[&str], rows: &[Vec<Cell>], faults: &[char], end: Time, width:
         "faults",
         faults.iter().collect::<String>()
     );
+    if lettered {
+        let word = match words {
+            [w] => w.as_str(),
+            _ => "term",
+        };
+        let mut legend: Vec<String> = Vec::new();
+        let mut rest: Vec<u64> = Vec::new();
+        for (c, g) in led.iter().map(|&g| (symbol(g), g)) {
+            if c == '#' {
+                rest.push(g);
+            } else {
+                legend.push(format!("{c}={word} {g}"));
+            }
+        }
+        if !rest.is_empty() {
+            let listed: Vec<String> = rest.iter().map(u64::to_string).collect();
+            legend.push(format!("#={word}s {}", listed.join(", ")));
+        }
+        let _ = writeln!(out, "{:label$}{}", "leaders", legend.join("  "));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TraceLevel;
+    use crate::trace::{Trace, TraceEvent};
+
+    fn at(ms: u64, node: &str, text: &str) -> TraceEvent {
+        TraceEvent {
+            time: Time::from_nanos(ms * 1_000_000),
+            kind: TraceKind::Note {
+                node: node.into(),
+                text: text.into(),
+            },
+        }
+    }
+
+    fn start(node: &str) -> TraceEvent {
+        TraceEvent {
+            time: Time::ZERO,
+            kind: TraceKind::Start {
+                node: node.into(),
+                restart: false,
+            },
+        }
+    }
+
+    fn picture(notes: Vec<TraceEvent>) -> String {
+        let mut events = vec![start("n1"), start("n2")];
+        events.extend(notes);
+        let trace = Trace {
+            level: TraceLevel::Summary,
+            events,
+        };
+        timeline(&trace, &["n1", "n2"], Time::from_nanos(100_000_000), 20)
+    }
+
+    #[test]
+    fn terms_below_ten_are_their_digits() {
+        let t = picture(vec![
+            at(10, "n1", "role=leader term=3"),
+            at(50, "n1", "role=follower term=4"),
+            at(50, "n2", "role=leader term=4"),
+        ]);
+        assert!(t.contains("n1      ..333333333........."), "{t}");
+        assert!(t.contains("n2      ..........4444444444"), "{t}");
+        assert!(!t.contains("leaders"), "{t}");
+        assert!(t.starts_with("        0s        50ms\n"), "{t}");
+    }
+
+    #[test]
+    fn terms_of_ten_and_more_get_letters_and_a_legend() {
+        // Terms 11 and 21 both end in 1: a digit would draw them alike.
+        let t = picture(vec![
+            at(10, "n1", "role=leader term=11"),
+            at(50, "n1", "role=follower term=21"),
+            at(50, "n2", "role=leader term=21"),
+            at(80, "n1", "role=leader term=3"),
+        ]);
+        assert!(t.contains("n1      ..BBBBBBBBB.....AAAA"), "{t}");
+        assert!(t.contains("n2      ..........CCCCCCCCCC"), "{t}");
+        assert!(
+            t.contains("\nleaders A=term 3  B=term 11  C=term 21\n"),
+            "{t}"
+        );
+        let rows: Vec<&str> = t.lines().skip(2).take(2).collect();
+        assert!(
+            !rows.iter().any(|l| l[8..].contains(char::is_numeric)),
+            "{t}"
+        );
+    }
 }
