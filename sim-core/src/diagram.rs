@@ -24,6 +24,62 @@ const LANE: f64 = 46.0;
 /// Most message arrows drawn; past it the picture says how many were left out.
 pub const MAX_ARROWS: usize = 20_000;
 
+/// Where a label of `chars` characters at font size `size`, meant to start at `x`, keeps
+/// inside the picture: the x to write and its `text-anchor`. One that would run past the
+/// right edge ends at the edge instead.
+fn fit(x: f64, chars: usize, size: f64) -> (f64, &'static str) {
+    let width = 0.6 * size * chars as f64;
+    if x + width > WIDTH - 2.0 {
+        (WIDTH - 2.0, "end")
+    } else {
+        (x, "start")
+    }
+}
+
+/// The rows (y) that partition labels are written on, above the lanes.
+const BAND_ROWS: [f64; 2] = [TOP - 12.0, TOP - 24.0];
+
+/// A shaded band for a partition from `from` to `to`: over every lane, or over `lane`
+/// alone (an isolated node). Its label goes on the first row above the lanes where it
+/// does not overprint an earlier one (`rows` holds where each row's last label ends); with
+/// no free row it is left to the band's hover text.
+fn partition_band(
+    body: &mut String,
+    c: &Canvas,
+    (from, to): (Time, Time),
+    label: &str,
+    lane: Option<&str>,
+    rows: &mut [f64; 2],
+) {
+    let (x1, x2) = (c.x(from), c.x(to));
+    let (y, height) = match lane {
+        Some(node) => (c.y(node) - LANE / 2.0 + 2.0, LANE - 4.0),
+        None => (TOP - 4.0, LANE * c.lanes.len() as f64 + 4.0),
+    };
+    let _ = writeln!(
+        body,
+        r##"<rect x="{x1:.1}" y="{y:.1}" width="{:.1}" height="{height:.1}" fill="#f4a261" opacity="0.15"><title>{}</title></rect>"##,
+        (x2 - x1).max(1.0),
+        esc(label),
+    );
+    let chars = label.chars().count();
+    let (x, anchor) = fit(x1 + 3.0, chars, 11.0);
+    let start = if anchor == "end" {
+        x - 6.6 * chars as f64
+    } else {
+        x
+    };
+    if let Some(row) = rows.iter().position(|&end| start > end + 4.0) {
+        rows[row] = start + 6.6 * chars as f64;
+        let _ = writeln!(
+            body,
+            r##"<text x="{x:.1}" y="{:.1}" fill="#c06000" text-anchor="{anchor}">{}</text>"##,
+            BAND_ROWS[row],
+            esc(label)
+        );
+    }
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -133,19 +189,15 @@ pub fn svg(trace: &Trace, title: &str) -> String {
     // Where the last note label on each lane ends, so labels do not overprint.
     let mut label_end: IndexMap<String, f64> = IndexMap::new();
     let mut open_ops: IndexMap<String, (Time, String)> = IndexMap::new();
-    let band = |body: &mut String, from: Time, to: Time, label: &str| {
-        let (x1, x2) = (c.x(from), c.x(to));
-        let _ = writeln!(
-            body,
-            r##"<rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#f4a261" opacity="0.15"><title>{}</title></rect><text x="{:.1}" y="{:.1}" fill="#c06000">{}</text>"##,
-            TOP - 4.0,
-            (x2 - x1).max(1.0),
-            LANE * c.lanes.len() as f64 + 4.0,
-            esc(label),
-            x1 + 3.0,
-            TOP - 12.0,
-            esc(label)
-        );
+    let mut band_rows = [f64::NEG_INFINITY; 2];
+    // An isolated node's band covers its lane only; other cuts involve every lane.
+    let lane_of = |fault: &str| -> Option<String> {
+        let node = fault.strip_prefix("isolate ")?;
+        c.lanes.contains_key(node).then(|| node.to_string())
+    };
+    let mut band = |body: &mut String, from: Time, to: Time, label: &str| {
+        let lane = lane_of(label);
+        partition_band(body, &c, (from, to), label, lane.as_deref(), &mut band_rows);
     };
     for e in &trace.events {
         match &e.kind {
@@ -261,9 +313,9 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                 let free = label_end.get(node.as_str()).is_none_or(|&end| x > end);
                 let text_el = if free {
                     label_end.insert(node.clone(), x + 4.0 + 5.5 * label.chars().count() as f64);
+                    let (lx, anchor) = fit(x + 4.0, label.chars().count(), 9.0);
                     format!(
-                        r##"<text x="{:.1}" y="{:.1}" fill="#2a9d8f" font-size="9">{}</text>"##,
-                        x + 4.0,
+                        r##"<text x="{lx:.1}" y="{:.1}" fill="#2a9d8f" font-size="9" text-anchor="{anchor}">{}</text>"##,
                         y - 7.0,
                         esc(&label)
                     )
@@ -306,14 +358,20 @@ pub fn svg(trace: &Trace, title: &str) -> String {
             }
             TraceKind::Violation { check, message } => {
                 let x = c.x(e.time);
+                // Ending at the line, unless that runs off the left edge.
+                let chars = "VIOLATION ".len() + check.chars().count();
+                let (lx, anchor) = if x - 4.0 - 6.6 * chars as f64 > 2.0 {
+                    (x - 4.0, "end")
+                } else {
+                    fit(x + 4.0, chars, 11.0)
+                };
                 let _ = writeln!(
                     body,
-                    r##"<g><title>{}: {}</title><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62828" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#d62828" font-weight="bold" text-anchor="end">VIOLATION {}</text></g>"##,
+                    r##"<g><title>{}: {}</title><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#d62828" stroke-width="2"/><text x="{lx:.1}" y="{:.1}" fill="#d62828" font-weight="bold" text-anchor="{anchor}">VIOLATION {}</text></g>"##,
                     esc(check),
                     esc(message),
                     TOP - 6.0,
                     TOP + LANE * c.lanes.len() as f64,
-                    x - 4.0,
                     TOP + LANE * c.lanes.len() as f64 + 14.0,
                     esc(check)
                 );
@@ -363,14 +421,14 @@ fn nice_step(raw: u64) -> u64 {
 /// A gold bar under a node's lane for the time it believed it was leader.
 fn lead_bar(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time, label: &str) {
     let (x1, x2, y) = (c.x(from), c.x(to), c.y(node));
+    let (lx, anchor) = fit(x1 + 3.0, "leader ".len() + label.chars().count(), 9.0);
     let _ = writeln!(
         body,
-        r##"<g><title>{} leader {} {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="7" fill="#e9c46a"/><text x="{:.1}" y="{:.1}" fill="#8a6d00" font-size="9" font-weight="bold">leader {}</text></g>"##,
+        r##"<g><title>{} leader {} {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="7" fill="#e9c46a"/><text x="{lx:.1}" y="{:.1}" fill="#8a6d00" font-size="9" font-weight="bold" text-anchor="{anchor}">leader {}</text></g>"##,
         esc(node),
         esc(label),
         y + 3.0,
         (x2 - x1).max(1.0),
-        x1 + 3.0,
         y + 19.0,
         esc(label)
     );
@@ -380,13 +438,13 @@ fn lead_bar(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time, lab
 fn span(body: &mut String, c: &Canvas, node: &str, from: Time, to: Time, what: &str) {
     let (x1, x2, y) = (c.x(from), c.x(to), c.y(node));
     let colour = if what == "paused" { "#9b5de5" } else { "#444" };
+    let (lx, anchor) = fit(x1 + 3.0, what.chars().count(), 9.0);
     let _ = writeln!(
         body,
-        r##"<g><title>{} {what} {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="16" fill="{colour}" opacity="0.25"/><text x="{:.1}" y="{:.1}" fill="{colour}" font-size="9">{what}</text></g>"##,
+        r##"<g><title>{} {what} {from} -> {to}</title><rect x="{x1:.1}" y="{:.1}" width="{:.1}" height="16" fill="{colour}" opacity="0.25"/><text x="{lx:.1}" y="{:.1}" fill="{colour}" font-size="9" text-anchor="{anchor}">{what}</text></g>"##,
         esc(node),
         y - 8.0,
         (x2 - x1).max(1.0),
-        x1 + 3.0,
         y + 18.0
     );
 }
@@ -490,5 +548,165 @@ mod tests {
         assert!(a.contains("crashed"));
         assert!(a.contains("VIOLATION demo"));
         assert!(a.contains("role=leader term=2"));
+    }
+
+    fn node_event(ms: u64, kind: TraceKind) -> TraceEvent {
+        TraceEvent {
+            time: Time::from_nanos(ms * 1_000_000),
+            kind,
+        }
+    }
+
+    fn start(node: &str) -> TraceEvent {
+        node_event(
+            0,
+            TraceKind::Start {
+                node: node.into(),
+                restart: false,
+            },
+        )
+    }
+
+    fn fault(ms: u64, text: &str) -> TraceEvent {
+        node_event(ms, TraceKind::Fault { fault: text.into() })
+    }
+
+    /// The `<text>` elements: (x, y, anchor, text, width at its font size).
+    fn texts(svg: &str) -> Vec<(f64, f64, String, String, f64)> {
+        svg.split("<text ")
+            .skip(1)
+            .map(|t| {
+                let attr = |name: &str| {
+                    t.split(&format!("{name}=\""))
+                        .nth(1)
+                        .and_then(|r| r.split('"').next())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let body = t
+                    .split('>')
+                    .nth(1)
+                    .unwrap_or("")
+                    .split('<')
+                    .next()
+                    .unwrap_or("");
+                let size: f64 = attr("font-size").parse().unwrap_or(11.0);
+                (
+                    attr("x").parse().unwrap_or(0.0),
+                    attr("y").parse().unwrap_or(0.0),
+                    attr("text-anchor"),
+                    body.to_string(),
+                    0.6 * size * body.chars().count() as f64,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_isolate_band_shades_only_the_isolated_lane() {
+        let trace = Trace {
+            level: TraceLevel::Full,
+            events: vec![
+                start("n1"),
+                start("n2"),
+                start("n3"),
+                fault(10, "isolate n2"),
+                fault(50, "heal"),
+                fault(60, "partition {n1} | {n2 n3}"),
+                fault(90, "heal"),
+            ],
+        };
+        let svg = svg(&trace, "isolate");
+        let bands: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.contains("fill=\"#f4a261\""))
+            .collect();
+        assert_eq!(bands.len(), 2, "{svg}");
+        let height = |l: &str| -> f64 {
+            l.split("height=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let y = |l: &str| -> f64 {
+            l.split(" y=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(bands[0].contains("<title>isolate n2</title>"));
+        assert!(height(bands[0]) < LANE, "one lane: {}", bands[0]);
+        assert!(
+            y(bands[0]) > TOP + LANE - 1.0 && y(bands[0]) < TOP + 2.0 * LANE,
+            "n2's lane"
+        );
+        assert!(
+            height(bands[1]) > 3.0 * LANE,
+            "a partition shades every lane"
+        );
+    }
+
+    #[test]
+    fn labels_stay_inside_the_picture_and_fault_labels_do_not_overprint() {
+        let mut events = vec![start("n1"), start("n2")];
+        // Partitions in quick succession: their labels would start a few pixels apart.
+        for k in 0..4 {
+            events.push(fault(10 + k, "partition {n1} | {n2}"));
+        }
+        events.push(fault(20, "heal"));
+        // A note, a leader and a crash right at the end of the run.
+        events.push(node_event(
+            99,
+            TraceKind::Note {
+                node: "n1".into(),
+                text: "role=leader term=12".into(),
+            },
+        ));
+        events.push(fault(99, "crash n2"));
+        events.push(fault(100, "partition {n1} | {n2}"));
+        let svg = svg(
+            &Trace {
+                level: TraceLevel::Full,
+                events,
+            },
+            "edges",
+        );
+        let texts = texts(&svg);
+        for (x, _, anchor, body, width) in &texts {
+            let (left, right) = match anchor.as_str() {
+                "end" => (x - width, *x),
+                "middle" => (x - width / 2.0, x + width / 2.0),
+                _ => (*x, x + width),
+            };
+            let (left, right) = (left + 0.01, right - 0.01);
+            assert!(
+                left >= 0.0 && right <= WIDTH,
+                "{body:?} at {x} ({anchor}) leaves the picture"
+            );
+        }
+        // Partition labels: none overprints another on its row.
+        let mut labels: Vec<(f64, f64, f64)> = texts
+            .iter()
+            .filter(|(_, _, _, b, _)| b.starts_with("partition"))
+            .map(|(x, y, anchor, _, w)| {
+                let w = *w;
+                let left = if anchor == "end" { x - w } else { *x };
+                (*y, left, left + w)
+            })
+            .collect();
+        assert!(labels.len() >= 2, "{labels:?}");
+        labels.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        for pair in labels.windows(2) {
+            let ((y1, _, end1), (y2, start2, _)) = (pair[0], pair[1]);
+            assert!(y1 != y2 || start2 > end1, "overprint: {labels:?}");
+        }
     }
 }
