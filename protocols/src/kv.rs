@@ -573,6 +573,11 @@ pub fn check_completion(
 ) -> Result<(), String> {
     let mut open: BTreeMap<u64, (u64, &str)> = BTreeMap::new();
     let late = |invoked: u64, done: u64| done.saturating_sub(invoked) > bound.as_nanos();
+    // `c2 (process 4)` when the history names its processes, as the trace does.
+    let who = |process: u64| match history.process_names.get(&process) {
+        Some(name) => format!("{name} (process {process})"),
+        None => format!("process {process}"),
+    };
     for e in &history.events {
         let t = e.time.unwrap_or(0);
         match e.kind {
@@ -588,18 +593,19 @@ pub fn check_completion(
                 }
                 if kind == EventKind::Info {
                     return Err(format!(
-                        "process {} invoked {f} at {} and never learned its outcome: the client gave up at {} (info)",
-                        e.process,
-                        Time::from_nanos(invoked),
-                        Time::from_nanos(t)
+                        "{} invoked {f} at {} and never learned its outcome: the client gave up at {} (info)",
+                        who(e.process),
+                        Time::from_nanos(invoked).readable(),
+                        Time::from_nanos(t).readable()
                     ));
                 }
                 if late(invoked, t) {
                     return Err(format!(
-                        "process {} invoked {f} at {} and it completed only at {}, later than the bound of {bound}",
-                        e.process,
-                        Time::from_nanos(invoked),
-                        Time::from_nanos(t)
+                        "{} invoked {f} at {} and it completed only at {}, later than the bound of {}",
+                        who(e.process),
+                        Time::from_nanos(invoked).readable(),
+                        Time::from_nanos(t).readable(),
+                        bound.readable()
                     ));
                 }
             }
@@ -608,8 +614,10 @@ pub fn check_completion(
     for (process, (invoked, f)) in open {
         if invoked >= from.as_nanos() && late(invoked, end.as_nanos()) {
             return Err(format!(
-                "process {process} invoked {f} at {} and it had not completed when the run ended at {end}",
-                Time::from_nanos(invoked)
+                "{} invoked {f} at {} and it had not completed when the run ended at {}",
+                who(process),
+                Time::from_nanos(invoked).readable(),
+                end.readable()
             ));
         }
     }

@@ -339,26 +339,35 @@ impl Checker<Node> for EventuallyLeader {
         let deadline = self.from.plus(self.bound);
         if view.now() < deadline {
             return Err(format!(
-                "the run ended at {} before the liveness deadline {deadline} (from {} plus {}): run longer to judge it",
-                view.now(),
-                self.from,
-                self.bound
+                "the run ended at {} before the liveness deadline {} (from {} plus {}): run longer to judge it",
+                view.now().readable(),
+                deadline.readable(),
+                self.from.readable(),
+                self.bound.readable()
             ));
         }
         match self.first_stable {
             Some(t) if t <= deadline => {}
             Some(t) => {
                 return Err(format!(
-                    "no stable leader until {t}, later than {deadline} ({} after {})",
-                    self.bound, self.from
+                    "no stable leader until {}, later than {} ({} after {})",
+                    t.readable(),
+                    deadline.readable(),
+                    self.bound.readable(),
+                    self.from.readable()
                 ));
             }
-            None => return Err(format!("no stable leader at any time after {}", self.from)),
+            None => {
+                return Err(format!(
+                    "no stable leader at any time after {}",
+                    self.from.readable()
+                ));
+            }
         }
         if self.stable_since.is_none() && !Self::stable(view) {
             return Err(format!(
                 "no stable leader when the run ended at {}",
-                view.now()
+                view.now().readable()
             ));
         }
         Ok(())
