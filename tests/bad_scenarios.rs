@@ -82,3 +82,31 @@ fn a_long_line_is_cut_around_the_error_and_keeps_its_column() {
         "{rendered}"
     );
 }
+
+#[test]
+fn the_bound_of_an_integer_is_found_for_hex_and_negative_integers_too() {
+    let file = |field: &str| {
+        format!(
+            "(name: \"x\", protocol: (name: \"pingstorm\", config: (fanout: 1)), cluster: (nodes: 3), seed: 1, duration: \"1s\", expect: Pass, {field})"
+        )
+    };
+    let message = |text: &str| {
+        Scenario::parse("x.ron", text)
+            .and_then(|s| runner::check(&s))
+            .unwrap_err()
+            .message()
+            .to_string()
+    };
+    assert_eq!(
+        message(&file("max_events: 0x1FFFFFFFFFFFFFFFFF")),
+        "integer is out of bounds: the largest allowed here is 18446744073709551615"
+    );
+    assert_eq!(
+        message(&file("max_events: -0x10")),
+        "integer is out of bounds: the smallest allowed here is 0"
+    );
+    assert_eq!(
+        message(&file("workload: (clients: 99999999999)")),
+        "integer is out of bounds: the largest allowed here is 4294967295"
+    );
+}

@@ -554,12 +554,18 @@ pub(crate) fn with_integer_bound(
     if message != OUT_OF_BOUNDS || span.start >= text.len() {
         return (span, message);
     }
-    // ron points at the digits; a minus sign before them is part of the integer.
-    let start = if text[..span.start].ends_with('-') {
-        span.start - 1
-    } else {
-        span.start
-    };
+    // ron points at the digits; a base prefix (`0x`, `0b`, `0o`) and a minus sign before
+    // them are part of the integer.
+    let mut start = span.start;
+    if ["0x", "0b", "0o"]
+        .iter()
+        .any(|p| text[..start].ends_with(p))
+    {
+        start -= 2;
+    }
+    if text[..start].ends_with('-') {
+        start -= 1;
+    }
     let rest = &text[start..];
     let len = rest
         .char_indices()
@@ -572,7 +578,7 @@ pub(crate) fn with_integer_bound(
         t.push_str(&text[start + len..]);
         let delta = candidate.len() as isize - len as isize;
         !matches!(reparse(&t, delta),
-            Some((s, m)) if (start..=start + 1).contains(&s.start) && m == OUT_OF_BOUNDS)
+            Some((s, m)) if (start..=span.start).contains(&s.start) && m == OUT_OF_BOUNDS)
     };
     let bound = if rest.starts_with('-') {
         let limits = [
