@@ -110,3 +110,19 @@ fn the_bound_of_an_integer_is_found_for_hex_and_negative_integers_too() {
         "integer is out of bounds: the largest allowed here is 4294967295"
     );
 }
+
+#[test]
+fn an_error_beside_a_long_line_renders_without_it() {
+    // The error's own line is short; the next one is 50 KB.
+    let text = format!(
+        "(\n    nme: \"x\",\n    description: \"{}\",\n    protocol: (name: \"pingstorm\"), cluster: (nodes: 3), seed: 1, duration: \"1s\", expect: Pass,\n)\n",
+        "y".repeat(50_000)
+    );
+    let e = Scenario::parse("beside.ron", &text).unwrap_err();
+    let rendered = e.render(false);
+    assert!(rendered.len() < 2_000, "{rendered}");
+    assert!(
+        rendered.contains("[beside.ron:2:5]") && rendered.contains("nme"),
+        "{rendered}"
+    );
+}

@@ -317,7 +317,9 @@ impl ScenarioError {
             let ending = &l[body.len()..];
             if !near(i) || !long(l) {
                 if i == err_line {
-                    new_span = text.len() + (span.start - start)..text.len() + (span.end - start);
+                    // A span that runs on into a cut line is shown on its first line.
+                    let end = span.end.clamp(span.start, start + l.len());
+                    new_span = text.len() + (span.start - start)..text.len() + (end - start);
                 }
                 text.push_str(l);
                 continue;
