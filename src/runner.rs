@@ -147,6 +147,7 @@ impl<P: Protocol> Prepared<P> {
         let mut sim: Simulation<P::Node, P::Client> =
             Simulation::new(config, self.config.clone(), clients)
                 .map_err(|e| ScenarioError::whole(&s.file, format!("{}: {e}", s.file)))?;
+        sim.set_storage(s.storage());
         for link in &s.network.links {
             let l = &link.value;
             let from = l.from.as_ref().map(|n| s.resolve(n, false)).transpose()?;

@@ -10,7 +10,9 @@
 //!
 //! A cell is one slice of virtual time. A digit is the generation or term the node led
 //! during that slice (its last digit; two leaders in one column is the split-brain), `.` is
-//! a running non-leader, `z` paused, `x` crashed. The faults row marks partitions (`P`),
+//! a running non-leader, `b` blocked (from a note `blocked on ...` until one
+//! `unblocked ...`: a 2PC participant holding locks while it waits for a decision), `z`
+//! paused, `x` crashed. The faults row marks partitions (`P`),
 //! heals (`H`), crashes (`C`), pauses (`Z`), clock steps (`S`) and violations (`!`). It is
 //! drawn from the trace's notes, as faultline's protocols write them (`role=leader gen=N`,
 //! `role=leader term=N`, `role=...`), and its faults, so it needs a trace at level `Summary`
@@ -25,6 +27,7 @@ enum Cell {
     Down,
     Up,
     Paused,
+    Blocked,
     Leader(u64),
 }
 
@@ -84,12 +87,19 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
                         .and_then(|rest| rest.split_once('='))
                         .and_then(|(_, g)| g.split_whitespace().next()?.parse().ok());
                     change(i, Some(generation.map_or(Cell::Up, Cell::Leader)), None);
+                } else if let Some(i) = index(node) {
+                    if text.starts_with("blocked on ") {
+                        change(i, Some(Cell::Blocked), None);
+                    } else if text.starts_with("unblocked") {
+                        change(i, Some(Cell::Up), None);
+                    }
                 }
             }
             TraceKind::Fault { fault } => {
                 let mut words = fault.split_whitespace();
                 let kind = words.next().unwrap_or("");
-                let target = words.next().and_then(index);
+                // `crash n2: lost 3 unsynced records` names its node with a colon.
+                let target = words.next().and_then(|w| index(w.trim_end_matches(':')));
                 let mark = match (kind, target) {
                     ("crash", Some(i)) => {
                         change(i, Some(Cell::Down), Some(false));
@@ -165,6 +175,7 @@ fn render(nodes: &[&str], rows: &[Vec<Cell>], faults: &[char], end: Time, width:
                 Cell::Down => 'x',
                 Cell::Up => '.',
                 Cell::Paused => 'z',
+                Cell::Blocked => 'b',
                 Cell::Leader(g) => char::from_digit((g % 10) as u32, 10).unwrap_or('L'),
             })
             .collect();
