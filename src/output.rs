@@ -52,6 +52,29 @@ pub fn verdict_text(s: &Scenario, r: &RunResult) -> String {
         "end: {end} at {} after {} events",
         rep.end_time, rep.stats.events
     );
+    let blocked = sim_core::timeline::blocked_spans(&rep.trace, rep.end_time);
+    if !blocked.is_empty() {
+        let _ = writeln!(o, "blocked time per transaction:");
+        let mut by_tx: indexmap::IndexMap<&str, Vec<(&str, sim_core::Duration)>> =
+            indexmap::IndexMap::new();
+        for (tx, node, d) in &blocked {
+            by_tx.entry(tx).or_default().push((node, *d));
+        }
+        for (tx, spans) in by_tx {
+            let total = spans
+                .iter()
+                .fold(sim_core::Duration::ZERO, |a, (_, d)| a.saturating_add(*d));
+            let secs = |d: sim_core::Duration| {
+                let ms = d.as_nanos() / 1_000_000;
+                format!("{}.{:03}s", ms / 1000, ms % 1000)
+            };
+            let each: Vec<String> = spans
+                .iter()
+                .map(|(n, d)| format!("{n} {}", secs(*d)))
+                .collect();
+            let _ = writeln!(o, "  {tx}: {} ({})", secs(total), each.join(", "));
+        }
+    }
     for v in &rep.violations {
         let _ = writeln!(o, "violation: {} at {}: {}", v.check, v.time, v.message);
     }

@@ -18,8 +18,9 @@
 //! `role=leader term=N`, `role=...`), and its faults, so it needs a trace at level `Summary`
 //! or `Full`. The terminal's cousin of [`crate::diagram::svg`].
 
-use crate::time::Time;
+use crate::time::{Duration, Time};
 use crate::trace::{Trace, TraceKind};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +136,51 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
         paint(&mut rows, i, since, width - 1, shown);
     }
     render(nodes, &rows, &faults, end, width)
+}
+
+/// How long each node was blocked on what, from a run's notes: a note `blocked on X ...`
+/// opens a span for `X` (a transaction) at that node, and a note `unblocked X ...` or the
+/// node's crash closes it. `(X, node, time blocked)`, in the order the spans began (a
+/// node blocked twice on the same `X` adds up); a span still open at `end` lasts until
+/// it. Two-phase commit writes these notes; any protocol may.
+pub fn blocked_spans(trace: &Trace, end: Time) -> Vec<(String, String, Duration)> {
+    let mut open: BTreeMap<(String, String), (usize, Time)> = BTreeMap::new();
+    let mut out: Vec<(String, String, Duration)> = Vec::new();
+    for e in &trace.events {
+        if let TraceKind::Note { node, text } = &e.kind {
+            if let Some(rest) = text.strip_prefix("blocked on ") {
+                let tx = rest.split_whitespace().next().unwrap_or("").to_string();
+                let key = (tx.clone(), node.clone());
+                if let std::collections::btree_map::Entry::Vacant(slot) = open.entry(key) {
+                    slot.insert((out.len(), e.time));
+                    out.push((tx, node.clone(), Duration::ZERO));
+                }
+            } else if let Some(rest) = text.strip_prefix("unblocked ") {
+                let tx = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(':');
+                if let Some((i, since)) = open.remove(&(tx.to_string(), node.clone())) {
+                    out[i].2 = out[i].2.saturating_add(e.time.since(since));
+                }
+            }
+        } else if let TraceKind::Fault { fault } = &e.kind {
+            // A crash ends the block in the trace; the restart notes it again.
+            if let Some(n) = fault.strip_prefix("crash ") {
+                let n = n.split([':', ' ']).next().unwrap_or("");
+                let keys: Vec<_> = open.keys().filter(|k| k.1 == n).cloned().collect();
+                for k in keys {
+                    let (i, since) = open.remove(&k).expect("listed");
+                    out[i].2 = out[i].2.saturating_add(e.time.since(since));
+                }
+            }
+        }
+    }
+    for (_, (i, since)) in open {
+        out[i].2 = out[i].2.saturating_add(end.since(since));
+    }
+    out
 }
 
 fn render(nodes: &[&str], rows: &[Vec<Cell>], faults: &[char], end: Time, width: usize) -> String {

@@ -286,15 +286,20 @@ impl Checker<Node> for NoBlocked {
         let by = Time::ZERO
             .plus(self.config.liveness_from)
             .plus(self.config.liveness_bound);
-        if view.now() < by {
-            return Err(format!(
-                "the run ends at {}, before liveness_from + liveness_bound ({}): nothing was judged",
-                secs(view.now()),
-                secs(by)
-            ));
-        }
         for id in view.ids() {
             self.judge(view, id)?;
+            let blocked = view
+                .node(id)
+                .and_then(Node::participant)
+                .and_then(|p| p.blocked().next().map(|(tx, _)| tx));
+            if let (Some(tx), true) = (blocked, view.now() < by) {
+                return Err(format!(
+                    "the run ends at {} with {} blocked on t{tx}, before liveness_from + liveness_bound ({}): it cannot be judged; make `duration` longer",
+                    secs(view.now()),
+                    view.name(id),
+                    secs(by)
+                ));
+            }
         }
         Ok(())
     }

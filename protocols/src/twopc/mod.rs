@@ -91,7 +91,6 @@ pub mod participant;
 use crate::{CheckInfo, CheckKind, Knob, Protocol, Workload};
 use serde::{Deserialize, Serialize};
 use sim_core::{Checker, ClientId, Ctx, Duration, NodeId, Process, RequestId, Time};
-use std::collections::BTreeMap;
 use std::fmt;
 
 pub use client::{BankClient, BankClientConfig};
@@ -107,8 +106,8 @@ pub type Acct = u32;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TwopcConfig {
-    /// The first `coordinators` nodes coordinate (client `cK` uses coordinator
-    /// `K mod coordinators`); the others are participants.
+    /// The first `coordinators` nodes coordinate (client `cK` uses the coordinator
+    /// numbered `(K - 1) mod coordinators` from 0); the others are participants.
     pub coordinators: u32,
     /// Accounts each participant holds (participant `i` holds `acct-(i*k+1)..=acct-(i*k+k)`).
     pub accounts_per_participant: u32,
@@ -442,48 +441,10 @@ pub(crate) fn accounts(changes: &Changes) -> String {
     names.join(", ")
 }
 
-/// How long each transaction kept a participant blocked, from a run's trace (the
-/// `blocked on tX ...` and `unblocked tX ...` notes): `(transaction, participant, time
-/// blocked)`, in the order the blocks began; a block still open at `end` lasts until it.
-pub fn blocked_time(trace: &sim_core::Trace, end: Time) -> Vec<(String, String, Duration)> {
-    let mut open: BTreeMap<(String, String), (usize, Time)> = BTreeMap::new();
-    let mut out: Vec<(String, String, Duration)> = Vec::new();
-    for e in &trace.events {
-        if let sim_core::TraceKind::Note { node, text } = &e.kind {
-            if let Some(rest) = text.strip_prefix("blocked on ") {
-                let tx = rest.split_whitespace().next().unwrap_or("").to_string();
-                let key = (tx.clone(), node.clone());
-                if let std::collections::btree_map::Entry::Vacant(slot) = open.entry(key) {
-                    slot.insert((out.len(), e.time));
-                    out.push((tx, node.clone(), Duration::ZERO));
-                }
-            } else if let Some(rest) = text.strip_prefix("unblocked ") {
-                let tx = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .trim_end_matches(':');
-                if let Some((i, since)) = open.remove(&(tx.to_string(), node.clone())) {
-                    out[i].2 = out[i].2.saturating_add(e.time.since(since));
-                }
-            }
-        } else if let sim_core::TraceKind::Fault { fault } = &e.kind {
-            // A crash ends the block in the trace; the restart notes it again.
-            if let Some(n) = fault.strip_prefix("crash ") {
-                let n = n.split([':', ' ']).next().unwrap_or("");
-                let keys: Vec<_> = open.keys().filter(|k| k.1 == n).cloned().collect();
-                for k in keys {
-                    let (i, since) = open.remove(&k).expect("listed");
-                    out[i].2 = out[i].2.saturating_add(e.time.since(since));
-                }
-            }
-        }
-    }
-    for (_, (i, since)) in open {
-        out[i].2 = out[i].2.saturating_add(end.since(since));
-    }
-    out
-}
+/// Blocked time per transaction and participant, from a run's trace:
+/// [`sim_core::timeline::blocked_spans`] reads the `blocked on tX ...` notes this module
+/// writes.
+pub use sim_core::timeline::blocked_spans as blocked_time;
 
 /// 2PC as a scenario protocol.
 pub struct TwopcProtocol;

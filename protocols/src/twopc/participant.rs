@@ -36,7 +36,7 @@ pub struct PTx {
     pub coordinator: NodeId,
     pub changes: Changes,
     pub participants: Vec<NodeId>,
-    /// When it was prepared (monotonic clock): blocked time counts from here.
+    /// When it was prepared, then when it blocked (monotonic clock).
     pub since: Time,
     /// Blocked: prepared, and the decision did not come within `decision_timeout`.
     pub blocked: bool,
@@ -401,10 +401,11 @@ impl Participant {
 
     /// Prepared, no decision: hold the locks and ask until someone answers.
     fn block(&mut self, ctx: &mut Ctx<'_, Node>, tx: TxId) {
+        let since = ctx.monotonic();
         let t = self.txs.get_mut(&tx).expect("blocking a known transaction");
         t.blocked = true;
+        t.since = since;
         let holds = accounts(&t.changes);
-        let since = t.since;
         ctx.note(format_args!(
             "blocked on t{tx} (holds {holds}) since {}",
             secs(since)
