@@ -145,15 +145,19 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
 /// it. Two-phase commit writes these notes; any protocol may.
 pub fn blocked_spans(trace: &Trace, end: Time) -> Vec<(String, String, Duration)> {
     let mut open: BTreeMap<(String, String), (usize, Time)> = BTreeMap::new();
+    let mut slot: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut out: Vec<(String, String, Duration)> = Vec::new();
     for e in &trace.events {
         if let TraceKind::Note { node, text } = &e.kind {
             if let Some(rest) = text.strip_prefix("blocked on ") {
                 let tx = rest.split_whitespace().next().unwrap_or("").to_string();
                 let key = (tx.clone(), node.clone());
-                if let std::collections::btree_map::Entry::Vacant(slot) = open.entry(key) {
-                    slot.insert((out.len(), e.time));
-                    out.push((tx, node.clone(), Duration::ZERO));
+                if let std::collections::btree_map::Entry::Vacant(v) = open.entry(key.clone()) {
+                    let i = *slot.entry(key).or_insert_with(|| {
+                        out.push((tx, node.clone(), Duration::ZERO));
+                        out.len() - 1
+                    });
+                    v.insert((i, e.time));
                 }
             } else if let Some(rest) = text.strip_prefix("unblocked ") {
                 let tx = rest
@@ -234,4 +238,76 @@ fn render(nodes: &[&str], rows: &[Vec<Cell>], faults: &[char], end: Time, width:
         faults.iter().collect::<String>()
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{TraceEvent, TraceLevel};
+
+    fn at(ms: u64, kind: TraceKind) -> TraceEvent {
+        TraceEvent {
+            time: Time::from_nanos(ms * 1_000_000),
+            kind,
+        }
+    }
+
+    fn note(ms: u64, node: &str, text: &str) -> TraceEvent {
+        at(
+            ms,
+            TraceKind::Note {
+                node: node.into(),
+                text: text.into(),
+            },
+        )
+    }
+
+    fn trace() -> Trace {
+        let start = |ms, node: &str| {
+            at(
+                ms,
+                TraceKind::Start {
+                    node: node.into(),
+                    restart: ms > 0,
+                },
+            )
+        };
+        let fault = |ms, f: &str| at(ms, TraceKind::Fault { fault: f.into() });
+        Trace {
+            level: TraceLevel::Summary,
+            events: vec![
+                start(0, "n1"),
+                start(0, "n2"),
+                note(200, "n2", "blocked on t7 (holds acct-4) since 0.200s"),
+                note(300, "n1", "blocked on t8 (holds acct-1) since 0.300s"),
+                fault(500, "crash n1: lost 2 unsynced records"),
+                start(600, "n1"),
+                note(600, "n1", "blocked on t8 (holds acct-1) since 0.600s"),
+                note(700, "n2", "unblocked t7: commit after 0.500s"),
+            ],
+        }
+    }
+
+    #[test]
+    fn blocked_spans_add_up_per_node_and_end_at_crashes() {
+        let spans = blocked_spans(&trace(), Time::from_nanos(1_000_000_000));
+        let ms = Duration::from_millis;
+        assert_eq!(
+            spans,
+            vec![
+                ("t7".to_string(), "n2".to_string(), ms(500)),
+                // 300-500ms, then (after the restart) 600-1000ms.
+                ("t8".to_string(), "n1".to_string(), ms(600)),
+            ]
+        );
+    }
+
+    #[test]
+    fn blocked_nodes_draw_as_b_and_crash_lines_with_losses_draw_as_x() {
+        let text = timeline(&trace(), &["n1", "n2"], Time::from_nanos(1_000_000_000), 10);
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows[2], "n1      ...bbxbbbb", "{text}");
+        assert_eq!(rows[3], "n2      ..bbbbb...", "{text}");
+        assert_eq!(rows[4], "faults  .....C....", "{text}");
+    }
 }
