@@ -67,6 +67,10 @@ impl Setup {
     }
 
     fn build(&self, seed: u64) -> Simulation<Node, BankClient> {
+        self.build_with(seed, &CHECKS.iter().map(|c| c.name).collect::<Vec<_>>())
+    }
+
+    fn build_with(&self, seed: u64, checks: &[&str]) -> Simulation<Node, BankClient> {
         let mut sc = SimConfig::new(seed, self.nodes, Limits::time(self.run_for))
             .with_clients(self.clients as usize)
             .with_trace(TraceLevel::Off);
@@ -106,9 +110,9 @@ impl Setup {
         for (t, f) in nemesis.schedule(&mut rng, self.nodes as u32) {
             sim.schedule(t, f);
         }
-        for c in CHECKS {
-            let checker = protocols::twopc::invariants::checker(c.name, &self.config)
-                .expect("every check builds");
+        for c in checks {
+            let checker =
+                protocols::twopc::invariants::checker(c, &self.config).expect("every check builds");
             sim.add_checker(checker);
         }
         sim
@@ -215,4 +219,27 @@ fn every_knob_has_a_sweep() {
             "forget_locks_on_recovery"
         ]
     );
+}
+
+/// Corrupt log records (the nemesis's `CorruptRecord`, with crash-restarts to read them
+/// back) make nodes halt, never break a safety check.
+#[test]
+fn corrupt_records_halt_nodes_and_never_break_safety() {
+    let mut setup = Setup::heavy();
+    setup.faults = vec![NemesisFault::CrashRestart, NemesisFault::CorruptRecord];
+    let safety = ["atomicity", "no-commit-without-decision", "isolation"];
+    let mut halted = 0;
+    for seed in 0..40 {
+        let mut sim = setup.build_with(seed, &safety);
+        let report = sim.run();
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:?}",
+            report.violations
+        );
+        halted += (0..setup.nodes as u32)
+            .filter(|&n| matches!(sim.node(sim_core::NodeId(n)), Some(Node::Halted)))
+            .count();
+    }
+    assert!(halted > 0, "some node read a corrupt record and halted");
 }

@@ -226,6 +226,7 @@ mod tests {
                 NemesisFault::Bridge,
                 NemesisFault::Isolate,
                 NemesisFault::ClockSkew,
+                NemesisFault::CorruptRecord,
             ],
             start: Duration::from_secs(1),
             stop: Duration::from_secs(20),
