@@ -115,6 +115,9 @@ impl<P: Protocol> Prepared<P> {
         if let Err(e) = P::client_config(&s.workload, &config) {
             return Err(s.error(s.workload_span.clone(), e).label("this workload"));
         }
+        if let Err(e) = P::validate_cluster(&config, s.nodes.len()) {
+            return Err(s.error(s.cluster_text.clone(), e).label("this cluster"));
+        }
         Ok(Prepared { config, checks })
     }
 

@@ -30,8 +30,9 @@ pub trait Process: Sized {
     type Msg: Clone + fmt::Debug;
     /// Timer tags: an enum, not closures.
     type Timer: Clone + fmt::Debug;
-    /// What survives a crash (the write-ahead log, the current term ...). Writes through
-    /// [`Ctx::durable_mut`] are durable at once.
+    /// What survives a crash whole (the current term, a vote ...). Writes through
+    /// [`Ctx::durable_mut`] are durable at once. For a write-ahead log whose unsynced tail
+    /// a crash can cut, see [`Ctx::append`] and [`crate::storage`].
     type Durable: Default + fmt::Debug;
     /// Operations clients ask for.
     type Request: Clone + fmt::Debug;

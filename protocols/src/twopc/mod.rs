@@ -531,6 +531,10 @@ impl Protocol for TwopcProtocol {
         invariants::checker(name, config)
     }
 
+    fn validate_cluster(config: &TwopcConfig, nodes: usize) -> Result<(), String> {
+        config.validate_cluster(nodes)
+    }
+
     fn client_config(
         workload: &Workload,
         config: &TwopcConfig,
