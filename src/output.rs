@@ -144,6 +144,16 @@ pub fn json_report(
             .collect();
         v["trace"] = json!(events);
     }
+    let blocked = sim_core::timeline::blocked_spans(&r.report.trace, r.report.end_time);
+    if !blocked.is_empty() {
+        // Blocked time per transaction and node (2PC), in nanoseconds.
+        v["blocked"] = json!(
+            blocked
+                .iter()
+                .map(|(tx, node, d)| json!({"tx": tx, "node": node, "ns": d.as_nanos()}))
+                .collect::<Vec<_>>()
+        );
+    }
     if let Some(w) = wall {
         v["wall_time_s"] = json!(w.as_secs_f64());
     }
