@@ -295,7 +295,7 @@ impl fmt::Debug for Msg {
 }
 
 /// A record of a node's write-ahead log (coordinators and participants share the type).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Record {
     /// Participant: voted (or is about to vote) yes; holds these locks and will make
     /// these changes if told to commit.
@@ -313,6 +313,25 @@ pub enum Record {
     Decision { tx: TxId, participants: Vec<NodeId> },
     /// Coordinator: every participant acknowledged the commit of `tx`.
     End { tx: TxId },
+}
+
+/// How a full trace shows an append: `wal append #3 Prepared t7 acct-4-2`.
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Record::Prepared { tx, changes, .. } => {
+                write!(f, "Prepared t{tx}")?;
+                for (a, d) in changes {
+                    write!(f, " acct-{a}{d:+}")?;
+                }
+                Ok(())
+            }
+            Record::Committed { tx } => write!(f, "Committed t{tx}"),
+            Record::Aborted { tx } => write!(f, "Aborted t{tx}"),
+            Record::Decision { tx, .. } => write!(f, "Decision t{tx} commit"),
+            Record::End { tx } => write!(f, "End t{tx}"),
+        }
+    }
 }
 
 /// Timer tags.
