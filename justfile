@@ -22,3 +22,4 @@ bench:
     cargo run --release -- run scenarios/bench/pingstorm-5.ron --stats
     cargo run --release -- run scenarios/bench/pingstorm-100.ron --stats
     cargo run --release -- run scenarios/bench/pingstorm-10000.ron --stats
+    cargo run --release -- run scenarios/bench/twopc-30s.ron --stats

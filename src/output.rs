@@ -68,6 +68,29 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
         rep.end_time.readable(),
         rep.stats.events
     );
+    let blocked = sim_core::timeline::blocked_spans(&rep.trace, rep.end_time);
+    if !blocked.is_empty() {
+        let _ = writeln!(o, "blocked time per transaction:");
+        let mut by_tx: indexmap::IndexMap<&str, Vec<(&str, sim_core::Duration)>> =
+            indexmap::IndexMap::new();
+        for (tx, node, d) in &blocked {
+            by_tx.entry(tx).or_default().push((node, *d));
+        }
+        for (tx, spans) in by_tx {
+            let total = spans
+                .iter()
+                .fold(sim_core::Duration::ZERO, |a, (_, d)| a.saturating_add(*d));
+            let secs = |d: sim_core::Duration| {
+                let ms = d.as_nanos() / 1_000_000;
+                format!("{}.{:03}s", ms / 1000, ms % 1000)
+            };
+            let each: Vec<String> = spans
+                .iter()
+                .map(|(n, d)| format!("{n} {}", secs(*d)))
+                .collect();
+            let _ = writeln!(o, "  {tx}: {} ({})", secs(total), each.join(", "));
+        }
+    }
     for v in &rep.violations {
         let message = match explain {
             Explain::Full => v.message.clone(),
@@ -151,6 +174,16 @@ pub fn json_report(
             .filter(|e| level == TraceLevel::Full || e.kind.in_summary())
             .collect();
         v["trace"] = json!(events);
+    }
+    let blocked = sim_core::timeline::blocked_spans(&r.report.trace, r.report.end_time);
+    if !blocked.is_empty() {
+        // Blocked time per transaction and node (2PC), in nanoseconds.
+        v["blocked"] = json!(
+            blocked
+                .iter()
+                .map(|(tx, node, d)| json!({"tx": tx, "node": node, "ns": d.as_nanos()}))
+                .collect::<Vec<_>>()
+        );
     }
     if let Some(w) = wall {
         v["wall_time_s"] = json!(w.as_secs_f64());

@@ -118,6 +118,9 @@ impl<P: Protocol> Prepared<P> {
         if let Err(e) = P::client_config(&s.workload, &config) {
             return Err(s.error(s.workload_span.clone(), e).label("this workload"));
         }
+        if let Err(e) = P::validate_cluster(&config, s.nodes.len()) {
+            return Err(s.error(s.cluster_text.clone(), e).label("this cluster"));
+        }
         Ok(Prepared { config, checks })
     }
 
@@ -150,6 +153,7 @@ impl<P: Protocol> Prepared<P> {
         let mut sim: Simulation<P::Node, P::Client> =
             Simulation::new(config, self.config.clone(), clients)
                 .map_err(|e| ScenarioError::whole(&s.file, format!("{}: {e}", s.file)))?;
+        sim.set_storage(s.storage());
         for link in &s.network.links {
             let l = &link.value;
             let from = l.from.as_ref().map(|n| s.resolve(n, false)).transpose()?;

@@ -871,3 +871,44 @@ fn run_shows_a_brief_explanation_and_the_whole_one_on_request() {
         assert!(full.contains(l), "{l}");
     }
 }
+
+/// The blocked 2PC: the timeline draws the participants blocked (`b`) while the
+/// coordinator is down (`x`), and the text and JSON reports give blocked time per
+/// transaction.
+#[test]
+fn the_blocked_2pc_shows_on_the_timeline_and_in_both_reports() {
+    let file = "scenarios/twopc/coordinator-crash-blocks.ron";
+    let out = faultline(&["run", file, "--timeline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name:8}")) && l.len() > 20)
+            .unwrap_or_else(|| panic!("no timeline row for {name}: {stdout}"))
+            .to_string()
+    };
+    let (n1, n2) = (row("n1"), row("n2"));
+    // Blocked from 1.204s until the coordinator's restart at 3s, and only then.
+    let blocked: Vec<usize> = n2.match_indices('b').map(|(i, _)| i).collect();
+    let down: Vec<usize> = n1.match_indices('x').map(|(i, _)| i).collect();
+    assert!(!blocked.is_empty(), "{stdout}");
+    assert!(
+        blocked.first() > down.first() && blocked.last() <= down.last(),
+        "blocked inside the coordinator's downtime:\n{n1}\n{n2}"
+    );
+    assert!(
+        stdout
+            .contains("blocked time per transaction:\n  t1000001: 3.608s (n2 1.804s, n3 1.804s)\n"),
+        "{stdout}"
+    );
+    let json = faultline(&["run", file, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(
+        v["blocked"],
+        serde_json::json!([
+            {"tx": "t1000001", "node": "n2", "ns": 1_804_000_000u64},
+            {"tx": "t1000001", "node": "n3", "ns": 1_804_000_000u64},
+        ])
+    );
+}

@@ -18,6 +18,7 @@ pub mod election;
 pub mod kv;
 pub mod pingstorm;
 pub mod raft;
+pub mod twopc;
 pub mod workload;
 
 pub use workload::Workload;
@@ -82,6 +83,13 @@ pub trait Protocol {
         workload: &Workload,
         config: &Self::Config,
     ) -> Result<<Self::Client as Client<Self::Node>>::Config, String>;
+
+    /// Checks that a cluster of `nodes` nodes suits this config (e.g. has room for every
+    /// role); an error says what is missing. The default accepts any cluster.
+    fn validate_cluster(config: &Self::Config, nodes: usize) -> Result<(), String> {
+        let _ = (config, nodes);
+        Ok(())
+    }
 
     /// The sequential model the clients' history follows (what `--history-out` writes in
     /// the header and what `"linearizable"` checks against); `None` if the clients record

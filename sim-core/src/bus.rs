@@ -54,6 +54,13 @@ pub(crate) enum Ev<P: Process> {
     NodeTimer(u32, TimerId, P::Timer),
     ClientTimer(u32, TimerId),
     Fault(Box<Fault>),
+    /// A node's sync completes: `upto` records are durable (unless the node crashed since
+    /// the sync was asked, which bumped its disk's `epoch`).
+    Synced {
+        node: u32,
+        epoch: u64,
+        upto: u64,
+    },
 }
 
 pub(crate) const K_START: u64 = 1;
@@ -62,6 +69,7 @@ pub(crate) const K_TIMER: u64 = 3;
 pub(crate) const K_FAULT: u64 = 4;
 const K_DROP: u64 = 5;
 const K_SEND: u64 = 6;
+pub(crate) const K_SYNCED: u64 = 7;
 
 pub(crate) struct Bus<P: Process> {
     pub(crate) now: Time,

@@ -8,6 +8,7 @@
 
 use crate::id::NodeId;
 use crate::process::Process;
+use crate::storage::{Disk, Wal};
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,7 @@ pub struct View<'a, P: Process> {
     pub(crate) durables: &'a [P::Durable],
     pub(crate) paused: &'a [bool],
     pub(crate) names: &'a [String],
+    pub(crate) disks: &'a [Option<Disk>],
 }
 
 impl<'a, P: Process> View<'a, P> {
@@ -78,6 +80,12 @@ impl<'a, P: Process> View<'a, P> {
 
     pub fn is_paused(&self, id: NodeId) -> bool {
         self.paused[id.index()]
+    }
+
+    /// The node's write-ahead log as it is now (see [`crate::storage`]); `None` if it was
+    /// never appended to. [`Wal::synced`] tells what a crash cannot take.
+    pub fn log<R: 'static>(&self, id: NodeId) -> Option<&'a Wal<R>> {
+        self.disks[id.index()].as_ref()?.wal::<R>()
     }
 
     /// The node's name in the scenario (`"n1"`).

@@ -106,7 +106,9 @@ fn endpoints(kind: &TraceKind) -> Vec<&str> {
     match kind {
         TraceKind::Start { node, .. }
         | TraceKind::Timer { node, .. }
-        | TraceKind::Note { node, .. } => vec![node],
+        | TraceKind::Note { node, .. }
+        | TraceKind::Append { node, .. }
+        | TraceKind::Disk { node, .. } => vec![node],
         TraceKind::Send { from, to, .. }
         | TraceKind::Deliver { from, to, .. }
         | TraceKind::Drop { from, to, .. }
@@ -270,6 +272,8 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                         band(&mut body, since, e.time, &label);
                     }
                 } else if let Some(node) = fault.strip_prefix("crash ") {
+                    // `crash n2: lost 3 unsynced records` is a crash too.
+                    let node = node.split_once(": lost ").map_or(node, |(n, _)| n);
                     if !node.contains(' ') {
                         crashed.insert(node.to_string(), e.time);
                         if let Some((since, label)) = leading.shift_remove(node) {
@@ -376,7 +380,10 @@ pub fn svg(trace: &Trace, title: &str) -> String {
                     esc(check)
                 );
             }
-            TraceKind::Start { .. } | TraceKind::Timer { .. } => {}
+            TraceKind::Start { .. }
+            | TraceKind::Timer { .. }
+            | TraceKind::Append { .. }
+            | TraceKind::Disk { .. } => {}
         }
     }
     if let Some((since, label)) = partition.take() {

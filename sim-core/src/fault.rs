@@ -43,6 +43,9 @@ pub enum Fault {
         to: Option<Addr>,
         update: LinkUpdate,
     },
+    /// One synced record of the node's write-ahead log (drawn from its disk's stream)
+    /// fails its checksum from now on (see [`crate::storage`]). Nothing if none is synced.
+    CorruptRecord(NodeId),
 }
 
 impl Fault {
@@ -61,6 +64,7 @@ impl Fault {
             Fault::ClockSkew(..) => "clock-skew",
             Fault::ClockDrift(..) => "clock-drift",
             Fault::SetLink { .. } => "set-link",
+            Fault::CorruptRecord(_) => "corrupt-record",
         }
     }
 }
@@ -80,6 +84,8 @@ pub enum NemesisFault {
     Pause,
     /// Jump a random node's clock by up to `max_skew`, either way.
     ClockSkew,
+    /// Corrupt one synced record of a random node's write-ahead log.
+    CorruptRecord,
 }
 
 /// A random nemesis: every `interval_min..=interval_max` it starts one fault of a random
@@ -196,6 +202,9 @@ impl Nemesis {
                     let by = if rng.below(2) == 0 { mag } else { -mag };
                     out.push((t, Fault::ClockSkew(node, Offset::from_nanos(by))));
                 }
+                NemesisFault::CorruptRecord => {
+                    out.push((t, Fault::CorruptRecord(node)));
+                }
                 _ => {}
             }
             t = end;
@@ -217,6 +226,7 @@ mod tests {
                 NemesisFault::Bridge,
                 NemesisFault::Isolate,
                 NemesisFault::ClockSkew,
+                NemesisFault::CorruptRecord,
             ],
             start: Duration::from_secs(1),
             stop: Duration::from_secs(20),

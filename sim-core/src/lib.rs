@@ -11,6 +11,11 @@
 //! runs them over a faulty [`Network`] under scheduled [`Fault`]s or a random [`Nemesis`],
 //! lets [`Checker`]s look at every node after every event, and returns a [`Report`].
 //!
+//! What a node keeps across a crash is either its [`Process::Durable`] value (written at
+//! once) or its write-ahead log ([`storage`]): [`Ctx::append`] records, [`Ctx::sync`]
+//! them, and [`Process::on_synced`] says when they are durable; a crash may cut the
+//! unsynced tail, as a real disk's page cache does.
+//!
 //! ```
 //! use sim_core::*;
 //!
@@ -64,6 +69,7 @@ pub mod process;
 pub mod queue;
 pub mod rng;
 pub mod sim;
+pub mod storage;
 pub mod time;
 pub mod timeline;
 pub mod trace;
@@ -78,5 +84,6 @@ pub use network::{Latency, LinkConfig, LinkUpdate, Network};
 pub use process::{Client, ClientCtx, Ctx, NoClients, Process};
 pub use rng::{Probability, SimRng};
 pub use sim::{EndReason, Limits, Report, SimConfig, Simulation, Stats};
+pub use storage::{Corrupt, StorageConfig, Wal};
 pub use time::{Duration, DurationError, Offset, Readable, Time};
 pub use trace::{DropReason, Trace, TraceEvent, TraceKind, TraceLevel};

@@ -10,6 +10,7 @@ use crate::bus::{Bus, Ev, Wire};
 use crate::clock::LocalClock;
 use crate::id::{ClientId, NodeId, RequestId, TimerId};
 use crate::rng::SimRng;
+use crate::storage::{Disk, StorageConfig, Wal};
 use crate::time::{Duration, Time};
 use crate::trace::TraceKind;
 use lincheck::{Event as HistoryEvent, EventKind, Value};
@@ -29,8 +30,9 @@ pub trait Process: Sized {
     type Msg: Clone + fmt::Debug;
     /// Timer tags: an enum, not closures.
     type Timer: Clone + fmt::Debug;
-    /// What survives a crash (the write-ahead log, the current term ...). Writes through
-    /// [`Ctx::durable_mut`] are durable at once.
+    /// What survives a crash whole (the current term, a vote ...). Writes through
+    /// [`Ctx::durable_mut`] are durable at once. For a write-ahead log whose unsynced tail
+    /// a crash can cut, see [`Ctx::append`] and [`crate::storage`].
     type Durable: Default + fmt::Debug;
     /// Operations clients ask for.
     type Request: Clone + fmt::Debug;
@@ -58,6 +60,14 @@ pub trait Process: Sized {
     ) {
         let _ = (ctx, client, id, request);
     }
+
+    /// A [`Ctx::sync`] completed: the first `upto` records of this node's log are durable
+    /// (see [`crate::storage`]). Syncs complete in the order they were asked; one in flight
+    /// when the node crashed never completes. The default does nothing (protocols without
+    /// a log).
+    fn on_synced(&mut self, ctx: &mut Ctx<'_, Self>, upto: u64) {
+        let _ = (ctx, upto);
+    }
 }
 
 /// A node's view of the world during one handler call. Everything it asks for happens in
@@ -71,6 +81,9 @@ pub struct Ctx<'a, P: Process> {
     pub(crate) rng: &'a mut SimRng,
     pub(crate) durable: &'a mut P::Durable,
     pub(crate) timers: &'a mut Vec<TimerId>,
+    pub(crate) disk: &'a mut Option<Disk>,
+    pub(crate) storage: &'a StorageConfig,
+    pub(crate) seed: u64,
 }
 
 impl<P: Process> Ctx<'_, P> {
@@ -151,6 +164,58 @@ impl<P: Process> Ctx<'_, P> {
     /// Durable storage; what is written here survives a crash.
     pub fn durable_mut(&mut self) -> &mut P::Durable {
         self.durable
+    }
+
+    fn disk(&mut self) -> &mut Disk {
+        let (seed, me) = (self.seed, self.me.index());
+        let names = &self.bus.names;
+        self.disk.get_or_insert_with(|| Disk::new(seed, &names[me]))
+    }
+
+    /// Appends `record` to this node's write-ahead log and returns its index. It is
+    /// volatile until a [`Ctx::sync`] asked after this append completes: a crash before
+    /// then may lose it (see [`crate::storage`]). The first append fixes the log's record
+    /// type for the run.
+    pub fn append<R: fmt::Debug + 'static>(&mut self, record: R) -> u64 {
+        let text = self.bus.full().then(|| format!("{record:?}"));
+        let index = self.disk().wal_mut::<R>().push(record);
+        if let Some(record) = text {
+            let node = self.bus.name(self.me.0);
+            self.bus.record(TraceKind::Append {
+                node,
+                index,
+                record,
+            });
+        }
+        index
+    }
+
+    /// Asks the disk to make every record appended so far durable; returns that length,
+    /// the `upto` that [`Process::on_synced`] will receive once the sync completes (after
+    /// the scenario's `sync_latency`).
+    pub fn sync(&mut self) -> u64 {
+        let now = self.bus.now;
+        let storage = self.storage;
+        let disk = self.disk();
+        let upto = disk.len();
+        let at = disk.sync_done(now, storage);
+        let epoch = disk.epoch;
+        self.bus.enqueue(
+            at,
+            Ev::Synced {
+                node: self.me.0,
+                epoch,
+                upto,
+            },
+        );
+        upto
+    }
+
+    /// This node's write-ahead log as it is now: synced records, then the unsynced ones
+    /// (while the node lives), each read through its checksum. After a restart it holds
+    /// what survived the crash. Empty before the first append.
+    pub fn log<R: 'static>(&mut self) -> &Wal<R> {
+        self.disk().wal_mut::<R>()
     }
 
     /// Sends `msg` to `to` over the network (it may be delayed, lost, duplicated).

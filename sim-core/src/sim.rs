@@ -1,7 +1,7 @@
 //! The simulation: one seeded, single-threaded event loop over nodes, clients, a faulty
 //! network and a virtual clock.
 
-use crate::bus::{Bus, Ev, K_FAULT, K_START, K_TIMER, Wire};
+use crate::bus::{Bus, Ev, K_FAULT, K_START, K_SYNCED, K_TIMER, Wire};
 use crate::check::{Checker, View, Violation};
 use crate::clock::LocalClock;
 use crate::fault::Fault;
@@ -10,6 +10,7 @@ use crate::network::{Cut, LinkConfig, LinkUpdate, Network};
 use crate::process::{Client, ClientCtx, Ctx, NoClients, Process};
 use crate::queue::EventQueue;
 use crate::rng::SimRng;
+use crate::storage::{Disk, StorageConfig, Wal};
 use crate::time::{Duration, Time};
 use crate::trace::{DropReason, Fingerprint, Trace, TraceKind, TraceLevel};
 use lincheck::{History, ModelKind, Value};
@@ -208,6 +209,9 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     durables: Vec<P::Durable>,
     paused: Vec<bool>,
     meta: Vec<NodeMeta<P>>,
+    /// Each node's write-ahead log, made on its first use (see [`crate::storage`]).
+    disks: Vec<Option<Disk>>,
+    storage: StorageConfig,
     clients: Vec<ClientSlot<P, C>>,
     node_config: P::Config,
     client_config: C::Config,
@@ -294,6 +298,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             durables: (0..n).map(|_| P::Durable::default()).collect(),
             paused: vec![false; n],
             meta,
+            disks: (0..n).map(|_| None).collect(),
+            storage: StorageConfig::default(),
             clients,
             node_config,
             client_config,
@@ -315,6 +321,17 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Adds a checker; it sees every event from now on.
     pub fn add_checker(&mut self, checker: Box<dyn Checker<P>>) {
         self.checkers.push(checker);
+    }
+
+    /// Sets how the nodes' disks behave (sync latency, what a crash loses); the default
+    /// loses nothing. Set it before the run starts.
+    pub fn set_storage(&mut self, storage: StorageConfig) {
+        self.storage = storage;
+    }
+
+    /// A node's write-ahead log as it is now; `None` if it was never appended to.
+    pub fn log<R: 'static>(&self, id: NodeId) -> Option<&Wal<R>> {
+        self.disks[id.index()].as_ref()?.wal::<R>()
     }
 
     /// Overrides one link (or all links out of / into an endpoint) before or during a run.
@@ -580,7 +597,41 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 });
             }
             Ev::Fault(f) => self.apply_fault(*f),
+            Ev::Synced { node, epoch, upto } => self.synced(node, epoch, upto),
         }
+    }
+
+    /// A sync completes, unless its node crashed since asking (then it never does).
+    fn synced(&mut self, i: u32, epoch: u64, upto: u64) {
+        let idx = i as usize;
+        if self.states[idx].is_none() {
+            return;
+        }
+        let Some(disk) = self.disks[idx].as_mut() else {
+            return;
+        };
+        if disk.epoch != epoch {
+            return;
+        }
+        if self.paused[idx] {
+            self.meta[idx].parked.push(Ev::Synced {
+                node: i,
+                epoch,
+                upto,
+            });
+            return;
+        }
+        let newly = disk.mark_synced(upto);
+        self.bus.fingerprint.mix(K_SYNCED << 32 | u64::from(i));
+        if self.bus.summary() {
+            let node = self.bus.name(i);
+            let s = if newly == 1 { "" } else { "s" };
+            self.bus.record(TraceKind::Disk {
+                node,
+                text: format!("synced {newly} record{s} (upto {upto})"),
+            });
+        }
+        self.with_node(i, |p, ctx| p.on_synced(ctx, upto));
     }
 
     #[inline]
@@ -646,6 +697,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             rng: &mut meta.rng,
             durable: &mut self.durables[idx],
             timers: &mut meta.timers,
+            disk: &mut self.disks[idx],
+            storage: &self.storage,
+            seed: self.seed,
         };
         let state = P::start(&mut ctx);
         self.states[idx] = Some(state);
@@ -669,6 +723,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             rng: &mut meta.rng,
             durable: &mut self.durables[idx],
             timers: &mut meta.timers,
+            disk: &mut self.disks[idx],
+            storage: &self.storage,
+            seed: self.seed,
         };
         f(state, &mut ctx);
         self.run_checkers(NodeId(i));
@@ -703,6 +760,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             durables: &self.durables,
             paused: &self.paused,
             names: &self.bus.names,
+            disks: &self.disks,
         };
         let mut found = Vec::new();
         for c in &mut self.checkers {
@@ -826,7 +884,21 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     let meta = &mut self.meta[idx];
                     meta.timers.clear();
                     meta.parked.clear();
-                    format!("crash {name}")
+                    let loss = match self.disks[idx].as_mut() {
+                        Some(disk) => disk.crash(&self.storage),
+                        None => crate::storage::CrashLoss { lost: 0, kept: 0 },
+                    };
+                    match (loss.lost, loss.kept) {
+                        (0, _) => format!("crash {name}"),
+                        (lost, 0) => format!(
+                            "crash {name}: lost {lost} unsynced record{}",
+                            if lost == 1 { "" } else { "s" }
+                        ),
+                        (lost, kept) => format!(
+                            "crash {name}: lost {lost} unsynced record{}, kept {kept} (torn tail)",
+                            if lost == 1 { "" } else { "s" }
+                        ),
+                    }
                 } else {
                     format!("crash {name} ignored: it is down already")
                 }
@@ -889,6 +961,14 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     let _ = write!(text, " duplicate={}", p.value());
                 }
                 text
+            }
+            Fault::CorruptRecord(n) => {
+                let idx = n.index();
+                let name = self.bus.name(n.0);
+                match self.disks[idx].as_mut().and_then(Disk::corrupt_one) {
+                    Some(index) => format!("corrupt-record {name} #{index}"),
+                    None => format!("corrupt-record {name} ignored: no synced records"),
+                }
             }
         };
         self.record_fault(text);

@@ -10,17 +10,20 @@
 //!
 //! A cell is one slice of virtual time. A digit is the generation or term the node led
 //! during that slice (two leaders in one column is the split-brain), `.` is a running
-//! non-leader, `z` paused, `x` crashed. When a term of 10 or more was led, no digit could
-//! say which: every led term gets a letter instead (`A`, `B`, ... from the lowest term up)
-//! and a `leaders` line under the picture says which term each letter is. The axis reads
-//! as people write times (`0s`, `1.25s`, `50ms`). The faults row marks partitions (`P`),
+//! non-leader, `b` blocked (from a note `blocked on ...` until one `unblocked ...`: a 2PC
+//! participant holding locks while it waits for a decision), `z` paused, `x` crashed.
+//! When a term of 10 or more was led, no digit could say which: every led term gets a
+//! letter instead (`A`, `B`, ... from the lowest term up) and a `leaders` line under the
+//! picture says which term each letter is. The axis reads as people write times (`0s`,
+//! `1.25s`, `50ms`). The faults row marks partitions (`P`),
 //! heals (`H`), crashes (`C`), pauses (`Z`), clock steps (`S`) and violations (`!`). It is
 //! drawn from the trace's notes, as faultline's protocols write them (`role=leader gen=N`,
 //! `role=leader term=N`, `role=...`), and its faults, so it needs a trace at level `Summary`
 //! or `Full`. The terminal's cousin of [`crate::diagram::svg`].
 
-use crate::time::Time;
+use crate::time::{Duration, Time};
 use crate::trace::{Trace, TraceKind};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +31,7 @@ enum Cell {
     Down,
     Up,
     Paused,
+    Blocked,
     Leader(u64),
 }
 
@@ -95,12 +99,19 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
                     let generation =
                         led.and_then(|(_, g)| g.split_whitespace().next()?.parse().ok());
                     change(i, Some(generation.map_or(Cell::Up, Cell::Leader)), None);
+                } else if let Some(i) = index(node) {
+                    if text.starts_with("blocked on ") {
+                        change(i, Some(Cell::Blocked), None);
+                    } else if text.starts_with("unblocked") {
+                        change(i, Some(Cell::Up), None);
+                    }
                 }
             }
             TraceKind::Fault { fault } => {
                 let mut words = fault.split_whitespace();
                 let kind = words.next().unwrap_or("");
-                let target = words.next().and_then(index);
+                // `crash n2: lost 3 unsynced records` names its node with a colon.
+                let target = words.next().and_then(|w| index(w.trim_end_matches(':')));
                 let mark = match (kind, target) {
                     ("crash", Some(i)) => {
                         change(i, Some(Cell::Down), Some(false));
@@ -136,6 +147,55 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
         paint(&mut rows, i, since, width - 1, shown);
     }
     render(nodes, &rows, &faults, end, width, &words)
+}
+
+/// How long each node was blocked on what, from a run's notes: a note `blocked on X ...`
+/// opens a span for `X` (a transaction) at that node, and a note `unblocked X ...` or the
+/// node's crash closes it. `(X, node, time blocked)`, in the order the spans began (a
+/// node blocked twice on the same `X` adds up); a span still open at `end` lasts until
+/// it. Two-phase commit writes these notes; any protocol may.
+pub fn blocked_spans(trace: &Trace, end: Time) -> Vec<(String, String, Duration)> {
+    let mut open: BTreeMap<(String, String), (usize, Time)> = BTreeMap::new();
+    let mut slot: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut out: Vec<(String, String, Duration)> = Vec::new();
+    for e in &trace.events {
+        if let TraceKind::Note { node, text } = &e.kind {
+            if let Some(rest) = text.strip_prefix("blocked on ") {
+                let tx = rest.split_whitespace().next().unwrap_or("").to_string();
+                let key = (tx.clone(), node.clone());
+                if let std::collections::btree_map::Entry::Vacant(v) = open.entry(key.clone()) {
+                    let i = *slot.entry(key).or_insert_with(|| {
+                        out.push((tx, node.clone(), Duration::ZERO));
+                        out.len() - 1
+                    });
+                    v.insert((i, e.time));
+                }
+            } else if let Some(rest) = text.strip_prefix("unblocked ") {
+                let tx = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(':');
+                if let Some((i, since)) = open.remove(&(tx.to_string(), node.clone())) {
+                    out[i].2 = out[i].2.saturating_add(e.time.since(since));
+                }
+            }
+        } else if let TraceKind::Fault { fault } = &e.kind {
+            // A crash ends the block in the trace; the restart notes it again.
+            if let Some(n) = fault.strip_prefix("crash ") {
+                let n = n.split([':', ' ']).next().unwrap_or("");
+                let keys: Vec<_> = open.keys().filter(|k| k.1 == n).cloned().collect();
+                for k in keys {
+                    let (i, since) = open.remove(&k).expect("listed");
+                    out[i].2 = out[i].2.saturating_add(e.time.since(since));
+                }
+            }
+        }
+    }
+    for (_, (i, since)) in open {
+        out[i].2 = out[i].2.saturating_add(end.since(since));
+    }
+    out
 }
 
 /// Letters for led terms when digits would be ambiguous: not `x` or `z` (crashed,
@@ -203,6 +263,7 @@ fn render(
                 Cell::Down => 'x',
                 Cell::Up => '.',
                 Cell::Paused => 'z',
+                Cell::Blocked => 'b',
                 Cell::Leader(g) => symbol(*g),
             })
             .collect();
@@ -306,5 +367,76 @@ mod tests {
             !rows.iter().any(|l| l[8..].contains(char::is_numeric)),
             "{t}"
         );
+    }
+
+    fn at_kind(ms: u64, kind: TraceKind) -> TraceEvent {
+        TraceEvent {
+            time: Time::from_nanos(ms * 1_000_000),
+            kind,
+        }
+    }
+
+    fn note(ms: u64, node: &str, text: &str) -> TraceEvent {
+        at_kind(
+            ms,
+            TraceKind::Note {
+                node: node.into(),
+                text: text.into(),
+            },
+        )
+    }
+
+    fn blocked_trace() -> Trace {
+        let start = |ms, node: &str| {
+            at_kind(
+                ms,
+                TraceKind::Start {
+                    node: node.into(),
+                    restart: ms > 0,
+                },
+            )
+        };
+        let fault = |ms, f: &str| at_kind(ms, TraceKind::Fault { fault: f.into() });
+        Trace {
+            level: TraceLevel::Summary,
+            events: vec![
+                start(0, "n1"),
+                start(0, "n2"),
+                note(200, "n2", "blocked on t7 (holds acct-4) since 0.200s"),
+                note(300, "n1", "blocked on t8 (holds acct-1) since 0.300s"),
+                fault(500, "crash n1: lost 2 unsynced records"),
+                start(600, "n1"),
+                note(600, "n1", "blocked on t8 (holds acct-1) since 0.600s"),
+                note(700, "n2", "unblocked t7: commit after 0.500s"),
+            ],
+        }
+    }
+
+    #[test]
+    fn blocked_spans_add_up_per_node_and_end_at_crashes() {
+        let spans = blocked_spans(&blocked_trace(), Time::from_nanos(1_000_000_000));
+        let ms = Duration::from_millis;
+        assert_eq!(
+            spans,
+            vec![
+                ("t7".to_string(), "n2".to_string(), ms(500)),
+                // 300-500ms, then (after the restart) 600-1000ms.
+                ("t8".to_string(), "n1".to_string(), ms(600)),
+            ]
+        );
+    }
+
+    #[test]
+    fn blocked_nodes_draw_as_b_and_crash_lines_with_losses_draw_as_x() {
+        let text = timeline(
+            &blocked_trace(),
+            &["n1", "n2"],
+            Time::from_nanos(1_000_000_000),
+            10,
+        );
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows[2], "n1      ...bbxbbbb", "{text}");
+        assert_eq!(rows[3], "n2      ..bbbbb...", "{text}");
+        assert_eq!(rows[4], "faults  .....C....", "{text}");
     }
 }

@@ -115,6 +115,17 @@ pub enum TraceKind {
         check: String,
         message: String,
     },
+    /// A record appended to a node's write-ahead log (full trace only).
+    Append {
+        node: String,
+        index: u64,
+        record: String,
+    },
+    /// A node's disk: a sync completed (`synced N records (upto M)`).
+    Disk {
+        node: String,
+        text: String,
+    },
 }
 
 impl TraceKind {
@@ -127,6 +138,7 @@ impl TraceKind {
                 | TraceKind::Drop { .. }
                 | TraceKind::Duplicate { .. }
                 | TraceKind::Timer { .. }
+                | TraceKind::Append { .. }
         )
     }
 }
@@ -166,6 +178,12 @@ impl fmt::Display for TraceEvent {
                 op,
             } => write!(f, "{client} {outcome} {op}  (p{process})"),
             TraceKind::Violation { check, message } => write!(f, "!! VIOLATION {check}: {message}"),
+            TraceKind::Append {
+                node,
+                index,
+                record,
+            } => write!(f, "{node} wal append #{index} {record}"),
+            TraceKind::Disk { node, text } => write!(f, "{node} wal {text}"),
         }
     }
 }

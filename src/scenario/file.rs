@@ -19,6 +19,8 @@ pub(super) struct File {
     #[serde(default)]
     pub network: Option<Spanned<NetworkSpec>>,
     #[serde(default)]
+    pub storage: Option<Spanned<StorageSpec>>,
+    #[serde(default)]
     pub workload: Option<Spanned<protocols::Workload>>,
     #[serde(default)]
     pub faults: Vec<Spanned<At>>,
@@ -121,6 +123,34 @@ impl Default for NetworkSpec {
             loss: Probability::ZERO,
             duplicate: Probability::ZERO,
             links: Vec::new(),
+        }
+    }
+}
+
+/// `storage: (sync_latency: Uniform(min: "1ms", max: "5ms"), lose_unsynced: true,
+/// torn_tail: 0.3)`: how the nodes' write-ahead logs behave (`sim_core::storage`). Every
+/// field defaults to the disk that loses nothing.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "storage")]
+pub struct StorageSpec {
+    #[serde(default = "default_sync_latency", deserialize_with = "spanned_latency")]
+    pub sync_latency: Spanned<Latency>,
+    #[serde(default)]
+    pub lose_unsynced: bool,
+    #[serde(default)]
+    pub torn_tail: Probability,
+}
+
+fn default_sync_latency() -> Spanned<Latency> {
+    Spanned::new(sim_core::StorageConfig::default().sync_latency)
+}
+
+impl StorageSpec {
+    pub(crate) fn config(&self) -> sim_core::StorageConfig {
+        sim_core::StorageConfig {
+            sync_latency: self.sync_latency.value,
+            lose_unsynced: self.lose_unsynced,
+            torn_tail: self.torn_tail,
         }
     }
 }
@@ -270,6 +300,8 @@ pub enum FaultSpec {
         #[serde(deserialize_with = "spanned_latency")]
         latency: Spanned<Latency>,
     },
+    /// `CorruptRecord("n2")`: one synced record of the node's log fails its checksum.
+    CorruptRecord(Spanned<String>),
 }
 
 /// A name (`"n1"`) or a list of names (`["n1", "n2"]`).

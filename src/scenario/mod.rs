@@ -9,7 +9,9 @@ mod file;
 mod span;
 mod write;
 
-pub use file::{Expect, FaultSpec, LinkOverride, NemesisSpec, NetworkSpec, TraceSetting};
+pub use file::{
+    Expect, FaultSpec, LinkOverride, NemesisSpec, NetworkSpec, StorageSpec, TraceSetting,
+};
 pub use span::{ScenarioError, Span, Spanned};
 pub(crate) use span::{parse_span, with_integer_bound};
 
@@ -34,6 +36,8 @@ pub struct Scenario {
     pub(crate) cluster_text: Span,
     pub(crate) network: NetworkSpec,
     pub(crate) network_text: Option<Span>,
+    pub(crate) storage: Option<StorageSpec>,
+    pub(crate) storage_text: Option<Span>,
     pub(crate) workload: Workload,
     pub(crate) workload_span: Span,
     pub(crate) faults: Vec<Spanned<(Spanned<Duration>, FaultSpec)>>,
@@ -132,6 +136,8 @@ impl Scenario {
                 .map(|n| n.value.clone())
                 .unwrap_or_default(),
             network_text: parsed.network.as_ref().map(|n| n.span.clone()),
+            storage: parsed.storage.as_ref().map(|s| s.value.clone()),
+            storage_text: parsed.storage.as_ref().map(|s| s.span.clone()),
             workload: workload.value,
             workload_span: workload.span,
             faults: parsed
@@ -221,6 +227,13 @@ impl Scenario {
         }
     }
 
+    /// How the nodes' disks behave (the disk that loses nothing unless `storage` says).
+    pub fn storage(&self) -> sim_core::StorageConfig {
+        self.storage
+            .as_ref()
+            .map_or_else(sim_core::StorageConfig::default, StorageSpec::config)
+    }
+
     /// Every endpoint name with its address.
     fn endpoints(&self) -> IndexMap<String, Addr> {
         let mut map = IndexMap::new();
@@ -307,6 +320,13 @@ impl Scenario {
             return Err(self
                 .error(self.network.latency.span.clone(), e)
                 .label("invalid latency"));
+        }
+        if let Some(st) = &self.storage {
+            if let Err(e) = st.sync_latency.value.validate() {
+                return Err(self
+                    .error(st.sync_latency.span.clone(), e)
+                    .label("invalid sync latency"));
+            }
         }
         for link in &self.network.links {
             let l = &link.value;
@@ -441,6 +461,7 @@ impl Scenario {
                 }
                 FaultSpec::Pause { node, .. }
                 | FaultSpec::Isolate(node)
+                | FaultSpec::CorruptRecord(node)
                 | FaultSpec::ClockSkew(node, _) => {
                     self.node(node)?;
                 }
@@ -539,6 +560,7 @@ impl Scenario {
             FaultSpec::ClockSkew(n, by) => Fault::ClockSkew(node(n), by.value),
             FaultSpec::ClockDrift(n, ppm) => Fault::ClockDrift(node(n), ppm.value),
             FaultSpec::Isolate(n) => Fault::Isolate(node(n)),
+            FaultSpec::CorruptRecord(n) => Fault::CorruptRecord(node(n)),
             FaultSpec::OneWay { from, to } => Fault::OneWay {
                 from: addrs(from),
                 to: addrs(to),
@@ -653,6 +675,7 @@ impl Scenario {
                 Fault::ClockDrift(n, ppm) => {
                     FaultSpec::ClockDrift(name(&Addr::Node(*n)), Spanned::new(*ppm))
                 }
+                Fault::CorruptRecord(n) => FaultSpec::CorruptRecord(name(&Addr::Node(*n))),
                 Fault::SetLink { .. } => continue,
             };
             out.faults

@@ -18,6 +18,9 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     if let Some(n) = &s.network_text {
         let _ = writeln!(o, "    network: {},", &src[n.clone()]);
     }
+    if let Some(n) = &s.storage_text {
+        let _ = writeln!(o, "    storage: {},", &src[n.clone()]);
+    }
     if s.workload != protocols::Workload::default() {
         let text = ron::ser::to_string(&s.workload).unwrap_or_default();
         let _ = writeln!(o, "    workload: {text},");
@@ -138,6 +141,7 @@ impl fmt::Display for FaultSpec {
             }
             FaultSpec::ClockDrift(n, ppm) => write!(f, "ClockDrift({}, {})", name(n), ppm.value),
             FaultSpec::Isolate(n) => write!(f, "Isolate({})", name(n)),
+            FaultSpec::CorruptRecord(n) => write!(f, "CorruptRecord({})", name(n)),
             FaultSpec::OneWay { from, to } => {
                 write!(f, "OneWay(from: {}, to: {})", names(from), names(to))
             }
