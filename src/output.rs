@@ -52,6 +52,9 @@ pub fn verdict_text(s: &Scenario, r: &RunResult) -> String {
         "end: {end} at {} after {} events",
         rep.end_time, rep.stats.events
     );
+    for (check, line) in &rep.findings {
+        let _ = writeln!(o, "{check}: {line}");
+    }
     for v in &rep.violations {
         let _ = writeln!(o, "violation: {} at {}: {}", v.check, v.time, v.message);
     }
