@@ -156,12 +156,9 @@ fn svg(rows: &[Row]) -> String {
     }
     let mut r = 0.0;
     while r <= ymax {
+        let (tick, yr, label_x, label_y) = (left - 5.0, (y(r) * 10.0).round() / 10.0, left - 8.0, (y(r) * 10.0).round() / 10.0 + 4.0);
         s += &format!(
-            "<line x1=\"{}\" y1=\"{1}\" x2=\"{left}\" y2=\"{1}\" stroke=\"black\"/><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{r}</text>\n",
-            left - 5.0,
-            y(r),
-            left - 8.0,
-            y(r) + 4.0
+            "<line x1=\"{tick}\" y1=\"{yr}\" x2=\"{left}\" y2=\"{yr}\" stroke=\"black\"/><text x=\"{label_x}\" y=\"{label_y}\" text-anchor=\"end\">{r}</text>\n"
         );
         r += 2.0;
     }

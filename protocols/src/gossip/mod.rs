@@ -278,7 +278,7 @@ impl Protocol for GossipProtocol {
     ) -> Result<GossipClientConfig, String> {
         workload.validate()?;
         config.validate()?;
-        if workload.mix.cas > 0 || workload.mix.append > 0 {
+        if workload.clients > 0 && (workload.mix.cas > 0 || workload.mix.append > 0) {
             return Err(format!(
                 "gossip clients read and write only: set the workload mix's cas and append to 0 (found cas: {}, append: {})",
                 workload.mix.cas, workload.mix.append
