@@ -17,7 +17,7 @@
 //! simulation.
 
 use protocols::gossip::{GossipConfig, LwwMode, Node};
-use sim_core::{Duration, Limits, NodeId, NoClients, SimConfig, Simulation, Time, TraceLevel};
+use sim_core::{Duration, Limits, NoClients, NodeId, SimConfig, Simulation, Time, TraceLevel};
 use std::time::Instant;
 
 const INTERVAL_MS: u64 = 100;
@@ -156,7 +156,12 @@ fn svg(rows: &[Row]) -> String {
     }
     let mut r = 0.0;
     while r <= ymax {
-        let (tick, yr, label_x, label_y) = (left - 5.0, (y(r) * 10.0).round() / 10.0, left - 8.0, (y(r) * 10.0).round() / 10.0 + 4.0);
+        let (tick, yr, label_x, label_y) = (
+            left - 5.0,
+            (y(r) * 10.0).round() / 10.0,
+            left - 8.0,
+            (y(r) * 10.0).round() / 10.0 + 4.0,
+        );
         s += &format!(
             "<line x1=\"{tick}\" y1=\"{yr}\" x2=\"{left}\" y2=\"{yr}\" stroke=\"black\"/><text x=\"{label_x}\" y=\"{label_y}\" text-anchor=\"end\">{r}</text>\n"
         );
@@ -236,8 +241,12 @@ fn main() {
     }
     let exe = std::env::current_exe().expect("the bench binary");
     let mut rows = Vec::new();
-    println!("gossip: rounds of {INTERVAL_MS}ms to convergence after one write per node, {seeds} seeds each");
-    println!("| mode | N | rounds (median; all seeds) | wall s per run | events per run | peak RSS MB |");
+    println!(
+        "gossip: rounds of {INTERVAL_MS}ms to convergence after one write per node, {seeds} seeds each"
+    );
+    println!(
+        "| mode | N | rounds (median; all seeds) | wall s per run | events per run | peak RSS MB |"
+    );
     println!("|---|---:|---|---:|---:|---:|");
     for (mode, n) in [
         ("hlc", 100),
@@ -247,12 +256,22 @@ fn main() {
         ("vectors", 1_000),
     ] {
         let out = std::process::Command::new(&exe)
-            .args(["--mode", mode, "--nodes", &n.to_string(), "--seeds", &seeds.to_string()])
+            .args([
+                "--mode",
+                mode,
+                "--nodes",
+                &n.to_string(),
+                "--seeds",
+                &seeds.to_string(),
+            ])
             .output()
             .expect("run one size");
         let text = String::from_utf8_lossy(&out.stdout);
         let Some(row) = text.lines().find_map(parse) else {
-            panic!("{mode} N={n} failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "{mode} N={n} failed:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
         println!(
             "| {} | {} | {} ({:?}) | {:.2} | {} | {:.1} |",

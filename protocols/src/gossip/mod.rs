@@ -69,6 +69,21 @@
 //! Each is a field of [`GossipConfig`], off by default; [`KNOBS`] names the check that
 //! catches each. `lww: wall` is listed with them: it is a mode a real store offers, and the
 //! mistake it teaches is trusting it under clock skew.
+//!
+//! - `merge_takes_one_side`: the vector merge must be the pairwise maximum (a join), or a
+//!   replica forgets writes it has seen, its own among them, and hands out a dot twice;
+//!   merges then take two writes for one and drop one (`no-lost-update`).
+//! - `lww: wall`: a clock stepped back stamps new writes below what they overwrite; the
+//!   write its client made after reading loses at once (`no-lost-update`). `lww: hlc`
+//!   under the same skew is clean: the hybrid clock observed what the client read.
+//! - `read_repair_keeps_one`: a repair must write back every sibling it merged; keeping
+//!   one while the vector claims all deletes the rest everywhere (`no-lost-update`).
+//! - `gossip_same_peer`: partners must be drawn afresh each round; a fixed choice makes a
+//!   fixed, often disconnected gossip graph, and what each side of a partition wrote
+//!   never meets (`convergence`).
+//!
+//! `protocols/tests/gossip_knobs.rs` finds each within 1,000 seeds and sweeps 1,000 seeds
+//! with it off (in release in CI); `scenarios/gossip/` has one file per knob.
 
 pub mod client;
 pub mod clock;
