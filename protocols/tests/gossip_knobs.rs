@@ -26,6 +26,7 @@ fn knob_is_caught(knob: &str, on: &Setup, off: &Setup, clean_seeds: u64) -> u64 
     let (seed, check, message) =
         sweep(on, 0..1_000).unwrap_or_else(|| panic!("{knob}: no violation in 1,000 seeds"));
     assert_eq!(check, caught_by(knob), "{knob}, seed {seed}: {message}");
+    println!("{knob}: caught by {check} at seed {seed}: {message}");
     let clean_seeds = if std::env::var_os("FAULTLINE_FULL_SWEEPS").is_some() {
         1_000
     } else {
