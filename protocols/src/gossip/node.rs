@@ -136,6 +136,9 @@ pub struct Store {
     writes: u32,
     /// Bumped on every change, so checkers can skip replicas that did not change.
     changes: u64,
+    /// Per client: the highest operation number written through this replica. A request
+    /// the network delivers twice, or late, is applied once.
+    client_seq: BTreeMap<u32, u32>,
     /// Ghost: the last write this replica coordinated and accepted, for the checker
     /// (a last-writer-wins write can be discarded the moment it arrives).
     last_write: Option<(u32, Sibling, Option<Stamp>)>,
@@ -622,6 +625,12 @@ impl Process for Node {
                 ctx: context,
                 covers,
             } => {
+                let (who, seq) = wid.client_seq();
+                let last = ctx.durable_mut().client_seq.entry(who).or_insert(0);
+                if seq <= *last {
+                    return; // a duplicate: the first copy was written and answered
+                }
+                *last = seq;
                 let seen = self.coordinate_write(ctx, key, wid, context, covers);
                 ctx.reply(client, id, Response::Written { seen });
                 let hops = ctx.config().rumor_hops;

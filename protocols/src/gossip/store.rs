@@ -44,6 +44,11 @@ impl WriteId {
         WriteId(NODE_WRITE | u64::from(node) << 32 | u64::from(seq))
     }
 
+    /// The writer (client or node, 0-based) and its operation number.
+    pub fn client_seq(self) -> (u32, u32) {
+        (((self.0 & !NODE_WRITE) >> 32) as u32, self.0 as u32)
+    }
+
     /// The value as clients and histories see it: `"c2-17"`.
     pub fn value(self) -> String {
         format!("{self:?}")
