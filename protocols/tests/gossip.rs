@@ -23,7 +23,7 @@ fn every_check_holds_under_heavy_faults() {
     }
 }
 
-// Terry et al. 1994 §3: without sessions (each operation at a random replica, no
+// Terry et al. 1994: without sessions (each operation at a random replica, no
 // context) a client can read before its write has reached the replica it asks.
 #[test]
 fn read_your_writes_fails_without_sessions() {
@@ -105,7 +105,7 @@ fn convergence_reports_when_each_key_converged() {
     }
 }
 
-// Dynamo §4.4: concurrent writes on two sides of a partition are both kept.
+// Dynamo (data versioning): concurrent writes on two sides of a partition are both kept.
 #[test]
 fn concurrent_writes_are_kept_as_siblings() {
     let mut setup = Setup::quiet(4, 4, ms(3_000));

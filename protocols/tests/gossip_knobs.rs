@@ -38,7 +38,7 @@ fn knob_is_caught(knob: &str, on: &Setup, off: &Setup, clean_seeds: u64) -> u64 
     seed
 }
 
-// Dotted version vectors (Almeida et al. 2014 §5): a merge is the pairwise max. Taking
+// Dotted version vectors (Almeida et al. 2014): a merge is the pairwise max. Taking
 // one side's counter forgets seen writes and reuses dots.
 #[test]
 fn knob_merge_takes_one_side() {
@@ -48,7 +48,7 @@ fn knob_merge_takes_one_side() {
     knob_is_caught("merge_takes_one_side", &on, &off, 30);
 }
 
-// Dynamo §4.4 / the HLC paper §1: wall-clock LWW under clock skew. The nemesis steps
+// Dynamo (data versioning) and the HLC paper's motivation: wall-clock LWW under clock skew. The nemesis steps
 // clocks by up to 2s either way; clients read then write. With vectors (the knob off)
 // nothing is lost.
 #[test]
@@ -73,7 +73,7 @@ fn knob_lww_wall() {
     }
 }
 
-// Dynamo §4.7: read repair writes back the merged state, siblings and all.
+// Dynamo's read repair writes back the merged state, siblings and all.
 #[test]
 fn knob_read_repair_keeps_one() {
     let off = Setup::heavy(5, 4, ms(6_000));
@@ -82,7 +82,7 @@ fn knob_read_repair_keeps_one() {
     knob_is_caught("read_repair_keeps_one", &on, &off, 30);
 }
 
-// Demers et al. §1.3: anti-entropy converges because each round's partner is random.
+// Demers et al.: anti-entropy converges because each round's partner is random.
 #[test]
 fn knob_gossip_same_peer() {
     let off = Setup::heavy(5, 4, ms(6_000));

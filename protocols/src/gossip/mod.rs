@@ -26,7 +26,7 @@
 //! vector as early Dynamo and Riak did, is what keeps concurrent clients writing through one
 //! node from making every older sibling look concurrent (*sibling explosion*).
 //!
-//! **Anti-entropy (Demers et al. §1.2, [`node`]).** Every `gossip_interval` each replica
+//! **Anti-entropy (Demers et al., [`node`]).** Every `gossip_interval` each replica
 //! picks `fanout` random peers (its own random stream) and runs *push-pull*: it sends a
 //! digest (each key with its version summary); the peer answers with the states the sender
 //! lacks and the keys it lacks itself, and the sender pushes those. Two replicas that
@@ -34,7 +34,7 @@
 //! (Demers et al.'s analysis; `docs/PERFORMANCE.md` measures it). With `rumor_hops` above
 //! 0 a fresh write is also *rumor-mongered*: pushed at once to `fanout` peers, who forward
 //! what was news to them while hops remain. With `read_repair` a read also runs a one-key
-//! exchange with `fanout` peers (Dynamo §4.7's read repair). Membership is static.
+//! exchange with `fanout` peers (Dynamo's read repair). Membership is static.
 //!
 //! **Last-writer-wins (`lww`).** Instead of vectors, each write is stamped with the
 //! coordinator's clock and the highest stamp wins. With `lww: wall` the stamp is the wall
