@@ -136,3 +136,26 @@ fn runs_are_deterministic() {
     assert_eq!(a.trace.to_text(), b.trace.to_text());
     assert_eq!(a.fingerprint, b.fingerprint);
 }
+
+// Sparse version vectors: in a 2,000-replica cluster with three clients, each on its own
+// replica, a key's vector has an entry per coordinator, not per replica.
+#[test]
+fn vectors_hold_one_entry_per_coordinator() {
+    let mut setup = Setup::quiet(2_000, 3, ms(2_000));
+    setup.workload.keys = 1;
+    let sim = {
+        let mut sim = setup.build(4);
+        sim.run_until(sim_core::Time::ZERO.plus(ms(1_900)));
+        sim
+    };
+    let mut widest = 0;
+    for n in 0..2_000 {
+        if let Some(protocols::gossip::store::KeyState::Dvv(d)) = sim.durable(NodeId(n)).get(0) {
+            widest = widest.max(d.vv.len());
+        }
+    }
+    assert!(
+        (1..=3).contains(&widest),
+        "a vector has {widest} entries for 3 coordinating replicas"
+    );
+}
