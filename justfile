@@ -18,8 +18,10 @@ bench:
     cargo bench -p protocols --bench pingstorm
     cargo bench -p protocols --bench bare_loop
     cargo bench -p protocols --bench raft
+    cargo bench -p protocols --bench gossip
     cargo bench -p lincheck --bench porcupine
     cargo run --release -- run scenarios/bench/pingstorm-5.ron --stats
     cargo run --release -- run scenarios/bench/pingstorm-100.ron --stats
     cargo run --release -- run scenarios/bench/pingstorm-10000.ron --stats
     cargo run --release -- run scenarios/bench/twopc-30s.ron --stats
+    cargo run --release -- run scenarios/bench/gossip-10000.ron --stats

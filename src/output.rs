@@ -80,16 +80,15 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
             let total = spans
                 .iter()
                 .fold(sim_core::Duration::ZERO, |a, (_, d)| a.saturating_add(*d));
-            let secs = |d: sim_core::Duration| {
-                let ms = d.as_nanos() / 1_000_000;
-                format!("{}.{:03}s", ms / 1000, ms % 1000)
-            };
             let each: Vec<String> = spans
                 .iter()
-                .map(|(n, d)| format!("{n} {}", secs(*d)))
+                .map(|(n, d)| format!("{n} {}", d.readable()))
                 .collect();
-            let _ = writeln!(o, "  {tx}: {} ({})", secs(total), each.join(", "));
+            let _ = writeln!(o, "  {tx}: {} ({})", total.readable(), each.join(", "));
         }
+    }
+    for (check, line) in &rep.findings {
+        let _ = writeln!(o, "{check}: {line}");
     }
     for v in &rep.violations {
         let message = match explain {

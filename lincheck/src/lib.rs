@@ -49,6 +49,7 @@ mod memo;
 pub mod model;
 pub mod parse;
 mod run;
+pub mod session;
 pub mod wellformed;
 
 pub use explain::{

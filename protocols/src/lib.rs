@@ -15,6 +15,7 @@ use sim_core::{Checker, Client, Process, Time};
 use std::fmt::Debug;
 
 pub mod election;
+pub mod gossip;
 pub mod kv;
 pub mod pingstorm;
 pub mod raft;

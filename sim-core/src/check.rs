@@ -26,6 +26,12 @@ pub trait Checker<P: Process> {
         let _ = view;
         Ok(())
     }
+
+    /// What the check found beyond pass or fail, one line each, asked once after
+    /// [`Checker::at_end`] (e.g. when each key converged). Reports list them as findings.
+    fn findings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A violated property.

@@ -161,6 +161,8 @@ pub struct Report {
     pub end_time: Time,
     pub stats: Stats,
     pub violations: Vec<Violation>,
+    /// `(check, line)`: what checkers reported beyond their verdict ([`Checker::findings`]).
+    pub findings: Vec<(String, String)>,
     /// Structural hash of every event; equal for equal runs even with the trace off.
     pub fingerprint: u64,
     pub trace: Trace,
@@ -510,12 +512,21 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         if end != EndReason::Violation {
             self.judge(None);
         }
+        let findings = self
+            .checkers
+            .iter()
+            .flat_map(|c| {
+                let name = c.name().to_string();
+                c.findings().into_iter().map(move |f| (name.clone(), f))
+            })
+            .collect();
         Report {
             seed: self.seed,
             end,
             end_time: self.bus.now,
             stats: self.bus.stats,
             violations: self.violations.clone(),
+            findings,
             fingerprint: self.bus.fingerprint.value(),
             trace: Trace {
                 level: self.bus.trace.level,
