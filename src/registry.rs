@@ -76,4 +76,5 @@ registry! {
     protocols::raft::RaftProtocol,
     protocols::election::BullyProtocol,
     protocols::election::LeaseProtocol,
+    protocols::paxos::PaxosProtocol,
 }
