@@ -16,6 +16,7 @@ use std::fmt::Debug;
 
 pub mod election;
 pub mod kv;
+pub mod multipaxos;
 pub mod paxos;
 pub mod pingstorm;
 pub mod raft;
