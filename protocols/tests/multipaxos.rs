@@ -57,8 +57,8 @@ fn multipaxos_3_stable_leader_and_replicated_log() {
         assert!(applied.len() as u64 + 5 >= chosen, "{n} keeps up");
     }
     let text = report.trace.to_text();
-    assert!(text.contains("note role=leader b="), "{text}");
-    assert!(text.contains("note role=candidate b="), "{text}");
+    assert!(text.contains("note role=leader round="), "{text}");
+    assert!(text.contains("note role=candidate round="), "{text}");
 }
 
 // §3: the leader crashes with slots in flight; a new leader runs phase 1 with a higher

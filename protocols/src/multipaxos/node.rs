@@ -94,7 +94,9 @@ impl Node {
     fn set_role(&mut self, ctx: &mut Ctx<'_, Self>, role: Role) {
         if self.role != role {
             self.role = role;
-            ctx.note(format_args!("role={} b={}", role.name(), self.ballot));
+            // `round=` first: the timeline shows the number after `role=leader`'s first `=`.
+            let b = self.ballot;
+            ctx.note(format_args!("role={} round={} b={b}", role.name(), b.round));
         }
     }
 
@@ -171,7 +173,8 @@ impl Node {
         self.reported.clear();
         self.phase1_from = from;
         if self.role == Role::Candidate {
-            ctx.note(format_args!("role=candidate b={}", self.ballot));
+            let b = self.ballot;
+            ctx.note(format_args!("role=candidate round={} b={b}", b.round));
         }
         self.set_role(ctx, Role::Candidate);
         self.reset_election_timer(ctx);
