@@ -10,7 +10,6 @@ use super::{Command, Node};
 use crate::multipaxos::MultiPaxosConfig;
 use crate::paxos::Ballot;
 use sim_core::{Checker, Duration, NodeId, Time, View};
-use std::collections::BTreeMap;
 
 /// Builds the checker called `name`.
 pub fn checker(name: &str, config: &MultiPaxosConfig) -> Option<Box<dyn Checker<Node>>> {
@@ -36,12 +35,19 @@ pub fn safety_checkers() -> Vec<Box<dyn Checker<Node>>> {
 /// Slot agreement: no slot has two chosen commands.
 #[derive(Debug, Default)]
 pub struct SlotAgreement {
-    /// Per `(slot, ballot)`: the command, the acceptors seen accepting it, how many.
-    votes: BTreeMap<(u64, Ballot), (Command, Vec<bool>, usize)>,
-    /// Per slot: the first command chosen and its ballot.
-    chosen: BTreeMap<u64, (Command, Ballot)>,
+    /// Per slot (index `slot - 1`).
+    slots: Vec<Slot>,
     /// Per node, how much of its journal has been read.
     read: Vec<usize>,
+}
+
+/// What the checker saw in one slot.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Per ballot: the command, the acceptors seen accepting it (bits), how many.
+    ballots: Vec<(Ballot, Command, Vec<u64>, usize)>,
+    /// The first command chosen and its ballot.
+    chosen: Option<(Command, Ballot)>,
 }
 
 impl Checker<Node> for SlotAgreement {
@@ -54,36 +60,47 @@ impl Checker<Node> for SlotAgreement {
         if self.read.len() < n {
             self.read.resize(n, 0);
         }
-        let d = view.durable(node);
-        let journal = d.journal();
+        let journal = view.durable(node).journal();
         let from = self.read[node.index()];
         if journal.len() == from {
             return Ok(());
         }
         self.read[node.index()] = journal.len();
+        let (word, bit) = (node.index() / 64, 1u64 << (node.index() % 64));
         for (slot, ballot, command) in &journal[from..] {
             let (slot, ballot) = (*slot, *ballot);
-            let (c, voters, count) = self
-                .votes
-                .entry((slot, ballot))
-                .or_insert_with(|| (command.clone(), vec![false; n], 0));
+            let i = (slot - 1) as usize;
+            if self.slots.len() <= i {
+                self.slots.resize_with(i + 1, Slot::default);
+            }
+            let entry = &mut self.slots[i];
+            let k = match entry.ballots.iter().position(|(b, ..)| *b == ballot) {
+                Some(k) => k,
+                None => {
+                    let words = n.div_ceil(64);
+                    entry
+                        .ballots
+                        .push((ballot, command.clone(), vec![0; words], 0));
+                    entry.ballots.len() - 1
+                }
+            };
+            let (_, c, voters, count) = &mut entry.ballots[k];
             if c != command {
                 return Err(format!(
                     "two commands in slot {slot} ballot {ballot}: {c:?} and {command:?} (at {})",
                     view.name(node)
                 ));
             }
-            if std::mem::replace(&mut voters[node.index()], true) {
+            if voters[word] & bit != 0 {
                 continue;
             }
+            voters[word] |= bit;
             *count += 1;
             if *count < n / 2 + 1 {
                 continue;
             }
-            match self.chosen.get(&slot) {
-                None => {
-                    self.chosen.insert(slot, (command.clone(), ballot));
-                }
+            match &entry.chosen {
+                None => entry.chosen = Some((command.clone(), ballot)),
                 Some((first, b)) if first != command => {
                     return Err(format!(
                         "slot {slot} has two chosen commands: {first:?} in ballot {b}, then {command:?} in ballot {ballot}"

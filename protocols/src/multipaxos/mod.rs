@@ -70,7 +70,6 @@ use crate::paxos::Ballot;
 use crate::{CheckInfo, CheckKind, Knob, Protocol, Workload};
 use serde::{Deserialize, Serialize};
 use sim_core::{Checker, Duration};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -150,10 +149,21 @@ impl MultiPaxosConfig {
 }
 
 /// What a slot holds: a client's command or a no-op that fills a gap.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, Eq, Hash)]
 pub enum Command {
     Noop,
     Op(Arc<KvRequest>),
+}
+
+impl PartialEq for Command {
+    /// Copies of one command share it (`Arc`), so equal pointers answer at once.
+    fn eq(&self, other: &Command) -> bool {
+        match (self, other) {
+            (Command::Noop, Command::Noop) => true,
+            (Command::Op(a), Command::Op(b)) => Arc::ptr_eq(a, b) || a == b,
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Debug for Command {
@@ -199,7 +209,8 @@ pub enum Msg {
         ballot: Ballot,
         chosen: u64,
     },
-    /// The follower's gap-free chosen prefix, so the leader can send what it misses.
+    /// A follower behind the heartbeat's `chosen` says how far it is, so the leader can
+    /// send what it misses.
     HeartbeatReply {
         ballot: Ballot,
         chosen: u64,
@@ -250,17 +261,33 @@ pub enum Timer {
 }
 
 /// What survives a crash: the acceptor's promise and accepted slots, the highest round
-/// used, and the chosen commands learned.
+/// used, and the chosen commands learned. Slots are dense from 1, so both logs are
+/// vectors indexed by `slot - 1`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Durable {
     promised: Option<Ballot>,
-    accepted: BTreeMap<u64, (Ballot, Command)>,
+    accepted: Vec<Option<(Ballot, Command)>>,
     /// Every acceptance in order: lets checkers read only what is new.
     journal: Vec<(u64, Ballot, Command)>,
     round: u64,
-    chosen: BTreeMap<u64, Command>,
+    chosen: Vec<Option<Command>>,
     /// Every slot up to this one is in `chosen`.
     chosen_through: u64,
+}
+
+fn at<T>(v: &[Option<T>], slot: u64) -> Option<&T> {
+    slot.checked_sub(1)
+        .and_then(|i| v.get(i as usize))
+        .and_then(Option::as_ref)
+}
+
+fn put<T>(v: &mut Vec<Option<T>>, slot: u64) -> &mut Option<T> {
+    assert!(slot >= 1, "slots start at 1");
+    let i = (slot - 1) as usize;
+    if v.len() <= i {
+        v.resize_with(i + 1, || None);
+    }
+    &mut v[i]
 }
 
 impl Durable {
@@ -270,7 +297,17 @@ impl Durable {
 
     /// The last acceptance in `slot`.
     pub fn accepted(&self, slot: u64) -> Option<&(Ballot, Command)> {
-        self.accepted.get(&slot)
+        at(&self.accepted, slot)
+    }
+
+    /// Every acceptance from `slot` on, as `(slot, ballot, command)`.
+    pub fn accepted_from(&self, slot: u64) -> impl Iterator<Item = (u64, Ballot, &Command)> {
+        let start = slot.max(1) - 1;
+        self.accepted
+            .iter()
+            .enumerate()
+            .skip(start as usize)
+            .filter_map(|(i, a)| a.as_ref().map(|(b, c)| (i as u64 + 1, *b, c)))
     }
 
     /// Every acceptance this acceptor made, in order, as `(slot, ballot, command)`.
@@ -280,7 +317,17 @@ impl Durable {
 
     /// The command this node learned was chosen in `slot`.
     pub fn chosen(&self, slot: u64) -> Option<&Command> {
-        self.chosen.get(&slot)
+        at(&self.chosen, slot)
+    }
+
+    /// Chosen commands from `slot` on, as `(slot, command)`.
+    pub fn chosen_from(&self, slot: u64) -> impl Iterator<Item = (u64, &Command)> {
+        let start = slot.max(1) - 1;
+        self.chosen
+            .iter()
+            .enumerate()
+            .skip(start as usize)
+            .filter_map(|(i, c)| c.as_ref().map(|c| (i as u64 + 1, c)))
     }
 
     /// Every slot up to this one is known chosen here.
@@ -294,14 +341,36 @@ impl Durable {
 
     fn accept(&mut self, slot: u64, ballot: Ballot, command: Command) {
         self.journal.push((slot, ballot, command.clone()));
-        self.accepted.insert(slot, (ballot, command));
+        *put(&mut self.accepted, slot) = Some((ballot, command));
     }
 
     fn learn(&mut self, slot: u64, command: Command) {
-        self.chosen.entry(slot).or_insert(command);
-        while self.chosen.contains_key(&(self.chosen_through + 1)) {
+        let c = put(&mut self.chosen, slot);
+        if c.is_none() {
+            *c = Some(command);
+        }
+        while at(&self.chosen, self.chosen_through + 1).is_some() {
             self.chosen_through += 1;
         }
+    }
+
+    /// Learns every slot in `from..=to` whose acceptance here is in `ballot`; true if any.
+    fn learn_accepted(&mut self, from: u64, to: u64, ballot: Ballot) -> bool {
+        let mut any = false;
+        let end = to.min(self.accepted.len() as u64);
+        for slot in from.max(1)..=end {
+            if let Some((b, c)) = &self.accepted[(slot - 1) as usize]
+                && *b == ballot
+                && at(&self.chosen, slot).is_none()
+            {
+                *put(&mut self.chosen, slot) = Some(c.clone());
+                any = true;
+            }
+        }
+        while at(&self.chosen, self.chosen_through + 1).is_some() {
+            self.chosen_through += 1;
+        }
+        any
     }
 }
 

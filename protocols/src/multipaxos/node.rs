@@ -52,6 +52,9 @@ pub struct Node {
     inflight: BTreeMap<u64, (Command, Vec<bool>)>,
     /// Clients waiting for their slot to be applied.
     pending: BTreeMap<u64, (ClientId, RequestId)>,
+    /// Whether each acceptor answered since the last heartbeat: a silent one is probed
+    /// with its oldest unanswered Accept instead of being sent all of them again.
+    responded: Vec<bool>,
     // Replica state.
     store: KvStore,
     /// Every slot up to here is applied.
@@ -190,6 +193,7 @@ impl Node {
         }
         self.inflight.clear();
         self.pending.clear();
+        self.responded.iter_mut().for_each(|r| *r = false);
         if let Some(t) = self.heartbeat_timer.take() {
             ctx.cancel_timer(t);
         }
@@ -256,20 +260,26 @@ impl Node {
         }
         let (ballot, chosen) = (self.ballot, ctx.durable().chosen_through);
         ctx.broadcast(Msg::Heartbeat { ballot, chosen });
-        // Resend Accepts that went unanswered (loss), oldest slots first.
+        // Resend Accepts that went unanswered (loss), oldest slots first: all of them
+        // (up to max_batch) to acceptors that answered lately, the oldest to the others.
         let max = ctx.config().max_batch as usize;
         let me = ctx.id().index();
-        for (&slot, (command, voters)) in self.inflight.iter().take(max) {
-            for (i, &voted) in voters.iter().enumerate() {
-                if !voted && i != me {
-                    let msg = Msg::Accept {
-                        ballot,
-                        slot,
-                        command: command.clone(),
-                        chosen,
-                    };
-                    ctx.send(NodeId(i as u32), msg);
-                }
+        for i in (0..self.responded.len()).filter(|&i| i != me) {
+            let limit = if self.responded[i] { max } else { 1 };
+            self.responded[i] = false;
+            let unanswered = self
+                .inflight
+                .iter()
+                .filter(|(_, (_, voters))| !voters[i])
+                .take(limit);
+            for (&slot, (command, _)) in unanswered {
+                let msg = Msg::Accept {
+                    ballot,
+                    slot,
+                    command: command.clone(),
+                    chosen,
+                };
+                ctx.send(NodeId(i as u32), msg);
             }
         }
         let every = ctx.config().heartbeat;
@@ -299,9 +309,8 @@ impl Node {
         }
         let accepted = ctx
             .durable()
-            .accepted
-            .range(slot..)
-            .map(|(&s, (b, c))| (s, *b, c.clone()))
+            .accepted_from(slot)
+            .map(|(s, b, c)| (s, b, c.clone()))
             .collect();
         if from != ctx.id() {
             // Someone is trying to lead with a higher ballot: let them.
@@ -372,8 +381,11 @@ impl Node {
         }
         self.follow(ctx, ballot);
         self.learn_through(ctx, chosen, ballot);
-        let chosen = ctx.durable().chosen_through;
-        ctx.send(from, Msg::HeartbeatReply { ballot, chosen });
+        // Answer only when behind: the leader then sends the chosen commands it misses.
+        let mine = ctx.durable().chosen_through;
+        if mine < chosen {
+            ctx.send(from, Msg::HeartbeatReply { ballot, chosen: mine });
+        }
     }
 
     fn on_nack(&mut self, ctx: &mut Ctx<'_, Self>, ballot: Ballot, promised: Ballot) {
@@ -403,6 +415,7 @@ impl Node {
         if self.role != Role::Leader || ballot != self.ballot {
             return;
         }
+        self.responded[from.index()] = true;
         let majority = ctx.majority();
         let Some((_, voters)) = self.inflight.get_mut(&slot) else {
             return;
@@ -426,16 +439,16 @@ impl Node {
         if self.role != Role::Leader || ballot != self.ballot {
             return;
         }
+        self.responded[from.index()] = true;
         let d = ctx.durable();
         if theirs >= d.chosen_through {
             return;
         }
         let max = ctx.config().max_batch as usize;
         let entries: Vec<(u64, Command)> = d
-            .chosen
-            .range(theirs + 1..)
+            .chosen_from(theirs + 1)
             .take(max)
-            .map(|(&s, c)| (s, c.clone()))
+            .map(|(s, c)| (s, c.clone()))
             .collect();
         ctx.send(from, Msg::Learn { entries });
     }
@@ -446,23 +459,9 @@ impl Node {
     /// node accepted in that same ballot hold the leader's commands, so they are chosen.
     fn learn_through(&mut self, ctx: &mut Ctx<'_, Self>, chosen: u64, ballot: Ballot) {
         let from = ctx.durable().chosen_through + 1;
-        if chosen < from {
-            return;
+        if chosen >= from && ctx.durable_mut().learn_accepted(from, chosen, ballot) {
+            self.apply(ctx);
         }
-        let found: Vec<(u64, Command)> = ctx
-            .durable()
-            .accepted
-            .range(from..=chosen)
-            .filter(|(_, (b, _))| *b == ballot)
-            .map(|(&s, (_, c))| (s, c.clone()))
-            .collect();
-        if found.is_empty() {
-            return;
-        }
-        for (slot, command) in found {
-            ctx.durable_mut().learn(slot, command);
-        }
-        self.apply(ctx);
     }
 
     fn on_learn(&mut self, ctx: &mut Ctx<'_, Self>, entries: Vec<(u64, Command)>) {
@@ -478,9 +477,8 @@ impl Node {
         if ctx.config().apply_out_of_order {
             let ahead: Vec<u64> = ctx
                 .durable()
-                .chosen
-                .range(self.applied_through + 1..)
-                .map(|(&s, _)| s)
+                .chosen_from(self.applied_through + 1)
+                .map(|(s, _)| s)
                 .filter(|s| !self.applied_ahead.contains(s))
                 .collect();
             for slot in ahead {
@@ -587,6 +585,7 @@ impl Process for Node {
             next_slot: 1,
             inflight: BTreeMap::new(),
             pending: BTreeMap::new(),
+            responded: vec![false; n],
             store: KvStore::default(),
             applied_through: 0,
             applied: Vec::new(),
