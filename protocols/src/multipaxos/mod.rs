@@ -149,7 +149,7 @@ impl MultiPaxosConfig {
 }
 
 /// What a slot holds: a client's command or a no-op that fills a gap.
-#[derive(Clone, Eq, Hash)]
+#[derive(Clone, Eq)]
 pub enum Command {
     Noop,
     Op(Arc<KvRequest>),

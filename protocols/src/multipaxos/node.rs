@@ -384,7 +384,13 @@ impl Node {
         // Answer only when behind: the leader then sends the chosen commands it misses.
         let mine = ctx.durable().chosen_through;
         if mine < chosen {
-            ctx.send(from, Msg::HeartbeatReply { ballot, chosen: mine });
+            ctx.send(
+                from,
+                Msg::HeartbeatReply {
+                    ballot,
+                    chosen: mine,
+                },
+            );
         }
     }
 
