@@ -136,6 +136,26 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run one scenario under several protocols over the same seeds and print one table:
+    /// the checks' verdicts, client operations by outcome, latency, messages per
+    /// operation, leader changes and time without a leader.
+    ///
+    /// The file's config applies to the protocol it names; the others run with their
+    /// defaults. Every protocol must offer every check the file lists. Exit code 0 when
+    /// every run met the file's `expect`, 1 when one did not, 2 for bad input.
+    Compare {
+        /// The scenario file (RON), e.g. scenarios/compare/leader-crash.ron.
+        file: String,
+        /// The protocols to run, comma-separated, e.g. raft,multipaxos.
+        #[arg(long, value_delimiter = ',', required = true)]
+        protocols: Vec<String>,
+        /// Seeds to run under each protocol, as START..END (END excluded).
+        #[arg(long, value_parser = parse_range, default_value = "0..200")]
+        seeds: std::ops::Range<u64>,
+        /// Output format: the table, or one JSON object.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// List protocols (their config, checks and bug knobs) and the scenario files.
     List {
         /// The folder of scenario files to list.
@@ -317,6 +337,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             timeout,
             format,
         } => run_check_history(&file, model, timeout, format),
+        Command::Compare {
+            file,
+            protocols,
+            seeds,
+            format,
+        } => run_compare(&file, &protocols, seeds, format),
         Command::List { dir } => run_list(&dir),
     }
 }
@@ -581,6 +607,42 @@ fn run_check_history(
         lincheck::Verdict::Linearizable => ExitCode::SUCCESS,
         lincheck::Verdict::NotLinearizable => ExitCode::from(1),
         lincheck::Verdict::Unknown => ExitCode::from(3),
+    })
+}
+
+fn run_compare(
+    file: &str,
+    protocols: &[String],
+    seeds: std::ops::Range<u64>,
+    format: Format,
+) -> Result<ExitCode, Failure> {
+    let known = registry::names();
+    for p in protocols {
+        if !known.contains(&p.as_str()) {
+            return Err(Failure::Input(format!(
+                "--protocols names {p:?}, which is not a protocol: expected some of {} (comma-separated)",
+                known.join(", ")
+            )));
+        }
+    }
+    let s = load(file)?;
+    let sums = faultline::compare::compare(&s, protocols, seeds.clone())?;
+    match format {
+        Format::Text => print!("{}", faultline::compare::table(&s, &seeds, &sums)),
+        Format::Json => {
+            let v = serde_json::json!({
+                "file": file,
+                "seeds": { "start": seeds.start, "end": seeds.end },
+                "config_from_file": s.protocol(),
+                "protocols": sums,
+            });
+            println!("{v}");
+        }
+    }
+    Ok(if sums.iter().all(|x| x.matched == x.seeds) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 

@@ -33,6 +33,7 @@
 //! ([`runner::Prepared`], [`shrink::shrink_with`]); the functions without a type parameter
 //! look the protocol up by name in the [`registry`].
 
+pub mod compare;
 pub mod determinism;
 pub mod output;
 pub mod registry;

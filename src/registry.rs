@@ -78,4 +78,6 @@ registry! {
     protocols::election::LeaseProtocol,
     protocols::twopc::TwopcProtocol,
     protocols::gossip::GossipProtocol,
+    protocols::paxos::PaxosProtocol,
+    protocols::multipaxos::MultiPaxosProtocol,
 }

@@ -17,6 +17,8 @@ use std::fmt::Debug;
 pub mod election;
 pub mod gossip;
 pub mod kv;
+pub mod multipaxos;
+pub mod paxos;
 pub mod pingstorm;
 pub mod raft;
 pub mod twopc;

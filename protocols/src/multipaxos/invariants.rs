@@ -1,0 +1,253 @@
+//! Multi-Paxos's safety properties as checkers that watch every node after every event,
+//! and its liveness property judged at the end.
+//!
+//! [`SlotAgreement`] is single-decree agreement per slot, judged from the acceptors'
+//! journals (every acceptance they made, in order), so an acceptance later overwritten
+//! still counts toward the ballot it was made in. [`StateMachineSafety`] compares what
+//! replicas applied, position by position.
+
+use super::{Command, Node};
+use crate::multipaxos::MultiPaxosConfig;
+use crate::paxos::Ballot;
+use sim_core::{Checker, Duration, NodeId, Time, View};
+
+/// Builds the checker called `name`.
+pub fn checker(name: &str, config: &MultiPaxosConfig) -> Option<Box<dyn Checker<Node>>> {
+    Some(match name {
+        "slot-agreement" => Box::new(SlotAgreement::default()),
+        "state-machine-safety" => Box::new(StateMachineSafety::default()),
+        "eventually-leader" => Box::new(EventuallyLeader::new(
+            Time::ZERO.plus(config.liveness_from),
+            config.liveness_bound,
+        )),
+        _ => return None,
+    })
+}
+
+/// Every Always checker (for tests and sweeps).
+pub fn safety_checkers() -> Vec<Box<dyn Checker<Node>>> {
+    vec![
+        Box::new(SlotAgreement::default()),
+        Box::new(StateMachineSafety::default()),
+    ]
+}
+
+/// Slot agreement: no slot has two chosen commands.
+#[derive(Debug, Default)]
+pub struct SlotAgreement {
+    /// Per slot (index `slot - 1`).
+    slots: Vec<Slot>,
+    /// Per node, how much of its journal has been read.
+    read: Vec<usize>,
+}
+
+/// What the checker saw in one slot.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Per ballot: the command, the acceptors seen accepting it (bits), how many.
+    ballots: Vec<(Ballot, Command, Vec<u64>, usize)>,
+    /// The first command chosen and its ballot.
+    chosen: Option<(Command, Ballot)>,
+}
+
+impl Checker<Node> for SlotAgreement {
+    fn name(&self) -> &str {
+        "slot-agreement"
+    }
+
+    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
+        let n = view.node_count();
+        if self.read.len() < n {
+            self.read.resize(n, 0);
+        }
+        let journal = view.durable(node).journal();
+        let from = self.read[node.index()];
+        if journal.len() == from {
+            return Ok(());
+        }
+        self.read[node.index()] = journal.len();
+        let (word, bit) = (node.index() / 64, 1u64 << (node.index() % 64));
+        for (slot, ballot, command) in &journal[from..] {
+            let (slot, ballot) = (*slot, *ballot);
+            let i = (slot - 1) as usize;
+            if self.slots.len() <= i {
+                self.slots.resize_with(i + 1, Slot::default);
+            }
+            let entry = &mut self.slots[i];
+            let k = match entry.ballots.iter().position(|(b, ..)| *b == ballot) {
+                Some(k) => k,
+                None => {
+                    let words = n.div_ceil(64);
+                    entry
+                        .ballots
+                        .push((ballot, command.clone(), vec![0; words], 0));
+                    entry.ballots.len() - 1
+                }
+            };
+            let (_, c, voters, count) = &mut entry.ballots[k];
+            if c != command {
+                return Err(format!(
+                    "two commands in slot {slot} ballot {ballot}: {c:?} and {command:?} (at {})",
+                    view.name(node)
+                ));
+            }
+            if voters[word] & bit != 0 {
+                continue;
+            }
+            voters[word] |= bit;
+            *count += 1;
+            if *count < n / 2 + 1 {
+                continue;
+            }
+            match &entry.chosen {
+                None => entry.chosen = Some((command.clone(), ballot)),
+                Some((first, b)) if first != command => {
+                    return Err(format!(
+                        "slot {slot} has two chosen commands: {first:?} in ballot {b}, then {command:?} in ballot {ballot}"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// State machine safety: the k-th command every replica applies is the same command from
+/// the same slot.
+#[derive(Debug, Default)]
+pub struct StateMachineSafety {
+    /// The sequence applied first, `(slot, command, by)`.
+    order: Vec<(u64, Command, NodeId)>,
+    /// Per node, how many of its applied commands have been compared.
+    recorded: Vec<usize>,
+}
+
+impl Checker<Node> for StateMachineSafety {
+    fn name(&self) -> &str {
+        "state-machine-safety"
+    }
+
+    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
+        if self.recorded.len() < view.node_count() {
+            self.recorded.resize(view.node_count(), 0);
+        }
+        let Some(state) = view.node(node) else {
+            self.recorded[node.index()] = 0; // a restart applies the log again
+            return Ok(());
+        };
+        let applied = state.applied();
+        let from = self.recorded[node.index()].min(applied.len());
+        let d = view.durable(node);
+        for (k, &slot) in applied.iter().enumerate().skip(from) {
+            let command = d.chosen(slot).expect("applied slots are chosen");
+            match self.order.get(k) {
+                Some((s, c, by)) => {
+                    if *s != slot || c != command {
+                        return Err(format!(
+                            "{} applied slot {s} ({c:?}) as command {} but {} applied slot {slot} ({command:?})",
+                            view.name(*by),
+                            k + 1,
+                            view.name(node)
+                        ));
+                    }
+                }
+                None => self.order.push((slot, command.clone(), node)),
+            }
+        }
+        self.recorded[node.index()] = applied.len();
+        Ok(())
+    }
+}
+
+/// Eventually a leader: judged after `from`, by `from + bound` a live leader exists that
+/// every live node follows (same ballot promised, leader hint pointing at it), and one
+/// exists when the run ends.
+#[derive(Debug)]
+pub struct EventuallyLeader {
+    from: Time,
+    bound: Duration,
+    stable_since: Option<Time>,
+    first_stable: Option<Time>,
+}
+
+impl EventuallyLeader {
+    pub fn new(from: Time, bound: Duration) -> EventuallyLeader {
+        EventuallyLeader {
+            from,
+            bound,
+            stable_since: None,
+            first_stable: None,
+        }
+    }
+
+    fn stable(view: &View<'_, Node>) -> bool {
+        let mut leader = None;
+        for (id, n) in view.live() {
+            if n.is_leader() {
+                if leader.is_some() {
+                    return false;
+                }
+                leader = Some((id, n.ballot()));
+            }
+        }
+        let Some((l, ballot)) = leader else {
+            return false;
+        };
+        view.live().all(|(id, n)| {
+            !view.is_paused(id)
+                && view.durable(id).promised() == Some(ballot)
+                && n.leader_hint() == Some(l)
+        })
+    }
+}
+
+impl Checker<Node> for EventuallyLeader {
+    fn name(&self) -> &str {
+        "eventually-leader"
+    }
+
+    fn after_event(&mut self, view: &View<'_, Node>, _node: NodeId) -> Result<(), String> {
+        if view.now() < self.from {
+            return Ok(());
+        }
+        if Self::stable(view) {
+            if self.stable_since.is_none() {
+                self.stable_since = Some(view.now());
+                self.first_stable.get_or_insert(view.now());
+            }
+        } else {
+            self.stable_since = None;
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
+        let deadline = self.from.plus(self.bound);
+        if view.now() < deadline {
+            return Err(format!(
+                "the run ended at {} before the liveness deadline {deadline} (from {} plus {}): run longer to judge it",
+                view.now(),
+                self.from,
+                self.bound
+            ));
+        }
+        match self.first_stable {
+            Some(t) if t <= deadline => {}
+            Some(t) => {
+                return Err(format!(
+                    "no stable leader until {t}, later than {deadline} ({} after {})",
+                    self.bound, self.from
+                ));
+            }
+            None => return Err(format!("no stable leader at any time after {}", self.from)),
+        }
+        if self.stable_since.is_none() && !Self::stable(view) {
+            return Err(format!(
+                "no stable leader when the run ended at {}",
+                view.now()
+            ));
+        }
+        Ok(())
+    }
+}
