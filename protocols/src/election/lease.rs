@@ -219,14 +219,15 @@ pub struct LeaseDisk {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LeaseNode {
     role: Role,
-    /// The holder side: the current round, when it was sent (local clock), who granted it.
+    /// The holder side: the current round, when it was sent (wall clock: only knob
+    /// `lease_on_wall_clock` reads it), who granted it.
     round: u64,
     round_sent_at: Time,
     grants: Vec<NodeId>,
     refusals: u32,
     /// The newest round a majority granted.
     confirmed: Option<u64>,
-    /// Knob `lease_on_wall_clock`: the lease's end as a local clock reading.
+    /// Knob `lease_on_wall_clock`: the lease's end as a wall clock reading.
     wall_deadline: Option<Time>,
     /// The acceptor side: a running grant, and its timer.
     granted_to: Option<(NodeId, Gen)>,
@@ -297,7 +298,7 @@ impl LeaseNode {
     fn send_round(&mut self, ctx: &mut Ctx<'_, Self>, generation: Gen) {
         self.round += 1;
         let round = self.round;
-        self.round_sent_at = ctx.local_time();
+        self.round_sent_at = ctx.wall_clock();
         self.grants.clear();
         self.refusals = 0;
         let believed = ctx.config().believed_lease();
@@ -381,7 +382,7 @@ impl LeaseNode {
     /// default relies on the `LeaseEnd` timer, a duration on a monotonic clock.
     fn lease_holds(&self, ctx: &Ctx<'_, Self>) -> bool {
         if ctx.config().lease_on_wall_clock {
-            return self.wall_deadline.is_some_and(|d| ctx.local_time() < d);
+            return self.wall_deadline.is_some_and(|d| ctx.wall_clock() < d);
         }
         self.confirmed.is_some()
     }
@@ -397,9 +398,9 @@ impl LeaseNode {
             }
             Role::Leader { generation: g } if g == generation && self.confirmed == Some(round) => {
                 if ctx.config().lease_on_wall_clock {
-                    if let Some(deadline) = self.wall_deadline.filter(|&d| ctx.local_time() < d) {
+                    if let Some(deadline) = self.wall_deadline.filter(|&d| ctx.wall_clock() < d) {
                         // The wall clock says there is time left (it was stepped back).
-                        let left = deadline.since(ctx.local_time());
+                        let left = deadline.since(ctx.wall_clock());
                         ctx.set_timer(left, LeaseTimer::LeaseEnd { generation, round });
                         return;
                     }

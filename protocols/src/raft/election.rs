@@ -18,7 +18,7 @@ impl Node {
             c.election_timeout_ms_max * 1_000_000,
         );
         let after = Duration::from_nanos(ctx.rng().between(lo, hi));
-        let deadline = ctx.local_time().plus(after);
+        let deadline = ctx.monotonic().plus(after);
         self.election_deadline = deadline;
         if self.election_timer.is_some() && self.election_timer_at <= deadline {
             return; // it fires first and re-arms for the rest
@@ -168,7 +168,7 @@ impl Node {
         }
         let min = ctx.config().election_timeout_min();
         self.leader_contact
-            .is_some_and(|t| ctx.local_time().since(t) < min)
+            .is_some_and(|t| ctx.monotonic().since(t) < min)
     }
 
     /// RequestVote (and its PreVote form) arrived.

@@ -45,7 +45,12 @@
 //! own state while a majority has recently acknowledged it: followers promise not to vote
 //! for anyone else for the minimum election timeout after hearing from a leader, and the
 //! leader's lease is that timeout shortened by the assumed bound on clock drift. Its safety
-//! therefore rests on clocks: with skew or drift beyond the bound it serves stale reads.
+//! therefore rests on clocks: with drift beyond the bound it serves stale reads. Every
+//! span here that guards safety (the lease, the followers' promise, election deadlines) is
+//! measured on the node's *monotonic* clock, which drifts but which a `ClockSkew` step (an
+//! NTP step, `date -s`) does not move, as etcd and TiKV measure theirs. A lease kept on
+//! the wall clock (knob `lease_on_wall_clock`) lasts X longer after a step back by X: the
+//! leader, cut off, keeps answering reads while a new leader commits writes.
 //!
 //! The key-value state machine and the client live in [`crate::kv`], shared with other
 //! log-replication protocols. Files: [`election`] (timeouts, votes, roles), [`replication`]
@@ -101,6 +106,9 @@ pub struct RaftConfig {
     /// Lease reads that ignore clock drift: the lease lasts the whole minimum election
     /// timeout as measured by the leader's clock.
     pub lease_without_clock_bound: bool,
+    /// The leader measures its lease on its wall clock instead of its monotonic clock, so
+    /// a clock stepped back stretches the lease by the step.
+    pub lease_on_wall_clock: bool,
 }
 
 impl Default for RaftConfig {
@@ -119,6 +127,7 @@ impl Default for RaftConfig {
             commit_earlier_term_by_counting: false,
             forget_vote_on_restart: false,
             lease_without_clock_bound: false,
+            lease_on_wall_clock: false,
         }
     }
 }
@@ -179,7 +188,8 @@ pub enum Msg {
         granted: bool,
         pre_vote: bool,
     },
-    /// `stamp` is the leader's clock when it sent this; the answer echoes it (leases).
+    /// `stamp` is the leader's lease clock (monotonic) when it sent this; the answer
+    /// echoes it (leases).
     AppendEntries {
         term: u64,
         prev_log_index: u64,
@@ -300,13 +310,14 @@ pub struct Node {
     responded: Vec<bool>,
     /// Client requests waiting for their entry to be applied, by log index.
     pending: BTreeMap<u64, (ClientId, RequestId)>,
-    /// The lease ends at this local time (leaders with `lease_read`).
+    /// The lease ends at this reading of the lease clock (monotonic; the wall clock with
+    /// knob `lease_on_wall_clock`), for leaders with `lease_read`.
     lease_until: Time,
-    /// When this server last heard from a current leader (its own clock).
+    /// When this server last heard from a current leader (its monotonic clock).
     leader_contact: Option<Time>,
     election_timer: Option<TimerId>,
-    /// When the election timeout ends, and when the pending election timer fires (local
-    /// time; the timer fires at or before the deadline).
+    /// When the election timeout ends, and when the pending election timer fires
+    /// (monotonic clock; the timer fires at or before the deadline).
     election_deadline: Time,
     election_timer_at: Time,
     heartbeat_timer: Option<TimerId>,
@@ -375,7 +386,7 @@ impl Process for Node {
             // A restarted server may have promised a leader not to vote for a while; it
             // does not remember when, so it waits the whole promise out (leases).
             leader_contact: (ctx.restarted() && ctx.config().sticky_leader())
-                .then(|| ctx.local_time()),
+                .then(|| ctx.monotonic()),
             election_timer: None,
             election_deadline: Time::ZERO,
             election_timer_at: Time::ZERO,
@@ -475,6 +486,11 @@ pub const KNOBS: &[Knob] = &[
     Knob {
         name: "lease_without_clock_bound",
         mistake: "lease reads trust the leader's clock for the whole minimum election timeout with no allowance for drift: a leader whose clock runs slow keeps serving reads after a new leader has taken writes (stale reads)",
+        caught_by: "linearizable",
+    },
+    Knob {
+        name: "lease_on_wall_clock",
+        mistake: "the leader measures its read lease on its wall clock instead of its monotonic clock: a ClockSkew step back by X stretches the lease by X, so a leader cut off from the others keeps answering reads while a new leader commits writes (stale reads); the lease protocol's knob of the same name is the same mistake",
         caught_by: "linearizable",
     },
 ];
