@@ -6,7 +6,9 @@ use crate::scenario::{Expect, Scenario, ScenarioError, list};
 use lincheck::History;
 use protocols::{CheckKind, Protocol};
 use serde::Serialize;
-use sim_core::{Limits, LinkUpdate, Report, SimConfig, Simulation, TraceLevel, Violation};
+use sim_core::{
+    EndReason, Limits, LinkUpdate, Report, SimConfig, Simulation, TraceLevel, Violation,
+};
 
 /// What a run ended with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -25,11 +27,6 @@ impl Outcome {
             Outcome::Pass => None,
             Outcome::Violation(v) => Some(&v.check),
         }
-    }
-
-    /// Does this outcome meet `expect`?
-    pub fn matches(&self, expect: &Expect) -> bool {
-        self.check() == expect.check()
     }
 }
 
@@ -188,7 +185,9 @@ impl<P: Protocol> Prepared<P> {
         if let Some(model) = P::history_model() {
             report.history.model = model;
         }
-        if report.violations.is_empty() {
+        // History checks judge the finished run, so they run unless an `Always` check
+        // stopped it early; their failures join any `Eventually` ones found at the end.
+        if report.end != EndReason::Violation {
             report.violations.extend(history_checks::<P>(
                 &history,
                 &report.history,
@@ -196,17 +195,33 @@ impl<P: Protocol> Prepared<P> {
                 report.end_time,
             ));
         }
-        let outcome = match report.violations.first() {
-            Some(v) => Outcome::Violation(v.clone()),
-            None => Outcome::Pass,
-        };
-        let matched = outcome.matches(&s.expect.value);
+        let (outcome, matched) = judge(&report.violations, &s.expect.value);
         Ok(RunResult {
             seed,
             outcome,
             matched,
             report,
         })
+    }
+}
+
+/// Judges a finished run's violations against `expect`, whatever the order of the
+/// scenario's `checks`: every violation found at the stopping event counts (the run stops
+/// at the first event where any check fails, and all that fail there are reported; the
+/// history checks all run at the end). `expect: Violation("c")` is met when `c` is among
+/// them, and the outcome then names `c`; otherwise it names the first found. Returns the
+/// outcome and whether it meets `expect`.
+pub fn judge(violations: &[Violation], expect: &Expect) -> (Outcome, bool) {
+    let Some(first) = violations.first() else {
+        return (Outcome::Pass, *expect == Expect::Pass);
+    };
+    let at_stop = violations.iter().take_while(|v| v.time == first.time);
+    let named = expect
+        .check()
+        .and_then(|c| at_stop.clone().find(|v| v.check == c));
+    match named {
+        Some(v) => (Outcome::Violation(v.clone()), true),
+        None => (Outcome::Violation(first.clone()), false),
     }
 }
 
