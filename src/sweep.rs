@@ -7,7 +7,7 @@
 
 use crate::output::outcome_name;
 use crate::registry::{self, Visit};
-use crate::runner::{Outcome, Prepared, unknown_protocol};
+use crate::runner::{Outcome, Prepared, combined_exit_code, unknown_protocol};
 use crate::scenario::{Scenario, ScenarioError};
 use protocols::Protocol;
 use serde_json::json;
@@ -31,6 +31,8 @@ pub struct SweepSummary {
     pub runs: u64,
     /// Seeds whose outcome did not meet `expect`, with the outcome, in seed order.
     pub failed: Vec<(u64, String)>,
+    /// The sweep's exit code: [`crate::runner::combined_exit_code`] of every run's.
+    pub exit_code: u8,
 }
 
 /// The seeds of `range` that shard `index` of `count` runs: every `count`-th one, starting
@@ -127,7 +129,8 @@ pub fn sweep_with<P: Protocol>(
     Prepared::<P>::new(s).map_err(SweepError::Scenario)?;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<(usize, Result<(String, Option<String>), ScenarioError>)>();
+    type Line = (String, Option<String>, u8);
+    let (tx, rx) = mpsc::channel::<(usize, Result<Line, ScenarioError>)>();
     let mut summary = SweepSummary::default();
     let mut result = Ok(());
     std::thread::scope(|scope| {
@@ -147,7 +150,7 @@ pub fn sweep_with<P: Protocol>(
                     let Some(&seed) = seeds.get(i) else { break };
                     let line = prepared.run(s, seed, TraceLevel::Off).map(|r| {
                         let failed = (!r.matched).then(|| outcome_name(&r.outcome));
-                        (result_line(&r), failed)
+                        (result_line(&r), failed, r.outcome.exit_code(r.matched))
                     });
                     if tx.send((i, line)).is_err() {
                         break;
@@ -157,7 +160,7 @@ pub fn sweep_with<P: Protocol>(
         }
         drop(tx);
         // Write in seed order as lines become contiguous.
-        let mut pending: BTreeMap<usize, (String, Option<String>)> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, Line> = BTreeMap::new();
         let mut written = 0usize;
         for (i, line) in rx {
             match line {
@@ -170,7 +173,8 @@ pub fn sweep_with<P: Protocol>(
                     break;
                 }
             }
-            while let Some((line, failed)) = pending.remove(&written) {
+            while let Some((line, failed, code)) = pending.remove(&written) {
+                summary.exit_code = combined_exit_code([summary.exit_code, code]);
                 if let Some(outcome) = failed {
                     summary.failed.push((seeds[written], outcome));
                 }
@@ -191,9 +195,17 @@ pub fn sweep_with<P: Protocol>(
 /// One seed's JSON line: seed, verdict, violation, stats (no wall time, so the bytes depend
 /// only on the scenario and the seed).
 fn result_line(r: &crate::RunResult) -> String {
+    // The first line of the message only: a linearizability explanation runs to many
+    // kilobytes, and `faultline run --seed N` prints it whole.
     let violation = match &r.outcome {
-        Outcome::Pass => serde_json::Value::Null,
-        Outcome::Violation(v) => json!(v),
+        Outcome::Violation(v) => json!({
+            "check": v.check,
+            "time": v.time,
+            "message": short_message(&v.message),
+        }),
+        Outcome::Pass | Outcome::Incomplete { .. } | Outcome::Undecided { .. } => {
+            serde_json::Value::Null
+        }
     };
     let v = json!({
         "seed": r.seed,
@@ -206,4 +218,22 @@ fn result_line(r: &crate::RunResult) -> String {
         "stats": r.report.stats,
     });
     format!("{v}\n")
+}
+
+/// The most a sweep line keeps of a violation's message.
+pub const SWEEP_MESSAGE_MAX: usize = 240;
+
+/// A message cut to its first line and at most [`SWEEP_MESSAGE_MAX`] bytes (on a char
+/// boundary), with `...` where it was cut.
+pub fn short_message(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("");
+    let mut end = line.len().min(SWEEP_MESSAGE_MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < message.len() {
+        format!("{} ...", &line[..end])
+    } else {
+        line.to_string()
+    }
 }

@@ -106,3 +106,150 @@ fn the_order_of_checks_does_not_change_the_verdict() {
         assert_eq!(out.status.code(), Some(1), "checks {checks}");
     }
 }
+
+/// `flood`: a test protocol whose n1, on start, sets `timers` timers at once, more than
+/// the event queue holds when asked, so the run ends `queue-full` at time zero.
+mod flood {
+    use protocols::{CheckInfo, CheckKind, HistoryFailure, Knob, Protocol, Workload};
+    use serde::Deserialize;
+    use sim_core::{Checker, Ctx, Duration, NodeId, Process, Time};
+
+    #[derive(Clone, Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Config {
+        pub timers: u64,
+    }
+
+    pub struct Node;
+
+    impl Process for Node {
+        type Config = Config;
+        type Msg = ();
+        type Timer = ();
+        type Durable = ();
+        type Request = ();
+        type Response = ();
+        fn start(ctx: &mut Ctx<'_, Self>) -> Self {
+            if ctx.id() == NodeId(0) {
+                for _ in 0..ctx.config().timers {
+                    ctx.set_timer(Duration::from_millis(1), ());
+                }
+            }
+            Node
+        }
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+        fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    }
+
+    pub struct Flood;
+
+    impl Protocol for Flood {
+        const NAME: &'static str = "flood";
+        const SUMMARY: &'static str = "test-only: fills the event queue";
+        type Config = Config;
+        type Node = Node;
+        type Client = sim_core::NoClients;
+        fn knobs() -> &'static [Knob] {
+            &[]
+        }
+        fn checks() -> &'static [CheckInfo] {
+            &[CheckInfo {
+                name: "nothing-lost",
+                kind: CheckKind::History,
+                promise: "test-only",
+            }]
+        }
+        fn checker(_: &str, _: &Config) -> Option<Box<dyn Checker<Node>>> {
+            None
+        }
+        fn history_check(
+            _: &str,
+            _: &lincheck::History,
+            _: &Config,
+            _: Time,
+        ) -> Result<(), HistoryFailure> {
+            Err(HistoryFailure::Undecided("test-only: never decides".into()))
+        }
+        fn client_config(_: &Workload, _: &Config) -> Result<(), String> {
+            Ok(())
+        }
+    }
+}
+
+fn flood(timers: u64, expect: &str) -> Scenario {
+    let text = format!(
+        r#"(name: "flood", protocol: (name: "flood", config: (timers: {timers})), cluster: (nodes: 2), checks: [], seed: 1, duration: "1s", expect: {expect})"#
+    );
+    Scenario::parse("flood.ron", &text).expect("parses")
+}
+
+#[test]
+fn a_run_cut_short_is_incomplete_and_never_passes() {
+    use faultline::output::outcome_name;
+    use faultline::runner::{EXIT_INCOMPLETE, Outcome, Prepared};
+    let over = sim_core::queue::MAX_PENDING as u64 + 1;
+    let s = flood(over, "Pass");
+    let prepared = Prepared::<flood::Flood>::new(&s).expect("prepares");
+    let r = prepared.run(&s, 1, TraceLevel::Off).expect("runs");
+    assert_eq!(r.report.end, sim_core::EndReason::QueueFull);
+    assert!(
+        matches!(r.outcome, Outcome::Incomplete { end: sim_core::EndReason::QueueFull, at } if at == Time::ZERO),
+        "{:?}",
+        r.outcome
+    );
+    assert!(!r.matched, "an incomplete run never meets expect: Pass");
+    assert_eq!(r.outcome.exit_code(r.matched), EXIT_INCOMPLETE);
+    assert_eq!(
+        outcome_name(&r.outcome),
+        "incomplete: queue-full at 0.000ms"
+    );
+    let json = serde_json::to_value(&r.outcome).expect("serializes");
+    assert_eq!(json["verdict"], "incomplete");
+    assert_eq!(json["end"], "queue-full");
+    // The same protocol with a queue that holds everything runs to its end and passes.
+    let s = flood(1_000, "Pass");
+    let r = Prepared::<flood::Flood>::new(&s)
+        .unwrap()
+        .run(&s, 1, TraceLevel::Off)
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Pass);
+    assert!(r.matched);
+}
+
+#[test]
+fn an_undecided_history_check_is_its_own_outcome() {
+    use faultline::runner::{EXIT_UNDECIDED, Outcome, Prepared};
+    let text = r#"(name: "flood", protocol: (name: "flood", config: (timers: 3)), cluster: (nodes: 2), workload: (clients: 1), checks: ["nothing-lost"], seed: 1, duration: "1s", expect: Pass)"#;
+    let s = Scenario::parse("flood.ron", text).expect("parses");
+    let r = Prepared::<flood::Flood>::new(&s)
+        .unwrap()
+        .run(&s, 1, TraceLevel::Off)
+        .unwrap();
+    assert!(
+        matches!(&r.outcome, Outcome::Undecided { check, .. } if check == "nothing-lost"),
+        "{:?}",
+        r.outcome
+    );
+    assert!(!r.matched, "undecided never meets expect: Pass");
+    assert_eq!(r.outcome.exit_code(r.matched), EXIT_UNDECIDED);
+}
+
+#[test]
+fn a_sweep_exits_with_its_most_serious_code() {
+    use faultline::runner::{
+        EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_OK, EXIT_UNDECIDED, combined_exit_code,
+    };
+    assert_eq!(combined_exit_code([]), EXIT_OK);
+    assert_eq!(
+        combined_exit_code([EXIT_OK, EXIT_UNDECIDED]),
+        EXIT_UNDECIDED
+    );
+    assert_eq!(
+        combined_exit_code([EXIT_UNDECIDED, EXIT_INCOMPLETE, EXIT_OK]),
+        EXIT_INCOMPLETE
+    );
+    assert_eq!(
+        combined_exit_code([EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_UNDECIDED]),
+        EXIT_NOT_MET
+    );
+}

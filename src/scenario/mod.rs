@@ -439,16 +439,18 @@ impl Scenario {
                 }
                 FaultSpec::ClockDrift(node, ppm) => {
                     self.node(node)?;
-                    if ppm.value <= -1_000_000 {
+                    let bound = sim_core::MAX_DRIFT_PPM;
+                    if ppm.value.abs() > bound {
                         return Err(self
                             .error(
                                 ppm.span.clone(),
                                 format!(
-                                    "a drift of {} ppm stops the clock or runs it backwards",
+                                    "a drift of {} ppm is outside the bound of ±{bound} ppm (a clock at half or one and a half times the true rate)",
                                     ppm.value
                                 ),
                             )
-                            .label("expected more than -1000000"));
+                            .label(format!("expected -{bound} to {bound}"))
+                            .help("real clocks drift by tens of ppm; 100000 is already a clock 10% fast"));
                     }
                 }
                 FaultSpec::SetLoss { from, to, .. }

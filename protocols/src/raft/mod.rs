@@ -562,16 +562,16 @@ impl Protocol for RaftProtocol {
         history: &lincheck::History,
         config: &RaftConfig,
         end: sim_core::Time,
-    ) -> Result<(), String> {
+    ) -> Result<(), crate::HistoryFailure> {
         match name {
-            "clients-complete" => crate::kv::check_completion(
+            "clients-complete" => Ok(crate::kv::check_completion(
                 history,
                 sim_core::Time::from_nanos(config.liveness_from_ms.saturating_mul(1_000_000)),
                 sim_core::Duration::from_millis(config.liveness_bound_ms),
                 end,
-            ),
+            )?),
             "linearizable" => crate::linearizable(history, Self::history_model()),
-            other => Err(format!("raft has no history check {other:?}")),
+            other => Err(format!("raft has no history check {other:?}").into()),
         }
     }
 
