@@ -285,7 +285,10 @@ impl LeaseNode {
     /// Step 1: ask every candidate for a lease with a new generation.
     pub fn become_candidate(&mut self, ctx: &mut Ctx<'_, Self>) {
         let disk = ctx.durable();
-        let generation = disk.max_gen.max(disk.promised.map_or(0, |p| p.0)) + 1;
+        let generation = Gen::next(
+            disk.max_gen.max(disk.promised.map_or(Gen::ZERO, |p| p.0)),
+            None,
+        );
         ctx.durable_mut().max_gen = generation;
         self.role = Role::Candidate { generation };
         self.confirmed = None;
@@ -478,7 +481,7 @@ impl Process for LeaseNode {
                 if self.accept(ctx, from, generation) {
                     ctx.send(from, LeaseMsg::Grant { generation, round });
                 } else {
-                    let promised = ctx.durable().promised.map_or(0, |p| p.0);
+                    let promised = ctx.durable().promised.map_or(Gen::ZERO, |p| p.0);
                     ctx.send(
                         from,
                         LeaseMsg::Refuse {

@@ -134,7 +134,14 @@ impl Protocol for BullyProtocol {
     type Client = sim_core::NoClients;
 
     fn knobs() -> &'static [Knob] {
-        &[FENCING_KNOB]
+        &[
+            FENCING_KNOB,
+            Knob {
+                name: "gen_without_node_id",
+                mistake: "generations are bare counters with no node id as a tiebreak, so a coordinator that restarts while another took over (or each side of a partition) takes the same generation as another leader, and the store accepts both leaders' writes",
+                caught_by: "one-leader-per-gen",
+            },
+        ]
     }
 
     fn checks() -> &'static [CheckInfo] {
