@@ -527,6 +527,7 @@ fn run_list(dir: &str) -> Result<ExitCode, Failure> {
     o.push_str("protocols:\n");
     for p in registry::infos() {
         o.push_str(&format!("  {}: {}\n", p.name, p.summary));
+        o.push_str(&format!("    nodes: at most {}\n", p.max_nodes));
         let config = p.config.replace('\n', "\n      ");
         o.push_str(&format!("    config (defaults): {config}\n"));
         if p.checks.is_empty() {

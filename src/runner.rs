@@ -109,6 +109,23 @@ impl<P: Protocol> Prepared<P> {
     /// Everything in the scenario that depends on the protocol: its config (unknown fields
     /// and bad values are errors at their position), its checks, its workload.
     pub fn new(s: &Scenario) -> Result<Prepared<P>, ScenarioError> {
+        if s.nodes.len() > P::MAX_NODES {
+            return Err(s
+                .error(
+                    s.nodes_span.clone(),
+                    format!(
+                        "{} nodes is more than {} supports ({} at most)",
+                        s.nodes.len(),
+                        P::NAME,
+                        P::MAX_NODES
+                    ),
+                )
+                .label(format!("expected at most {}", P::MAX_NODES))
+                .help(format!(
+                    "`faultline list` shows the cluster size each protocol supports; docs/PERFORMANCE.md says what {} costs at its largest",
+                    P::NAME
+                )));
+        }
         let config: P::Config = match &s.config {
             Some(span) => {
                 crate::scenario::parse_span(&s.source, span).map_err(|(span, message)| {
@@ -255,8 +272,13 @@ impl<P: Protocol> Prepared<P> {
         // stopped it early; their failures join any `Eventually` ones found at the end.
         let mut undecided = None;
         if report.end != EndReason::Violation {
-            let (violated, undecided_checks) =
-                history_checks::<P>(&history, &report.history, &self.config, report.end_time);
+            let (violated, undecided_checks) = history_checks::<P>(
+                &history,
+                &report.history,
+                &self.config,
+                report.end_time,
+                s.check_steps(),
+            );
             report.violations.extend(violated);
             undecided = undecided_checks.into_iter().next();
         }
@@ -310,18 +332,19 @@ pub fn incomplete(report: &sim_core::Report) -> Option<Outcome> {
 }
 
 /// Runs the history checks `names` on a finished run's history (in the order the scenario
-/// lists them). Each failure becomes a violation at the run's end, `end`; the checks that
+/// lists them), each within `max_steps` search steps per key. Each failure becomes a violation at the run's end, `end`; the checks that
 /// could not decide come back apart, as `(check, why)`.
 pub fn history_checks<P: Protocol>(
     names: &[&str],
     history: &History,
     config: &P::Config,
     end: sim_core::Time,
+    max_steps: u64,
 ) -> (Vec<Violation>, Vec<(String, String)>) {
     let mut violated = Vec::new();
     let mut undecided = Vec::new();
     for name in names {
-        match P::history_check(name, history, config, end) {
+        match P::history_check(name, history, config, end, max_steps) {
             Ok(()) => {}
             Err(HistoryFailure::Violated(message)) => violated.push(Violation {
                 check: name.to_string(),

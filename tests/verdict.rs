@@ -146,6 +146,7 @@ mod flood {
     impl Protocol for Flood {
         const NAME: &'static str = "flood";
         const SUMMARY: &'static str = "test-only: fills the event queue";
+        const MAX_NODES: usize = 16;
         type Config = Config;
         type Node = Node;
         type Client = sim_core::NoClients;
@@ -167,6 +168,7 @@ mod flood {
             _: &lincheck::History,
             _: &Config,
             _: Time,
+            _: u64,
         ) -> Result<(), HistoryFailure> {
             Err(HistoryFailure::Undecided("test-only: never decides".into()))
         }
@@ -251,5 +253,89 @@ fn a_sweep_exits_with_its_most_serious_code() {
     assert_eq!(
         combined_exit_code([EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_UNDECIDED]),
         EXIT_NOT_MET
+    );
+}
+
+/// The lease demo (seed 112 serves a stale read) with `extra` added before `expect`.
+fn stale_read_demo(extra: &str) -> String {
+    let text =
+        std::fs::read_to_string("scenarios/raft/lease-without-clock-bound.ron").expect("shipped");
+    let at = text.find("    expect:").expect("an expect line");
+    format!("{}{extra}{}", &text[..at], &text[at..])
+}
+
+#[test]
+fn the_history_check_is_bounded_and_undecided_is_never_a_violation() {
+    use faultline::runner::{EXIT_UNDECIDED, Outcome};
+    let decided = Scenario::parse("lwcb.ron", &stale_read_demo("")).expect("parses");
+    let r = runner::run(&decided, decided.seed(), TraceLevel::Off).expect("runs");
+    assert!(r.matched, "the demo fails linearizable: {:?}", r.outcome);
+    // The same history with a budget of one step per key: undecided, whatever expect says.
+    let text = stale_read_demo("    check_steps: 1,\n");
+    let s = Scenario::parse("lwcb.ron", &text).expect("parses");
+    let r = runner::run(&s, s.seed(), TraceLevel::Off).expect("runs");
+    match &r.outcome {
+        Outcome::Undecided { check, message } => {
+            assert_eq!(check, "linearizable");
+            assert!(message.contains("budget of 1 steps per key"), "{message}");
+        }
+        other => panic!("expected undecided, got {other:?}"),
+    }
+    assert!(
+        !r.matched,
+        "undecided does not meet expect: Violation(\"linearizable\")"
+    );
+    let path = tmp("lwcb-undecided.ron", &text);
+    let out = faultline(&["run", &path, "--trace", "off"]);
+    assert_eq!(out.status.code(), Some(i32::from(EXIT_UNDECIDED)));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("got undecided: linearizable"), "{stdout}");
+    let sweep = faultline(&["sweep", &path, "--seeds", "112..113", "--jobs", "1"]);
+    assert_eq!(sweep.status.code(), Some(i32::from(EXIT_UNDECIDED)));
+}
+
+#[test]
+fn sweep_lines_stay_short_and_run_keeps_the_whole_explanation() {
+    let path = tmp(
+        "lwcb-pass.ron",
+        &stale_read_demo("").replace(r#"expect: Violation("linearizable"),"#, "expect: Pass,"),
+    );
+    let sweep = faultline(&["sweep", &path, "--seeds", "112..113", "--jobs", "1"]);
+    assert_eq!(sweep.status.code(), Some(1));
+    let line = String::from_utf8_lossy(&sweep.stdout).into_owned();
+    assert!(line.contains(r#""check":"linearizable""#), "{line}");
+    assert!(line.len() < 1_000, "a sweep line of {} bytes", line.len());
+    let run = faultline(&["run", &path, "--trace", "off", "--seed", "112"]);
+    let full = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        full.len() > 2 * line.len() && full.contains("not linearizable"),
+        "run prints the whole explanation:\n{full}"
+    );
+}
+
+#[test]
+fn every_protocol_states_its_cluster_limit_and_beyond_it_is_bad_input() {
+    let list = faultline(&["list"]);
+    let stdout = String::from_utf8_lossy(&list.stdout);
+    for limit in ["1000000", "10000", "200", "1000"] {
+        assert!(
+            stdout.contains(&format!("    nodes: at most {limit}\n")),
+            "{stdout}"
+        );
+    }
+    let path = tmp(
+        "huge.ron",
+        r#"(name: "huge", protocol: (name: "raft"), cluster: (nodes: 100000), seed: 1, duration: "1s", expect: Pass)"#,
+    );
+    let out = faultline(&["run", &path]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "bad input, before the run starts"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("100000 nodes is more than raft supports (10000 at most)"),
+        "{stderr}"
     );
 }

@@ -76,8 +76,9 @@ impl HistoryFailure {
     }
 }
 
-/// The step budget of the `linearizable` check when a scenario is run, swept or shrunk:
-/// per key, search steps of the lincheck crate. Counted in steps, not seconds, so a
+/// The default step budget of the `linearizable` check when a scenario is run, swept or
+/// shrunk (a scenario's `check_steps` changes it): per key, search steps of the lincheck
+/// crate. Counted in steps, not seconds, so a
 /// history that runs out of it is `undecided` on every machine alike. Enough for every
 /// history the shipped scenarios and the 1,000-seed sweeps produce; see
 /// docs/PERFORMANCE.md for what it costs.
@@ -89,6 +90,10 @@ pub trait Protocol {
     const NAME: &'static str;
     /// One line for `faultline list`.
     const SUMMARY: &'static str;
+    /// The largest cluster (server nodes, clients not counted) this protocol supports: a
+    /// scenario with more is an error before the run starts, not an allocation failure
+    /// halfway. Say what it costs at this size in docs/PERFORMANCE.md.
+    const MAX_NODES: usize;
     /// Protocol configuration, bug knobs included, as written in a scenario's
     /// `protocol: (name: "...", config: (...))`. Unknown fields must be rejected
     /// (`#[serde(deny_unknown_fields)]`) and every field must have a default.
@@ -122,7 +127,9 @@ pub trait Protocol {
     }
 
     /// Runs the `History` check `name` on a finished run's `history` (the run ended at
-    /// `end`): `Ok(())` when it holds, else what failed or why it is undecided. The
+    /// `end`) within `max_steps` search steps per key (a check that searches must give up
+    /// past it, as [`HistoryFailure::Undecided`]): `Ok(())` when it holds, else what
+    /// failed or why it is undecided. The
     /// default knows `"linearizable"`, checked against [`Protocol::history_model`] with
     /// the lincheck crate; protocols with other history checks override this.
     fn history_check(
@@ -130,20 +137,26 @@ pub trait Protocol {
         history: &History,
         config: &Self::Config,
         end: Time,
+        max_steps: u64,
     ) -> Result<(), HistoryFailure> {
         let _ = (config, end);
         match name {
-            "linearizable" => linearizable(history, Self::history_model()),
+            "linearizable" => linearizable(history, Self::history_model(), max_steps),
             other => Err(format!("{} has no history check {other:?}", Self::NAME).into()),
         }
     }
 }
 
-/// Checks `history` against `model` within [`LINEARIZABLE_MAX_STEPS`] and turns anything
+/// Checks `history` against `model` within `max_steps` search steps per key (scenarios:
+/// [`LINEARIZABLE_MAX_STEPS`] unless they set `check_steps`) and turns anything
 /// but "linearizable" into a plain message with lincheck's explanation (the longest
 /// linearizable prefix and the operations that cannot come next). Running out of the
 /// step budget is [`HistoryFailure::Undecided`], never a pass.
-pub fn linearizable(history: &History, model: Option<ModelKind>) -> Result<(), HistoryFailure> {
+pub fn linearizable(
+    history: &History,
+    model: Option<ModelKind>,
+    max_steps: u64,
+) -> Result<(), HistoryFailure> {
     let Some(model) = model else {
         return Err("this protocol's clients record no history to check"
             .to_string()
@@ -152,7 +165,7 @@ pub fn linearizable(history: &History, model: Option<ModelKind>) -> Result<(), H
     let mut history = history.clone();
     history.model = model;
     let options = CheckOptions {
-        max_steps: Some(LINEARIZABLE_MAX_STEPS),
+        max_steps: Some(max_steps),
         ..CheckOptions::default()
     };
     let report = lincheck::check_history(&history, &options)
@@ -166,7 +179,7 @@ pub fn linearizable(history: &History, model: Option<ModelKind>) -> Result<(), H
         )
         .into()),
         Verdict::Unknown => Err(HistoryFailure::Undecided(format!(
-            "linearizability undecided: the checker's budget of {LINEARIZABLE_MAX_STEPS} steps per key ran out ({} model, {} history events)",
+            "linearizability undecided: the checker's budget of {max_steps} steps per key ran out ({} model, {} history events)",
             model.name(),
             history.events.len()
         ))),
@@ -179,6 +192,9 @@ pub struct PingstormProtocol;
 impl Protocol for PingstormProtocol {
     const NAME: &'static str = "pingstorm";
     const SUMMARY: &'static str = "a storm of messages: the engine's smoke test and benchmark";
+    /// The engine's own bound (scenario files allow 1,000,000 nodes); 100,000 nodes take
+    /// about 100 MB (docs/PERFORMANCE.md).
+    const MAX_NODES: usize = 1_000_000;
     type Config = pingstorm::PingstormConfig;
     type Node = pingstorm::Pingstorm;
     type Client = sim_core::NoClients;

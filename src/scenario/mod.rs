@@ -32,6 +32,8 @@ pub struct Scenario {
     pub(crate) protocol_text: Span,
     pub(crate) nodes: Vec<String>,
     pub(crate) cluster_text: Span,
+    /// Where `nodes: ...` is written, for errors about the cluster's size.
+    pub(crate) nodes_span: Span,
     pub(crate) network: NetworkSpec,
     pub(crate) network_text: Option<Span>,
     pub(crate) workload: Workload,
@@ -42,6 +44,7 @@ pub struct Scenario {
     pub(crate) seed: u64,
     pub(crate) duration: Spanned<Duration>,
     pub(crate) max_events: Option<u64>,
+    pub(crate) check_steps: Option<Spanned<u64>>,
     pub(crate) trace: TraceLevel,
     pub(crate) expect: Spanned<Expect>,
 }
@@ -119,6 +122,7 @@ impl Scenario {
             protocol_text: parsed.protocol.span.clone(),
             nodes,
             cluster_text: parsed.cluster.span.clone(),
+            nodes_span: parsed.cluster.value.nodes.span.clone(),
             network: parsed
                 .network
                 .as_ref()
@@ -140,6 +144,7 @@ impl Scenario {
             seed: parsed.seed,
             duration: parsed.duration,
             max_events: parsed.max_events,
+            check_steps: parsed.check_steps,
             trace: parsed
                 .trace
                 .map_or(TraceLevel::Summary, TraceSetting::level),
@@ -167,6 +172,14 @@ impl Scenario {
         self.seed
     }
     /// How long the run lasts in virtual time.
+    /// The step budget of each history check, per key (`check_steps`, else
+    /// [`protocols::LINEARIZABLE_MAX_STEPS`]).
+    pub fn check_steps(&self) -> u64 {
+        self.check_steps
+            .as_ref()
+            .map_or(protocols::LINEARIZABLE_MAX_STEPS, |s| s.value)
+    }
+
     pub fn duration(&self) -> Duration {
         self.duration.value
     }
@@ -275,6 +288,18 @@ impl Scenario {
                 .error(self.duration.span.clone(), "the run lasts 0s")
                 .label("expected a positive duration")
                 .help("write e.g. `duration: \"10s\"`"));
+        }
+        if let Some(steps) = self.check_steps.as_ref().filter(|s| s.value == 0) {
+            return Err(self
+                .error(
+                    steps.span.clone(),
+                    "check_steps is 0: no history could be decided",
+                )
+                .label("expected at least 1")
+                .help(format!(
+                    "leave it out for the default, {} steps per key",
+                    protocols::LINEARIZABLE_MAX_STEPS
+                )));
         }
         if self.max_events == Some(0) {
             return Err(self.error(
