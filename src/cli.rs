@@ -1,7 +1,9 @@
 //! The command line: parse the flags, call the library, print, choose the exit code.
 //!
 //! Exit codes: 0 when every run met its `expect`, 1 when one did not, 2 for bad input
-//! (a bad scenario file or flag).
+//! (a bad scenario file or flag), 3 when a run was cut short (`incomplete`), 4 when a
+//! history check could not decide (`undecided`); a sweep exits with the most serious of
+//! its runs' codes, in the order 1, 3, 4 (see `faultline::runner`).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline::output::{self, replay_command};
@@ -27,7 +29,8 @@ enum Command {
     /// Run one scenario with one seed, print its trace and verdict.
     ///
     /// Exit code 0 when the outcome matches the file's `expect`, 1 when it does not,
-    /// 2 for a bad file or flag.
+    /// 2 for a bad file or flag, 3 when the run was cut short before its duration
+    /// (incomplete), 4 when a history check could not decide (undecided).
     Run {
         /// The scenario file (RON), e.g. scenarios/pingstorm/smoke.ron.
         file: String,
@@ -377,9 +380,10 @@ fn run_one(
     let mut r = runner::run(&s, seed, record)?;
     let wall = started.elapsed();
     if let Some(path) = svg {
-        let verdict = match r.outcome.check() {
-            None => "pass".to_string(),
-            Some(check) => format!("VIOLATION {check}"),
+        let verdict = match &r.outcome {
+            runner::Outcome::Pass => "pass".to_string(),
+            runner::Outcome::Violation(v) => format!("VIOLATION {}", v.check),
+            other => output::outcome_name(other),
         };
         let title = format!("{} (seed {seed}): {verdict}", s.name());
         std::fs::write(path, sim_core::diagram::svg(&r.report.trace, &title))
@@ -429,11 +433,7 @@ fn run_one(
         }
     };
     written.map_err(|e| Failure::Input(format!("cannot write the report: {e}")))?;
-    Ok(if r.matched {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitCode::from(r.outcome.exit_code(r.matched)))
 }
 
 fn run_sweep(
@@ -651,6 +651,7 @@ fn run_list(dir: &str) -> Result<ExitCode, Failure> {
     o.push_str("protocols:\n");
     for p in registry::infos() {
         o.push_str(&format!("  {}: {}\n", p.name, p.summary));
+        o.push_str(&format!("    nodes: at most {}\n", p.max_nodes));
         let config = p.config.replace('\n', "\n      ");
         o.push_str(&format!("    config (defaults): {config}\n"));
         if p.checks.is_empty() {

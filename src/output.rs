@@ -23,12 +23,24 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
-/// `Pass` or `Violation("check")`: the outcome as `expect` would write it.
+/// `Pass` or `Violation("check")`: the outcome as `expect` would write it; the outcomes
+/// no `expect` can name read `incomplete: queue-full at 182.000ms` and
+/// `undecided: linearizable`.
 pub fn outcome_name(o: &Outcome) -> String {
     match o {
         Outcome::Pass => "Pass".into(),
         Outcome::Violation(v) => format!("Violation({:?})", v.check),
+        Outcome::Incomplete { end, at } => format!("incomplete: {} at {at}", end_name(*end)),
+        Outcome::Undecided { check, .. } => format!("undecided: {check}"),
     }
+}
+
+/// `time-limit`, `queue-full`: why a run ended, as the JSON output writes it.
+pub fn end_name(end: sim_core::EndReason) -> String {
+    serde_json::to_value(end)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 /// The trace at `level`, one event a line.
@@ -58,10 +70,7 @@ pub fn verdict_text(s: &Scenario, r: &RunResult) -> String {
 pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> String {
     let mut o = String::new();
     let rep = &r.report;
-    let end = serde_json::to_value(rep.end)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
+    let end = end_name(rep.end);
     let _ = writeln!(
         o,
         "end: {end} at {} after {} events",
@@ -107,6 +116,21 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
             v.time.readable(),
             message
         );
+    }
+    match &r.outcome {
+        Outcome::Incomplete { .. } => {
+            let _ = writeln!(
+                o,
+                "incomplete: the run ended at {} of its {}, so it cannot pass (exit code {})",
+                rep.end_time,
+                s.duration(),
+                crate::runner::EXIT_INCOMPLETE
+            );
+        }
+        Outcome::Undecided { check, message } => {
+            let _ = writeln!(o, "undecided: {check}: {message}");
+        }
+        Outcome::Pass | Outcome::Violation(_) => {}
     }
     let got = outcome_name(&r.outcome);
     if r.matched {

@@ -19,6 +19,8 @@ pub trait Visit {
 pub struct Info {
     pub name: &'static str,
     pub summary: &'static str,
+    /// The largest cluster it supports ([`Protocol::MAX_NODES`]).
+    pub max_nodes: usize,
     /// `(name, mistake, caught by)`
     pub knobs: Vec<(&'static str, &'static str, &'static str)>,
     /// `(name, kind, promise)`
@@ -32,6 +34,7 @@ impl Info {
         Info {
             name: P::NAME,
             summary: P::SUMMARY,
+            max_nodes: P::MAX_NODES,
             knobs: P::knobs()
                 .iter()
                 .map(|k| (k.name, k.mistake, k.caught_by))

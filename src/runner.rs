@@ -4,33 +4,88 @@
 use crate::registry::{self, Visit};
 use crate::scenario::{Expect, Scenario, ScenarioError, list};
 use lincheck::History;
-use protocols::{CheckKind, Protocol};
+use protocols::{CheckKind, HistoryFailure, Protocol};
 use serde::Serialize;
-use sim_core::{Limits, LinkUpdate, Report, SimConfig, Simulation, TraceLevel, Violation};
+use sim_core::{
+    EndReason, Limits, LinkUpdate, Report, SimConfig, Simulation, Time, TraceLevel, Violation,
+};
 
-/// What a run ended with.
+/// What a run ended with. Serialized with a `verdict` tag: `{"verdict":"pass"}`,
+/// `{"verdict":"violation","check":..,"time":..,"message":..}`,
+/// `{"verdict":"incomplete","end":"queue-full","at":..}`,
+/// `{"verdict":"undecided","check":..,"message":..}`.
+///
+/// Only `Pass` and `Violation` can meet a scenario's `expect`; each outcome has its exit
+/// code ([`Outcome::exit_code`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "lowercase")]
 pub enum Outcome {
     /// No check failed.
     Pass,
-    /// A check failed (the first one, when the run stops at the first violation).
+    /// A check failed: the one `expect` names if it is among those that failed at the
+    /// stopping event, else the first found (see [`judge`]).
     Violation(Violation),
+    /// The run ended before its `duration` for a reason other than the scenario's own
+    /// `max_events` (the event queue filled up: a runaway protocol or fault). What it did
+    /// not run cannot pass, nor can its end-of-run checks be judged.
+    Incomplete {
+        /// Why it ended.
+        end: EndReason,
+        /// When (virtual time).
+        at: Time,
+    },
+    /// No check failed, but a history check could not decide within its step budget
+    /// ([`protocols::LINEARIZABLE_MAX_STEPS`]): neither a pass nor a violation.
+    Undecided { check: String, message: String },
 }
+
+/// Exit code of a run or sweep whose outcomes all met `expect`.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when an outcome (a pass or a violation) did not meet `expect`.
+pub const EXIT_NOT_MET: u8 = 1;
+/// Exit code for bad input: a bad scenario file or flag.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code of an [`Outcome::Incomplete`] run.
+pub const EXIT_INCOMPLETE: u8 = 3;
+/// Exit code of an [`Outcome::Undecided`] run.
+pub const EXIT_UNDECIDED: u8 = 4;
 
 impl Outcome {
     /// The failed check's name, if any.
     pub fn check(&self) -> Option<&str> {
         match self {
-            Outcome::Pass => None,
             Outcome::Violation(v) => Some(&v.check),
+            Outcome::Pass | Outcome::Incomplete { .. } | Outcome::Undecided { .. } => None,
         }
     }
 
-    /// Does this outcome meet `expect`?
-    pub fn matches(&self, expect: &Expect) -> bool {
-        self.check() == expect.check()
+    /// The process exit code for this outcome: [`EXIT_OK`] when it met `expect`,
+    /// [`EXIT_INCOMPLETE`] or [`EXIT_UNDECIDED`] for those outcomes (which never meet it),
+    /// else [`EXIT_NOT_MET`].
+    pub fn exit_code(&self, matched: bool) -> u8 {
+        match self {
+            _ if matched => EXIT_OK,
+            Outcome::Incomplete { .. } => EXIT_INCOMPLETE,
+            Outcome::Undecided { .. } => EXIT_UNDECIDED,
+            Outcome::Pass | Outcome::Violation(_) => EXIT_NOT_MET,
+        }
     }
+}
+
+/// The exit code of many runs (a sweep, or several sweep files): the most serious of
+/// their codes. A run that did not meet `expect` ([`EXIT_NOT_MET`]) outranks an
+/// incomplete one, which outranks an undecided one; all met is [`EXIT_OK`].
+pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
+    let rank = |c: u8| match c {
+        EXIT_OK => 0,
+        EXIT_UNDECIDED => 1,
+        EXIT_INCOMPLETE => 2,
+        _ => 3,
+    };
+    codes
+        .into_iter()
+        .max_by_key(|&c| rank(c))
+        .unwrap_or(EXIT_OK)
 }
 
 /// One run's result.
@@ -54,6 +109,23 @@ impl<P: Protocol> Prepared<P> {
     /// Everything in the scenario that depends on the protocol: its config (unknown fields
     /// and bad values are errors at their position), its checks, its workload.
     pub fn new(s: &Scenario) -> Result<Prepared<P>, ScenarioError> {
+        if s.nodes.len() > P::MAX_NODES {
+            return Err(s
+                .error(
+                    s.nodes_span.clone(),
+                    format!(
+                        "{} nodes is more than {} supports ({} at most)",
+                        s.nodes.len(),
+                        P::NAME,
+                        P::MAX_NODES
+                    ),
+                )
+                .label(format!("expected at most {}", P::MAX_NODES))
+                .help(format!(
+                    "`faultline list` shows the cluster size each protocol supports; docs/PERFORMANCE.md says what {} costs at its largest",
+                    P::NAME
+                )));
+        }
         let config: P::Config = match &s.config {
             Some(span) => crate::scenario::parse_span(&s.source, span).map_err(|e| {
                 let (span, message) =
@@ -186,6 +258,14 @@ impl<P: Protocol> Prepared<P> {
     ) -> Result<RunResult, ScenarioError> {
         let mut sim = self.build(s, seed, trace)?;
         let mut report = sim.run();
+        if let Some(outcome) = incomplete(&report) {
+            return Ok(RunResult {
+                seed,
+                outcome,
+                matched: false,
+                report,
+            });
+        }
         let history: Vec<&str> = self
             .checks
             .iter()
@@ -195,19 +275,24 @@ impl<P: Protocol> Prepared<P> {
         if let Some(model) = P::history_model() {
             report.history.model = model;
         }
-        if report.violations.is_empty() {
-            report.violations.extend(history_checks::<P>(
+        // History checks judge the finished run, so they run unless an `Always` check
+        // stopped it early; their failures join any `Eventually` ones found at the end.
+        let mut undecided = None;
+        if report.end != EndReason::Violation {
+            let (violated, undecided_checks) = history_checks::<P>(
                 &history,
                 &report.history,
                 &self.config,
                 report.end_time,
-            ));
+                s.check_steps(),
+            );
+            report.violations.extend(violated);
+            undecided = undecided_checks.into_iter().next();
         }
-        let outcome = match report.violations.first() {
-            Some(v) => Outcome::Violation(v.clone()),
-            None => Outcome::Pass,
-        };
-        let matched = outcome.matches(&s.expect.value);
+        let (mut outcome, mut matched) = judge(&report.violations, &s.expect.value);
+        if let (Outcome::Pass, Some((check, message))) = (&outcome, undecided) {
+            (outcome, matched) = (Outcome::Undecided { check, message }, false);
+        }
         Ok(RunResult {
             seed,
             outcome,
@@ -217,26 +302,68 @@ impl<P: Protocol> Prepared<P> {
     }
 }
 
+/// Judges a finished run's violations against `expect`, whatever the order of the
+/// scenario's `checks`: every violation found at the stopping event counts (the run stops
+/// at the first event where any check fails, and all that fail there are reported; the
+/// history checks all run at the end). `expect: Violation("c")` is met when `c` is among
+/// them, and the outcome then names `c`; otherwise it names the first found. Returns the
+/// outcome and whether it meets `expect`.
+pub fn judge(violations: &[Violation], expect: &Expect) -> (Outcome, bool) {
+    let Some(first) = violations.first() else {
+        return (Outcome::Pass, *expect == Expect::Pass);
+    };
+    let at_stop = violations.iter().take_while(|v| v.time == first.time);
+    let named = expect
+        .check()
+        .and_then(|c| at_stop.clone().find(|v| v.check == c));
+    match named {
+        Some(v) => (Outcome::Violation(v.clone()), true),
+        None => (Outcome::Violation(first.clone()), false),
+    }
+}
+
+/// Is this run cut short: ended before its `duration` for another reason than its own
+/// `max_events` or a violation? A run with nothing left to happen (`quiescent`) is not:
+/// every event it would have had, it had.
+pub fn incomplete(report: &sim_core::Report) -> Option<Outcome> {
+    match report.end {
+        EndReason::TimeLimit
+        | EndReason::EventLimit
+        | EndReason::Quiescent
+        | EndReason::Violation => None,
+        EndReason::QueueFull => Some(Outcome::Incomplete {
+            end: report.end,
+            at: report.end_time,
+        }),
+    }
+}
+
 /// Runs the history checks `names` on a finished run's history (in the order the scenario
-/// lists them); each failure becomes a violation at the run's end, `end`.
+/// lists them), each within `max_steps` search steps per key. Each failure becomes a violation at the run's end, `end`; the checks that
+/// could not decide come back apart, as `(check, why)`.
 pub fn history_checks<P: Protocol>(
     names: &[&str],
     history: &History,
     config: &P::Config,
     end: sim_core::Time,
-) -> Vec<Violation> {
-    names
-        .iter()
-        .filter_map(|name| {
-            P::history_check(name, history, config, end)
-                .err()
-                .map(|message| Violation {
-                    check: name.to_string(),
-                    time: end,
-                    message,
-                })
-        })
-        .collect()
+    max_steps: u64,
+) -> (Vec<Violation>, Vec<(String, String)>) {
+    let mut violated = Vec::new();
+    let mut undecided = Vec::new();
+    for name in names {
+        match P::history_check(name, history, config, end, max_steps) {
+            Ok(()) => {}
+            Err(HistoryFailure::Violated(message)) => violated.push(Violation {
+                check: name.to_string(),
+                time: end,
+                message,
+            }),
+            Err(HistoryFailure::Undecided(message)) => {
+                undecided.push((name.to_string(), message));
+            }
+        }
+    }
+    (violated, undecided)
 }
 
 /// Runs a scenario whatever its protocol (looked up by name in the registry).

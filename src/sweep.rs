@@ -12,7 +12,7 @@
 
 use crate::output::outcome_name;
 use crate::registry::{self, Visit};
-use crate::runner::{Outcome, Prepared, unknown_protocol};
+use crate::runner::{Outcome, Prepared, combined_exit_code, unknown_protocol};
 use crate::scenario::{Scenario, ScenarioError};
 use protocols::Protocol;
 use serde::{Deserialize, Serialize};
@@ -161,6 +161,18 @@ impl Recorded {
     /// violation (or ended another way) cannot.
     pub fn shrinkable(&self) -> bool {
         !self.ok && self.kind == "violation"
+    }
+
+    /// This seed's exit code, as `faultline run --seed` would give it: 0 when it met
+    /// `expect`, 3 for an incomplete run, 4 for an undecided one, else 1.
+    pub fn exit_code(&self) -> u8 {
+        use crate::runner::{EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_OK, EXIT_UNDECIDED};
+        match self.kind.as_str() {
+            _ if self.ok => EXIT_OK,
+            "incomplete" => EXIT_INCOMPLETE,
+            "undecided" => EXIT_UNDECIDED,
+            _ => EXIT_NOT_MET,
+        }
     }
 
     fn from_line(v: &serde_json::Value) -> Option<Recorded> {
@@ -317,9 +329,11 @@ impl SweepSummary {
         self.failed.sort_by_key(|r| r.seed);
     }
 
-    /// The exit code of a sweep with this summary: 0 when every seed met `expect`, else 1.
+    /// The exit code of a sweep with this summary: the most serious of its seeds' codes
+    /// ([`crate::runner::combined_exit_code`]): 0 when every seed met `expect`, 1 when
+    /// some did not, else 3 or 4 when the only failures were incomplete or undecided runs.
     pub fn exit_code(&self) -> u8 {
-        if self.failed.is_empty() { 0 } else { 1 }
+        combined_exit_code(self.failed.iter().map(Recorded::exit_code))
     }
 
     /// The summary printed at the end of a sweep of `file` (and by `faultline report`):
@@ -499,9 +513,17 @@ pub fn outcome_kind(o: &Outcome) -> String {
 /// One seed's JSON line: seed, verdict, outcome and its kind, violation, stats (no wall
 /// time, so the bytes depend only on the scenario and the seed).
 fn result_line(r: &crate::RunResult) -> String {
+    // The first line of the message only: a linearizability explanation runs to many
+    // kilobytes, and `faultline run --seed N` prints it whole.
     let violation = match &r.outcome {
-        Outcome::Pass => serde_json::Value::Null,
-        Outcome::Violation(v) => json!(v),
+        Outcome::Violation(v) => json!({
+            "check": v.check,
+            "time": v.time,
+            "message": short_message(&v.message),
+        }),
+        Outcome::Pass | Outcome::Incomplete { .. } | Outcome::Undecided { .. } => {
+            serde_json::Value::Null
+        }
     };
     let v = json!({
         "seed": r.seed,
@@ -618,6 +640,24 @@ pub fn merge(outputs: &[(String, SweepOutput)]) -> Result<Merged, String> {
         missing_first,
         missing_shards,
     })
+}
+
+/// The most a sweep line keeps of a violation's message.
+pub const SWEEP_MESSAGE_MAX: usize = 240;
+
+/// A message cut to its first line and at most [`SWEEP_MESSAGE_MAX`] bytes (on a char
+/// boundary), with `...` where it was cut.
+pub fn short_message(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("");
+    let mut end = line.len().min(SWEEP_MESSAGE_MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < message.len() {
+        format!("{} ...", &line[..end])
+    } else {
+        line.to_string()
+    }
 }
 
 #[cfg(test)]

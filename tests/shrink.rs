@@ -121,6 +121,7 @@ struct FragileProtocol;
 impl Protocol for FragileProtocol {
     const NAME: &'static str = "fragile";
     const SUMMARY: &'static str = "test-only: checks that fail predictably";
+    const MAX_NODES: usize = 16;
     type Config = FragileConfig;
     type Node = Fragile;
     type Client = Writer;

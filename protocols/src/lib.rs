@@ -56,12 +56,48 @@ pub struct CheckInfo {
     pub promise: &'static str,
 }
 
+/// Why a history check did not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryFailure {
+    /// The check failed: the message says plainly what broke.
+    Violated(String),
+    /// The check could not decide within its bound (a step budget, never wall time, so
+    /// the answer is the same on every machine). Neither a pass nor a violation.
+    Undecided(String),
+}
+
+impl From<String> for HistoryFailure {
+    fn from(message: String) -> Self {
+        HistoryFailure::Violated(message)
+    }
+}
+
+impl HistoryFailure {
+    pub fn message(&self) -> &str {
+        match self {
+            HistoryFailure::Violated(m) | HistoryFailure::Undecided(m) => m,
+        }
+    }
+}
+
+/// The default step budget of the `linearizable` check when a scenario is run, swept or
+/// shrunk (a scenario's `check_steps` changes it): per key, search steps of the lincheck
+/// crate. Counted in steps, not seconds, so a
+/// history that runs out of it is `undecided` on every machine alike. Enough for every
+/// history the shipped scenarios and the 1,000-seed sweeps produce; see
+/// docs/PERFORMANCE.md for what it costs.
+pub const LINEARIZABLE_MAX_STEPS: u64 = 2_000_000;
+
 /// A protocol as scenario files see it: its name, config, clients, checks and knobs.
 pub trait Protocol {
     /// The scenario's name for it (`"raft"`).
     const NAME: &'static str;
     /// One line for `faultline list`.
     const SUMMARY: &'static str;
+    /// The largest cluster (server nodes, clients not counted) this protocol supports: a
+    /// scenario with more is an error before the run starts, not an allocation failure
+    /// halfway. Say what it costs at this size in docs/PERFORMANCE.md.
+    const MAX_NODES: usize;
     /// Protocol configuration, bug knobs included, as written in a scenario's
     /// `protocol: (name: "...", config: (...))`. Unknown fields must be rejected
     /// (`#[serde(deny_unknown_fields)]`) and every field must have a default.
@@ -102,7 +138,9 @@ pub trait Protocol {
     }
 
     /// Runs the `History` check `name` on a finished run's `history` (the run ended at
-    /// `end`): `Ok(())` when it holds, `Err(message)` saying plainly what failed. The
+    /// `end`) within `max_steps` search steps per key (a check that searches must give up
+    /// past it, as [`HistoryFailure::Undecided`]): `Ok(())` when it holds, else what
+    /// failed or why it is undecided. The
     /// default knows `"linearizable"`, checked against [`Protocol::history_model`] with
     /// the lincheck crate; protocols with other history checks override this.
     fn history_check(
@@ -110,26 +148,38 @@ pub trait Protocol {
         history: &History,
         config: &Self::Config,
         end: Time,
-    ) -> Result<(), String> {
+        max_steps: u64,
+    ) -> Result<(), HistoryFailure> {
         let _ = (config, end);
         match name {
-            "linearizable" => linearizable(history, Self::history_model()),
-            other => Err(format!("{} has no history check {other:?}", Self::NAME)),
+            "linearizable" => linearizable(history, Self::history_model(), max_steps),
+            other => Err(format!("{} has no history check {other:?}", Self::NAME).into()),
         }
     }
 }
 
-/// Checks `history` against `model` and turns anything but "linearizable" into a plain
-/// message with lincheck's explanation (the longest linearizable prefix and the operations
-/// that cannot come next). The step budget keeps the verdict deterministic; running out of
-/// it is reported as its own failure, never as a pass.
-pub fn linearizable(history: &History, model: Option<ModelKind>) -> Result<(), String> {
+/// Checks `history` against `model` within `max_steps` search steps per key (scenarios:
+/// [`LINEARIZABLE_MAX_STEPS`] unless they set `check_steps`) and turns anything
+/// but "linearizable" into a plain message with lincheck's explanation (the longest
+/// linearizable prefix and the operations that cannot come next). Running out of the
+/// step budget is [`HistoryFailure::Undecided`], never a pass.
+pub fn linearizable(
+    history: &History,
+    model: Option<ModelKind>,
+    max_steps: u64,
+) -> Result<(), HistoryFailure> {
     let Some(model) = model else {
-        return Err("this protocol's clients record no history to check".into());
+        return Err("this protocol's clients record no history to check"
+            .to_string()
+            .into());
     };
     let mut history = history.clone();
     history.model = model;
-    let report = lincheck::check_history(&history, &CheckOptions::default())
+    let options = CheckOptions {
+        max_steps: Some(max_steps),
+        ..CheckOptions::default()
+    };
+    let report = lincheck::check_history(&history, &options)
         .map_err(|e| format!("the run's history is malformed: {e}"))?;
     match report.verdict {
         Verdict::Linearizable => Ok(()),
@@ -137,11 +187,13 @@ pub fn linearizable(history: &History, model: Option<ModelKind>) -> Result<(), S
             "the clients' history is not linearizable ({} model)\n{}",
             model.name(),
             report.render_text().trim_end()
-        )),
-        Verdict::Unknown => Err(format!(
-            "linearizability undecided: the checker's step budget ran out ({} model)",
-            model.name()
-        )),
+        )
+        .into()),
+        Verdict::Unknown => Err(HistoryFailure::Undecided(format!(
+            "linearizability undecided: the checker's budget of {max_steps} steps per key ran out ({} model, {} history events)",
+            model.name(),
+            history.events.len()
+        ))),
     }
 }
 
@@ -151,6 +203,9 @@ pub struct PingstormProtocol;
 impl Protocol for PingstormProtocol {
     const NAME: &'static str = "pingstorm";
     const SUMMARY: &'static str = "a storm of messages: the engine's smoke test and benchmark";
+    /// The engine's own bound (scenario files allow 1,000,000 nodes); 100,000 nodes take
+    /// about 100 MB (docs/PERFORMANCE.md).
+    const MAX_NODES: usize = 1_000_000;
     type Config = pingstorm::PingstormConfig;
     type Node = pingstorm::Pingstorm;
     type Client = sim_core::NoClients;

@@ -100,7 +100,7 @@ fn lease_on_wall_clock_is_stretched_by_a_clock_step() {
         stale.message
     );
     assert_eq!(log.refused, 0);
-    assert_eq!(log.fence, 2);
+    assert_eq!(log.fence.counter, 2);
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn lease_long_pause_is_harmless_with_fencing() {
     let (report, log) = run(LeaseConfig::default(), pause());
     assert_eq!(failed(&report), ["split-brain"]);
     assert_eq!(log.refused, 1);
-    assert_eq!(log.value.unwrap().generation, 2);
+    assert_eq!(log.value.unwrap().generation.counter, 2);
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn sweep(seed: u64, config: LeaseConfig, nemesis: &Nemesis) -> (Report, StoreLog
     let report = sim.run();
     let log = sim.durable(NodeId(5)).store.clone();
     let gens = (0..5)
-        .map(|i| sim.durable(NodeId(i)).max_gen)
+        .map(|i| sim.durable(NodeId(i)).max_gen.counter)
         .max()
         .unwrap();
     (report, log, gens)

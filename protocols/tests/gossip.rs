@@ -55,8 +55,9 @@ fn monotonic_reads_fails_without_sessions() {
             &report.history,
             &setup.config,
             report.end_time,
+            protocols::LINEARIZABLE_MAX_STEPS,
         ) {
-            found = Some((seed, m));
+            found = Some((seed, m.message().to_string()));
             break;
         }
     }

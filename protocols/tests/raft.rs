@@ -45,6 +45,33 @@ fn raft_5_2_leader_election() {
     assert!(text.contains("note role=candidate term="), "{text}");
 }
 
+// Memory linear in the cluster size: only the leader holds per-server state (Figure 2's
+// nextIndex and matchIndex are "volatile state on leaders"), so N servers hold O(N)
+// entries in all, through leader changes, not N per server.
+#[test]
+fn raft_only_the_leader_holds_per_server_state() {
+    let n = 41;
+    let mut setup = Setup::quiet(n, 2, ms(3_000));
+    setup.config.lease_read = true;
+    let mut sim = setup.build(3);
+    sim.schedule(at(1_000), Fault::Crash(NodeId(0)));
+    sim.schedule(at(1_000), Fault::Isolate(NodeId(1)));
+    for t in [900, 1_900, 2_900] {
+        sim.run_until(at(t));
+        let l = leader(&sim).expect("a leader");
+        for i in (0..n as u32).map(NodeId) {
+            let Some(node) = sim.node(i) else { continue };
+            let held = node.per_server_entries();
+            match node.role() {
+                Role::Leader => assert_eq!(held, 4 * n, "the leader {i}: 4 entries per server"),
+                Role::Follower => assert_eq!(held, 0, "at {t}ms follower {i} of {l}"),
+                // A candidate counts the votes it got, fewer than a majority.
+                Role::Candidate | Role::PreCandidate => assert!(held <= n / 2, "{i}: {held}"),
+            }
+        }
+    }
+}
+
 // Raft §5.2, §5.3: leader crash and failover. The survivors elect a new leader in a
 // higher term, client operations keep completing, and the restarted server catches up.
 #[test]

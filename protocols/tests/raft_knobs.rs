@@ -89,3 +89,72 @@ fn knob_lease_without_clock_bound() {
     on.config.lease_without_clock_bound = true;
     knob_is_caught("lease_without_clock_bound", &on, &off, true, 100);
 }
+
+/// One run of the clock-step test: a quiet cluster with lease reads and read-heavy
+/// clients; once a leader holds its lease, its wall clock is stepped back by 0.3-2s, and
+/// a moment later it is cut off from the other servers (its clients still reach it) for
+/// long enough that they elect a new leader and commit writes. Clocks drift within the
+/// lease's bound. The first violation, if any.
+fn clock_step_run(setup: &Setup, seed: u64) -> Option<(String, String)> {
+    let mut rng = sim_core::SimRng::new(seed, "test/clock-step");
+    let mut sim = setup.build(seed);
+    let step_at = at(rng.between(400, 1_500));
+    sim.run_until(step_at);
+    let leader = (0..setup.nodes as u32)
+        .map(sim_core::NodeId)
+        .filter(|&n| sim.node(n).is_some_and(|s| s.is_leader()))
+        .max_by_key(|&n| sim.durable(n).current_term());
+    if let Some(leader) = leader {
+        let back = rng.between(300, 2_000) as i64 * 1_000_000;
+        let now = sim.now();
+        sim.schedule(
+            now,
+            sim_core::Fault::ClockSkew(leader, sim_core::Offset::from_nanos(-back)),
+        );
+        let cut = now.plus(ms(rng.between(0, 40)));
+        sim.schedule(cut, sim_core::Fault::Isolate(leader));
+        sim.schedule(cut.plus(ms(rng.between(800, 2_500))), sim_core::Fault::Heal);
+    }
+    first_violation(&sim.run(), true)
+}
+
+fn clock_step_setup() -> Setup {
+    let mut s = Setup::quiet(3, 4, ms(5_000));
+    s.workload.keys = 1;
+    s.workload.mix = OpMix {
+        read: 6,
+        write: 2,
+        cas: 0,
+        append: 1,
+    };
+    s.config.lease_read = true;
+    s.config.heartbeat_ms = 20;
+    s.drift_ppm = 50_000; // within the default 100,000 ppm bound
+    s
+}
+
+// Raft §8 / thesis §6.4: a lease is a span of time, measured on the monotonic clock. A
+// backward step of the leader's wall clock then changes nothing; a lease kept on the wall
+// clock lasts as much longer, and the cut-off leader serves stale reads.
+#[test]
+fn knob_lease_on_wall_clock() {
+    let off = clock_step_setup();
+    let mut on = off.clone();
+    on.config.lease_on_wall_clock = true;
+    let knob = "lease_on_wall_clock";
+    let caught = (0..1_000)
+        .find_map(|seed| clock_step_run(&on, seed).map(|v| (seed, v)))
+        .unwrap_or_else(|| panic!("{knob}: no violation in 1,000 seeds"));
+    let (seed, (check, message)) = caught;
+    assert_eq!(check, caught_by(knob), "{knob}, seed {seed}: {message}");
+    let clean_seeds = if std::env::var_os("FAULTLINE_FULL_SWEEPS").is_some() {
+        1_000
+    } else {
+        100
+    };
+    for seed in 0..clean_seeds {
+        if let Some((check, message)) = clock_step_run(&off, seed) {
+            panic!("{knob} off: seed {seed} violates {check}: {message}");
+        }
+    }
+}

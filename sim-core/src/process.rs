@@ -3,7 +3,7 @@
 //!
 //! A handler reacts to one input and records its outputs on the context: messages to send,
 //! timers to set or cancel, replies to clients, notes for the trace. It does no I/O, reads
-//! no clock but its node's local clock, and draws randomness only from its node's stream.
+//! no clock but its node's own two (monotonic and wall), and draws randomness only from its node's stream.
 //! Outputs take effect in the order they are made.
 
 use crate::bus::{Bus, Ev, Wire};
@@ -133,13 +133,6 @@ impl<P: Process> Ctx<'_, P> {
     #[inline]
     pub fn wall_clock(&self) -> Time {
         self.clock.wall(self.bus.now)
-    }
-
-    /// The wall clock, under its old name: [`Ctx::wall_clock`]. Kept while protocols move
-    /// to naming the clock they read.
-    #[inline]
-    pub fn local_time(&self) -> Time {
-        self.wall_clock()
     }
 
     /// True when this start is a restart after a crash.

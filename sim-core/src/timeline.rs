@@ -87,7 +87,8 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
             }
             TraceKind::Note { node, text } => {
                 if let (Some(i), Some(role)) = (index(node), text.strip_prefix("role=")) {
-                    // `leader gen=N` or `leader term=N`: the number after the first `=`.
+                    // `leader gen=N` or `leader term=N`: the number after the first `=`
+                    // (of `gen=N/n5`, a generation with its node as tiebreak, the N).
                     let led = role
                         .strip_prefix("leader ")
                         .and_then(|rest| rest.split_once('='));
@@ -96,8 +97,9 @@ pub fn timeline(trace: &Trace, nodes: &[&str], end: Time, width: usize) -> Strin
                             words.push(word.to_string());
                         }
                     }
-                    let generation =
-                        led.and_then(|(_, g)| g.split_whitespace().next()?.parse().ok());
+                    let generation = led.and_then(|(_, g)| {
+                        g.split_whitespace().next()?.split('/').next()?.parse().ok()
+                    });
                     change(i, Some(generation.map_or(Cell::Up, Cell::Leader)), None);
                 } else if let Some(i) = index(node) {
                     if text.starts_with("blocked on ") {

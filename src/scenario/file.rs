@@ -32,6 +32,9 @@ pub(super) struct File {
     pub duration: Spanned<Duration>,
     #[serde(default)]
     pub max_events: Option<u64>,
+    /// The step budget of each history check (per key); the protocol's default if absent.
+    #[serde(default)]
+    pub check_steps: Option<Spanned<u64>>,
     #[serde(default)]
     pub trace: Option<TraceSetting>,
     pub expect: Spanned<Expect>,

@@ -34,6 +34,8 @@ pub struct Scenario {
     pub(crate) protocol_text: Span,
     pub(crate) nodes: Vec<String>,
     pub(crate) cluster_text: Span,
+    /// Where `nodes: ...` is written, for errors about the cluster's size.
+    pub(crate) nodes_span: Span,
     pub(crate) network: NetworkSpec,
     pub(crate) network_text: Option<Span>,
     pub(crate) storage: Option<StorageSpec>,
@@ -46,6 +48,7 @@ pub struct Scenario {
     pub(crate) seed: u64,
     pub(crate) duration: Spanned<Duration>,
     pub(crate) max_events: Option<u64>,
+    pub(crate) check_steps: Option<Spanned<u64>>,
     pub(crate) trace: TraceLevel,
     pub(crate) expect: Spanned<Expect>,
 }
@@ -130,6 +133,7 @@ impl Scenario {
             protocol_text: parsed.protocol.span.clone(),
             nodes,
             cluster_text: parsed.cluster.span.clone(),
+            nodes_span: parsed.cluster.value.nodes.span.clone(),
             network: parsed
                 .network
                 .as_ref()
@@ -153,6 +157,7 @@ impl Scenario {
             seed: parsed.seed,
             duration: parsed.duration,
             max_events: parsed.max_events,
+            check_steps: parsed.check_steps,
             trace: parsed
                 .trace
                 .map_or(TraceLevel::Summary, TraceSetting::level),
@@ -180,6 +185,14 @@ impl Scenario {
         self.seed
     }
     /// How long the run lasts in virtual time.
+    /// The step budget of each history check, per key (`check_steps`, else
+    /// [`protocols::LINEARIZABLE_MAX_STEPS`]).
+    pub fn check_steps(&self) -> u64 {
+        self.check_steps
+            .as_ref()
+            .map_or(protocols::LINEARIZABLE_MAX_STEPS, |s| s.value)
+    }
+
     pub fn duration(&self) -> Duration {
         self.duration.value
     }
@@ -295,6 +308,18 @@ impl Scenario {
                 .error(self.duration.span.clone(), "the run lasts 0s")
                 .label("expected a positive duration")
                 .help("write e.g. `duration: \"10s\"`"));
+        }
+        if let Some(steps) = self.check_steps.as_ref().filter(|s| s.value == 0) {
+            return Err(self
+                .error(
+                    steps.span.clone(),
+                    "check_steps is 0: no history could be decided",
+                )
+                .label("expected at least 1")
+                .help(format!(
+                    "leave it out for the default, {} steps per key",
+                    protocols::LINEARIZABLE_MAX_STEPS
+                )));
         }
         if self.max_events == Some(0) {
             return Err(self.error(
@@ -467,16 +492,18 @@ impl Scenario {
                 }
                 FaultSpec::ClockDrift(node, ppm) => {
                     self.node(node)?;
-                    if ppm.value <= -1_000_000 {
+                    let bound = sim_core::MAX_DRIFT_PPM;
+                    if ppm.value.abs() > bound {
                         return Err(self
                             .error(
                                 ppm.span.clone(),
                                 format!(
-                                    "a drift of {} ppm stops the clock or runs it backwards",
+                                    "a drift of {} ppm is outside the bound of ±{bound} ppm (a clock at half or one and a half times the true rate)",
                                     ppm.value
                                 ),
                             )
-                            .label("expected more than -1000000"));
+                            .label(format!("expected -{bound} to {bound}"))
+                            .help("real clocks drift by tens of ppm; 100000 is already a clock 10% fast"));
                     }
                 }
                 FaultSpec::SetLoss { from, to, .. }

@@ -45,6 +45,9 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     if let Some(m) = s.max_events {
         let _ = writeln!(o, "    max_events: {m},");
     }
+    if let Some(c) = &s.check_steps {
+        let _ = writeln!(o, "    check_steps: {},", c.value);
+    }
     let trace = match s.trace {
         TraceLevel::Off => "Off",
         TraceLevel::Summary => "Summary",

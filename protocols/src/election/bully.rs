@@ -25,11 +25,16 @@
 //! (then `n5` bullies `n2` back into line).
 //!
 //! Bully has no terms in the paper. This version adds a generation: a new coordinator takes
-//! one more than the highest generation it has seen, and stamps its writes to the shared
-//! store with it. That turns the store's fencing on or off into the visible difference
-//! between "two leaders, data intact" and "two leaders, lost updates". Note that both sides
-//! of a partition can pick the *same* generation, which `one-leader-per-gen` reports: a
-//! generation only names one leader when a quorum hands it out (see the lease protocol).
+//! a counter one above the highest it has seen, persists it before it announces itself,
+//! and adds its own id as a tiebreak (`2/n5`), and stamps its writes to the shared store
+//! with it. Without a quorum, two coordinators can pick the same counter (the two sides of
+//! a partition; a coordinator that restarts while a lower node took over), but the
+//! tiebreak keeps their generations apart and ordered, so a fenced store refuses every
+//! write below the highest it accepted and never takes two leaders' writes interleaved.
+//! That turns the store's fencing on or off into the visible difference between "two
+//! leaders, data intact" and "two leaders, lost updates". Bare counters (knob
+//! `gen_without_node_id`) let two leaders share a generation, which `one-leader-per-gen`
+//! reports.
 
 use super::invariants::ElectionNode;
 use super::resource::{self, Gen, StoreLog, StoreMsg, Writer};
@@ -60,6 +65,11 @@ pub struct BullyConfig {
     pub write_interval: Duration,
     /// How long a write takes between the leader deciding to write and the write leaving.
     pub write_work: Duration,
+    /// Bug knob: generations are bare counters, without the node as a tiebreak, so two
+    /// coordinators can take the same one (a restarted coordinator and its successor, or
+    /// the two sides of a partition) and the store cannot tell their writes apart: caught
+    /// by `one-leader-per-gen`.
+    pub gen_without_node_id: bool,
 }
 
 impl Default for BullyConfig {
@@ -73,6 +83,7 @@ impl Default for BullyConfig {
             coordinator_timeout: Duration::from_millis(300),
             write_interval: Duration::from_millis(500),
             write_work: Duration::from_millis(50),
+            gen_without_node_id: false,
         }
     }
 }
@@ -224,7 +235,10 @@ impl BullyNode {
 
     /// Step 3: nobody higher answered, so this node coordinates, as a new generation.
     pub fn become_coordinator(&mut self, ctx: &mut Ctx<'_, Self>) {
-        let generation = ctx.durable().max_gen + 1;
+        // Persisted before anything leaves, with this node as the tiebreak: no other
+        // leader can have it, and after a restart this node takes a higher one.
+        let me = (!ctx.config().gen_without_node_id).then(|| ctx.id());
+        let generation = Gen::next(ctx.durable().max_gen, me);
         ctx.durable_mut().max_gen = generation;
         self.role = Role::Coordinator { generation };
         self.leader = Some((ctx.id(), generation));

@@ -219,14 +219,15 @@ pub struct LeaseDisk {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LeaseNode {
     role: Role,
-    /// The holder side: the current round, when it was sent (local clock), who granted it.
+    /// The holder side: the current round, when it was sent (wall clock: only knob
+    /// `lease_on_wall_clock` reads it), who granted it.
     round: u64,
     round_sent_at: Time,
     grants: Vec<NodeId>,
     refusals: u32,
     /// The newest round a majority granted.
     confirmed: Option<u64>,
-    /// Knob `lease_on_wall_clock`: the lease's end as a local clock reading.
+    /// Knob `lease_on_wall_clock`: the lease's end as a wall clock reading.
     wall_deadline: Option<Time>,
     /// The acceptor side: a running grant, and its timer.
     granted_to: Option<(NodeId, Gen)>,
@@ -284,7 +285,10 @@ impl LeaseNode {
     /// Step 1: ask every candidate for a lease with a new generation.
     pub fn become_candidate(&mut self, ctx: &mut Ctx<'_, Self>) {
         let disk = ctx.durable();
-        let generation = disk.max_gen.max(disk.promised.map_or(0, |p| p.0)) + 1;
+        let generation = Gen::next(
+            disk.max_gen.max(disk.promised.map_or(Gen::ZERO, |p| p.0)),
+            None,
+        );
         ctx.durable_mut().max_gen = generation;
         self.role = Role::Candidate { generation };
         self.confirmed = None;
@@ -297,7 +301,7 @@ impl LeaseNode {
     fn send_round(&mut self, ctx: &mut Ctx<'_, Self>, generation: Gen) {
         self.round += 1;
         let round = self.round;
-        self.round_sent_at = ctx.local_time();
+        self.round_sent_at = ctx.wall_clock();
         self.grants.clear();
         self.refusals = 0;
         let believed = ctx.config().believed_lease();
@@ -381,7 +385,7 @@ impl LeaseNode {
     /// default relies on the `LeaseEnd` timer, a duration on a monotonic clock.
     fn lease_holds(&self, ctx: &Ctx<'_, Self>) -> bool {
         if ctx.config().lease_on_wall_clock {
-            return self.wall_deadline.is_some_and(|d| ctx.local_time() < d);
+            return self.wall_deadline.is_some_and(|d| ctx.wall_clock() < d);
         }
         self.confirmed.is_some()
     }
@@ -397,9 +401,9 @@ impl LeaseNode {
             }
             Role::Leader { generation: g } if g == generation && self.confirmed == Some(round) => {
                 if ctx.config().lease_on_wall_clock {
-                    if let Some(deadline) = self.wall_deadline.filter(|&d| ctx.local_time() < d) {
+                    if let Some(deadline) = self.wall_deadline.filter(|&d| ctx.wall_clock() < d) {
                         // The wall clock says there is time left (it was stepped back).
-                        let left = deadline.since(ctx.local_time());
+                        let left = deadline.since(ctx.wall_clock());
                         ctx.set_timer(left, LeaseTimer::LeaseEnd { generation, round });
                         return;
                     }
@@ -477,7 +481,7 @@ impl Process for LeaseNode {
                 if self.accept(ctx, from, generation) {
                     ctx.send(from, LeaseMsg::Grant { generation, round });
                 } else {
-                    let promised = ctx.durable().promised.map_or(0, |p| p.0);
+                    let promised = ctx.durable().promised.map_or(Gen::ZERO, |p| p.0);
                     ctx.send(
                         from,
                         LeaseMsg::Refuse {

@@ -14,8 +14,54 @@
 use sim_core::{Ctx, NodeId, Process};
 use std::fmt;
 
-/// A generation (an epoch, a term): larger means a later election.
-pub type Gen = u64;
+/// A generation (an epoch, a term, a fencing token): larger means a later election.
+///
+/// A counter, and for protocols whose elections need no quorum (bully) the elected node as
+/// a tiebreak: ordered by counter, then node. Two bully coordinators can pick the same
+/// counter (the two sides of a partition; a coordinator that restarts while another took
+/// over), but never the same generation: generations are unique per leader, and a node
+/// persists the counter it takes before it leads, so it never takes one twice. Lease
+/// generations are counters alone; their quorums make them unique. Printed `2` (counter
+/// alone) or `2/n5` (counter 2, node n5 by its default name).
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Gen {
+    /// The election counter: one above the highest the winner has seen.
+    pub counter: u64,
+    /// Who was elected, where the protocol stamps it (bully).
+    pub node: Option<NodeId>,
+}
+
+impl Gen {
+    /// The generation before every election.
+    pub const ZERO: Gen = Gen {
+        counter: 0,
+        node: None,
+    };
+
+    /// The next generation after `seen`, the highest the winner has seen, for `node`.
+    pub fn next(seen: Gen, node: Option<NodeId>) -> Gen {
+        Gen {
+            counter: seen.counter + 1,
+            node,
+        }
+    }
+}
+
+/// As [`fmt::Display`]: `2` or `2/n5` (timers and states print it in traces).
+impl fmt::Debug for Gen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Gen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.node {
+            Some(n) => write!(f, "{}/n{}", self.counter, n.0 + 1),
+            None => write!(f, "{}", self.counter),
+        }
+    }
+}
 
 /// One write as the store sees it: who sent it, under which generation, and the writer's
 /// sequence number (its `w<seq>`).
@@ -78,7 +124,9 @@ pub enum Verdict {
 }
 
 impl StoreLog {
-    /// Applies a write. With `fencing`, a generation below the fence is refused.
+    /// Applies a write. With `fencing`, a generation below the fence (the highest
+    /// accepted) is refused; generations are unique per leader, so an equal one is the
+    /// same leader's.
     pub fn apply(&mut self, w: Written, fencing: bool) -> Verdict {
         if fencing && w.generation < self.fence {
             self.refused += 1;
@@ -181,10 +229,13 @@ impl Writer {
 mod tests {
     use super::*;
 
-    fn w(writer: u32, generation: Gen, seq: u64) -> Written {
+    fn w(writer: u32, counter: u64, seq: u64) -> Written {
         Written {
             writer: NodeId(writer),
-            generation,
+            generation: Gen {
+                counter,
+                node: Some(NodeId(writer)),
+            },
             seq,
         }
     }
@@ -200,13 +251,23 @@ mod tests {
             log.apply(w(2, 2, 1), true),
             Verdict::Accepted { .. }
         ));
-        assert_eq!(log.apply(w(0, 1, 2), true), Verdict::Refused { fence: 2 });
+        assert_eq!(
+            log.apply(w(0, 1, 2), true),
+            Verdict::Refused {
+                fence: w(2, 2, 1).generation
+            }
+        );
+        // Same counter, lower node: a different, older leader, refused too.
+        assert!(matches!(
+            log.apply(w(1, 2, 1), true),
+            Verdict::Refused { .. }
+        ));
         assert_eq!(
             log.value,
             Some(w(2, 2, 1)),
             "the newer leader's value survives"
         );
-        assert_eq!((log.accepted, log.refused), (2, 1));
+        assert_eq!((log.accepted, log.refused), (2, 2));
     }
 
     #[test]
@@ -225,6 +286,6 @@ mod tests {
             Some(w(0, 1, 7)),
             "the stale write won: n3's update is lost"
         );
-        assert_eq!(log.fence, 2);
+        assert_eq!(log.fence, w(2, 2, 1).generation);
     }
 }

@@ -324,6 +324,8 @@ impl Protocol for PaxosProtocol {
     const NAME: &'static str = "paxos";
     const SUMMARY: &'static str =
         "single-decree Paxos (Lamport 2001): every node proposes, accepts and learns one value";
+    /// Every proposer broadcasts each phase to every acceptor: O(N²) messages a ballot.
+    const MAX_NODES: usize = 1_000;
     type Config = PaxosConfig;
     type Node = Node;
     type Client = sim_core::NoClients;

@@ -18,7 +18,7 @@ impl Node {
             c.election_timeout_ms_max * 1_000_000,
         );
         let after = Duration::from_nanos(ctx.rng().between(lo, hi));
-        let deadline = ctx.local_time().plus(after);
+        let deadline = ctx.monotonic().plus(after);
         self.election_deadline = deadline;
         if self.election_timer.is_some() && self.election_timer_at <= deadline {
             return; // it fires first and re-arms for the rest
@@ -79,12 +79,12 @@ impl Node {
     }
 
     fn start_counting(&mut self, ctx: &mut Ctx<'_, Self>) {
-        self.votes.iter_mut().for_each(|v| *v = false);
-        self.votes[ctx.id().index()] = true;
+        self.votes.clear();
+        self.votes.insert(ctx.id().0);
     }
 
     fn has_majority(&self, ctx: &Ctx<'_, Self>) -> bool {
-        self.votes.iter().filter(|&&v| v).count() >= ctx.majority()
+        self.votes.len() >= ctx.majority()
     }
 
     /// PreVote: ask whether we could win the next term, without changing any term.
@@ -139,10 +139,11 @@ impl Node {
             ctx.cancel_timer(t);
         }
         let next = ctx.durable().last_index() + 1;
-        self.next_index.iter_mut().for_each(|n| *n = next);
-        self.match_index.iter_mut().for_each(|m| *m = 0);
-        self.acked_stamp.iter_mut().for_each(|s| *s = None);
-        self.responded.iter_mut().for_each(|r| *r = false);
+        let n = ctx.node_count();
+        self.next_index = vec![next; n];
+        self.match_index = vec![0; n];
+        self.acked_stamp = vec![None; n];
+        self.responded = vec![false; n];
         self.lease_until = sim_core::Time::ZERO;
         self.heartbeat(ctx);
     }
@@ -168,7 +169,7 @@ impl Node {
         }
         let min = ctx.config().election_timeout_min();
         self.leader_contact
-            .is_some_and(|t| ctx.local_time().since(t) < min)
+            .is_some_and(|t| ctx.monotonic().since(t) < min)
     }
 
     /// RequestVote (and its PreVote form) arrived.
@@ -250,13 +251,13 @@ impl Node {
         }
         match (self.role, pre_vote) {
             (Role::PreCandidate, true) if term == current + 1 => {
-                self.votes[from.index()] = true;
+                self.votes.insert(from.0);
                 if self.has_majority(ctx) {
                     self.become_candidate(ctx);
                 }
             }
             (Role::Candidate, false) if term == current => {
-                self.votes[from.index()] = true;
+                self.votes.insert(from.0);
                 if self.has_majority(ctx) {
                     self.become_leader(ctx);
                 }

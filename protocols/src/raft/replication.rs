@@ -53,7 +53,7 @@ impl Node {
             prev_log_term: prev_term,
             entries,
             leader_commit: self.commit_index,
-            stamp: ctx.local_time(),
+            stamp: Self::lease_clock(ctx),
         };
         ctx.send(peer, msg);
     }
@@ -86,7 +86,7 @@ impl Node {
             self.become_follower(ctx, term);
         }
         self.leader = Some(from);
-        self.leader_contact = Some(ctx.local_time());
+        self.leader_contact = Some(ctx.monotonic());
         self.reset_election_timer(ctx);
 
         // The consistency check: our log must hold the entry just before the new ones.
@@ -226,6 +226,18 @@ impl Node {
         }
     }
 
+    /// The clock the leader's lease is measured on: the monotonic clock, which a
+    /// `ClockSkew` step does not move (drift still does, and the lease allows for it).
+    /// Knob `lease_on_wall_clock` reads the wall clock instead, so a step back stretches
+    /// the lease by as much.
+    fn lease_clock(ctx: &Ctx<'_, Self>) -> Time {
+        if ctx.config().lease_on_wall_clock {
+            ctx.wall_clock() // bug knob
+        } else {
+            ctx.monotonic()
+        }
+    }
+
     /// The lease starts when the majority-th most recent acknowledged stamp was sent
     /// (the leader counts itself as now) and lasts the minimum election timeout, shortened
     /// for clock drift: `min * (1 - rho) / (1 + rho)`.
@@ -234,7 +246,7 @@ impl Node {
             return;
         }
         let me = ctx.id().index();
-        let now = ctx.local_time();
+        let now = Self::lease_clock(ctx);
         let mut stamps: Vec<Time> = (0..self.acked_stamp.len())
             .filter_map(|i| {
                 if i == me {
@@ -309,7 +321,7 @@ impl Node {
     fn can_read_locally(&self, ctx: &Ctx<'_, Self>) -> bool {
         let d = ctx.durable();
         ctx.config().lease_read
-            && ctx.local_time() < self.lease_until
+            && Self::lease_clock(ctx) < self.lease_until
             && d.term_at(self.commit_index) == Some(d.current_term())
             && self.last_applied == self.commit_index
     }

@@ -534,6 +534,8 @@ pub const CHECKS: &[CheckInfo] = &[
 impl Protocol for TwopcProtocol {
     const NAME: &'static str = "twopc";
     const SUMMARY: &'static str = "two-phase commit (Gray 1978; Bernstein et al. 1987, ch. 7): bank transfers over participants' write-ahead logs, presumed abort, recovery, blocking, cooperative termination";
+    /// Accounts are spread over the participants; each transaction touches two.
+    const MAX_NODES: usize = 1_000;
     type Config = TwopcConfig;
     type Node = Node;
     type Client = BankClient;

@@ -144,10 +144,14 @@ pub fn first_violation(setup: &Setup, report: &Report) -> Option<(String, String
         return None;
     }
     for name in ["read-your-writes", "monotonic-reads"] {
-        if let Err(m) =
-            GossipProtocol::history_check(name, &report.history, &setup.config, report.end_time)
-        {
-            return Some((name.to_string(), m));
+        if let Err(m) = GossipProtocol::history_check(
+            name,
+            &report.history,
+            &setup.config,
+            report.end_time,
+            protocols::LINEARIZABLE_MAX_STEPS,
+        ) {
+            return Some((name.to_string(), m.message().to_string()));
         }
     }
     None
