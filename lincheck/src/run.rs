@@ -11,8 +11,12 @@ use crate::model::{CasRegister, Kv, Model, Register};
 use crate::wellformed::{WellFormedError, normalize_key};
 
 /// The default per-key step budget: enough for every Porcupine history (the hardest key
-/// needs a few million steps), small enough to end in well under a minute.
+/// needs under a million steps), small enough to end in well under a minute.
 pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
+
+/// The default per-key memory bound, in bytes (1 GiB): what the search's memo of explored
+/// configurations and its interned states may hold before the key is `unknown`.
+pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
 
 /// How to check a history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +29,11 @@ pub struct CheckOptions {
     /// Wall-clock limit for the whole history. Keys not decided in time are `unknown`;
     /// results then depend on machine speed.
     pub timeout: Option<Duration>,
+    /// Per-key bound on the bytes the search holds (memo and interned states), measured
+    /// every 1,024 steps; past it the key is `unknown` (never an abort). The measure is
+    /// deterministic (capacities, not the allocator's view), so with only this and
+    /// `max_steps` the result is too.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for CheckOptions {
@@ -33,6 +42,7 @@ impl Default for CheckOptions {
             model: None,
             max_steps: Some(DEFAULT_MAX_STEPS),
             timeout: None,
+            max_memory: Some(DEFAULT_MAX_MEMORY),
         }
     }
 }
@@ -79,6 +89,8 @@ fn run<M: Model>(
     let budget = Budget {
         max_steps: options.max_steps,
         deadline: options.timeout.map(|t| Instant::now() + t),
+        max_memory: options.max_memory,
+        reduce: true,
     };
     let mut keys = Vec::with_capacity(by_key.len());
     for (key, views) in by_key {
@@ -167,6 +179,7 @@ fn check_key<M: Model>(
         Outcome::NotLinearizable => (Verdict::NotLinearizable, None),
         Outcome::OutOfSteps => (Verdict::Unknown, Some(Exhausted::Steps)),
         Outcome::OutOfTime => (Verdict::Unknown, Some(Exhausted::Deadline)),
+        Outcome::OutOfMemory => (Verdict::Unknown, Some(Exhausted::Memory)),
     };
     let explanation = (verdict == Verdict::NotLinearizable)
         .then(|| explain(model, &search_ops, &kept, &result.best));
@@ -175,6 +188,7 @@ fn check_key<M: Model>(
         ops: views.len(),
         verdict,
         steps: result.steps,
+        deepest: result.deepest,
         exhausted,
         explanation,
     })
