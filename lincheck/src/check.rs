@@ -29,7 +29,7 @@
 //!   memory and time per step in the concurrency, not the length.
 //! * The read lookahead checks the reads among the next returns at every step, and all
 //!   pending reads at depths that thin out as the search goes deeper (every depth up to
-//!   64, then ever sparser): stale reads far ahead still prune early branches, and a long
+//!   16, then 16 times per doubling of the depth): stale reads far ahead still prune early branches, and a long
 //!   history no longer pays a whole-history scan per step.
 
 use std::collections::HashMap;
@@ -134,6 +134,8 @@ struct Frame {
     /// `lo` and `hi` before the op was placed.
     lo: u32,
     hi: u32,
+    /// Length of the retired list before the node this op leads to.
+    retired: u32,
 }
 
 /// After a read-only op (the state is unchanged), how many pending reads [`dead_end`]
@@ -141,11 +143,11 @@ struct Frame {
 const PRUNE_READS_AFTER_READ: usize = 4;
 
 /// After any other op, the lookahead looks at the reads among this many next returns...
-const NEAR_RETURNS: usize = 64;
+const NEAR_RETURNS: usize = 16;
 
 /// ...and at every pending read when [`full_lookahead`] says so.
 fn full_lookahead(depth: usize) -> bool {
-    let period = (depth.next_power_of_two() / 64).max(1);
+    let period = (depth.next_power_of_two() / 16).max(1);
     depth % period == 0
 }
 
@@ -219,6 +221,11 @@ struct Placed {
 }
 
 impl Placed {
+    fn get(&self, i: usize) -> bool {
+        let s = self.slot[i] as usize;
+        let w = if self.is_info[i] { &self.info } else { &self.ok };
+        w[s / 64] & (1 << (s % 64)) != 0
+    }
     fn flip(&mut self, i: usize) {
         let s = self.slot[i] as usize;
         let w = if self.is_info[i] {
@@ -307,6 +314,7 @@ pub(crate) fn search<M: Model>(
         }
     }
     list.e[0].next = if order.is_empty() { NIL } else { 1 };
+    let entry_event: Vec<usize> = std::iter::once(0).chain(order.iter().map(|o| o.0)).collect();
 
     let n = ops.len();
     let op_key: Vec<u64> = (0..n as u64).map(splitmix).collect();
@@ -367,6 +375,57 @@ pub(crate) fn search<M: Model>(
         }
     }
     let rank = |i: usize| (ops[i].complete.unwrap_or(usize::MAX), i);
+
+    // Retiring info blind writes: such a write matters only just before an op it changes
+    // (one that accepts the state it sets, or any op that is not a blind write and is not
+    // read-only). Once every such op is placed, it can never be placed usefully again, so
+    // it leaves the list (and comes back on backtracking). `until` is one past the last
+    // return of such an op (`usize::MAX` if one has none); an op retires when the first
+    // unplaced return is past it.
+    let mut until = vec![usize::MAX; n];
+    let mut retire_order: Vec<u32> = Vec::new();
+    if budget.reduce {
+        let blind_info: Vec<usize> = (0..n).filter(|&i| blind[i] && placed.is_info[i]).collect();
+        let observers_all: Vec<usize> = (0..n).filter(|&i| !blind[i]).collect();
+        let init = model.init();
+        // Distinct states the blind info writes set (interned locally).
+        let mut set_ids: HashMap<M::State, usize, BuildHasherDefault<FastHasher>> =
+            HashMap::default();
+        let mut set_until: Vec<usize> = Vec::new();
+        let work = blind_info.len().saturating_mul(observers_all.len());
+        if work <= 50_000_000 {
+            for &x in &blind_info {
+                let Some(v) = model.step(&init, &ops[x].op) else {
+                    continue;
+                };
+                let u = if let Some(&j) = set_ids.get(&v) {
+                    set_until[j]
+                } else {
+                    let mut u = 0usize;
+                    for &y in &observers_all {
+                        let matters = if read_only[y] {
+                            model.accepts(&v, &ops[y].op)
+                        } else {
+                            model.step(&v, &ops[y].op).is_some()
+                        };
+                        if matters {
+                            u = u.max(ops[y].complete.map_or(usize::MAX, |c| c + 1));
+                        }
+                    }
+                    set_ids.insert(v, set_until.len());
+                    set_until.push(u);
+                    u
+                };
+                until[x] = u;
+                if u != usize::MAX {
+                    retire_order.push(x as u32);
+                }
+            }
+        }
+        retire_order.sort_by_key(|&x| (until[x as usize], x));
+    }
+    // Retired entries in order: (call entry, whether it was unlinked).
+    let mut retired: Vec<(u32, bool)> = Vec::new();
     // Per class, the best-ranked candidate of the current node (valid when the stamp is).
     let mut class_stamp = vec![0u64; n_classes as usize];
     let mut class_best = vec![0u32; n_classes as usize];
@@ -376,6 +435,8 @@ pub(crate) fn search<M: Model>(
     // The state before the last placed op, if that op was an info op.
     let mut after_info: Option<u32> = None;
     let mut fresh = true;
+    // The node was just entered (not resumed after a backtrack).
+    let mut entering = true;
 
     // States are interned: the memo and the stack hold small ids. The map is only looked
     // up, never iterated, and its hasher is fixed (no random seed), so it cannot make the
@@ -455,6 +516,31 @@ pub(crate) fn search<M: Model>(
             // A node entered or resumed: its candidates (the calls before the first
             // return), the best of each symmetry class, and which ones observe the state.
             fresh = false;
+            let mut at = list.first();
+            while at != NIL && list.e[at as usize].is_call {
+                at = list.e[at as usize].next;
+            }
+            let first_return = if at == NIL {
+                usize::MAX
+            } else {
+                entry_event[at as usize]
+            };
+            while let Some(&x) = retire_order.get(retired.len()) {
+                let x = x as usize;
+                if until[x] > first_return {
+                    break;
+                }
+                let c = call_entry[x];
+                let unlink = !placed.get(x);
+                if unlink {
+                    list.unlink(c);
+                }
+                retired.push((c, unlink));
+            }
+            if entering {
+                // Retiring may have unlinked the first entry.
+                entry = list.first();
+            }
             stamp += 1;
             observers.clear();
             let mut at = list.first();
@@ -551,6 +637,7 @@ pub(crate) fn search<M: Model>(
                             forced,
                             lo,
                             hi,
+                            retired: retired.len() as u32,
                         });
                         state = next_id;
                         list.lift(entry);
@@ -568,6 +655,7 @@ pub(crate) fn search<M: Model>(
                         }
                         entry = list.first();
                         fresh = true;
+                        entering = true;
                         let depth = stack.len();
                         backtrack = dead_end(
                             model,
@@ -605,6 +693,11 @@ pub(crate) fn search<M: Model>(
                     return finish(Outcome::NotLinearizable, steps, &best, &states, &list);
                 };
                 agree = agree.min(stack.len());
+                while retired.len() > frame.retired as usize {
+                    if let Some((c, true)) = retired.pop() {
+                        list.relink(c);
+                    }
+                }
                 let i = list.e[frame.call as usize].op as usize;
                 list.unlift(frame.call);
                 state = frame.state;
@@ -618,6 +711,7 @@ pub(crate) fn search<M: Model>(
                 if !frame.forced {
                     entry = list.e[frame.call as usize].next;
                     fresh = true;
+                    entering = false;
                     break;
                 }
             }

@@ -43,6 +43,7 @@
 
 mod check;
 pub mod explain;
+pub mod generate;
 pub mod history;
 mod json;
 mod memo;
@@ -58,5 +59,7 @@ pub use explain::{
 pub use history::{Event, EventKind, History, HistoryError, ModelKind, UnknownModel, Value};
 pub use model::{BuiltinOp, CasRegister, Kv, Model, Register};
 pub use parse::{ParseError, ParseErrorKind, ParseOptions, parse_history, parse_history_with};
-pub use run::{CheckOptions, DEFAULT_MAX_STEPS, check_history, check_with_model};
+pub use run::{
+    CheckOptions, DEFAULT_MAX_MEMORY, DEFAULT_MAX_STEPS, check_history, check_with_model,
+};
 pub use wellformed::{Field, WellFormedError};
