@@ -42,6 +42,7 @@
 //! [`check_with_model`].
 
 mod check;
+pub mod edn;
 pub mod explain;
 pub mod generate;
 pub mod history;
