@@ -16,11 +16,23 @@ fn families() -> Vec<(&'static str, History, Verdict)> {
     vec![
         ("kv-5000-realistic", g::kv(1, 5_000, 5, 10, 0), L),
         ("kv-5000-stale-reads", g::kv(1, 5_000, 5, 10, 3), N),
-        ("same-value-writes-48", g::same_value_writes(1, 12, false), L),
-        ("same-value-writes-41-one-too-many", g::same_value_writes(1, 10, true), N),
+        (
+            "same-value-writes-48",
+            g::same_value_writes(1, 12, false),
+            L,
+        ),
+        (
+            "same-value-writes-41-one-too-many",
+            g::same_value_writes(1, 10, true),
+            N,
+        ),
         ("info-writes-40", g::info_writes(1, 30, 10, false), L),
         ("info-writes-160", g::info_writes(1, 120, 40, false), L),
-        ("info-writes-160-reread", g::info_writes(1, 120, 40, true), N),
+        (
+            "info-writes-160-reread",
+            g::info_writes(1, 120, 40, true),
+            N,
+        ),
         ("register-10000", g::register(1, 10_000, 5, 0), L),
         ("register-40000", g::register(1, 40_000, 5, 0), L),
         ("register-100000", g::register(1, 100_000, 5, 0), L),
@@ -50,7 +62,11 @@ fn main() {
         if let Some(dir) = &write {
             std::fs::write(format!("{dir}/{name}.jsonl"), h.to_jsonl()).expect("writable");
         }
-        let ops = h.events.iter().filter(|e| e.kind == lincheck::EventKind::Invoke).count();
+        let ops = h
+            .events
+            .iter()
+            .filter(|e| e.kind == lincheck::EventKind::Invoke)
+            .count();
         let mut times: Vec<Duration> = Vec::new();
         let mut report = None;
         for _ in 0..reps {
@@ -65,7 +81,11 @@ fn main() {
             "{name:<36} {ops:>6} ops  median {:>8.4} s  {:<16} {steps} steps{}",
             times[times.len() / 2].as_secs_f64(),
             r.verdict.name(),
-            if r.verdict == want { "" } else { "  (UNEXPECTED)" }
+            if r.verdict == want {
+                ""
+            } else {
+                "  (UNEXPECTED)"
+            }
         );
     }
 }

@@ -29,7 +29,7 @@
 //!   memory and time per step in the concurrency, not the length.
 //! * The read lookahead checks the reads among the next returns at every step, and all
 //!   pending reads at depths that thin out as the search goes deeper (every depth up to
-//!   16, then 16 times per doubling of the depth): stale reads far ahead still prune early branches, and a long
+//!   16, then 4 times per doubling of the depth): stale reads far ahead still prune early branches, and a long
 //!   history no longer pays a whole-history scan per step.
 
 use std::collections::HashMap;
@@ -147,8 +147,7 @@ const NEAR_RETURNS: usize = 16;
 
 /// ...and at every pending read when [`full_lookahead`] says so.
 fn full_lookahead(depth: usize) -> bool {
-    let period = (depth.next_power_of_two() / 16).max(1);
-    depth % period == 0
+    depth <= 16 || depth % (depth.next_power_of_two() / 4) == 0
 }
 
 /// Lookahead: an unplaced `ok` read must be placed before its return, using only ops
@@ -223,7 +222,11 @@ struct Placed {
 impl Placed {
     fn get(&self, i: usize) -> bool {
         let s = self.slot[i] as usize;
-        let w = if self.is_info[i] { &self.info } else { &self.ok };
+        let w = if self.is_info[i] {
+            &self.info
+        } else {
+            &self.ok
+        };
         w[s / 64] & (1 << (s % 64)) != 0
     }
     fn flip(&mut self, i: usize) {
@@ -314,7 +317,9 @@ pub(crate) fn search<M: Model>(
         }
     }
     list.e[0].next = if order.is_empty() { NIL } else { 1 };
-    let entry_event: Vec<usize> = std::iter::once(0).chain(order.iter().map(|o| o.0)).collect();
+    let entry_event: Vec<usize> = std::iter::once(0)
+        .chain(order.iter().map(|o| o.0))
+        .collect();
 
     let n = ops.len();
     let op_key: Vec<u64> = (0..n as u64).map(splitmix).collect();
@@ -352,8 +357,7 @@ pub(crate) fn search<M: Model>(
     let mut class = vec![NIL; n];
     let mut n_classes = 0u32;
     {
-        let mut reps: HashMap<u64, Vec<u32>, BuildHasherDefault<FastHasher>> =
-            HashMap::default();
+        let mut reps: HashMap<u64, Vec<u32>, BuildHasherDefault<FastHasher>> = HashMap::default();
         for i in 0..n {
             if read_only[i] {
                 continue;
@@ -458,17 +462,21 @@ pub(crate) fn search<M: Model>(
     let mut entry = list.first();
     let mut scratch: Vec<u32> = Vec::with_capacity(n);
 
-    let finish = |outcome, steps, best: &[(u32, u32)], states: &[M::State], list: &List| {
-        SearchResult {
+    let finish =
+        |outcome, steps, best: &[(u32, u32)], states: &[M::State], list: &List| SearchResult {
             outcome,
             steps,
             deepest: best.len(),
             best: best
                 .iter()
-                .map(|&(call, s)| (list.e[call as usize].op as usize, states[s as usize].clone()))
+                .map(|&(call, s)| {
+                    (
+                        list.e[call as usize].op as usize,
+                        states[s as usize].clone(),
+                    )
+                })
                 .collect(),
-        }
-    };
+        };
 
     if dead_end(
         model,
@@ -500,7 +508,8 @@ pub(crate) fn search<M: Model>(
                 let held = memo.bytes()
                     + (states.capacity() * std::mem::size_of::<M::State>()
                         + state_ids.capacity() * (std::mem::size_of::<M::State>() + 12)
-                        + stack.capacity() * std::mem::size_of::<Frame>()) as u64;
+                        + stack.capacity() * std::mem::size_of::<Frame>())
+                        as u64;
                 held > m
             })
         {
@@ -586,8 +595,9 @@ pub(crate) fn search<M: Model>(
                         // After an info op, only what that op changes may follow.
                         !budget.reduce
                             || after_info.is_none_or(|before| {
-                            model.step(&states[before as usize], &ops[i].op).as_ref() != Some(next)
-                        })
+                                model.step(&states[before as usize], &ops[i].op).as_ref()
+                                    != Some(next)
+                            })
                     })
                     .filter(|next| {
                         // An info op only goes where it changes what may follow.
@@ -626,8 +636,7 @@ pub(crate) fn search<M: Model>(
                     placed.key(&mut key);
                     let hash = bits_hash ^ splitmix(u64::from(next_id) ^ 0x5555);
                     if memo.insert(hash, next_id, &key) {
-                        if agree == stack.len()
-                            && best.get(agree).is_some_and(|&(c, _)| c == entry)
+                        if agree == stack.len() && best.get(agree).is_some_and(|&(c, _)| c == entry)
                         {
                             agree += 1;
                         }

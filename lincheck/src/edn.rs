@@ -288,7 +288,9 @@ pub fn parse_edn_history(
             message,
         };
         let Edn::Map(pairs) = m else {
-            return Err(at("expected an op map like {:process 0, :type :invoke, :f :read, :value nil}".into()));
+            return Err(at(
+                "expected an op map like {:process 0, :type :invoke, :f :read, :value nil}".into(),
+            ));
         };
         let get = |k: &str| {
             pairs
@@ -331,7 +333,9 @@ pub fn parse_edn_history(
         any_cas |= f == "cas";
         let value = get("value").map_or(Some(Value::Null), to_value);
         let Some(value) = value else {
-            return Err(at("expected :value to be nil, a number, a string or a vector".into()));
+            return Err(at(
+                "expected :value to be nil, a number, a string or a vector".into(),
+            ));
         };
         let time = match get("time") {
             Some(Edn::Int(t)) if *t >= 0 => Some(*t as u64),
@@ -423,8 +427,12 @@ mod tests {
 
     #[test]
     fn errors_name_line_and_column() {
-        let e = parse_edn_history("{:process 0, :type :invoke}\n{:process 0 :type :okay :f :read}", "x.edn", None)
-            .unwrap_err();
+        let e = parse_edn_history(
+            "{:process 0, :type :invoke}\n{:process 0 :type :okay :f :read}",
+            "x.edn",
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.line, 1, "{e}");
         let e = parse_edn_history(
             "{:process 0, :type :invoke, :f :read, :value nil}\n{:process 0 :type :okay :f :read}",

@@ -281,7 +281,13 @@ pub fn same_value_writes(seed: u64, per_value: usize, one_too_many: bool) -> His
     let mut events = Vec::new();
     let mut t = 0;
     for p in 0..writers {
-        events.push(ev(p, EventKind::Invoke, "write", Value::Int(1 + (p % 2) as i64), t));
+        events.push(ev(
+            p,
+            EventKind::Invoke,
+            "write",
+            Value::Int(1 + (p % 2) as i64),
+            t,
+        ));
         t += 2;
     }
     let reads = writers + u64::from(one_too_many);
@@ -296,7 +302,13 @@ pub fn same_value_writes(seed: u64, per_value: usize, one_too_many: bool) -> His
         order.swap(i, rng.below(i as u64 + 1) as usize);
     }
     for p in order {
-        events.push(ev(p, EventKind::Ok, "write", Value::Int(1 + (p % 2) as i64), t));
+        events.push(ev(
+            p,
+            EventKind::Ok,
+            "write",
+            Value::Int(1 + (p % 2) as i64),
+            t,
+        ));
         t += 2;
     }
     History {
@@ -316,8 +328,20 @@ pub fn info_writes(seed: u64, writes: usize, reads: usize, reread: bool) -> Hist
     let mut events = Vec::new();
     let mut t = 0;
     for p in 0..writes {
-        events.push(ev(p, EventKind::Invoke, "write", Value::Int(p as i64 + 1), t));
-        events.push(ev(p, EventKind::Info, "write", Value::Int(p as i64 + 1), t + 1));
+        events.push(ev(
+            p,
+            EventKind::Invoke,
+            "write",
+            Value::Int(p as i64 + 1),
+            t,
+        ));
+        events.push(ev(
+            p,
+            EventKind::Info,
+            "write",
+            Value::Int(p as i64 + 1),
+            t + 1,
+        ));
         t += 2;
     }
     let mut values: Vec<i64> = (1..=writes as i64).collect();

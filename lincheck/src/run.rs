@@ -393,15 +393,24 @@ mod tests {
             let (a, b) = match kind {
                 ModelKind::Register => {
                     let m = Register { init };
-                    (run_with(&h, &m, &opts, true), run_with(&h, &m, &opts, false))
+                    (
+                        run_with(&h, &m, &opts, true),
+                        run_with(&h, &m, &opts, false),
+                    )
                 }
                 ModelKind::CasRegister => {
                     let m = CasRegister { init };
-                    (run_with(&h, &m, &opts, true), run_with(&h, &m, &opts, false))
+                    (
+                        run_with(&h, &m, &opts, true),
+                        run_with(&h, &m, &opts, false),
+                    )
                 }
                 ModelKind::Kv => {
                     let m = Kv { init };
-                    (run_with(&h, &m, &opts, true), run_with(&h, &m, &opts, false))
+                    (
+                        run_with(&h, &m, &opts, true),
+                        run_with(&h, &m, &opts, false),
+                    )
                 }
             };
             let (a, b) = (a.expect("valid"), b.expect("valid"));

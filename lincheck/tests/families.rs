@@ -27,7 +27,10 @@ fn generators_are_deterministic() {
         g::same_value_writes(3, 5, true),
         g::same_value_writes(3, 5, true)
     );
-    assert_eq!(g::info_writes(3, 20, 5, true), g::info_writes(3, 20, 5, true));
+    assert_eq!(
+        g::info_writes(3, 20, 5, true),
+        g::info_writes(3, 20, 5, true)
+    );
     // Every generated history round-trips through the file format.
     for h in [g::kv(5, 200, 3, 4, 1), g::register(5, 200, 4, 200)] {
         let back = lincheck::parse_history(&h.to_jsonl(), "gen.jsonl").expect("valid");
@@ -38,17 +41,37 @@ fn generators_are_deterministic() {
 #[test]
 fn same_value_writes_are_decided_both_ways() {
     for seed in 0..3 {
-        expect(&g::same_value_writes(seed, 12, false), Verdict::Linearizable, 100_000);
-        expect(&g::same_value_writes(seed, 10, true), Verdict::NotLinearizable, 100_000);
+        expect(
+            &g::same_value_writes(seed, 12, false),
+            Verdict::Linearizable,
+            100_000,
+        );
+        expect(
+            &g::same_value_writes(seed, 10, true),
+            Verdict::NotLinearizable,
+            100_000,
+        );
     }
 }
 
 #[test]
 fn info_writes_are_decided_both_ways() {
     for seed in 0..3 {
-        expect(&g::info_writes(seed, 30, 10, false), Verdict::Linearizable, 10_000);
-        expect(&g::info_writes(seed, 120, 40, false), Verdict::Linearizable, 50_000);
-        expect(&g::info_writes(seed, 120, 40, true), Verdict::NotLinearizable, 50_000);
+        expect(
+            &g::info_writes(seed, 30, 10, false),
+            Verdict::Linearizable,
+            10_000,
+        );
+        expect(
+            &g::info_writes(seed, 120, 40, false),
+            Verdict::Linearizable,
+            50_000,
+        );
+        expect(
+            &g::info_writes(seed, 120, 40, true),
+            Verdict::NotLinearizable,
+            50_000,
+        );
     }
 }
 
@@ -56,14 +79,22 @@ fn info_writes_are_decided_both_ways() {
 fn kv_with_and_without_stale_reads() {
     for seed in 0..3 {
         expect(&g::kv(seed, 1_000, 3, 10, 0), Verdict::Linearizable, 20_000);
-        expect(&g::kv(seed, 1_000, 3, 10, 2), Verdict::NotLinearizable, 20_000);
+        expect(
+            &g::kv(seed, 1_000, 3, 10, 2),
+            Verdict::NotLinearizable,
+            20_000,
+        );
     }
 }
 
 #[test]
 fn long_registers_with_and_without_info_ops() {
     expect(&g::register(1, 3_000, 5, 0), Verdict::Linearizable, 20_000);
-    expect(&g::register(1, 3_000, 5, 100), Verdict::Linearizable, 20_000);
+    expect(
+        &g::register(1, 3_000, 5, 100),
+        Verdict::Linearizable,
+        20_000,
+    );
     // Changing one read's value to one never written breaks it.
     let mut h = g::register(2, 2_000, 5, 50);
     let at = h
