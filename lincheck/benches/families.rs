@@ -14,8 +14,9 @@ use lincheck::{CheckOptions, History, Verdict, check_history};
 fn families() -> Vec<(&'static str, History, Verdict)> {
     use Verdict::{Linearizable as L, NotLinearizable as N};
     vec![
-        ("kv-5000-realistic", g::kv(1, 5_000, 5, 10, 0), L),
-        ("kv-5000-stale-reads", g::kv(1, 5_000, 5, 10, 3), N),
+        ("kv-5000-realistic", g::kv(1, 5_000, 1, 10, 0), L),
+        ("kv-5000-stale-reads", g::kv(1, 5_000, 1, 10, 3), N),
+        ("kv-5000-5-keys", g::kv(1, 5_000, 5, 10, 0), L),
         (
             "same-value-writes-48",
             g::same_value_writes(1, 12, false),
