@@ -27,10 +27,11 @@
 //!   every one below the lowest unplaced is placed, so only the words from there to the
 //!   highest placed one are stored (plus a bitset of the info ops). Long histories cost
 //!   memory and time per step in the concurrency, not the length.
-//! * The read lookahead checks the reads among the next returns at every step, and all
-//!   pending reads at depths that thin out as the search goes deeper (every depth up to
-//!   16, then 4 times per doubling of the depth): stale reads far ahead still prune early branches, and a long
-//!   history no longer pays a whole-history scan per step.
+//! * The read lookahead checks the reads among the next 16 returns after each op that
+//!   changes the state (none after a read, which changes nothing it looks at), and every
+//!   pending read in the first 16 levels: a read far ahead that no op can satisfy still
+//!   kills the search at once, and a long history no longer pays a whole-history scan
+//!   per step.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -138,16 +139,12 @@ struct Frame {
     retired: u32,
 }
 
-/// After a read-only op (the state is unchanged), how many pending reads [`dead_end`]
-/// asks about again.
-const PRUNE_READS_AFTER_READ: usize = 4;
-
 /// After any other op, the lookahead looks at the reads among this many next returns...
 const NEAR_RETURNS: usize = 16;
 
 /// ...and at every pending read when [`full_lookahead`] says so.
 fn full_lookahead(depth: usize) -> bool {
-    depth <= 16 || depth % (depth.next_power_of_two() / 4) == 0
+    depth <= 16
 }
 
 /// Lookahead: an unplaced `ok` read must be placed before its return, using only ops
@@ -665,25 +662,24 @@ pub(crate) fn search<M: Model>(
                         entry = list.first();
                         fresh = true;
                         entering = true;
+                        // A read-only op changes neither the state nor what the
+                        // others can reach: the lookahead could only repeat itself.
                         let depth = stack.len();
-                        backtrack = dead_end(
-                            model,
-                            &list,
-                            ops,
-                            &read_only,
-                            &states[state as usize],
-                            &mut scratch,
-                            if forced {
-                                PRUNE_READS_AFTER_READ
-                            } else {
-                                usize::MAX
-                            },
-                            if forced || full_lookahead(depth) {
-                                usize::MAX
-                            } else {
-                                NEAR_RETURNS
-                            },
-                        );
+                        backtrack = !forced
+                            && dead_end(
+                                model,
+                                &list,
+                                ops,
+                                &read_only,
+                                &states[state as usize],
+                                &mut scratch,
+                                usize::MAX,
+                                if full_lookahead(depth) {
+                                    usize::MAX
+                                } else {
+                                    NEAR_RETURNS
+                                },
+                            );
                     } else {
                         placed.flip(i);
                         placed.lo = lo;
