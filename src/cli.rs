@@ -131,10 +131,17 @@ enum Command {
         #[arg(long, value_enum)]
         model: Option<ModelArg>,
         /// Give up after this much wall time and answer unknown (exit 3), e.g. 10s
-        /// [default: no time limit; a step budget of 100 million per key still applies, so
-        /// the answer never depends on machine speed unless this is set].
+        /// [default: no time limit; the step and memory budgets still apply, so the answer
+        /// never depends on machine speed unless this is set].
         #[arg(long, value_parser = parse_duration)]
         timeout: Option<std::time::Duration>,
+        /// Per-key budget of search steps; when it runs out the key is unknown (exit 3).
+        #[arg(long, default_value_t = lincheck::DEFAULT_MAX_STEPS)]
+        max_steps: u64,
+        /// Per-key bound on the memory the search holds, in MiB; past it the key is
+        /// unknown (exit 3), never an abort.
+        #[arg(long, default_value_t = lincheck::DEFAULT_MAX_MEMORY >> 20)]
+        max_memory: u64,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -338,8 +345,20 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             file,
             model,
             timeout,
+            max_steps,
+            max_memory,
             format,
-        } => run_check_history(&file, model, timeout, format),
+        } => run_check_history(
+            &file,
+            model,
+            lincheck::CheckOptions {
+                timeout,
+                max_steps: Some(max_steps),
+                max_memory: Some(max_memory.saturating_mul(1 << 20)),
+                ..lincheck::CheckOptions::default()
+            },
+            format,
+        ),
         Command::Compare {
             file,
             protocols,
@@ -584,24 +603,40 @@ fn run_determinism(file: &str, seeds: std::ops::Range<u64>) -> Result<ExitCode, 
 fn run_check_history(
     file: &str,
     model: Option<ModelArg>,
-    timeout: Option<std::time::Duration>,
+    options: lincheck::CheckOptions,
     format: Format,
 ) -> Result<ExitCode, Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::Input(format!("cannot read {file}: {e}")))?;
     let model = model.map(ModelArg::kind);
-    let history = lincheck::parse_history_with(&text, file, &lincheck::ParseOptions { model })
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    let options = lincheck::CheckOptions {
-        model,
-        timeout,
-        ..lincheck::CheckOptions::default()
+    let history = if lincheck::edn::looks_like_edn(&text) {
+        let (history, dropped) = lincheck::edn::parse_edn_history(&text, file, model)
+            .map_err(|e| Failure::Input(e.to_string()))?;
+        if dropped > 0 {
+            eprintln!(
+                "{file}: dropped {dropped} ok read{} of nil (Knossos: value unknown)",
+                if dropped == 1 { "" } else { "s" }
+            );
+        }
+        history
+    } else {
+        lincheck::parse_history_with(&text, file, &lincheck::ParseOptions { model })
+            .map_err(|e| Failure::Input(e.to_string()))?
     };
+    let options = lincheck::CheckOptions { model, ..options };
     let report = lincheck::check_history(&history, &options)
         .map_err(|e| Failure::Input(format!("{file}: {e}")))?;
-    match format {
-        Format::Text => print!("{}", report.render_text()),
-        Format::Json => println!("{}", report.to_json()),
+    let text = match format {
+        Format::Text => report.render_text(),
+        Format::Json => format!("{}\n", report.to_json()),
+    };
+    // `check-history ... | head`: a closed pipe ends the output quietly.
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(Failure::Input(format!("cannot write the report: {e}"))),
+        Ok(()) => {}
     }
     Ok(match report.verdict {
         lincheck::Verdict::Linearizable => ExitCode::SUCCESS,

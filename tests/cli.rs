@@ -912,3 +912,63 @@ fn the_blocked_2pc_shows_on_the_timeline_and_in_both_reports() {
         ])
     );
 }
+
+#[test]
+fn check_history_budgets_edn_input_and_a_closed_pipe() {
+    let h = format!("{PORCUPINE}/etcd_002.jsonl");
+    // --max-steps: lowered, the answer is unknown (exit 3) and says how to raise it.
+    let out = faultline(&["check-history", &h, "--max-steps", "10"]);
+    assert_eq!(out.status.code(), Some(3));
+    let report = text(&out.stdout);
+    assert!(report.contains("raise it with --max-steps"), "{report}");
+    let out = faultline(&["check-history", &h, "--max-steps", "1000000000"]);
+    assert_eq!(out.status.code(), Some(0));
+    // --max-memory: a bound too small for the search ends in unknown, not an abort.
+    let big = tmp("same-value.jsonl");
+    std::fs::write(
+        &big,
+        lincheck::generate::same_value_writes(1, 12, false).to_jsonl(),
+    )
+    .unwrap();
+    let out = faultline(&["check-history", big.to_str().unwrap(), "--max-memory", "0"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("memory bound reached"));
+    // Knossos EDN: an ok read of nil is dropped (and said so); a stale read is caught.
+    let edn = tmp("knossos.edn");
+    std::fs::write(
+        &edn,
+        "[{:process 0, :type :invoke, :f :write, :value 1}\n\
+          {:process 0, :type :ok, :f :write, :value 1}\n\
+          {:process 1, :type :invoke, :f :read, :value nil}\n\
+          {:process 1, :type :ok, :f :read, :value nil}\n\
+          {:process 1, :type :invoke, :f :read, :value nil}\n\
+          {:process 1, :type :ok, :f :read, :value 1}]\n",
+    )
+    .unwrap();
+    let out = faultline(&["check-history", edn.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("dropped 1 ok read of nil"));
+    let stale = text(&std::fs::read(&edn).unwrap()).replace(":value 1}]", ":value 2}]");
+    std::fs::write(&edn, stale).unwrap();
+    let out = faultline(&["check-history", edn.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::write(&edn, "[{:process 0, :type :invoke, :f :write, :value 1.5}]").unwrap();
+    let out = faultline(&["check-history", edn.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("knossos.edn:1:"),
+        "{}",
+        text(&out.stderr)
+    );
+    // `| head`: the reader goes away before the report is written; no panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check-history", &format!("{PORCUPINE}/etcd_000.jsonl")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+}

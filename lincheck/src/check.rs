@@ -14,6 +14,24 @@
 //!   front of any successful continuation keeps it successful, so if the continuation
 //!   after the read fails, the whole node fails.
 //! * The backtracking stack is an explicit `Vec`; nothing recurses on history size.
+//! * Symmetry: of two interchangeable ops ([`Model::same_op`]) that could both go next,
+//!   only the one that must complete first is tried (swapping the two in any successful
+//!   continuation of the other keeps it successful). Many concurrent writes of one value
+//!   cost a linear, not factorial, search.
+//! * Unknown outcomes (Lowe's just-in-time idea): an `info` op is placed only if it
+//!   changes what some op that could go next does (a read it lets succeed, a cas it
+//!   swaps...), and the op placed right after it must be one it changes: otherwise the
+//!   same continuation without it is at least as good. A pile of info writes costs a
+//!   linear search.
+//! * The memo key is a window of the placed set: the ok ops are numbered in invoke order,
+//!   every one below the lowest unplaced is placed, so only the words from there to the
+//!   highest placed one are stored (plus a bitset of the info ops). Long histories cost
+//!   memory and time per step in the concurrency, not the length.
+//! * The read lookahead checks the reads among the next 16 returns after each op that
+//!   changes the state (none after a read, which changes nothing it looks at), and every
+//!   pending read in the first 16 levels: a read far ahead that no op can satisfy still
+//!   kills the search at once, and a long history no longer pays a whole-history scan
+//!   per step.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -40,11 +58,14 @@ pub(crate) enum Outcome {
     NotLinearizable,
     OutOfSteps,
     OutOfTime,
+    OutOfMemory,
 }
 
 pub(crate) struct SearchResult<S> {
     pub outcome: Outcome,
     pub steps: u64,
+    /// The most ops placed at once (how far the search got).
+    pub deepest: usize,
     /// For a failure: the longest sequence of placed ops found, each with the state after it.
     pub best: Vec<(usize, S)>,
 }
@@ -111,15 +132,26 @@ struct Frame {
     state: u32,
     /// Placed greedily (read-only): if what follows fails, this node fails too.
     forced: bool,
+    /// `lo` and `hi` before the op was placed.
+    lo: u32,
+    hi: u32,
+    /// Length of the retired list before the node this op leads to.
+    retired: u32,
 }
 
-/// After a read-only op (the state is unchanged), how many pending reads [`dead_end`]
-/// asks about again; after any other op it asks about all of them.
-const PRUNE_READS_AFTER_READ: usize = 4;
+/// After any other op, the lookahead looks at the reads among this many next returns...
+const NEAR_RETURNS: usize = 16;
+
+/// ...and at every pending read when [`full_lookahead`] says so.
+fn full_lookahead(depth: usize) -> bool {
+    depth <= 16
+}
 
 /// Lookahead: an unplaced `ok` read must be placed before its return, using only ops
 /// invoked before that return. If the model says its result is out of reach from this
 /// state with those ops, nothing below this node can succeed. `calls` is scratch space.
+/// Looks at no more than `max_reads` reads and `max_returns` returns.
+#[allow(clippy::too_many_arguments)]
 fn dead_end<M: Model>(
     model: &M,
     list: &List,
@@ -128,19 +160,24 @@ fn dead_end<M: Model>(
     state: &M::State,
     calls: &mut Vec<u32>,
     max_reads: usize,
+    max_returns: usize,
 ) -> bool {
     calls.clear();
     let mut reads = 0;
+    let mut returns = 0;
     let mut at = list.first();
-    while at != NIL && reads < max_reads {
+    while at != NIL && reads < max_reads && returns < max_returns {
         let e = list.e[at as usize];
         if e.is_call {
             calls.push(e.op);
-        } else if read_only[e.op as usize] {
-            reads += 1;
-            let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
-            if !model.may_reach(state, &ops[e.op as usize].op, &mut others) {
-                return true;
+        } else {
+            returns += 1;
+            if read_only[e.op as usize] {
+                reads += 1;
+                let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
+                if !model.may_reach(state, &ops[e.op as usize].op, &mut others) {
+                    return true;
+                }
             }
         }
         at = e.next;
@@ -153,12 +190,88 @@ fn dead_end<M: Model>(
 pub(crate) struct Budget {
     pub max_steps: Option<u64>,
     pub deadline: Option<Instant>,
+    /// Bytes the memo and the interned states may hold.
+    pub max_memory: Option<u64>,
+    /// Symmetry and unknown-outcome reductions on (off only to test them against the
+    /// plain search).
+    pub reduce: bool,
+}
+
+/// How often (in steps) the clock is read.
+const CLOCK_EVERY: u64 = 64;
+/// How often (in steps) memory is measured.
+const MEMORY_EVERY: u64 = 1024;
+
+/// The placed set, split in two index spaces: ok ops numbered in invoke order (`slot`),
+/// and info ops. Every ok op below `lo` is placed; none at or above `hi` is.
+struct Placed {
+    ok: Vec<u64>,
+    info: Vec<u64>,
+    lo: u32,
+    hi: u32,
+    /// Per op: its number in its own space.
+    slot: Vec<u32>,
+    is_info: Vec<bool>,
+    /// Number of ok ops.
+    n_ok: u32,
+}
+
+impl Placed {
+    fn get(&self, i: usize) -> bool {
+        let s = self.slot[i] as usize;
+        let w = if self.is_info[i] {
+            &self.info
+        } else {
+            &self.ok
+        };
+        w[s / 64] & (1 << (s % 64)) != 0
+    }
+    fn flip(&mut self, i: usize) {
+        let s = self.slot[i] as usize;
+        let w = if self.is_info[i] {
+            &mut self.info
+        } else {
+            &mut self.ok
+        };
+        w[s / 64] ^= 1 << (s % 64);
+    }
+    /// Marks op `i` placed and moves `lo`/`hi` (the caller saved them).
+    fn place(&mut self, i: usize) {
+        self.flip(i);
+        if self.is_info[i] {
+            return;
+        }
+        let s = self.slot[i];
+        self.hi = self.hi.max(s + 1);
+        if s == self.lo {
+            let mut lo = s + 1;
+            while lo < self.n_ok {
+                let w = self.ok[lo as usize / 64] >> (lo % 64);
+                if w != u64::MAX >> (lo % 64) {
+                    lo += (!w).trailing_zeros();
+                    break;
+                }
+                lo = (lo / 64 + 1) * 64;
+            }
+            self.lo = lo.min(self.n_ok);
+        }
+    }
+    /// The memo key: the window of ok words from `lo`'s word to `hi`'s, then the info bits.
+    fn key(&self, out: &mut Vec<u64>) {
+        out.clear();
+        let from = self.lo as usize / 64;
+        let to = (self.hi as usize).div_ceil(64).max(from);
+        out.push(from as u64);
+        out.push((to - from) as u64);
+        out.extend_from_slice(&self.ok[from..to]);
+        out.extend_from_slice(&self.info);
+    }
 }
 
 /// Searches for a linearization of `ops` (one key) from the model's initial state.
 ///
-/// Hash maps here are used only for lookups (memo and state interning); nothing iterates
-/// over them, so the result is deterministic.
+/// Hash maps here are used only for lookups (memo, state interning and symmetry
+/// classes); nothing iterates over them, so the result is deterministic.
 pub(crate) fn search<M: Model>(
     model: &M,
     ops: &[SearchOp<M::Op>],
@@ -201,10 +314,130 @@ pub(crate) fn search<M: Model>(
         }
     }
     list.e[0].next = if order.is_empty() { NIL } else { 1 };
+    let entry_event: Vec<usize> = std::iter::once(0)
+        .chain(order.iter().map(|o| o.0))
+        .collect();
 
-    let op_key: Vec<u64> = (0..ops.len() as u64).map(splitmix).collect();
+    let n = ops.len();
+    let op_key: Vec<u64> = (0..n as u64).map(splitmix).collect();
     let read_only: Vec<bool> = ops.iter().map(|o| model.is_read_only(&o.op)).collect();
+    let blind: Vec<bool> = ops.iter().map(|o| model.is_blind_write(&o.op)).collect();
     let mut remaining = ops.iter().filter(|o| o.complete.is_some()).count();
+
+    // Index spaces for the memo key: ok ops in invoke order, then info ops.
+    let mut by_invoke: Vec<usize> = (0..n).collect();
+    by_invoke.sort_by_key(|&i| ops[i].invoke);
+    let mut placed = Placed {
+        ok: Vec::new(),
+        info: Vec::new(),
+        lo: 0,
+        hi: 0,
+        slot: vec![0; n],
+        is_info: ops.iter().map(|o| o.complete.is_none()).collect(),
+        n_ok: 0,
+    };
+    let mut n_info = 0u32;
+    for &i in &by_invoke {
+        if placed.is_info[i] {
+            placed.slot[i] = n_info;
+            n_info += 1;
+        } else {
+            placed.slot[i] = placed.n_ok;
+            placed.n_ok += 1;
+        }
+    }
+    placed.ok = vec![0; (placed.n_ok as usize).div_ceil(64)];
+    placed.info = vec![0; (n_info as usize).div_ceil(64)];
+
+    // Symmetry classes of state-changing ops; rank = (completion, index): the one that
+    // must complete first goes first.
+    let mut class = vec![NIL; n];
+    let mut n_classes = 0u32;
+    {
+        let mut reps: HashMap<u64, Vec<u32>, BuildHasherDefault<FastHasher>> = HashMap::default();
+        for i in 0..n {
+            if read_only[i] {
+                continue;
+            }
+            let Some(h) = model.op_hash(&ops[i].op) else {
+                continue;
+            };
+            let bucket = reps.entry(h).or_default();
+            if let Some(&r) = bucket
+                .iter()
+                .find(|&&r| model.same_op(&ops[r as usize].op, &ops[i].op))
+            {
+                class[i] = class[r as usize];
+            } else {
+                bucket.push(i as u32);
+                class[i] = n_classes;
+                n_classes += 1;
+            }
+        }
+    }
+    let rank = |i: usize| (ops[i].complete.unwrap_or(usize::MAX), i);
+
+    // Retiring info blind writes: such a write matters only just before an op it changes
+    // (one that accepts the state it sets, or any op that is not a blind write and is not
+    // read-only). Once every such op is placed, it can never be placed usefully again, so
+    // it leaves the list (and comes back on backtracking). `until` is one past the last
+    // return of such an op (`usize::MAX` if one has none); an op retires when the first
+    // unplaced return is past it.
+    let mut until = vec![usize::MAX; n];
+    let mut retire_order: Vec<u32> = Vec::new();
+    if budget.reduce {
+        let blind_info: Vec<usize> = (0..n).filter(|&i| blind[i] && placed.is_info[i]).collect();
+        let observers_all: Vec<usize> = (0..n).filter(|&i| !blind[i]).collect();
+        let init = model.init();
+        // Distinct states the blind info writes set (interned locally).
+        let mut set_ids: HashMap<M::State, usize, BuildHasherDefault<FastHasher>> =
+            HashMap::default();
+        let mut set_until: Vec<usize> = Vec::new();
+        let work = blind_info.len().saturating_mul(observers_all.len());
+        if work <= 50_000_000 {
+            for &x in &blind_info {
+                let Some(v) = model.step(&init, &ops[x].op) else {
+                    continue;
+                };
+                let u = if let Some(&j) = set_ids.get(&v) {
+                    set_until[j]
+                } else {
+                    let mut u = 0usize;
+                    for &y in &observers_all {
+                        let matters = if read_only[y] {
+                            model.accepts(&v, &ops[y].op)
+                        } else {
+                            model.step(&v, &ops[y].op).is_some()
+                        };
+                        if matters {
+                            u = u.max(ops[y].complete.map_or(usize::MAX, |c| c + 1));
+                        }
+                    }
+                    set_ids.insert(v, set_until.len());
+                    set_until.push(u);
+                    u
+                };
+                until[x] = u;
+                if u != usize::MAX {
+                    retire_order.push(x as u32);
+                }
+            }
+        }
+        retire_order.sort_by_key(|&x| (until[x as usize], x));
+    }
+    // Retired entries in order: (call entry, whether it was unlinked).
+    let mut retired: Vec<(u32, bool)> = Vec::new();
+    // Per class, the best-ranked candidate of the current node (valid when the stamp is).
+    let mut class_stamp = vec![0u64; n_classes as usize];
+    let mut class_best = vec![0u32; n_classes as usize];
+    let mut stamp = 0u64;
+    // Candidates of the current node that are not blind writes.
+    let mut observers: Vec<u32> = Vec::new();
+    // The state before the last placed op, if that op was an info op.
+    let mut after_info: Option<u32> = None;
+    let mut fresh = true;
+    // The node was just entered (not resumed after a backtrack).
+    let mut entering = true;
 
     // States are interned: the memo and the stack hold small ids. The map is only looked
     // up, never iterated, and its hasher is fixed (no random seed), so it cannot make the
@@ -212,26 +445,35 @@ pub(crate) fn search<M: Model>(
     let mut states: Vec<M::State> = vec![model.init()];
     let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> = HashMap::default();
     state_ids.insert(states[0].clone(), 0);
-    let words = ops.len().div_ceil(64).max(1);
-    let mut memo = Memo::new(words);
+    let mut memo = Memo::new();
+    let mut key: Vec<u64> = Vec::new();
 
-    let mut bits = vec![0u64; words];
     let mut bits_hash = 0u64;
     let mut state = 0u32;
     let mut stack: Vec<Frame> = Vec::new();
+    // The longest placed sequence seen: call entries, and the state after each.
     let mut best: Vec<(u32, u32)> = Vec::new();
+    // How many leading frames of `stack` are the same ops as `best`'s.
+    let mut agree = 0usize;
     let mut steps = 0u64;
     let mut entry = list.first();
-    let mut scratch: Vec<u32> = Vec::with_capacity(ops.len());
+    let mut scratch: Vec<u32> = Vec::with_capacity(n);
 
-    let finish = |outcome, steps, best: &[(u32, u32)], states: &[M::State]| SearchResult {
-        outcome,
-        steps,
-        best: best
-            .iter()
-            .map(|&(op, s)| (op as usize, states[s as usize].clone()))
-            .collect(),
-    };
+    let finish =
+        |outcome, steps, best: &[(u32, u32)], states: &[M::State], list: &List| SearchResult {
+            outcome,
+            steps,
+            deepest: best.len(),
+            best: best
+                .iter()
+                .map(|&(call, s)| {
+                    (
+                        list.e[call as usize].op as usize,
+                        states[s as usize].clone(),
+                    )
+                })
+                .collect(),
+        };
 
     if dead_end(
         model,
@@ -241,54 +483,167 @@ pub(crate) fn search<M: Model>(
         &states[0],
         &mut scratch,
         usize::MAX,
+        usize::MAX,
     ) {
-        return finish(Outcome::NotLinearizable, 1, &[], &states);
+        return finish(Outcome::NotLinearizable, 1, &[], &states, &list);
     }
 
     while remaining > 0 {
         steps += 1;
         if budget.max_steps.is_some_and(|m| steps > m) {
-            return finish(Outcome::OutOfSteps, steps - 1, &[], &states);
+            let mut r = finish(Outcome::OutOfSteps, steps - 1, &[], &states, &list);
+            r.deepest = best.len();
+            return r;
         }
-        if steps % 4096 == 0 && budget.deadline.is_some_and(|d| Instant::now() >= d) {
-            return finish(Outcome::OutOfTime, steps, &[], &states);
+        if steps % CLOCK_EVERY == 1 && budget.deadline.is_some_and(|d| Instant::now() >= d) {
+            let mut r = finish(Outcome::OutOfTime, steps, &[], &states, &list);
+            r.deepest = best.len();
+            return r;
+        }
+        if steps % MEMORY_EVERY == 0
+            && budget.max_memory.is_some_and(|m| {
+                let held = memo.bytes()
+                    + (states.capacity() * std::mem::size_of::<M::State>()
+                        + state_ids.capacity() * (std::mem::size_of::<M::State>() + 12)
+                        + stack.capacity() * std::mem::size_of::<Frame>())
+                        as u64;
+                held > m
+            })
+        {
+            let mut r = finish(Outcome::OutOfMemory, steps, &[], &states, &list);
+            r.deepest = best.len();
+            return r;
         }
         if entry == NIL {
             // Only calls without returns are left: every ok op is placed.
             break;
+        }
+        if fresh {
+            // A node entered or resumed: its candidates (the calls before the first
+            // return), the best of each symmetry class, and which ones observe the state.
+            fresh = false;
+            let mut at = list.first();
+            while at != NIL && list.e[at as usize].is_call {
+                at = list.e[at as usize].next;
+            }
+            let first_return = if at == NIL {
+                usize::MAX
+            } else {
+                entry_event[at as usize]
+            };
+            while let Some(&x) = retire_order.get(retired.len()) {
+                let x = x as usize;
+                if until[x] > first_return {
+                    break;
+                }
+                let c = call_entry[x];
+                let unlink = !placed.get(x);
+                if unlink {
+                    list.unlink(c);
+                }
+                retired.push((c, unlink));
+            }
+            if entering {
+                // Retiring may have unlinked the first entry.
+                entry = list.first();
+            }
+            stamp += 1;
+            observers.clear();
+            let mut at = list.first();
+            while at != NIL && list.e[at as usize].is_call {
+                let y = list.e[at as usize].op as usize;
+                let c = class[y];
+                if c != NIL {
+                    let c = c as usize;
+                    if class_stamp[c] != stamp || rank(y) < rank(class_best[c] as usize) {
+                        class_stamp[c] = stamp;
+                        class_best[c] = y as u32;
+                    }
+                }
+                if !blind[y] {
+                    observers.push(y as u32);
+                }
+                at = list.e[at as usize].next;
+            }
+            after_info = stack.last().and_then(|f| {
+                let x = list.e[f.call as usize].op as usize;
+                placed.is_info[x].then_some(f.state)
+            });
         }
         let e = list.e[entry as usize];
         let mut backtrack = !e.is_call;
         if e.is_call {
             let i = e.op as usize;
             let forced = read_only[i];
+            let here = &states[state as usize];
             let next_id = if forced {
-                model
-                    .accepts(&states[state as usize], &ops[i].op)
-                    .then_some(state)
+                model.accepts(here, &ops[i].op).then_some(state)
+            } else if budget.reduce && class[i] != NIL && class_best[class[i] as usize] != i as u32
+            {
+                // An interchangeable op that must complete sooner is tried instead.
+                None
+            } else if budget.reduce && after_info.is_some() && blind[i] {
+                // It would erase the info op just placed: try it without that op.
+                None
             } else {
-                model.step(&states[state as usize], &ops[i].op).map(|next| {
-                    if let Some(&id) = state_ids.get(&next) {
-                        id
-                    } else {
-                        let id = states.len() as u32;
-                        state_ids.insert(next.clone(), id);
-                        states.push(next);
-                        id
-                    }
-                })
+                model
+                    .step(here, &ops[i].op)
+                    .filter(|next| {
+                        // After an info op, only what that op changes may follow.
+                        !budget.reduce
+                            || after_info.is_none_or(|before| {
+                                model.step(&states[before as usize], &ops[i].op).as_ref()
+                                    != Some(next)
+                            })
+                    })
+                    .filter(|next| {
+                        // An info op only goes where it changes what may follow.
+                        !budget.reduce
+                            || !placed.is_info[i]
+                            || (next != here
+                                && observers.iter().any(|&y| {
+                                    let y = y as usize;
+                                    y != i
+                                        && if read_only[y] {
+                                            model.accepts(next, &ops[y].op)
+                                        } else {
+                                            model.step(next, &ops[y].op).is_some_and(|t| {
+                                                model.step(here, &ops[y].op).as_ref() != Some(&t)
+                                            })
+                                        }
+                                }))
+                    })
+                    .map(|next| {
+                        if let Some(&id) = state_ids.get(&next) {
+                            id
+                        } else {
+                            let id = states.len() as u32;
+                            state_ids.insert(next.clone(), id);
+                            states.push(next);
+                            id
+                        }
+                    })
             };
             match next_id {
                 None => entry = e.next,
                 Some(next_id) => {
-                    bits[i / 64] |= 1 << (i % 64);
+                    let (lo, hi) = (placed.lo, placed.hi);
+                    placed.place(i);
                     bits_hash ^= op_key[i];
+                    placed.key(&mut key);
                     let hash = bits_hash ^ splitmix(u64::from(next_id) ^ 0x5555);
-                    if memo.insert(hash, next_id, &bits) {
+                    if memo.insert(hash, next_id, &key) {
+                        if agree == stack.len() && best.get(agree).is_some_and(|&(c, _)| c == entry)
+                        {
+                            agree += 1;
+                        }
                         stack.push(Frame {
                             call: entry,
                             state,
                             forced,
+                            lo,
+                            hi,
+                            retired: retired.len() as u32,
                         });
                         state = next_id;
                         list.lift(entry);
@@ -297,29 +652,38 @@ pub(crate) fn search<M: Model>(
                         }
                         if stack.len() > best.len() {
                             // Frames hold the state *before* each op.
-                            best = (0..stack.len())
-                                .map(|k| {
-                                    let after = stack.get(k + 1).map_or(state, |f| f.state);
-                                    (list.e[stack[k].call as usize].op, after)
-                                })
-                                .collect();
+                            best.truncate(agree);
+                            for k in agree..stack.len() {
+                                let after = stack.get(k + 1).map_or(state, |f| f.state);
+                                best.push((stack[k].call, after));
+                            }
+                            agree = stack.len();
                         }
                         entry = list.first();
-                        backtrack = dead_end(
-                            model,
-                            &list,
-                            ops,
-                            &read_only,
-                            &states[state as usize],
-                            &mut scratch,
-                            if forced {
-                                PRUNE_READS_AFTER_READ
-                            } else {
-                                usize::MAX
-                            },
-                        );
+                        fresh = true;
+                        entering = true;
+                        // A read-only op changes neither the state nor what the
+                        // others can reach: the lookahead could only repeat itself.
+                        let depth = stack.len();
+                        backtrack = !forced
+                            && dead_end(
+                                model,
+                                &list,
+                                ops,
+                                &read_only,
+                                &states[state as usize],
+                                &mut scratch,
+                                usize::MAX,
+                                if full_lookahead(depth) {
+                                    usize::MAX
+                                } else {
+                                    NEAR_RETURNS
+                                },
+                            );
                     } else {
-                        bits[i / 64] &= !(1 << (i % 64));
+                        placed.flip(i);
+                        placed.lo = lo;
+                        placed.hi = hi;
                         bits_hash ^= op_key[i];
                         // A read that fits leads to an explored (failed) node: so does this.
                         backtrack = forced;
@@ -331,22 +695,32 @@ pub(crate) fn search<M: Model>(
         if backtrack {
             loop {
                 let Some(frame) = stack.pop() else {
-                    return finish(Outcome::NotLinearizable, steps, &best, &states);
+                    return finish(Outcome::NotLinearizable, steps, &best, &states, &list);
                 };
+                agree = agree.min(stack.len());
+                while retired.len() > frame.retired as usize {
+                    if let Some((c, true)) = retired.pop() {
+                        list.relink(c);
+                    }
+                }
                 let i = list.e[frame.call as usize].op as usize;
                 list.unlift(frame.call);
                 state = frame.state;
-                bits[i / 64] &= !(1 << (i % 64));
+                placed.flip(i);
+                placed.lo = frame.lo;
+                placed.hi = frame.hi;
                 bits_hash ^= op_key[i];
                 if ops[i].complete.is_some() {
                     remaining += 1;
                 }
                 if !frame.forced {
                     entry = list.e[frame.call as usize].next;
+                    fresh = true;
+                    entering = false;
                     break;
                 }
             }
         }
     }
-    finish(Outcome::Linearizable, steps, &[], &states)
+    finish(Outcome::Linearizable, steps, &[], &states, &list)
 }

@@ -36,6 +36,8 @@ pub enum Exhausted {
     Steps,
     /// The wall-clock deadline ([`CheckOptions::timeout`](crate::CheckOptions::timeout)).
     Deadline,
+    /// The memory bound ([`CheckOptions::max_memory`](crate::CheckOptions::max_memory)).
+    Memory,
 }
 
 /// How an operation ended.
@@ -120,6 +122,8 @@ pub struct KeyReport {
     pub verdict: Verdict,
     /// Search steps taken (deterministic for a given history and model).
     pub steps: u64,
+    /// The most operations the search had placed at once: how far it got.
+    pub deepest: usize,
     /// Set when the verdict is `unknown`.
     pub exhausted: Option<Exhausted>,
     /// Set when the verdict is `not-linearizable`.
@@ -195,8 +199,27 @@ fn render_key(out: &mut String, k: &KeyReport, names: &std::collections::BTreeMa
         k.steps
     );
     match k.exhausted {
-        Some(Exhausted::Steps) => out.push_str(", step budget exhausted"),
-        Some(Exhausted::Deadline) => out.push_str(", deadline passed"),
+        Some(Exhausted::Steps) => {
+            let _ = write!(
+                out,
+                ", step budget exhausted with at most {} of {} ops placed; raise it with --max-steps",
+                k.deepest, k.ops
+            );
+        }
+        Some(Exhausted::Deadline) => {
+            let _ = write!(
+                out,
+                ", deadline passed with at most {} of {} ops placed; raise it with --timeout",
+                k.deepest, k.ops
+            );
+        }
+        Some(Exhausted::Memory) => {
+            let _ = write!(
+                out,
+                ", memory bound reached with at most {} of {} ops placed; raise it with --max-memory",
+                k.deepest, k.ops
+            );
+        }
         None => {}
     }
     out.push_str(")\n");

@@ -42,7 +42,9 @@
 //! [`check_with_model`].
 
 mod check;
+pub mod edn;
 pub mod explain;
+pub mod generate;
 pub mod history;
 mod json;
 mod memo;
@@ -59,5 +61,7 @@ pub use explain::{
 pub use history::{Event, EventKind, History, HistoryError, ModelKind, UnknownModel, Value};
 pub use model::{BuiltinOp, CasRegister, Kv, Model, Register};
 pub use parse::{ParseError, ParseErrorKind, ParseOptions, parse_history, parse_history_with};
-pub use run::{CheckOptions, DEFAULT_MAX_STEPS, check_history, check_with_model};
+pub use run::{
+    CheckOptions, DEFAULT_MAX_MEMORY, DEFAULT_MAX_STEPS, check_history, check_with_model,
+};
 pub use wellformed::{Field, WellFormedError};

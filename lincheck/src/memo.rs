@@ -1,36 +1,49 @@
 //! The search's memory of explored configurations `(placed set, state id)`, and a fast
 //! hasher for interning states.
 //!
-//! An open-addressing table over one flat arena of bitset words: looking up or adding a
-//! configuration allocates nothing (except when the table grows). Nothing iterates over
-//! it, so it cannot affect the order of any output.
+//! An open-addressing table over one flat arena of key words: looking up or adding a
+//! configuration allocates nothing (except when the table grows). Keys have varying
+//! length (the search stores a compact window of the placed set, not the whole bitset).
+//! Nothing iterates over it, so it cannot affect the order of any output.
 
 use std::hash::Hasher;
 
 const EMPTY: u32 = u32::MAX;
 
+#[derive(Clone, Copy)]
+struct Entry {
+    hash: u64,
+    at: usize,
+    state: u32,
+    len: u32,
+}
+
 pub(crate) struct Memo {
-    words: usize,
     /// Per slot: index into `entries`, or `EMPTY`.
     slots: Vec<u32>,
-    /// Per entry: full hash and state id.
-    entries: Vec<(u64, u32)>,
-    /// Per entry: `words` bitset words.
+    entries: Vec<Entry>,
+    /// The key words of every entry, one after another.
     arena: Vec<u64>,
 }
 
 impl Memo {
-    pub(crate) fn new(words: usize) -> Memo {
+    pub(crate) fn new() -> Memo {
         Memo {
-            words,
             slots: vec![EMPTY; 1024],
             entries: Vec::new(),
             arena: Vec::new(),
         }
     }
 
+    /// Bytes held (capacity, not length: what the allocator gave us).
+    pub(crate) fn bytes(&self) -> u64 {
+        (self.slots.capacity() * 4
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.arena.capacity() * 8) as u64
+    }
+
     /// Adds the configuration; `false` if it was already there.
-    pub(crate) fn insert(&mut self, hash: u64, state: u32, bits: &[u64]) -> bool {
+    pub(crate) fn insert(&mut self, hash: u64, state: u32, key: &[u64]) -> bool {
         if (self.entries.len() + 1) * 2 > self.slots.len() {
             self.grow();
         }
@@ -41,18 +54,24 @@ impl Memo {
             if e == EMPTY {
                 break;
             }
-            let (h, s) = self.entries[e as usize];
-            if h == hash && s == state {
-                let at = e as usize * self.words;
-                if self.arena[at..at + self.words] == *bits {
-                    return false;
-                }
+            let en = self.entries[e as usize];
+            if en.hash == hash
+                && en.state == state
+                && en.len as usize == key.len()
+                && self.arena[en.at..en.at + key.len()] == *key
+            {
+                return false;
             }
             i = (i + 1) & mask;
         }
         self.slots[i] = self.entries.len() as u32;
-        self.entries.push((hash, state));
-        self.arena.extend_from_slice(bits);
+        self.entries.push(Entry {
+            hash,
+            at: self.arena.len(),
+            state,
+            len: key.len() as u32,
+        });
+        self.arena.extend_from_slice(key);
         true
     }
 
@@ -60,8 +79,8 @@ impl Memo {
         let size = self.slots.len() * 2;
         let mask = size - 1;
         let mut slots = vec![EMPTY; size];
-        for (idx, &(h, _)) in self.entries.iter().enumerate() {
-            let mut i = (h as usize) & mask;
+        for (idx, en) in self.entries.iter().enumerate() {
+            let mut i = (en.hash as usize) & mask;
             while slots[i] != EMPTY {
                 i = (i + 1) & mask;
             }
@@ -124,7 +143,7 @@ mod tests {
 
     #[test]
     fn remembers_exactly_what_was_inserted() {
-        let mut m = Memo::new(2);
+        let mut m = Memo::new();
         for i in 0..5000u64 {
             // Colliding hashes on purpose: only the full key decides.
             assert!(m.insert(i % 7, (i % 3) as u32, &[i, 1]));
@@ -132,6 +151,10 @@ mod tests {
         for i in 0..5000u64 {
             assert!(!m.insert(i % 7, (i % 3) as u32, &[i, 1]));
             assert!(m.insert(i % 7, (i % 3) as u32 + 10, &[i, 1]));
+            // A key that is a prefix of another is a different key.
+            assert!(m.insert(i % 7, (i % 3) as u32, &[i]));
+            assert!(!m.insert(i % 7, (i % 3) as u32, &[i]));
         }
+        assert!(m.bytes() > 5000 * 3 * 8);
     }
 }

@@ -93,6 +93,26 @@ pub trait Model {
     ) -> bool {
         true
     }
+
+    /// Symmetry hint: a hash of `op` that ops for which [`same_op`](Model::same_op) holds
+    /// share. `None` (the default) leaves `op` out of symmetry reduction.
+    fn op_hash(&self, _op: &Self::Op) -> Option<u64> {
+        None
+    }
+
+    /// Symmetry hint: `true` only if `a` and `b` are interchangeable, i.e. `step` gives the
+    /// same answer for both in every state. The checker then tries only the one that must
+    /// complete first when both could go next. Answering `false` is always safe.
+    fn same_op(&self, _a: &Self::Op, _b: &Self::Op) -> bool {
+        false
+    }
+
+    /// `true` only if `step` accepts `op` in every state and its result does not depend on
+    /// the state (a blind write). The checker then never places an unknown-outcome op
+    /// just before it, since `op` would erase its effect. Answering `false` is always safe.
+    fn is_blind_write(&self, _op: &Self::Op) -> bool {
+        false
+    }
 }
 
 /// A read/write register (`read`, `write`).
@@ -120,7 +140,7 @@ pub struct Kv {
 }
 
 /// Operations of the built-in models. An `Option` output of `None` is unconstrained.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum BuiltinOp {
     /// `read` / `get`, with the value seen.
     Read(Option<Value>),
@@ -194,6 +214,15 @@ fn builtin_read_only(op: &BuiltinOp) -> bool {
     )
 }
 
+/// Symmetry hints of the built-in models: equal ops are interchangeable, and a write
+/// (put) sets the state whatever it was.
+fn builtin_op_hash(op: &BuiltinOp) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = crate::memo::FastHasher::default();
+    op.hash(&mut h);
+    Some(h.finish())
+}
+
 fn bad_op(f: &str, allowed: &str) -> String {
     format!("expected \"f\" to be one of {allowed}, found {f:?}")
 }
@@ -234,6 +263,15 @@ impl Model for Register {
         others: &mut dyn Iterator<Item = &BuiltinOp>,
     ) -> bool {
         register_may_reach(state, read, others)
+    }
+    fn op_hash(&self, op: &BuiltinOp) -> Option<u64> {
+        builtin_op_hash(op)
+    }
+    fn same_op(&self, a: &BuiltinOp, b: &BuiltinOp) -> bool {
+        a == b
+    }
+    fn is_blind_write(&self, op: &BuiltinOp) -> bool {
+        matches!(op, BuiltinOp::Write(_))
     }
     fn state_value(&self, state: &Value) -> Value {
         state.clone()
@@ -318,6 +356,15 @@ impl Model for CasRegister {
         others: &mut dyn Iterator<Item = &BuiltinOp>,
     ) -> bool {
         register_may_reach(state, read, others)
+    }
+    fn op_hash(&self, op: &BuiltinOp) -> Option<u64> {
+        builtin_op_hash(op)
+    }
+    fn same_op(&self, a: &BuiltinOp, b: &BuiltinOp) -> bool {
+        a == b
+    }
+    fn is_blind_write(&self, op: &BuiltinOp) -> bool {
+        matches!(op, BuiltinOp::Write(_))
     }
     fn state_value(&self, state: &Value) -> Value {
         state.clone()
@@ -412,6 +459,15 @@ impl Model for Kv {
             }
         }
         false
+    }
+    fn op_hash(&self, op: &BuiltinOp) -> Option<u64> {
+        builtin_op_hash(op)
+    }
+    fn same_op(&self, a: &BuiltinOp, b: &BuiltinOp) -> bool {
+        a == b
+    }
+    fn is_blind_write(&self, op: &BuiltinOp) -> bool {
+        matches!(op, BuiltinOp::Write(_))
     }
     fn state_value(&self, state: &Value) -> Value {
         state.clone()

@@ -1,0 +1,92 @@
+//! Checker speed on the hard history families of `lincheck::generate`, at the sizes of
+//! docs/PERFORMANCE.md: `cargo bench -p lincheck --bench families [-- REPS] [FILTER]
+//! [--write DIR]`.
+//!
+//! Prints, per family, the median wall time of REPS checks (default 5), the verdict and
+//! the steps. `--write DIR` also writes each history there as JSON Lines (for other
+//! checkers). Generation and parsing are not timed.
+
+use std::time::{Duration, Instant};
+
+use lincheck::generate as g;
+use lincheck::{CheckOptions, History, Verdict, check_history};
+
+fn families() -> Vec<(&'static str, History, Verdict)> {
+    use Verdict::{Linearizable as L, NotLinearizable as N};
+    vec![
+        ("kv-5000-realistic", g::kv(1, 5_000, 1, 10, 0), L),
+        ("kv-5000-stale-reads", g::kv(1, 5_000, 1, 10, 3), N),
+        ("kv-5000-5-keys", g::kv(1, 5_000, 5, 10, 0), L),
+        (
+            "same-value-writes-48",
+            g::same_value_writes(1, 12, false),
+            L,
+        ),
+        (
+            "same-value-writes-41-one-too-many",
+            g::same_value_writes(1, 10, true),
+            N,
+        ),
+        ("info-writes-40", g::info_writes(1, 30, 10, false), L),
+        ("info-writes-160", g::info_writes(1, 120, 40, false), L),
+        (
+            "info-writes-160-reread",
+            g::info_writes(1, 120, 40, true),
+            N,
+        ),
+        ("register-10000", g::register(1, 10_000, 5, 0), L),
+        ("register-40000", g::register(1, 40_000, 5, 0), L),
+        ("register-100000", g::register(1, 100_000, 5, 0), L),
+        ("register-20000-info", g::register(1, 20_000, 5, 100), L),
+        ("kv-50000-ops-100000-events", g::kv(2, 50_000, 5, 10, 0), L),
+    ]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let reps: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5);
+    let write = args
+        .iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let filter = args
+        .iter()
+        .find(|a| a.parse::<usize>().is_err() && !a.starts_with('-') && Some(*a) != write.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let opts = CheckOptions::default();
+    for (name, h, want) in families() {
+        if !name.contains(filter.as_str()) {
+            continue;
+        }
+        if let Some(dir) = &write {
+            std::fs::write(format!("{dir}/{name}.jsonl"), h.to_jsonl()).expect("writable");
+        }
+        let ops = h
+            .events
+            .iter()
+            .filter(|e| e.kind == lincheck::EventKind::Invoke)
+            .count();
+        let mut times: Vec<Duration> = Vec::new();
+        let mut report = None;
+        for _ in 0..reps {
+            let t = Instant::now();
+            report = Some(check_history(&h, &opts).expect("valid"));
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let r = report.expect("at least one rep");
+        let steps: u64 = r.keys.iter().map(|k| k.steps).sum();
+        println!(
+            "{name:<36} {ops:>6} ops  median {:>8.4} s  {:<16} {steps} steps{}",
+            times[times.len() / 2].as_secs_f64(),
+            r.verdict.name(),
+            if r.verdict == want {
+                ""
+            } else {
+                "  (UNEXPECTED)"
+            }
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! Deterministic, seeded generators of test histories, one per family that is hard for
+//! linearizability checkers (see docs/PERFORMANCE.md). Same arguments, same history.
+//!
+//! * [`register`]: one register, clients issuing reads and unique-valued writes with
+//!   realistic overlap; a share of the writes end in `info` (taking effect or not).
+//!   Linearizable.
+//! * [`kv`]: a key-value store (get, put, append) over a few keys. Linearizable; with
+//!   `stale > 0`, that many late reads return a value overwritten before they began (not
+//!   linearizable).
+//! * [`same_value_writes`]: many concurrent writes of two values, then reads alternating
+//!   between them; one read too many makes it not linearizable.
+//! * [`info_writes`]: many concurrent unknown-outcome writes of distinct values, then
+//!   reads of some of them; a value read again after another makes it not linearizable.
+//!
+//! Histories made by simulation (`register`, `kv`) are linearizable by construction: each
+//! op takes effect at an instant strictly inside its interval, and results are computed
+//! in the order of those instants.
+//!
+//! ```
+//! use lincheck::{CheckOptions, Verdict, check_history, generate};
+//! let h = generate::register(7, 200, 4, 50);
+//! assert_eq!(check_history(&h, &CheckOptions::default())?.verdict, Verdict::Linearizable);
+//! assert_eq!(h, generate::register(7, 200, 4, 50));
+//! # Ok::<(), lincheck::HistoryError>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use crate::history::{Event, EventKind, History, ModelKind, Value};
+
+/// A small deterministic generator (splitmix64).
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x6a09_e667_f3bc_c909)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
+    }
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// What a simulated op does.
+#[derive(Clone, Debug)]
+enum Act {
+    Read,
+    Write(Value),
+    Append(String),
+}
+
+/// One simulated op: times are even; its effect instant `lin` is odd, strictly inside.
+#[derive(Clone, Debug)]
+struct SimOp {
+    process: u64,
+    key: Option<Value>,
+    act: Act,
+    invoke: u64,
+    lin: u64,
+    complete: u64,
+    /// Ends in `info`; `applied` says whether it took effect.
+    info: bool,
+    applied: bool,
+    /// A stale read: returns an overwritten value instead of the current one.
+    stale: bool,
+    result: Value,
+}
+
+/// Clients issue ops back to back with random latency (2-40 time units) and think time.
+fn simulate<F: FnMut(&mut Rng, u64) -> (Option<Value>, Act)>(
+    rng: &mut Rng,
+    ops: usize,
+    clients: usize,
+    mut pick: F,
+) -> Vec<SimOp> {
+    let clients = clients.max(1);
+    let mut now = vec![0u64; clients];
+    let mut out = Vec::with_capacity(ops);
+    for n in 0..ops {
+        // The client that is free first goes next (ties: lowest number).
+        let c = (0..clients).min_by_key(|&c| (now[c], c)).unwrap_or(0);
+        let invoke = now[c] + 2 * rng.below(3);
+        let latency = 2 + 2 * rng.below(20);
+        let complete = invoke + latency;
+        let lin = invoke + 1 + 2 * rng.below(latency / 2);
+        let (key, act) = pick(rng, n as u64);
+        out.push(SimOp {
+            process: c as u64,
+            key,
+            act,
+            invoke,
+            lin,
+            complete,
+            info: false,
+            applied: true,
+            stale: false,
+            result: Value::Null,
+        });
+        now[c] = complete + 2;
+    }
+    out
+}
+
+/// Computes results in effect order, then writes the events in time order.
+fn finish(model: ModelKind, init: &Value, mut ops: Vec<SimOp>) -> History {
+    let mut by_lin: Vec<usize> = (0..ops.len()).collect();
+    by_lin.sort_by_key(|&i| (ops[i].lin, i));
+    // Per key: the values it held, each with the completion of the write that replaced it.
+    let mut state: BTreeMap<Option<Value>, Value> = BTreeMap::new();
+    let mut past: BTreeMap<Option<Value>, Vec<(Value, u64)>> = BTreeMap::new();
+    for &i in &by_lin {
+        let op = &ops[i];
+        let cur = state.entry(op.key.clone()).or_insert_with(|| init.clone());
+        let result = match &op.act {
+            Act::Read if op.stale => {
+                // The newest value whose replacement completed before this read began.
+                let hist = past.entry(op.key.clone()).or_default();
+                hist.iter()
+                    .rev()
+                    .find(|(v, replaced)| *replaced < op.invoke && v != cur)
+                    .map(|(v, _)| v.clone())
+                    .unwrap_or_else(|| cur.clone())
+            }
+            Act::Read => cur.clone(),
+            Act::Write(v) => {
+                if op.applied {
+                    let old = std::mem::replace(cur, v.clone());
+                    past.entry(op.key.clone())
+                        .or_default()
+                        .push((old, op.complete));
+                }
+                v.clone()
+            }
+            Act::Append(s) => {
+                if op.applied {
+                    let next = match &*cur {
+                        Value::Str(p) => Value::Str(format!("{p}{s}")),
+                        _ => Value::Str(s.clone()),
+                    };
+                    let old = std::mem::replace(cur, next);
+                    past.entry(op.key.clone())
+                        .or_default()
+                        .push((old, op.complete));
+                }
+                Value::Str(s.clone())
+            }
+        };
+        ops[i].result = result;
+    }
+    let (read, write) = match model {
+        ModelKind::Kv => ("get", "put"),
+        _ => ("read", "write"),
+    };
+    // (time, invoke? (completions first at equal times), op index)
+    let mut evs: Vec<(u64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
+    for (i, op) in ops.iter().enumerate() {
+        evs.push((op.invoke, true, i));
+        evs.push((op.complete, false, i));
+    }
+    evs.sort();
+    let events = evs
+        .into_iter()
+        .map(|(time, invoke, i)| {
+            let op = &ops[i];
+            let (f, input) = match &op.act {
+                Act::Read => (read, Value::Null),
+                Act::Write(v) => (write, v.clone()),
+                Act::Append(s) => ("append", Value::Str(s.clone())),
+            };
+            let (kind, value) = if invoke {
+                (EventKind::Invoke, input)
+            } else if op.info {
+                (EventKind::Info, input)
+            } else {
+                (EventKind::Ok, op.result.clone())
+            };
+            Event {
+                process: op.process,
+                kind,
+                f: f.to_string(),
+                key: op.key.clone(),
+                value,
+                time: Some(time),
+                error: None,
+            }
+        })
+        .collect();
+    History {
+        model,
+        init: None,
+        events,
+        process_names: Default::default(),
+    }
+}
+
+/// One register: `ops` ops by `clients` clients, half reads, half writes of unique
+/// values; `info_per_mille` of the writes end in `info` (half of those took effect).
+/// Linearizable.
+pub fn register(seed: u64, ops: usize, clients: usize, info_per_mille: u64) -> History {
+    let mut rng = Rng::new(seed);
+    let mut sim = simulate(&mut rng, ops, clients, |rng, n| {
+        if rng.below(2) == 0 {
+            (None, Act::Read)
+        } else {
+            (None, Act::Write(Value::Int(n as i64 + 1)))
+        }
+    });
+    // A client whose op ended in info goes on as a new process (Jepsen's convention).
+    let mut pid: Vec<u64> = (0..clients.max(1) as u64).collect();
+    let mut next_pid = pid.len() as u64;
+    for op in &mut sim {
+        let client = op.process as usize;
+        op.process = pid[client];
+        if matches!(op.act, Act::Write(_)) && rng.below(1000) < info_per_mille {
+            op.info = true;
+            op.applied = rng.below(2) == 0;
+            pid[client] = next_pid;
+            next_pid += 1;
+        }
+    }
+    finish(ModelKind::Register, &Value::Null, sim)
+}
+
+/// A kv store: `ops` ops by `clients` clients over `keys` keys (get 50%, put 25%,
+/// append 25%, unique values). With `stale > 0`, that many reads in the last half return
+/// a value that was overwritten before they were invoked: not linearizable.
+pub fn kv(seed: u64, ops: usize, keys: usize, clients: usize, stale: usize) -> History {
+    let mut rng = Rng::new(seed);
+    let keys = keys.max(1) as u64;
+    let mut sim = simulate(&mut rng, ops, clients, |rng, n| {
+        let key = Some(Value::Str(format!("k{}", rng.below(keys))));
+        let act = match rng.below(4) {
+            0 => Act::Write(Value::Str(format!("p{n}."))),
+            1 => Act::Append(format!("a{n}.")),
+            _ => Act::Read,
+        };
+        (key, act)
+    });
+    let mut marked = 0;
+    let mut at = sim.len() / 2 + (rng.below((sim.len() / 4).max(1) as u64) as usize);
+    while marked < stale && at < sim.len() {
+        if matches!(sim[at].act, Act::Read) {
+            sim[at].stale = true;
+            marked += 1;
+        }
+        at += 1;
+    }
+    let h = finish(ModelKind::Kv, &Value::Str(String::new()), sim);
+    History {
+        init: Some(Value::Str(String::new())),
+        ..h
+    }
+}
+
+fn ev(process: u64, kind: EventKind, f: &str, value: Value, time: u64) -> Event {
+    Event {
+        process,
+        kind,
+        f: f.to_string(),
+        key: None,
+        value,
+        time: Some(time),
+        error: None,
+    }
+}
+
+/// `2 * per_value` concurrent writes, half of value 1 and half of value 2, then one
+/// reader alternating 1, 2, 1, 2... while they are all pending: `2 * per_value` reads
+/// (each needs a write of its own: linearizable), or one more (not linearizable). Each
+/// write completes after the reads, in a seeded order.
+pub fn same_value_writes(seed: u64, per_value: usize, one_too_many: bool) -> History {
+    let mut rng = Rng::new(seed);
+    let writers = 2 * per_value as u64;
+    let mut events = Vec::new();
+    let mut t = 0;
+    for p in 0..writers {
+        events.push(ev(
+            p,
+            EventKind::Invoke,
+            "write",
+            Value::Int(1 + (p % 2) as i64),
+            t,
+        ));
+        t += 2;
+    }
+    let reads = writers + u64::from(one_too_many);
+    for r in 0..reads {
+        let v = Value::Int(1 + (r % 2) as i64);
+        events.push(ev(writers, EventKind::Invoke, "read", Value::Null, t));
+        events.push(ev(writers, EventKind::Ok, "read", v, t + 2));
+        t += 4;
+    }
+    let mut order: Vec<u64> = (0..writers).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    for p in order {
+        events.push(ev(
+            p,
+            EventKind::Ok,
+            "write",
+            Value::Int(1 + (p % 2) as i64),
+            t,
+        ));
+        t += 2;
+    }
+    History {
+        model: ModelKind::Register,
+        init: None,
+        events,
+        process_names: Default::default(),
+    }
+}
+
+/// `writes` concurrent writes of the distinct values 1..=writes that all end in `info`,
+/// then one reader reading `reads` of those values, in a seeded order. Linearizable, or,
+/// with `reread`, the last read returns the first read's value again after another value
+/// was read (not linearizable: that value's only write cannot take effect twice).
+pub fn info_writes(seed: u64, writes: usize, reads: usize, reread: bool) -> History {
+    let mut rng = Rng::new(seed);
+    let writes = writes.max(2) as u64;
+    let mut events = Vec::new();
+    let mut t = 0;
+    for p in 0..writes {
+        events.push(ev(
+            p,
+            EventKind::Invoke,
+            "write",
+            Value::Int(p as i64 + 1),
+            t,
+        ));
+        events.push(ev(
+            p,
+            EventKind::Info,
+            "write",
+            Value::Int(p as i64 + 1),
+            t + 1,
+        ));
+        t += 2;
+    }
+    let mut values: Vec<i64> = (1..=writes as i64).collect();
+    for i in (1..values.len()).rev() {
+        values.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let reads = reads.clamp(2, writes as usize);
+    let mut seen: Vec<i64> = values[..reads].to_vec();
+    if reread {
+        let last = seen.len() - 1;
+        seen[last] = seen[0];
+    }
+    for v in seen {
+        events.push(ev(writes, EventKind::Invoke, "read", Value::Null, t));
+        events.push(ev(writes, EventKind::Ok, "read", Value::Int(v), t + 2));
+        t += 4;
+    }
+    History {
+        model: ModelKind::Register,
+        init: None,
+        events,
+        process_names: Default::default(),
+    }
+}

@@ -1,0 +1,107 @@
+//! Every hard history family of `lincheck::generate`, at sizes that run fast in debug
+//! builds, with the verdict it must get and a step bound far below the default budget
+//! (each family took the old search past its budget, or factorial time, at these sizes
+//! or a little above). The full sizes are timed by `cargo bench --bench families`.
+
+use lincheck::generate as g;
+use lincheck::{CheckOptions, History, Verdict, check_history};
+
+fn check(h: &History) -> (Verdict, u64) {
+    let r = check_history(h, &CheckOptions::default()).expect("well-formed");
+    (r.verdict, r.keys.iter().map(|k| k.steps).sum())
+}
+
+#[track_caller]
+fn expect(h: &History, verdict: Verdict, max_steps: u64) {
+    let (v, steps) = check(h);
+    assert_eq!(v, verdict);
+    assert!(steps <= max_steps, "{steps} steps");
+}
+
+#[test]
+fn generators_are_deterministic() {
+    assert_eq!(g::kv(3, 300, 3, 5, 2), g::kv(3, 300, 3, 5, 2));
+    assert_ne!(g::kv(3, 300, 3, 5, 2), g::kv(4, 300, 3, 5, 2));
+    assert_eq!(g::register(3, 300, 5, 100), g::register(3, 300, 5, 100));
+    assert_eq!(
+        g::same_value_writes(3, 5, true),
+        g::same_value_writes(3, 5, true)
+    );
+    assert_eq!(
+        g::info_writes(3, 20, 5, true),
+        g::info_writes(3, 20, 5, true)
+    );
+    // Every generated history round-trips through the file format.
+    for h in [g::kv(5, 200, 3, 4, 1), g::register(5, 200, 4, 200)] {
+        let back = lincheck::parse_history(&h.to_jsonl(), "gen.jsonl").expect("valid");
+        assert_eq!(back, h);
+    }
+}
+
+#[test]
+fn same_value_writes_are_decided_both_ways() {
+    for seed in 0..3 {
+        expect(
+            &g::same_value_writes(seed, 12, false),
+            Verdict::Linearizable,
+            100_000,
+        );
+        expect(
+            &g::same_value_writes(seed, 10, true),
+            Verdict::NotLinearizable,
+            100_000,
+        );
+    }
+}
+
+#[test]
+fn info_writes_are_decided_both_ways() {
+    for seed in 0..3 {
+        expect(
+            &g::info_writes(seed, 30, 10, false),
+            Verdict::Linearizable,
+            10_000,
+        );
+        expect(
+            &g::info_writes(seed, 120, 40, false),
+            Verdict::Linearizable,
+            50_000,
+        );
+        expect(
+            &g::info_writes(seed, 120, 40, true),
+            Verdict::NotLinearizable,
+            50_000,
+        );
+    }
+}
+
+#[test]
+fn kv_with_and_without_stale_reads() {
+    for seed in 0..3 {
+        expect(&g::kv(seed, 1_000, 3, 10, 0), Verdict::Linearizable, 20_000);
+        expect(
+            &g::kv(seed, 1_000, 3, 10, 2),
+            Verdict::NotLinearizable,
+            20_000,
+        );
+    }
+}
+
+#[test]
+fn long_registers_with_and_without_info_ops() {
+    expect(&g::register(1, 3_000, 5, 0), Verdict::Linearizable, 20_000);
+    expect(
+        &g::register(1, 3_000, 5, 100),
+        Verdict::Linearizable,
+        20_000,
+    );
+    // Changing one read's value to one never written breaks it.
+    let mut h = g::register(2, 2_000, 5, 50);
+    let at = h
+        .events
+        .iter()
+        .rposition(|e| e.kind == lincheck::EventKind::Ok && e.f == "read")
+        .expect("a read");
+    h.events[at].value = lincheck::Value::Int(-1);
+    expect(&h, Verdict::NotLinearizable, 20_000);
+}
