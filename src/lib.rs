@@ -34,12 +34,15 @@
 //! look the protocol up by name in the [`registry`].
 
 pub mod determinism;
+pub mod export;
+pub mod html;
 pub mod output;
 pub mod registry;
 pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sweep;
+pub mod view;
 
 pub use lincheck;
 pub use protocols;
