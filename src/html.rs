@@ -15,9 +15,9 @@ const CSS: &str = include_str!("html/page.css");
 const JS: &str = include_str!("html/page.js");
 
 /// Most messages one page draws.
-pub const MAX_MESSAGES: usize = 30_000;
+pub const MAX_MESSAGES: usize = 12_000;
 /// Most trace lines one page holds (for the details panel and notes).
-pub const MAX_LINES: usize = 100_000;
+pub const MAX_LINES: usize = 40_000;
 /// Past this many arrows in its window a diagram is too dense to read: the page and the
 /// command say so and suggest a window.
 pub const READABLE_ARROWS: usize = 3_000;
@@ -169,6 +169,7 @@ pub fn page_data(v: &RunView) -> Value {
             "message": x.message,
             "nodes": x.nodes.iter().map(|n| lane(n)).collect::<Vec<_>>(),
             "ev": ev,
+            "inWindow": v.window.contains(x.time),
         })
     });
     let lanes: Vec<Value> = v

@@ -275,7 +275,7 @@ window.onerror = function (msg, src, line, col) {
       clickable(c, n[0]);
     });
     // the violation
-    if (D.violation) {
+    if (D.violation && D.violation.inWindow) {
       var v = D.violation;
       var gv = el('g', { id: 'violation-marker', 'data-check': v.check }, svg);
       var vx = cx(v.time);
