@@ -85,11 +85,14 @@ fn lane_of(v: &RunView, i: usize) -> Option<&str> {
 /// open a ShiViz log; ShiViz reads them from the first two lines of an uploaded log.
 pub const SHIVIZ_REGEX: &str = r"(?<host>\S*) (?<clock>{.*})\n(?<event>.*)";
 
-/// A ShiViz log of the window: the regex line, an empty delimiter line, then per event a
-/// `host {clock}` line and the event's trace line.
-pub fn shiviz(v: &RunView) -> String {
-    let mut out = format!("{SHIVIZ_REGEX}\n\n");
-    // The send each delivery (or drop) matched, by trace index.
+/// One logged event: its trace index, its host, and its vector clock.
+pub type Clocked<'a> = (usize, &'a str, IndexMap<&'a str, u64>);
+
+/// The vector clock of every event of the window that happens on a lane, in trace
+/// order: a host's own entry counts its logged events; a delivery first merges the clock
+/// its send had (when the send is in the window).
+pub fn vector_clocks(v: &RunView) -> Vec<Clocked<'_>> {
+    // The send each delivery matched, by trace index.
     let mut send_of: IndexMap<usize, usize> = IndexMap::new();
     for m in &v.msgs {
         if let (Some(s), Some(e), Fate::Delivered) = (m.send_event, m.end_event, &m.fate) {
@@ -98,12 +101,11 @@ pub fn shiviz(v: &RunView) -> String {
     }
     let mut clocks: IndexMap<&str, IndexMap<&str, u64>> = IndexMap::new();
     let mut sent: IndexMap<usize, IndexMap<&str, u64>> = IndexMap::new();
+    let mut out = Vec::new();
     for i in v.window_events() {
         let Some(host) = lane_of(v, i) else { continue };
-        let line = &v.lines[i];
-        let verb = line.split_whitespace().nth(2).unwrap_or("");
-        let is_deliver = verb == "<-";
-        if is_deliver {
+        let verb = v.lines[i].split_whitespace().nth(2).unwrap_or("");
+        if verb == "<-" {
             if let Some(s) = send_of.get(&i).and_then(|s| sent.shift_remove(s)) {
                 let vc = clocks.entry(host).or_default();
                 for (h, k) in s {
@@ -114,13 +116,24 @@ pub fn shiviz(v: &RunView) -> String {
         }
         let vc = clocks.entry(host).or_default();
         *vc.entry(host).or_insert(0) += 1;
-        if verb == "->" {
+        // A send, or the network's duplicate of one (a second copy on the wire).
+        if verb == "->" || verb == "=>" {
             sent.insert(i, vc.clone());
         }
+        out.push((i, host, vc.clone()));
+    }
+    out
+}
+
+/// A ShiViz log of the window: the regex line, an empty delimiter line, then per event a
+/// `host {clock}` line and the event's trace line.
+pub fn shiviz(v: &RunView) -> String {
+    let mut out = format!("{SHIVIZ_REGEX}\n\n");
+    for (i, host, vc) in vector_clocks(v) {
         let clock: serde_json::Map<String, Value> =
             vc.iter().map(|(h, k)| (h.to_string(), json!(k))).collect();
         let _ = writeln!(out, "{host} {}", Value::Object(clock));
-        let _ = writeln!(out, "{}", line.trim_start());
+        let _ = writeln!(out, "{}", v.lines[i].trim_start());
     }
     out
 }
@@ -130,7 +143,7 @@ pub fn shiviz(v: &RunView) -> String {
 pub struct ShivizStats {
     pub events: usize,
     pub hosts: usize,
-    /// Events whose clock names another host (a received message).
+    /// Events at which another host's entry grew (a message received with news).
     pub joins: usize,
 }
 
@@ -215,12 +228,15 @@ pub fn validate_shiviz(text: &str) -> Result<ShivizStats, String> {
     }
     let mut joins = 0;
     for e in &events {
+        let mine = &by_host[e.host.as_str()];
+        let pos = (e.clock[e.host.as_str()] - 1) as usize;
+        let prev = (pos > 0).then(|| &events[mine[pos - 1]]);
         let mut joined = false;
         for (h, &k) in &e.clock {
             if *h == e.host {
                 continue;
             }
-            joined = true;
+            joined |= prev.is_none_or(|p| p.clock.get(h).copied().unwrap_or(0) < k);
             let Some(max) = count.get(h.as_str()) else {
                 return Err(format!(
                     "line {}: the clock names {h:?}, which logs no event",
@@ -245,10 +261,7 @@ pub fn validate_shiviz(text: &str) -> Result<ShivizStats, String> {
             }
         }
         // A host's clock never goes back.
-        let mine = &by_host[e.host.as_str()];
-        let pos = (e.clock[e.host.as_str()] - 1) as usize;
-        if pos > 0 {
-            let prev = &events[mine[pos - 1]];
+        if let Some(prev) = prev {
             for (h2, &k2) in &prev.clock {
                 if e.clock.get(h2).copied().unwrap_or(0) < k2 {
                     return Err(format!(
