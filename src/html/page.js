@@ -21,7 +21,9 @@ window.onerror = function (msg, src, line, col) {
   var kinds = D.kinds;
   var shownLane = lanes.map(function () { return true; });
   var shownKind = kinds.map(function () { return true; });
-  var view = { a: D.meta.from, b: Math.max(D.meta.to, D.meta.from + 1) };
+  // A little room after the window's end, so what happened last is not on the border.
+  var HI = D.meta.to + Math.max(1, (D.meta.to - D.meta.from) * 0.03);
+  var view = { a: D.meta.from, b: HI };
   var cursor = null;
 
   function fmt(t) { return (t / 1e6).toFixed(3) + 'ms'; }
@@ -84,7 +86,7 @@ window.onerror = function (msg, src, line, col) {
     var c = document.getElementById('controls');
     var z = h('span', null, c);
     [['zoom in', function () { zoom(0.5, null); }], ['zoom out', function () { zoom(2, null); }],
-      ['whole window', function () { view.a = D.meta.from; view.b = Math.max(D.meta.to, D.meta.from + 1); render(); }],
+      ['whole window', function () { view.a = D.meta.from; view.b = HI; render(); }],
       ['\u2190', function () { pan(-0.25); }], ['\u2192', function () { pan(0.25); }]].forEach(function (b) {
       var btn = h('button', b[0], z);
       btn.onclick = b[1];
@@ -128,7 +130,7 @@ window.onerror = function (msg, src, line, col) {
     clampView(); render();
   }
   function clampView() {
-    var len = view.b - view.a, lo = D.meta.from, hi = Math.max(D.meta.to, lo + 1);
+    var len = view.b - view.a, lo = D.meta.from, hi = HI;
     if (len > hi - lo) { view.a = lo; view.b = hi; return; }
     if (view.a < lo) { view.a = lo; view.b = lo + len; }
     if (view.b > hi) { view.b = hi; view.a = hi - len; }
@@ -238,7 +240,8 @@ window.onerror = function (msg, src, line, col) {
     });
     // messages
     var ga = el('g', { 'class': 'arrows' }, svg);
-    var fade = Math.max(0.15, Math.min(1, 600 / Math.max(1, D.msgs.length)));
+    var inView = D.msgs.filter(function (m) { return visible(m[2], m[3]); }).length;
+    var fade = Math.max(0.2, Math.min(1, 500 / Math.max(1, inView)));
     ga.setAttribute('opacity', fade.toFixed(2));
     D.msgs.forEach(function (m, mi) {
       var f = m[0], to = m[1];
@@ -432,7 +435,19 @@ window.onerror = function (msg, src, line, col) {
   header();
   controls();
   interactions();
+  // `page.html#view=2000,2400&cursor=2357.6` (milliseconds) opens zoomed, with the cursor
+  // set: a link that shows a colleague the instant that matters.
+  var hash = {};
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+    var p = kv.split('=');
+    if (p.length === 2) { hash[p[0]] = p[1]; }
+  });
+  if (hash.view) {
+    var ab = hash.view.split(',').map(Number);
+    if (ab.length === 2 && ab[0] < ab[1]) { view.a = ab[0] * 1e6; view.b = ab[1] * 1e6; clampView(); }
+  }
   render();
+  if (hash.cursor && !isNaN(Number(hash.cursor))) { setCursor(Number(hash.cursor) * 1e6); }
   window.addEventListener('resize', render);
   var st = document.getElementById('render-status');
   st.textContent = 'ok';
