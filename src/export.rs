@@ -412,9 +412,18 @@ pub fn perfetto(v: &RunView) -> Value {
 /// Most lines (messages, notes, faults) of one Mermaid diagram.
 pub const MERMAID_MAX: usize = 400;
 
+/// Text safe in a Mermaid message or note: `;` would end the statement and `#` starts an
+/// entity code, so both become entity codes (in one pass, so neither is escaped twice).
 fn mermaid_text(s: &str) -> String {
-    let s: String = s.chars().take(80).collect();
-    s.replace('#', "#35;").replace(';', "#59;")
+    let mut out = String::new();
+    for c in s.chars().take(80) {
+        match c {
+            '#' => out.push_str("#35;"),
+            ';' => out.push_str("#59;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A Mermaid sequence diagram of the window: a message at its delivery (or loss), notes
@@ -434,6 +443,7 @@ pub fn mermaid(v: &RunView) -> String {
         .iter()
         .filter_map(|m| m.end_event.map(|e| (e, m)))
         .collect();
+    // Notes over every lane span the first and the last participant.
     let first = v.lanes.first().map_or("", String::as_str);
     let last = v.lanes.last().map_or("", String::as_str);
     let mut items: Vec<String> = Vec::new();
@@ -476,7 +486,7 @@ pub fn mermaid(v: &RunView) -> String {
             .map_or(v.window.to, |m| m.at);
         let _ = writeln!(
             out,
-            "    Note over {first},{last}: {} more lines left out of this diagram (it shows {MERMAID_MAX}); draw a window, e.g. --from {} --to {}",
+            "    Note over {first},{last}: {} more lines left out of this diagram (it shows {MERMAID_MAX}), draw a window, e.g. --from {} --to {}",
             total - MERMAID_MAX,
             v.window.from,
             stop

@@ -593,8 +593,8 @@ impl RunView {
             "{n} messages in {} to {}: too many arrows to read at once; zoom in, or draw a window: --from {} --to {}",
             self.window.from,
             self.window.to,
-            sim_core::Duration::from_nanos(a),
-            sim_core::Duration::from_nanos(b)
+            Time::from_nanos(a),
+            Time::from_nanos(b)
         ))
     }
 }

@@ -226,6 +226,16 @@ fn mermaid_draws_the_window_and_says_when_it_leaves_lines_out() {
         m.contains("more lines left out") && m.contains("--from"),
         "{m}"
     );
+    // Client requests (`c1#35 get`) and anything with `;` or `#` are entity-escaped once,
+    // so no `;` ends a statement early.
+    assert!(m.contains("c1#35;") && !m.contains("#35#59;"), "{m}");
+    for line in m.lines().filter(|l| !l.trim_start().starts_with("%%")) {
+        assert_eq!(
+            line.matches(';').count(),
+            line.matches('#').count(),
+            "{line}"
+        );
+    }
 }
 
 #[test]
