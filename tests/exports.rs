@@ -350,3 +350,17 @@ fn the_cli_writes_every_export_for_a_window_and_rejects_bad_input() {
         assert!(err.contains(says), "{a:?} should say {says:?}: {err}");
     }
 }
+
+#[test]
+fn the_page_and_every_export_are_the_same_bytes_on_every_run() {
+    let pictures = |file: &str| {
+        let (_, v) = view_of(file, None);
+        let mut all = vec![faultline::html::page(&v)];
+        for k in Kind::ALL {
+            all.push(export::export(k, &v).unwrap());
+        }
+        all
+    };
+    let file = "scenarios/raft/lease-without-clock-bound.ron";
+    assert_eq!(pictures(file), pictures(file));
+}

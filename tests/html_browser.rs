@@ -346,3 +346,164 @@ fn a_script_error_fails_the_check() {
     );
     assert!(!dom.has(">ok</div>"), "and the page never says it finished");
 }
+
+/// Every message copy from the trace alone: (from, to, text, sent, ended, delivered);
+/// copies still on the wire end at `end`.
+type Copy = (String, String, String, Time, Time, bool);
+
+fn copies(trace: &sim_core::Trace, end: Time) -> Vec<Copy> {
+    let mut sent: std::collections::BTreeMap<(String, String, String), VecDeque<Time>> =
+        Default::default();
+    let mut out = Vec::new();
+    for e in &trace.events {
+        match &e.kind {
+            TraceKind::Send { from, to, msg } | TraceKind::Duplicate { from, to, msg } => sent
+                .entry((from.clone(), to.clone(), msg.clone()))
+                .or_default()
+                .push_back(e.time),
+            TraceKind::Deliver { from, to, msg } | TraceKind::Drop { from, to, msg, .. } => {
+                let key = (from.clone(), to.clone(), msg.clone());
+                let s = sent
+                    .get_mut(&key)
+                    .and_then(VecDeque::pop_front)
+                    .unwrap_or(e.time);
+                let delivered = matches!(e.kind, TraceKind::Deliver { .. });
+                out.push((key.0, key.1, key.2, s, e.time, delivered));
+            }
+            _ => {}
+        }
+    }
+    for ((f, t, m), q) in sent {
+        for s in q {
+            out.push((f.clone(), t.clone(), m.clone(), s, end, false));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_page_answers_a_reader_as_the_trace_says() {
+    let Some(browser) = browser() else { return };
+    for (file, lane) in [
+        ("scenarios/split-brain/lease-pause.ron", "n2"),
+        ("scenarios/raft/lease-without-clock-bound.ron", "n1"),
+    ] {
+        let s = Scenario::load(file).expect("loads");
+        let (r, path) = page_of(&s, None);
+        let trace = &r.report.trace;
+        let end = r
+            .report
+            .end_time
+            .max(trace.events.last().map_or(Time::ZERO, |e| e.time));
+        let url_page = path.with_file_name(format!(
+            "{}#selftest={lane}",
+            path.file_name().unwrap().to_string_lossy()
+        ));
+        let dom = dump_dom(&browser, &url_page, None);
+        assert!(!dom.contains("id=\"script-error\""), "{file}: script error");
+        let json = dom
+            .split("<pre id=\"selftest\">")
+            .nth(1)
+            .and_then(|x| x.split("</pre>").next())
+            .unwrap_or_else(|| panic!("{file}: no self-test output"))
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        let got: serde_json::Value = serde_json::from_str(&json).expect("self-test JSON");
+        let all = copies(trace, end);
+        let delivered: Vec<&Copy> = all.iter().filter(|c| c.5).collect();
+        assert_eq!(got["arrows"], delivered.len(), "{file}: arrows");
+        // Clicking an arrow shows its trace line.
+        let clicked = got["clicked"].as_u64().unwrap() as usize;
+        assert_eq!(
+            got["details"].as_str().unwrap(),
+            trace.events[clicked].to_string(),
+            "{file}: the clicked arrow's trace line"
+        );
+        // Zooming in draws the arrows of the narrower view only.
+        let (a, b) = (
+            got["zoomedView"][0].as_f64().unwrap(),
+            got["zoomedView"][1].as_f64().unwrap(),
+        );
+        let (a, b) = (
+            Time::from_nanos(a.ceil() as u64),
+            Time::from_nanos(b.floor() as u64),
+        );
+        let zoomed = delivered.iter().filter(|c| c.3 <= b && c.4 >= a).count();
+        assert_eq!(got["zoomedArrows"], zoomed, "{file}: zoomed arrows");
+        assert!(zoomed < delivered.len(), "{file}: zooming in hides some");
+        // Hiding a lane hides it and every arrow to or from it.
+        let lanes = lanes_of(&s, trace);
+        assert_eq!(
+            got["lanesWithout"],
+            lanes.len() - 1,
+            "{file}: lanes after hiding {lane}"
+        );
+        let without = delivered
+            .iter()
+            .filter(|c| c.0 != lane && c.1 != lane)
+            .count();
+        assert_eq!(
+            got["arrowsWithout"], without,
+            "{file}: arrows after hiding {lane}"
+        );
+        // Hiding a message kind hides its arrows.
+        let kind = got["hiddenKind"].as_str().unwrap();
+        let of_kind = delivered
+            .iter()
+            .filter(|c| {
+                let text = match c.2.split_once(' ') {
+                    Some((id, rest)) if id.contains('#') => rest,
+                    _ => c.2.as_str(),
+                };
+                text.split(|ch: char| !ch.is_alphanumeric() && ch != '_')
+                    .next()
+                    == Some(kind)
+            })
+            .count();
+        assert!(of_kind > 0, "{file}: {kind} arrows exist");
+        assert_eq!(
+            got["arrowsWithoutKind"],
+            delivered.len() - of_kind,
+            "{file}: without {kind}"
+        );
+        // The cursor: each node's latest note, and the messages in flight.
+        let t = Time::from_nanos(got["cursor"].as_u64().unwrap());
+        let rows: Vec<String> = got["cursorRows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect();
+        let nodes: Vec<&String> =
+            lanes
+                .iter()
+                .filter(|l| {
+                    !r.report.trace.events.iter().any(
+                        |e| matches!(&e.kind, TraceKind::Invoke { client, .. } if client == *l),
+                    )
+                })
+                .collect();
+        assert_eq!(
+            rows.len(),
+            nodes.len(),
+            "{file}: a cursor row per node: {rows:?}"
+        );
+        for (row, node) in rows.iter().zip(&nodes) {
+            let last = trace.events.iter().rev().find_map(|e| match &e.kind {
+                TraceKind::Note { node: n, text } if n == *node && e.time <= t => Some(text),
+                _ => None,
+            });
+            assert!(row.starts_with(node.as_str()), "{file}: {row}");
+            match last {
+                Some(text) => assert!(row.contains(text.as_str()), "{file}: {row} shows {text}"),
+                None => assert!(row.ends_with('-'), "{file}: {row} has no note yet"),
+            }
+        }
+        let flying = all.iter().filter(|c| c.3 <= t && t < c.4).count();
+        assert!(flying < 200, "the panel lists up to 200");
+        assert_eq!(got["inflight"], flying, "{file}: messages in flight at {t}");
+        assert_eq!(got["after"], got["arrows"], "{file}: every arrow is back");
+    }
+}

@@ -431,6 +431,52 @@ window.onerror = function (msg, src, line, col) {
       'ok (green), fail (red), info: unknown outcome (orange), never completed (grey)';
   }
 
+  // `#selftest=LANE` drives the page as a reader would (click an arrow, zoom, hide a lane
+  // and a message kind, set the cursor at the violation or mid-window) and writes what
+  // the DOM showed into #selftest, for the browser test to compare with the trace.
+  function selftest(lane) {
+    var out = {};
+    var count = function () { return document.querySelectorAll('#diagram .arrow.delivered').length; };
+    out.arrows = count();
+    var first = document.querySelector('#diagram .arrow');
+    if (first) {
+      var m = D.msgs[Number(first.getAttribute('data-m'))];
+      first.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+      var shown = document.querySelector('#details .this');
+      out.clicked = m[9] >= 0 ? m[9] : m[8];
+      out.details = shown ? shown.textContent : null;
+    }
+    var a = view.a, b = view.b;
+    zoom(0.1, (a + b) / 2);
+    out.zoomedView = [view.a, view.b];
+    out.zoomedArrows = count();
+    view.a = a; view.b = b; render();
+    var cb = document.querySelector('.lane-filter[data-lane="' + lane + '"]');
+    cb.checked = false; cb.onchange();
+    out.lanesWithout = document.querySelectorAll('#diagram .lane').length;
+    out.arrowsWithout = count();
+    cb.checked = true; cb.onchange();
+    var kb = document.querySelector('.kind-filter');
+    if (kb) {
+      kb.checked = false; kb.onchange();
+      out.hiddenKind = kb.dataset.kind;
+      out.arrowsWithoutKind = count();
+      kb.checked = true; kb.onchange();
+    }
+    var t = D.violation && D.violation.inWindow ? D.violation.time : Math.round((D.meta.from + D.meta.to) / 2);
+    setCursor(t);
+    out.cursor = cursor;
+    out.cursorRows = Array.prototype.map.call(document.querySelectorAll('#cursor-panel tr'), function (tr) {
+      return tr.textContent;
+    });
+    out.inflight = document.querySelectorAll('#inflight > div').length;
+    out.after = count();
+    var pre = document.createElement('pre');
+    pre.id = 'selftest';
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }
+
   tip = document.getElementById('tip');
   header();
   controls();
@@ -448,6 +494,7 @@ window.onerror = function (msg, src, line, col) {
   }
   render();
   if (hash.cursor && !isNaN(Number(hash.cursor))) { setCursor(Number(hash.cursor) * 1e6); }
+  if (hash.selftest) { selftest(hash.selftest); }
   window.addEventListener('resize', render);
   var st = document.getElementById('render-status');
   st.textContent = 'ok';
