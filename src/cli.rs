@@ -69,7 +69,7 @@ enum Command {
         /// history-svg (the clients' history picture) [default: none].
         #[arg(long, value_name = "KIND=FILE", value_parser = parse_export)]
         export: Vec<(faultline::export::Kind, String)>,
-        /// Start of the window that --html, --export draw, as a
+        /// Start of the window that --html and --export draw, as a
         /// duration from the run's start, e.g. 1.5s [default: the run's start].
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
         from: Option<sim_core::Time>,
