@@ -66,6 +66,25 @@ enum Command {
         /// longest linearizable prefix and every stuck operation).
         #[arg(long, value_enum, default_value_t = ExplainArg::Brief)]
         explain: ExplainArg,
+        /// Write the run as one self-contained HTML page here (inline CSS and script, no
+        /// network): a space-time diagram with zoom, pan, a time cursor, filters and
+        /// details, and the clients' history. Records the full trace for it whatever
+        /// --trace says [default: not written].
+        #[arg(long, value_name = "FILE")]
+        html: Option<String>,
+        /// Write an export of the run, as KIND=FILE; repeat for several. KIND is shiviz
+        /// (a ShiViz log with vector clocks), perfetto (Chrome trace-event JSON for
+        /// ui.perfetto.dev or chrome://tracing), mermaid (a sequence diagram) or
+        /// history-svg (the clients' history picture) [default: none].
+        #[arg(long, value_name = "KIND=FILE", value_parser = parse_export)]
+        export: Vec<(faultline::export::Kind, String)>,
+        /// Start of the window that --html and --export draw, as a
+        /// duration from the run's start, e.g. 1.5s [default: the run's start].
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        from: Option<sim_core::Time>,
+        /// End of that window (included), e.g. 2.5s [default: the run's end].
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        to: Option<sim_core::Time>,
     },
     /// Run many seeds in parallel; write one JSON line per seed, in seed order.
     ///
@@ -203,6 +222,26 @@ impl ModelArg {
     }
 }
 
+fn parse_time(s: &str) -> Result<sim_core::Time, String> {
+    let d: sim_core::Duration = s.parse().map_err(|e: sim_core::DurationError| {
+        format!("{e}: write a time from the run's start as a duration, e.g. 1.5s or 200ms")
+    })?;
+    Ok(sim_core::Time::ZERO.plus(d))
+}
+
+fn parse_export(s: &str) -> Result<(faultline::export::Kind, String), String> {
+    let kinds = faultline::export::Kind::NAMES.join(", ");
+    let (kind, file) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?} is not KIND=FILE: write e.g. shiviz=run.log (KIND is one of {kinds})")
+    })?;
+    let kind = faultline::export::Kind::parse(kind)
+        .ok_or_else(|| format!("unknown export kind {kind:?}: expected one of {kinds}"))?;
+    if file.is_empty() {
+        return Err(format!("{s:?} names no file: write {}=FILE", kind.name()));
+    }
+    Ok((kind, file.to_string()))
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let d: sim_core::Duration = s
         .parse()
@@ -267,6 +306,21 @@ struct Extras<'a> {
     svg: Option<&'a str>,
     timeline: bool,
     explain: output::Explain,
+    pictures: Pictures<'a>,
+}
+
+/// The page and exports `run` writes, and the window they draw.
+struct Pictures<'a> {
+    html: Option<&'a str>,
+    exports: &'a [(faultline::export::Kind, String)],
+    from: Option<sim_core::Time>,
+    to: Option<sim_core::Time>,
+}
+
+impl Pictures<'_> {
+    fn any(&self) -> bool {
+        self.html.is_some() || !self.exports.is_empty()
+    }
 }
 
 /// Bad input: printed, exit code 2.
@@ -315,6 +369,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             svg,
             timeline,
             explain,
+            html,
+            export,
+            from,
+            to,
         } => run_one(
             &file,
             seed,
@@ -328,6 +386,12 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 explain: match explain {
                     ExplainArg::Brief => output::Explain::Brief,
                     ExplainArg::Full => output::Explain::Full,
+                },
+                pictures: Pictures {
+                    html: html.as_deref(),
+                    exports: &export,
+                    from,
+                    to,
                 },
             },
         ),
@@ -382,13 +446,27 @@ fn run_one(
         svg,
         timeline,
         explain,
+        pictures,
     } = extras;
+    if let (Some(a), Some(b)) = (pictures.from, pictures.to) {
+        if a > b {
+            return Err(Failure::Input(format!(
+                "--from {a} is after --to {b}: the window must start before it ends"
+            )));
+        }
+    }
+    if (pictures.from.is_some() || pictures.to.is_some()) && !pictures.any() {
+        return Err(Failure::Input(
+            "--from and --to window the --html page and --export files: give one of those too"
+                .into(),
+        ));
+    }
     let s = load(file)?;
     let seed = seed.unwrap_or(s.seed());
     let level = trace.map_or(s.trace(), TraceArg::level);
     // The picture needs every message and the timeline every note: record what they need,
     // print only what --trace asks for.
-    let record = if svg.is_some() {
+    let record = if svg.is_some() || pictures.any() {
         TraceLevel::Full
     } else if timeline {
         level.max(TraceLevel::Summary)
@@ -408,6 +486,9 @@ fn run_one(
         std::fs::write(path, sim_core::diagram::svg(&r.report.trace, &title))
             .map_err(|e| Failure::Input(format!("cannot write {path}: {e}")))?;
         eprintln!("wrote {path}");
+    }
+    if pictures.any() {
+        write_pictures(&s, &r, &pictures)?;
     }
     let timeline_text = timeline.then(|| {
         let nodes: Vec<&str> = s.nodes().iter().map(String::as_str).collect();
@@ -453,6 +534,43 @@ fn run_one(
     };
     written.map_err(|e| Failure::Input(format!("cannot write the report: {e}")))?;
     Ok(ExitCode::from(r.outcome.exit_code(r.matched)))
+}
+
+/// Writes the --html page and the --export files of one run.
+fn write_pictures(s: &Scenario, r: &runner::RunResult, p: &Pictures<'_>) -> Result<(), Failure> {
+    let end = r.report.end_time;
+    let window = faultline::view::Window {
+        from: p.from.unwrap_or(sim_core::Time::ZERO),
+        to: p.to.unwrap_or(end),
+    };
+    if window.from > end {
+        return Err(Failure::Input(format!(
+            "--from {} is after the run's end at {end}: nothing to draw",
+            window.from
+        )));
+    }
+    let view = faultline::view::RunView::new(s, r, Some(window));
+    let write = |path: &str, text: &str| {
+        std::fs::write(path, text).map_err(|e| Failure::Input(format!("cannot write {path}: {e}")))
+    };
+    if let Some(path) = p.html {
+        let page = faultline::html::page(&view);
+        write(path, &page)?;
+        eprintln!(
+            "wrote {path}: {} KB, {} messages",
+            page.len() / 1024,
+            view.msgs.len()
+        );
+        if let Some(warning) = view.unreadable(faultline::html::READABLE_ARROWS) {
+            eprintln!("note: {warning}");
+        }
+    }
+    for (kind, path) in p.exports {
+        let text = faultline::export::export(*kind, &view).map_err(Failure::Input)?;
+        write(path, &text)?;
+        eprintln!("wrote {path} ({})", kind.name());
+    }
+    Ok(())
 }
 
 fn run_sweep(

@@ -35,12 +35,15 @@
 
 pub mod compare;
 pub mod determinism;
+pub mod export;
+pub mod html;
 pub mod output;
 pub mod registry;
 pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sweep;
+pub mod view;
 
 pub use lincheck;
 pub use protocols;
