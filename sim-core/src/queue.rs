@@ -49,6 +49,8 @@ const WHEEL_BITS: u32 = 12;
 pub const WHEEL_BUCKETS: usize = 1 << WHEEL_BITS;
 const WHEEL_MASK: u64 = WHEEL_BUCKETS as u64 - 1;
 const WORDS: usize = WHEEL_BUCKETS / 64;
+/// Buckets whose buffer holds at most this many keys keep it when they are emptied.
+const SMALL_BUCKET: usize = 16;
 
 /// The queue is full (see the module docs for the bounds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,8 +67,8 @@ pub(crate) struct EventQueue<E> {
     /// Bit `i` set when `wheel[i]` is non-empty.
     occupied: [u64; WORDS],
     in_wheel: usize,
-    /// Emptied bucket vectors, kept for the next bucket that fills: only occupied
-    /// buckets hold memory, however many of the wheel's buckets a long run passes.
+    /// Emptied large bucket buffers, kept for the next bucket that outgrows its small
+    /// one: only occupied buckets hold large buffers, however many buckets a run passes.
     spare: Vec<Vec<u128>>,
     /// Keys of bucket `cur + WHEEL_BUCKETS` and later.
     overflow: KeyHeap,
@@ -135,7 +137,7 @@ impl<E> EventQueue<E> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, key: u128) {
         let bucket = key_bucket(key);
         if self.len == 0 {
@@ -152,13 +154,15 @@ impl<E> EventQueue<E> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert_wheel(&mut self, bucket: u64, key: u128) {
         let i = (bucket & WHEEL_MASK) as usize;
         let v = &mut self.wheel[i];
-        if v.capacity() == 0 {
-            if let Some(spare) = self.spare.pop() {
-                *v = spare;
+        if v.len() == SMALL_BUCKET {
+            // Outgrowing the small buffer: take a large one if there is one.
+            if let Some(mut large) = self.spare.pop() {
+                large.extend_from_slice(v);
+                *v = large;
             }
         }
         v.push(key);
@@ -184,13 +188,25 @@ impl<E> EventQueue<E> {
         if self.in_wheel > 0 {
             self.cur += self.next_occupied();
             let i = (self.cur & WHEEL_MASK) as usize;
-            let used = std::mem::replace(&mut self.front, std::mem::take(&mut self.wheel[i]));
-            if used.capacity() > 0 {
-                self.spare.push(used);
+            let slot = &mut self.wheel[i];
+            if slot.capacity() <= SMALL_BUCKET {
+                // A small bucket (the common case in small clusters): copy its keys and
+                // let it keep its little buffer (at most 4096 * 256 bytes in all).
+                self.front.extend_from_slice(slot);
+                slot.clear();
+            } else {
+                // A large one hands its buffer over; ours waits for the next bucket that
+                // fills, so only occupied buckets hold large buffers.
+                let used = std::mem::replace(&mut self.front, std::mem::take(slot));
+                if used.capacity() > SMALL_BUCKET {
+                    self.spare.push(used);
+                }
             }
             self.occupied[i / 64] &= !(1 << (i % 64));
             self.in_wheel -= self.front.len();
-            self.front.sort_unstable();
+            if self.front.len() > 1 {
+                self.front.sort_unstable();
+            }
         } else if let Some(k) = self.overflow.peek() {
             self.cur = key_bucket(k);
         } else {

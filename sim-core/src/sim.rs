@@ -16,6 +16,9 @@ use lincheck::{History, ModelKind, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
+/// Clusters at least this large prefetch the next event's node (see `prefetch_next`).
+const PREFETCH_FROM_NODES: usize = 512;
+
 /// When a run stops. Both bounds apply; at least one must be set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
@@ -472,6 +475,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// are rarely in cache: start loading them while this event runs. Changes no result.
     #[inline]
     fn prefetch_next(&self) {
+        // Small clusters stay in cache; there the hints cost more than they save.
+        if self.meta.len() < PREFETCH_FROM_NODES {
+            return;
+        }
         let queue = &self.bus.queue;
         queue.prefetch_second();
         if let Some(Ev::Deliver { to, .. }) = queue.peek() {
