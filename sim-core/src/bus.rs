@@ -145,18 +145,25 @@ impl<P: Process> Bus<P> {
     }
 
     /// Fingerprints a send or delivery and, at full trace, records it.
-    #[inline]
+    #[inline(always)]
     fn message_event(&mut self, code: u64, from: u32, to: u32, wire: &Wire<P>) {
         self.fingerprint
             .mix(code << 48 | u64::from(from) << 24 | u64::from(to));
         if self.full() {
-            let (from, to, msg) = (self.name(from), self.name(to), wire.describe());
-            self.record(if code == K_SEND {
-                TraceKind::Send { from, to, msg }
-            } else {
-                TraceKind::Deliver { from, to, msg }
-            });
+            self.record_message(code, from, to, wire);
         }
+    }
+
+    /// The full trace's line for a send or delivery (out of line: the hot path skips it).
+    #[cold]
+    #[inline(never)]
+    fn record_message(&mut self, code: u64, from: u32, to: u32, wire: &Wire<P>) {
+        let (from, to, msg) = (self.name(from), self.name(to), wire.describe());
+        self.record(if code == K_SEND {
+            TraceKind::Send { from, to, msg }
+        } else {
+            TraceKind::Deliver { from, to, msg }
+        });
     }
 
     /// Puts a message on the wire from endpoint `from` to endpoint `to`: a cut or the

@@ -111,7 +111,7 @@ impl<E> EventQueue<E> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, time: Time, event: E) -> Result<(), QueueFull> {
         if self.next_seq >= MAX_SCHEDULED {
             return Err(QueueFull);
@@ -181,7 +181,7 @@ impl<E> EventQueue<E> {
     }
 
     /// The front is used up: make the next non-empty bucket current.
-    #[cold]
+    #[inline]
     fn refill(&mut self) {
         self.front.clear();
         self.head = 0;
@@ -192,7 +192,11 @@ impl<E> EventQueue<E> {
             if slot.capacity() <= SMALL_BUCKET {
                 // A small bucket (the common case in small clusters): copy its keys and
                 // let it keep its little buffer (at most 4096 * 256 bytes in all).
-                self.front.extend_from_slice(slot);
+                if let [k] = slot[..] {
+                    self.front.push(k);
+                } else {
+                    self.front.extend_from_slice(slot);
+                }
                 slot.clear();
             } else {
                 // A large one hands its buffer over; ours waits for the next bucket that
