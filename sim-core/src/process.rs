@@ -154,7 +154,7 @@ impl<P: Process> Ctx<'_, P> {
     }
 
     /// Sends `msg` to `to` over the network (it may be delayed, lost, duplicated).
-    #[inline]
+    #[inline(always)]
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
         assert!(to.0 < self.bus.node_count, "send to unknown node {to}");
         self.bus.transmit(self.me.0, to.0, Wire::Msg(msg));
