@@ -607,7 +607,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             }
             self.bus.delivered(from, to, &wire);
             match wire {
-                Wire::Msg(m) => self.with_node(to, |p, ctx| p.on_message(ctx, NodeId(from), m)),
+                Wire::Msg(m) => {
+                    self.with_node(to, |p, ctx| p.on_message(ctx, NodeId(from), m.into_inner()))
+                }
                 Wire::Request(id, r) => {
                     let client = ClientId(from - self.bus.node_count);
                     self.with_node(to, |p, ctx| p.on_request(ctx, client, id, r));
