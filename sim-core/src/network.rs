@@ -76,6 +76,18 @@ impl Latency {
             Latency::Uniform { min, max } => {
                 Duration::from_nanos(rng.between(min.as_nanos(), max.as_nanos()))
             }
+            _ => self.sample_shaped(rng),
+        }
+    }
+
+    /// The floating-point shapes, kept out of line so the common ones inline into a send.
+    #[inline(never)]
+    fn sample_shaped(&self, rng: &mut SimRng) -> Duration {
+        match *self {
+            Latency::Constant(d) => d,
+            Latency::Uniform { min, max } => {
+                Duration::from_nanos(rng.between(min.as_nanos(), max.as_nanos()))
+            }
             Latency::Exponential { mean, max } => {
                 let u = rng.unit_f64();
                 let x = -(mean.as_nanos() as f64) * libm::log(1.0 - u);

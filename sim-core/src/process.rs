@@ -6,7 +6,7 @@
 //! no clock but its node's own two (monotonic and wall), and draws randomness only from its node's stream.
 //! Outputs take effect in the order they are made.
 
-use crate::bus::{Bus, Ev, Wire};
+use crate::bus::{Aligned, Bus, Ev, Wire};
 use crate::clock::LocalClock;
 use crate::id::{ClientId, NodeId, RequestId, TimerId};
 use crate::rng::SimRng;
@@ -212,17 +212,18 @@ impl<P: Process> Ctx<'_, P> {
     }
 
     /// Sends `msg` to `to` over the network (it may be delayed, lost, duplicated).
-    #[inline]
+    #[inline(always)]
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
         assert!(to.0 < self.bus.node_count, "send to unknown node {to}");
-        self.bus.transmit(self.me.0, to.0, Wire::Msg(msg));
+        self.bus.transmit(self.me.0, to.0, Wire::Msg(Aligned(msg)));
     }
 
     /// Sends a copy of `msg` to every other node, in id order.
     pub fn broadcast(&mut self, msg: P::Msg) {
         for n in 0..self.bus.node_count {
             if n != self.me.0 {
-                self.bus.transmit(self.me.0, n, Wire::Msg(msg.clone()));
+                self.bus
+                    .transmit(self.me.0, n, Wire::Msg(Aligned(msg.clone())));
             }
         }
     }

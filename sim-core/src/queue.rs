@@ -1,11 +1,31 @@
-//! The event queue: a 4-ary min-heap of 16-byte keys ordered by (time, sequence number),
-//! over a slab of event payloads.
+//! The event queue: a timing wheel for the near future, a 4-ary heap for the far future,
+//! both over 16-byte keys ordered by (time, sequence number) and a slab of event payloads.
 //!
 //! The sequence number is assigned at push and never repeats, so the order is total: two
 //! events at the same instant run in the order they were scheduled, and nothing depends on
-//! the heap's internals. A key packs `time << 64 | seq << 24 | slot` into one `u128`, so a
-//! comparison is one integer compare and four children share a cache line; the heap is
-//! half as deep as a binary one. Payload slots are reused through a free list.
+//! the queue's internals. A key packs `time << 64 | seq << 24 | slot` into one `u128`, so a
+//! comparison is one integer compare. Payload slots are reused through a free list.
+//!
+//! Virtual time never goes backwards and most events land within a few hundred
+//! milliseconds of now, so the queue is built for that (issue #17):
+//!
+//! - **the front**: the keys of the current bucket (a span of [`BUCKET_NANOS`] of virtual
+//!   time), sorted, popped from a moving head. A bucket is sorted once, when it becomes
+//!   current; a push into it (rare: a zero-latency event) is a binary-search insert, and
+//!   a push that is the latest of its instant (the common case, since its sequence number
+//!   is the largest) is an append.
+//! - **the wheel**: [`WHEEL_BUCKETS`] buckets of unsorted keys for the next
+//!   `WHEEL_BUCKETS * BUCKET_NANOS` (268 ms) after the current bucket; a push is a
+//!   `Vec::push`, and a bitmap finds the next non-empty bucket.
+//! - **the overflow**: a 4-ary min-heap of keys beyond the wheel's horizon (long timers,
+//!   scheduled faults); they move into the wheel as its horizon reaches them, each once.
+//!
+//! Every key in the front is smaller than every key in the wheel, and every key in the
+//! wheel smaller than every key in the overflow, so the smallest key is always the front's
+//! head: the queue pops in exactly the (time, seq) order of a plain heap of the same keys
+//! (a property test drives both with random schedules and compares every pop). A push of
+//! an instant before the current bucket (the API allows scheduling in the past) goes into
+//! the front, where it sorts first, exactly as it would in a heap.
 //!
 //! Bounds (TigerBeetle's "put a limit on everything"): at most 2^24 (16.7 million) events
 //! pending at once and 2^40 (about 10^12) events scheduled in one run. Past either,
@@ -20,12 +40,39 @@ pub const MAX_PENDING: usize = 1 << SLOT_BITS;
 /// Most events scheduled in one run.
 pub const MAX_SCHEDULED: u64 = 1 << SEQ_BITS;
 
+/// log2 of a bucket's span in nanoseconds.
+const BUCKET_SHIFT: u32 = 16;
+/// The span of virtual time one wheel bucket covers (65.5 microseconds).
+pub const BUCKET_NANOS: u64 = 1 << BUCKET_SHIFT;
+const WHEEL_BITS: u32 = 12;
+/// How many buckets the wheel has; with [`BUCKET_NANOS`], a horizon of 268 ms.
+pub const WHEEL_BUCKETS: usize = 1 << WHEEL_BITS;
+const WHEEL_MASK: u64 = WHEEL_BUCKETS as u64 - 1;
+const WORDS: usize = WHEEL_BUCKETS / 64;
+/// Buckets whose buffer holds at most this many keys keep it when they are emptied.
+const SMALL_BUCKET: usize = 16;
+
 /// The queue is full (see the module docs for the bounds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
 
 pub(crate) struct EventQueue<E> {
-    heap: Vec<u128>,
+    /// The current bucket's keys, ascending; `front[head..]` are pending.
+    front: Vec<u128>,
+    head: usize,
+    /// The current bucket: every key in the front has a bucket number at most this.
+    cur: u64,
+    /// Buckets `cur + 1 ..= cur + WHEEL_BUCKETS - 1`, at `bucket & WHEEL_MASK`, unsorted.
+    wheel: Box<[Vec<u128>]>,
+    /// Bit `i` set when `wheel[i]` is non-empty.
+    occupied: [u64; WORDS],
+    in_wheel: usize,
+    /// Emptied large bucket buffers, kept for the next bucket that outgrows its small
+    /// one: only occupied buckets hold large buffers, however many buckets a run passes.
+    spare: Vec<Vec<u128>>,
+    /// Keys of bucket `cur + WHEEL_BUCKETS` and later.
+    overflow: KeyHeap,
+    len: usize,
     slab: Vec<Option<E>>,
     free: Vec<u32>,
     next_seq: u64,
@@ -41,35 +88,30 @@ fn key_slot(k: u128) -> usize {
     (k as u64 & ((1 << SLOT_BITS) - 1)) as usize
 }
 
-/// The position and value of the smallest of 1 to 4 keys: a two-round tournament when
-/// there are four, so the common case is three compares without a loop.
-#[inline(always)]
-fn smallest(c: &[u128]) -> (usize, u128) {
-    if let [a, b, x, y] = *c {
-        let (l, li) = if b < a { (b, 1) } else { (a, 0) };
-        let (r, ri) = if y < x { (y, 3) } else { (x, 2) };
-        return if r < l { (ri, r) } else { (li, l) };
-    }
-    let mut best = (0, c[0]);
-    for (i, &k) in c.iter().enumerate().skip(1) {
-        if k < best.1 {
-            best = (i, k);
-        }
-    }
-    best
+#[inline]
+fn key_bucket(k: u128) -> u64 {
+    (k >> (64 + BUCKET_SHIFT)) as u64
 }
 
 impl<E> EventQueue<E> {
     pub(crate) fn new() -> Self {
         EventQueue {
-            heap: Vec::new(),
+            front: Vec::new(),
+            head: 0,
+            cur: 0,
+            wheel: (0..WHEEL_BUCKETS).map(|_| Vec::new()).collect(),
+            occupied: [0; WORDS],
+            in_wheel: 0,
+            spare: Vec::new(),
+            overflow: KeyHeap::default(),
+            len: 0,
             slab: Vec::new(),
             free: Vec::new(),
             next_seq: 0,
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, time: Time, event: E) -> Result<(), QueueFull> {
         if self.next_seq >= MAX_SCHEDULED {
             return Err(QueueFull);
@@ -91,12 +133,207 @@ impl<E> EventQueue<E> {
         self.next_seq += 1;
         let key =
             (u128::from(time.as_nanos()) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot));
-        self.sift_up(key);
+        self.insert(key);
         Ok(())
     }
 
+    #[inline(always)]
+    fn insert(&mut self, key: u128) {
+        let bucket = key_bucket(key);
+        if self.len == 0 {
+            // Nothing pending: the new key's bucket becomes current (never backwards).
+            self.cur = self.cur.max(bucket);
+        }
+        self.len += 1;
+        if bucket <= self.cur {
+            self.insert_front(key);
+        } else if bucket - self.cur < WHEEL_BUCKETS as u64 {
+            self.insert_wheel(bucket, key);
+        } else {
+            self.overflow.push(key);
+        }
+    }
+
+    #[inline(always)]
+    fn insert_wheel(&mut self, bucket: u64, key: u128) {
+        let i = (bucket & WHEEL_MASK) as usize;
+        let v = &mut self.wheel[i];
+        if v.len() == SMALL_BUCKET {
+            // Outgrowing the small buffer: take a large one if there is one.
+            if let Some(mut large) = self.spare.pop() {
+                large.extend_from_slice(v);
+                *v = large;
+            }
+        }
+        v.push(key);
+        self.occupied[i / 64] |= 1 << (i % 64);
+        self.in_wheel += 1;
+    }
+
     #[inline]
-    fn sift_up(&mut self, key: u128) {
+    fn insert_front(&mut self, key: u128) {
+        if self.front.last().is_none_or(|&last| last < key) {
+            self.front.push(key);
+        } else {
+            let pos = self.head + self.front[self.head..].partition_point(|&k| k < key);
+            self.front.insert(pos, key);
+        }
+    }
+
+    /// The front is used up: make the next non-empty bucket current.
+    #[inline]
+    fn refill(&mut self) {
+        self.front.clear();
+        self.head = 0;
+        if self.in_wheel > 0 {
+            self.cur += self.next_occupied();
+            let i = (self.cur & WHEEL_MASK) as usize;
+            let slot = &mut self.wheel[i];
+            if slot.capacity() <= SMALL_BUCKET {
+                // A small bucket (the common case in small clusters): copy its keys and
+                // let it keep its little buffer (at most 4096 * 256 bytes in all).
+                if let [k] = slot[..] {
+                    self.front.push(k);
+                } else {
+                    self.front.extend_from_slice(slot);
+                }
+                slot.clear();
+            } else {
+                // A large one hands its buffer over; ours waits for the next bucket that
+                // fills, so only occupied buckets hold large buffers.
+                let used = std::mem::replace(&mut self.front, std::mem::take(slot));
+                if used.capacity() > SMALL_BUCKET {
+                    self.spare.push(used);
+                }
+            }
+            self.occupied[i / 64] &= !(1 << (i % 64));
+            self.in_wheel -= self.front.len();
+            if self.front.len() > 1 {
+                self.front.sort_unstable();
+            }
+        } else if let Some(k) = self.overflow.peek() {
+            self.cur = key_bucket(k);
+        } else {
+            return;
+        }
+        // The horizon moved: bring overflow keys within it into the wheel (or, when the
+        // wheel was empty and the current bucket jumped to the overflow's first key, into
+        // the front, in ascending order as the heap yields them).
+        let horizon = self.cur + WHEEL_BUCKETS as u64;
+        while let Some(k) = self.overflow.peek() {
+            let bucket = key_bucket(k);
+            if bucket >= horizon {
+                break;
+            }
+            self.overflow.pop();
+            if bucket == self.cur {
+                self.front.push(k);
+            } else {
+                self.insert_wheel(bucket, k);
+            }
+        }
+    }
+
+    /// How many buckets after the current one the next non-empty wheel bucket is (1 to
+    /// `WHEEL_BUCKETS - 1`). The wheel must hold a key.
+    #[inline]
+    fn next_occupied(&self) -> u64 {
+        let start = ((self.cur + 1) & WHEEL_MASK) as usize;
+        let (w0, b0) = (start / 64, start % 64);
+        let mut word = self.occupied[w0] & (!0u64 << b0);
+        let mut w = w0;
+        for _ in 0..WORDS {
+            if word != 0 {
+                let i = (w * 64 + word.trailing_zeros() as usize) as u64;
+                return i.wrapping_sub(self.cur) & WHEEL_MASK;
+            }
+            w = (w + 1) % WORDS;
+            word = self.occupied[w];
+        }
+        // Back at the first word: the bits before `start`.
+        let word = self.occupied[w0] & ((1u64 << b0) - 1);
+        debug_assert!(word != 0, "the wheel holds a key");
+        let i = (w0 * 64 + word.trailing_zeros() as usize) as u64;
+        i.wrapping_sub(self.cur) & WHEEL_MASK
+    }
+
+    #[inline]
+    pub(crate) fn peek_time(&self) -> Option<Time> {
+        self.front.get(self.head).map(|&k| key_time(k))
+    }
+
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<(Time, E)> {
+        let top = *self.front.get(self.head)?;
+        self.head += 1;
+        self.len -= 1;
+        if self.head == self.front.len() {
+            self.refill();
+        }
+        let slot = key_slot(top);
+        let event = self.slab[slot].take().expect("queued slot holds an event");
+        self.free.push(slot as u32);
+        Some((key_time(top), event))
+    }
+
+    /// The payload of the next event, if any.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<&E> {
+        self.front
+            .get(self.head)
+            .and_then(|&k| self.slab[key_slot(k)].as_ref())
+    }
+
+    /// Asks the CPU to start loading the payload of the event after the next one (when it
+    /// is in the current bucket). A hint only: it changes no result.
+    #[inline]
+    pub(crate) fn prefetch_second(&self) {
+        if let Some(&k) = self.front.get(self.head + 1) {
+            crate::prefetch::prefetch_all(&self.slab[key_slot(k)]);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Every pending event, in slab order (deterministic), for in-place marking.
+    pub(crate) fn pending_mut(&mut self) -> impl Iterator<Item = &mut E> {
+        self.slab.iter_mut().flatten()
+    }
+}
+
+/// A 4-ary min-heap of keys (the overflow; and, in tests, the reference queue).
+#[derive(Default)]
+struct KeyHeap {
+    heap: Vec<u128>,
+}
+
+/// The position and value of the smallest of 1 to 4 keys: a two-round tournament when
+/// there are four, so the common case is three compares without a loop.
+#[inline(always)]
+fn smallest(c: &[u128]) -> (usize, u128) {
+    if let [a, b, x, y] = *c {
+        let (l, li) = if b < a { (b, 1) } else { (a, 0) };
+        let (r, ri) = if y < x { (y, 3) } else { (x, 2) };
+        return if r < l { (ri, r) } else { (li, l) };
+    }
+    let mut best = (0, c[0]);
+    for (i, &k) in c.iter().enumerate().skip(1) {
+        if k < best.1 {
+            best = (i, k);
+        }
+    }
+    best
+}
+
+impl KeyHeap {
+    #[inline]
+    fn peek(&self) -> Option<u128> {
+        self.heap.first().copied()
+    }
+
+    fn push(&mut self, key: u128) {
         let heap = &mut self.heap;
         let mut i = heap.len();
         heap.push(key);
@@ -112,13 +349,7 @@ impl<E> EventQueue<E> {
         heap[i] = key;
     }
 
-    #[inline]
-    pub(crate) fn peek_time(&self) -> Option<Time> {
-        self.heap.first().map(|&k| key_time(k))
-    }
-
-    #[inline]
-    pub(crate) fn pop(&mut self) -> Option<(Time, E)> {
+    fn pop(&mut self) -> Option<u128> {
         let top = *self.heap.first()?;
         let last = self.heap.pop().expect("non-empty");
         let n = self.heap.len();
@@ -148,44 +379,64 @@ impl<E> EventQueue<E> {
             }
             heap[i] = last;
         }
-        let slot = key_slot(top);
-        let event = self.slab[slot].take().expect("queued slot holds an event");
-        self.free.push(slot as u32);
-        Some((key_time(top), event))
-    }
-
-    /// The payload of the next event, if any.
-    #[inline]
-    pub(crate) fn peek(&self) -> Option<&E> {
-        self.heap
-            .first()
-            .and_then(|&k| self.slab[key_slot(k)].as_ref())
-    }
-
-    /// Asks the CPU to start loading the payload of the event most likely to come after the
-    /// next one (the smallest child of the root). A hint only: it changes no result.
-    #[inline]
-    pub(crate) fn prefetch_second(&self) {
-        let n = self.heap.len();
-        if n > 1 {
-            let (_, k) = smallest(&self.heap[1..n.min(5)]);
-            crate::prefetch::prefetch_all(&self.slab[key_slot(k)]);
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    /// Every pending event, in slab order (deterministic), for in-place marking.
-    pub(crate) fn pending_mut(&mut self) -> impl Iterator<Item = &mut E> {
-        self.slab.iter_mut().flatten()
+        Some(top)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The queue before issue #17: one 4-ary heap of the same keys over the same slab.
+    /// Kept as the reference the property test compares the wheel against.
+    struct HeapQueue<E> {
+        heap: KeyHeap,
+        slab: Vec<Option<E>>,
+        free: Vec<u32>,
+        next_seq: u64,
+    }
+
+    impl<E> HeapQueue<E> {
+        fn new() -> Self {
+            HeapQueue {
+                heap: KeyHeap::default(),
+                slab: Vec::new(),
+                free: Vec::new(),
+                next_seq: 0,
+            }
+        }
+
+        fn push(&mut self, time: Time, event: E) {
+            let slot = match self.free.pop() {
+                Some(s) => {
+                    self.slab[s as usize] = Some(event);
+                    s
+                }
+                None => {
+                    self.slab.push(Some(event));
+                    (self.slab.len() - 1) as u32
+                }
+            };
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.heap.push(
+                (u128::from(time.as_nanos()) << 64)
+                    | u128::from(seq << SLOT_BITS | u64::from(slot)),
+            );
+        }
+
+        fn peek_time(&self) -> Option<Time> {
+            self.heap.peek().map(key_time)
+        }
+
+        fn pop(&mut self) -> Option<(Time, E)> {
+            let top = self.heap.pop()?;
+            let slot = key_slot(top);
+            let event = self.slab[slot].take().expect("queued slot holds an event");
+            self.free.push(slot as u32);
+            Some((key_time(top), event))
+        }
+    }
 
     #[test]
     fn earliest_first_then_fifo() {
@@ -199,26 +450,137 @@ mod tests {
         assert_eq!(q.len(), 0);
     }
 
+    #[test]
+    fn far_future_past_the_horizon_and_back_in_the_past() {
+        let mut q = EventQueue::new();
+        let horizon = BUCKET_NANOS * WHEEL_BUCKETS as u64;
+        let t = Time::from_nanos;
+        q.push(t(3 * horizon + 7), "far").unwrap();
+        q.push(t(u64::MAX), "end of time").unwrap();
+        q.push(t(10), "soon").unwrap();
+        q.push(t(horizon - 1), "edge").unwrap();
+        assert_eq!(q.pop().map(|(_, e)| e), Some("soon"));
+        // Scheduling before the last pop is allowed; it comes out next, as from a heap.
+        q.push(t(5), "past").unwrap();
+        q.push(t(3 * horizon + 7), "far, second").unwrap();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, ["past", "edge", "far", "far, second", "end of time"]);
+    }
+
+    /// One step of a random schedule.
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Schedule at `now + delay` (the delay's shape is chosen by `kind`).
+        Push {
+            kind: u8,
+            delay: u64,
+        },
+        /// Schedule at `now - back` (the API allows the past).
+        PushPast {
+            back: u64,
+        },
+        /// Cancel a pending timer and set it again `delay` later. The engine cancels lazily
+        /// (the old event stays queued and pops as a no-op), so the queue sees one more
+        /// push while the old key stays pending.
+        Reset {
+            delay: u64,
+        },
+        Pop,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0u8..8, any::<u64>()).prop_map(|(kind, delay)| Op::Push { kind, delay }),
+            1 => (0u64..1_000_000_000).prop_map(|back| Op::PushPast { back }),
+            1 => (0u64..600_000_000).prop_map(|delay| Op::Reset { delay }),
+            4 => Just(Op::Pop),
+        ]
+    }
+
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// The wheel pops exactly what the old heap pops, in the same order, for schedules
+        /// with bursts at one instant, latencies around a bucket's width, timers around and
+        /// far past the wheel's horizon, pushes into the past and lazy cancellations.
         #[test]
-        fn pops_sorted_by_time_then_insertion(ops in proptest::collection::vec((0u64..50, proptest::bool::ANY), 0..300)) {
-            // Interleave pushes and pops; compare with a sorted reference.
+        fn pops_exactly_like_the_heap(ops in proptest::collection::vec(op(), 0..600)) {
+            let horizon = BUCKET_NANOS * WHEEL_BUCKETS as u64;
             let mut q = EventQueue::new();
-            let mut reference: Vec<(u64, usize)> = Vec::new();
-            for (i, &(tm, pop)) in ops.iter().enumerate() {
-                if pop {
-                    reference.sort();
-                    let want = if reference.is_empty() { None } else { Some(reference.remove(0)) };
-                    let got = q.pop().map(|(t, e)| (t.as_nanos(), e));
-                    proptest::prop_assert_eq!(got, want);
-                } else {
-                    q.push(Time::from_nanos(tm), i).unwrap();
-                    reference.push((tm, i));
+            let mut reference = HeapQueue::new();
+            let mut now = 0u64;
+            let mut pending = 0;
+            for (id, op) in ops.iter().enumerate() {
+                let at = match *op {
+                    Op::Push { kind, delay } => Some(now.saturating_add(match kind {
+                        0 => 0,                                 // the same instant
+                        1 => delay % (2 * BUCKET_NANOS),        // within a bucket or two
+                        2 => delay % 10_000_000,                // 0-10 ms
+                        3 => horizon - 2 + delay % 4,           // at the horizon
+                        // a whole number of buckets around the horizon, then a little
+                        6 => (WHEEL_BUCKETS as u64 - 4 + delay % 8) * BUCKET_NANOS
+                            + (delay >> 8) % 4,
+                        7 => (delay % 8) * BUCKET_NANOS,        // a few buckets ahead
+                        4 => delay % (1 << 40),                 // up to 18 minutes
+                        _ => delay,                             // anywhere, to the end of time
+                    })),
+                    Op::PushPast { back } => Some(now.saturating_sub(back)),
+                    Op::Reset { delay } => Some(now.saturating_add(delay)),
+                    Op::Pop => {
+                        proptest::prop_assert_eq!(q.peek_time(), reference.peek_time());
+                        let got = q.pop();
+                        let want = reference.pop();
+                        proptest::prop_assert_eq!(got, want);
+                        if let Some((t, _)) = got {
+                            now = now.max(t.as_nanos());
+                            pending -= 1;
+                        }
+                        None
+                    }
+                };
+                if let Some(at) = at {
+                    q.push(Time::from_nanos(at), id).unwrap();
+                    reference.push(Time::from_nanos(at), id);
+                    pending += 1;
+                }
+                proptest::prop_assert_eq!(q.len(), pending);
+            }
+            loop {
+                proptest::prop_assert_eq!(q.peek_time(), reference.peek_time());
+                let (got, want) = (q.pop(), reference.pop());
+                proptest::prop_assert_eq!(got, want);
+                if got.is_none() {
+                    break;
                 }
             }
-            reference.sort();
-            let rest: Vec<(u64, usize)> = std::iter::from_fn(|| q.pop().map(|(t, i)| (t.as_nanos(), i))).collect();
-            proptest::prop_assert_eq!(rest, reference);
+        }
+
+        /// Many events at few instants, interleaved with pops: ties come out in push order.
+        #[test]
+        fn ties_pop_in_push_order(ops in proptest::collection::vec((0u64..3, 0u64..50, proptest::bool::ANY), 0..400)) {
+            let mut q = EventQueue::new();
+            let mut reference = HeapQueue::new();
+            let mut now = 0;
+            for (i, &(bucket, offset, pop)) in ops.iter().enumerate() {
+                if pop {
+                    let (got, want) = (q.pop(), reference.pop());
+                    proptest::prop_assert_eq!(got, want);
+                    if let Some((t, _)) = got {
+                        now = t.as_nanos();
+                    }
+                } else {
+                    let at = Time::from_nanos(now + bucket * BUCKET_NANOS + offset % 3);
+                    q.push(at, i).unwrap();
+                    reference.push(at, i);
+                }
+            }
+            loop {
+                let (got, want) = (q.pop(), reference.pop());
+                proptest::prop_assert_eq!(got, want);
+                if got.is_none() {
+                    break;
+                }
+            }
         }
     }
 }

@@ -17,6 +17,9 @@ use lincheck::{History, ModelKind, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
+/// Clusters at least this large prefetch the next event's node (see `prefetch_next`).
+const PREFETCH_FROM_NODES: usize = 512;
+
 /// When a run stops. Both bounds apply; at least one must be set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
@@ -497,6 +500,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// are rarely in cache: start loading them while this event runs. Changes no result.
     #[inline]
     fn prefetch_next(&self) {
+        // Small clusters stay in cache; there the hints cost more than they save.
+        if self.meta.len() < PREFETCH_FROM_NODES {
+            return;
+        }
         let queue = &self.bus.queue;
         queue.prefetch_second();
         if let Some(Ev::Deliver { to, .. }) = queue.peek() {
@@ -669,7 +676,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             }
             self.bus.delivered(from, to, &wire);
             match wire {
-                Wire::Msg(m) => self.with_node(to, |p, ctx| p.on_message(ctx, NodeId(from), m)),
+                Wire::Msg(m) => {
+                    self.with_node(to, |p, ctx| p.on_message(ctx, NodeId(from), m.into_inner()))
+                }
                 Wire::Request(id, r) => {
                     let client = ClientId(from - self.bus.node_count);
                     self.with_node(to, |p, ctx| p.on_request(ctx, client, id, r));

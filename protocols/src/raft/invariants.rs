@@ -137,6 +137,9 @@ impl Checker<Node> for LogMatching {
         let d = view.durable(node);
         let seen = self.seen[node.index()];
         let (truncations, last_cut) = d.truncations();
+        if seen.len == d.last_index() && seen.truncations == truncations {
+            return Ok(()); // the log is as last checked (most events: heartbeats, votes)
+        }
         // Entries below every cut since we last looked are unchanged and were checked.
         let valid = match truncations - seen.truncations {
             0 => seen.len,
@@ -184,8 +187,12 @@ impl Checker<Node> for LeaderCompleteness {
         };
         let d = view.durable(node);
         let term = d.current_term();
-        // Record newly committed entries.
         let from = self.recorded[node.index()];
+        let leader = state.role() == Role::Leader;
+        if state.commit_index() <= from && (!leader || self.last_checked == Some((term, node))) {
+            return Ok(()); // nothing newly committed, and no leader to check for the first time
+        }
+        // Record newly committed entries.
         for index in from + 1..=state.commit_index() {
             let Some(entry_term) = d.term_at(index) else {
                 break;
@@ -208,7 +215,7 @@ impl Checker<Node> for LeaderCompleteness {
         }
         self.recorded[node.index()] = self.recorded[node.index()].max(state.commit_index());
         // A leader seen for the first time must hold every entry committed before its term.
-        if state.role() == Role::Leader
+        if leader
             && self.last_checked != Some((term, node))
             && self.checked.get(&term) != Some(&node)
         {
@@ -250,8 +257,11 @@ impl Checker<Node> for StateMachineSafety {
             self.recorded[node.index()] = 0; // a restart applies the log again
             return Ok(());
         };
-        let d = view.durable(node);
         let from = self.recorded[node.index()];
+        if state.last_applied() <= from {
+            return Ok(()); // nothing newly applied
+        }
+        let d = view.durable(node);
         for index in from + 1..=state.last_applied() {
             let entry = d.entry(index).expect("applied entries are in the log");
             let slot = index as usize - 1;
