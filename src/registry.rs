@@ -77,4 +77,5 @@ registry! {
     protocols::election::BullyProtocol,
     protocols::election::LeaseProtocol,
     protocols::twopc::TwopcProtocol,
+    protocols::saga::SagaProtocol,
 }

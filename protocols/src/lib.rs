@@ -18,6 +18,7 @@ pub mod election;
 pub mod kv;
 pub mod pingstorm;
 pub mod raft;
+pub mod saga;
 pub mod twopc;
 pub mod workload;
 
