@@ -75,6 +75,9 @@ pub fn verdict_text(s: &Scenario, r: &RunResult) -> String {
             let _ = writeln!(o, "  {tx}: {} ({})", secs(total), each.join(", "));
         }
     }
+    if let Some(sagas) = protocols::saga::summary(&rep.trace, rep.stats.sends) {
+        let _ = writeln!(o, "{sagas}");
+    }
     for v in &rep.violations {
         let _ = writeln!(o, "violation: {} at {}: {}", v.check, v.time, v.message);
     }

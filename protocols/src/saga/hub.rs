@@ -10,7 +10,7 @@ use super::{
     Action, Book, Booking, HUB, LAST, Msg, MsgId, Node, Outcome, STEPS, SagaId, Style,
     service_node, show_id,
 };
-use sim_core::{ClientId, Ctx, NodeId, RequestId};
+use sim_core::{ClientId, Ctx, NodeId, RequestId, Time};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Where a saga is.
@@ -49,6 +49,8 @@ pub struct Outgoing {
     pub answered: bool,
     /// Moved to the dead-letter channel.
     pub dead: bool,
+    /// When it was last sent, on node 0's monotonic clock.
+    pub sent_at: Time,
     /// Triggers a forward step (may be dead-lettered) rather than a compensation.
     pub forward: bool,
 }
@@ -80,13 +82,17 @@ impl Hub {
         let hub = Hub { style, memory };
         if ctx.restarted() && hub.memory.is_none() {
             // Resume: send every unanswered message again, now.
-            let st = &ctx.durable().hub;
+            let now = ctx.monotonic();
+            let st = &mut ctx.durable_mut().hub;
             let open = st.sagas.values().filter(|r| !r.phase.ended()).count();
             let resend: Vec<(NodeId, Msg)> = st
                 .out
-                .values()
+                .values_mut()
                 .filter(|o| !o.answered && !o.dead)
-                .map(|o| (o.to, o.msg.clone()))
+                .map(|o| {
+                    o.sent_at = now;
+                    (o.to, o.msg.clone())
+                })
                 .collect();
             ctx.note(format_args!(
                 "resuming {open} unfinished saga(s), resending {} message(s)",
@@ -198,9 +204,15 @@ impl Hub {
         let mut st = self.take(ctx);
         let max = ctx.config().max_attempts;
         let once = ctx.config().compensate_once;
+        let now = ctx.monotonic();
+        let due = ctx.config().retry_interval;
         let mut dead = Vec::new();
         let mut resend = Vec::new();
-        for (&id, o) in st.out.iter_mut().filter(|(_, o)| !o.answered && !o.dead) {
+        let open = st
+            .out
+            .iter_mut()
+            .filter(|(_, o)| !o.answered && !o.dead && o.sent_at.plus(due) <= now);
+        for (&id, o) in open {
             if o.forward && o.attempts >= max {
                 o.dead = true;
                 dead.push((id, o.to, o.attempts));
@@ -208,6 +220,7 @@ impl Hub {
                 // compensate_once: never retried.
             } else {
                 o.attempts += 1;
+                o.sent_at = now;
                 resend.push((o.to, o.msg.clone(), o.attempts));
             }
         }
@@ -270,6 +283,7 @@ fn send_tracked(ctx: &mut Ctx<'_, Node>, st: &mut HubStore, to: NodeId, msg: Msg
     if st.out.contains_key(&id) {
         return;
     }
+    let sent_at = ctx.monotonic();
     st.out.insert(
         id,
         Outgoing {
@@ -278,6 +292,7 @@ fn send_tracked(ctx: &mut Ctx<'_, Node>, st: &mut HubStore, to: NodeId, msg: Msg
             attempts: 1,
             answered: false,
             dead: false,
+            sent_at,
             forward,
         },
     );

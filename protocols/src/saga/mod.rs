@@ -116,13 +116,42 @@ pub enum Style {
     Choreography,
 }
 
+/// What each service has to sell at the start (one unit per trip):
+/// `stock: (flight: 100, hotel: 100, car: 3, payment: 100)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Stock {
+    pub flight: u32,
+    pub hotel: u32,
+    pub car: u32,
+    pub payment: u32,
+}
+
+impl Default for Stock {
+    fn default() -> Self {
+        Stock {
+            flight: 1000,
+            hotel: 1000,
+            car: 1000,
+            payment: 1000,
+        }
+    }
+}
+
+impl Stock {
+    /// The stock of service `step`.
+    pub fn of(&self, step: usize) -> u32 {
+        [self.flight, self.hotel, self.car, self.payment][step.min(LAST)]
+    }
+}
+
 /// The saga's configuration: the style, the stock, the timing, and the bug knobs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SagaConfig {
     pub style: Style,
     /// Stock of each service at the start: seats, rooms, cars, credit (one unit a trip).
-    pub stock: [u32; 4],
+    pub stock: Stock,
     /// The chance that a step fails for a business reason (declined), drawn from the
     /// service's random stream.
     pub failure_probability: Probability,
@@ -152,7 +181,7 @@ impl Default for SagaConfig {
     fn default() -> Self {
         SagaConfig {
             style: Style::Orchestration,
-            stock: [1000, 1000, 1000, 1000],
+            stock: Stock::default(),
             failure_probability: Probability::new(0.1).expect("a probability"),
             retry_interval: Duration::from_millis(50),
             max_attempts: 8,
@@ -406,7 +435,7 @@ impl Process for Node {
     }
 }
 
-/// A run's summary, read from the trace's notes.
+/// A run's summary, read from the trace's notes (and the run's send count).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     pub started: u64,
@@ -415,6 +444,10 @@ pub struct Summary {
     pub retries: u64,
     pub duplicates: u64,
     pub dead_letters: u64,
+    /// Messages sent in the run (by nodes and clients).
+    pub sends: u64,
+    /// Sum of the ended sagas' times from start to end, at node 0.
+    pub latency_total: Duration,
 }
 
 impl Summary {
@@ -422,26 +455,44 @@ impl Summary {
     pub fn stuck(&self) -> u64 {
         self.started.saturating_sub(self.done + self.compensated)
     }
+
+    /// Messages per started saga.
+    pub fn messages_per_saga(&self) -> f64 {
+        self.sends as f64 / self.started.max(1) as f64
+    }
+
+    /// Mean time from start to end of the sagas that ended.
+    pub fn mean_latency(&self) -> Duration {
+        let ended = (self.done + self.compensated).max(1);
+        Duration::from_nanos(self.latency_total.as_nanos() / ended)
+    }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.mean_latency().as_nanos() / 1_000_000;
         write!(
             f,
-            "sagas: {} done, {} compensated, {} stuck; retries {}, duplicates suppressed {}, dead letters {}",
+            "sagas: {} done, {} compensated, {} stuck; retries {}, duplicates suppressed {}, dead letters {}; {:.1} messages per saga, mean completion {ms}ms",
             self.done,
             self.compensated,
             self.stuck(),
             self.retries,
             self.duplicates,
-            self.dead_letters
+            self.dead_letters,
+            self.messages_per_saga()
         )
     }
 }
 
-/// The summary of a run whose trace has notes; `None` when it has no saga notes.
-pub fn summary(trace: &sim_core::Trace) -> Option<Summary> {
-    let mut s = Summary::default();
+/// The summary of a run whose trace has notes (`sends` from the run's stats); `None`
+/// when the trace has no saga notes (another protocol, or no notes recorded).
+pub fn summary(trace: &sim_core::Trace, sends: u64) -> Option<Summary> {
+    let mut s = Summary {
+        sends,
+        ..Summary::default()
+    };
+    let mut started: std::collections::BTreeMap<String, sim_core::Time> = Default::default();
     let mut any = false;
     for e in &trace.events {
         if let sim_core::TraceKind::Note { text, .. } = &e.kind {
@@ -449,11 +500,23 @@ pub fn summary(trace: &sim_core::Trace) -> Option<Summary> {
                 continue;
             };
             any = true;
-            let what = rest.split_whitespace().nth(1).unwrap_or("");
-            match what {
-                "started" => s.started += 1,
-                "done" => s.done += 1,
-                "compensated" => s.compensated += 1,
+            let mut words = rest.split_whitespace();
+            let saga = words.next().unwrap_or("").to_string();
+            match words.next().unwrap_or("") {
+                "started" => {
+                    s.started += 1;
+                    started.insert(saga, e.time);
+                }
+                w @ ("done" | "compensated") => {
+                    if w == "done" {
+                        s.done += 1;
+                    } else {
+                        s.compensated += 1;
+                    }
+                    if let Some(t) = started.get(&saga) {
+                        s.latency_total = s.latency_total.saturating_add(e.time.since(*t));
+                    }
+                }
                 "retry" => s.retries += 1,
                 "duplicate" => s.duplicates += 1,
                 "dead-letter" => s.dead_letters += 1,

@@ -7,9 +7,9 @@
 //! atomically with it). The relay then sends the entry and resends it on every tick until
 //! node 0 acknowledges it.
 
-use super::{Action, HUB, LAST, MsgId, Node, Outcome, Reason, SagaId, Style, event_id, show_id};
+use super::{Action, HUB, MsgId, Node, Outcome, Reason, SagaId, Style, event_id, show_id};
 use super::{Msg, command_id};
-use sim_core::{Ctx, NodeId};
+use sim_core::{Ctx, NodeId, Time};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An outbox entry: the event, and whether node 0 acknowledged it.
@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct OutboxEntry {
     pub event: Msg,
     pub acked: bool,
+    /// When the relay last sent it, on the service's monotonic clock.
+    pub sent_at: Time,
 }
 
 /// A service's durable state.
@@ -55,7 +57,7 @@ pub struct Service {
 impl Service {
     pub fn start(ctx: &mut Ctx<'_, Node>) -> Service {
         let step = ctx.id().index() - 1;
-        let stock = ctx.config().stock[step.min(LAST)];
+        let stock = ctx.config().stock.of(step);
         let st = &mut ctx.durable_mut().service;
         if !st.initialized {
             st.initialized = true;
@@ -153,6 +155,7 @@ impl Service {
         let fail = ctx.config().failure_probability;
         let declined = action == Action::Do && ctx.rng().chance(fail);
         let without_outbox = ctx.config().publish_without_outbox;
+        let now = ctx.monotonic();
         let st = &mut ctx.durable_mut().service;
         st.processed.insert(id);
         let outcome = match action {
@@ -204,6 +207,7 @@ impl Service {
             st.outbox.push(OutboxEntry {
                 event: event.clone(),
                 acked: false,
+                sent_at: now,
             });
             ctx.send(HUB, event);
         }
@@ -221,14 +225,15 @@ impl Service {
         for event in std::mem::take(&mut self.pending) {
             ctx.send(HUB, event);
         }
-        let unsent: Vec<Msg> = ctx
-            .durable()
-            .service
-            .outbox
-            .iter()
-            .filter(|e| !e.acked)
-            .map(|e| e.event.clone())
-            .collect();
+        let now = ctx.monotonic();
+        let due = ctx.config().retry_interval;
+        let mut unsent = Vec::new();
+        for e in ctx.durable_mut().service.outbox.iter_mut() {
+            if !e.acked && e.sent_at.plus(due) <= now {
+                e.sent_at = now;
+                unsent.push(e.event.clone());
+            }
+        }
         for event in unsent {
             ctx.send(HUB, event);
         }
