@@ -238,3 +238,4 @@ fn heavy_runs_book_and_compensate_in_both_styles() {
         );
     }
 }
+
