@@ -238,4 +238,3 @@ fn heavy_runs_book_and_compensate_in_both_styles() {
         );
     }
 }
-
