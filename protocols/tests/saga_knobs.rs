@@ -47,9 +47,13 @@ impl Setup {
     }
 
     fn build(&self, seed: u64) -> Simulation<Node, Traveller> {
+        self.build_traced(seed, TraceLevel::Off)
+    }
+
+    fn build_traced(&self, seed: u64, trace: TraceLevel) -> Simulation<Node, Traveller> {
         let mut sc = SimConfig::new(seed, 5, Limits::time(self.run_for))
             .with_clients(3)
-            .with_trace(TraceLevel::Off);
+            .with_trace(trace);
         sc.link = LinkConfig {
             latency: Latency::Uniform {
                 min: ms(1),
@@ -237,4 +241,36 @@ fn heavy_runs_book_and_compensate_in_both_styles() {
             "{style:?}: {done} done, {compensated} compensated"
         );
     }
+}
+
+/// The same faults under both styles, compared as `faultline run` summarises them:
+/// nothing stuck in either, and choreography pays for its broker with more messages per
+/// saga (every hop is acknowledged both ways).
+#[test]
+fn the_two_styles_compare_on_the_same_faults() {
+    let mut per_saga = Vec::new();
+    for style in [Style::Orchestration, Style::Choreography] {
+        let setup = Setup::heavy(style);
+        let (mut sends, mut started) = (0, 0);
+        for seed in 0..10 {
+            let report = setup.build_traced(seed, TraceLevel::Summary).run();
+            assert!(report.violations.is_empty(), "{style:?} seed {seed}");
+            let s = protocols::saga::summary(&report.trace, report.stats.sends)
+                .expect("saga notes in the trace");
+            assert_eq!(s.stuck(), 0, "{style:?} seed {seed}: {s}");
+            assert!(
+                s.done > 0 && s.retries > 0 && s.duplicates > 0,
+                "{style:?}: {s}"
+            );
+            sends += s.sends;
+            started += s.started;
+        }
+        per_saga.push(sends as f64 / started as f64);
+    }
+    assert!(
+        per_saga[1] > per_saga[0],
+        "messages per saga: orchestration {:.1}, choreography {:.1}",
+        per_saga[0],
+        per_saga[1]
+    );
 }

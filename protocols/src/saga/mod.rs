@@ -615,3 +615,63 @@ impl Protocol for SagaProtocol {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_name_saga_step_and_kind() {
+        let id = event_id(1_000_003, 1, Outcome::Done);
+        assert_eq!(show_id(id), "s1000003/hotel/Done");
+        assert_eq!(show_id(command_id(7, 3, Action::Undo)), "s7/payment/Undo");
+        // A failure's id does not depend on its reason: a repeat is the same message.
+        assert_eq!(
+            event_id(5, 2, Outcome::Failed(Reason::SoldOut)),
+            event_id(5, 2, Outcome::Failed(Reason::Cancelled))
+        );
+        assert_ne!(event_id(5, 2, Outcome::Done), command_id(5, 2, Action::Do));
+    }
+
+    #[test]
+    fn the_summary_counts_the_notes() {
+        use sim_core::{Time, Trace, TraceEvent, TraceKind, TraceLevel};
+        let note = |ms: u64, text: &str| TraceEvent {
+            time: Time::ZERO.plus(Duration::from_millis(ms)),
+            kind: TraceKind::Note {
+                node: "orchestrator".into(),
+                text: text.into(),
+            },
+        };
+        let trace = Trace {
+            level: TraceLevel::Summary,
+            events: vec![
+                note(0, "saga s1 started"),
+                note(1, "saga s2 started"),
+                note(2, "saga s3 started"),
+                note(5, "saga s1 retry Do s1 flight to flight (attempt 2)"),
+                note(
+                    6,
+                    "saga s1 duplicate suppressed: s1/flight/Done already received",
+                ),
+                note(
+                    9,
+                    "saga s2 dead-letter s2/hotel/Do to hotel after 8 attempts",
+                ),
+                note(10, "saga s1 done"),
+                note(31, "saga s2 compensated (all undone)"),
+                note(40, "resuming 1 unfinished saga(s), resending 1 message(s)"),
+            ],
+        };
+        let s = summary(&trace, 30).expect("saga notes");
+        assert_eq!(
+            s.to_string(),
+            "sagas: 1 done, 1 compensated, 1 stuck; retries 1, duplicates suppressed 1, dead letters 1; 10.0 messages per saga, mean completion 20ms"
+        );
+        let empty = Trace {
+            level: TraceLevel::Summary,
+            events: vec![note(0, "role=leader term=1")],
+        };
+        assert_eq!(summary(&empty, 3), None);
+    }
+}
