@@ -574,7 +574,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "semantic-atomicity",
         kind: CheckKind::Eventually,
-        promise: "at the end of the run every saga has ended, with every step held (done) or none (compensated), never half-way",
+        promise: "at the end of the run every saga has ended, with every step held (done) or none (compensated), never half-way (the quiet time a scenario leaves after its faults and clients stop is the bound)",
     },
     CheckInfo {
         name: "no-lost-message",
