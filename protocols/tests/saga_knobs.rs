@@ -178,7 +178,7 @@ fn knob_publish_without_outbox() {
     knob_is_caught("publish_without_outbox", Style::Choreography);
 }
 
-// Garcia-Molina & Salem §5: compensations must be retried until they succeed.
+// Garcia-Molina & Salem: a compensation must succeed in the end, so it is retried.
 #[test]
 fn knob_compensate_once() {
     knob_is_caught("compensate_once", Style::Orchestration);

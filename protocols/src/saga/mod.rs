@@ -39,6 +39,11 @@
 //! the id of the message it processed and the outgoing event into its durable store in
 //! **one local transaction**, and a *relay* sends the outbox's entries, resending every
 //! `retry_interval` until the receiver acknowledges (then the entry is marked sent).
+//! The local transaction is a handler's write to the node's durable store
+//! ([`sim_core::Ctx::durable_mut`]), which is atomic with the handler: all of it
+//! survives a crash or none of it was made. (The write-ahead log of `sim_core::storage`
+//! would give the same atomicity with a sync latency; 2PC uses it, where the latency and
+//! a crash's lost tail are the point.)
 //!
 //! **Idempotent consumer** (Richardson §3.3.6). At-least-once delivery means duplicates:
 //! the network duplicates, the orchestrator retries, the broker redelivers, the relay
@@ -55,7 +60,8 @@
 //! subscriber, which, if it never processed the original, cancels its step and publishes
 //! a failure, and otherwise ignores it (it did process it: only the acks were lost).
 //! Compensations are never dead-lettered: a compensation must be retried until it
-//! succeeds (Garcia-Molina and Salem's requirement that Cj cannot fail). A service that
+//! succeeds (the paper assumes a compensating transaction always succeeds in the end;
+//! over a lossy network that means retrying it). A service that
 //! receives an `Undo` before the `Do` it undoes keeps a *cancelled* mark, so the late
 //! `Do` fails instead of booking.
 //!
