@@ -83,4 +83,5 @@ registry! {
     protocols::gossip::GossipProtocol,
     protocols::paxos::PaxosProtocol,
     protocols::multipaxos::MultiPaxosProtocol,
+    protocols::saga::SagaProtocol,
 }

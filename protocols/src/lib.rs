@@ -21,6 +21,7 @@ pub mod multipaxos;
 pub mod paxos;
 pub mod pingstorm;
 pub mod raft;
+pub mod saga;
 pub mod twopc;
 pub mod workload;
 
