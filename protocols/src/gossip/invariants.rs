@@ -366,16 +366,17 @@ impl Checker<Node> for Convergence {
                     return Err(format!(
                         "k{} has not converged by the end ({}): {}",
                         k + 1,
-                        view.now(),
+                        view.now().readable(),
                         parts.join("; ")
                     ));
                 }
                 Some(t) if *t > deadline => {
                     return Err(format!(
-                        "k{} converged at {t}, later than {} after {} (the bound)",
+                        "k{} converged at {}, later than {} after {} (the bound)",
                         k + 1,
+                        t.readable(),
                         self.within,
-                        self.from
+                        self.from.readable()
                     ));
                 }
                 _ => {}
@@ -391,17 +392,19 @@ impl Checker<Node> for Convergence {
                 let t = (*since)?;
                 Some(if t <= self.from {
                     format!(
-                        "k{} converged at {t}, before {} (the last fault)",
+                        "k{} converged at {}, before {} (the last fault)",
                         k + 1,
-                        self.from
+                        t.readable(),
+                        self.from.readable()
                     )
                 } else {
                     let rounds = self.rounds(t);
                     format!(
-                        "k{} converged at {t}: {} after {} ({rounds} gossip round{} of {})",
+                        "k{} converged at {}: {} after {} ({rounds} gossip round{} of {})",
                         k + 1,
-                        Time::ZERO.plus(t.since(self.from)),
-                        self.from,
+                        t.readable(),
+                        t.since(self.from).readable(),
+                        self.from.readable(),
                         if rounds == 1 { "" } else { "s" },
                         self.interval
                     )
