@@ -185,6 +185,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Print a commented starting scenario for a protocol: its config with every field
+    /// at its default under its doc comment (bug knobs off), a cluster and workload it
+    /// accepts, example faults, and every check it offers. It runs as written:
+    /// `faultline new raft > raft.ron && faultline run raft.ron`.
+    New {
+        /// The protocol, as `faultline list` names it, e.g. raft.
+        protocol: String,
+    },
     /// List protocols (their config, checks and bug knobs) and the scenario files.
     List {
         /// The folder of scenario files to list.
@@ -430,6 +438,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             format,
         } => run_compare(&file, &protocols, seeds, format),
         Command::List { dir } => run_list(&dir),
+        Command::New { protocol } => run_new(&protocol),
     }
 }
 
@@ -806,7 +815,10 @@ fn run_list(dir: &str) -> Result<ExitCode, Failure> {
         o.push_str(&format!("  {}: {}\n", p.name, p.summary));
         o.push_str(&format!("    nodes: at most {}\n", p.max_nodes));
         let config = p.config.replace('\n', "\n      ");
-        o.push_str(&format!("    config (defaults): {config}\n"));
+        o.push_str(&format!(
+            "    config (the defaults; paste into `protocol: (name: {:?}, config: ...)`):\n      {config}\n",
+            p.name
+        ));
         if p.checks.is_empty() {
             o.push_str("    checks: none\n");
         }
@@ -833,6 +845,17 @@ fn run_list(dir: &str) -> Result<ExitCode, Failure> {
         }
     }
     print!("{o}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_new(protocol: &str) -> Result<ExitCode, Failure> {
+    let text = faultline::config::template_named(protocol).ok_or_else(|| {
+        Failure::Input(format!(
+            "{protocol:?} is not a protocol: expected one of {} (`faultline list` describes them)",
+            registry::names().join(", ")
+        ))
+    })?;
+    print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -34,6 +34,7 @@
 //! look the protocol up by name in the [`registry`].
 
 pub mod compare;
+pub mod config;
 pub mod determinism;
 pub mod export;
 pub mod html;
