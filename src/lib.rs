@@ -39,6 +39,7 @@ pub mod determinism;
 pub mod export;
 pub mod html;
 pub mod output;
+pub mod progress;
 pub mod registry;
 pub mod runner;
 pub mod scenario;
