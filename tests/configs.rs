@@ -288,3 +288,22 @@ fn faultline_new_prints_the_template_and_rejects_an_unknown_protocol() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_listed_config_quoted_in_docs_scenarios_is_what_list_prints() {
+    let doc = std::fs::read_to_string("docs/SCENARIOS.md").expect("docs/SCENARIOS.md");
+    let at = doc
+        .find("one field a line under its doc\ncomment:\n\n```ron\n")
+        .expect("the quoted config");
+    let block = &doc[at..].split("```ron\n").nth(1).expect("a block");
+    let block = &block[..block.find("```").expect("closed")];
+    let configs = listed_configs();
+    let raft = &configs.iter().find(|(n, _)| n == "raft").expect("raft").1;
+    let quoted: Vec<&str> = block.lines().filter(|l| l.trim() != "...").collect();
+    assert!(quoted.len() > 5, "{block}");
+    let printed: Vec<&str> = raft.lines().collect();
+    // The quoted lines are the printed ones, in order, with `...` for the rest.
+    let (head, tail) = quoted.split_at(quoted.len() - 1);
+    assert_eq!(&printed[..head.len()], head, "{raft}");
+    assert_eq!(printed.last(), tail.first(), "{raft}");
+}

@@ -44,7 +44,8 @@ pub trait Documented {
 
 /// Declares a config struct and implements [`Documented`] for it from the same source:
 /// every field must have a `///` doc comment (a field without one does not compile), and
-/// the doc comments are what `faultline list` prints above each field.
+/// the doc comments are what `faultline list` prints above each field. A field takes doc
+/// comments only (no `#[serde(...)]` of its own: the printed name must be the field's).
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
