@@ -7,9 +7,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline::output::{self, replay_command};
+use faultline::progress::{self, Progress};
 use faultline::scenario::ScenarioError;
 use faultline::{Scenario, determinism, registry, runner, shrink, sweep};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim_core::TraceLevel;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -184,6 +184,14 @@ enum Command {
         /// Output format: the table, or one JSON object.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Print a commented starting scenario for a protocol: its config with every field
+    /// at its default under its doc comment (bug knobs off), a cluster and workload it
+    /// accepts, example faults, and every check it offers. It runs as written:
+    /// `faultline new raft > raft.ron && faultline run raft.ron`.
+    New {
+        /// The protocol, as `faultline list` names it, e.g. raft.
+        protocol: String,
     },
     /// List protocols (their config, checks and bug knobs) and the scenario files.
     List {
@@ -430,6 +438,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             format,
         } => run_compare(&file, &protocols, seeds, format),
         Command::List { dir } => run_list(&dir),
+        Command::New { protocol } => run_new(&protocol),
     }
 }
 
@@ -609,27 +618,20 @@ fn run_sweep(
             Box::new(stdout)
         }
     };
-    let bar = ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
-    if std::io::stderr().is_terminal() {
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    let earlier_failed = earlier.values().filter(|r| !r.ok).count();
+    // Progress counts the seeds run now and every failure, earlier ones included; it is
+    // fed after each line is written, in seed order, and changes nothing that is written.
+    let progress = Progress::seeds("sweep", todo.len() as u64, progress::stderr_is_terminal());
+    let earlier_failed = earlier.values().filter(|r| !r.ok).count() as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
     let mut summary = sweep::sweep(&s, &todo, jobs, &mut sink, &|failed| {
-        bar.inc(1);
-        if failed + earlier_failed > 0 {
-            bar.set_message(format!("{} failed", failed + earlier_failed));
-        }
+        let done = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        progress.set(done, failed as u64 + earlier_failed);
     })
     .map_err(|e| match e {
         sweep::SweepError::Scenario(e) => Failure::Scenario(e),
         sweep::SweepError::Io(e) => Failure::Input(format!("cannot write the results: {e}")),
     })?;
-    bar.finish_and_clear();
+    progress.finish();
     drop(sink);
     summary.add_recorded(earlier.values());
     if summary.recorded > 0 {
@@ -677,11 +679,21 @@ fn run_report(files: &[String]) -> Result<ExitCode, Failure> {
 
 fn run_shrink(file: &str, seed: u64, out: Option<String>) -> Result<ExitCode, Failure> {
     let s = load(file)?;
-    let shrunk =
-        shrink::shrink(&s, seed, &mut |step| eprintln!("shrink: {step}")).map_err(|e| match e {
-            shrink::ShrinkError::Scenario(e) => Failure::Scenario(e),
-            shrink::ShrinkError::Passes(msg) => Failure::Input(msg),
-        })?;
+    let progress = Progress::spinner("shrink", progress::stderr_is_terminal());
+    let shrunk = shrink::shrink_with_progress_of(
+        &s,
+        seed,
+        &mut |step| {
+            progress.println(&format!("shrink: {step}"));
+            progress.message(step);
+        },
+        &mut |runs| progress.set(runs as u64, 0),
+    );
+    progress.finish();
+    let shrunk = shrunk.map_err(|e| match e {
+        shrink::ShrinkError::Scenario(e) => Failure::Scenario(e),
+        shrink::ShrinkError::Passes(msg) => Failure::Input(msg),
+    })?;
     match &out {
         Some(path) => {
             std::fs::write(path, &shrunk.text)
@@ -700,7 +712,12 @@ fn run_shrink(file: &str, seed: u64, out: Option<String>) -> Result<ExitCode, Fa
 fn run_determinism(file: &str, seeds: std::ops::Range<u64>) -> Result<ExitCode, Failure> {
     let s = load(file)?;
     let count = seeds.end - seeds.start;
-    match determinism::check_determinism(&s, seeds)? {
+    let progress = Progress::seeds("check-determinism", count, progress::stderr_is_terminal())
+        .without_failures();
+    let result =
+        determinism::check_determinism_with_progress(&s, seeds, &mut |done| progress.set(done, 0));
+    progress.finish();
+    match result? {
         None => {
             println!("deterministic: {count} seeds each ran twice with identical traces");
             Ok(ExitCode::SUCCESS)
@@ -806,7 +823,10 @@ fn run_list(dir: &str) -> Result<ExitCode, Failure> {
         o.push_str(&format!("  {}: {}\n", p.name, p.summary));
         o.push_str(&format!("    nodes: at most {}\n", p.max_nodes));
         let config = p.config.replace('\n', "\n      ");
-        o.push_str(&format!("    config (defaults): {config}\n"));
+        o.push_str(&format!(
+            "    config (the defaults; paste into `protocol: (name: {:?}, config: ...)`):\n      {config}\n",
+            p.name
+        ));
         if p.checks.is_empty() {
             o.push_str("    checks: none\n");
         }
@@ -833,6 +853,17 @@ fn run_list(dir: &str) -> Result<ExitCode, Failure> {
         }
     }
     print!("{o}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_new(protocol: &str) -> Result<ExitCode, Failure> {
+    let text = faultline::config::template_named(protocol).ok_or_else(|| {
+        Failure::Input(format!(
+            "{protocol:?} is not a protocol: expected one of {} (`faultline list` describes them)",
+            registry::names().join(", ")
+        ))
+    })?;
+    print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -21,12 +21,23 @@ pub fn check_determinism(
     s: &Scenario,
     seeds: Range<u64>,
 ) -> Result<Option<Difference>, ScenarioError> {
-    for seed in seeds {
+    check_determinism_with_progress(s, seeds, &mut |_| {})
+}
+
+/// [`check_determinism`], and `on_seed` hears how many seeds are checked after each (for
+/// a progress display: it cannot change the runs).
+pub fn check_determinism_with_progress(
+    s: &Scenario,
+    seeds: Range<u64>,
+    on_seed: &mut dyn FnMut(u64),
+) -> Result<Option<Difference>, ScenarioError> {
+    for (done, seed) in (1..).zip(seeds) {
         let a = runner::run(s, seed, TraceLevel::Full)?;
         let b = runner::run(s, seed, TraceLevel::Full)?;
         if let Some(d) = first_difference(&a, &b) {
             return Ok(Some(d));
         }
+        on_seed(done);
     }
     Ok(None)
 }

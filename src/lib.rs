@@ -34,10 +34,12 @@
 //! look the protocol up by name in the [`registry`].
 
 pub mod compare;
+pub mod config;
 pub mod determinism;
 pub mod export;
 pub mod html;
 pub mod output;
+pub mod progress;
 pub mod registry;
 pub mod runner;
 pub mod scenario;

@@ -25,7 +25,8 @@ pub struct Info {
     pub knobs: Vec<(&'static str, &'static str, &'static str)>,
     /// `(name, kind, promise)`
     pub checks: Vec<(&'static str, CheckKind, &'static str)>,
-    /// The default config, as `Debug` prints it.
+    /// The default config as RON to paste into a scenario: one field a line under its
+    /// doc comment ([`crate::config::default_config`]).
     pub config: String,
 }
 
@@ -43,7 +44,7 @@ impl Info {
                 .iter()
                 .map(|c| (c.name, c.kind, c.promise))
                 .collect(),
-            config: format!("{:#?}", P::Config::default()),
+            config: crate::config::default_config::<P>(),
         }
     }
 }

@@ -133,6 +133,9 @@ impl<P: Protocol> Prepared<P> {
                         let end = span.end.saturating_add_signed(delta);
                         crate::scenario::parse_span::<P::Config>(t, &(span.start..end)).err()
                     });
+                if let Some(e) = crate::config::renamed_field_error::<P>(s, &span, &message) {
+                    return e;
+                }
                 s.error(span, format!("in the {} config: {message}", P::NAME))
                     .help(format!(
                         "`faultline list` shows the {} config and its defaults",

@@ -49,14 +49,30 @@ pub struct Shrunk {
 
 /// Shrinks `seed` of `s`, whatever its protocol; `log` hears about each step.
 pub fn shrink(s: &Scenario, seed: u64, log: &mut dyn FnMut(&str)) -> Result<Shrunk, ShrinkError> {
-    struct V<'a>(&'a Scenario, u64, &'a mut dyn FnMut(&str));
+    shrink_with_progress_of(s, seed, log, &mut |_| {})
+}
+
+/// [`shrink`], and `on_run` hears the number of runs so far after each run (for a
+/// progress display: it cannot change what the shrink does).
+pub fn shrink_with_progress_of(
+    s: &Scenario,
+    seed: u64,
+    log: &mut dyn FnMut(&str),
+    on_run: &mut dyn FnMut(usize),
+) -> Result<Shrunk, ShrinkError> {
+    struct V<'a>(
+        &'a Scenario,
+        u64,
+        &'a mut dyn FnMut(&str),
+        &'a mut dyn FnMut(usize),
+    );
     impl Visit for V<'_> {
         type Output = Result<Shrunk, ShrinkError>;
         fn visit<P: Protocol>(self) -> Self::Output {
-            shrink_with::<P>(self.0, self.1, self.2)
+            shrink_with_progress::<P>(self.0, self.1, self.2, self.3)
         }
     }
-    registry::with_protocol(s.protocol(), V(s, seed, log))
+    registry::with_protocol(s.protocol(), V(s, seed, log, on_run))
         .unwrap_or_else(|| Err(unknown_protocol(s).into()))
 }
 
@@ -66,6 +82,7 @@ struct Shrinker<'a, P: Protocol> {
     check: String,
     runs: usize,
     log: &'a mut dyn FnMut(&str),
+    on_run: &'a mut dyn FnMut(usize),
 }
 
 impl<P: Protocol> Shrinker<'_, P> {
@@ -75,10 +92,12 @@ impl<P: Protocol> Shrinker<'_, P> {
             return false;
         }
         self.runs += 1;
-        match self.prepared.run(c, self.seed, TraceLevel::Off) {
+        let fails = match self.prepared.run(c, self.seed, TraceLevel::Off) {
             Ok(r) => r.outcome.check() == Some(self.check.as_str()),
             Err(_) => false,
-        }
+        };
+        (self.on_run)(self.runs);
+        fails
     }
 
     /// ddmin over the faults: the smallest list (1-minimal) that still fails.
@@ -125,7 +144,9 @@ impl<P: Protocol> Shrinker<'_, P> {
     /// Ends the run just after the violation (rounded up to the millisecond).
     fn duration(&mut self, cur: &mut Scenario) -> bool {
         self.runs += 1;
-        let Ok(r) = self.prepared.run(cur, self.seed, TraceLevel::Off) else {
+        let run = self.prepared.run(cur, self.seed, TraceLevel::Off);
+        (self.on_run)(self.runs);
+        let Ok(r) = run else {
             return false;
         };
         let Some(v) = r.report.violations.first() else {
@@ -229,6 +250,16 @@ pub fn shrink_with<P: Protocol>(
     seed: u64,
     log: &mut dyn FnMut(&str),
 ) -> Result<Shrunk, ShrinkError> {
+    shrink_with_progress::<P>(s, seed, log, &mut |_| {})
+}
+
+/// [`shrink_with`], and `on_run` hears the number of runs so far after each run.
+pub fn shrink_with_progress<P: Protocol>(
+    s: &Scenario,
+    seed: u64,
+    log: &mut dyn FnMut(&str),
+    on_run: &mut dyn FnMut(usize),
+) -> Result<Shrunk, ShrinkError> {
     let prepared = Prepared::<P>::new(s)?;
     let first = prepared.run(s, seed, TraceLevel::Off)?;
     let Some(check) = first.outcome.check().map(str::to_string) else {
@@ -244,6 +275,7 @@ pub fn shrink_with<P: Protocol>(
         check,
         runs: 1,
         log,
+        on_run,
     };
     let mut cur = s.clone();
     cur.seed = seed;
@@ -281,6 +313,7 @@ pub fn shrink_with<P: Protocol>(
     let back = Scenario::parse(s.file(), &text)?;
     sh.runs += 1;
     let r = sh.prepared.run(&back, seed, TraceLevel::Off)?;
+    (sh.on_run)(sh.runs);
     if r.outcome.check() != Some(sh.check.as_str()) {
         return Err(ShrinkError::Passes(format!(
             "the shrunk scenario does not reproduce the failure of {:?} (got {:?}); this is a bug in shrink",

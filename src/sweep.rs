@@ -329,6 +329,24 @@ impl SweepSummary {
         self.failed.sort_by_key(|r| r.seed);
     }
 
+    /// The failing seeds grouped by outcome (`Violation("election-safety")`, `Pass` where
+    /// a violation was expected, `incomplete: queue-full` whatever the time it ended ...):
+    /// groups in the order of their first seed, seeds in order.
+    pub fn failure_groups(&self) -> Vec<(&str, Vec<u64>)> {
+        let mut groups: Vec<(&str, Vec<u64>)> = Vec::new();
+        for r in &self.failed {
+            let key = match r.kind.as_str() {
+                "incomplete" => r.outcome.split(" at ").next().unwrap_or(&r.outcome),
+                _ => &r.outcome,
+            };
+            match groups.iter_mut().find(|(o, _)| *o == key) {
+                Some((_, seeds)) => seeds.push(r.seed),
+                None => groups.push((key, vec![r.seed])),
+            }
+        }
+        groups
+    }
+
     /// The exit code of a sweep with this summary: the most serious of its seeds' codes
     /// ([`crate::runner::combined_exit_code`]): 0 when every seed met `expect`, 1 when
     /// some did not, else 3 or 4 when the only failures were incomplete or undecided runs.
@@ -337,8 +355,9 @@ impl SweepSummary {
     }
 
     /// The summary printed at the end of a sweep of `file` (and by `faultline report`):
-    /// the counts, the failing seeds with their replay commands, and the shrink command for
-    /// the first seed that violated a check.
+    /// the counts, the failing seeds grouped by outcome (the check that failed, or what
+    /// came instead of the expected violation) with the replay command of each group's
+    /// first seed, and the shrink command for the first seed that violated a check.
     pub fn render(&self, file: &str, expect: &str) -> String {
         use crate::output::{replay_command, shell_quote};
         let mut o = String::new();
@@ -349,20 +368,23 @@ impl SweepSummary {
             self.seeds() - self.failed.len() as u64,
             self.failed.len()
         );
-        for r in self.failed.iter().take(20) {
+        for (outcome, seeds) in self.failure_groups() {
+            let shown: Vec<String> = seeds.iter().take(GROUP_SEEDS).map(u64::to_string).collect();
+            let more = match seeds.len().saturating_sub(GROUP_SEEDS) {
+                0 => String::new(),
+                n => format!(" and {n} more (see the JSON lines)"),
+            };
             let _ = writeln!(
                 o,
-                "  seed {}: {}    replay: {}",
-                r.seed,
-                r.outcome,
-                replay_command(file, r.seed)
+                "  {outcome}: {} seed{}: {}{more}",
+                seeds.len(),
+                if seeds.len() == 1 { "" } else { "s" },
+                shown.join(", ")
             );
-        }
-        if self.failed.len() > 20 {
             let _ = writeln!(
                 o,
-                "  ... and {} more (see the JSON lines)",
-                self.failed.len() - 20
+                "    replay the first: {}",
+                replay_command(file, seeds[0])
             );
         }
         if let Some(r) = self.failed.iter().find(|r| r.shrinkable()) {
@@ -376,6 +398,9 @@ impl SweepSummary {
         o
     }
 }
+
+/// How many seeds of each group of failures the summary names.
+const GROUP_SEEDS: usize = 10;
 
 /// The seeds of `range` that shard `index` of `count` runs: every `count`-th one, starting
 /// at the `index`-th.
@@ -684,12 +709,61 @@ mod tests {
         ]);
         let text = s.render("f.ron", "Violation(\"x\")");
         assert!(text.starts_with("swept 4 seeds of f.ron: 1 met"), "{text}");
-        assert!(text.contains("  seed 2: incomplete: queue-full at 182ms    replay:"));
+        assert!(
+            text.contains("  incomplete: queue-full: 1 seed: 2\n    replay the first: faultline run f.ron --seed 2\n"),
+            "{text}"
+        );
         assert!(
             text.ends_with("shrink the first violation: faultline shrink f.ron --seed 4\n"),
             "{text}"
         );
         assert_eq!(s.exit_code(), 1);
+    }
+
+    #[test]
+    fn failing_seeds_are_grouped_by_what_failed_with_a_replay_for_the_first_of_each() {
+        let mut s = SweepSummary::default();
+        let mut seeds: Vec<Recorded> = (0..30)
+            .map(|i| match i % 3 {
+                0 => rec(i, false, "Violation(\"election-safety\")", "violation"),
+                1 => rec(i, false, "Violation(\"linearizable\")", "violation"),
+                _ => rec(i, true, "Pass", "pass"),
+            })
+            .collect();
+        seeds.push(rec(
+            40,
+            false,
+            "incomplete: queue-full at 182ms",
+            "incomplete",
+        ));
+        seeds.push(rec(
+            41,
+            false,
+            "incomplete: queue-full at 9ms",
+            "incomplete",
+        ));
+        s.add_recorded(&seeds);
+        let text = s.render("f.ron", "Pass");
+        assert_eq!(
+            text,
+            "swept 32 seeds of f.ron: 10 met `expect: Pass`, 22 did not\n\
+             \x20 Violation(\"election-safety\"): 10 seeds: 0, 3, 6, 9, 12, 15, 18, 21, 24, 27\n\
+             \x20   replay the first: faultline run f.ron --seed 0\n\
+             \x20 Violation(\"linearizable\"): 10 seeds: 1, 4, 7, 10, 13, 16, 19, 22, 25, 28\n\
+             \x20   replay the first: faultline run f.ron --seed 1\n\
+             \x20 incomplete: queue-full: 2 seeds: 40, 41\n\
+             \x20   replay the first: faultline run f.ron --seed 40\n\
+             shrink the first violation: faultline shrink f.ron --seed 0\n"
+        );
+        let mut more = SweepSummary::default();
+        more.add_recorded(
+            &(0..12)
+                .map(|i| rec(i, false, "Pass", "pass"))
+                .collect::<Vec<_>>(),
+        );
+        assert!(more.render("f.ron", "Violation(\"x\")").contains(
+            "  Pass: 12 seeds: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 2 more (see the JSON lines)\n"
+        ),);
     }
 
     #[test]

@@ -539,7 +539,9 @@ fn a_resumed_sweep_still_reports_the_failures_it_recorded() {
     assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
     let first = summary(&text(&first.stderr));
     assert!(
-        first.contains(" did not\n  seed ") && !first.contains(", 0 did not"),
+        first.contains(" did not\n  Violation(\"election-safety\"): ")
+            && first.contains("\n    replay the first: faultline run ")
+            && !first.contains(", 0 did not"),
         "some seed fails: {first}"
     );
     // Everything is recorded: the rerun runs nothing and still reports every failure.
@@ -709,7 +711,13 @@ fn sweep_suggests_shrinking_only_seeds_that_violated_a_check() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("  seed 0: Pass    replay: "), "{stderr}");
+    assert!(stderr.contains("\n  Pass: "), "{stderr}");
+    assert!(
+        stderr.contains(
+            "\n    replay the first: faultline run scenarios/raft/forget-vote-on-restart.ron --seed "
+        ),
+        "{stderr}"
+    );
     assert!(!stderr.contains("shrink"), "{stderr}");
     // Where seeds violate the check, the first of them is named.
     let ron = failing_scenario("shrink-hint.ron");
@@ -717,8 +725,11 @@ fn sweep_suggests_shrinking_only_seeds_that_violated_a_check() {
     let stderr = text(&out.stderr);
     let first = stderr
         .lines()
-        .find_map(|l| l.strip_prefix("  seed ")?.split_once(": Violation("))
-        .map(|(seed, _)| seed.to_string())
+        .find_map(|l| {
+            l.strip_prefix("  Violation(\"election-safety\"): ")?
+                .split_once(": ")
+        })
+        .map(|(_, seeds)| seeds.split([',', ' ']).next().unwrap_or("").to_string())
         .expect("a violation");
     assert!(
         stderr.contains(&format!(

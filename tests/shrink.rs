@@ -6,7 +6,7 @@ use faultline::runner::Prepared;
 use faultline::scenario::FaultSpec;
 use faultline::{Outcome, Scenario, shrink, sweep};
 use protocols::{CheckInfo, CheckKind, Knob, Protocol, Workload};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sim_core::{
     Checker, Client, ClientCtx, ClientId, Ctx, Duration, NodeId, Process, RequestId, TraceLevel,
     Value, View,
@@ -18,13 +18,15 @@ struct Fragile {
     requests: u32,
 }
 
-#[derive(Clone, Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct FragileConfig {
-    /// Restarts a node may have before `restarts-bounded` fails.
-    max_restarts: u32,
-    /// Requests one node may answer before `requests-bounded` fails.
-    max_requests: u32,
+protocols::documented! {
+    #[derive(Clone, Debug, Serialize, Deserialize, Default)]
+    #[serde(deny_unknown_fields, default)]
+    struct FragileConfig {
+        /// Restarts a node may have before `restarts-bounded` fails.
+        max_restarts: u32,
+        /// Requests one node may answer before `requests-bounded` fails.
+        max_requests: u32,
+    }
 }
 
 #[derive(Debug, Default)]

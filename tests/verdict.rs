@@ -111,13 +111,16 @@ fn the_order_of_checks_does_not_change_the_verdict() {
 /// the event queue holds when asked, so the run ends `queue-full` at time zero.
 mod flood {
     use protocols::{CheckInfo, CheckKind, HistoryFailure, Knob, Protocol, Workload};
-    use serde::Deserialize;
+    use serde::{Deserialize, Serialize};
     use sim_core::{Checker, Ctx, Duration, NodeId, Process, Time};
 
-    #[derive(Clone, Debug, Default, Deserialize)]
-    #[serde(deny_unknown_fields, default)]
-    pub struct Config {
-        pub timers: u64,
+    protocols::documented! {
+        #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Config {
+            /// Timers n1 sets at once when it starts.
+            pub timers: u64,
+        }
     }
 
     pub struct Node;

@@ -10,10 +10,12 @@
 //! `faultline` crate's registry lists every such type.
 
 use lincheck::{CheckOptions, History, ModelKind, Verdict};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sim_core::{Checker, Client, Process, Time};
 use std::fmt::Debug;
 
+mod documented;
 pub mod election;
 pub mod gossip;
 pub mod kv;
@@ -25,6 +27,7 @@ pub mod saga;
 pub mod twopc;
 pub mod workload;
 
+pub use documented::{Documented, FieldDoc, Renamed};
 pub use workload::Workload;
 
 /// A deliberate mistake a scenario can switch on.
@@ -101,8 +104,10 @@ pub trait Protocol {
     const MAX_NODES: usize;
     /// Protocol configuration, bug knobs included, as written in a scenario's
     /// `protocol: (name: "...", config: (...))`. Unknown fields must be rejected
-    /// (`#[serde(deny_unknown_fields)]`) and every field must have a default.
-    type Config: DeserializeOwned + Default + Debug + Clone;
+    /// (`#[serde(deny_unknown_fields)]`) and every field must have a default. Declare it
+    /// inside [`documented!`] so that `faultline list` and `faultline new` can print it as
+    /// RON with each field's doc comment.
+    type Config: DeserializeOwned + Serialize + Default + Debug + Clone + Documented;
     type Node: Process<Config = Self::Config>;
     /// The clients that drive the scenario's workload (`sim_core::NoClients` for none).
     type Client: Client<Self::Node>;
@@ -129,6 +134,15 @@ pub trait Protocol {
     fn validate_cluster(config: &Self::Config, nodes: usize) -> Result<(), String> {
         let _ = (config, nodes);
         Ok(())
+    }
+
+    /// The config `faultline new` writes into a starting scenario that runs for `duration`
+    /// with no faults and must pass every check: the default, unless a check needs a field
+    /// set to judge such a run (gossip's clients must stop writing before `convergence`
+    /// can hold). The template marks each field that differs from its default.
+    fn starting_config(duration: sim_core::Duration) -> Self::Config {
+        let _ = duration;
+        Self::Config::default()
     }
 
     /// The sequential model the clients' history follows (what `--history-out` writes in

@@ -14,12 +14,14 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Ctx, NodeId, Process};
 use std::fmt;
 
-/// How many messages each node starts with, and whether restarted nodes start again.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PingstormConfig {
-    /// Messages each node sends when it starts (K).
-    pub fanout: u32,
+crate::documented! {
+    /// How many messages each node starts with, and whether restarted nodes start again.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct PingstormConfig {
+        /// Messages each node sends when it starts (K).
+        pub fanout: u32,
+    }
 }
 
 impl Default for PingstormConfig {

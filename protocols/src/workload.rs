@@ -5,26 +5,29 @@
 use serde::{Deserialize, Serialize};
 use sim_core::Duration;
 
-/// What the clients do.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Workload {
-    /// How many clients (`c1..cN`).
-    pub clients: u32,
-    /// Operations each client performs, one at a time; 0 = until the run ends.
-    pub ops_per_client: u32,
-    /// Keys the operations are spread over (`"k1".."kN"`).
-    pub keys: u32,
-    /// Relative weights of the operation kinds.
-    pub mix: OpMix,
-    /// Pause between one operation's completion and the next invoke.
-    pub think_min: Duration,
-    pub think_max: Duration,
-    /// How long a client waits for an answer before it gives up (the outcome is then
-    /// unknown: `info`).
-    pub timeout: Duration,
-    /// When the clients start.
-    pub start: Duration,
+crate::documented! {
+    /// What the clients do.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Workload {
+        /// How many clients (`c1..cN`).
+        pub clients: u32,
+        /// Operations each client performs, one at a time; 0 = until the run ends.
+        pub ops_per_client: u32,
+        /// Keys the operations are spread over (`"k1".."kN"`).
+        pub keys: u32,
+        /// Relative weights of the operation kinds.
+        pub mix: OpMix,
+        /// Pause between one operation's completion and the next invoke: at least this ...
+        pub think_min: Duration,
+        /// ... and at most this.
+        pub think_max: Duration,
+        /// How long a client waits for an answer before it gives up (the outcome is then
+        /// unknown: `info`).
+        pub timeout: Duration,
+        /// When the clients start.
+        pub start: Duration,
+    }
 }
 
 /// Relative weights of operation kinds (0 = never).

@@ -181,8 +181,8 @@ fn raft_5_4_safety_under_heavy_faults() {
 #[test]
 fn raft_eventually_leader_and_completion_after_faults() {
     let mut setup = Setup::heavy(5, 3, ms(8_000));
-    setup.config.liveness_from_ms = 7_000;
-    setup.config.liveness_bound_ms = 1_000;
+    setup.config.liveness_from = sim_core::Duration::from_secs(7);
+    setup.config.liveness_bound = sim_core::Duration::from_secs(1);
     for seed in 0..20 {
         let mut sim = setup.build(seed);
         sim.add_checker(invariants::checker("eventually-leader", &setup.config).unwrap());
@@ -227,10 +227,10 @@ fn raft_same_seed_same_trace() {
 #[test]
 fn raft_config_rejects_bad_values() {
     let c = RaftConfig {
-        heartbeat_ms: 200,
+        heartbeat: sim_core::Duration::from_millis(200),
         ..RaftConfig::default()
     };
-    assert!(c.validate().unwrap_err().contains("heartbeat_ms 200"));
+    assert!(c.validate().unwrap_err().contains("heartbeat 200ms"));
     assert!(RaftConfig::default().validate().is_ok());
 }
 
@@ -382,8 +382,8 @@ fn raft_5_3_majority_partition_writes_on_both_sides() {
 fn raft_rolling_restarts() {
     use lincheck::EventKind::Ok;
     let mut setup = Setup::quiet(5, 3, ms(13_000));
-    setup.config.liveness_from_ms = 11_000;
-    setup.config.liveness_bound_ms = 1_000;
+    setup.config.liveness_from = sim_core::Duration::from_secs(11);
+    setup.config.liveness_bound = sim_core::Duration::from_secs(1);
     for seed in 0..5 {
         let mut sim = setup.build(seed);
         sim.add_checker(invariants::checker("eventually-leader", &setup.config).unwrap());

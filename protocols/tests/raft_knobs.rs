@@ -60,7 +60,7 @@ fn knob_forget_vote_on_restart() {
         n.duration_min,
         n.duration_max,
     ) = (ms(10), ms(60), ms(1), ms(30));
-    off.config.election_timeout_ms_max = 155; // split votes are common
+    off.config.election_timeout_max = sim_core::Duration::from_millis(155); // split votes are common
     let mut on = off.clone();
     on.config.forget_vote_on_restart = true;
     knob_is_caught("forget_vote_on_restart", &on, &off, false, 200);
@@ -84,7 +84,7 @@ fn knob_lease_without_clock_bound() {
     off.config.lease_read = true;
     off.config.lease_drift_bound_ppm = 500_000;
     off.drift_ppm = 450_000;
-    off.config.heartbeat_ms = 20;
+    off.config.heartbeat = sim_core::Duration::from_millis(20);
     let mut on = off.clone();
     on.config.lease_without_clock_bound = true;
     knob_is_caught("lease_without_clock_bound", &on, &off, true, 100);
@@ -128,7 +128,7 @@ fn clock_step_setup() -> Setup {
         append: 1,
     };
     s.config.lease_read = true;
-    s.config.heartbeat_ms = 20;
+    s.config.heartbeat = sim_core::Duration::from_millis(20);
     s.drift_ppm = 50_000; // within the default 100,000 ppm bound
     s
 }

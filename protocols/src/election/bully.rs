@@ -42,34 +42,36 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Ctx, Duration, NodeId, Process, TimerId};
 use std::fmt;
 
-/// Bully's timing, and the store's fencing switch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BullyConfig {
-    /// The last node is the shared store (not a candidate). Name it `"store"` in the
-    /// scenario so the trace reads well.
-    pub store: bool,
-    /// The store refuses writes whose generation is below the highest it has accepted.
-    /// Teaching switch: `false` models a resource that trusts whoever claims to lead; the
-    /// `fencing` check then reports the lost update.
-    pub fencing: bool,
-    /// How often the coordinator says it is alive.
-    pub heartbeat: Duration,
-    /// Silence after which a node holds an election.
-    pub leader_timeout: Duration,
-    /// How long a node waits for an `Answer` from a higher node.
-    pub answer_timeout: Duration,
-    /// How long a node that was answered waits for the `Coordinator` message.
-    pub coordinator_timeout: Duration,
-    /// How often the coordinator starts a write to the store.
-    pub write_interval: Duration,
-    /// How long a write takes between the leader deciding to write and the write leaving.
-    pub write_work: Duration,
-    /// Bug knob: generations are bare counters, without the node as a tiebreak, so two
-    /// coordinators can take the same one (a restarted coordinator and its successor, or
-    /// the two sides of a partition) and the store cannot tell their writes apart: caught
-    /// by `one-leader-per-gen`.
-    pub gen_without_node_id: bool,
+crate::documented! {
+    /// Bully's timing, and the store's fencing switch.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct BullyConfig {
+        /// The last node is the shared store (not a candidate). Name it `"store"` in the
+        /// scenario so the trace reads well.
+        pub store: bool,
+        /// The store refuses writes whose generation is below the highest it has accepted.
+        /// Teaching switch: `false` models a resource that trusts whoever claims to lead; the
+        /// `fencing` check then reports the lost update.
+        pub fencing: bool,
+        /// How often the coordinator says it is alive.
+        pub heartbeat: Duration,
+        /// Silence after which a node holds an election.
+        pub leader_timeout: Duration,
+        /// How long a node waits for an `Answer` from a higher node.
+        pub answer_timeout: Duration,
+        /// How long a node that was answered waits for the `Coordinator` message.
+        pub coordinator_timeout: Duration,
+        /// How often the coordinator starts a write to the store.
+        pub write_interval: Duration,
+        /// How long a write takes between the leader deciding to write and the write leaving.
+        pub write_work: Duration,
+        /// Bug knob: generations are bare counters, without the node as a tiebreak, so two
+        /// coordinators can take the same one (a restarted coordinator and its successor, or
+        /// the two sides of a partition) and the store cannot tell their writes apart: caught
+        /// by `one-leader-per-gen`.
+        pub gen_without_node_id: bool,
+    }
 }
 
 impl Default for BullyConfig {

@@ -45,38 +45,42 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Ctx, Duration, NodeId, Process, Time, TimerId};
 use std::fmt;
 
-/// Lease timing, the store's fencing switch, and the bug knobs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LeaseConfig {
-    /// The last node is the shared store (not a candidate). Name it `"store"`.
-    pub store: bool,
-    /// The store refuses writes whose generation is below the highest it has accepted.
-    /// Teaching switch: `false` models a resource that trusts whoever claims to lead; the
-    /// `fencing` check then reports the lost update.
-    pub fencing: bool,
-    /// How long an acceptor's grant runs, on its clock.
-    pub lease: Duration,
-    /// How often the leader renews (well below `lease`).
-    pub renew_interval: Duration,
-    /// The clock drift the protocol assumes, in parts per million; the leader shortens its
-    /// belief by twice this (its clock slow, the acceptor's fast).
-    pub max_drift_ppm: u32,
-    /// A follower with no running grant waits uniformly in `[min, max]` before asking.
-    pub election_timeout_min: Duration,
-    pub election_timeout_max: Duration,
-    /// How often the leader starts a write to the store.
-    pub write_interval: Duration,
-    /// How long a write takes between the leader checking its lease and the write leaving.
-    pub write_work: Duration,
-    /// Bug knob: the leader keeps its lease as a wall-clock deadline ("valid until
-    /// 12:00:03") and compares the clock against it, instead of measuring a duration on a
-    /// monotonic clock. A clock stepped back makes the lease seem to last longer: caught by
-    /// `split-brain` (and, with fencing off, `fencing`).
-    pub lease_on_wall_clock: bool,
-    /// Bug knob: half the candidates (rounded down) count as a quorum, so two sides of an
-    /// even split can both elect, with the same generation: caught by `one-leader-per-gen`.
-    pub half_is_quorum: bool,
+crate::documented! {
+    /// Lease timing, the store's fencing switch, and the bug knobs.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct LeaseConfig {
+        /// The last node is the shared store (not a candidate). Name it `"store"`.
+        pub store: bool,
+        /// The store refuses writes whose generation is below the highest it has accepted.
+        /// Teaching switch: `false` models a resource that trusts whoever claims to lead; the
+        /// `fencing` check then reports the lost update.
+        pub fencing: bool,
+        /// How long an acceptor's grant runs, on its clock.
+        pub lease: Duration,
+        /// How often the leader renews (well below `lease`).
+        pub renew_interval: Duration,
+        /// The clock drift the protocol assumes, in parts per million; the leader shortens its
+        /// belief by twice this (its clock slow, the acceptor's fast).
+        pub max_drift_ppm: u32,
+        /// A follower with no running grant waits uniformly in
+        /// `[election_timeout_min, election_timeout_max]` before asking.
+        pub election_timeout_min: Duration,
+        /// The top of that range.
+        pub election_timeout_max: Duration,
+        /// How often the leader starts a write to the store.
+        pub write_interval: Duration,
+        /// How long a write takes between the leader checking its lease and the write leaving.
+        pub write_work: Duration,
+        /// Bug knob: the leader keeps its lease as a wall-clock deadline ("valid until
+        /// 12:00:03") and compares the clock against it, instead of measuring a duration on a
+        /// monotonic clock. A clock stepped back makes the lease seem to last longer: caught by
+        /// `split-brain` (and, with fencing off, `fencing`).
+        pub lease_on_wall_clock: bool,
+        /// Bug knob: half the candidates (rounded down) count as a quorum, so two sides of an
+        /// even split can both elect, with the same generation: caught by `one-leader-per-gen`.
+        pub half_is_quorum: bool,
+    }
 }
 
 impl Default for LeaseConfig {

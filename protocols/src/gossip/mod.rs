@@ -111,36 +111,38 @@ pub enum LwwMode {
     Hlc,
 }
 
-/// The gossip store's configuration, bug knobs included.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GossipConfig {
-    /// How often each replica starts an anti-entropy exchange.
-    pub gossip_interval: Duration,
-    /// How many random peers each round (and each rumor, each read repair) goes to.
-    pub fanout: u32,
-    /// Rumor mongering: a fresh write is pushed at once and forwarded this many hops
-    /// (0: off, anti-entropy only).
-    pub rumor_hops: u32,
-    /// A read also runs a one-key exchange with `fanout` peers.
-    pub read_repair: bool,
-    /// Session guarantees (read-your-writes, monotonic reads) for clients.
-    pub sessions: bool,
-    /// `off` (vectors), `wall` or `hlc`.
-    pub lww: LwwMode,
-    /// Every replica writes key `k1` once when it first starts (the benchmark's load).
-    pub write_at_start: bool,
-    /// When the faults are over: clients stop writing, and `convergence` starts counting.
-    pub converge_from: Duration,
-    /// How long after `converge_from` every key must have converged.
-    pub converge_within: Duration,
-    // ----- bug knobs --------------------------------------------------------------
-    /// Merging two version vectors takes the other side's counter instead of the max.
-    pub merge_takes_one_side: bool,
-    /// Read repair keeps one arbitrary sibling and drops the rest.
-    pub read_repair_keeps_one: bool,
-    /// A replica draws its gossip partners once and keeps them for good.
-    pub gossip_same_peer: bool,
+crate::documented! {
+    /// The gossip store's configuration, bug knobs included.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct GossipConfig {
+        /// How often each replica starts an anti-entropy exchange.
+        pub gossip_interval: Duration,
+        /// How many random peers each round (and each rumor, each read repair) goes to.
+        pub fanout: u32,
+        /// Rumor mongering: a fresh write is pushed at once and forwarded this many hops
+        /// (0: off, anti-entropy only).
+        pub rumor_hops: u32,
+        /// A read also runs a one-key exchange with `fanout` peers.
+        pub read_repair: bool,
+        /// Session guarantees (read-your-writes, monotonic reads) for clients.
+        pub sessions: bool,
+        /// `off` (vectors), `wall` or `hlc`.
+        pub lww: LwwMode,
+        /// Every replica writes key `k1` once when it first starts (the benchmark's load).
+        pub write_at_start: bool,
+        /// When the faults are over: clients stop writing, and `convergence` starts counting.
+        pub converge_from: Duration,
+        /// How long after `converge_from` every key must have converged.
+        pub converge_within: Duration,
+        // ----- bug knobs --------------------------------------------------------------
+        /// Merging two version vectors takes the other side's counter instead of the max.
+        pub merge_takes_one_side: bool,
+        /// Read repair keeps one arbitrary sibling and drops the rest.
+        pub read_repair_keeps_one: bool,
+        /// A replica draws its gossip partners once and keeps them for good.
+        pub gossip_same_peer: bool,
+    }
 }
 
 impl Default for GossipConfig {
@@ -289,6 +291,15 @@ impl Protocol for GossipProtocol {
             "read-your-writes" => Ok(lincheck::session::read_your_writes(history)?),
             "monotonic-reads" => Ok(lincheck::session::monotonic_reads(history)?),
             other => Err(format!("gossip has no history check {other:?}").into()),
+        }
+    }
+
+    /// The clients stop writing 2s before the end, and every key converges within 1s.
+    fn starting_config(duration: Duration) -> GossipConfig {
+        GossipConfig {
+            converge_from: duration.saturating_sub(Duration::from_secs(2)),
+            converge_within: Duration::from_secs(1),
+            ..GossipConfig::default()
         }
     }
 

@@ -75,35 +75,40 @@ use std::sync::Arc;
 
 pub use node::{Node, Role};
 
-/// Multi-Paxos's configuration: timing and the bug knobs. Durations are duration strings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MultiPaxosConfig {
-    /// A follower that hears from no leader for a time drawn from `min..=max` starts
-    /// phase 1 (and a candidate that got no majority in that time tries again higher).
-    pub election_timeout_min: Duration,
-    pub election_timeout_max: Duration,
-    /// How often the leader sends heartbeats (and resends unanswered Accepts).
-    pub heartbeat: Duration,
-    /// The most commands one `Learn` message carries, and the most unchosen slots a
-    /// heartbeat resends.
-    pub max_batch: u32,
-    /// When the eventually-leader and clients-complete checks start judging (the faults
-    /// have stopped), and how long after that they must hold.
-    pub liveness_from: Duration,
-    pub liveness_bound: Duration,
-    // ----- bug knobs --------------------------------------------------------------
-    /// A new leader ignores what the promises report for slots in flight and puts new
-    /// commands there.
-    pub skip_phase1_for_inflight: bool,
-    /// The leader answers a client once its own acceptor accepted the command.
-    pub reply_before_majority: bool,
-    /// A replica applies a chosen slot before every earlier slot is chosen.
-    pub apply_out_of_order: bool,
-    /// An acceptor accepts a ballot lower than the one it promised.
-    pub accept_below_promise: bool,
-    /// An acceptor does not persist its promise: after a restart it has promised nothing.
-    pub forget_promise_on_restart: bool,
+crate::documented! {
+    /// Multi-Paxos's configuration: timing and the bug knobs. Durations are duration strings.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct MultiPaxosConfig {
+        /// A follower that hears from no leader for a time drawn from
+        /// `election_timeout_min..=election_timeout_max` starts phase 1 (and a candidate
+        /// that got no majority in that time tries again higher).
+        pub election_timeout_min: Duration,
+        /// The top of the election timeout's range.
+        pub election_timeout_max: Duration,
+        /// How often the leader sends heartbeats (and resends unanswered Accepts).
+        pub heartbeat: Duration,
+        /// The most commands one `Learn` message carries, and the most unchosen slots a
+        /// heartbeat resends.
+        pub max_batch: u32,
+        /// When the eventually-leader and clients-complete checks start judging (the faults
+        /// have stopped) ...
+        pub liveness_from: Duration,
+        /// ... and how long after that they must hold.
+        pub liveness_bound: Duration,
+        // ----- bug knobs --------------------------------------------------------------
+        /// A new leader ignores what the promises report for slots in flight and puts new
+        /// commands there.
+        pub skip_phase1_for_inflight: bool,
+        /// The leader answers a client once its own acceptor accepted the command.
+        pub reply_before_majority: bool,
+        /// A replica applies a chosen slot before every earlier slot is chosen.
+        pub apply_out_of_order: bool,
+        /// An acceptor accepts a ballot lower than the one it promised.
+        pub accept_below_promise: bool,
+        /// An acceptor does not persist its promise: after a restart it has promised nothing.
+        pub forget_promise_on_restart: bool,
+    }
 }
 
 impl Default for MultiPaxosConfig {

@@ -85,39 +85,43 @@ use std::fmt;
 
 pub use node::Node;
 
-/// Paxos's configuration: who proposes, timing, and the bug knobs. Durations are
-/// duration strings (`"100ms"`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PaxosConfig {
-    /// Nodes `n1..nK` propose at start; 0 means every node does.
-    pub proposers: u32,
-    /// A phase that has no majority of answers after this is abandoned and retried.
-    pub phase_timeout: Duration,
-    /// Wait a random time in `backoff_min..=backoff_max` before retrying after a preempted
-    /// or timed-out attempt. `false` retries at once (dueling proposers livelock).
-    pub backoff: bool,
-    pub backoff_min: Duration,
-    pub backoff_max: Duration,
-    /// A node that has learned nothing this long after its start or its last attempt
-    /// proposes itself.
-    pub learn_timeout: Duration,
-    /// When the `decided` check starts judging (the faults have stopped), and how long
-    /// after that every live node must have learned.
-    pub liveness_from: Duration,
-    pub liveness_bound: Duration,
-    // ----- bug knobs --------------------------------------------------------------
-    /// An acceptor accepts a ballot lower than one it promised.
-    pub accept_below_promise: bool,
-    /// A proposer ignores the values reported in promises and proposes its own.
-    pub ignore_promised_values: bool,
-    /// An acceptor does not persist its promise: after a restart it has promised nothing
-    /// (its acceptance is still on disk).
-    pub forget_promise_on_restart: bool,
-    /// A learner counts acceptances of one value from different ballots as one majority.
-    pub learner_mixes_ballots: bool,
-    /// A proposer that finds nothing accepted proposes `""` instead of its own value.
-    pub default_value_when_none_accepted: bool,
+crate::documented! {
+    /// Paxos's configuration: who proposes, timing, and the bug knobs. Durations are
+    /// duration strings (`"100ms"`).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct PaxosConfig {
+        /// Nodes `n1..nK` propose at start; 0 means every node does.
+        pub proposers: u32,
+        /// A phase that has no majority of answers after this is abandoned and retried.
+        pub phase_timeout: Duration,
+        /// Wait a random time in `backoff_min..=backoff_max` before retrying after a preempted
+        /// or timed-out attempt. `false` retries at once (dueling proposers livelock).
+        pub backoff: bool,
+        /// The shortest backoff.
+        pub backoff_min: Duration,
+        /// The longest backoff.
+        pub backoff_max: Duration,
+        /// A node that has learned nothing this long after its start or its last attempt
+        /// proposes itself.
+        pub learn_timeout: Duration,
+        /// When the `decided` check starts judging (the faults have stopped) ...
+        pub liveness_from: Duration,
+        /// ... and how long after that every live node must have learned.
+        pub liveness_bound: Duration,
+        // ----- bug knobs --------------------------------------------------------------
+        /// An acceptor accepts a ballot lower than one it promised.
+        pub accept_below_promise: bool,
+        /// A proposer ignores the values reported in promises and proposes its own.
+        pub ignore_promised_values: bool,
+        /// An acceptor does not persist its promise: after a restart it has promised nothing
+        /// (its acceptance is still on disk).
+        pub forget_promise_on_restart: bool,
+        /// A learner counts acceptances of one value from different ballots as one majority.
+        pub learner_mixes_ballots: bool,
+        /// A proposer that finds nothing accepted proposes `""` instead of its own value.
+        pub default_value_when_none_accepted: bool,
+    }
 }
 
 impl Default for PaxosConfig {

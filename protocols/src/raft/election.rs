@@ -14,8 +14,8 @@ impl Node {
     pub(super) fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
         let c = ctx.config();
         let (lo, hi) = (
-            c.election_timeout_ms_min * 1_000_000,
-            c.election_timeout_ms_max * 1_000_000,
+            c.election_timeout_min.as_nanos(),
+            c.election_timeout_max.as_nanos(),
         );
         let after = Duration::from_nanos(ctx.rng().between(lo, hi));
         let deadline = ctx.monotonic().plus(after);
@@ -167,7 +167,7 @@ impl Node {
         if self.role == Role::Leader {
             return true;
         }
-        let min = ctx.config().election_timeout_min();
+        let min = ctx.config().election_timeout_min;
         self.leader_contact
             .is_some_and(|t| ctx.monotonic().since(t) < min)
     }

@@ -18,8 +18,8 @@ pub fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>
         "leader-completeness" => Box::new(LeaderCompleteness::default()),
         "state-machine-safety" => Box::new(StateMachineSafety::default()),
         "eventually-leader" => Box::new(EventuallyLeader::new(
-            Time::from_nanos(config.liveness_from_ms * 1_000_000),
-            Duration::from_millis(config.liveness_bound_ms),
+            Time::ZERO.plus(config.liveness_from),
+            config.liveness_bound,
         )),
         _ => return None,
     })

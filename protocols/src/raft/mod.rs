@@ -68,61 +68,75 @@ pub mod replication;
 pub mod storage;
 
 use crate::kv::{KvClient, KvClientConfig, KvRequest, KvResponse, KvStore};
-use crate::{CheckInfo, CheckKind, Knob, Protocol, Workload};
+use crate::{CheckInfo, CheckKind, Knob, Protocol, Renamed, Workload, documented};
 use serde::{Deserialize, Serialize};
 use sim_core::{Checker, ClientId, Ctx, Duration, NodeId, Process, RequestId, Time, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 pub use storage::{Durable, Entry};
 
-/// Raft's configuration: timing, options, and the bug knobs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RaftConfig {
-    /// Election timeouts are drawn uniformly from `min..=max` (§5.2).
-    pub election_timeout_ms_min: u64,
-    pub election_timeout_ms_max: u64,
-    /// How often a leader sends AppendEntries when it has nothing new (heartbeats).
-    pub heartbeat_ms: u64,
-    /// The most entries one AppendEntries carries.
-    pub max_entries_per_append: u32,
-    /// Ask for pre-votes before starting an election (thesis §9.6).
-    pub pre_vote: bool,
-    /// Leaders answer reads from a lease instead of the log.
-    pub lease_read: bool,
-    /// The clock drift the lease assumes at most, in parts per million.
-    pub lease_drift_bound_ppm: u64,
-    /// When the eventually-leader check starts judging (the scenario's faults have
-    /// stopped), and how long after that a stable leader must exist.
-    pub liveness_from_ms: u64,
-    pub liveness_bound_ms: u64,
-    // ----- bug knobs --------------------------------------------------------------
-    /// Grant votes without the log up-to-date check (§5.4.1).
-    pub vote_without_log_check: bool,
-    /// Commit entries of earlier terms by counting replicas (§5.4.2, Figure 8).
-    pub commit_earlier_term_by_counting: bool,
-    /// Recover the term from the log and forget `votedFor` on restart (not persisted).
-    pub forget_vote_on_restart: bool,
-    /// Lease reads that ignore clock drift: the lease lasts the whole minimum election
-    /// timeout as measured by the leader's clock.
-    pub lease_without_clock_bound: bool,
-    /// The leader measures its lease on its wall clock instead of its monotonic clock, so
-    /// a clock stepped back stretches the lease by the step.
-    pub lease_on_wall_clock: bool,
+documented! {
+    /// Raft's configuration: timing, options, and the bug knobs. Durations are duration
+    /// strings (`"150ms"`).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct RaftConfig {
+        /// Election timeouts are drawn uniformly from
+        /// `election_timeout_min..=election_timeout_max` (§5.2).
+        pub election_timeout_min: Duration,
+        /// The top of the election timeout's range.
+        pub election_timeout_max: Duration,
+        /// How often a leader sends AppendEntries when it has nothing new (heartbeats);
+        /// below `election_timeout_min`.
+        pub heartbeat: Duration,
+        /// The most entries one AppendEntries carries.
+        pub max_entries_per_append: u32,
+        /// Ask for pre-votes before starting an election (thesis §9.6).
+        pub pre_vote: bool,
+        /// Leaders answer reads from a lease instead of the log.
+        pub lease_read: bool,
+        /// The clock drift the lease assumes at most, in parts per million.
+        pub lease_drift_bound_ppm: u64,
+        /// When the eventually-leader and clients-complete checks start judging (the
+        /// scenario's faults have stopped) ...
+        pub liveness_from: Duration,
+        /// ... and how long after that a stable leader must exist and operations complete.
+        pub liveness_bound: Duration,
+        // ----- bug knobs --------------------------------------------------------------
+        /// Grant votes without the log up-to-date check (§5.4.1).
+        pub vote_without_log_check: bool,
+        /// Commit entries of earlier terms by counting replicas (§5.4.2, Figure 8).
+        pub commit_earlier_term_by_counting: bool,
+        /// Recover the term from the log and forget `votedFor` on restart (not persisted).
+        pub forget_vote_on_restart: bool,
+        /// Lease reads that ignore clock drift: the lease lasts the whole minimum election
+        /// timeout as measured by the leader's clock.
+        pub lease_without_clock_bound: bool,
+        /// The leader measures its lease on its wall clock instead of its monotonic clock, so
+        /// a clock stepped back stretches the lease by the step.
+        pub lease_on_wall_clock: bool,
+    }
+    renamed: &[
+        Renamed { old: "election_timeout_ms_min", new: "election_timeout_min", unit: "ms" },
+        Renamed { old: "election_timeout_ms_max", new: "election_timeout_max", unit: "ms" },
+        Renamed { old: "heartbeat_ms", new: "heartbeat", unit: "ms" },
+        Renamed { old: "liveness_from_ms", new: "liveness_from", unit: "ms" },
+        Renamed { old: "liveness_bound_ms", new: "liveness_bound", unit: "ms" },
+    ],
 }
 
 impl Default for RaftConfig {
     fn default() -> Self {
         RaftConfig {
-            election_timeout_ms_min: 150,
-            election_timeout_ms_max: 300,
-            heartbeat_ms: 50,
+            election_timeout_min: Duration::from_millis(150),
+            election_timeout_max: Duration::from_millis(300),
+            heartbeat: Duration::from_millis(50),
             max_entries_per_append: 64,
             pre_vote: false,
             lease_read: false,
             lease_drift_bound_ppm: 100_000,
-            liveness_from_ms: 0,
-            liveness_bound_ms: 5_000,
+            liveness_from: Duration::ZERO,
+            liveness_bound: Duration::from_secs(5),
             vote_without_log_check: false,
             commit_earlier_term_by_counting: false,
             forget_vote_on_restart: false,
@@ -135,18 +149,18 @@ impl Default for RaftConfig {
 impl RaftConfig {
     /// Checks the bounds, saying what is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        if self.election_timeout_ms_min == 0
-            || self.election_timeout_ms_min > self.election_timeout_ms_max
+        if self.election_timeout_min.is_zero()
+            || self.election_timeout_min > self.election_timeout_max
         {
             return Err(format!(
-                "raft election_timeout_ms_min {} must be above 0 and at most election_timeout_ms_max {}",
-                self.election_timeout_ms_min, self.election_timeout_ms_max
+                "raft election_timeout_min {} must be above 0s and at most election_timeout_max {}",
+                self.election_timeout_min, self.election_timeout_max
             ));
         }
-        if self.heartbeat_ms == 0 || self.heartbeat_ms >= self.election_timeout_ms_min {
+        if self.heartbeat.is_zero() || self.heartbeat >= self.election_timeout_min {
             return Err(format!(
-                "raft heartbeat_ms {} must be above 0 and below election_timeout_ms_min {}",
-                self.heartbeat_ms, self.election_timeout_ms_min
+                "raft heartbeat {} must be above 0s and below election_timeout_min {}",
+                self.heartbeat, self.election_timeout_min
             ));
         }
         if self.max_entries_per_append == 0 {
@@ -159,10 +173,6 @@ impl RaftConfig {
             ));
         }
         Ok(())
-    }
-
-    fn election_timeout_min(&self) -> Duration {
-        Duration::from_millis(self.election_timeout_ms_min)
     }
 
     /// Followers and candidates respect a leader's recent contact before voting
@@ -547,12 +557,12 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "eventually-leader",
         kind: CheckKind::Eventually,
-        promise: "within liveness_bound_ms of liveness_from_ms a leader is elected that every live server follows, and one still leads at the end",
+        promise: "within liveness_bound of liveness_from a leader is elected that every live server follows, and one still leads at the end",
     },
     CheckInfo {
         name: "clients-complete",
         kind: CheckKind::History,
-        promise: "every client operation invoked at or after liveness_from_ms completes (ok, or a definite fail) within liveness_bound_ms",
+        promise: "every client operation invoked at or after liveness_from completes (ok, or a definite fail) within liveness_bound",
     },
     CheckInfo {
         name: "linearizable",
@@ -598,8 +608,8 @@ impl Protocol for RaftProtocol {
         match name {
             "clients-complete" => Ok(crate::kv::check_completion(
                 history,
-                sim_core::Time::from_nanos(config.liveness_from_ms.saturating_mul(1_000_000)),
-                sim_core::Duration::from_millis(config.liveness_bound_ms),
+                sim_core::Time::ZERO.plus(config.liveness_from),
+                config.liveness_bound,
                 end,
             )?),
             "linearizable" => crate::linearizable(history, Self::history_model(), max_steps),

@@ -26,7 +26,7 @@ impl Node {
             }
             self.responded[i] = false;
         }
-        let every = Duration::from_millis(ctx.config().heartbeat_ms);
+        let every = ctx.config().heartbeat;
         self.heartbeat_timer = Some(ctx.set_timer(every, Timer::Heartbeat));
     }
 
@@ -262,7 +262,7 @@ impl Node {
         stamps.sort_unstable_by(|a, b| b.cmp(a));
         let start = stamps[ctx.majority() - 1];
         let c = ctx.config();
-        let min = c.election_timeout_min().as_nanos() as u128;
+        let min = c.election_timeout_min.as_nanos() as u128;
         let length = if c.lease_without_clock_bound {
             min // bug knob: no allowance for drift
         } else {

@@ -151,36 +151,40 @@ impl Stock {
     }
 }
 
-/// The saga's configuration: the style, the stock, the timing, and the bug knobs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SagaConfig {
-    pub style: Style,
-    /// Stock of each service at the start: seats, rooms, cars, credit (one unit a trip).
-    pub stock: Stock,
-    /// The chance that a step fails for a business reason (declined), drawn from the
-    /// service's random stream.
-    pub failure_probability: Probability,
-    /// How often relays resend unacknowledged outbox entries, the orchestrator retries
-    /// unanswered commands and the broker redelivers unacknowledged events.
-    pub retry_interval: Duration,
-    /// A forward command or event sent this many times without an answer goes to the
-    /// dead-letter channel and the saga compensates.
-    pub max_attempts: u32,
-    /// Clients start no saga after this (virtual) time, so the Eventually checks judge
-    /// sagas that had time to end.
-    pub clients_stop: Duration,
-    // ----- bug knobs --------------------------------------------------------------
-    /// Services do not check processed message ids.
-    pub non_idempotent_handler: bool,
-    /// Services commit, then publish once from memory (no outbox).
-    pub publish_without_outbox: bool,
-    /// Compensations are sent once and never retried.
-    pub compensate_once: bool,
-    /// The orchestrator keeps its sagas in memory only.
-    pub orchestrator_in_memory: bool,
-    /// The orchestrator sends every compensation at once.
-    pub compensate_in_parallel: bool,
+crate::documented! {
+    /// The saga's configuration: the style, the stock, the timing, and the bug knobs.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct SagaConfig {
+        /// `Orchestration` (an orchestrator node sends the commands) or `Choreography` (a
+        /// broker relays the services' events).
+        pub style: Style,
+        /// Stock of each service at the start: seats, rooms, cars, credit (one unit a trip).
+        pub stock: Stock,
+        /// The chance that a step fails for a business reason (declined), drawn from the
+        /// service's random stream.
+        pub failure_probability: Probability,
+        /// How often relays resend unacknowledged outbox entries, the orchestrator retries
+        /// unanswered commands and the broker redelivers unacknowledged events.
+        pub retry_interval: Duration,
+        /// A forward command or event sent this many times without an answer goes to the
+        /// dead-letter channel and the saga compensates.
+        pub max_attempts: u32,
+        /// Clients start no saga after this (virtual) time, so the Eventually checks judge
+        /// sagas that had time to end.
+        pub clients_stop: Duration,
+        // ----- bug knobs --------------------------------------------------------------
+        /// Services do not check processed message ids.
+        pub non_idempotent_handler: bool,
+        /// Services commit, then publish once from memory (no outbox).
+        pub publish_without_outbox: bool,
+        /// Compensations are sent once and never retried.
+        pub compensate_once: bool,
+        /// The orchestrator keeps its sagas in memory only.
+        pub orchestrator_in_memory: bool,
+        /// The orchestrator sends every compensation at once.
+        pub compensate_in_parallel: bool,
+    }
 }
 
 impl Default for SagaConfig {

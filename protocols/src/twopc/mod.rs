@@ -102,44 +102,46 @@ pub type TxId = u64;
 /// An account number; accounts are named `acct-N` and spread over the participants.
 pub type Acct = u32;
 
-/// 2PC's configuration: the bank, the timing, the options and the bug knobs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TwopcConfig {
-    /// The first `coordinators` nodes coordinate (client `cK` uses the coordinator
-    /// numbered `(K - 1) mod coordinators` from 0); the others are participants.
-    pub coordinators: u32,
-    /// Accounts each participant holds (participant `i` holds `acct-(i*k+1)..=acct-(i*k+k)`).
-    pub accounts_per_participant: u32,
-    /// Every account's balance at the start.
-    pub initial_balance: i64,
-    /// A transfer moves `1..=max_amount`.
-    pub max_amount: i64,
-    /// The coordinator decides abort when a vote has not come within this.
-    pub vote_timeout: Duration,
-    /// A prepared participant that has heard no decision for this long is blocked and
-    /// starts asking.
-    pub decision_timeout: Duration,
-    /// How often a blocked participant asks again, and the coordinator resends a commit
-    /// that is not acknowledged.
-    pub retry_interval: Duration,
-    /// Blocked participants ask the other participants too (§7.5).
-    pub cooperative_termination: bool,
-    /// `no-blocked` judges from this time on (when the scenario's coordinator is back) ...
-    pub liveness_from: Duration,
-    /// ... and allows a participant to stay blocked this long after it.
-    pub liveness_bound: Duration,
-    // ----- bug knobs --------------------------------------------------------------
-    /// Vote yes before the prepared record is synced.
-    pub vote_before_sync: bool,
-    /// Send the commit decision before it is durable.
-    pub send_decision_before_logging: bool,
-    /// Decide commit when a vote times out.
-    pub commit_on_vote_timeout: bool,
-    /// A prepared participant aborts on its own after `decision_timeout`.
-    pub abort_prepared_on_timeout: bool,
-    /// Recovery rebuilds prepared transactions but not their locks.
-    pub forget_locks_on_recovery: bool,
+crate::documented! {
+    /// 2PC's configuration: the bank, the timing, the options and the bug knobs.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct TwopcConfig {
+        /// The first `coordinators` nodes coordinate (client `cK` uses the coordinator
+        /// numbered `(K - 1) mod coordinators` from 0); the others are participants.
+        pub coordinators: u32,
+        /// Accounts each participant holds (participant `i` holds `acct-(i*k+1)..=acct-(i*k+k)`).
+        pub accounts_per_participant: u32,
+        /// Every account's balance at the start.
+        pub initial_balance: i64,
+        /// A transfer moves `1..=max_amount`.
+        pub max_amount: i64,
+        /// The coordinator decides abort when a vote has not come within this.
+        pub vote_timeout: Duration,
+        /// A prepared participant that has heard no decision for this long is blocked and
+        /// starts asking.
+        pub decision_timeout: Duration,
+        /// How often a blocked participant asks again, and the coordinator resends a commit
+        /// that is not acknowledged.
+        pub retry_interval: Duration,
+        /// Blocked participants ask the other participants too (§7.5).
+        pub cooperative_termination: bool,
+        /// `no-blocked` judges from this time on (when the scenario's coordinator is back) ...
+        pub liveness_from: Duration,
+        /// ... and allows a participant to stay blocked this long after it.
+        pub liveness_bound: Duration,
+        // ----- bug knobs --------------------------------------------------------------
+        /// Vote yes before the prepared record is synced.
+        pub vote_before_sync: bool,
+        /// Send the commit decision before it is durable.
+        pub send_decision_before_logging: bool,
+        /// Decide commit when a vote times out.
+        pub commit_on_vote_timeout: bool,
+        /// A prepared participant aborts on its own after `decision_timeout`.
+        pub abort_prepared_on_timeout: bool,
+        /// Recovery rebuilds prepared transactions but not their locks.
+        pub forget_locks_on_recovery: bool,
+    }
 }
 
 impl Default for TwopcConfig {
