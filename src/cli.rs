@@ -7,8 +7,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline::output::{self, replay_command};
+use faultline::registry::Registry;
 use faultline::scenario::ScenarioError;
-use faultline::{Scenario, determinism, registry, runner, shrink, sweep};
+use faultline::{Scenario, runner, shrink, sweep};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim_core::TraceLevel;
 use std::io::{IsTerminal, Write};
@@ -335,9 +336,12 @@ impl From<ScenarioError> for Failure {
     }
 }
 
-pub fn main() -> ExitCode {
+/// The `faultline` command for the protocols in `registry`: parses the arguments, runs
+/// the subcommand, prints, and returns the exit code. The shipped binary calls it with
+/// [`Registry::builtin`]; a program of your own adds its protocols first.
+pub fn main(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run(cli, &registry) {
         Ok(code) => code,
         Err(Failure::Scenario(e)) => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -351,13 +355,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load(file: &str) -> Result<Scenario, Failure> {
+fn load(reg: &Registry, file: &str) -> Result<Scenario, Failure> {
     let s = Scenario::load(file)?;
-    runner::check(&s)?;
+    reg.check(&s)?;
     Ok(s)
 }
 
-fn run(cli: Cli) -> Result<ExitCode, Failure> {
+fn run(cli: Cli, reg: &Registry) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Run {
             file,
@@ -374,6 +378,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             from,
             to,
         } => run_one(
+            reg,
             &file,
             seed,
             format,
@@ -401,10 +406,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             jobs,
             out,
             shard,
-        } => run_sweep(&file, seeds, jobs, out, shard),
+        } => run_sweep(reg, &file, seeds, jobs, out, shard),
         Command::Report { files } => run_report(&files),
-        Command::Shrink { file, seed, out } => run_shrink(&file, seed, out),
-        Command::CheckDeterminism { file, seeds } => run_determinism(&file, seeds),
+        Command::Shrink { file, seed, out } => run_shrink(reg, &file, seed, out),
+        Command::CheckDeterminism { file, seeds } => run_determinism(reg, &file, seeds),
         Command::CheckHistory {
             file,
             model,
@@ -428,12 +433,13 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             protocols,
             seeds,
             format,
-        } => run_compare(&file, &protocols, seeds, format),
-        Command::List { dir } => run_list(&dir),
+        } => run_compare(reg, &file, &protocols, seeds, format),
+        Command::List { dir } => run_list(reg, &dir),
     }
 }
 
 fn run_one(
+    reg: &Registry,
     file: &str,
     seed: Option<u64>,
     format: Format,
@@ -461,7 +467,7 @@ fn run_one(
                 .into(),
         ));
     }
-    let s = load(file)?;
+    let s = load(reg, file)?;
     let seed = seed.unwrap_or(s.seed());
     let level = trace.map_or(s.trace(), TraceArg::level);
     // The picture needs every message and the timeline every note: record what they need,
@@ -474,7 +480,7 @@ fn run_one(
         level
     };
     let started = Instant::now();
-    let mut r = runner::run(&s, seed, record)?;
+    let mut r = reg.run(&s, seed, record)?;
     let wall = started.elapsed();
     if let Some(path) = svg {
         let verdict = match &r.outcome {
@@ -574,13 +580,14 @@ fn write_pictures(s: &Scenario, r: &runner::RunResult, p: &Pictures<'_>) -> Resu
 }
 
 fn run_sweep(
+    reg: &Registry,
     file: &str,
     seeds: std::ops::Range<u64>,
     jobs: Option<usize>,
     out: Option<String>,
     shard: (u64, u64),
 ) -> Result<ExitCode, Failure> {
-    let s = load(file)?;
+    let s = load(reg, file)?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if jobs == 0 {
         return Err(Failure::Input(
@@ -619,7 +626,7 @@ fn run_sweep(
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     let earlier_failed = earlier.values().filter(|r| !r.ok).count();
-    let mut summary = sweep::sweep(&s, &todo, jobs, &mut sink, &|failed| {
+    let mut summary = Registry::sweep(reg, &s, &todo, jobs, &mut sink, &|failed| {
         bar.inc(1);
         if failed + earlier_failed > 0 {
             bar.set_message(format!("{} failed", failed + earlier_failed));
@@ -675,10 +682,16 @@ fn run_report(files: &[String]) -> Result<ExitCode, Failure> {
     Ok(ExitCode::from(merged.summary.exit_code()))
 }
 
-fn run_shrink(file: &str, seed: u64, out: Option<String>) -> Result<ExitCode, Failure> {
-    let s = load(file)?;
-    let shrunk =
-        shrink::shrink(&s, seed, &mut |step| eprintln!("shrink: {step}")).map_err(|e| match e {
+fn run_shrink(
+    reg: &Registry,
+    file: &str,
+    seed: u64,
+    out: Option<String>,
+) -> Result<ExitCode, Failure> {
+    let s = load(reg, file)?;
+    let shrunk = reg
+        .shrink(&s, seed, &mut |step| eprintln!("shrink: {step}"))
+        .map_err(|e| match e {
             shrink::ShrinkError::Scenario(e) => Failure::Scenario(e),
             shrink::ShrinkError::Passes(msg) => Failure::Input(msg),
         })?;
@@ -697,10 +710,14 @@ fn run_shrink(file: &str, seed: u64, out: Option<String>) -> Result<ExitCode, Fa
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_determinism(file: &str, seeds: std::ops::Range<u64>) -> Result<ExitCode, Failure> {
-    let s = load(file)?;
+fn run_determinism(
+    reg: &Registry,
+    file: &str,
+    seeds: std::ops::Range<u64>,
+) -> Result<ExitCode, Failure> {
+    let s = load(reg, file)?;
     let count = seeds.end - seeds.start;
-    match determinism::check_determinism(&s, seeds)? {
+    match reg.check_determinism(&s, seeds)? {
         None => {
             println!("deterministic: {count} seeds each ran twice with identical traces");
             Ok(ExitCode::SUCCESS)
@@ -764,12 +781,13 @@ fn run_check_history(
 }
 
 fn run_compare(
+    reg: &Registry,
     file: &str,
     protocols: &[String],
     seeds: std::ops::Range<u64>,
     format: Format,
 ) -> Result<ExitCode, Failure> {
-    let known = registry::names();
+    let known = reg.names();
     for p in protocols {
         if !known.contains(&p.as_str()) {
             return Err(Failure::Input(format!(
@@ -778,8 +796,8 @@ fn run_compare(
             )));
         }
     }
-    let s = load(file)?;
-    let sums = faultline::compare::compare(&s, protocols, seeds.clone())?;
+    let s = load(reg, file)?;
+    let sums = reg.compare(&s, protocols, seeds.clone())?;
     match format {
         Format::Text => print!("{}", faultline::compare::table(&s, &seeds, &sums)),
         Format::Json => {
@@ -799,10 +817,10 @@ fn run_compare(
     })
 }
 
-fn run_list(dir: &str) -> Result<ExitCode, Failure> {
+fn run_list(reg: &Registry, dir: &str) -> Result<ExitCode, Failure> {
     let mut o = String::new();
     o.push_str("protocols:\n");
-    for p in registry::infos() {
+    for p in reg.infos() {
         o.push_str(&format!("  {}: {}\n", p.name, p.summary));
         o.push_str(&format!("    nodes: at most {}\n", p.max_nodes));
         let config = p.config.replace('\n', "\n      ");

@@ -33,6 +33,7 @@
 //! ([`runner::Prepared`], [`shrink::shrink_with`]); the functions without a type parameter
 //! look the protocol up by name in the [`registry`].
 
+pub mod cli;
 pub mod compare;
 pub mod determinism;
 pub mod export;
@@ -47,6 +48,10 @@ pub mod view;
 
 pub use lincheck;
 pub use protocols;
+pub use registry::Registry;
 pub use runner::{Outcome, RunResult};
 pub use scenario::{Scenario, ScenarioError};
 pub use sim_core;
+
+// `cli.rs` names this crate `faultline::`, as a program using it would.
+extern crate self as faultline;
