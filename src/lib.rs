@@ -44,6 +44,7 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sweep;
+pub mod testing;
 pub mod view;
 
 pub use lincheck;
