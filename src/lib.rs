@@ -52,6 +52,7 @@ pub use protocols;
 pub use registry::Registry;
 pub use runner::{Outcome, RunResult};
 pub use scenario::{Scenario, ScenarioError};
+pub use serde;
 pub use sim_core;
 
 // `cli.rs` names this crate `faultline::`, as a program using it would.
