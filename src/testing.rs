@@ -62,7 +62,7 @@ enum Source {
 /// [`Check::run`] (panics on a failure) or [`Check::try_run`].
 pub struct Check<P> {
     source: Source,
-    seeds: Range<u64>,
+    seeds: Option<Range<u64>>,
     jobs: Option<usize>,
     determinism_every: u64,
     shrink: bool,
@@ -103,18 +103,16 @@ pub struct Failure {
     pub replay_cli: Option<String>,
 }
 
+/// The most lines of a check's message the panic shows (a linearizability explanation
+/// runs long; replaying the seed prints it whole).
+const MESSAGE_LINES: usize = 30;
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.seed {
             Some(seed) => writeln!(f, "faultline: {} seed {seed}: {}", self.scenario, self.what)?,
             None => writeln!(f, "faultline: {}: {}", self.scenario, self.what)?,
         }
-        if let Some(check) = &self.check {
-            write!(f, "  check {check}: ")?;
-        } else {
-            write!(f, "  ")?;
-        }
-        writeln!(f, "{}", self.message.trim_end().replace('\n', "\n    "))?;
         if let Some(file) = &self.file {
             match &self.shrunk {
                 Some(how) => writeln!(f, "  shrunk to {how}: {}", file.display())?,
@@ -126,6 +124,23 @@ impl fmt::Display for Failure {
         }
         if let Some(c) = &self.replay_cli {
             writeln!(f, "  replay with the CLI:  {c}")?;
+        }
+        match &self.check {
+            Some(check) => write!(f, "  check {check}: ")?,
+            None => write!(f, "  ")?,
+        }
+        let lines: Vec<&str> = self.message.trim_end().lines().collect();
+        writeln!(
+            f,
+            "{}",
+            lines[..lines.len().min(MESSAGE_LINES)].join("\n    ")
+        )?;
+        if lines.len() > MESSAGE_LINES {
+            writeln!(
+                f,
+                "    ... {} more lines: replay the seed to see them all",
+                lines.len() - MESSAGE_LINES
+            )?;
         }
         Ok(())
     }
@@ -152,7 +167,7 @@ impl<P: Protocol + 'static> Check<P> {
     fn new(source: Source) -> Check<P> {
         Check {
             source,
-            seeds: 0..0,
+            seeds: None,
             jobs: None,
             determinism_every: DETERMINISM_EVERY,
             shrink: true,
@@ -161,9 +176,10 @@ impl<P: Protocol + 'static> Check<P> {
         }
     }
 
-    /// The seeds to run, e.g. `0..1000` (end excluded). [`SEED_VAR`] overrides it.
+    /// The seeds to run, e.g. `0..1000` (end excluded) [default: the file's `seed`
+    /// alone]. [`SEED_VAR`] overrides it. An empty range is an error, never a pass.
     pub fn seeds(mut self, seeds: Range<u64>) -> Check<P> {
-        self.seeds = seeds;
+        self.seeds = Some(seeds);
         self
     }
 
@@ -210,8 +226,19 @@ impl<P: Protocol + 'static> Check<P> {
         let s = self.load()?;
         let seeds: Vec<u64> = match seed_from_env().map_err(|m| self.bad(m))? {
             Some(seed) => vec![seed],
-            None if self.seeds.is_empty() => vec![s.seed()],
-            None => self.seeds.clone().collect(),
+            None => match &self.seeds {
+                None => vec![s.seed()],
+                Some(r) if r.is_empty() => {
+                    return Err(self.bad(format!(
+                        "the seed range {}..{} is empty: nothing would run (the end is excluded: write e.g. {}..{})",
+                        r.start,
+                        r.end,
+                        r.start,
+                        r.start + 1
+                    )));
+                }
+                Some(r) => r.clone().collect(),
+            },
         };
         let sampled =
             |i: usize| self.determinism_every > 0 && (i as u64) % self.determinism_every == 0;
@@ -266,11 +293,13 @@ impl<P: Protocol + 'static> Check<P> {
         let result = prepared
             .run(&s, seed, TraceLevel::Full)
             .unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let mut one = s.clone();
+        one.seed = seed;
+        let stem = self.stem();
         Run {
-            replay: self.cli_command(&format!(
-                "run {} --seed {seed}",
-                shell_quote(&display_path(&self.path_or_name()))
-            )),
+            cli: self.cli_command("run"),
+            file: output_dir().join(format!("{stem}-seed{seed}.ron")),
+            scenario: one,
             model: P::history_model(),
             result,
         }
@@ -281,6 +310,13 @@ impl<P: Protocol + 'static> Check<P> {
             Source::File(p) => p.clone(),
             Source::Text { name, .. } => name.clone(),
         }
+    }
+
+    /// The scenario's file name without `.ron`, for the files failures write.
+    fn stem(&self) -> String {
+        Path::new(&self.path_or_name())
+            .file_stem()
+            .map_or("scenario".into(), |x| x.to_string_lossy().into_owned())
     }
 
     fn bad(&self, message: String) -> Box<Failure> {
@@ -335,10 +371,7 @@ impl<P: Protocol + 'static> Check<P> {
         let mut file = None;
         let mut shrunk = None;
         let dir = output_dir();
-        let stem = Path::new(&self.path_or_name())
-            .file_stem()
-            .map_or("scenario".into(), |x| x.to_string_lossy().into_owned());
-        let path = dir.join(format!("{stem}-seed{seed}.ron"));
+        let path = dir.join(format!("{}-seed{seed}.ron", self.stem()));
         let mut text = None;
         if self.shrink && f.check.is_some() && !f.panicked {
             let quiet = &mut |_: &str| {};
@@ -593,7 +626,11 @@ impl TestName {
 pub struct Run {
     result: RunResult,
     model: Option<lincheck::ModelKind>,
-    replay: String,
+    /// The scenario with the run's seed, written to `file` when an assertion fails.
+    scenario: Scenario,
+    file: PathBuf,
+    /// The CLI's `run` command.
+    cli: String,
 }
 
 impl Run {
@@ -609,9 +646,29 @@ impl Run {
     }
 
     fn fail(&self, what: String) -> ! {
+        let written = self
+            .file
+            .parent()
+            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+            && std::fs::write(&self.file, self.scenario.to_ron()).is_ok();
+        let replay = if written {
+            format!(
+                "{} {}",
+                self.cli,
+                shell_quote(&self.file.display().to_string())
+            )
+        } else {
+            format!(
+                "{} {} --seed {}",
+                self.cli,
+                shell_quote(&display_path(self.scenario.file())),
+                self.result.seed
+            )
+        };
         panic!(
-            "faultline: seed {}: {what}\n  replay with the CLI:  {}",
-            self.result.seed, self.replay
+            "faultline: {} seed {}: {what}\n  replay with the CLI:  {replay}",
+            self.scenario.file(),
+            self.result.seed
         )
     }
 
