@@ -32,6 +32,11 @@
 //! Everything that runs a scenario is generic over [`protocols::Protocol`]
 //! ([`runner::Prepared`], [`shrink::shrink_with`]); the functions without a type parameter
 //! look the protocol up by name in the [`registry`].
+//!
+//! For a protocol of your own, [`testing::Check`] sweeps a scenario from `cargo test` and
+//! panics with the lowest failing seed and its replay commands, and
+//! `faultline::cli::main(Registry::builtin().with::<MyProtocol>())` is a command line with
+//! every subcommand for it (docs/OWN-PROTOCOL.md).
 
 pub mod cli;
 pub mod compare;
