@@ -389,7 +389,7 @@ impl<P: Protocol + 'static> Check<P> {
             one.seed = seed;
             one.to_ron()
         });
-        if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&path, text).is_ok() {
+        if write_whole(&path, &text) {
             file = Some(path);
         } else {
             shrunk = None;
@@ -571,6 +571,28 @@ fn output_dir() -> PathBuf {
     }
 }
 
+/// Writes `text` to `path` through a temporary file and a rename, so that a test reading
+/// it while another writes the same failure (tests run in parallel) never sees half of it.
+fn write_whole(path: &Path, text: &str) -> bool {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let Some(dir) = path.parent() else {
+        return false;
+    };
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        ".{}.{}-{n}.tmp",
+        std::process::id(),
+        path.file_name().map_or("x".into(), |f| f.to_string_lossy())
+    ));
+    let ok = std::fs::create_dir_all(dir).is_ok()
+        && std::fs::write(&tmp, text).is_ok()
+        && std::fs::rename(&tmp, path).is_ok();
+    if !ok {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    ok
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -646,11 +668,7 @@ impl Run {
     }
 
     fn fail(&self, what: String) -> ! {
-        let written = self
-            .file
-            .parent()
-            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-            && std::fs::write(&self.file, self.scenario.to_ron()).is_ok();
+        let written = write_whole(&self.file, &self.scenario.to_ron());
         let replay = if written {
             format!(
                 "{} {}",
