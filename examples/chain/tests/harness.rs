@@ -132,3 +132,24 @@ fn faultline_seed_replays_just_that_seed() {
         "{text}"
     );
 }
+
+#[test]
+fn an_undecided_history_check_is_a_failure_never_a_pass() {
+    // One search step per key cannot decide linearizability: the run is undecided.
+    let text = std::fs::read_to_string("scenarios/faults.ron")
+        .expect("the scenario")
+        .replace("    seed: 1,", "    check_steps: 1,\n    seed: 1,");
+    let failure = Check::<ChainProtocol>::scenario_str("undecided.ron", text)
+        .seeds(0..3)
+        .no_shrink()
+        .try_run()
+        .expect_err("undecided does not pass");
+    assert_eq!(failure.seed, Some(0));
+    assert!(
+        failure
+            .what
+            .starts_with("undecided: \"linearizable\" could not decide"),
+        "{failure}"
+    );
+    assert!(failure.message.contains("budget of 1 steps"), "{failure}");
+}
