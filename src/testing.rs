@@ -251,8 +251,24 @@ impl<P: Protocol + 'static> Check<P> {
         std::thread::scope(|scope| {
             for _ in 0..jobs.min(seeds.len()) {
                 scope.spawn(|| {
-                    let Ok(prepared) = Prepared::<P>::new(&s) else {
-                        return; // checked by load
+                    let prepared = match Prepared::<P>::new(&s) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            // `load` checked it; should it fail here, no seed may pass.
+                            lowest.fetch_min(0, Ordering::Relaxed);
+                            let f = SeedFailure {
+                                seed: seeds[0],
+                                what: "the scenario cannot run".into(),
+                                check: None,
+                                message: e.render(false),
+                                panicked: false,
+                            };
+                            failures
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push((0, f));
+                            return;
+                        }
                     };
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
