@@ -8,8 +8,9 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline::output::{self, replay_command};
 use faultline::progress::{self, Progress};
+use faultline::registry::Registry;
 use faultline::scenario::ScenarioError;
-use faultline::{Scenario, determinism, registry, runner, shrink, sweep};
+use faultline::{Scenario, runner, shrink, sweep};
 use sim_core::TraceLevel;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -343,9 +344,12 @@ impl From<ScenarioError> for Failure {
     }
 }
 
-pub fn main() -> ExitCode {
+/// The `faultline` command for the protocols in `registry`: parses the arguments, runs
+/// the subcommand, prints, and returns the exit code. The shipped binary calls it with
+/// [`Registry::builtin`]; a program of your own adds its protocols first.
+pub fn main(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    match run(cli, &registry) {
         Ok(code) => code,
         Err(Failure::Scenario(e)) => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -359,13 +363,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load(file: &str) -> Result<Scenario, Failure> {
+fn load(reg: &Registry, file: &str) -> Result<Scenario, Failure> {
     let s = Scenario::load(file)?;
-    runner::check(&s)?;
+    reg.check(&s)?;
     Ok(s)
 }
 
-fn run(cli: Cli) -> Result<ExitCode, Failure> {
+fn run(cli: Cli, reg: &Registry) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Run {
             file,
@@ -382,6 +386,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             from,
             to,
         } => run_one(
+            reg,
             &file,
             seed,
             format,
@@ -409,10 +414,10 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             jobs,
             out,
             shard,
-        } => run_sweep(&file, seeds, jobs, out, shard),
+        } => run_sweep(reg, &file, seeds, jobs, out, shard),
         Command::Report { files } => run_report(&files),
-        Command::Shrink { file, seed, out } => run_shrink(&file, seed, out),
-        Command::CheckDeterminism { file, seeds } => run_determinism(&file, seeds),
+        Command::Shrink { file, seed, out } => run_shrink(reg, &file, seed, out),
+        Command::CheckDeterminism { file, seeds } => run_determinism(reg, &file, seeds),
         Command::CheckHistory {
             file,
             model,
@@ -436,13 +441,14 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             protocols,
             seeds,
             format,
-        } => run_compare(&file, &protocols, seeds, format),
-        Command::List { dir } => run_list(&dir),
-        Command::New { protocol } => run_new(&protocol),
+        } => run_compare(reg, &file, &protocols, seeds, format),
+        Command::List { dir } => run_list(reg, &dir),
+        Command::New { protocol } => run_new(reg, &protocol),
     }
 }
 
 fn run_one(
+    reg: &Registry,
     file: &str,
     seed: Option<u64>,
     format: Format,
@@ -470,7 +476,7 @@ fn run_one(
                 .into(),
         ));
     }
-    let s = load(file)?;
+    let s = load(reg, file)?;
     let seed = seed.unwrap_or(s.seed());
     let level = trace.map_or(s.trace(), TraceArg::level);
     // The picture needs every message and the timeline every note: record what they need,
@@ -483,7 +489,7 @@ fn run_one(
         level
     };
     let started = Instant::now();
-    let mut r = runner::run(&s, seed, record)?;
+    let mut r = reg.run(&s, seed, record)?;
     let wall = started.elapsed();
     if let Some(path) = svg {
         let verdict = match &r.outcome {
@@ -583,13 +589,14 @@ fn write_pictures(s: &Scenario, r: &runner::RunResult, p: &Pictures<'_>) -> Resu
 }
 
 fn run_sweep(
+    reg: &Registry,
     file: &str,
     seeds: std::ops::Range<u64>,
     jobs: Option<usize>,
     out: Option<String>,
     shard: (u64, u64),
 ) -> Result<ExitCode, Failure> {
-    let s = load(file)?;
+    let s = load(reg, file)?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if jobs == 0 {
         return Err(Failure::Input(
@@ -623,7 +630,7 @@ fn run_sweep(
     let progress = Progress::seeds("sweep", todo.len() as u64, progress::stderr_is_terminal());
     let earlier_failed = earlier.values().filter(|r| !r.ok).count() as u64;
     let done = std::sync::atomic::AtomicU64::new(0);
-    let mut summary = sweep::sweep(&s, &todo, jobs, &mut sink, &|failed| {
+    let mut summary = Registry::sweep(reg, &s, &todo, jobs, &mut sink, &|failed| {
         let done = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress.set(done, failed as u64 + earlier_failed);
     })
@@ -677,10 +684,15 @@ fn run_report(files: &[String]) -> Result<ExitCode, Failure> {
     Ok(ExitCode::from(merged.summary.exit_code()))
 }
 
-fn run_shrink(file: &str, seed: u64, out: Option<String>) -> Result<ExitCode, Failure> {
-    let s = load(file)?;
+fn run_shrink(
+    reg: &Registry,
+    file: &str,
+    seed: u64,
+    out: Option<String>,
+) -> Result<ExitCode, Failure> {
+    let s = load(reg, file)?;
     let progress = Progress::spinner("shrink", progress::stderr_is_terminal());
-    let shrunk = shrink::shrink_with_progress_of(
+    let shrunk = reg.shrink(
         &s,
         seed,
         &mut |step| {
@@ -709,13 +721,17 @@ fn run_shrink(file: &str, seed: u64, out: Option<String>) -> Result<ExitCode, Fa
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_determinism(file: &str, seeds: std::ops::Range<u64>) -> Result<ExitCode, Failure> {
-    let s = load(file)?;
+fn run_determinism(
+    reg: &Registry,
+    file: &str,
+    seeds: std::ops::Range<u64>,
+) -> Result<ExitCode, Failure> {
+    let s = load(reg, file)?;
     let count = seeds.end - seeds.start;
     let progress = Progress::seeds("check-determinism", count, progress::stderr_is_terminal())
         .without_failures();
     let result =
-        determinism::check_determinism_with_progress(&s, seeds, &mut |done| progress.set(done, 0));
+        reg.check_determinism(&s, seeds, &mut |done| progress.set(done, 0));
     progress.finish();
     match result? {
         None => {
@@ -781,12 +797,13 @@ fn run_check_history(
 }
 
 fn run_compare(
+    reg: &Registry,
     file: &str,
     protocols: &[String],
     seeds: std::ops::Range<u64>,
     format: Format,
 ) -> Result<ExitCode, Failure> {
-    let known = registry::names();
+    let known = reg.names();
     for p in protocols {
         if !known.contains(&p.as_str()) {
             return Err(Failure::Input(format!(
@@ -795,8 +812,8 @@ fn run_compare(
             )));
         }
     }
-    let s = load(file)?;
-    let sums = faultline::compare::compare(&s, protocols, seeds.clone())?;
+    let s = load(reg, file)?;
+    let sums = reg.compare(&s, protocols, seeds.clone())?;
     match format {
         Format::Text => print!("{}", faultline::compare::table(&s, &seeds, &sums)),
         Format::Json => {
@@ -816,10 +833,10 @@ fn run_compare(
     })
 }
 
-fn run_list(dir: &str) -> Result<ExitCode, Failure> {
+fn run_list(reg: &Registry, dir: &str) -> Result<ExitCode, Failure> {
     let mut o = String::new();
     o.push_str("protocols:\n");
-    for p in registry::infos() {
+    for p in reg.infos() {
         o.push_str(&format!("  {}: {}\n", p.name, p.summary));
         o.push_str(&format!("    nodes: at most {}\n", p.max_nodes));
         let config = p.config.replace('\n', "\n      ");
@@ -856,11 +873,11 @@ fn run_list(dir: &str) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_new(protocol: &str) -> Result<ExitCode, Failure> {
-    let text = faultline::config::template_named(protocol).ok_or_else(|| {
+fn run_new(reg: &Registry, protocol: &str) -> Result<ExitCode, Failure> {
+    let text = reg.template(protocol).ok_or_else(|| {
         Failure::Input(format!(
             "{protocol:?} is not a protocol: expected one of {} (`faultline list` describes them)",
-            registry::names().join(", ")
+            reg.names().join(", ")
         ))
     })?;
     print!("{text}");

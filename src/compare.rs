@@ -10,8 +10,7 @@
 //! changes (a node becoming leader after the run's first leader) and the time no live node
 //! believed it led (the first election included), read from the trace's `role=` notes.
 
-use crate::registry::{self, Visit};
-use crate::runner::{Prepared, unknown_protocol};
+use crate::runner::Prepared;
 use crate::scenario::{Scenario, ScenarioError};
 use lincheck::EventKind;
 use protocols::Protocol;
@@ -48,111 +47,91 @@ pub fn compare(
     protocols: &[String],
     seeds: std::ops::Range<u64>,
 ) -> Result<Vec<Summary>, ScenarioError> {
-    // Every protocol is checked before anything runs.
-    let mut variants = Vec::new();
-    for name in protocols {
-        let v = variant(s, name)?;
-        registry::with_protocol(name, Check(&v)).unwrap_or_else(|| Err(unknown_protocol(&v)))?;
-        variants.push(v);
-    }
-    variants
-        .iter()
-        .map(|v| {
-            registry::with_protocol(v.protocol(), Run(v, seeds.clone()))
-                .unwrap_or_else(|| Err(unknown_protocol(v)))
-        })
-        .collect()
+    crate::registry::builtin_ref().compare(s, protocols, seeds)
 }
 
 /// The scenario as protocol `name` runs it: the file's config only for its own protocol.
-fn variant(s: &Scenario, name: &str) -> Result<Scenario, ScenarioError> {
+pub(crate) fn variant(s: &Scenario, name: &str) -> Scenario {
     let mut v = s.clone();
     if name != s.protocol() {
         v.protocol.value = name.to_string();
         v.config = None;
     }
-    Ok(v)
+    v
 }
 
-struct Check<'a>(&'a Scenario);
-
-impl Visit for Check<'_> {
-    type Output = Result<(), ScenarioError>;
-    fn visit<P: Protocol>(self) -> Self::Output {
-        let s = self.0;
-        for c in &s.checks {
-            if !P::checks().iter().any(|i| i.name == c.value) {
-                return Err(s
-                    .error(
-                        c.span.clone(),
-                        format!("{} has no check {:?}", P::NAME, c.value),
-                    )
-                    .label("not a check of every compared protocol")
-                    .help(format!(
-                        "compare judges every protocol by the file's checks: list only checks that {} offers too (`faultline list` shows them)",
-                        P::NAME
-                    )));
-            }
+/// Checks that `P` can run `s` as compare runs it: `P` offers every check the file lists.
+pub fn check_with<P: Protocol>(s: &Scenario) -> Result<(), ScenarioError> {
+    for c in &s.checks {
+        if !P::checks().iter().any(|i| i.name == c.value) {
+            return Err(s
+                .error(
+                    c.span.clone(),
+                    format!("{} has no check {:?}", P::NAME, c.value),
+                )
+                .label("not a check of every compared protocol")
+                .help(format!(
+                    "compare judges every protocol by the file's checks: list only checks that {} offers too (`faultline list` shows them)",
+                    P::NAME
+                )));
         }
-        Prepared::<P>::new(s).map(|_| ())
     }
+    Prepared::<P>::new(s).map(|_| ())
 }
 
-struct Run<'a>(&'a Scenario, std::ops::Range<u64>);
-
-impl Visit for Run<'_> {
-    type Output = Result<Summary, ScenarioError>;
-    fn visit<P: Protocol>(self) -> Self::Output {
-        let (s, seeds) = (self.0, self.1);
-        let prepared = Prepared::<P>::new(s)?;
-        let mut sum = Summary {
-            protocol: P::NAME.to_string(),
-            failed: s.checks().map(|c| (c.to_string(), 0)).collect(),
-            ..Summary::default()
-        };
-        let mut latencies: Vec<u64> = Vec::new();
-        let mut leaderless_ns: u128 = 0;
-        for seed in seeds {
-            let r = prepared.run(s, seed, TraceLevel::Summary)?;
-            sum.seeds += 1;
-            sum.matched += u64::from(r.matched);
-            if let Some(check) = r.outcome.check() {
-                *sum.failed.entry(check.to_string()).or_default() += 1;
-            }
-            let st = &r.report.stats;
-            sum.messages += st.sends.saturating_sub(st.requests + st.responses);
-            let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
-            for e in &r.report.history.events {
-                let t = e.time.unwrap_or(0);
-                match e.kind {
-                    EventKind::Invoke => {
-                        invoked.insert(e.process, t);
-                    }
-                    EventKind::Ok => {
-                        sum.ok += 1;
-                        if let Some(at) = invoked.remove(&e.process) {
-                            latencies.push(t.saturating_sub(at));
-                        }
-                    }
-                    EventKind::Fail => sum.fail += 1,
-                    EventKind::Info => sum.info += 1,
+/// Runs `s` under `P` for every seed and sums the runs up.
+pub fn summarize<P: Protocol>(
+    s: &Scenario,
+    seeds: std::ops::Range<u64>,
+) -> Result<Summary, ScenarioError> {
+    let prepared = Prepared::<P>::new(s)?;
+    let mut sum = Summary {
+        protocol: P::NAME.to_string(),
+        failed: s.checks().map(|c| (c.to_string(), 0)).collect(),
+        ..Summary::default()
+    };
+    let mut latencies: Vec<u64> = Vec::new();
+    let mut leaderless_ns: u128 = 0;
+    for seed in seeds {
+        let r = prepared.run(s, seed, TraceLevel::Summary)?;
+        sum.seeds += 1;
+        sum.matched += u64::from(r.matched);
+        if let Some(check) = r.outcome.check() {
+            *sum.failed.entry(check.to_string()).or_default() += 1;
+        }
+        let st = &r.report.stats;
+        sum.messages += st.sends.saturating_sub(st.requests + st.responses);
+        let mut invoked: BTreeMap<u64, u64> = BTreeMap::new();
+        for e in &r.report.history.events {
+            let t = e.time.unwrap_or(0);
+            match e.kind {
+                EventKind::Invoke => {
+                    invoked.insert(e.process, t);
                 }
+                EventKind::Ok => {
+                    sum.ok += 1;
+                    if let Some(at) = invoked.remove(&e.process) {
+                        latencies.push(t.saturating_sub(at));
+                    }
+                }
+                EventKind::Fail => sum.fail += 1,
+                EventKind::Info => sum.info += 1,
             }
-            let (changes, leaderless) = leadership(&r.report.trace, s.nodes(), r.report.end_time);
-            sum.leader_changes += changes;
-            leaderless_ns += u128::from(leaderless);
         }
-        latencies.sort_unstable();
-        sum.latency_p50_ms = percentile(&latencies, 50);
-        sum.latency_p99_ms = percentile(&latencies, 99);
-        sum.messages_per_ok = if sum.ok == 0 {
-            0.0
-        } else {
-            sum.messages as f64 / sum.ok as f64
-        };
-        sum.leaderless_ms = leaderless_ns as f64 / 1e6;
-        Ok(sum)
+        let (changes, leaderless) = leadership(&r.report.trace, s.nodes(), r.report.end_time);
+        sum.leader_changes += changes;
+        leaderless_ns += u128::from(leaderless);
     }
+    latencies.sort_unstable();
+    sum.latency_p50_ms = percentile(&latencies, 50);
+    sum.latency_p99_ms = percentile(&latencies, 99);
+    sum.messages_per_ok = if sum.ok == 0 {
+        0.0
+    } else {
+        sum.messages as f64 / sum.ok as f64
+    };
+    sum.leaderless_ms = leaderless_ns as f64 / 1e6;
+    Ok(sum)
 }
 
 /// The nearest-rank percentile of sorted nanosecond values, in milliseconds.

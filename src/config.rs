@@ -276,12 +276,5 @@ pub fn template<P: Protocol>() -> String {
 
 /// [`template`] for the protocol called `name`; `None` if there is none.
 pub fn template_named(name: &str) -> Option<String> {
-    struct V;
-    impl crate::registry::Visit for V {
-        type Output = String;
-        fn visit<P: Protocol>(self) -> String {
-            template::<P>()
-        }
-    }
-    crate::registry::with_protocol(name, V)
+    crate::registry::builtin_ref().template(name)
 }

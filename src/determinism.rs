@@ -16,7 +16,8 @@ pub struct Difference {
     pub second: String,
 }
 
-/// Runs each seed twice with the full trace; `None` if every pair is identical.
+/// Runs each seed twice with the full trace; `None` if every pair is identical (built-in
+/// protocols; [`crate::registry::Registry::check_determinism`] for another registry).
 pub fn check_determinism(
     s: &Scenario,
     seeds: Range<u64>,
@@ -31,9 +32,19 @@ pub fn check_determinism_with_progress(
     seeds: Range<u64>,
     on_seed: &mut dyn FnMut(u64),
 ) -> Result<Option<Difference>, ScenarioError> {
+    crate::registry::builtin_ref().check_determinism(s, seeds, on_seed)
+}
+
+/// [`check_determinism`] for a protocol type known at compile time.
+pub fn check_determinism_with<P: protocols::Protocol>(
+    s: &Scenario,
+    seeds: Range<u64>,
+    on_seed: &mut dyn FnMut(u64),
+) -> Result<Option<Difference>, ScenarioError> {
+    let prepared = runner::Prepared::<P>::new(s)?;
     for (done, seed) in (1..).zip(seeds) {
-        let a = runner::run(s, seed, TraceLevel::Full)?;
-        let b = runner::run(s, seed, TraceLevel::Full)?;
+        let a = prepared.run(s, seed, TraceLevel::Full)?;
+        let b = prepared.run(s, seed, TraceLevel::Full)?;
         if let Some(d) = first_difference(&a, &b) {
             return Ok(Some(d));
         }

@@ -32,7 +32,13 @@
 //! Everything that runs a scenario is generic over [`protocols::Protocol`]
 //! ([`runner::Prepared`], [`shrink::shrink_with`]); the functions without a type parameter
 //! look the protocol up by name in the [`registry`].
+//!
+//! For a protocol of your own, [`testing::Check`] sweeps a scenario from `cargo test` and
+//! panics with the lowest failing seed and its replay commands, and
+//! `faultline::cli::main(Registry::builtin().with::<MyProtocol>())` is a command line with
+//! every subcommand for it (docs/OWN-PROTOCOL.md).
 
+pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod determinism;
@@ -45,10 +51,16 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sweep;
+pub mod testing;
 pub mod view;
 
 pub use lincheck;
 pub use protocols;
+pub use registry::Registry;
 pub use runner::{Outcome, RunResult};
 pub use scenario::{Scenario, ScenarioError};
+pub use serde;
 pub use sim_core;
+
+// `cli.rs` names this crate `faultline::`, as a program using it would.
+extern crate self as faultline;

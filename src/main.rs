@@ -1,7 +1,6 @@
-//! The `faultline` command; everything it does is in the library and `cli.rs`.
-
-mod cli;
+//! The `faultline` command: [`faultline::cli::main`] with the built-in protocols. A
+//! program of your own passes a registry with its protocols added (docs/OWN-PROTOCOL.md).
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    faultline::cli::main(faultline::registry::Registry::builtin())
 }

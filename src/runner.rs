@@ -1,7 +1,6 @@
 //! Running a scenario: build a [`Simulation`] from a [`Scenario`] and a seed, schedule its
 //! faults, add its checkers, run it, and judge the result against the file's `expect`.
 
-use crate::registry::{self, Visit};
 use crate::scenario::{Expect, Scenario, ScenarioError, list};
 use lincheck::History;
 use protocols::{CheckKind, HistoryFailure, Protocol};
@@ -369,40 +368,14 @@ pub fn history_checks<P: Protocol>(
     (violated, undecided)
 }
 
-/// Runs a scenario whatever its protocol (looked up by name in the registry).
+/// Runs a scenario whatever its protocol (looked up by name in the built-in registry;
+/// [`crate::registry::Registry::run`] for another).
 pub fn run(s: &Scenario, seed: u64, trace: TraceLevel) -> Result<RunResult, ScenarioError> {
-    struct Run<'a>(&'a Scenario, u64, TraceLevel);
-    impl Visit for Run<'_> {
-        type Output = Result<RunResult, ScenarioError>;
-        fn visit<P: Protocol>(self) -> Self::Output {
-            Prepared::<P>::new(self.0)?.run(self.0, self.1, self.2)
-        }
-    }
-    registry::with_protocol(s.protocol(), Run(s, seed, trace))
-        .unwrap_or_else(|| Err(unknown_protocol(s)))
+    crate::registry::builtin_ref().run(s, seed, trace)
 }
 
-/// Checks the protocol-specific parts of a scenario without running it.
+/// Checks the protocol-specific parts of a scenario without running it (built-in
+/// protocols; [`crate::registry::Registry::check`] for another registry).
 pub fn check(s: &Scenario) -> Result<(), ScenarioError> {
-    struct Check<'a>(&'a Scenario);
-    impl Visit for Check<'_> {
-        type Output = Result<(), ScenarioError>;
-        fn visit<P: Protocol>(self) -> Self::Output {
-            Prepared::<P>::new(self.0).map(|_| ())
-        }
-    }
-    registry::with_protocol(s.protocol(), Check(s)).unwrap_or_else(|| Err(unknown_protocol(s)))
-}
-
-pub(crate) fn unknown_protocol(s: &Scenario) -> ScenarioError {
-    let known: Vec<String> = registry::names().iter().map(|n| format!("{n:?}")).collect();
-    s.error(
-        s.protocol.span.clone(),
-        format!("unknown protocol {:?}", s.protocol.value),
-    )
-    .label("no such protocol")
-    .help(format!(
-        "expected {}; `faultline list` shows them",
-        list(&known)
-    ))
+    crate::registry::builtin_ref().check(s)
 }

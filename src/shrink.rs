@@ -13,8 +13,7 @@
 //! A candidate that no longer passes validation (say, a restart whose crash was removed)
 //! counts as "does not fail", so the result is always a valid scenario.
 
-use crate::registry::{self, Visit};
-use crate::runner::{Prepared, unknown_protocol};
+use crate::runner::Prepared;
 use crate::scenario::{Expect, Scenario, ScenarioError, Spanned};
 use protocols::Protocol;
 use sim_core::{Duration, TraceLevel};
@@ -60,20 +59,7 @@ pub fn shrink_with_progress_of(
     log: &mut dyn FnMut(&str),
     on_run: &mut dyn FnMut(usize),
 ) -> Result<Shrunk, ShrinkError> {
-    struct V<'a>(
-        &'a Scenario,
-        u64,
-        &'a mut dyn FnMut(&str),
-        &'a mut dyn FnMut(usize),
-    );
-    impl Visit for V<'_> {
-        type Output = Result<Shrunk, ShrinkError>;
-        fn visit<P: Protocol>(self) -> Self::Output {
-            shrink_with_progress::<P>(self.0, self.1, self.2, self.3)
-        }
-    }
-    registry::with_protocol(s.protocol(), V(s, seed, log, on_run))
-        .unwrap_or_else(|| Err(unknown_protocol(s).into()))
+    crate::registry::builtin_ref().shrink(s, seed, log, on_run)
 }
 
 struct Shrinker<'a, P: Protocol> {

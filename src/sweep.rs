@@ -11,8 +11,7 @@
 //! the summary one sweep over the whole range would have printed.
 
 use crate::output::outcome_name;
-use crate::registry::{self, Visit};
-use crate::runner::{Outcome, Prepared, combined_exit_code, unknown_protocol};
+use crate::runner::{Outcome, Prepared, combined_exit_code};
 use crate::scenario::{Scenario, ScenarioError};
 use protocols::Protocol;
 use serde::{Deserialize, Serialize};
@@ -422,28 +421,7 @@ pub fn sweep(
     out: &mut dyn Write,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<SweepSummary, SweepError> {
-    struct V<'a> {
-        s: &'a Scenario,
-        seeds: &'a [u64],
-        jobs: usize,
-        out: &'a mut dyn Write,
-        progress: &'a (dyn Fn(usize) + Sync),
-    }
-    impl Visit for V<'_> {
-        type Output = Result<SweepSummary, SweepError>;
-        fn visit<P: Protocol>(self) -> Self::Output {
-            sweep_with::<P>(self.s, self.seeds, self.jobs, self.out, self.progress)
-        }
-    }
-    let v = V {
-        s,
-        seeds,
-        jobs,
-        out,
-        progress,
-    };
-    registry::with_protocol(s.protocol(), v)
-        .unwrap_or_else(|| Err(SweepError::Scenario(unknown_protocol(s))))
+    crate::registry::builtin_ref().sweep(s, seeds, jobs, out, progress)
 }
 
 /// [`sweep`] for a protocol type known at compile time.
