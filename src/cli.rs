@@ -730,8 +730,7 @@ fn run_determinism(
     let count = seeds.end - seeds.start;
     let progress = Progress::seeds("check-determinism", count, progress::stderr_is_terminal())
         .without_failures();
-    let result =
-        reg.check_determinism(&s, seeds, &mut |done| progress.set(done, 0));
+    let result = reg.check_determinism(&s, seeds, &mut |done| progress.set(done, 0));
     progress.finish();
     match result? {
         None => {

@@ -277,7 +277,8 @@ impl Registry {
         seeds: Range<u64>,
         on_seed: &mut dyn FnMut(u64),
     ) -> Result<Option<Difference>, ScenarioError> {
-        self.get(s, s.protocol())?.check_determinism(s, seeds, on_seed)
+        self.get(s, s.protocol())?
+            .check_determinism(s, seeds, on_seed)
     }
 
     /// The commented starting scenario ([`crate::config::template`]) for the protocol
