@@ -32,6 +32,7 @@ pub fn outcome_name(o: &Outcome) -> String {
         Outcome::Violation(v) => format!("Violation({:?})", v.check),
         Outcome::Incomplete { end, at } => format!("incomplete: {} at {at}", end_name(*end)),
         Outcome::Undecided { check, .. } => format!("undecided: {check}"),
+        Outcome::Runaway { message, .. } => format!("runaway: {message}"),
     }
 }
 
@@ -132,6 +133,14 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
         }
         Outcome::Undecided { check, message } => {
             let _ = writeln!(o, "undecided: {check}: {message}");
+        }
+        Outcome::Runaway { at, message } => {
+            let _ = writeln!(
+                o,
+                "runaway at {}: {message}; the run was stopped, so it cannot pass (exit code {})",
+                at.readable(),
+                crate::runner::EXIT_RUNAWAY
+            );
         }
         Outcome::Pass | Outcome::Violation(_) => {}
     }

@@ -37,6 +37,13 @@ pub enum Outcome {
     /// No check failed, but a history check could not decide within its step budget
     /// ([`protocols::LINEARIZABLE_MAX_STEPS`]): neither a pass nor a violation.
     Undecided { check: String, message: String },
+    /// The run breached its runaway bound ([`sim_core::RunawayBound`]): a message storm
+    /// or a busy loop. `message` says how, and what filled the queue.
+    Runaway {
+        /// When (virtual time).
+        at: Time,
+        message: String,
+    },
 }
 
 /// Exit code of a run or sweep whose outcomes all met `expect`.
@@ -49,23 +56,29 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_INCOMPLETE: u8 = 3;
 /// Exit code of an [`Outcome::Undecided`] run.
 pub const EXIT_UNDECIDED: u8 = 4;
+/// Exit code of an [`Outcome::Runaway`] run.
+pub const EXIT_RUNAWAY: u8 = 5;
 
 impl Outcome {
     /// The failed check's name, if any.
     pub fn check(&self) -> Option<&str> {
         match self {
             Outcome::Violation(v) => Some(&v.check),
-            Outcome::Pass | Outcome::Incomplete { .. } | Outcome::Undecided { .. } => None,
+            Outcome::Pass
+            | Outcome::Incomplete { .. }
+            | Outcome::Undecided { .. }
+            | Outcome::Runaway { .. } => None,
         }
     }
 
     /// The process exit code for this outcome: [`EXIT_OK`] when it met `expect`,
-    /// [`EXIT_INCOMPLETE`] or [`EXIT_UNDECIDED`] for those outcomes (which never meet it),
-    /// else [`EXIT_NOT_MET`].
+    /// [`EXIT_INCOMPLETE`], [`EXIT_UNDECIDED`] or [`EXIT_RUNAWAY`] for those outcomes
+    /// (which never meet it), else [`EXIT_NOT_MET`].
     pub fn exit_code(&self, matched: bool) -> u8 {
         match self {
             _ if matched => EXIT_OK,
             Outcome::Incomplete { .. } => EXIT_INCOMPLETE,
+            Outcome::Runaway { .. } => EXIT_RUNAWAY,
             Outcome::Undecided { .. } => EXIT_UNDECIDED,
             Outcome::Pass | Outcome::Violation(_) => EXIT_NOT_MET,
         }
@@ -73,14 +86,16 @@ impl Outcome {
 }
 
 /// The exit code of many runs (a sweep, or several sweep files): the most serious of
-/// their codes. A run that did not meet `expect` ([`EXIT_NOT_MET`]) outranks an
-/// incomplete one, which outranks an undecided one; all met is [`EXIT_OK`].
+/// their codes. A run that did not meet `expect` ([`EXIT_NOT_MET`]) outranks a runaway,
+/// which outranks an incomplete one, which outranks an undecided one; all met is
+/// [`EXIT_OK`].
 pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
     let rank = |c: u8| match c {
         EXIT_OK => 0,
         EXIT_UNDECIDED => 1,
         EXIT_INCOMPLETE => 2,
-        _ => 3,
+        EXIT_RUNAWAY => 3,
+        _ => 4,
     };
     codes
         .into_iter()
@@ -220,6 +235,7 @@ impl<P: Protocol> Prepared<P> {
         config.clients = s.clients();
         config.link = s.link();
         config.trace = trace;
+        config.runaway = s.runaway();
         let clients = P::client_config(&s.workload, &self.config)
             .map_err(|e| s.error(s.workload_span.clone(), e))?;
         let mut sim: Simulation<P::Node, P::Client> =
@@ -324,7 +340,7 @@ pub fn judge(violations: &[Violation], expect: &Expect) -> (Outcome, bool) {
 
 /// Is this run cut short: ended before its `duration` for another reason than its own
 /// `max_events` or a violation? A run with nothing left to happen (`quiescent`) is not:
-/// every event it would have had, it had.
+/// every event it would have had, it had. A runaway is cut short too, and says so.
 pub fn incomplete(report: &sim_core::Report) -> Option<Outcome> {
     match report.end {
         EndReason::TimeLimit
@@ -334,6 +350,10 @@ pub fn incomplete(report: &sim_core::Report) -> Option<Outcome> {
         EndReason::QueueFull => Some(Outcome::Incomplete {
             end: report.end,
             at: report.end_time,
+        }),
+        EndReason::Runaway => Some(Outcome::Runaway {
+            at: report.end_time,
+            message: report.runaway.clone().unwrap_or_default(),
         }),
     }
 }
