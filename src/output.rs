@@ -33,6 +33,7 @@ pub fn outcome_name(o: &Outcome) -> String {
         Outcome::Incomplete { end, at } => format!("incomplete: {} at {at}", end_name(*end)),
         Outcome::Undecided { check, .. } => format!("undecided: {check}"),
         Outcome::Runaway { message, .. } => format!("runaway: {message}"),
+        Outcome::EngineError { message, .. } => format!("ENGINE ERROR: {message}"),
     }
 }
 
@@ -140,6 +141,14 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
                 "runaway at {}: {message}; the run was stopped, so it cannot pass (exit code {})",
                 at.readable(),
                 crate::runner::EXIT_RUNAWAY
+            );
+        }
+        Outcome::EngineError { at, message } => {
+            let _ = writeln!(
+                o,
+                "ENGINE ERROR at {}: {message}\nThis is a bug in faultline's engine, not in the protocol: a self-check of the simulator failed, so nothing can be concluded from this run. Please report it with the scenario file and the replay command below (exit code {}).",
+                at.readable(),
+                crate::runner::EXIT_ENGINE_ERROR
             );
         }
         Outcome::Pass | Outcome::Violation(_) => {}

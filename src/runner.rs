@@ -44,6 +44,14 @@ pub enum Outcome {
         at: Time,
         message: String,
     },
+    /// One of the engine's self-checks failed: a bug in faultline's engine, not in the
+    /// protocol. Nothing about the protocol can be concluded from the run.
+    #[serde(rename = "engine-error")]
+    EngineError {
+        /// When (virtual time).
+        at: Time,
+        message: String,
+    },
 }
 
 /// Exit code of a run or sweep whose outcomes all met `expect`.
@@ -58,6 +66,8 @@ pub const EXIT_INCOMPLETE: u8 = 3;
 pub const EXIT_UNDECIDED: u8 = 4;
 /// Exit code of an [`Outcome::Runaway`] run.
 pub const EXIT_RUNAWAY: u8 = 5;
+/// Exit code of an [`Outcome::EngineError`] run: the simulator itself is wrong.
+pub const EXIT_ENGINE_ERROR: u8 = 6;
 
 impl Outcome {
     /// The failed check's name, if any.
@@ -67,7 +77,8 @@ impl Outcome {
             Outcome::Pass
             | Outcome::Incomplete { .. }
             | Outcome::Undecided { .. }
-            | Outcome::Runaway { .. } => None,
+            | Outcome::Runaway { .. }
+            | Outcome::EngineError { .. } => None,
         }
     }
 
@@ -79,6 +90,7 @@ impl Outcome {
             _ if matched => EXIT_OK,
             Outcome::Incomplete { .. } => EXIT_INCOMPLETE,
             Outcome::Runaway { .. } => EXIT_RUNAWAY,
+            Outcome::EngineError { .. } => EXIT_ENGINE_ERROR,
             Outcome::Undecided { .. } => EXIT_UNDECIDED,
             Outcome::Pass | Outcome::Violation(_) => EXIT_NOT_MET,
         }
@@ -86,7 +98,8 @@ impl Outcome {
 }
 
 /// The exit code of many runs (a sweep, or several sweep files): the most serious of
-/// their codes. A run that did not meet `expect` ([`EXIT_NOT_MET`]) outranks a runaway,
+/// their codes. An engine error outranks everything; then a run that did not meet
+/// `expect` ([`EXIT_NOT_MET`]), which outranks a runaway,
 /// which outranks an incomplete one, which outranks an undecided one; all met is
 /// [`EXIT_OK`].
 pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
@@ -95,6 +108,7 @@ pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
         EXIT_UNDECIDED => 1,
         EXIT_INCOMPLETE => 2,
         EXIT_RUNAWAY => 3,
+        EXIT_ENGINE_ERROR => 5,
         _ => 4,
     };
     codes
@@ -354,6 +368,10 @@ pub fn incomplete(report: &sim_core::Report) -> Option<Outcome> {
         EndReason::Runaway => Some(Outcome::Runaway {
             at: report.end_time,
             message: report.runaway.clone().unwrap_or_default(),
+        }),
+        EndReason::EngineError => Some(Outcome::EngineError {
+            at: report.end_time,
+            message: report.engine_error.clone().unwrap_or_default(),
         }),
     }
 }

@@ -164,13 +164,17 @@ impl Recorded {
     }
 
     /// This seed's exit code, as `faultline run --seed` would give it: 0 when it met
-    /// `expect`, 3 for an incomplete run, 4 for an undecided one, 5 for a runaway, else 1.
+    /// `expect`, 3 for an incomplete run, 4 for an undecided one, 5 for a runaway, 6 for
+    /// an engine error, else 1.
     pub fn exit_code(&self) -> u8 {
-        use crate::runner::{EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_OK, EXIT_RUNAWAY, EXIT_UNDECIDED};
+        use crate::runner::{
+            EXIT_ENGINE_ERROR, EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_OK, EXIT_RUNAWAY, EXIT_UNDECIDED,
+        };
         match self.kind.as_str() {
             _ if self.ok => EXIT_OK,
             "incomplete" => EXIT_INCOMPLETE,
             "runaway" => EXIT_RUNAWAY,
+            "engine-error" => EXIT_ENGINE_ERROR,
             "undecided" => EXIT_UNDECIDED,
             _ => EXIT_NOT_MET,
         }
@@ -526,7 +530,8 @@ fn result_line(r: &crate::RunResult) -> String {
         Outcome::Pass
         | Outcome::Incomplete { .. }
         | Outcome::Undecided { .. }
-        | Outcome::Runaway { .. } => serde_json::Value::Null,
+        | Outcome::Runaway { .. }
+        | Outcome::EngineError { .. } => serde_json::Value::Null,
     };
     let v = json!({
         "seed": r.seed,

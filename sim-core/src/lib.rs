@@ -68,6 +68,7 @@ mod prefetch;
 pub mod process;
 pub mod queue;
 pub mod rng;
+mod selfcheck;
 pub mod sim;
 pub mod storage;
 pub mod time;

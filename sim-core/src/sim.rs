@@ -10,6 +10,7 @@ use crate::network::{Cut, LinkConfig, LinkUpdate, Network};
 use crate::process::{Client, ClientCtx, Ctx, NoClients, Process};
 use crate::queue::EventQueue;
 use crate::rng::SimRng;
+use crate::selfcheck::BrokenPath;
 use crate::storage::{Disk, StorageConfig, Wal};
 use crate::time::{Duration, Time};
 use crate::trace::{DropReason, Fingerprint, Trace, TraceKind, TraceLevel};
@@ -188,6 +189,9 @@ pub enum EndReason {
     /// The run breached its [`RunawayBound`]: a message storm or a busy loop
     /// ([`Report::runaway`] says what was pending).
     Runaway,
+    /// One of the engine's self-checks failed ([`Report::engine_error`]): a bug in the
+    /// simulator, not in the protocol.
+    EngineError,
 }
 
 /// Counters for a run.
@@ -231,6 +235,9 @@ pub struct Report {
     /// e.g. `1.2 M events in 12.3ms of virtual time (bound: 1,000,000 per second);
     /// pending: n3 -> n1 Ping 98%`.
     pub runaway: Option<String>,
+    /// For [`EndReason::EngineError`]: which self-check failed and how
+    /// (see `sim_core::selfcheck` in docs/ARCHITECTURE.md).
+    pub engine_error: Option<String>,
     /// Structural hash of every event; equal for equal runs even with the trace off.
     pub fingerprint: u64,
     pub trace: Trace,
@@ -296,6 +303,7 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     window_start: Time,
     window_events: u64,
     runaway_found: Option<String>,
+    engine_error: Option<String>,
 }
 
 impl<P: Process, C: Client<P>> Simulation<P, C> {
@@ -369,6 +377,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 .enumerate()
                 .map(|(i, name)| (i as u64, name.clone()))
                 .collect(),
+            selfcheck: crate::selfcheck::SelfCheck::default(),
+            #[cfg(test)]
+            broken: None,
         };
         Ok(Simulation {
             seed,
@@ -392,6 +403,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             window_start: Time::ZERO,
             window_events: 0,
             runaway_found: None,
+            engine_error: None,
         })
     }
 
@@ -400,6 +412,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Schedules a fault at `at` (faults at the same instant apply in scheduling order).
     pub fn schedule(&mut self, at: Time, fault: Fault) {
         self.bus.enqueue(at, Ev::Fault(Box::new(fault)));
+    }
+
+    /// Breaks one engine path on purpose (the self-checks' tests).
+    #[cfg(test)]
+    pub(crate) fn break_path(&mut self, path: BrokenPath) {
+        self.bus.broken = Some(path);
     }
 
     /// Adds a checker; it sees every event from now on.
@@ -547,7 +565,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             return Some(EndReason::QueueFull);
         }
         if self.stopped {
-            return Some(EndReason::Violation);
+            return Some(if self.engine_error.is_some() {
+                EndReason::EngineError
+            } else {
+                EndReason::Violation
+            });
         }
         let events = self.bus.stats.events;
         if (events - self.window_events >= self.window_budget || events & PENDING_CHECK_EVERY == 0)
@@ -680,9 +702,24 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Runs the end-of-run checks and hands over the trace and history.
     fn finish(&mut self, end: EndReason) -> Report {
         // A runaway's end-of-run checks would judge a storm, and could take as long.
-        if !matches!(end, EndReason::Violation | EndReason::Runaway) {
+        if !matches!(
+            end,
+            EndReason::Violation | EndReason::Runaway | EndReason::EngineError
+        ) {
             self.judge(None);
         }
+        // A full queue refused events, so what is in flight is not all that was sent.
+        let end = if end != EndReason::QueueFull && self.engine_error.is_none() {
+            match self.conservation() {
+                Ok(()) => end,
+                Err(e) => {
+                    self.engine_error(e);
+                    EndReason::EngineError
+                }
+            }
+        } else {
+            end
+        };
         let findings = self
             .checkers
             .iter()
@@ -699,6 +736,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             violations: self.violations.clone(),
             findings,
             runaway: self.runaway_found.clone(),
+            engine_error: self.engine_error.clone(),
             fingerprint: self.bus.fingerprint.value(),
             trace: Trace {
                 level: self.bus.trace.level,
@@ -721,7 +759,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 to,
                 wire,
                 lost,
-            } => self.deliver(from, to, wire, lost),
+                sent,
+            } => self.deliver(from, to, wire, lost, sent),
             Ev::Start(i) => {
                 self.bus.fingerprint.mix(K_START << 32 | u64::from(i));
                 self.start_node(i, false);
@@ -737,7 +776,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 if self.states[idx].is_none() {
                     return;
                 }
-                if self.paused[idx] {
+                if self.paused[idx] && !self.bus.broken(BrokenPath::TimersFireWhilePaused) {
                     self.meta[idx].parked.push(Ev::NodeTimer(i, id, tag));
                     return;
                 }
@@ -818,25 +857,45 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     #[inline]
-    fn deliver(&mut self, from: u32, to: u32, wire: Wire<P>, lost: bool) {
+    fn deliver(&mut self, from: u32, to: u32, wire: Wire<P>, lost: bool, sent: u32) {
         if lost {
             self.bus
                 .drop_message(from, to, &wire, DropReason::Partition);
             return;
         }
+        if self.bus.selfcheck.crossed_cut(from, to, sent) {
+            let (f, t) = (self.bus.name(from), self.bus.name(to));
+            self.engine_error(format!(
+                "cut: {f} -> {t} {} arrives, but a cut between {f} and {t} was in force after it was sent",
+                wire.describe()
+            ));
+            return;
+        }
         if to < self.bus.node_count {
             let idx = to as usize;
-            if self.states[idx].is_none() {
+            if self.states[idx].is_none() && !self.bus.broken(BrokenPath::DeliverToCrashed) {
                 self.bus.drop_message(from, to, &wire, DropReason::Down);
                 return;
             }
-            if self.paused[idx] {
+            if self.paused[idx] && !self.bus.broken(BrokenPath::DeliverWhilePaused) {
                 self.meta[idx].parked.push(Ev::Deliver {
                     from,
                     to,
                     wire,
                     lost: false,
+                    sent,
                 });
+                return;
+            }
+            if self.states[idx].is_none() || self.paused[idx] {
+                let state = if self.paused[idx] { "paused" } else { "down" };
+                self.engine_error(format!(
+                    "delivery: {} -> {} {} is delivered while {} is {state}",
+                    self.bus.name(from),
+                    self.bus.name(to),
+                    wire.describe(),
+                    self.bus.name(to)
+                ));
                 return;
             }
             self.bus.delivered(from, to, &wire);
@@ -895,6 +954,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     #[inline]
     fn with_node(&mut self, i: u32, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
         let idx = i as usize;
+        if self.paused[idx] {
+            let name = self.bus.name(i);
+            self.engine_error(format!(
+                "pause: a handler of {name} runs while {name} is paused"
+            ));
+            return;
+        }
         let Some(state) = self.states[idx].as_mut() else {
             return;
         };
@@ -962,6 +1028,69 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
     }
 
+    /// A self-check failed: the run stops, and the report says it is the engine's fault.
+    #[cold]
+    fn engine_error(&mut self, message: String) {
+        if self.bus.summary() {
+            self.bus.record(TraceKind::Violation {
+                check: "engine-self-check".into(),
+                message: message.clone(),
+            });
+        }
+        if self.engine_error.is_none() {
+            self.engine_error = Some(message);
+        }
+        self.stopped = true;
+    }
+
+    /// Message conservation: sends and duplicates = deliveries + drops + in flight.
+    fn conservation(&self) -> Result<(), String> {
+        let st = &self.bus.stats;
+        let queued = self
+            .bus
+            .queue
+            .pending()
+            .filter(|e| matches!(e, Ev::Deliver { .. }))
+            .count() as u64;
+        let parked = self
+            .meta
+            .iter()
+            .flat_map(|m| &m.parked)
+            .filter(|e| matches!(e, Ev::Deliver { .. }))
+            .count() as u64;
+        let put = st.sends + st.duplicates;
+        let accounted = st.deliveries + st.drops() + queued + parked;
+        if put == accounted {
+            return Ok(());
+        }
+        Err(format!(
+            "conservation: {} sends + {} duplicates = {put} messages, but {} delivered + {} dropped (loss {}, cut {}, down {}) + {} in flight + {} held for paused nodes = {accounted}",
+            st.sends,
+            st.duplicates,
+            st.deliveries,
+            st.drops(),
+            st.drops_loss,
+            st.drops_partition,
+            st.drops_down,
+            queued,
+            parked
+        ))
+    }
+
+    /// The oldest cut generation among the messages in flight (or held for paused nodes).
+    fn oldest_in_flight(&self) -> u32 {
+        let sent = |e: &Ev<P>| match e {
+            Ev::Deliver { sent, .. } => Some(*sent),
+            _ => None,
+        };
+        let queued = self.bus.queue.pending().filter_map(sent);
+        let parked = self.meta.iter().flat_map(|m| &m.parked).filter_map(sent);
+        queued
+            .chain(parked)
+            .min()
+            .unwrap_or(self.bus.selfcheck.generation())
+    }
+
     fn violation(&mut self, check: String, message: String) {
         self.bus.stats.violations += 1;
         if self.bus.summary() {
@@ -995,7 +1124,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     fn add_cut(&mut self, cut: Cut) {
+        self.bus.selfcheck.cut_added(&cut);
         self.bus.network.add_cut(cut);
+        if self.bus.broken(BrokenPath::CutSparesInFlight) {
+            return;
+        }
         // Messages in flight across the new cut are lost.
         let Bus { queue, network, .. } = &mut self.bus;
         for ev in queue.pending_mut() {
@@ -1058,6 +1191,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             }
             Fault::Heal => {
                 self.bus.network.heal();
+                let oldest = self.oldest_in_flight();
+                self.bus.selfcheck.healed(oldest);
                 "heal".to_string()
             }
             Fault::Crash(n) => {
@@ -1068,6 +1203,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     self.paused[idx] = false;
                     let meta = &mut self.meta[idx];
                     meta.timers.clear();
+                    // Messages held for it while it was paused are lost with it.
+                    let held = meta
+                        .parked
+                        .iter()
+                        .filter(|e| matches!(e, Ev::Deliver { .. }))
+                        .count() as u64;
+                    self.bus.stats.drops_down += held;
                     meta.parked.clear();
                     let loss = match self.disks[idx].as_mut() {
                         Some(disk) => disk.crash(&self.storage),
