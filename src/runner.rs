@@ -270,9 +270,11 @@ impl<P: Protocol> Prepared<P> {
         for (at, fault) in s.fault_schedule(seed) {
             sim.schedule(at, fault);
         }
+        let faults_stop = s.faults_stop(seed);
         for (name, kind) in &self.checks {
             if matches!(kind, CheckKind::Always | CheckKind::Eventually) {
-                let checker = P::checker(name, &self.config).expect("checked by Prepared::new");
+                let mut checker = P::checker(name, &self.config).expect("checked by Prepared::new");
+                checker.faults_stop(faults_stop);
                 sim.add_checker(checker);
             }
         }

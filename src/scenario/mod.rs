@@ -604,6 +604,22 @@ impl Scenario {
         out
     }
 
+    /// When the faults stop for `seed` (the liveness phase begins): the later of the
+    /// nemesis's `stop` and the last timed fault (a pause counts until it resumes).
+    pub fn faults_stop(&self, seed: u64) -> Time {
+        let last = self
+            .fault_schedule(seed)
+            .iter()
+            .map(|(t, _)| *t)
+            .max()
+            .unwrap_or(Time::ZERO);
+        let stop = self
+            .nemesis
+            .as_ref()
+            .map_or(Time::ZERO, |n| Time::ZERO.plus(n.value.to_nemesis().stop));
+        last.max(stop)
+    }
+
     /// Turns one checked fault into engine faults (names were resolved by `validate`).
     fn lower(&self, t: Time, spec: &FaultSpec, out: &mut Vec<(Time, Fault)>) {
         let addr = |n: &Spanned<String>| self.resolve(n, false).expect("validated name");
