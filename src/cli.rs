@@ -121,7 +121,7 @@ enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
-    /// Shrink a failing run to the smallest scenario that still fails the same check.
+    /// Shrink a failing run to the smallest scenario that still fails the same way.
     Shrink {
         /// The scenario file (RON).
         file: String,

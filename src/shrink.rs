@@ -1,10 +1,17 @@
-//! Shrinking: from a failing run to the smallest scenario that still fails the same check.
+//! Shrinking: from a failing run to the smallest scenario that still fails the same way.
 //!
-//! 1. Run the scenario with the seed; note which check fails first.
+//! 1. Run the scenario with the seed; note which check fails first, and how: the kind of
+//!    its message (its first line with numbers, node names and parenthesized details
+//!    taken out) and the nodes it names. A candidate fails "the same way" only if all
+//!    three match, so a liveness failure does not drift to a trivial way of failing the
+//!    same check (a churn failure to "crashes that never restart").
 //! 2. Materialize the random nemesis: its draws for this seed become timed faults, so each
 //!    can be removed on its own (the run is the same, event for event).
 //! 3. Delta-debug (Zeller's ddmin) the list of timed faults: remove chunks, then single
-//!    faults, as long as the same check still fails.
+//!    units, as long as it still fails the same way. A unit is a fault with the fault that
+//!    ends it: a crash with the next restart of its node, a cut (partition, isolation,
+//!    one-way, bridge) with the next heal; so a shrunk crash always restarts and a shrunk
+//!    cut always heals, as they did in the failing run.
 //! 4. Reduce the clients and the operations per client, then cut the run short (just
 //!    after the violation).
 //! 5. Repeat 3-4 until nothing changes; write the result as RON, read it back and run it
@@ -15,7 +22,7 @@
 
 use crate::registry::{self, Visit};
 use crate::runner::{Prepared, unknown_protocol};
-use crate::scenario::{Expect, Scenario, ScenarioError, Spanned};
+use crate::scenario::{Expect, FaultSpec, Scenario, ScenarioError, Spanned};
 use protocols::Protocol;
 use sim_core::{Duration, TraceLevel};
 
@@ -60,10 +67,107 @@ pub fn shrink(s: &Scenario, seed: u64, log: &mut dyn FnMut(&str)) -> Result<Shru
         .unwrap_or_else(|| Err(unknown_protocol(s).into()))
 }
 
+/// How a run failed, for "fails the same way": the check, the kind of its message and
+/// the nodes the message names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailureWay {
+    pub check: String,
+    pub kind: String,
+    pub nodes: Vec<String>,
+}
+
+impl FailureWay {
+    /// The way `v` failed, naming nodes of `nodes` (the scenario's).
+    pub fn of(v: &sim_core::Violation, nodes: &[String]) -> FailureWay {
+        let line = v.message.lines().next().unwrap_or("");
+        let is_node = |w: &str| nodes.iter().any(|n| n == w);
+        let mut named: Vec<String> = Vec::new();
+        let mut kind = String::new();
+        let mut depth = 0u32;
+        let mut word = String::new();
+        let flush = |word: &mut String, kind: &mut String, named: &mut Vec<String>, depth: u32| {
+            if word.is_empty() {
+                return;
+            }
+            if is_node(word) {
+                if !named.contains(word) {
+                    named.push(word.clone());
+                }
+                if depth == 0 {
+                    kind.push('N');
+                }
+            } else if depth == 0 {
+                if word.chars().any(|c| c.is_ascii_digit()) {
+                    kind.push('#');
+                } else {
+                    kind.push_str(word);
+                }
+            }
+            word.clear();
+        };
+        for c in line.chars() {
+            if c.is_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                word.push(c);
+                continue;
+            }
+            flush(&mut word, &mut kind, &mut named, depth);
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ if depth == 0 && !(c.is_whitespace() && kind.ends_with(' ')) => {
+                    kind.push(if c.is_whitespace() { ' ' } else { c })
+                }
+                _ => {}
+            }
+        }
+        flush(&mut word, &mut kind, &mut named, depth);
+        named.sort();
+        FailureWay {
+            check: v.check.clone(),
+            kind: kind.trim().to_string(),
+            nodes: named,
+        }
+    }
+}
+
+/// The faults of `faults` grouped into units that are kept or removed together: a
+/// crash with the next restart of its node, a cut with the next heal (by time).
+fn units(faults: &[Spanned<(Spanned<Duration>, FaultSpec)>]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..faults.len()).collect();
+    order.sort_by_key(|&i| faults[i].value.0.value);
+    let mut taken = vec![false; faults.len()];
+    let mut out = Vec::new();
+    for (pos, &i) in order.iter().enumerate() {
+        if taken[i] {
+            continue;
+        }
+        taken[i] = true;
+        let ends = |j: usize| match (&faults[i].value.1, &faults[j].value.1) {
+            (FaultSpec::Crash(a), FaultSpec::Restart(b)) => a.value == b.value,
+            (
+                FaultSpec::Partition(_)
+                | FaultSpec::Isolate(_)
+                | FaultSpec::OneWay { .. }
+                | FaultSpec::Bridge { .. },
+                FaultSpec::Heal,
+            ) => true,
+            _ => false,
+        };
+        let mut unit = vec![i];
+        if let Some(&j) = order[pos + 1..].iter().find(|&&j| !taken[j] && ends(j)) {
+            taken[j] = true;
+            unit.push(j);
+        }
+        out.push(unit);
+    }
+    out
+}
+
 struct Shrinker<'a, P: Protocol> {
     prepared: Prepared<P>,
     seed: u64,
     check: String,
+    way: FailureWay,
     runs: usize,
     log: &'a mut dyn FnMut(&str),
 }
@@ -76,26 +180,45 @@ impl<P: Protocol> Shrinker<'_, P> {
         }
         self.runs += 1;
         match self.prepared.run(c, self.seed, TraceLevel::Off) {
-            Ok(r) => r.outcome.check() == Some(self.check.as_str()),
+            Ok(r) => match &r.outcome {
+                crate::runner::Outcome::Violation(v) => FailureWay::of(v, &c.nodes) == self.way,
+                _ => false,
+            },
             Err(_) => false,
         }
     }
 
-    /// ddmin over the faults: the smallest list (1-minimal) that still fails.
+    /// `base` keeping only the faults of `kept` units.
+    fn with_units(base: &Scenario, units: &[Vec<usize>], kept: &[usize]) -> Scenario {
+        let mut idx: Vec<usize> = kept
+            .iter()
+            .flat_map(|&u| units[u].iter().copied())
+            .collect();
+        idx.sort_unstable();
+        let mut cand = base.clone();
+        cand.faults = idx.iter().map(|&i| base.faults[i].clone()).collect();
+        cand
+    }
+
+    /// ddmin over the fault units: the smallest list (1-minimal) that still fails.
     fn faults(&mut self, cur: &mut Scenario) -> bool {
         let before = cur.faults.len();
+        let base = cur.clone();
+        let units = units(&base.faults);
+        let mut kept: Vec<usize> = (0..units.len()).collect();
         let mut n = 2usize;
-        while cur.faults.len() >= 2 {
-            let len = cur.faults.len();
-            let chunk = len.div_ceil(n);
+        while kept.len() >= 2 {
+            let chunk = kept.len().div_ceil(n);
             let mut removed = false;
             let mut start = 0;
-            while start < cur.faults.len() {
-                let end = (start + chunk).min(cur.faults.len());
-                let mut cand = cur.clone();
-                cand.faults.drain(start..end);
+            while start < kept.len() {
+                let end = (start + chunk).min(kept.len());
+                let mut k = kept.clone();
+                k.drain(start..end);
+                let cand = Self::with_units(&base, &units, &k);
                 if self.fails(&cand) {
                     *cur = cand;
+                    kept = k;
                     removed = true;
                 } else {
                     start = end;
@@ -103,15 +226,14 @@ impl<P: Protocol> Shrinker<'_, P> {
             }
             if removed {
                 n = n.saturating_sub(1).max(2);
-            } else if n >= cur.faults.len() {
+            } else if n >= kept.len() {
                 break;
             } else {
-                n = (n * 2).min(cur.faults.len());
+                n = (n * 2).min(kept.len());
             }
         }
-        if cur.faults.len() == 1 {
-            let mut cand = cur.clone();
-            cand.faults.clear();
+        if kept.len() == 1 {
+            let cand = Self::with_units(&base, &units, &[]);
             if self.fails(&cand) {
                 *cur = cand;
             }
@@ -237,11 +359,24 @@ pub fn shrink_with<P: Protocol>(
             s.file()
         )));
     };
-    log(&format!("seed {seed} fails {check:?}"));
+    let crate::runner::Outcome::Violation(v) = &first.outcome else {
+        unreachable!("a check failed")
+    };
+    let way = FailureWay::of(v, &s.nodes);
+    log(&format!(
+        "seed {seed} fails {check:?}: {}{}",
+        way.kind,
+        if way.nodes.is_empty() {
+            String::new()
+        } else {
+            format!(" (nodes {})", way.nodes.join(", "))
+        }
+    ));
     let mut sh = Shrinker {
         prepared,
         seed,
         check,
+        way,
         runs: 1,
         log,
     };
@@ -281,7 +416,11 @@ pub fn shrink_with<P: Protocol>(
     let back = Scenario::parse(s.file(), &text)?;
     sh.runs += 1;
     let r = sh.prepared.run(&back, seed, TraceLevel::Off)?;
-    if r.outcome.check() != Some(sh.check.as_str()) {
+    let same = match &r.outcome {
+        crate::runner::Outcome::Violation(v) => FailureWay::of(v, &back.nodes) == sh.way,
+        _ => false,
+    };
+    if !same {
         return Err(ShrinkError::Passes(format!(
             "the shrunk scenario does not reproduce the failure of {:?} (got {:?}); this is a bug in shrink",
             sh.check, r.outcome
