@@ -8,7 +8,7 @@ use faultline::shrink::{self, FailureWay};
 use sim_core::{Time, TraceLevel, Violation};
 
 /// Bully with the knob `never_yield` (a coordinator never yields to a higher id) under
-/// 10s of partitions, isolations and crashes. Before units, every one of seeds 0-5 shrank
+/// 10s of partitions, isolations and crashes. Before, every one of seeds 0-5 shrank
 /// to one cut that never heals: another, trivial way of failing `eventually-one-leader`,
 /// with other nodes in charge.
 const CHURN: &str = r#"(
