@@ -2,8 +2,9 @@
 //!
 //! Exit codes: 0 when every run met its `expect`, 1 when one did not, 2 for bad input
 //! (a bad scenario file or flag), 3 when a run was cut short (`incomplete`), 4 when a
-//! history check could not decide (`undecided`); a sweep exits with the most serious of
-//! its runs' codes, in the order 1, 3, 4 (see `faultline::runner`).
+//! history check could not decide (`undecided`), 5 when a run breached its runaway bound
+//! (`runaway`); a sweep exits with the most serious of its runs' codes, in the order 1, 5,
+//! 3, 4 (see `faultline::runner`).
 
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline::output::{self, replay_command};
@@ -31,7 +32,8 @@ enum Command {
     ///
     /// Exit code 0 when the outcome matches the file's `expect`, 1 when it does not,
     /// 2 for a bad file or flag, 3 when the run was cut short before its duration
-    /// (incomplete), 4 when a history check could not decide (undecided).
+    /// (incomplete), 4 when a history check could not decide (undecided), 5 when the run
+    /// breached its runaway bound (runaway).
     Run {
         /// The scenario file (RON), e.g. scenarios/pingstorm/smoke.ron.
         file: String,
@@ -120,7 +122,7 @@ enum Command {
         #[arg(required = true)]
         files: Vec<String>,
     },
-    /// Shrink a failing run to the smallest scenario that still fails the same check.
+    /// Shrink a failing run to the smallest scenario that still fails the same way.
     Shrink {
         /// The scenario file (RON).
         file: String,

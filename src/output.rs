@@ -32,6 +32,8 @@ pub fn outcome_name(o: &Outcome) -> String {
         Outcome::Violation(v) => format!("Violation({:?})", v.check),
         Outcome::Incomplete { end, at } => format!("incomplete: {} at {at}", end_name(*end)),
         Outcome::Undecided { check, .. } => format!("undecided: {check}"),
+        Outcome::Runaway { message, .. } => format!("runaway: {message}"),
+        Outcome::EngineError { message, .. } => format!("ENGINE ERROR: {message}"),
     }
 }
 
@@ -132,6 +134,22 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
         }
         Outcome::Undecided { check, message } => {
             let _ = writeln!(o, "undecided: {check}: {message}");
+        }
+        Outcome::Runaway { at, message } => {
+            let _ = writeln!(
+                o,
+                "runaway at {}: {message}; the run was stopped, so it cannot pass (exit code {})",
+                at.readable(),
+                crate::runner::EXIT_RUNAWAY
+            );
+        }
+        Outcome::EngineError { at, message } => {
+            let _ = writeln!(
+                o,
+                "ENGINE ERROR at {}: {message}\nThis is a bug in faultline's engine, not in the protocol: a self-check of the simulator failed, so nothing can be concluded from this run. Please report it with the scenario file and the replay command below (exit code {}).",
+                at.readable(),
+                crate::runner::EXIT_ENGINE_ERROR
+            );
         }
         Outcome::Pass | Outcome::Violation(_) => {}
     }

@@ -36,6 +36,21 @@ pub enum Outcome {
     /// No check failed, but a history check could not decide within its step budget
     /// ([`protocols::LINEARIZABLE_MAX_STEPS`]): neither a pass nor a violation.
     Undecided { check: String, message: String },
+    /// The run breached its runaway bound ([`sim_core::RunawayBound`]): a message storm
+    /// or a busy loop. `message` says how, and what filled the queue.
+    Runaway {
+        /// When (virtual time).
+        at: Time,
+        message: String,
+    },
+    /// One of the engine's self-checks failed: a bug in faultline's engine, not in the
+    /// protocol. Nothing about the protocol can be concluded from the run.
+    #[serde(rename = "engine-error")]
+    EngineError {
+        /// When (virtual time).
+        at: Time,
+        message: String,
+    },
 }
 
 /// Exit code of a run or sweep whose outcomes all met `expect`.
@@ -48,23 +63,33 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_INCOMPLETE: u8 = 3;
 /// Exit code of an [`Outcome::Undecided`] run.
 pub const EXIT_UNDECIDED: u8 = 4;
+/// Exit code of an [`Outcome::Runaway`] run.
+pub const EXIT_RUNAWAY: u8 = 5;
+/// Exit code of an [`Outcome::EngineError`] run: the simulator itself is wrong.
+pub const EXIT_ENGINE_ERROR: u8 = 6;
 
 impl Outcome {
     /// The failed check's name, if any.
     pub fn check(&self) -> Option<&str> {
         match self {
             Outcome::Violation(v) => Some(&v.check),
-            Outcome::Pass | Outcome::Incomplete { .. } | Outcome::Undecided { .. } => None,
+            Outcome::Pass
+            | Outcome::Incomplete { .. }
+            | Outcome::Undecided { .. }
+            | Outcome::Runaway { .. }
+            | Outcome::EngineError { .. } => None,
         }
     }
 
     /// The process exit code for this outcome: [`EXIT_OK`] when it met `expect`,
-    /// [`EXIT_INCOMPLETE`] or [`EXIT_UNDECIDED`] for those outcomes (which never meet it),
-    /// else [`EXIT_NOT_MET`].
+    /// [`EXIT_INCOMPLETE`], [`EXIT_UNDECIDED`] or [`EXIT_RUNAWAY`] for those outcomes
+    /// (which never meet it), else [`EXIT_NOT_MET`].
     pub fn exit_code(&self, matched: bool) -> u8 {
         match self {
             _ if matched => EXIT_OK,
             Outcome::Incomplete { .. } => EXIT_INCOMPLETE,
+            Outcome::Runaway { .. } => EXIT_RUNAWAY,
+            Outcome::EngineError { .. } => EXIT_ENGINE_ERROR,
             Outcome::Undecided { .. } => EXIT_UNDECIDED,
             Outcome::Pass | Outcome::Violation(_) => EXIT_NOT_MET,
         }
@@ -72,14 +97,18 @@ impl Outcome {
 }
 
 /// The exit code of many runs (a sweep, or several sweep files): the most serious of
-/// their codes. A run that did not meet `expect` ([`EXIT_NOT_MET`]) outranks an
-/// incomplete one, which outranks an undecided one; all met is [`EXIT_OK`].
+/// their codes. An engine error outranks everything; then a run that did not meet
+/// `expect` ([`EXIT_NOT_MET`]), which outranks a runaway,
+/// which outranks an incomplete one, which outranks an undecided one; all met is
+/// [`EXIT_OK`].
 pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
     let rank = |c: u8| match c {
         EXIT_OK => 0,
         EXIT_UNDECIDED => 1,
         EXIT_INCOMPLETE => 2,
-        _ => 3,
+        EXIT_RUNAWAY => 3,
+        EXIT_ENGINE_ERROR => 5,
+        _ => 4,
     };
     codes
         .into_iter()
@@ -222,6 +251,7 @@ impl<P: Protocol> Prepared<P> {
         config.clients = s.clients();
         config.link = s.link();
         config.trace = trace;
+        config.runaway = s.runaway();
         let clients = P::client_config(&s.workload, &self.config)
             .map_err(|e| s.error(s.workload_span.clone(), e))?;
         let mut sim: Simulation<P::Node, P::Client> =
@@ -242,9 +272,11 @@ impl<P: Protocol> Prepared<P> {
         for (at, fault) in s.fault_schedule(seed) {
             sim.schedule(at, fault);
         }
+        let faults_stop = s.faults_stop(seed);
         for (name, kind) in &self.checks {
             if matches!(kind, CheckKind::Always | CheckKind::Eventually) {
-                let checker = P::checker(name, &self.config).expect("checked by Prepared::new");
+                let mut checker = P::checker(name, &self.config).expect("checked by Prepared::new");
+                checker.faults_stop(faults_stop);
                 sim.add_checker(checker);
             }
         }
@@ -326,7 +358,7 @@ pub fn judge(violations: &[Violation], expect: &Expect) -> (Outcome, bool) {
 
 /// Is this run cut short: ended before its `duration` for another reason than its own
 /// `max_events` or a violation? A run with nothing left to happen (`quiescent`) is not:
-/// every event it would have had, it had.
+/// every event it would have had, it had. A runaway is cut short too, and says so.
 pub fn incomplete(report: &sim_core::Report) -> Option<Outcome> {
     match report.end {
         EndReason::TimeLimit
@@ -336,6 +368,14 @@ pub fn incomplete(report: &sim_core::Report) -> Option<Outcome> {
         EndReason::QueueFull => Some(Outcome::Incomplete {
             end: report.end,
             at: report.end_time,
+        }),
+        EndReason::Runaway => Some(Outcome::Runaway {
+            at: report.end_time,
+            message: report.runaway.clone().unwrap_or_default(),
+        }),
+        EndReason::EngineError => Some(Outcome::EngineError {
+            at: report.end_time,
+            message: report.engine_error.clone().unwrap_or_default(),
         }),
     }
 }

@@ -163,12 +163,17 @@ impl Recorded {
     }
 
     /// This seed's exit code, as `faultline run --seed` would give it: 0 when it met
-    /// `expect`, 3 for an incomplete run, 4 for an undecided one, else 1.
+    /// `expect`, 3 for an incomplete run, 4 for an undecided one, 5 for a runaway, 6 for
+    /// an engine error, else 1.
     pub fn exit_code(&self) -> u8 {
-        use crate::runner::{EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_OK, EXIT_UNDECIDED};
+        use crate::runner::{
+            EXIT_ENGINE_ERROR, EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_OK, EXIT_RUNAWAY, EXIT_UNDECIDED,
+        };
         match self.kind.as_str() {
             _ if self.ok => EXIT_OK,
             "incomplete" => EXIT_INCOMPLETE,
+            "runaway" => EXIT_RUNAWAY,
+            "engine-error" => EXIT_ENGINE_ERROR,
             "undecided" => EXIT_UNDECIDED,
             _ => EXIT_NOT_MET,
         }
@@ -348,7 +353,8 @@ impl SweepSummary {
 
     /// The exit code of a sweep with this summary: the most serious of its seeds' codes
     /// ([`crate::runner::combined_exit_code`]): 0 when every seed met `expect`, 1 when
-    /// some did not, else 3 or 4 when the only failures were incomplete or undecided runs.
+    /// some did not, else 5, 3 or 4 when the only failures were runaway, incomplete or
+    /// undecided runs.
     pub fn exit_code(&self) -> u8 {
         combined_exit_code(self.failed.iter().map(Recorded::exit_code))
     }
@@ -524,9 +530,11 @@ fn result_line(r: &crate::RunResult) -> String {
             "time": v.time,
             "message": short_message(&v.message),
         }),
-        Outcome::Pass | Outcome::Incomplete { .. } | Outcome::Undecided { .. } => {
-            serde_json::Value::Null
-        }
+        Outcome::Pass
+        | Outcome::Incomplete { .. }
+        | Outcome::Undecided { .. }
+        | Outcome::Runaway { .. }
+        | Outcome::EngineError { .. } => serde_json::Value::Null,
     };
     let v = json!({
         "seed": r.seed,

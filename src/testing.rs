@@ -538,6 +538,19 @@ fn not_met(s: &Scenario, r: &RunResult) -> SeedFailure {
             Some(check.clone()),
             message.clone(),
         ),
+        Outcome::Runaway { at, message } => (
+            format!("runaway at {} (expected {expected})", at.readable()),
+            None,
+            message.clone(),
+        ),
+        Outcome::EngineError { at, message } => (
+            format!(
+                "ENGINE ERROR at {}: a bug in faultline's engine, not in the protocol (expected {expected})",
+                at.readable()
+            ),
+            None,
+            message.clone(),
+        ),
     };
     SeedFailure {
         seed: r.seed,

@@ -242,9 +242,17 @@ fn an_undecided_history_check_is_its_own_outcome() {
 #[test]
 fn a_sweep_exits_with_its_most_serious_code() {
     use faultline::runner::{
-        EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_OK, EXIT_UNDECIDED, combined_exit_code,
+        EXIT_INCOMPLETE, EXIT_NOT_MET, EXIT_OK, EXIT_RUNAWAY, EXIT_UNDECIDED, combined_exit_code,
     };
     assert_eq!(combined_exit_code([]), EXIT_OK);
+    assert_eq!(
+        combined_exit_code([EXIT_INCOMPLETE, EXIT_RUNAWAY, EXIT_UNDECIDED]),
+        EXIT_RUNAWAY
+    );
+    assert_eq!(
+        combined_exit_code([EXIT_RUNAWAY, EXIT_NOT_MET]),
+        EXIT_NOT_MET
+    );
     assert_eq!(
         combined_exit_code([EXIT_OK, EXIT_UNDECIDED]),
         EXIT_UNDECIDED
@@ -350,4 +358,72 @@ fn every_protocol_states_its_cluster_limit_and_beyond_it_is_bad_input() {
         stderr.contains("100000 nodes is more than raft supports (10000 at most)"),
         "{stderr}"
     );
+}
+
+/// A message storm (pingstorm, where every delivery causes one send, with duplication)
+/// is a runaway: its own outcome and exit code, in `run` and in every sweep line, never a
+/// pass, and stopped before it grows.
+#[test]
+fn a_message_storm_is_a_runaway_in_run_and_sweep() {
+    let storm = |dup: f64, extra: &str| {
+        format!(
+            r#"(name: "storm", protocol: (name: "pingstorm", config: (fanout: 2)), cluster: (nodes: 3),
+    network: (latency: Uniform(min: "1ms", max: "10ms"), duplicate: {dup}),
+    checks: [], seed: 1, duration: "20s", trace: Off, {extra} expect: Pass)"#
+        )
+    };
+    let path = tmp("storm.ron", &storm(0.3, ""));
+    let out = faultline(&["run", &path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(text.contains("end: runaway at "), "{text}");
+    assert!(text.contains("got runaway: "), "{text}");
+    assert!(
+        text.contains("of virtual time (bound: 1,000,000 per second)"),
+        "{text}"
+    );
+    assert!(text.contains("100% Ping, most on n"), "{text}");
+    assert!(text.contains("replay: faultline run"), "{text}");
+
+    let out = faultline(&["sweep", &path, "--seeds", "0..3", "--jobs", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"end\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for l in &lines {
+        assert_eq!(l["kind"], "runaway", "{l}");
+        assert_eq!(l["verdict"], "failed", "{l}");
+        assert_eq!(l["end"], "runaway", "{l}");
+        assert!(
+            l["outcome"].as_str().unwrap().starts_with("runaway: "),
+            "{l}"
+        );
+    }
+
+    // Without duplication the same storm is steady, and the bound does not fire.
+    let path = tmp("steady.ron", &storm(0.0, ""));
+    assert_eq!(faultline(&["run", &path]).status.code(), Some(0));
+    // A bound the file lowers fires on the steady run too: it is the file's to set.
+    let path = tmp(
+        "steady-low.ron",
+        &storm(0.0, "runaway: (events_per_second: 100),"),
+    );
+    let out = faultline(&["run", &path]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A bound of 0 is an error at its position.
+    let path = tmp("zero.ron", &storm(0.0, "runaway: (max_pending: 0),"));
+    let out = faultline(&["run", &path]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("runaway max_pending is 0"), "{err}");
+    assert!(err.contains("zero.ron:3:"), "{err}");
 }

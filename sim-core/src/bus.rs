@@ -8,6 +8,7 @@ use crate::network::Network;
 use crate::process::Process;
 use crate::queue::EventQueue;
 use crate::rng::SimRng;
+use crate::selfcheck::BrokenPath;
 use crate::sim::Stats;
 use crate::time::Time;
 use crate::trace::{DropReason, Fingerprint, Trace, TraceEvent, TraceKind, TraceLevel};
@@ -70,6 +71,8 @@ pub(crate) enum Ev<P: Process> {
         to: u32,
         wire: Wire<P>,
         lost: bool,
+        /// The cut generation it was sent in ([`crate::selfcheck`]).
+        sent: u32,
     },
     NodeTimer(u32, TimerId, P::Timer),
     ClientTimer(u32, TimerId),
@@ -110,9 +113,28 @@ pub(crate) struct Bus<P: Process> {
     pub(crate) next_process: u64,
     /// The client each history process belongs to (its name), for explanations.
     pub(crate) process_names: std::collections::BTreeMap<u64, String>,
+    pub(crate) selfcheck: crate::selfcheck::SelfCheck,
+    /// A deliberately broken path, in the self-checks' tests only.
+    #[cfg(test)]
+    pub(crate) broken: Option<BrokenPath>,
 }
 
 impl<P: Process> Bus<P> {
+    /// Is this engine path deliberately broken (the self-checks' tests)? Always false
+    /// outside them.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    pub(crate) fn broken(&self, b: crate::selfcheck::BrokenPath) -> bool {
+        #[cfg(test)]
+        {
+            self.broken == Some(b)
+        }
+        #[cfg(not(test))]
+        {
+            false
+        }
+    }
+
     #[inline]
     pub(crate) fn enqueue(&mut self, at: Time, ev: Ev<P>) {
         if self.queue.push(at, ev).is_err() {
@@ -203,7 +225,7 @@ impl<P: Process> Bus<P> {
     pub(crate) fn transmit(&mut self, from: u32, to: u32, wire: Wire<P>) {
         self.stats.sends += 1;
         self.message_event(K_SEND, from, to, &wire);
-        if self.network.is_cut(from, to) {
+        if self.network.is_cut(from, to) && !self.broken(BrokenPath::SendIgnoresCut) {
             self.drop_message(from, to, &wire, DropReason::Partition);
             return;
         }
@@ -229,8 +251,11 @@ impl<P: Process> Bus<P> {
                 to,
                 wire: wire.clone(),
                 lost: false,
+                sent: self.selfcheck.generation(),
             };
-            self.enqueue(self.now.plus(again), copy);
+            if !self.broken(BrokenPath::DuplicateNeverDelivered) {
+                self.enqueue(self.now.plus(again), copy);
+            }
         }
         self.enqueue(
             self.now.plus(latency),
@@ -239,6 +264,7 @@ impl<P: Process> Bus<P> {
                 to,
                 wire,
                 lost: false,
+                sent: self.selfcheck.generation(),
             },
         );
     }

@@ -27,6 +27,13 @@ pub trait Checker<P: Process> {
         Ok(())
     }
 
+    /// The liveness phase: the run's faults stop at `at` (a nemesis's `stop` or the last
+    /// timed fault, whichever is later); from then the cluster is healed and left alone.
+    /// Told once, before the run; eventually checks judge convergence from it.
+    fn faults_stop(&mut self, at: Time) {
+        let _ = at;
+    }
+
     /// What the check found beyond pass or fail, one line each, asked once after
     /// [`Checker::at_end`] (e.g. when each key converged). Reports list them as findings.
     fn findings(&self) -> Vec<String> {

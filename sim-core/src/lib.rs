@@ -68,6 +68,7 @@ mod prefetch;
 pub mod process;
 pub mod queue;
 pub mod rng;
+mod selfcheck;
 pub mod sim;
 pub mod storage;
 pub mod time;
@@ -83,7 +84,9 @@ pub use logical::{Causality, Hlc, Lamport, VectorClock};
 pub use network::{Latency, LinkConfig, LinkUpdate, Network};
 pub use process::{Client, ClientCtx, Ctx, NoClients, Process};
 pub use rng::{Probability, SimRng};
-pub use sim::{EndReason, Limits, Report, SimConfig, Simulation, Stats};
+pub use sim::{
+    EndReason, Limits, RUNAWAY_WINDOW, Report, RunawayBound, SimConfig, Simulation, Stats,
+};
 pub use storage::{Corrupt, StorageConfig, Wal};
 pub use time::{Duration, DurationError, Offset, Readable, Time};
 pub use trace::{DropReason, Trace, TraceEvent, TraceKind, TraceLevel};

@@ -189,7 +189,7 @@ impl Cut {
     }
 
     #[inline]
-    fn blocks(&self, from: u32, to: u32) -> bool {
+    pub(crate) fn blocks(&self, from: u32, to: u32) -> bool {
         match self {
             Cut::Groups(g) => {
                 let (a, b) = (g[from as usize], g[to as usize]);

@@ -297,6 +297,11 @@ impl<E> EventQueue<E> {
         self.len
     }
 
+    /// Every pending event, in slab order (deterministic).
+    pub(crate) fn pending(&self) -> impl Iterator<Item = &E> {
+        self.slab.iter().flatten()
+    }
+
     /// Every pending event, in slab order (deterministic), for in-place marking.
     pub(crate) fn pending_mut(&mut self) -> impl Iterator<Item = &mut E> {
         self.slab.iter_mut().flatten()

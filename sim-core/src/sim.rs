@@ -10,12 +10,16 @@ use crate::network::{Cut, LinkConfig, LinkUpdate, Network};
 use crate::process::{Client, ClientCtx, Ctx, NoClients, Process};
 use crate::queue::EventQueue;
 use crate::rng::SimRng;
+use crate::selfcheck::BrokenPath;
 use crate::storage::{Disk, StorageConfig, Wal};
 use crate::time::{Duration, Time};
 use crate::trace::{DropReason, Fingerprint, Trace, TraceKind, TraceLevel};
 use lincheck::{History, ModelKind, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+
+/// The pending-event bound is checked when the event count is a multiple of this plus 1.
+const PENDING_CHECK_EVERY: u64 = (1 << 14) - 1;
 
 /// Clusters at least this large prefetch the next event's node (see `prefetch_next`).
 const PREFETCH_FROM_NODES: usize = 512;
@@ -42,6 +46,58 @@ impl Limits {
     }
 }
 
+/// How a runaway run is told from a busy one (issue #14): a run that makes more than
+/// `events_per_second` events per second of virtual time, measured over windows of
+/// [`RUNAWAY_WINDOW`], or holds more than `max_pending` events at once, ends with
+/// [`EndReason::Runaway`] and a diagnosis ([`Report::runaway`]), long before a storm of
+/// messages fills memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunawayBound {
+    pub events_per_second: u64,
+    pub max_pending: u64,
+}
+
+/// The window over which [`RunawayBound::events_per_second`] is measured: a run breaches
+/// it when it handles `events_per_second / 10` events in less than 100ms of virtual time.
+pub const RUNAWAY_WINDOW: Duration = Duration::from_millis(100);
+
+impl RunawayBound {
+    /// Events per virtual second each node or client may cause, by default.
+    pub const PER_ENDPOINT_PER_SECOND: u64 = 100_000;
+    /// The default rate is never below this, whatever the cluster.
+    pub const MIN_PER_SECOND: u64 = 1_000_000;
+    /// Pending events each endpoint may hold, by default.
+    pub const PER_ENDPOINT_PENDING: u64 = 1_000;
+    /// The default pending bound is never below this.
+    pub const MIN_PENDING: u64 = 1_000_000;
+
+    /// No bound at all (the queue's own limits still hold).
+    pub const OFF: RunawayBound = RunawayBound {
+        events_per_second: u64::MAX,
+        max_pending: u64::MAX,
+    };
+
+    /// The default for `endpoints` nodes and clients: 100,000 events per endpoint per
+    /// virtual second (at least 1,000,000), and 1,000 pending events per endpoint (at
+    /// least 1,000,000). Shipped protocols stay below a hundredth of the rate.
+    pub fn default_for(endpoints: usize) -> RunawayBound {
+        let e = endpoints as u64;
+        RunawayBound {
+            events_per_second: e
+                .saturating_mul(Self::PER_ENDPOINT_PER_SECOND)
+                .max(Self::MIN_PER_SECOND),
+            max_pending: e
+                .saturating_mul(Self::PER_ENDPOINT_PENDING)
+                .max(Self::MIN_PENDING),
+        }
+    }
+
+    /// Events allowed in one [`RUNAWAY_WINDOW`].
+    fn per_window(&self) -> u64 {
+        (self.events_per_second / 10).max(1)
+    }
+}
+
 /// Everything about a run except the protocol's and the clients' own configuration.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -56,6 +112,8 @@ pub struct SimConfig {
     pub limits: Limits,
     /// Stop at the first violation (the default) or record them all.
     pub stop_on_violation: bool,
+    /// The runaway bound; `None` for [`RunawayBound::default_for`] the cluster and clients.
+    pub runaway: Option<RunawayBound>,
 }
 
 impl SimConfig {
@@ -69,6 +127,7 @@ impl SimConfig {
             trace: TraceLevel::Full,
             limits,
             stop_on_violation: true,
+            runaway: None,
         }
     }
 
@@ -127,6 +186,12 @@ pub enum EndReason {
     /// More events were pending (or scheduled) than the queue holds: see
     /// `sim_core::queue` for the bounds. A run this large is a runaway protocol.
     QueueFull,
+    /// The run breached its [`RunawayBound`]: a message storm or a busy loop
+    /// ([`Report::runaway`] says what was pending).
+    Runaway,
+    /// One of the engine's self-checks failed ([`Report::engine_error`]): a bug in the
+    /// simulator, not in the protocol.
+    EngineError,
 }
 
 /// Counters for a run.
@@ -166,6 +231,13 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// `(check, line)`: what checkers reported beyond their verdict ([`Checker::findings`]).
     pub findings: Vec<(String, String)>,
+    /// For [`EndReason::Runaway`]: how the bound was breached and what filled the queue,
+    /// e.g. `1.2 M events in 12.3ms of virtual time (bound: 1,000,000 per second);
+    /// pending: n3 -> n1 Ping 98%`.
+    pub runaway: Option<String>,
+    /// For [`EndReason::EngineError`]: which self-check failed and how
+    /// (see `sim_core::selfcheck` in docs/ARCHITECTURE.md).
+    pub engine_error: Option<String>,
     /// Structural hash of every event; equal for equal runs even with the trace off.
     pub fingerprint: u64,
     pub trace: Trace,
@@ -225,6 +297,13 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     stop_on_violation: bool,
     stopped: bool,
     violations: Vec<Violation>,
+    runaway: RunawayBound,
+    /// Events allowed per runaway window, and where the current window began.
+    window_budget: u64,
+    window_start: Time,
+    window_events: u64,
+    runaway_found: Option<String>,
+    engine_error: Option<String>,
 }
 
 impl<P: Process, C: Client<P>> Simulation<P, C> {
@@ -240,6 +319,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         let mut names = config.nodes;
         names.extend(config.clients.iter().cloned());
         let endpoints = names.len();
+        let runaway = config
+            .runaway
+            .unwrap_or_else(|| RunawayBound::default_for(endpoints));
         let meta = names[..n]
             .iter()
             .map(|name| NodeMeta {
@@ -295,6 +377,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 .enumerate()
                 .map(|(i, name)| (i as u64, name.clone()))
                 .collect(),
+            selfcheck: crate::selfcheck::SelfCheck::default(),
+            #[cfg(test)]
+            broken: None,
         };
         Ok(Simulation {
             seed,
@@ -313,6 +398,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             stop_on_violation: config.stop_on_violation,
             stopped: false,
             violations: Vec::new(),
+            runaway,
+            window_budget: runaway.per_window(),
+            window_start: Time::ZERO,
+            window_events: 0,
+            runaway_found: None,
+            engine_error: None,
         })
     }
 
@@ -321,6 +412,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Schedules a fault at `at` (faults at the same instant apply in scheduling order).
     pub fn schedule(&mut self, at: Time, fault: Fault) {
         self.bus.enqueue(at, Ev::Fault(Box::new(fault)));
+    }
+
+    /// Breaks one engine path on purpose (the self-checks' tests).
+    #[cfg(test)]
+    pub(crate) fn break_path(&mut self, path: BrokenPath) {
+        self.bus.broken = Some(path);
     }
 
     /// Adds a checker; it sees every event from now on.
@@ -468,7 +565,17 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             return Some(EndReason::QueueFull);
         }
         if self.stopped {
-            return Some(EndReason::Violation);
+            return Some(if self.engine_error.is_some() {
+                EndReason::EngineError
+            } else {
+                EndReason::Violation
+            });
+        }
+        let events = self.bus.stats.events;
+        if (events - self.window_events >= self.window_budget || events & PENDING_CHECK_EVERY == 0)
+            && self.breaches_runaway_bound()
+        {
+            return Some(EndReason::Runaway);
         }
         if self
             .limits
@@ -496,6 +603,84 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         None
     }
 
+    /// Has the run breached its runaway bound? Called when the window's budget is spent
+    /// (a window that lasted [`RUNAWAY_WINDOW`] or more starts afresh) and every 16,384
+    /// events for the pending bound; on a breach it writes the diagnosis.
+    #[cold]
+    fn breaches_runaway_bound(&mut self) -> bool {
+        let now = self.bus.now;
+        let events = self.bus.stats.events;
+        if events - self.window_events >= self.window_budget {
+            let spent = now.since(self.window_start);
+            if spent >= RUNAWAY_WINDOW {
+                self.window_start = now;
+                self.window_events = events;
+            } else {
+                let what = format!(
+                    "{} events in {} of virtual time (bound: {} per second)",
+                    count_text(events - self.window_events),
+                    spent.readable(),
+                    thousands(self.runaway.events_per_second)
+                );
+                self.runaway_found = Some(self.diagnose(what));
+                return true;
+            }
+        }
+        let pending = self.bus.queue.len() as u64;
+        if pending > self.runaway.max_pending {
+            let what = format!(
+                "{} events pending at once (bound: {})",
+                count_text(pending),
+                thousands(self.runaway.max_pending)
+            );
+            self.runaway_found = Some(self.diagnose(what));
+            return true;
+        }
+        false
+    }
+
+    /// `what`, then what the pending events mostly are:
+    /// `pending: 12.3 k, 98% Ping, most on n3 -> n1 (40%)`. Looks at no more than 200,000.
+    fn diagnose(&self, what: String) -> String {
+        let mut kinds: indexmap::IndexMap<String, u64> = indexmap::IndexMap::new();
+        let mut links: indexmap::IndexMap<(u32, u32), u64> = indexmap::IndexMap::new();
+        let mut seen = 0u64;
+        for ev in self.bus.queue.pending().take(200_000) {
+            let kind = match ev {
+                Ev::Deliver { from, to, wire, .. } => {
+                    *links.entry((*from, *to)).or_default() += 1;
+                    kind_of(&wire.describe()).to_string()
+                }
+                Ev::NodeTimer(_, _, tag) => format!("timer {}", kind_of(&format!("{tag:?}"))),
+                Ev::ClientTimer(..) => "client timer".into(),
+                Ev::Fault(_) => "fault".into(),
+                Ev::Synced { .. } => "sync".into(),
+                Ev::Start(_) | Ev::ClientStart(_) => "start".into(),
+            };
+            *kinds.entry(kind).or_default() += 1;
+            seen += 1;
+        }
+        let pct = |n: u64| n * 100 / seen.max(1);
+        let Some((kind, n)) = top(&kinds) else {
+            return what;
+        };
+        let mut text = format!(
+            "{what}; pending: {}, {}% {kind}",
+            count_text(self.bus.queue.len() as u64),
+            pct(n)
+        );
+        if let Some(((from, to), n)) = top(&links) {
+            let _ = write!(
+                text,
+                ", most on {} -> {} ({}%)",
+                self.bus.names[from as usize],
+                self.bus.names[to as usize],
+                pct(n)
+            );
+        }
+        text
+    }
+
     /// Memory hints for large clusters, where the next event's payload and its node's state
     /// are rarely in cache: start loading them while this event runs. Changes no result.
     #[inline]
@@ -516,9 +701,25 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// Runs the end-of-run checks and hands over the trace and history.
     fn finish(&mut self, end: EndReason) -> Report {
-        if end != EndReason::Violation {
+        // A runaway's end-of-run checks would judge a storm, and could take as long.
+        if !matches!(
+            end,
+            EndReason::Violation | EndReason::Runaway | EndReason::EngineError
+        ) {
             self.judge(None);
         }
+        // A full queue refused events, so what is in flight is not all that was sent.
+        let end = if end != EndReason::QueueFull && self.engine_error.is_none() {
+            match self.conservation() {
+                Ok(()) => end,
+                Err(e) => {
+                    self.engine_error(e);
+                    EndReason::EngineError
+                }
+            }
+        } else {
+            end
+        };
         let findings = self
             .checkers
             .iter()
@@ -534,6 +735,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             stats: self.bus.stats,
             violations: self.violations.clone(),
             findings,
+            runaway: self.runaway_found.clone(),
+            engine_error: self.engine_error.clone(),
             fingerprint: self.bus.fingerprint.value(),
             trace: Trace {
                 level: self.bus.trace.level,
@@ -556,7 +759,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 to,
                 wire,
                 lost,
-            } => self.deliver(from, to, wire, lost),
+                sent,
+            } => self.deliver(from, to, wire, lost, sent),
             Ev::Start(i) => {
                 self.bus.fingerprint.mix(K_START << 32 | u64::from(i));
                 self.start_node(i, false);
@@ -572,7 +776,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 if self.states[idx].is_none() {
                     return;
                 }
-                if self.paused[idx] {
+                if self.paused[idx] && !self.bus.broken(BrokenPath::TimersFireWhilePaused) {
                     self.meta[idx].parked.push(Ev::NodeTimer(i, id, tag));
                     return;
                 }
@@ -653,25 +857,45 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     #[inline]
-    fn deliver(&mut self, from: u32, to: u32, wire: Wire<P>, lost: bool) {
+    fn deliver(&mut self, from: u32, to: u32, wire: Wire<P>, lost: bool, sent: u32) {
         if lost {
             self.bus
                 .drop_message(from, to, &wire, DropReason::Partition);
             return;
         }
+        if self.bus.selfcheck.crossed_cut(from, to, sent) {
+            let (f, t) = (self.bus.name(from), self.bus.name(to));
+            self.engine_error(format!(
+                "cut: {f} -> {t} {} arrives, but a cut between {f} and {t} was in force after it was sent",
+                wire.describe()
+            ));
+            return;
+        }
         if to < self.bus.node_count {
             let idx = to as usize;
-            if self.states[idx].is_none() {
+            if self.states[idx].is_none() && !self.bus.broken(BrokenPath::DeliverToCrashed) {
                 self.bus.drop_message(from, to, &wire, DropReason::Down);
                 return;
             }
-            if self.paused[idx] {
+            if self.paused[idx] && !self.bus.broken(BrokenPath::DeliverWhilePaused) {
                 self.meta[idx].parked.push(Ev::Deliver {
                     from,
                     to,
                     wire,
                     lost: false,
+                    sent,
                 });
+                return;
+            }
+            if self.states[idx].is_none() || self.paused[idx] {
+                let state = if self.paused[idx] { "paused" } else { "down" };
+                self.engine_error(format!(
+                    "delivery: {} -> {} {} is delivered while {} is {state}",
+                    self.bus.name(from),
+                    self.bus.name(to),
+                    wire.describe(),
+                    self.bus.name(to)
+                ));
                 return;
             }
             self.bus.delivered(from, to, &wire);
@@ -730,6 +954,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     #[inline]
     fn with_node(&mut self, i: u32, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
         let idx = i as usize;
+        if self.paused[idx] {
+            let name = self.bus.name(i);
+            self.engine_error(format!(
+                "pause: a handler of {name} runs while {name} is paused"
+            ));
+            return;
+        }
         let Some(state) = self.states[idx].as_mut() else {
             return;
         };
@@ -797,6 +1028,69 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
     }
 
+    /// A self-check failed: the run stops, and the report says it is the engine's fault.
+    #[cold]
+    fn engine_error(&mut self, message: String) {
+        if self.bus.summary() {
+            self.bus.record(TraceKind::Violation {
+                check: "engine-self-check".into(),
+                message: message.clone(),
+            });
+        }
+        if self.engine_error.is_none() {
+            self.engine_error = Some(message);
+        }
+        self.stopped = true;
+    }
+
+    /// Message conservation: sends and duplicates = deliveries + drops + in flight.
+    fn conservation(&self) -> Result<(), String> {
+        let st = &self.bus.stats;
+        let queued = self
+            .bus
+            .queue
+            .pending()
+            .filter(|e| matches!(e, Ev::Deliver { .. }))
+            .count() as u64;
+        let parked = self
+            .meta
+            .iter()
+            .flat_map(|m| &m.parked)
+            .filter(|e| matches!(e, Ev::Deliver { .. }))
+            .count() as u64;
+        let put = st.sends + st.duplicates;
+        let accounted = st.deliveries + st.drops() + queued + parked;
+        if put == accounted {
+            return Ok(());
+        }
+        Err(format!(
+            "conservation: {} sends + {} duplicates = {put} messages, but {} delivered + {} dropped (loss {}, cut {}, down {}) + {} in flight + {} held for paused nodes = {accounted}",
+            st.sends,
+            st.duplicates,
+            st.deliveries,
+            st.drops(),
+            st.drops_loss,
+            st.drops_partition,
+            st.drops_down,
+            queued,
+            parked
+        ))
+    }
+
+    /// The oldest cut generation among the messages in flight (or held for paused nodes).
+    fn oldest_in_flight(&self) -> u32 {
+        let sent = |e: &Ev<P>| match e {
+            Ev::Deliver { sent, .. } => Some(*sent),
+            _ => None,
+        };
+        let queued = self.bus.queue.pending().filter_map(sent);
+        let parked = self.meta.iter().flat_map(|m| &m.parked).filter_map(sent);
+        queued
+            .chain(parked)
+            .min()
+            .unwrap_or(self.bus.selfcheck.generation())
+    }
+
     fn violation(&mut self, check: String, message: String) {
         self.bus.stats.violations += 1;
         if self.bus.summary() {
@@ -830,7 +1124,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     fn add_cut(&mut self, cut: Cut) {
+        self.bus.selfcheck.cut_added(&cut);
         self.bus.network.add_cut(cut);
+        if self.bus.broken(BrokenPath::CutSparesInFlight) {
+            return;
+        }
         // Messages in flight across the new cut are lost.
         let Bus { queue, network, .. } = &mut self.bus;
         for ev in queue.pending_mut() {
@@ -893,6 +1191,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             }
             Fault::Heal => {
                 self.bus.network.heal();
+                let oldest = self.oldest_in_flight();
+                self.bus.selfcheck.healed(oldest);
                 "heal".to_string()
             }
             Fault::Crash(n) => {
@@ -903,6 +1203,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     self.paused[idx] = false;
                     let meta = &mut self.meta[idx];
                     meta.timers.clear();
+                    // Messages held for it while it was paused are lost with it.
+                    let held = meta
+                        .parked
+                        .iter()
+                        .filter(|e| matches!(e, Ev::Deliver { .. }))
+                        .count() as u64;
+                    self.bus.stats.drops_down += held;
                     meta.parked.clear();
                     let loss = match self.disks[idx].as_mut() {
                         Some(disk) => disk.crash(&self.storage),
@@ -1002,4 +1309,48 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             self.bus.record(TraceKind::Fault { fault: text });
         }
     }
+}
+
+/// `1.2 M`, `34.5 k`, `812`: an event count as people say it.
+fn count_text(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1} k", n as f64 / 1e3),
+        _ => format!("{:.1} M", n as f64 / 1e6),
+    }
+}
+
+/// `1,000,000`.
+fn thousands(n: u64) -> String {
+    if n == u64::MAX {
+        return "unbounded".into();
+    }
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The variant of a message's or timer's debug text: `Ping` of `Ping { n: 3 }`.
+fn kind_of(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    if end == 0 { text } else { &text[..end] }
+}
+
+/// The most frequent key of a tally (the first seen among equals).
+fn top<K: Clone>(tally: &indexmap::IndexMap<K, u64>) -> Option<(K, u64)> {
+    let mut best: Option<(K, u64)> = None;
+    for (k, &n) in tally {
+        if best.as_ref().is_none_or(|(_, b)| n > *b) {
+            best = Some((k.clone(), n));
+        }
+    }
+    best
 }

@@ -35,9 +35,23 @@ pub(super) struct File {
     /// The step budget of each history check (per key); the protocol's default if absent.
     #[serde(default)]
     pub check_steps: Option<Spanned<u64>>,
+    /// The runaway bound; the default for the cluster if absent (`sim_core::RunawayBound`).
+    #[serde(default)]
+    pub runaway: Option<Spanned<RunawaySpec>>,
     #[serde(default)]
     pub trace: Option<TraceSetting>,
     pub expect: Spanned<Expect>,
+}
+
+/// `runaway: (events_per_second: 5000000, max_pending: 2000000)`: either field may be left
+/// out for its default (`sim_core::RunawayBound::default_for` the cluster and clients).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename = "runaway")]
+pub struct RunawaySpec {
+    #[serde(default)]
+    pub events_per_second: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub max_pending: Option<Spanned<u64>>,
 }
 
 /// `At("2s", Crash("n3"))`: a fault at a time.

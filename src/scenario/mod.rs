@@ -10,7 +10,8 @@ mod span;
 mod write;
 
 pub use file::{
-    Expect, FaultSpec, LinkOverride, NemesisSpec, NetworkSpec, StorageSpec, TraceSetting,
+    Expect, FaultSpec, LinkOverride, NemesisSpec, NetworkSpec, RunawaySpec, StorageSpec,
+    TraceSetting,
 };
 pub use span::{ScenarioError, Span, Spanned};
 pub(crate) use span::{parse_span, with_integer_bound};
@@ -49,6 +50,7 @@ pub struct Scenario {
     pub(crate) duration: Spanned<Duration>,
     pub(crate) max_events: Option<u64>,
     pub(crate) check_steps: Option<Spanned<u64>>,
+    pub(crate) runaway: Option<Spanned<file::RunawaySpec>>,
     pub(crate) trace: TraceLevel,
     pub(crate) expect: Spanned<Expect>,
 }
@@ -158,6 +160,7 @@ impl Scenario {
             duration: parsed.duration,
             max_events: parsed.max_events,
             check_steps: parsed.check_steps,
+            runaway: parsed.runaway,
             trace: parsed
                 .trace
                 .map_or(TraceLevel::Summary, TraceSetting::level),
@@ -195,6 +198,21 @@ impl Scenario {
 
     pub fn duration(&self) -> Duration {
         self.duration.value
+    }
+
+    /// The runaway bound: the file's `runaway: (...)` over the default for its nodes and
+    /// clients ([`sim_core::RunawayBound::default_for`]).
+    pub fn runaway(&self) -> Option<sim_core::RunawayBound> {
+        let mut bound =
+            sim_core::RunawayBound::default_for(self.nodes.len() + self.clients().len());
+        let spec = &self.runaway.as_ref()?.value;
+        if let Some(r) = &spec.events_per_second {
+            bound.events_per_second = r.value;
+        }
+        if let Some(p) = &spec.max_pending {
+            bound.max_pending = p.value;
+        }
+        Some(bound)
     }
     /// The trace level the file asks for (`summary` unless it says otherwise).
     pub fn trace(&self) -> TraceLevel {
@@ -320,6 +338,25 @@ impl Scenario {
                     "leave it out for the default, {} steps per key",
                     protocols::LINEARIZABLE_MAX_STEPS
                 )));
+        }
+        if let Some(spec) = &self.runaway {
+            let fields = [
+                ("events_per_second", &spec.value.events_per_second),
+                ("max_pending", &spec.value.max_pending),
+            ];
+            for (name, field) in fields {
+                if let Some(f) = field.as_ref().filter(|f| f.value == 0) {
+                    return Err(self
+                        .error(
+                            f.span.clone(),
+                            format!("runaway {name} is 0: every run would be a runaway"),
+                        )
+                        .label("expected at least 1")
+                        .help(format!(
+                            "leave `{name}` out for the default (docs/SCENARIOS.md, Runaway runs)"
+                        )));
+                }
+            }
         }
         if self.max_events == Some(0) {
             return Err(self.error(
@@ -565,6 +602,22 @@ impl Scenario {
             );
         }
         out
+    }
+
+    /// When the faults stop for `seed` (the liveness phase begins): the later of the
+    /// nemesis's `stop` and the last timed fault (a pause counts until it resumes).
+    pub fn faults_stop(&self, seed: u64) -> Time {
+        let last = self
+            .fault_schedule(seed)
+            .iter()
+            .map(|(t, _)| *t)
+            .max()
+            .unwrap_or(Time::ZERO);
+        let stop = self
+            .nemesis
+            .as_ref()
+            .map_or(Time::ZERO, |n| Time::ZERO.plus(n.value.to_nemesis().stop));
+        last.max(stop)
     }
 
     /// Turns one checked fault into engine faults (names were resolved by `validate`).

@@ -48,6 +48,9 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     if let Some(c) = &s.check_steps {
         let _ = writeln!(o, "    check_steps: {},", c.value);
     }
+    if let Some(r) = &s.runaway {
+        let _ = writeln!(o, "    runaway: {},", &src[r.span.clone()]);
+    }
     let trace = match s.trace {
         TraceLevel::Off => "Off",
         TraceLevel::Summary => "Summary",

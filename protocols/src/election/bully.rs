@@ -71,6 +71,17 @@ crate::documented! {
         /// the two sides of a partition) and the store cannot tell their writes apart: caught
         /// by `one-leader-per-gen`.
         pub gen_without_node_id: bool,
+        /// Bug knob: the store keeps its fence in memory only, so a restarted store has
+        /// forgotten it: caught by `fencing` once the store is crashed.
+        pub fence_in_memory: bool,
+        /// Bug knob: a coordinator never yields to a higher node, so after a partition heals
+        /// both sides' coordinators stay: caught by `eventually-one-leader`.
+        pub never_yield: bool,
+        /// When `eventually-one-leader` starts judging; by default, when the scenario's
+        /// faults stop.
+        pub liveness_from: Option<Duration>,
+        /// How long after that one leader must be in charge (and stay).
+        pub liveness_bound: Duration,
     }
 }
 
@@ -86,6 +97,10 @@ impl Default for BullyConfig {
             write_interval: Duration::from_millis(500),
             write_work: Duration::from_millis(50),
             gen_without_node_id: false,
+            fence_in_memory: false,
+            never_yield: false,
+            liveness_from: None,
+            liveness_bound: Duration::from_secs(3),
         }
     }
 }
@@ -325,6 +340,9 @@ impl Process for BullyNode {
         };
         if ctx.id().0 >= candidates(ctx) {
             node.role = Role::Store;
+            if ctx.config().fence_in_memory {
+                ctx.durable_mut().store.fence = Gen::ZERO;
+            }
             return node;
         }
         // A node that starts or recovers holds an election (Garcia-Molina §4).
@@ -355,7 +373,13 @@ impl Process for BullyNode {
             }
             BullyMsg::Coordinator { generation } | BullyMsg::Heartbeat { generation } => {
                 Self::learn(ctx, generation);
-                if from > me {
+                let coordinating = matches!(self.role, Role::Coordinator { .. });
+                if coordinating && ctx.config().never_yield {
+                    // The bug: stays in charge, and keeps telling lower nodes so.
+                    if from < me {
+                        self.bully(ctx, from);
+                    }
+                } else if from > me {
                     self.follow(ctx, from, generation);
                 } else {
                     self.bully(ctx, from);

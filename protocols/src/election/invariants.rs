@@ -203,3 +203,113 @@ mod tests {
         assert_eq!(and_list(&[s("a"), s("b"), s("c")]), "a, b and c");
     }
 }
+
+/// `eventually-one-leader`: after the faults stop, within `bound`, exactly one live,
+/// running node acts as leader, and it still does when the run ends. Judged from
+/// `liveness_from` if the config sets it, else from when the scenario's faults stop
+/// (the liveness phase, [`Checker::faults_stop`]).
+#[derive(Debug)]
+pub struct EventuallyOneLeader {
+    from: Option<Time>,
+    bound: sim_core::Duration,
+    /// When exactly one node has acted as leader since (after `from`), and which.
+    one_since: Option<(Time, NodeId)>,
+    first_one: Option<Time>,
+}
+
+impl EventuallyOneLeader {
+    /// `from`: the config's `liveness_from`, if it sets one.
+    pub fn new(from: Option<sim_core::Duration>, bound: sim_core::Duration) -> Self {
+        EventuallyOneLeader {
+            from: from.map(|d| Time::ZERO.plus(d)),
+            bound,
+            one_since: None,
+            first_one: None,
+        }
+    }
+
+    fn from(&self) -> Time {
+        self.from.unwrap_or(Time::ZERO)
+    }
+
+    fn acting<P: ElectionNode>(view: &View<'_, P>) -> Vec<(NodeId, Gen)> {
+        view.live()
+            .filter(|(id, _)| !view.is_paused(*id))
+            .filter_map(|(id, p)| p.leader_gen().map(|g| (id, g)))
+            .collect()
+    }
+
+    fn who<P: ElectionNode>(view: &View<'_, P>, acting: &[(NodeId, Gen)]) -> String {
+        let names: Vec<String> = acting
+            .iter()
+            .map(|(id, g)| format!("{} (gen {g})", view.name(*id)))
+            .collect();
+        match names.len() {
+            0 => "no node acts as leader".into(),
+            1 => format!("only {} acts as leader", names[0]),
+            2 => format!("{} both act as leader", and_list(&names)),
+            _ => format!("{} all act as leader", and_list(&names)),
+        }
+    }
+}
+
+impl<P: ElectionNode> Checker<P> for EventuallyOneLeader {
+    fn name(&self) -> &str {
+        "eventually-one-leader"
+    }
+
+    fn faults_stop(&mut self, at: Time) {
+        self.from.get_or_insert(at);
+    }
+
+    fn after_event(&mut self, view: &View<'_, P>, _node: NodeId) -> Result<(), String> {
+        if view.now() < self.from() {
+            return Ok(());
+        }
+        match Self::acting(view).as_slice() {
+            [(id, _)] => {
+                if self.one_since.is_none_or(|(_, l)| l != *id) {
+                    self.one_since = Some((view.now(), *id));
+                    self.first_one.get_or_insert(view.now());
+                }
+            }
+            _ => self.one_since = None,
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, view: &View<'_, P>) -> Result<(), String> {
+        let from = self.from();
+        let deadline = from.plus(self.bound);
+        let stopped = format!("after the faults stopped at {}", from.readable());
+        if view.now() < deadline {
+            return Err(format!(
+                "the run ended at {}, before the liveness budget of {} {stopped} ran out: make the run last until at least {}",
+                view.now().readable(),
+                self.bound.readable(),
+                deadline.readable()
+            ));
+        }
+        let acting = Self::acting(view);
+        match self.one_since {
+            Some((t, _)) if t <= deadline => Ok(()),
+            Some((t, id)) => Err(format!(
+                "no convergence within {} {stopped}: one leader ({}) only from {}, {} after the faults stopped",
+                self.bound.readable(),
+                view.name(id),
+                t.readable(),
+                t.since(from).readable()
+            )),
+            None => Err(format!(
+                "no convergence within {} {stopped}: at the end ({}) {}{}",
+                self.bound.readable(),
+                view.now().readable(),
+                Self::who(view, &acting),
+                match self.first_one {
+                    Some(t) => format!(" (one leader at {}, but not since)", t.readable()),
+                    None => String::new(),
+                }
+            )),
+        }
+    }
+}

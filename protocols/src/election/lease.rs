@@ -80,6 +80,14 @@ crate::documented! {
         /// Bug knob: half the candidates (rounded down) count as a quorum, so two sides of an
         /// even split can both elect, with the same generation: caught by `one-leader-per-gen`.
         pub half_is_quorum: bool,
+        /// Bug knob: the store keeps its fence in memory only, so a restarted store has
+        /// forgotten it: caught by `fencing` once the store is crashed.
+        pub fence_in_memory: bool,
+        /// When `eventually-one-leader` starts judging; by default, when the scenario's
+        /// faults stop.
+        pub liveness_from: Option<Duration>,
+        /// How long after that one leader must be in charge (and stay).
+        pub liveness_bound: Duration,
     }
 }
 
@@ -97,6 +105,9 @@ impl Default for LeaseConfig {
             write_work: Duration::from_millis(50),
             lease_on_wall_clock: false,
             half_is_quorum: false,
+            fence_in_memory: false,
+            liveness_from: None,
+            liveness_bound: Duration::from_secs(3),
         }
     }
 }
@@ -394,6 +405,19 @@ impl LeaseNode {
         self.confirmed.is_some()
     }
 
+    /// A candidate that gave up drops the grant it gave itself: it will never lead on
+    /// it (a late grant for its round finds it a follower), and held for a whole lease it
+    /// made every failed candidate refuse the others, so that after heavy faults five
+    /// candidates could duel for ever (found by `eventually-one-leader`).
+    fn release_own_grant(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.granted_to.is_some_and(|(h, _)| h == ctx.id()) {
+            self.granted_to = None;
+            if let Some(t) = self.grant_timer.take() {
+                ctx.cancel_timer(t);
+            }
+        }
+    }
+
     fn on_lease_end(&mut self, ctx: &mut Ctx<'_, Self>, generation: Gen, round: u64) {
         match self.role {
             Role::Candidate { generation: g } if g == generation && round == self.round => {
@@ -401,6 +425,7 @@ impl LeaseNode {
                 ctx.note(format_args!(
                     "role=follower (no majority granted gen {generation})"
                 ));
+                self.release_own_grant(ctx);
                 self.arm_election(ctx);
             }
             Role::Leader { generation: g } if g == generation && self.confirmed == Some(round) => {
@@ -458,6 +483,9 @@ impl Process for LeaseNode {
         };
         if ctx.id().0 >= candidates(ctx) {
             node.role = Role::Store;
+            if ctx.config().fence_in_memory {
+                ctx.durable_mut().store.fence = super::resource::Gen::ZERO;
+            }
             return node;
         }
         if ctx.restarted() {
@@ -510,6 +538,7 @@ impl Process for LeaseNode {
                     if c.saturating_sub(self.refusals as usize) < quorum(ctx) {
                         self.role = Role::Follower;
                         ctx.note(format_args!("role=follower (refused gen {generation})"));
+                        self.release_own_grant(ctx);
                         self.arm_election(ctx);
                     }
                 }

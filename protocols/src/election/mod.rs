@@ -66,7 +66,7 @@ pub mod invariants;
 pub mod lease;
 pub mod resource;
 
-pub use invariants::{ElectionNode, Fencing, OneLeaderPerGen, SplitBrain};
+pub use invariants::{ElectionNode, EventuallyOneLeader, Fencing, OneLeaderPerGen, SplitBrain};
 pub use resource::{Gen, StoreLog};
 
 use sim_core::Time;
@@ -96,7 +96,18 @@ const CHECKS: &[CheckInfo] = &[
         kind: CheckKind::Always,
         promise: "the store never accepts a write from an older generation after one from a newer generation",
     },
+    CheckInfo {
+        name: "eventually-one-leader",
+        kind: CheckKind::Eventually,
+        promise: "within liveness_bound after the faults stop (or liveness_from), exactly one running node acts as leader, and still does at the end",
+    },
 ];
+
+const FENCE_IN_MEMORY_KNOB: Knob = Knob {
+    name: "fence_in_memory",
+    mistake: "the store keeps its fence (the highest generation it accepted) in memory only: a crash of the store forgets it, and a deposed leader's write is accepted after a newer leader's",
+    caught_by: "fencing",
+};
 
 const FENCING_KNOB: Knob = Knob {
     name: "fencing",
@@ -104,8 +115,12 @@ const FENCING_KNOB: Knob = Knob {
     caught_by: "fencing",
 };
 
-fn election_checker<P: ElectionNode + 'static>(name: &str) -> Option<Box<dyn Checker<P>>> {
+fn election_checker<P: ElectionNode + 'static>(
+    name: &str,
+    liveness: (Option<sim_core::Duration>, sim_core::Duration),
+) -> Option<Box<dyn Checker<P>>> {
     match name {
+        "eventually-one-leader" => Some(Box::new(EventuallyOneLeader::new(liveness.0, liveness.1))),
         "split-brain" => Some(Box::new(SplitBrain::new())),
         "one-leader-per-gen" => Some(Box::new(OneLeaderPerGen::new())),
         "fencing" => Some(Box::new(Fencing::new())),
@@ -140,6 +155,12 @@ impl Protocol for BullyProtocol {
     fn knobs() -> &'static [Knob] {
         &[
             FENCING_KNOB,
+            FENCE_IN_MEMORY_KNOB,
+            Knob {
+                name: "never_yield",
+                mistake: "a coordinator never yields to a higher node's Coordinator or heartbeat: after a partition heals, both sides' coordinators stay in charge",
+                caught_by: "eventually-one-leader",
+            },
             Knob {
                 name: "gen_without_node_id",
                 mistake: "generations are bare counters with no node id as a tiebreak, so a coordinator that restarts while another took over (or each side of a partition) takes the same generation as another leader, and the store accepts both leaders' writes",
@@ -152,8 +173,8 @@ impl Protocol for BullyProtocol {
         CHECKS
     }
 
-    fn checker(name: &str, _: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
-        election_checker(name)
+    fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
+        election_checker(name, (config.liveness_from, config.liveness_bound))
     }
 
     fn client_config(workload: &Workload, _: &Self::Config) -> Result<(), String> {
@@ -178,6 +199,7 @@ impl Protocol for LeaseProtocol {
     fn knobs() -> &'static [Knob] {
         &[
             FENCING_KNOB,
+            FENCE_IN_MEMORY_KNOB,
             Knob {
                 name: "lease_on_wall_clock",
                 mistake: "the leader compares the wall clock with a lease deadline instead of measuring a duration on a monotonic clock, so a clock stepped back stretches its lease",
@@ -195,8 +217,8 @@ impl Protocol for LeaseProtocol {
         CHECKS
     }
 
-    fn checker(name: &str, _: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
-        election_checker(name)
+    fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
+        election_checker(name, (config.liveness_from, config.liveness_bound))
     }
 
     fn client_config(workload: &Workload, _: &Self::Config) -> Result<(), String> {

@@ -1,0 +1,273 @@
+//! The engine's self-checks (issue #14): cheap invariants of the engine itself, on in every
+//! run, so that an engine bug is reported as one instead of passing as the protocol's
+//! behaviour. A breach ends the run with `EndReason::EngineError`.
+//!
+//! What the network promises (docs/SCENARIOS.md, *Engine self-checks*), and is checked:
+//!
+//! - **conservation**: every message put on the wire (each send, plus each duplicate the
+//!   network makes) is, when the run ends, delivered, dropped with a reason (loss, a cut,
+//!   a receiver that is down), or still in flight (queued, or held for a paused node);
+//! - **no delivery to a node that is down or paused**: no handler of a crashed or paused
+//!   node runs (a message, a timer, a sync);
+//! - **cuts**: a message is lost if a cut separating its ends exists when it is sent or is
+//!   added while it is in flight; a heal does not bring it back, and a message sent after
+//!   the heal is delivered. So nothing is delivered across a cut that existed at any time
+//!   between its send and its arrival.
+//!
+//! The cut check keeps its own record of every cut (a copy, so a fault in the network's
+//! table does not fool it), numbered by a generation that each cut and heal advance; a
+//! message carries the generation it was sent in.
+
+use crate::network::Cut;
+
+/// A cut as the self-check saw it: in force from when it was added until `removed`.
+struct CutRecord {
+    cut: Cut,
+    /// The generation of the heal that removed it (`u32::MAX` while in force).
+    removed: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct SelfCheck {
+    generation: u32,
+    /// Every cut that may still matter to a message in flight, oldest first; their
+    /// `removed` generations never decrease along the list.
+    log: Vec<CutRecord>,
+}
+
+impl SelfCheck {
+    /// The generation a message sent now carries.
+    #[inline]
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    pub(crate) fn cut_added(&mut self, cut: &Cut) {
+        self.generation += 1;
+        self.log.push(CutRecord {
+            cut: cut.clone(),
+            removed: u32::MAX,
+        });
+    }
+
+    /// Every cut is removed; records no message still in flight can have crossed (all
+    /// sent in generation `oldest_in_flight` or later) are forgotten.
+    pub(crate) fn healed(&mut self, oldest_in_flight: u32) {
+        self.generation += 1;
+        for r in &mut self.log {
+            if r.removed == u32::MAX {
+                r.removed = self.generation;
+            }
+        }
+        self.log.retain(|r| r.removed > oldest_in_flight);
+    }
+
+    /// Did a cut separate `from` and `to` at any time since generation `sent`?
+    #[inline]
+    pub(crate) fn crossed_cut(&self, from: u32, to: u32, sent: u32) -> bool {
+        for r in self.log.iter().rev() {
+            if r.removed <= sent {
+                break;
+            }
+            if r.cut.blocks(from, to) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// A deliberately broken engine path, for the self-checks' own tests: each must be caught.
+/// Outside those tests no path is ever broken (`Bus::broken` is `false`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) enum BrokenPath {
+    /// The network counts a duplicate but never delivers it.
+    DuplicateNeverDelivered,
+    /// A paused node's timers fire.
+    TimersFireWhilePaused,
+    /// A paused node's messages are delivered at once.
+    DeliverWhilePaused,
+    /// A crashed node's messages are not dropped.
+    DeliverToCrashed,
+    /// A new cut does not mark the messages in flight across it as lost.
+    CutSparesInFlight,
+    /// A send ignores the cuts in force.
+    SendIgnoresCut,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BrokenPath;
+    use crate::*;
+
+    /// Every 3ms each node sends a numbered message to every other node.
+    #[derive(Debug)]
+    struct Chatter(u64);
+
+    impl Process for Chatter {
+        type Config = ();
+        type Msg = u64;
+        type Timer = ();
+        type Durable = ();
+        type Request = ();
+        type Response = ();
+        fn start(ctx: &mut Ctx<'_, Self>) -> Self {
+            ctx.set_timer(Duration::from_millis(3), ());
+            Chatter(0)
+        }
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: u64) {}
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: ()) {
+            self.0 += 1;
+            ctx.broadcast(self.0);
+            ctx.set_timer(Duration::from_millis(3), ());
+        }
+    }
+
+    fn ms(n: u64) -> Time {
+        Time::ZERO.plus(Duration::from_millis(n))
+    }
+
+    /// Four nodes chatting for 2s over a lossy, duplicating link with latencies up to
+    /// 40ms (so messages are in flight when faults strike), under every fault that
+    /// touches delivery: partitions, one-way cuts, isolation, heals, pauses, crashes and
+    /// restarts, overlapping.
+    fn heavy(seed: u64, broken: Option<BrokenPath>) -> Report {
+        let mut c = SimConfig::new(seed, 4, Limits::time(Duration::from_secs(2)));
+        c.link = LinkConfig {
+            latency: Latency::Uniform {
+                min: Duration::from_millis(1),
+                max: Duration::from_millis(40),
+            },
+            loss: Probability::new(0.05).unwrap(),
+            duplicate: Probability::new(0.2).unwrap(),
+        };
+        c.trace = TraceLevel::Off;
+        let mut sim: Simulation<Chatter> = Simulation::new(c, (), ()).unwrap();
+        if let Some(b) = broken {
+            sim.break_path(b);
+        }
+        let (n1, n2, n3, n4) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
+        let a = |n: NodeId| Addr::Node(n);
+        let faults = [
+            (
+                100,
+                Fault::Partition(vec![vec![a(n1), a(n2)], vec![a(n3), a(n4)]]),
+            ),
+            (150, Fault::Pause(n3)),
+            (300, Fault::Heal),
+            (320, Fault::Resume(n3)),
+            (400, Fault::Isolate(n2)),
+            (420, Fault::Crash(n4)),
+            (600, Fault::Heal),
+            (650, Fault::Restart(n4)),
+            (
+                700,
+                Fault::OneWay {
+                    from: vec![a(n1)],
+                    to: vec![a(n3), a(n4)],
+                },
+            ),
+            (750, Fault::Pause(n1)),
+            (900, Fault::Heal),
+            (950, Fault::Crash(n1)),
+            (1000, Fault::Restart(n1)),
+            (1100, Fault::Pause(n2)),
+            (1150, Fault::Crash(n2)),
+            (1200, Fault::Restart(n2)),
+            (
+                1300,
+                Fault::Partition(vec![vec![a(n1)], vec![a(n2), a(n3), a(n4)]]),
+            ),
+            (1320, Fault::Heal),
+            (
+                1330,
+                Fault::Partition(vec![vec![a(n4)], vec![a(n2), a(n3), a(n1)]]),
+            ),
+        ];
+        for (at, f) in faults {
+            sim.schedule(ms(at), f);
+        }
+        sim.run()
+    }
+
+    #[test]
+    fn a_healthy_engine_passes_every_self_check_under_heavy_faults() {
+        for seed in 0..20 {
+            let r = heavy(seed, None);
+            assert_eq!(
+                r.end,
+                EndReason::TimeLimit,
+                "seed {seed}: {:?}",
+                r.engine_error
+            );
+            assert_eq!(r.engine_error, None);
+            // The faults did what they are for: every kind of drop happened.
+            assert!(r.stats.drops_loss > 0 && r.stats.drops_partition > 0);
+            assert!(r.stats.drops_down > 0 && r.stats.duplicates > 0);
+        }
+    }
+
+    fn caught(broken: BrokenPath, what: &str) {
+        let found = (0..20).find_map(|seed| {
+            let r = heavy(seed, Some(broken));
+            (r.end == EndReason::EngineError).then(|| r.engine_error.expect("says why"))
+        });
+        let message = found.unwrap_or_else(|| panic!("{broken:?} was never caught"));
+        assert!(message.starts_with(what), "{broken:?}: {message}");
+    }
+
+    #[test]
+    fn a_duplicate_counted_but_never_delivered_breaks_conservation() {
+        caught(BrokenPath::DuplicateNeverDelivered, "conservation: ");
+    }
+
+    #[test]
+    fn timers_that_fire_during_a_pause_are_caught() {
+        caught(BrokenPath::TimersFireWhilePaused, "pause: a handler of n");
+    }
+
+    #[test]
+    fn a_delivery_to_a_paused_node_is_caught() {
+        caught(BrokenPath::DeliverWhilePaused, "delivery: ");
+    }
+
+    #[test]
+    fn a_delivery_to_a_crashed_node_is_caught() {
+        caught(BrokenPath::DeliverToCrashed, "delivery: ");
+    }
+
+    #[test]
+    fn a_cut_that_spares_messages_in_flight_is_caught() {
+        caught(BrokenPath::CutSparesInFlight, "cut: ");
+    }
+
+    #[test]
+    fn a_send_across_a_cut_is_caught() {
+        caught(BrokenPath::SendIgnoresCut, "cut: ");
+    }
+
+    #[test]
+    fn a_message_sent_after_a_heal_is_delivered_and_one_sent_before_is_not() {
+        // The documented model, pinned: n1 -> n2 is cut from 10ms to 20ms; latency is 15ms.
+        let mut c = SimConfig::new(1, 2, Limits::time(Duration::from_millis(200)));
+        c.link = LinkConfig {
+            latency: Latency::Constant(Duration::from_millis(15)),
+            ..LinkConfig::default()
+        };
+        let mut sim: Simulation<Chatter> = Simulation::new(c, (), ()).unwrap();
+        let (a, b) = (Addr::Node(NodeId(0)), Addr::Node(NodeId(1)));
+        sim.schedule(ms(10), Fault::Partition(vec![vec![a], vec![b]]));
+        sim.schedule(ms(20), Fault::Heal);
+        let r = sim.run();
+        assert_eq!(r.engine_error, None);
+        let text = r.trace.to_text();
+        // Sent at 9ms (before the cut), due at 24ms (after the heal): lost.
+        assert!(
+            text.contains("    24.000ms  n1 -x n2  3  (lost: partition)"),
+            "{text}"
+        );
+        // Sent at 21ms, after the heal: delivered at 36ms.
+        assert!(text.contains("    36.000ms  n2 <- n1  7"), "{text}");
+    }
+}
