@@ -108,6 +108,10 @@ enum Command {
         /// Run only shard I of N (0-based): the seeds whose position in the range is I mod N.
         #[arg(long, value_parser = parse_shard, default_value = "0/1")]
         shard: (u64, u64),
+        /// After the summary, print for each of the protocol's sometimes-properties how
+        /// many seeds reached it, and warn about those none reached [default: not printed].
+        #[arg(long, default_value_t = false)]
+        coverage: bool,
     },
     /// Summarize sweep outputs (e.g. the shards of one sweep) as one sweep over them would.
     ///
@@ -401,7 +405,8 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             jobs,
             out,
             shard,
-        } => run_sweep(&file, seeds, jobs, out, shard),
+            coverage,
+        } => run_sweep(&file, seeds, jobs, out, shard, coverage),
         Command::Report { files } => run_report(&files),
         Command::Shrink { file, seed, out } => run_shrink(&file, seed, out),
         Command::CheckDeterminism { file, seeds } => run_determinism(&file, seeds),
@@ -522,6 +527,7 @@ fn run_one(
                 text.push('\n');
             }
             text.push_str(&output::verdict_text_with(&s, &r, explain));
+            text.push_str(&output::reached_text(&r));
             if stats {
                 text.push_str(&output::stats_text(&r, wall));
             }
@@ -579,6 +585,7 @@ fn run_sweep(
     jobs: Option<usize>,
     out: Option<String>,
     shard: (u64, u64),
+    coverage: bool,
 ) -> Result<ExitCode, Failure> {
     let s = load(file)?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -639,6 +646,10 @@ fn run_sweep(
         );
     }
     eprint!("{}", summary.render(file, &s.expect().to_string()));
+    if coverage {
+        let declared = registry::sometimes(s.protocol()).unwrap_or_default();
+        eprint!("{}", summary.coverage(s.protocol(), declared));
+    }
     Ok(ExitCode::from(summary.exit_code()))
 }
 
@@ -812,6 +823,12 @@ fn run_list(dir: &str) -> Result<ExitCode, Failure> {
         }
         for (name, kind, promise) in &p.checks {
             o.push_str(&format!("    check {name} ({kind:?}): {promise}\n"));
+        }
+        if p.sometimes.is_empty() {
+            o.push_str("    sometimes: none\n");
+        }
+        for prop in p.sometimes {
+            o.push_str(&format!("    sometimes {}: {}\n", prop.name, prop.meaning));
         }
         if p.knobs.is_empty() {
             o.push_str("    bug knobs: none\n");

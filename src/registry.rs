@@ -27,6 +27,8 @@ pub struct Info {
     pub checks: Vec<(&'static str, CheckKind, &'static str)>,
     /// The default config, as `Debug` prints it.
     pub config: String,
+    /// Its sometimes-properties ([`Protocol::sometimes`]).
+    pub sometimes: &'static [protocols::Sometimes],
 }
 
 impl Info {
@@ -44,6 +46,7 @@ impl Info {
                 .map(|c| (c.name, c.kind, c.promise))
                 .collect(),
             config: format!("{:#?}", P::Config::default()),
+            sometimes: P::sometimes(),
         }
     }
 }
@@ -63,6 +66,16 @@ macro_rules! registry {
                 }
             )*
             let _ = v;
+            None
+        }
+
+        /// The sometimes-properties of the protocol called `name`; `None` if there is none.
+        pub fn sometimes(name: &str) -> Option<&'static [protocols::Sometimes]> {
+            $(
+                if name == <$protocol as Protocol>::NAME {
+                    return Some(<$protocol as Protocol>::sometimes());
+                }
+            )*
             None
         }
 

@@ -110,6 +110,8 @@ pub(crate) struct Bus<P: Process> {
     pub(crate) next_process: u64,
     /// The client each history process belongs to (its name), for explanations.
     pub(crate) process_names: std::collections::BTreeMap<u64, String>,
+    /// The sometimes-properties reached so far (beside the trace, never in it).
+    pub(crate) reached: crate::reach::Reached,
 }
 
 impl<P: Process> Bus<P> {

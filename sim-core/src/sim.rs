@@ -168,6 +168,9 @@ pub struct Report {
     pub findings: Vec<(String, String)>,
     /// Structural hash of every event; equal for equal runs even with the trace off.
     pub fingerprint: u64,
+    /// The sometimes-properties the run reached, `(index, first reached at)`, in the order
+    /// first reached ([`crate::Ctx::reached`]); not part of the trace or the fingerprint.
+    pub reached: Vec<(usize, Time)>,
     pub trace: Trace,
     /// What the clients asked and got (model `kv` by default; callers may relabel it).
     #[serde(skip)]
@@ -295,6 +298,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 .enumerate()
                 .map(|(i, name)| (i as u64, name.clone()))
                 .collect(),
+            reached: Default::default(),
         };
         Ok(Simulation {
             seed,
@@ -535,6 +539,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             violations: self.violations.clone(),
             findings,
             fingerprint: self.bus.fingerprint.value(),
+            reached: self.bus.reached.take(),
             trace: Trace {
                 level: self.bus.trace.level,
                 events: std::mem::take(&mut self.bus.trace.events),

@@ -38,6 +38,10 @@ pub(super) struct File {
     #[serde(default)]
     pub trace: Option<TraceSetting>,
     pub expect: Spanned<Expect>,
+    /// Sometimes-properties the run must reach (`reach: ["lease-read-served"]`); a run
+    /// that misses one is `unreached`, never a pass.
+    #[serde(default)]
+    pub reach: Vec<Spanned<String>>,
 }
 
 /// `At("2s", Crash("n3"))`: a fault at a time.
