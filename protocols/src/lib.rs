@@ -280,6 +280,10 @@ impl Protocol for PingstormProtocol {
         &[]
     }
 
+    fn sometimes() -> &'static [Sometimes] {
+        pingstorm::PingReach::ALL
+    }
+
     fn checker(_: &str, _: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
         None
     }

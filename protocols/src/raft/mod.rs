@@ -522,6 +522,26 @@ pub const KNOBS: &[Knob] = &[
     },
 ];
 
+crate::sometimes! {
+    /// What a good Raft test reaches (`reach: [...]` in a scenario; `sweep --coverage`).
+    pub enum RaftReach {
+        LeaderChangedUncommitted => "leader-changed-uncommitted",
+            "leadership changed while a leader's log held uncommitted entries: a leader stepped down with them, or a new leader was elected holding entries of earlier terms it had not committed";
+        FollowerEntryOverwritten => "follower-entry-overwritten",
+            "a follower deleted a conflicting suffix of its log for a leader's entries (§5.3)";
+        StaleVoteReply => "stale-vote-reply",
+            "a RequestVote reply arrived after the term it answered had ended for its candidate";
+        LeaseReadServed => "lease-read-served",
+            "a leader answered a read from its lease, without the log";
+        ClientRetried => "client-retried",
+            "a client resent a request whose attempt went unanswered (it may have been applied)";
+        DuplicateApplied => "duplicate-applied-once",
+            "a command that reached the log twice (a retry) was applied once: the second copy found it applied";
+        AppendRefused => "append-refused",
+            "a follower refused AppendEntries because its log lacked the previous entry, and the leader backed up (§5.3)";
+    }
+}
+
 /// The checks.
 pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
@@ -580,6 +600,10 @@ impl Protocol for RaftProtocol {
         CHECKS
     }
 
+    fn sometimes() -> &'static [crate::Sometimes] {
+        RaftReach::ALL
+    }
+
     fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
         invariants::checker(name, config)
     }
@@ -610,6 +634,6 @@ impl Protocol for RaftProtocol {
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
         workload.validate()?;
         config.validate()?;
-        Ok(KvClientConfig::new(workload.clone()))
+        Ok(KvClientConfig::new(workload.clone()).reach_on_retry(RaftReach::ClientRetried))
     }
 }
