@@ -28,7 +28,6 @@ impl Default for PingstormConfig {
     }
 }
 
-/// One storm message: where it came from, how many hops it has made, and 64 bytes of load.
 crate::sometimes! {
     /// What a run of the storm reaches.
     pub enum PingReach {
@@ -42,6 +41,7 @@ crate::sometimes! {
 /// The hops after which a ping's path counts as long ([`PingReach::LongPath`]).
 pub const LONG_PATH_HOPS: u32 = 100;
 
+/// One storm message: where it came from, how many hops it has made, and 64 bytes of load.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Ping {
     pub origin: NodeId,
