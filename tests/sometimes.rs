@@ -311,3 +311,18 @@ fn docs_scenarios_lists_every_property_of_every_protocol() {
         }
     }
 }
+
+#[test]
+fn shrink_pins_the_violation_and_leaves_reach_out() {
+    // The unfenced bully demo requires `stale-write-accepted`; its shrunk file pins the
+    // fencing violation alone, so dropping a fault that reached the property is fine.
+    let s = Scenario::load("scenarios/split-brain/bully-partition-unfenced.ron").unwrap();
+    assert!(s.reach().any(|p| p == "stale-write-accepted"));
+    let shrunk =
+        faultline::shrink::shrink(&s, s.seed(), &mut |_| {}).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(shrunk.check, "fencing");
+    assert!(!shrunk.text.contains("reach:"), "{}", shrunk.text);
+    let back = Scenario::parse("shrunk.ron", &shrunk.text).unwrap();
+    let r = runner::run(&back, back.seed(), TraceLevel::Off).unwrap();
+    assert!(r.matched, "{:?}", r.outcome);
+}
