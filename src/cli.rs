@@ -122,6 +122,11 @@ enum Command {
         /// The sweep outputs (`sweep --out` files, or a sweep's stdout saved).
         #[arg(required = true)]
         files: Vec<String>,
+        /// Also print how many seeds reached each sometimes-property, as `sweep --coverage`
+        /// does (reads the scenario file the header names, for its protocol) [default: not
+        /// printed].
+        #[arg(long, default_value_t = false)]
+        coverage: bool,
     },
     /// Shrink a failing run to the smallest scenario that still fails the same check.
     Shrink {
@@ -407,7 +412,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             shard,
             coverage,
         } => run_sweep(&file, seeds, jobs, out, shard, coverage),
-        Command::Report { files } => run_report(&files),
+        Command::Report { files, coverage } => run_report(&files, coverage),
         Command::Shrink { file, seed, out } => run_shrink(&file, seed, out),
         Command::CheckDeterminism { file, seeds } => run_determinism(&file, seeds),
         Command::CheckHistory {
@@ -653,7 +658,7 @@ fn run_sweep(
     Ok(ExitCode::from(summary.exit_code()))
 }
 
-fn run_report(files: &[String]) -> Result<ExitCode, Failure> {
+fn run_report(files: &[String], coverage: bool) -> Result<ExitCode, Failure> {
     let mut outputs = Vec::new();
     for path in files {
         let f = std::fs::File::open(path)
@@ -665,6 +670,11 @@ fn run_report(files: &[String]) -> Result<ExitCode, Failure> {
     let merged = sweep::merge(&outputs).map_err(Failure::Input)?;
     let h = &merged.header;
     print!("{}", merged.summary.render(&h.scenario, &h.expect));
+    if coverage {
+        let s = Scenario::load(&h.scenario)?;
+        let declared = registry::sometimes(s.protocol()).unwrap_or_default();
+        print!("{}", merged.summary.coverage(s.protocol(), declared));
+    }
     if merged.missing > 0 {
         let first: Vec<String> = merged.missing_first.iter().map(u64::to_string).collect();
         let mut message = format!(

@@ -326,3 +326,38 @@ fn shrink_pins_the_violation_and_leaves_reach_out() {
     let r = runner::run(&back, back.seed(), TraceLevel::Off).unwrap();
     assert!(r.matched, "{:?}", r.outcome);
 }
+
+#[test]
+fn report_merges_the_coverage_of_a_sharded_sweep() {
+    let dir = std::env::temp_dir().join(format!("faultline-coverage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shard = |i: u32| dir.join(format!("s{i}.jsonl")).display().to_string();
+    for i in 0..2 {
+        let out = faultline_cmd(&[
+            "sweep",
+            "scenarios/pingstorm/smoke.ron",
+            "--seeds",
+            "0..4",
+            "--jobs",
+            "1",
+            "--shard",
+            &format!("{i}/2"),
+            "--out",
+            &shard(i),
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let out = faultline_cmd(&["report", &shard(0), &shard(1), "--coverage"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("coverage: seeds of 4 that reached each sometimes-property of pingstorm:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("      4 (100.0%)"), "{stdout}");
+    assert!(
+        stdout.contains("warning: no seed reached 1 of 2: long-path;"),
+        "{stdout}"
+    );
+}
