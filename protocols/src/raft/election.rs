@@ -225,6 +225,9 @@ impl Node {
             && d.voted_for().is_none_or(|v| v == from)
             && self.log_up_to_date(ctx, last_index, last_term);
         if granted {
+            if self.fresh_from_restart {
+                ctx.reached(RaftReach::VotedAfterRestart);
+            }
             ctx.durable_mut().vote(from); // persisted before the answer leaves
             self.reset_election_timer(ctx);
         }

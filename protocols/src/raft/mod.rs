@@ -324,6 +324,8 @@ pub struct Node {
     election_deadline: Time,
     election_timer_at: Time,
     heartbeat_timer: Option<TimerId>,
+    /// Restarted and has not heard from a leader since (for `voted-after-restart`).
+    fresh_from_restart: bool,
 }
 
 impl Node {
@@ -418,6 +420,7 @@ impl Process for Node {
             election_deadline: Time::ZERO,
             election_timer_at: Time::ZERO,
             heartbeat_timer: None,
+            fresh_from_restart: ctx.restarted(),
         };
         if ctx.restarted() {
             let d = ctx.durable();
@@ -539,6 +542,8 @@ crate::sometimes! {
             "a command that reached the log twice (a retry) was applied once: the second copy found it applied";
         AppendRefused => "append-refused",
             "a follower refused AppendEntries because its log lacked the previous entry, and the leader backed up (§5.3)";
+        VotedAfterRestart => "voted-after-restart",
+            "a restarted server granted a vote before hearing from any leader: the vote rests on what it persisted (§5.2)";
     }
 }
 

@@ -86,6 +86,7 @@ impl Node {
             self.become_follower(ctx, term);
         }
         self.leader = Some(from);
+        self.fresh_from_restart = false;
         self.leader_contact = Some(ctx.monotonic());
         self.reset_election_timer(ctx);
 
