@@ -111,6 +111,10 @@ enum Command {
         /// Run only shard I of N (0-based): the seeds whose position in the range is I mod N.
         #[arg(long, value_parser = parse_shard, default_value = "0/1")]
         shard: (u64, u64),
+        /// After the summary, print for each of the protocol's sometimes-properties how
+        /// many seeds reached it, and warn about those none reached [default: not printed].
+        #[arg(long, default_value_t = false)]
+        coverage: bool,
     },
     /// Summarize sweep outputs (e.g. the shards of one sweep) as one sweep over them would.
     ///
@@ -121,6 +125,11 @@ enum Command {
         /// The sweep outputs (`sweep --out` files, or a sweep's stdout saved).
         #[arg(required = true)]
         files: Vec<String>,
+        /// Also print how many seeds reached each sometimes-property, as `sweep --coverage`
+        /// does (reads the scenario file the header names, for its protocol) [default: not
+        /// printed].
+        #[arg(long, default_value_t = false)]
+        coverage: bool,
     },
     /// Shrink a failing run to the smallest scenario that still fails the same way.
     Shrink {
@@ -416,8 +425,9 @@ fn run(cli: Cli, reg: &Registry) -> Result<ExitCode, Failure> {
             jobs,
             out,
             shard,
-        } => run_sweep(reg, &file, seeds, jobs, out, shard),
-        Command::Report { files } => run_report(&files),
+            coverage,
+        } => run_sweep(reg, &file, seeds, jobs, out, shard, coverage),
+        Command::Report { files, coverage } => run_report(reg, &files, coverage),
         Command::Shrink { file, seed, out } => run_shrink(reg, &file, seed, out),
         Command::CheckDeterminism { file, seeds } => run_determinism(reg, &file, seeds),
         Command::CheckHistory {
@@ -539,6 +549,7 @@ fn run_one(
                 text.push('\n');
             }
             text.push_str(&output::verdict_text_with(&s, &r, explain));
+            text.push_str(&output::reached_text(&r));
             if stats {
                 text.push_str(&output::stats_text(&r, wall));
             }
@@ -597,6 +608,7 @@ fn run_sweep(
     jobs: Option<usize>,
     out: Option<String>,
     shard: (u64, u64),
+    coverage: bool,
 ) -> Result<ExitCode, Failure> {
     let s = load(reg, file)?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -650,10 +662,14 @@ fn run_sweep(
         );
     }
     eprint!("{}", summary.render(file, &s.expect().to_string()));
+    if coverage {
+        let declared = reg.sometimes(s.protocol()).unwrap_or_default();
+        eprint!("{}", summary.coverage(s.protocol(), declared));
+    }
     Ok(ExitCode::from(summary.exit_code()))
 }
 
-fn run_report(files: &[String]) -> Result<ExitCode, Failure> {
+fn run_report(reg: &Registry, files: &[String], coverage: bool) -> Result<ExitCode, Failure> {
     let mut outputs = Vec::new();
     for path in files {
         let f = std::fs::File::open(path)
@@ -665,6 +681,11 @@ fn run_report(files: &[String]) -> Result<ExitCode, Failure> {
     let merged = sweep::merge(&outputs).map_err(Failure::Input)?;
     let h = &merged.header;
     print!("{}", merged.summary.render(&h.scenario, &h.expect));
+    if coverage {
+        let s = Scenario::load(&h.scenario)?;
+        let declared = reg.sometimes(s.protocol()).unwrap_or_default();
+        print!("{}", merged.summary.coverage(s.protocol(), declared));
+    }
     if merged.missing > 0 {
         let first: Vec<String> = merged.missing_first.iter().map(u64::to_string).collect();
         let mut message = format!(
@@ -850,6 +871,12 @@ fn run_list(reg: &Registry, dir: &str) -> Result<ExitCode, Failure> {
         }
         for (name, kind, promise) in &p.checks {
             o.push_str(&format!("    check {name} ({kind:?}): {promise}\n"));
+        }
+        if p.sometimes.is_empty() {
+            o.push_str("    sometimes: none\n");
+        }
+        for prop in p.sometimes {
+            o.push_str(&format!("    sometimes {}: {}\n", prop.name, prop.meaning));
         }
         if p.knobs.is_empty() {
             o.push_str("    bug knobs: none\n");

@@ -34,6 +34,7 @@ pub fn outcome_name(o: &Outcome) -> String {
         Outcome::Undecided { check, .. } => format!("undecided: {check}"),
         Outcome::Runaway { message, .. } => format!("runaway: {message}"),
         Outcome::EngineError { message, .. } => format!("ENGINE ERROR: {message}"),
+        Outcome::Unreached { missing } => format!("unreached: {}", missing.join(", ")),
     }
 }
 
@@ -151,6 +152,14 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
                 crate::runner::EXIT_ENGINE_ERROR
             );
         }
+        Outcome::Unreached { missing } => {
+            let s_ = if missing.len() == 1 { "y" } else { "ies" };
+            let _ = writeln!(
+                o,
+                "unreached: the run never reached the propert{s_} its scenario requires (`reach`): {}; it no longer shows what it is for",
+                missing.join(", ")
+            );
+        }
         Outcome::Pass | Outcome::Violation(_) => {}
     }
     let got = outcome_name(&r.outcome);
@@ -164,6 +173,21 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
         let _ = writeln!(o, "replay: {}", replay_command(s.file(), r.seed));
     }
     o
+}
+
+/// `reached: leader-elected at 152ms, lease-read-served at 1.2s`: the sometimes-properties
+/// the run reached (in the order first reached), or `reached: none of the N properties`.
+/// `run` prints it after the verdict; it is not part of the pinned verdict text.
+pub fn reached_text(r: &RunResult) -> String {
+    if r.reached.is_empty() {
+        return "reached: no sometimes-property\n".to_string();
+    }
+    let each: Vec<String> = r
+        .reached
+        .iter()
+        .map(|(name, t)| format!("{name} at {}", t.readable()))
+        .collect();
+    format!("reached: {}\n", each.join(", "))
 }
 
 /// Counters and speed: events, virtual time, wall time, events/s, virtual/wall.
@@ -208,6 +232,7 @@ pub fn json_report(
         "stats": r.report.stats,
         "fingerprint": format!("{:016x}", r.report.fingerprint),
         "replay": replay_command(s.file(), r.seed),
+        "reached": reached_json(r),
     });
     if level != TraceLevel::Off {
         let events: Vec<&sim_core::TraceEvent> = r
@@ -233,6 +258,17 @@ pub fn json_report(
         v["wall_time_s"] = json!(w.as_secs_f64());
     }
     v
+}
+
+/// `[{"property": "lease-read-served", "time_ns": 1200000000}, ...]`, in the order first
+/// reached.
+pub fn reached_json(r: &RunResult) -> serde_json::Value {
+    json!(
+        r.reached
+            .iter()
+            .map(|(name, t)| json!({"property": name, "time_ns": t.as_nanos()}))
+            .collect::<Vec<_>>()
+    )
 }
 
 /// The history as JSON Lines, with where it came from in the header (`scenario`, `seed`:

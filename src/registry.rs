@@ -46,6 +46,8 @@ pub struct Info {
     /// The default config as RON to paste into a scenario: one field a line under its
     /// doc comment ([`crate::config::default_config`]).
     pub config: String,
+    /// Its sometimes-properties ([`Protocol::sometimes`]).
+    pub sometimes: &'static [protocols::Sometimes],
 }
 
 impl Info {
@@ -63,6 +65,7 @@ impl Info {
                 .map(|c| (c.name, c.kind, c.promise))
                 .collect(),
             config: crate::config::default_config::<P>(),
+            sometimes: P::sometimes(),
         }
     }
 }
@@ -96,6 +99,7 @@ trait Entry: Send + Sync {
         on_seed: &mut dyn FnMut(u64),
     ) -> Result<Option<Difference>, ScenarioError>;
     fn template(&self) -> String;
+    fn sometimes(&self) -> &'static [protocols::Sometimes];
     fn compare_check(&self, s: &Scenario) -> Result<(), ScenarioError>;
     fn compare_run(
         &self,
@@ -149,6 +153,9 @@ impl<P: Protocol + 'static> Entry for Typed<P> {
     }
     fn template(&self) -> String {
         crate::config::template::<P>()
+    }
+    fn sometimes(&self) -> &'static [protocols::Sometimes] {
+        P::sometimes()
     }
     fn compare_check(&self, s: &Scenario) -> Result<(), ScenarioError> {
         compare::check_with::<P>(s)
@@ -281,6 +288,15 @@ impl Registry {
             .check_determinism(s, seeds, on_seed)
     }
 
+    /// The sometimes-properties of the protocol called `name`
+    /// ([`Protocol::sometimes`]); `None` if there is none.
+    pub fn sometimes(&self, name: &str) -> Option<&'static [protocols::Sometimes]> {
+        self.protocols
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| p.sometimes())
+    }
+
     /// The commented starting scenario ([`crate::config::template`]) for the protocol
     /// called `name`; `None` if there is none.
     pub fn template(&self, name: &str) -> Option<String> {
@@ -335,6 +351,12 @@ pub fn builtin_ref() -> &'static Registry {
 /// The names scenario files may write in `protocol: (name: ...)` (built-in protocols).
 pub fn names() -> Vec<&'static str> {
     BUILTIN.names()
+}
+
+/// The sometimes-properties of the built-in protocol called `name`; `None` if there is
+/// none.
+pub fn sometimes(name: &str) -> Option<&'static [protocols::Sometimes]> {
+    BUILTIN.sometimes(name)
 }
 
 /// Every built-in protocol, for `faultline list`.

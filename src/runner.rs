@@ -51,6 +51,13 @@ pub enum Outcome {
         at: Time,
         message: String,
     },
+    /// The run ended as `expect` says, but missed sometimes-properties the scenario
+    /// requires (`reach: [...]`): it did not show what it is for, so it cannot pass.
+    /// Exit code [`EXIT_NOT_MET`].
+    Unreached {
+        /// The required properties it never reached, in the file's order.
+        missing: Vec<String>,
+    },
 }
 
 /// Exit code of a run or sweep whose outcomes all met `expect`.
@@ -77,7 +84,8 @@ impl Outcome {
             | Outcome::Incomplete { .. }
             | Outcome::Undecided { .. }
             | Outcome::Runaway { .. }
-            | Outcome::EngineError { .. } => None,
+            | Outcome::EngineError { .. }
+            | Outcome::Unreached { .. } => None,
         }
     }
 
@@ -91,7 +99,7 @@ impl Outcome {
             Outcome::Runaway { .. } => EXIT_RUNAWAY,
             Outcome::EngineError { .. } => EXIT_ENGINE_ERROR,
             Outcome::Undecided { .. } => EXIT_UNDECIDED,
-            Outcome::Pass | Outcome::Violation(_) => EXIT_NOT_MET,
+            Outcome::Pass | Outcome::Violation(_) | Outcome::Unreached { .. } => EXIT_NOT_MET,
         }
     }
 }
@@ -123,6 +131,9 @@ pub struct RunResult {
     pub outcome: Outcome,
     /// The outcome is what the scenario expects.
     pub matched: bool,
+    /// The sometimes-properties the run reached, by name, with the virtual time each was
+    /// first reached, in that order ([`protocols::Protocol::sometimes`]).
+    pub reached: Vec<(&'static str, Time)>,
     pub report: Report,
 }
 
@@ -131,6 +142,8 @@ pub struct RunResult {
 pub struct Prepared<P: Protocol> {
     config: P::Config,
     checks: Vec<(String, CheckKind)>,
+    /// The indices of the properties the scenario requires (`reach`), in its order.
+    reach: Vec<usize>,
 }
 
 impl<P: Protocol> Prepared<P> {
@@ -218,13 +231,46 @@ impl<P: Protocol> Prepared<P> {
             }
             checks.push((info.name.to_string(), info.kind));
         }
+        let mut reach = Vec::new();
+        for r in &s.reach {
+            let Some(i) = P::sometimes().iter().position(|p| p.name == r.value) else {
+                let valid: Vec<String> = P::sometimes()
+                    .iter()
+                    .map(|p| format!("{:?}", p.name))
+                    .collect();
+                let help = if valid.is_empty() {
+                    format!(
+                        "{} declares no sometimes-properties: remove `reach`",
+                        P::NAME
+                    )
+                } else {
+                    format!(
+                        "{} declares {}; `faultline list` says what each means",
+                        P::NAME,
+                        list(&valid)
+                    )
+                };
+                return Err(s
+                    .error(
+                        r.span.clone(),
+                        format!("unknown sometimes-property {:?} for {}", r.value, P::NAME),
+                    )
+                    .label("not a property of this protocol")
+                    .help(help));
+            };
+            reach.push(i);
+        }
         if let Err(e) = P::client_config(&s.workload, &config) {
             return Err(s.error(s.workload_span.clone(), e).label("this workload"));
         }
         if let Err(e) = P::validate_cluster(&config, s.nodes.len()) {
             return Err(s.error(s.cluster_text.clone(), e).label("this cluster"));
         }
-        Ok(Prepared { config, checks })
+        Ok(Prepared {
+            config,
+            checks,
+            reach,
+        })
     }
 
     /// The protocol's config as the file set it.
@@ -292,11 +338,17 @@ impl<P: Protocol> Prepared<P> {
     ) -> Result<RunResult, ScenarioError> {
         let mut sim = self.build(s, seed, trace)?;
         let mut report = sim.run();
+        let reached: Vec<(&'static str, Time)> = report
+            .reached
+            .iter()
+            .filter_map(|&(i, t)| Some((P::sometimes().get(i)?.name, t)))
+            .collect();
         if let Some(outcome) = incomplete(&report) {
             return Ok(RunResult {
                 seed,
                 outcome,
                 matched: false,
+                reached,
                 report,
             });
         }
@@ -327,10 +379,22 @@ impl<P: Protocol> Prepared<P> {
         if let (Outcome::Pass, Some((check, message))) = (&outcome, undecided) {
             (outcome, matched) = (Outcome::Undecided { check, message }, false);
         }
+        if matched {
+            let missing: Vec<String> = self
+                .reach
+                .iter()
+                .filter(|&&i| !report.reached.iter().any(|&(r, _)| r == i))
+                .map(|&i| P::sometimes()[i].name.to_string())
+                .collect();
+            if !missing.is_empty() {
+                (outcome, matched) = (Outcome::Unreached { missing }, false);
+            }
+        }
         Ok(RunResult {
             seed,
             outcome,
             matched,
+            reached,
             report,
         })
     }

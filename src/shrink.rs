@@ -386,6 +386,12 @@ pub fn shrink_with_progress<P: Protocol>(
     log: &mut dyn FnMut(&str),
     on_run: &mut dyn FnMut(usize),
 ) -> Result<Shrunk, ShrinkError> {
+    // The shrunk file pins a violation, not what the original had to reach: `reach` is
+    // dropped, so a candidate that no longer reaches it still counts as failing the same
+    // way (and the file written says so by leaving it out).
+    let mut plain = s.clone();
+    plain.reach.clear();
+    let s = &plain;
     let prepared = Prepared::<P>::new(s)?;
     let first = prepared.run(s, seed, TraceLevel::Off)?;
     let Some(check) = first.outcome.check().map(str::to_string) else {

@@ -153,6 +153,9 @@ pub struct Recorded {
     pub outcome: String,
     /// The outcome's kind: `pass`, `violation`, or any kind a later faultline adds.
     pub kind: String,
+    /// The sometimes-properties the run reached (the line's `reached`), in the order
+    /// first reached; empty in lines written before sweeps recorded them.
+    pub reached: Vec<String>,
 }
 
 impl Recorded {
@@ -188,6 +191,15 @@ impl Recorded {
                 _ => return None,
             },
             outcome: v.get("outcome")?.as_str()?.to_string(),
+            reached: v
+                .get("reached")
+                .and_then(|r| r.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
             kind: v.get("kind")?.as_str()?.to_string(),
         })
     }
@@ -314,6 +326,8 @@ pub struct SweepSummary {
     pub recorded: u64,
     /// Seeds whose outcome did not meet `expect`, in seed order.
     pub failed: Vec<Recorded>,
+    /// For each sometimes-property some seed reached, how many seeds reached it.
+    pub reached: BTreeMap<String, u64>,
 }
 
 impl SweepSummary {
@@ -326,6 +340,7 @@ impl SweepSummary {
     pub fn add_recorded<'a>(&mut self, results: impl IntoIterator<Item = &'a Recorded>) {
         for r in results {
             self.recorded += 1;
+            self.count_reached(r);
             if !r.ok {
                 self.failed.push(r.clone());
             }
@@ -349,6 +364,57 @@ impl SweepSummary {
             }
         }
         groups
+    }
+
+    fn count_reached(&mut self, r: &Recorded) {
+        for p in &r.reached {
+            *self.reached.entry(p.clone()).or_default() += 1;
+        }
+    }
+
+    /// `sweep --coverage`: for each of the protocol's sometimes-properties (`declared`,
+    /// in its order), how many of the seeds reached it, then a warning naming those no
+    /// seed reached (a scenario that never gets there tests nothing about them).
+    pub fn coverage(&self, protocol: &str, declared: &[protocols::Sometimes]) -> String {
+        let mut o = String::new();
+        let seeds = self.seeds();
+        if declared.is_empty() {
+            let _ = writeln!(o, "coverage: {protocol} declares no sometimes-properties");
+            return o;
+        }
+        let _ = writeln!(
+            o,
+            "coverage: seeds of {seeds} that reached each sometimes-property of {protocol}:"
+        );
+        let width = declared.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        let mut never = Vec::new();
+        for p in declared {
+            let n = self.reached.get(p.name).copied().unwrap_or(0);
+            if n == 0 {
+                never.push(p.name);
+            }
+            let pct = if seeds == 0 {
+                0.0
+            } else {
+                100.0 * n as f64 / seeds as f64
+            };
+            let _ = writeln!(
+                o,
+                "  {:<width$}  {n:>7} ({pct:5.1}%)  {}",
+                p.name, p.meaning
+            );
+        }
+        if !never.is_empty() {
+            let _ = writeln!(
+                o,
+                "warning: no seed reached {} of {}: {}; this scenario tests nothing that needs {}",
+                never.len(),
+                declared.len(),
+                never.join(", "),
+                if never.len() == 1 { "it" } else { "them" }
+            );
+        }
+        o
     }
 
     /// The exit code of a sweep with this summary: the most serious of its seeds' codes
@@ -484,6 +550,7 @@ pub fn sweep_with<P: Protocol>(
                 }
             }
             while let Some((line, r)) = pending.remove(&written) {
+                summary.count_reached(&r);
                 if !r.ok {
                     summary.failed.push(r);
                 }
@@ -508,6 +575,7 @@ fn recorded(r: &crate::RunResult) -> Recorded {
         ok: r.matched,
         outcome: outcome_name(&r.outcome),
         kind: outcome_kind(&r.outcome),
+        reached: r.reached.iter().map(|(p, _)| p.to_string()).collect(),
     }
 }
 
@@ -534,8 +602,10 @@ fn result_line(r: &crate::RunResult) -> String {
         | Outcome::Incomplete { .. }
         | Outcome::Undecided { .. }
         | Outcome::Runaway { .. }
-        | Outcome::EngineError { .. } => serde_json::Value::Null,
+        | Outcome::EngineError { .. }
+        | Outcome::Unreached { .. } => serde_json::Value::Null,
     };
+    let reached: Vec<&str> = r.reached.iter().map(|(p, _)| *p).collect();
     let v = json!({
         "seed": r.seed,
         "verdict": if r.matched { "ok" } else { "failed" },
@@ -546,6 +616,7 @@ fn result_line(r: &crate::RunResult) -> String {
         "end_time_ns": r.report.end_time.as_nanos(),
         "fingerprint": format!("{:016x}", r.report.fingerprint),
         "stats": r.report.stats,
+        "reached": reached,
     });
     format!("{v}\n")
 }
@@ -681,6 +752,7 @@ mod tests {
             ok,
             outcome: outcome.into(),
             kind: kind.into(),
+            reached: Vec::new(),
         }
     }
 

@@ -543,6 +543,14 @@ fn not_met(s: &Scenario, r: &RunResult) -> SeedFailure {
             None,
             message.clone(),
         ),
+        Outcome::Unreached { missing } => (
+            format!(
+                "unreached: never reached {} (expected {expected}, reaching every `reach` property)",
+                missing.join(", ")
+            ),
+            None,
+            "the run no longer shows what its scenario is for: it missed a sometimes-property its `reach` requires".into(),
+        ),
         Outcome::EngineError { at, message } => (
             format!(
                 "ENGINE ERROR at {}: a bug in faultline's engine, not in the protocol (expected {expected})",

@@ -139,10 +139,16 @@ impl KvStore {
     /// command, but only the one answering the client needs the value, so the others
     /// should not pay for a copy of it.
     pub fn apply_in_place(&mut self, request: &KvRequest) -> Option<&Value> {
+        self.apply_checked(request).0
+    }
+
+    /// [`KvStore::apply_in_place`], and whether the request was a duplicate (its client
+    /// had a request of this seq or a later one applied already, so it had no effect).
+    pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&Value>, bool) {
         let (seq, result) = match self.sessions.get(&request.client) {
-            Some((seq, _)) if request.seq < *seq => return None,
+            Some((seq, _)) if request.seq < *seq => return (None, true),
             Some((seq, _)) if request.seq == *seq => {
-                return self.sessions.get(&request.client).map(|(_, r)| r);
+                return (self.sessions.get(&request.client).map(|(_, r)| r), true);
             }
             _ => (request.seq, self.execute(&request.op)),
         };
@@ -151,7 +157,7 @@ impl KvStore {
             .entry(request.client)
             .or_insert((0, Value::Null));
         *session = (seq, result);
-        Some(&session.1)
+        (Some(&session.1), false)
     }
 
     /// Runs one operation on the data. Writes reuse the key's existing strings.
@@ -210,6 +216,9 @@ pub struct KvClientConfig {
     pub retry_after: Duration,
     /// Wait before retrying when a node said it knows no leader.
     pub backoff: Duration,
+    /// The protocol's sometimes-property for "a client resent an unanswered request"
+    /// (its index; see [`crate::Sometimes`]), if it declares one.
+    pub retried: Option<usize>,
 }
 
 impl KvClientConfig {
@@ -218,7 +227,15 @@ impl KvClientConfig {
             workload,
             retry_after: Duration::from_millis(100),
             backoff: Duration::from_millis(20),
+            retried: None,
         }
+    }
+
+    /// Reports sometimes-property `property` when a client resends a request whose
+    /// attempt went unanswered.
+    pub fn reach_on_retry(mut self, property: impl Into<usize>) -> KvClientConfig {
+        self.retried = Some(property.into());
+        self
     }
 }
 
@@ -402,6 +419,9 @@ where
                     if !open.refused {
                         open.maybe_applied = true;
                         open.last_silent = Some(open.node);
+                        if let Some(p) = ctx.config().retried {
+                            ctx.reached(p);
+                        }
                     }
                     self.target = open.next_target(open.node, ctx.node_count());
                 }

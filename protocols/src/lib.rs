@@ -41,6 +41,61 @@ pub struct Knob {
     pub caught_by: &'static str,
 }
 
+/// A sometimes-property: a state a good test of the protocol should reach (stateright's
+/// `Property::sometimes`, Antithesis' `sometimes` assertions). The protocol signals it
+/// with [`sim_core::Ctx::reached`]; a run reports which it reached, `sweep --coverage`
+/// counts the seeds that reached each, and a scenario can require them (`reach: [...]`).
+/// Declare them with [`sometimes!`], which numbers them for the engine's bitset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sometimes {
+    /// Kebab-case, as scenarios write it in `reach: [...]`: `"lease-read-served"`.
+    pub name: &'static str,
+    /// What reaching it means, in one line.
+    pub meaning: &'static str,
+}
+
+/// Declares a protocol's sometimes-properties as an enum whose variants index
+/// `Enum::ALL` (what [`Protocol::sometimes`] returns), so `ctx.reached(Enum::Variant)`
+/// costs one bit test and the names live in one list.
+///
+/// ```
+/// protocols::sometimes! {
+///     /// What a ping test should see.
+///     pub enum PingReach {
+///         Lost => "ping-lost", "a ping was lost";
+///         Echoed => "ping-echoed", "a ping came back";
+///     }
+/// }
+/// assert_eq!(PingReach::ALL[usize::from(PingReach::Echoed)].name, "ping-echoed");
+/// ```
+#[macro_export]
+macro_rules! sometimes {
+    ($(#[$m:meta])* $vis:vis enum $name:ident {
+        $($(#[$vm:meta])* $variant:ident => $text:literal, $meaning:literal;)*
+    }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        $vis enum $name { $($(#[$vm])* $variant),* }
+
+        impl $name {
+            /// Every property, in index order.
+            pub const ALL: &'static [$crate::Sometimes] = &[
+                $($crate::Sometimes { name: $text, meaning: $meaning }),*
+            ];
+        }
+
+        impl From<$name> for usize {
+            #[inline(always)]
+            fn from(p: $name) -> usize {
+                p as usize
+            }
+        }
+
+        const _: () = assert!($name::ALL.len() <= 64, "at most 64 sometimes-properties (sim_core::MAX_PROPERTIES)");
+    };
+}
+
 /// When a check is judged (stateright's always / eventually / sometimes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckKind {
@@ -117,6 +172,12 @@ pub trait Protocol {
 
     /// Every check this protocol offers.
     fn checks() -> &'static [CheckInfo];
+
+    /// The states a good test of this protocol should reach, indexed as the protocol
+    /// passes them to [`sim_core::Ctx::reached`] (declare them with [`sometimes!`]).
+    fn sometimes() -> &'static [Sometimes] {
+        &[]
+    }
 
     /// Builds the checker called `name` (an `Always` or `Eventually` check), or `None` if
     /// there is no such checker. History checks are run by the caller on the run's history.
@@ -231,6 +292,10 @@ impl Protocol for PingstormProtocol {
 
     fn checks() -> &'static [CheckInfo] {
         &[]
+    }
+
+    fn sometimes() -> &'static [Sometimes] {
+        pingstorm::PingReach::ALL
     }
 
     fn checker(_: &str, _: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {

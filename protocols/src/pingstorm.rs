@@ -30,6 +30,19 @@ impl Default for PingstormConfig {
     }
 }
 
+crate::sometimes! {
+    /// What a run of the storm reaches.
+    pub enum PingReach {
+        Restarted => "node-restarted",
+            "a crashed node restarted from its durable start count and sent a new storm";
+        LongPath => "long-path",
+            "a ping was relayed 100 times (LONG_PATH_HOPS) without being lost";
+    }
+}
+
+/// The hops after which a ping's path counts as long ([`PingReach::LongPath`]).
+pub const LONG_PATH_HOPS: u32 = 100;
+
 /// One storm message: where it came from, how many hops it has made, and 64 bytes of load.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Ping {
@@ -82,6 +95,7 @@ impl Process for Pingstorm {
         ctx.durable_mut().0 += 1;
         let starts = ctx.durable().0;
         if ctx.restarted() {
+            ctx.reached(PingReach::Restarted);
             ctx.note(format_args!("restarted, start #{starts}"));
         }
         for k in 0..ctx.config().fanout {
@@ -103,6 +117,9 @@ impl Process for Pingstorm {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _from: NodeId, msg: Ping) {
         self.received += 1;
+        if msg.hops == LONG_PATH_HOPS {
+            ctx.reached(PingReach::LongPath);
+        }
         if let Some(to) = random_peer(ctx) {
             ctx.send(
                 to,

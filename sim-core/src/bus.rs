@@ -117,6 +117,8 @@ pub(crate) struct Bus<P: Process> {
     /// A deliberately broken path, in the self-checks' tests only.
     #[cfg(test)]
     pub(crate) broken: Option<BrokenPath>,
+    /// The sometimes-properties reached so far (beside the trace, never in it).
+    pub(crate) reached: crate::reach::Reached,
 }
 
 impl<P: Process> Bus<P> {

@@ -67,6 +67,7 @@ pub mod network;
 mod prefetch;
 pub mod process;
 pub mod queue;
+pub mod reach;
 pub mod rng;
 mod selfcheck;
 pub mod sim;
@@ -83,6 +84,7 @@ pub use lincheck::{self, Value};
 pub use logical::{Causality, Hlc, Lamport, VectorClock};
 pub use network::{Latency, LinkConfig, LinkUpdate, Network};
 pub use process::{Client, ClientCtx, Ctx, NoClients, Process};
+pub use reach::MAX_PROPERTIES;
 pub use rng::{Probability, SimRng};
 pub use sim::{
     EndReason, Limits, RUNAWAY_WINDOW, Report, RunawayBound, SimConfig, Simulation, Stats,

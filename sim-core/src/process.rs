@@ -257,6 +257,15 @@ impl<P: Process> Ctx<'_, P> {
         self.bus.summary()
     }
 
+    /// The run reached the protocol's sometimes-property `property` (its index, below
+    /// [`crate::MAX_PROPERTIES`]; see [`crate::reach`]). Recorded beside the trace, never
+    /// in it: one bit test after the first time.
+    #[inline(always)]
+    pub fn reached(&mut self, property: impl Into<usize>) {
+        let now = self.bus.now;
+        self.bus.reached.mark(property.into(), now);
+    }
+
     /// Notes a state change for the trace, e.g. `ctx.note(format_args!("role=leader term={t}"))`.
     /// Formatted only when the trace records notes.
     pub fn note(&mut self, what: impl fmt::Display) {
@@ -373,6 +382,14 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
         if let Some(pos) = self.timers.iter().position(|(t, _)| *t == id) {
             self.timers.swap_remove(pos);
         }
+    }
+
+    /// The run reached sometimes-property `property`, seen from a client (a retry, say);
+    /// as [`Ctx::reached`].
+    #[inline(always)]
+    pub fn reached(&mut self, property: impl Into<usize>) {
+        let now = self.bus.now;
+        self.bus.reached.mark(property.into(), now);
     }
 
     fn client_name(&self) -> String {

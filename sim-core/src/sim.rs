@@ -240,6 +240,9 @@ pub struct Report {
     pub engine_error: Option<String>,
     /// Structural hash of every event; equal for equal runs even with the trace off.
     pub fingerprint: u64,
+    /// The sometimes-properties the run reached, `(index, first reached at)`, in the order
+    /// first reached ([`crate::Ctx::reached`]); not part of the trace or the fingerprint.
+    pub reached: Vec<(usize, Time)>,
     pub trace: Trace,
     /// What the clients asked and got (model `kv` by default; callers may relabel it).
     #[serde(skip)]
@@ -380,6 +383,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             selfcheck: crate::selfcheck::SelfCheck::default(),
             #[cfg(test)]
             broken: None,
+            reached: Default::default(),
         };
         Ok(Simulation {
             seed,
@@ -738,6 +742,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             runaway: self.runaway_found.clone(),
             engine_error: self.engine_error.clone(),
             fingerprint: self.bus.fingerprint.value(),
+            reached: self.bus.reached.take(),
             trace: Trace {
                 level: self.bus.trace.level,
                 events: std::mem::take(&mut self.bus.trace.events),

@@ -41,6 +41,10 @@ pub(super) struct File {
     #[serde(default)]
     pub trace: Option<TraceSetting>,
     pub expect: Spanned<Expect>,
+    /// Sometimes-properties the run must reach (`reach: ["lease-read-served"]`); a run
+    /// that misses one is `unreached`, never a pass.
+    #[serde(default)]
+    pub reach: Vec<Spanned<String>>,
 }
 
 /// `runaway: (events_per_second: 5000000, max_pending: 2000000)`: either field may be left

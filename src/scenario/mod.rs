@@ -53,6 +53,9 @@ pub struct Scenario {
     pub(crate) runaway: Option<Spanned<file::RunawaySpec>>,
     pub(crate) trace: TraceLevel,
     pub(crate) expect: Spanned<Expect>,
+    /// The sometimes-properties the run must reach (checked against the protocol by
+    /// [`crate::runner::Prepared`]).
+    pub(crate) reach: Vec<Spanned<String>>,
 }
 
 impl Scenario {
@@ -165,6 +168,7 @@ impl Scenario {
                 .trace
                 .map_or(TraceLevel::Summary, TraceSetting::level),
             expect: parsed.expect,
+            reach: parsed.reach,
         };
         scenario.validate()?;
         Ok(scenario)
@@ -220,6 +224,10 @@ impl Scenario {
     }
     pub fn expect(&self) -> &Expect {
         &self.expect.value
+    }
+    /// The sometimes-properties the file requires (`reach: [...]`), as written.
+    pub fn reach(&self) -> impl Iterator<Item = &str> {
+        self.reach.iter().map(|r| r.value.as_str())
     }
     pub fn nodes(&self) -> &[String] {
         &self.nodes
@@ -429,6 +437,17 @@ impl Scenario {
                     .error(
                         c.span.clone(),
                         format!("check {:?} is listed twice", c.value),
+                    )
+                    .label("listed again"));
+            }
+        }
+        let mut seen = IndexMap::new();
+        for r in &self.reach {
+            if seen.insert(r.value.as_str(), ()).is_some() {
+                return Err(self
+                    .error(
+                        r.span.clone(),
+                        format!("property {:?} is listed twice in `reach`", r.value),
                     )
                     .label("listed again"));
             }

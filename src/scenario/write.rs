@@ -58,6 +58,10 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     };
     let _ = writeln!(o, "    trace: {trace},");
     let _ = writeln!(o, "    expect: {},", s.expect.value);
+    if !s.reach.is_empty() {
+        let reach: Vec<String> = s.reach.iter().map(|r| format!("{:?}", r.value)).collect();
+        let _ = writeln!(o, "    reach: [{}],", reach.join(", "));
+    }
     let _ = writeln!(o, ")");
     o
 }

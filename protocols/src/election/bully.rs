@@ -36,8 +36,9 @@
 //! `gen_without_node_id`) let two leaders share a generation, which `one-leader-per-gen`
 //! reports.
 
+use super::BullyReach;
 use super::invariants::ElectionNode;
-use super::resource::{self, Gen, StoreLog, StoreMsg, Writer};
+use super::resource::{self, Gen, StoreLog, StoreMsg, StoreReach, Writer};
 use serde::{Deserialize, Serialize};
 use sim_core::{Ctx, Duration, NodeId, Process, TimerId};
 use std::fmt;
@@ -233,6 +234,7 @@ impl BullyNode {
     /// Step 1: ask every higher node; with none, win at once.
     pub fn hold_election(&mut self, ctx: &mut Ctx<'_, Self>) {
         if matches!(self.role, Role::Coordinator { .. }) {
+            ctx.reached(BullyReach::LeaderDeposed);
             ctx.note("role=follower (holding an election)");
         }
         self.role = Role::Electing;
@@ -276,6 +278,9 @@ impl BullyNode {
 
     /// Accept `leader` as coordinator of `gen`.
     fn follow(&mut self, ctx: &mut Ctx<'_, Self>, leader: NodeId, generation: Gen) {
+        if matches!(self.role, Role::Coordinator { .. }) {
+            ctx.reached(BullyReach::LeaderDeposed);
+        }
         if self.leader != Some((leader, generation)) || self.role != Role::Follower {
             let note = format!(
                 "role=follower leader={} gen={generation}",
@@ -311,6 +316,7 @@ impl BullyNode {
         {
             Self::learn(ctx, fence);
             if self.role == (Role::Coordinator { generation }) {
+                ctx.reached(BullyReach::LeaderDeposed);
                 ctx.note(format_args!(
                     "role=follower: fenced out by the store (gen {generation} < fence {fence})"
                 ));
@@ -354,7 +360,19 @@ impl Process for BullyNode {
         if self.role == Role::Store {
             if let BullyMsg::Store(m) = msg {
                 let fencing = ctx.config().fencing;
-                resource::serve(ctx, from, m, |d| &mut d.store, BullyMsg::Store, fencing);
+                let reach = StoreReach {
+                    fenced: BullyReach::StaleWriteFenced.into(),
+                    lost_update: BullyReach::StaleWriteAccepted.into(),
+                };
+                resource::serve(
+                    ctx,
+                    from,
+                    m,
+                    |d| &mut d.store,
+                    BullyMsg::Store,
+                    fencing,
+                    reach,
+                );
             }
             return;
         }
@@ -365,6 +383,7 @@ impl Process for BullyNode {
                 self.bully(ctx, from);
             }
             BullyMsg::Answer => {
+                ctx.reached(BullyReach::Bullied);
                 if self.role == Role::Electing {
                     self.role = Role::AwaitingCoordinator;
                     let t = ctx.config().coordinator_timeout;
@@ -394,6 +413,7 @@ impl Process for BullyNode {
             BullyTimer::LeaderTimeout if self.role == Role::Follower => {
                 self.deadline = None;
                 if let Some((l, _)) = self.leader {
+                    ctx.reached(BullyReach::CoordinatorLost);
                     let note = format!("lost coordinator {}", ctx.name_of(l));
                     ctx.note(note);
                 }

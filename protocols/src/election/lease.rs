@@ -39,8 +39,9 @@
 //! Only the resource can stop the damage: with fencing on, the store refuses the old
 //! generation's write. See [`super::resource`].
 
+use super::LeaseReach;
 use super::invariants::ElectionNode;
-use super::resource::{self, Gen, StoreLog, StoreMsg, Writer};
+use super::resource::{self, Gen, StoreLog, StoreMsg, StoreReach, Writer};
 use serde::{Deserialize, Serialize};
 use sim_core::{Ctx, Duration, NodeId, Process, Time, TimerId};
 use std::fmt;
@@ -388,6 +389,7 @@ impl LeaseNode {
     }
 
     fn step_down(&mut self, ctx: &mut Ctx<'_, Self>, why: &str) {
+        ctx.reached(LeaseReach::LeaderDeposed);
         ctx.note(format_args!("role=follower ({why})"));
         self.role = Role::Follower;
         self.confirmed = None;
@@ -437,6 +439,7 @@ impl LeaseNode {
                         return;
                     }
                 }
+                ctx.reached(LeaseReach::LeaseExpired);
                 self.step_down(ctx, "lease expired");
             }
             _ => {}
@@ -504,7 +507,19 @@ impl Process for LeaseNode {
         if self.role == Role::Store {
             if let LeaseMsg::Store(m) = msg {
                 let fencing = ctx.config().fencing;
-                resource::serve(ctx, from, m, |d| &mut d.store, LeaseMsg::Store, fencing);
+                let reach = StoreReach {
+                    fenced: LeaseReach::StaleWriteFenced.into(),
+                    lost_update: LeaseReach::StaleWriteAccepted.into(),
+                };
+                resource::serve(
+                    ctx,
+                    from,
+                    m,
+                    |d| &mut d.store,
+                    LeaseMsg::Store,
+                    fencing,
+                    reach,
+                );
             }
             return;
         }
@@ -537,6 +552,7 @@ impl Process for LeaseNode {
                     let c = candidates(ctx) as usize;
                     if c.saturating_sub(self.refusals as usize) < quorum(ctx) {
                         self.role = Role::Follower;
+                        ctx.reached(LeaseReach::GrantRefused);
                         ctx.note(format_args!("role=follower (refused gen {generation})"));
                         self.release_own_grant(ctx);
                         self.arm_election(ctx);

@@ -137,6 +137,38 @@ fn no_clients(name: &str, workload: &Workload) -> Result<(), String> {
     Ok(())
 }
 
+crate::sometimes! {
+    /// What a good bully test reaches.
+    pub enum BullyReach {
+        LeaderDeposed => "leader-deposed",
+            "a coordinator stepped down: it heard from a higher node, or the store fenced it out";
+        CoordinatorLost => "coordinator-lost",
+            "a follower heard nothing from its coordinator in time and held an election";
+        Bullied => "bullied",
+            "a higher node answered a lower node's election or claim and took over from it";
+        StaleWriteFenced => "stale-write-fenced",
+            "the store refused a deposed coordinator's write: its generation was below the fence";
+        StaleWriteAccepted => "stale-write-accepted",
+            "the store accepted a write of an older generation over a newer one's (a lost update; only without fencing)";
+    }
+}
+
+crate::sometimes! {
+    /// What a good lease test reaches.
+    pub enum LeaseReach {
+        LeaderDeposed => "leader-deposed",
+            "a leader stepped down: its lease expired, or the store fenced it out";
+        LeaseExpired => "lease-expired",
+            "a leader's lease ran out before a majority renewed it";
+        GrantRefused => "grant-refused",
+            "a candidate gave up a round because too many nodes refused it (they had granted another)";
+        StaleWriteFenced => "stale-write-fenced",
+            "the store refused a deposed leader's write: its generation was below the fence";
+        StaleWriteAccepted => "stale-write-accepted",
+            "the store accepted a write of an older generation over a newer one's (a lost update; only without fencing)";
+    }
+}
+
 /// The bully algorithm as a scenario protocol.
 pub struct BullyProtocol;
 
@@ -171,6 +203,10 @@ impl Protocol for BullyProtocol {
 
     fn checks() -> &'static [CheckInfo] {
         CHECKS
+    }
+
+    fn sometimes() -> &'static [crate::Sometimes] {
+        BullyReach::ALL
     }
 
     fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
@@ -215,6 +251,10 @@ impl Protocol for LeaseProtocol {
 
     fn checks() -> &'static [CheckInfo] {
         CHECKS
+    }
+
+    fn sometimes() -> &'static [crate::Sometimes] {
+        LeaseReach::ALL
     }
 
     fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {

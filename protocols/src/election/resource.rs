@@ -145,6 +145,8 @@ impl StoreLog {
 /// The store node's whole message handling, shared by every election protocol: apply a
 /// write to the durable log (fenced or not) and answer the writer. `log` picks the log out
 /// of the protocol's durable state; `wrap` puts the answer in the protocol's message type.
+///
+/// `reach` names the protocol's sometimes-properties for what the store sees.
 pub(crate) fn serve<P: Process>(
     ctx: &mut Ctx<'_, P>,
     from: NodeId,
@@ -152,13 +154,33 @@ pub(crate) fn serve<P: Process>(
     log: fn(&mut P::Durable) -> &mut StoreLog,
     wrap: fn(StoreMsg) -> P::Msg,
     fencing: bool,
+    reach: StoreReach,
 ) {
     if let StoreMsg::Write { generation, seq } = msg {
         let mut taken = std::mem::take(log(ctx.durable_mut()));
         let reply = on_write(ctx, &mut taken, fencing, from, generation, seq);
+        match &reply {
+            StoreMsg::Fenced { .. } => ctx.reached(reach.fenced),
+            StoreMsg::Ack { .. }
+                if taken
+                    .last
+                    .is_some_and(|(w, old)| old.is_some_and(|o| o.generation > w.generation)) =>
+            {
+                ctx.reached(reach.lost_update)
+            }
+            _ => {}
+        }
         *log(ctx.durable_mut()) = taken;
         ctx.send(from, wrap(reply));
     }
+}
+
+/// The sometimes-properties (indices) of a protocol with a store: a stale leader's write
+/// refused by the fence, and one accepted over a newer generation's (a lost update).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoreReach {
+    pub fenced: usize,
+    pub lost_update: usize,
 }
 
 pub(crate) fn on_write<P: Process>(

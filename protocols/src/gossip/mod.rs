@@ -251,6 +251,24 @@ pub const CHECKS: &[CheckInfo] = &[
     },
 ];
 
+crate::sometimes! {
+    /// What a good test of the gossip store reaches.
+    pub enum GossipReach {
+        ConflictMerged => "conflict-merged",
+            "anti-entropy merged a replica's state with concurrent writes into siblings";
+        SiblingsResolved => "siblings-resolved",
+            "siblings of a key were resolved to one value by a write or merge that covered them";
+        LwwWriteLost => "lww-write-lost",
+            "a last-writer-wins write lost at once to a value with a higher stamp";
+        ReadBehind => "read-behind-session",
+            "a replica refused a session read because it had not seen what the client had (read-your-writes)";
+        RepairMerged => "read-repair-merged",
+            "a read repair changed a replica's value";
+        RestartedWithKeys => "restarted-with-keys",
+            "a replica restarted with keys in its durable store";
+    }
+}
+
 impl Protocol for GossipProtocol {
     const NAME: &'static str = "gossip";
     const SUMMARY: &'static str = "a leaderless gossip store (Dynamo 2007, Demers 1987): dotted version vectors with siblings, push-pull anti-entropy, lww by wall clock or HLC";
@@ -267,6 +285,10 @@ impl Protocol for GossipProtocol {
 
     fn checks() -> &'static [CheckInfo] {
         CHECKS
+    }
+
+    fn sometimes() -> &'static [crate::Sometimes] {
+        GossipReach::ALL
     }
 
     fn checker(name: &str, config: &GossipConfig) -> Option<Box<dyn Checker<Node>>> {

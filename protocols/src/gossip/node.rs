@@ -2,7 +2,7 @@
 
 use super::clock::{Dot, Stamp, VersionVector};
 use super::store::{Dvv, Ghost, KeyState, Lww, Sibling, Summary, WriteId};
-use super::{GossipConfig, LwwMode};
+use super::{GossipConfig, GossipReach, LwwMode};
 use sim_core::{ClientId, Ctx, Duration, Hlc, NodeId, Process, RequestId};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -397,6 +397,15 @@ impl Node {
         store.put(key, merged);
         let after = store.get(key).expect("just put");
         let count = after.sibling_count();
+        if count > 1 && before.is_some() {
+            ctx.reached(GossipReach::ConflictMerged);
+        }
+        if count == 1 && before > Some(1) {
+            ctx.reached(GossipReach::SiblingsResolved);
+        }
+        if repair {
+            ctx.reached(GossipReach::RepairMerged);
+        }
         if ctx.tracing() && (before != Some(count) && (count > 1 || before > Some(1))) {
             let ids = ctx.durable().get(key).expect("just put").ids();
             let who = ctx.name_of(from).to_string();
@@ -426,6 +435,7 @@ impl Node {
         let summary = ctx.durable().summary_or_empty(key, lww);
         let behind = ctx.config().sessions && min.as_ref().is_some_and(|m| !summary.covers(m));
         if behind {
+            ctx.reached(GossipReach::ReadBehind);
             ctx.reply(client, id, Response::Behind);
         } else {
             let (values, c) = match ctx.durable().get(key) {
@@ -460,6 +470,7 @@ impl Node {
         let lww = ctx.config().lww;
         let now = ctx.wall_clock();
         let tracing = ctx.tracing();
+        let before = ctx.durable().get(key).map_or(0, KeyState::sibling_count);
         let store = ctx.durable_mut();
         store.writes += 1;
         let seen;
@@ -531,6 +542,12 @@ impl Node {
                 seen = Summary::Stamp(stamp);
             }
         }
+        if lost_to.is_some() {
+            ctx.reached(GossipReach::LwwWriteLost);
+        }
+        if before > 1 && ctx.durable().get(key).map_or(0, KeyState::sibling_count) == 1 {
+            ctx.reached(GossipReach::SiblingsResolved);
+        }
         if tracing {
             let count = ctx.durable().get(key).map_or(0, KeyState::sibling_count);
             match lost_to {
@@ -584,6 +601,9 @@ impl Process for Node {
         ctx.set_timer(first, Timer::Gossip);
         if ctx.restarted() {
             let keys = ctx.durable().keys.len();
+            if keys > 0 {
+                ctx.reached(GossipReach::RestartedWithKeys);
+            }
             ctx.note(format_args!("restarted with {keys} keys"));
         } else if ctx.config().write_at_start {
             let me = ctx.id().0;

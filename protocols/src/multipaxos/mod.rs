@@ -440,6 +440,24 @@ pub const CHECKS: &[CheckInfo] = &[
     },
 ];
 
+crate::sometimes! {
+    /// What a good Multi-Paxos test reaches.
+    pub enum MultiPaxosReach {
+        AdoptedPromisedValue => "adopted-promised-value",
+            "a new leader re-proposed a command that a promise reported accepted in an unchosen slot";
+        NoopFilledGap => "noop-filled-gap",
+            "a new leader filled a slot no promise reported with a no-op";
+        BallotPreempted => "ballot-preempted",
+            "a candidate or leader stepped down on learning of a higher ballot";
+        LeaderDeposed => "leader-deposed",
+            "a leader stepped down: another node's higher ballot took over";
+        ClientRetried => "client-retried",
+            "a client resent a request whose attempt went unanswered (it may have been chosen)";
+        DuplicateApplied => "duplicate-applied-once",
+            "a command chosen in two slots (a retry) was applied once: the second found it applied";
+    }
+}
+
 impl Protocol for MultiPaxosProtocol {
     const NAME: &'static str = "multipaxos";
     const SUMMARY: &'static str = "Multi-Paxos (Lamport 2001 §3): a replicated key-value store with a stable leader, one phase 1 for all slots, no-op gap filling";
@@ -456,6 +474,10 @@ impl Protocol for MultiPaxosProtocol {
 
     fn checks() -> &'static [CheckInfo] {
         CHECKS
+    }
+
+    fn sometimes() -> &'static [crate::Sometimes] {
+        MultiPaxosReach::ALL
     }
 
     fn checker(name: &str, config: &MultiPaxosConfig) -> Option<Box<dyn Checker<Node>>> {
@@ -491,6 +513,6 @@ impl Protocol for MultiPaxosProtocol {
     ) -> Result<KvClientConfig, String> {
         workload.validate()?;
         config.validate()?;
-        Ok(KvClientConfig::new(workload.clone()))
+        Ok(KvClientConfig::new(workload.clone()).reach_on_retry(MultiPaxosReach::ClientRetried))
     }
 }

@@ -2,7 +2,7 @@
 //! proposer. Messages to "every acceptor" include this node's own acceptor, which it
 //! hands the message to directly.
 
-use super::{Command, Durable, Msg, MultiPaxosConfig, Timer};
+use super::{Command, Durable, Msg, MultiPaxosConfig, MultiPaxosReach, Timer};
 use crate::kv::{KvRequest, KvResponse, KvStore};
 use crate::paxos::Ballot;
 use sim_core::{ClientId, Ctx, Duration, NodeId, Process, RequestId, Time, TimerId};
@@ -191,6 +191,10 @@ impl Node {
         if self.role == Role::Follower {
             return;
         }
+        ctx.reached(MultiPaxosReach::BallotPreempted);
+        if self.role == Role::Leader {
+            ctx.reached(MultiPaxosReach::LeaderDeposed);
+        }
         self.inflight.clear();
         self.pending.clear();
         self.responded.iter_mut().for_each(|r| *r = false);
@@ -241,9 +245,16 @@ impl Node {
             for slot in from..self.next_slot {
                 let command = match ctx.durable().chosen(slot) {
                     Some(c) => c.clone(),
-                    None => reported
-                        .get(&slot)
-                        .map_or(Command::Noop, |(_, c)| c.clone()),
+                    None => match reported.get(&slot) {
+                        Some((_, c)) => {
+                            ctx.reached(MultiPaxosReach::AdoptedPromisedValue);
+                            c.clone()
+                        }
+                        None => {
+                            ctx.reached(MultiPaxosReach::NoopFilledGap);
+                            Command::Noop
+                        }
+                    },
                 };
                 self.propose(ctx, slot, command);
                 if self.role != Role::Leader {
@@ -507,7 +518,10 @@ impl Node {
         let Some(Command::Op(request)) = ctx.durable().chosen(slot).cloned() else {
             return;
         };
-        let result = self.store.apply_in_place(&request);
+        let (result, duplicate) = self.store.apply_checked(&request);
+        if duplicate {
+            ctx.reached(MultiPaxosReach::DuplicateApplied);
+        }
         if let Some((client, id)) = self.pending.remove(&slot)
             && let Some(result) = result
         {

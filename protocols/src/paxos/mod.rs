@@ -324,6 +324,20 @@ pub const CHECKS: &[CheckInfo] = &[
     },
 ];
 
+crate::sometimes! {
+    /// What a good single-decree Paxos test reaches.
+    pub enum PaxosReach {
+        AdoptedPromisedValue => "adopted-promised-value",
+            "a proposer proposed the value of the highest acceptance its promises reported, not its own (phase 2a)";
+        BallotPreempted => "ballot-preempted",
+            "a proposer abandoned its ballot on learning of a higher one (a Nack, or its own acceptor promising it)";
+        AttemptTimedOut => "attempt-timed-out",
+            "a proposer's attempt got neither a majority nor a Nack in time and was abandoned";
+        RestartedWithPromise => "restarted-with-promise",
+            "an acceptor restarted and recovered a promise from its durable storage";
+    }
+}
+
 impl Protocol for PaxosProtocol {
     const NAME: &'static str = "paxos";
     const SUMMARY: &'static str =
@@ -340,6 +354,10 @@ impl Protocol for PaxosProtocol {
 
     fn checks() -> &'static [CheckInfo] {
         CHECKS
+    }
+
+    fn sometimes() -> &'static [crate::Sometimes] {
+        PaxosReach::ALL
     }
 
     fn checker(name: &str, config: &PaxosConfig) -> Option<Box<dyn Checker<Node>>> {

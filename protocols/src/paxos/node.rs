@@ -3,7 +3,7 @@
 //! Messages a node sends to "every acceptor" or "every learner" include itself; it hands
 //! those to itself directly (no network), as a process would call its own acceptor.
 
-use super::{Ballot, Durable, Msg, PaxosConfig, Timer};
+use super::{Ballot, Durable, Msg, PaxosConfig, PaxosReach, Timer};
 use sim_core::{Ctx, Duration, NodeId, Process, TimerId};
 use std::collections::BTreeMap;
 
@@ -146,7 +146,10 @@ impl Node {
         let config = ctx.config();
         let value = match self.highest.take() {
             Some(_) if config.ignore_promised_values => self.own.clone(),
-            Some((_, v)) => v,
+            Some((_, v)) => {
+                ctx.reached(PaxosReach::AdoptedPromisedValue);
+                v
+            }
             None if config.default_value_when_none_accepted => String::new(),
             None => self.own.clone(),
         };
@@ -177,6 +180,7 @@ impl Node {
     fn on_nack(&mut self, ctx: &mut Ctx<'_, Self>, ballot: Ballot, promised: Ballot) {
         self.seen_round = self.seen_round.max(promised.round);
         if self.phase != Phase::Idle && ballot == self.ballot && promised > self.ballot {
+            ctx.reached(PaxosReach::BallotPreempted);
             ctx.note(format_args!("preempted b={} by {promised}", self.ballot));
             self.abandon(ctx);
         }
@@ -208,6 +212,7 @@ impl Node {
         // being tried; here its own acceptor just promised one.
         self.seen_round = self.seen_round.max(ballot.round);
         if self.phase != Phase::Idle && ballot > self.ballot {
+            ctx.reached(PaxosReach::BallotPreempted);
             ctx.note(format_args!("preempted b={} by {ballot}", self.ballot));
             self.abandon(ctx);
         }
@@ -313,6 +318,9 @@ impl Process for Node {
             learn_timer: None,
         };
         if ctx.restarted() {
+            if ctx.durable().promised.is_some() {
+                ctx.reached(PaxosReach::RestartedWithPromise);
+            }
             let d = ctx.durable();
             let promised = d.promised.map_or("none".to_string(), |b| b.to_string());
             let learned = d.learned.clone();
@@ -348,6 +356,7 @@ impl Process for Node {
             Timer::Phase(round) => {
                 if self.phase != Phase::Idle && round == self.ballot.round {
                     self.phase_timer = None;
+                    ctx.reached(PaxosReach::AttemptTimedOut);
                     ctx.note(format_args!("timed out b={}", self.ballot));
                     self.abandon(ctx);
                 }

@@ -1,6 +1,6 @@
 //! Leader election (§5.2, §5.4.1) and PreVote (thesis §9.6): timeouts, votes, roles.
 
-use super::{Msg, Node, Role, Timer};
+use super::{Msg, Node, RaftReach, Role, Timer};
 use sim_core::{Ctx, Duration, NodeId};
 
 impl Node {
@@ -55,6 +55,9 @@ impl Node {
             }
         }
         if self.role == Role::Leader {
+            if ctx.durable().last_index() > self.commit_index {
+                ctx.reached(RaftReach::LeaderChangedUncommitted);
+            }
             // Requests in flight may still commit under the next leader: answering
             // NotLeader would be a lie. Their clients time out and retry.
             self.pending.clear();
@@ -133,6 +136,10 @@ impl Node {
     }
 
     fn become_leader(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let d = ctx.durable();
+        if d.last_index() > self.commit_index && d.last_term() < d.current_term() {
+            ctx.reached(RaftReach::LeaderChangedUncommitted);
+        }
         self.set_role(ctx, Role::Leader);
         self.leader = Some(ctx.id());
         if let Some(t) = self.election_timer.take() {
@@ -218,6 +225,9 @@ impl Node {
             && d.voted_for().is_none_or(|v| v == from)
             && self.log_up_to_date(ctx, last_index, last_term);
         if granted {
+            if self.fresh_from_restart {
+                ctx.reached(RaftReach::VotedAfterRestart);
+            }
             ctx.durable_mut().vote(from); // persisted before the answer leaves
             self.reset_election_timer(ctx);
         }
@@ -242,6 +252,9 @@ impl Node {
         pre_vote: bool,
     ) {
         let current = ctx.durable().current_term();
+        if !pre_vote && term < current {
+            ctx.reached(RaftReach::StaleVoteReply);
+        }
         if term > current && !(pre_vote && granted) {
             self.become_follower(ctx, term);
             return;

@@ -334,6 +334,8 @@ pub struct Node {
     election_deadline: Time,
     election_timer_at: Time,
     heartbeat_timer: Option<TimerId>,
+    /// Restarted and has not heard from a leader since (for `voted-after-restart`).
+    fresh_from_restart: bool,
 }
 
 impl Node {
@@ -428,6 +430,7 @@ impl Process for Node {
             election_deadline: Time::ZERO,
             election_timer_at: Time::ZERO,
             heartbeat_timer: None,
+            fresh_from_restart: ctx.restarted(),
         };
         if ctx.restarted() {
             let d = ctx.durable();
@@ -532,6 +535,28 @@ pub const KNOBS: &[Knob] = &[
     },
 ];
 
+crate::sometimes! {
+    /// What a good Raft test reaches (`reach: [...]` in a scenario; `sweep --coverage`).
+    pub enum RaftReach {
+        LeaderChangedUncommitted => "leader-changed-uncommitted",
+            "leadership changed while a leader's log held uncommitted entries: a leader stepped down with them, or a new leader was elected holding entries of earlier terms it had not committed";
+        FollowerEntryOverwritten => "follower-entry-overwritten",
+            "a follower deleted a conflicting suffix of its log for a leader's entries (§5.3)";
+        StaleVoteReply => "stale-vote-reply",
+            "a RequestVote reply arrived after the term it answered had ended for its candidate";
+        LeaseReadServed => "lease-read-served",
+            "a leader answered a read from its lease, without the log";
+        ClientRetried => "client-retried",
+            "a client resent a request whose attempt went unanswered (it may have been applied)";
+        DuplicateApplied => "duplicate-applied-once",
+            "a command that reached the log twice (a retry) was applied once: the second copy found it applied";
+        AppendRefused => "append-refused",
+            "a follower refused AppendEntries because its log lacked the previous entry, and the leader backed up (§5.3)";
+        VotedAfterRestart => "voted-after-restart",
+            "a restarted server granted a vote before hearing from any leader: the vote rests on what it persisted (§5.2)";
+    }
+}
+
 /// The checks.
 pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
@@ -590,6 +615,10 @@ impl Protocol for RaftProtocol {
         CHECKS
     }
 
+    fn sometimes() -> &'static [crate::Sometimes] {
+        RaftReach::ALL
+    }
+
     fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
         invariants::checker(name, config)
     }
@@ -620,6 +649,6 @@ impl Protocol for RaftProtocol {
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
         workload.validate()?;
         config.validate()?;
-        Ok(KvClientConfig::new(workload.clone()))
+        Ok(KvClientConfig::new(workload.clone()).reach_on_retry(RaftReach::ClientRetried))
     }
 }

@@ -1,7 +1,7 @@
 //! Log replication (§5.3), the commit rule (§5.4.2), applying to the state machine, client
 //! requests (§8) and lease reads.
 
-use super::{Entry, Msg, Node, Role, Timer};
+use super::{Entry, Msg, Node, RaftReach, Role, Timer};
 use crate::kv::{KvRequest, KvResponse};
 use sim_core::{ClientId, Ctx, Duration, NodeId, RequestId, Time};
 
@@ -86,6 +86,7 @@ impl Node {
             self.become_follower(ctx, term);
         }
         self.leader = Some(from);
+        self.fresh_from_restart = false;
         self.leader_contact = Some(ctx.monotonic());
         self.reset_election_timer(ctx);
 
@@ -93,6 +94,8 @@ impl Node {
         let d = ctx.durable();
         let ok = d.term_at(prev_index) == Some(prev_term);
         if !ok {
+            ctx.reached(RaftReach::AppendRefused);
+            let d = ctx.durable();
             let hint = if prev_index > d.last_index() {
                 d.last_index() + 1
             } else {
@@ -114,7 +117,10 @@ impl Node {
             let index = prev_index + 1 + k as u64;
             match ctx.durable().term_at(index) {
                 Some(t) if t == entry.term => continue,
-                Some(_) => ctx.durable_mut().truncate_from(index),
+                Some(_) => {
+                    ctx.reached(RaftReach::FollowerEntryOverwritten);
+                    ctx.durable_mut().truncate_from(index);
+                }
                 None => {}
             }
             ctx.durable_mut().append(entry);
@@ -216,7 +222,10 @@ impl Node {
                 .entry(index)
                 .expect("committed entries are in the log");
             let seq = entry.command.seq;
-            let result = self.store.apply_in_place(&entry.command);
+            let (result, duplicate) = self.store.apply_checked(&entry.command);
+            if duplicate {
+                ctx.reached(RaftReach::DuplicateApplied);
+            }
             if let Some((client, id)) = self.pending.remove(&index) {
                 if let Some(result) = result {
                     let result = result.clone();
@@ -289,6 +298,7 @@ impl Node {
             return;
         }
         if request.op.is_read() && self.can_read_locally(ctx) {
+            ctx.reached(RaftReach::LeaseReadServed);
             let result = self.store.get(request.op.key());
             ctx.reply(
                 client,

@@ -94,6 +94,9 @@ impl Hub {
                     (o.to, o.msg.clone())
                 })
                 .collect();
+            if open > 0 {
+                ctx.reached(super::SagaReach::HubResumed);
+            }
             ctx.note(format_args!(
                 "resuming {open} unfinished saga(s), resending {} message(s)",
                 resend.len()
@@ -183,6 +186,7 @@ impl Hub {
                 let id = msg.id();
                 ctx.send(from, Msg::EventAck { id });
                 if !st.received.insert(id) {
+                    ctx.reached(super::SagaReach::DuplicateSuppressed);
                     ctx.note(format_args!(
                         "saga s{saga} duplicate suppressed: {} already received",
                         show_id(id)
@@ -233,6 +237,7 @@ impl Hub {
             ctx.send(to, msg);
         }
         for (id, to, attempts) in dead {
+            ctx.reached(super::SagaReach::DeadLetter);
             let saga = id / 64;
             let step = to.index() - 1;
             let name = ctx.name_of(to).to_string();

@@ -593,6 +593,24 @@ pub const CHECKS: &[CheckInfo] = &[
     },
 ];
 
+crate::sometimes! {
+    /// What a good saga test reaches.
+    pub enum SagaReach {
+        CompensationRan => "compensation-ran",
+            "a service ran a compensating transaction (an undo of its step, or a cancel before it)";
+        DeadLetter => "dead-letter",
+            "a forward message went unanswered max_attempts times and was dead-lettered: its saga compensates";
+        DuplicateSuppressed => "duplicate-suppressed",
+            "an idempotent consumer (a service or the hub) recognised a message it had processed and ignored it";
+        StepFailed => "step-failed",
+            "a step failed (sold out, declined, or cancelled) and its saga turned back";
+        HubResumed => "hub-resumed",
+            "the orchestrator or broker restarted with unfinished sagas and resent what was unanswered";
+        RelayResumed => "relay-resumed",
+            "a service restarted with unacknowledged outbox entries, which its relay sends again";
+    }
+}
+
 impl Protocol for SagaProtocol {
     const NAME: &'static str = "saga";
     const SUMMARY: &'static str = "sagas (Garcia-Molina & Salem 1987; Richardson ch. 4): trip booking over flight/hotel/car/payment, orchestrated or choreographed, with outbox, idempotent consumers and dead letters";
@@ -608,6 +626,10 @@ impl Protocol for SagaProtocol {
 
     fn checks() -> &'static [CheckInfo] {
         CHECKS
+    }
+
+    fn sometimes() -> &'static [crate::Sometimes] {
+        SagaReach::ALL
     }
 
     fn checker(name: &str, config: &SagaConfig) -> Option<Box<dyn Checker<Node>>> {

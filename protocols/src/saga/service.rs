@@ -73,6 +73,7 @@ impl Service {
                 .filter(|e| !e.acked)
                 .count();
             if unsent > 0 {
+                ctx.reached(super::SagaReach::RelayResumed);
                 ctx.note(format_args!(
                     "relay resumes with {unsent} unacknowledged outbox entries"
                 ));
@@ -146,6 +147,7 @@ impl Service {
         let step = self.step;
         let non_idempotent = ctx.config().non_idempotent_handler;
         if !non_idempotent && ctx.durable().service.processed.contains(&id) {
+            ctx.reached(super::SagaReach::DuplicateSuppressed);
             ctx.note(format_args!(
                 "saga s{saga} duplicate suppressed: {} already processed",
                 show_id(id)
@@ -195,6 +197,12 @@ impl Service {
                 Outcome::Compensated
             }
         };
+        match (action, outcome) {
+            (Action::Undo, _) => ctx.reached(super::SagaReach::CompensationRan),
+            (Action::Do, Outcome::Failed(_)) => ctx.reached(super::SagaReach::StepFailed),
+            _ => {}
+        }
+        let st = &mut ctx.durable_mut().service;
         let event = Msg::Event {
             saga,
             step,

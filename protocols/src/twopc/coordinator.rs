@@ -1,7 +1,7 @@
 //! A coordinator: runs the two phases for its clients' transfers, logs commit decisions
 //! before sending them, presumes abort, and recovers its decisions from its log.
 
-use super::{Changes, Msg, Node, Outcome, Record, Timer, Transfer, TxId};
+use super::{Changes, Msg, Node, Outcome, Record, Timer, Transfer, TwopcReach, TxId};
 use sim_core::{ClientId, Corrupt, Ctx, NodeId, RequestId};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -92,6 +92,7 @@ impl Coordinator {
         let pending: Vec<TxId> = c.txs.keys().copied().collect();
         if !pending.is_empty() {
             let list: Vec<String> = pending.iter().map(|t| format!("t{t}")).collect();
+            ctx.reached(TwopcReach::RecoveredDecision);
             ctx.note(format_args!("recovered commit of {}", list.join(", ")));
             for tx in pending {
                 c.send_decision(ctx, tx);
@@ -180,6 +181,7 @@ impl Coordinator {
         match timer {
             Timer::VoteTimeout(tx) => {
                 if self.txs.get(&tx).is_some_and(|t| t.phase == Phase::Voting) {
+                    ctx.reached(TwopcReach::VoteTimeout);
                     if ctx.config().commit_on_vote_timeout {
                         // Bug knob: silence is not a yes.
                         ctx.note(format_args!("votes of t{tx} late: decides commit"));
@@ -269,6 +271,7 @@ impl Coordinator {
         let Some(mut t) = self.txs.remove(&tx) else {
             return;
         };
+        ctx.reached(TwopcReach::TransactionAborted);
         for &p in &t.participants {
             ctx.send(p, Msg::Abort { tx });
         }

@@ -533,6 +533,28 @@ pub const CHECKS: &[CheckInfo] = &[
     },
 ];
 
+crate::sometimes! {
+    /// What a good two-phase commit test reaches.
+    pub enum TwopcReach {
+        ParticipantBlocked => "participant-blocked",
+            "a prepared participant heard no decision in time and blocked, holding its locks (§7.5)";
+        BlockedResolved => "blocked-resolved",
+            "a blocked participant learned the outcome (from the coordinator or a peer) and released its locks";
+        TransactionAborted => "transaction-aborted",
+            "a coordinator decided abort (a no vote, or votes that did not come in time)";
+        VotedNo => "voted-no",
+            "a participant voted no (an account locked by another transaction, or short of money)";
+        VoteTimeout => "vote-timeout",
+            "a coordinator's votes did not all come within vote_timeout";
+        RecoveredPrepared => "recovered-prepared",
+            "a restarted participant found a prepared record without an outcome in its log: uncertain";
+        RecoveredDecision => "recovered-decision",
+            "a restarted coordinator found a commit decision without an end record and sent it again";
+        PeerToldOutcome => "peer-told-outcome",
+            "cooperative termination: a participant answered a blocked peer with the outcome it knew or decided";
+    }
+}
+
 impl Protocol for TwopcProtocol {
     const NAME: &'static str = "twopc";
     const SUMMARY: &'static str = "two-phase commit (Gray 1978; Bernstein et al. 1987, ch. 7): bank transfers over participants' write-ahead logs, presumed abort, recovery, blocking, cooperative termination";
@@ -548,6 +570,10 @@ impl Protocol for TwopcProtocol {
 
     fn checks() -> &'static [CheckInfo] {
         CHECKS
+    }
+
+    fn sometimes() -> &'static [crate::Sometimes] {
+        TwopcReach::ALL
     }
 
     fn checker(name: &str, config: &TwopcConfig) -> Option<Box<dyn Checker<Node>>> {

@@ -1,7 +1,7 @@
 //! A participant: holds accounts, votes, applies decisions, recovers from its log, and
 //! blocks when it is prepared and does not know the outcome (§7.3-7.5).
 
-use super::{Acct, Changes, Msg, Node, Record, Timer, TxId, accounts, secs};
+use super::{Acct, Changes, Msg, Node, Record, Timer, TwopcReach, TxId, accounts, secs};
 use sim_core::{Corrupt, Ctx, NodeId, Time};
 use std::collections::BTreeMap;
 
@@ -145,6 +145,7 @@ impl Participant {
             .map(|(&tx, _)| tx)
             .collect();
         for tx in uncertain {
+            ctx.reached(TwopcReach::RecoveredPrepared);
             if !config.forget_locks_on_recovery {
                 let t = &p.txs[&tx];
                 for &(a, _) in &t.changes {
@@ -258,6 +259,7 @@ impl Participant {
             (None, None) => None,
         };
         if let Some(why) = refuse {
+            ctx.reached(TwopcReach::VotedNo);
             ctx.note(format_args!("votes no on t{tx}: {why}"));
             let mut t = aborted_unknown();
             t.coordinator = from;
@@ -353,6 +355,7 @@ impl Participant {
             (TxState::Committing, true) | (TxState::Aborted, false) => {}
         }
         if was_blocked {
+            ctx.reached(TwopcReach::BlockedResolved);
             let t = &self.txs[&tx];
             let waited = ctx.monotonic().since(t.since);
             let how = if commit { "commit" } else { "abort" };
@@ -403,6 +406,7 @@ impl Participant {
     fn block(&mut self, ctx: &mut Ctx<'_, Node>, tx: TxId) {
         let since = ctx.monotonic();
         let t = self.txs.get_mut(&tx).expect("blocking a known transaction");
+        ctx.reached(TwopcReach::ParticipantBlocked);
         t.blocked = true;
         t.since = since;
         let holds = accounts(&t.changes);
@@ -463,9 +467,13 @@ impl Participant {
                 ctx.append(Record::Aborted { tx });
                 let upto = ctx.sync();
                 self.waiting.push((upto, AfterSync::TellAbort(tx, from)));
+                ctx.reached(TwopcReach::PeerToldOutcome);
                 return;
             }
         };
+        if outcome.is_some() {
+            ctx.reached(TwopcReach::PeerToldOutcome);
+        }
         ctx.send(from, Msg::PeerAnswer { tx, outcome });
     }
 }
