@@ -258,6 +258,7 @@ impl<P: Protocol> Prepared<P> {
     ) -> Result<RunResult, ScenarioError> {
         let mut sim = self.build(s, seed, trace)?;
         let mut report = sim.run();
+        report.findings.extend(P::findings(&report));
         if let Some(outcome) = incomplete(&report) {
             return Ok(RunResult {
                 seed,

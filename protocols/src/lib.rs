@@ -131,6 +131,15 @@ pub trait Protocol {
         Ok(())
     }
 
+    /// What a finished run shows beyond its checks' verdicts, as `(label, line)` pairs
+    /// read from its report (its trace holds what the run recorded, maybe nothing): the
+    /// runner adds them to [`sim_core::Report::findings`] after the checkers' own, and
+    /// the CLI prints each as `label: line`. The default finds nothing.
+    fn findings(report: &sim_core::Report) -> Vec<(String, String)> {
+        let _ = report;
+        Vec::new()
+    }
+
     /// The sequential model the clients' history follows (what `--history-out` writes in
     /// the header and what `"linearizable"` checks against); `None` if the clients record
     /// no history.
