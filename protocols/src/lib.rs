@@ -45,7 +45,11 @@ pub enum CheckKind {
     Always,
     /// At the end of the run, after faults stop (liveness).
     Eventually,
-    /// On the run's history (linearizability and other history checks).
+    /// On the run's history: what the clients asked and were told (linearizability and
+    /// other history checks). A scenario can list one only with clients. Most are judged
+    /// on the recorded history when the run ends ([`Protocol::history_check`]); one whose
+    /// protocol builds a checker for it ([`Protocol::checker`]) follows what the clients
+    /// are told as the run goes instead (2PC's `history`).
     History,
 }
 
@@ -113,8 +117,9 @@ pub trait Protocol {
     /// Every check this protocol offers.
     fn checks() -> &'static [CheckInfo];
 
-    /// Builds the checker called `name` (an `Always` or `Eventually` check), or `None` if
-    /// there is no such checker. History checks are run by the caller on the run's history.
+    /// Builds the checker called `name` (an `Always` or `Eventually` check, or a `History`
+    /// check that watches the run), or `None` if there is no such checker. History checks
+    /// with no checker are run by the caller on the run's history.
     fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>>;
 
     /// The clients' configuration from the scenario's workload; an error says what is
