@@ -86,4 +86,4 @@ pub use rng::{Probability, SimRng};
 pub use sim::{EndReason, Limits, Report, SimConfig, Simulation, Stats};
 pub use storage::{Corrupt, StorageConfig, Wal};
 pub use time::{Duration, DurationError, Offset, Readable, Time};
-pub use trace::{DropReason, Trace, TraceEvent, TraceKind, TraceLevel};
+pub use trace::{DropReason, Trace, TraceBudget, TraceEvent, TraceKind, TraceLevel};
