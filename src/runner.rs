@@ -7,7 +7,8 @@ use lincheck::History;
 use protocols::{CheckKind, HistoryFailure, Protocol};
 use serde::Serialize;
 use sim_core::{
-    EndReason, Limits, LinkUpdate, Report, SimConfig, Simulation, Time, TraceLevel, Violation,
+    EndReason, Limits, LinkUpdate, Report, SimConfig, Simulation, Time, TraceBudget, TraceLevel,
+    Violation,
 };
 
 /// What a run ended with. Serialized with a `verdict` tag: `{"verdict":"pass"}`,
@@ -208,6 +209,17 @@ impl<P: Protocol> Prepared<P> {
         seed: u64,
         trace: TraceLevel,
     ) -> Result<Simulation<P::Node, P::Client>, ScenarioError> {
+        self.build_budgeted(s, seed, trace, TraceBudget::default())
+    }
+
+    /// [`Prepared::build`] with a bound on what the trace records.
+    pub fn build_budgeted(
+        &self,
+        s: &Scenario,
+        seed: u64,
+        trace: TraceLevel,
+        budget: TraceBudget,
+    ) -> Result<Simulation<P::Node, P::Client>, ScenarioError> {
         let mut config = SimConfig::new(
             seed,
             s.nodes.len(),
@@ -220,6 +232,7 @@ impl<P: Protocol> Prepared<P> {
         config.clients = s.clients();
         config.link = s.link();
         config.trace = trace;
+        config.trace_budget = budget;
         let clients = P::client_config(&s.workload, &self.config)
             .map_err(|e| s.error(s.workload_span.clone(), e))?;
         let mut sim: Simulation<P::Node, P::Client> =
@@ -265,7 +278,19 @@ impl<P: Protocol> Prepared<P> {
         seed: u64,
         trace: TraceLevel,
     ) -> Result<RunResult, ScenarioError> {
-        let mut sim = self.build(s, seed, trace)?;
+        self.run_budgeted(s, seed, trace, TraceBudget::default())
+    }
+
+    /// [`Prepared::run`] with a bound on what the trace records (the run and its verdict
+    /// are the same; `report.trace_cut` says where the trace stopped).
+    pub fn run_budgeted(
+        &self,
+        s: &Scenario,
+        seed: u64,
+        trace: TraceLevel,
+        budget: TraceBudget,
+    ) -> Result<RunResult, ScenarioError> {
+        let mut sim = self.build_budgeted(s, seed, trace, budget)?;
         let mut report = sim.run();
         report.findings.extend(P::findings(&report));
         if let Some(outcome) = incomplete(&report) {
@@ -378,14 +403,24 @@ pub fn history_checks<P: Protocol>(
 
 /// Runs a scenario whatever its protocol (looked up by name in the registry).
 pub fn run(s: &Scenario, seed: u64, trace: TraceLevel) -> Result<RunResult, ScenarioError> {
-    struct Run<'a>(&'a Scenario, u64, TraceLevel);
+    run_budgeted(s, seed, trace, TraceBudget::default())
+}
+
+/// [`run`] with a bound on what the trace records ([`TraceBudget`]).
+pub fn run_budgeted(
+    s: &Scenario,
+    seed: u64,
+    trace: TraceLevel,
+    budget: TraceBudget,
+) -> Result<RunResult, ScenarioError> {
+    struct Run<'a>(&'a Scenario, u64, TraceLevel, TraceBudget);
     impl Visit for Run<'_> {
         type Output = Result<RunResult, ScenarioError>;
         fn visit<P: Protocol>(self) -> Self::Output {
-            Prepared::<P>::new(self.0)?.run(self.0, self.1, self.2)
+            Prepared::<P>::new(self.0)?.run_budgeted(self.0, self.1, self.2, self.3)
         }
     }
-    registry::with_protocol(s.protocol(), Run(s, seed, trace))
+    registry::with_protocol(s.protocol(), Run(s, seed, trace, budget))
         .unwrap_or_else(|| Err(unknown_protocol(s)))
 }
 
