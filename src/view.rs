@@ -30,9 +30,19 @@ pub const MAX_LANES: usize = 32;
 /// window of a long run can be drawn too (messages sent before `from` then start at their
 /// delivery).
 pub fn picture_run(s: &Scenario, seed: u64, from: Time) -> Result<RunResult, ScenarioError> {
+    picture_run_within(s, seed, from, PICTURE_EVENTS)
+}
+
+/// [`picture_run`] with a budget of `max_events` trace events.
+pub fn picture_run_within(
+    s: &Scenario,
+    seed: u64,
+    from: Time,
+    max_events: usize,
+) -> Result<RunResult, ScenarioError> {
     let budget = TraceBudget {
         full_from: Time::ZERO,
-        max_events: PICTURE_EVENTS,
+        max_events,
     };
     let r = crate::runner::run_budgeted(s, seed, TraceLevel::Full, budget)?;
     match r.report.trace_cut {

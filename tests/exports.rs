@@ -8,7 +8,7 @@
 use faultline::export::{self, Kind};
 use faultline::{Scenario, runner, view};
 use serde_json::Value;
-use sim_core::{Time, TraceKind, TraceLevel};
+use sim_core::{Time, TraceKind};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -418,4 +418,48 @@ fn the_page_and_every_export_are_the_same_bytes_on_every_run() {
     };
     let file = "scenarios/raft/lease-without-clock-bound.ron";
     assert_eq!(pictures(file), pictures(file));
+}
+
+/// A late window of a run too long for the budget: the picture's run is recorded again
+/// with only the summary events before `--from`, and what it draws of the window is what
+/// the whole trace has there.
+#[test]
+fn a_late_window_of_a_run_past_its_budget_is_drawn_as_the_whole_trace_has_it() {
+    let s = Scenario::load("scenarios/bench/raft-60s.ron").expect("loads");
+    let w = view::Window {
+        from: Time::from_nanos(30_000_000_000),
+        to: Time::from_nanos(30_500_000_000),
+    };
+    let small = view::picture_run_within(&s, s.seed(), w.from, 20_000).expect("runs");
+    assert!(
+        small.report.trace_cut.is_none_or(|c| c > w.to),
+        "the second recording reaches the window"
+    );
+    assert!(
+        small.report.trace.events.len() <= 20_000,
+        "within the budget"
+    );
+    let whole = runner::run(&s, s.seed(), sim_core::TraceLevel::Full).expect("runs");
+    assert_eq!(small.outcome, whole.outcome, "the same run");
+    let a = view::RunView::new(&s, &small, Some(w));
+    let b = view::RunView::new(&s, &whole, Some(w));
+    // The same deliveries of the window (a send before the window has no send event in
+    // the budgeted trace, so compare by delivery).
+    let ends = |v: &view::RunView| -> Vec<(String, String, String, Time)> {
+        v.msgs
+            .iter()
+            .filter(|m| m.fate == view::Fate::Delivered && w.contains(m.at))
+            .map(|m| (m.from.clone(), m.to.clone(), m.text.clone(), m.at))
+            .collect()
+    };
+    assert!(ends(&b).len() > 100);
+    assert_eq!(ends(&a), ends(&b));
+    assert_eq!(a.lanes, b.lanes);
+    assert_eq!(
+        a.spans.len(),
+        b.spans.len(),
+        "leader, crash and pause spans"
+    );
+    export::validate_shiviz(&export::shiviz(&a)).expect("valid ShiViz");
+    export::validate_trace_events(&export::perfetto(&a).to_string()).expect("valid Perfetto");
 }
