@@ -430,6 +430,11 @@ fn a_late_window_of_a_run_past_its_budget_is_drawn_as_the_whole_trace_has_it() {
         from: Time::from_nanos(30_000_000_000),
         to: Time::from_nanos(30_500_000_000),
     };
+    let first = view::picture_run_within(&s, s.seed(), Time::ZERO, 20_000).expect("runs");
+    assert!(
+        first.report.trace_cut.is_some_and(|c| c < w.from),
+        "a full recording runs out before the window"
+    );
     let small = view::picture_run_within(&s, s.seed(), w.from, 20_000).expect("runs");
     assert!(
         small.report.trace_cut.is_none_or(|c| c > w.to),
