@@ -492,8 +492,9 @@ fn run_one(
     let seed = seed.unwrap_or(s.seed());
     let level = trace.map_or(s.trace(), TraceArg::level);
     // The picture needs every message and the timeline every note: record what they need,
-    // print only what --trace asks for.
-    let record = if svg.is_some() || pictures.any() {
+    // print only what --trace asks for. The page and exports record their own run,
+    // within a trace budget (`view::picture_run`).
+    let record = if svg.is_some() {
         TraceLevel::Full
     } else if timeline {
         level.max(TraceLevel::Summary)
@@ -515,7 +516,7 @@ fn run_one(
         eprintln!("wrote {path}");
     }
     if pictures.any() {
-        write_pictures(&s, &r, &pictures)?;
+        write_pictures(reg, &s, seed, &pictures)?;
     }
     let timeline_text = timeline.then(|| {
         let nodes: Vec<&str> = s.nodes().iter().map(String::as_str).collect();
@@ -565,10 +566,17 @@ fn run_one(
 }
 
 /// Writes the --html page and the --export files of one run.
-fn write_pictures(s: &Scenario, r: &runner::RunResult, p: &Pictures<'_>) -> Result<(), Failure> {
+fn write_pictures(
+    reg: &Registry,
+    s: &Scenario,
+    seed: u64,
+    p: &Pictures<'_>,
+) -> Result<(), Failure> {
+    let from = p.from.unwrap_or(sim_core::Time::ZERO);
+    let r = faultline::view::picture_run_in(reg, s, seed, from, faultline::view::PICTURE_EVENTS)?;
     let end = r.report.end_time;
     let window = faultline::view::Window {
-        from: p.from.unwrap_or(sim_core::Time::ZERO),
+        from,
         to: p.to.unwrap_or(end),
     };
     if window.from > end {
@@ -577,7 +585,15 @@ fn write_pictures(s: &Scenario, r: &runner::RunResult, p: &Pictures<'_>) -> Resu
             window.from
         )));
     }
-    let view = faultline::view::RunView::new(s, r, Some(window));
+    let covered = faultline::view::recorded_to(&r);
+    if window.from > covered {
+        return Err(Failure::Input(format!(
+            "--from {}: the picture's trace (at most {} events) holds this run only up to {covered}, even recording nothing but faults, notes and client operations before --from: nothing to draw",
+            window.from,
+            faultline::view::PICTURE_EVENTS
+        )));
+    }
+    let view = faultline::view::RunView::new(s, &r, Some(window));
     let write = |path: &str, text: &str| {
         std::fs::write(path, text).map_err(|e| Failure::Input(format!("cannot write {path}: {e}")))
     };
@@ -592,11 +608,17 @@ fn write_pictures(s: &Scenario, r: &runner::RunResult, p: &Pictures<'_>) -> Resu
         if let Some(warning) = view.unreadable(faultline::html::READABLE_ARROWS) {
             eprintln!("note: {warning}");
         }
+        if let Some(summary) = view.summarized() {
+            eprintln!("note: {summary}");
+        }
     }
     for (kind, path) in p.exports {
         let text = faultline::export::export(*kind, &view).map_err(Failure::Input)?;
         write(path, &text)?;
         eprintln!("wrote {path} ({})", kind.name());
+        if let Some(note) = faultline::export::left_out(*kind, &view) {
+            eprintln!("note: {note}");
+        }
     }
     Ok(())
 }

@@ -51,6 +51,46 @@ impl Kind {
     }
 }
 
+/// Most trace events of the window a ShiViz or Perfetto export holds (tens of MB at
+/// most; ShiViz itself is slow well before this). Past it, an export stops at the last
+/// whole instant that fits and [`left_out`] says so, with a window to draw instead.
+pub const MAX_EVENTS: usize = 100_000;
+
+/// The trace indices an export draws: the window's events, at most [`MAX_EVENTS`],
+/// ending at a whole instant.
+pub fn export_events(v: &RunView) -> std::ops::Range<usize> {
+    let r = v.window_events();
+    if r.len() <= MAX_EVENTS {
+        return r;
+    }
+    let mut end = r.start + MAX_EVENTS;
+    let t = v.times[end];
+    while end > r.start && v.times[end - 1] == t {
+        end -= 1;
+    }
+    r.start..end
+}
+
+/// What an export of `kind` leaves out of its window, in a sentence, or `None`.
+pub fn left_out(kind: Kind, v: &RunView) -> Option<String> {
+    if !matches!(kind, Kind::Shiviz | Kind::Perfetto) {
+        return None;
+    }
+    let all = v.window_events();
+    let shown = export_events(v);
+    if shown.len() == all.len() {
+        return None;
+    }
+    let last = v.times[shown.end.saturating_sub(1).max(shown.start)];
+    Some(format!(
+        "the {} export holds the first {} of the window's {} trace events (up to {last}); draw a narrower window with --from/--to, e.g. --from {last} --to {}",
+        kind.name(),
+        shown.len(),
+        all.len(),
+        v.window.to
+    ))
+}
+
 /// The export of `kind` for the view's window.
 pub fn export(kind: Kind, v: &RunView) -> Result<String, String> {
     Ok(match kind {
@@ -102,7 +142,7 @@ pub fn vector_clocks(v: &RunView) -> Vec<Clocked<'_>> {
     let mut clocks: IndexMap<&str, IndexMap<&str, u64>> = IndexMap::new();
     let mut sent: IndexMap<usize, IndexMap<&str, u64>> = IndexMap::new();
     let mut out = Vec::new();
-    for i in v.window_events() {
+    for i in export_events(v) {
         let Some(host) = lane_of(v, i) else { continue };
         let verb = v.lines[i].split_whitespace().nth(2).unwrap_or("");
         if verb == "<-" {
@@ -305,7 +345,14 @@ pub fn perfetto(v: &RunView) -> Value {
     }
     // Handler calls: the events of one lane at one instant.
     let mut groups: IndexMap<(&str, u64), Vec<usize>> = IndexMap::new();
-    for i in v.window_events() {
+    let shown = export_events(v);
+    let last = shown
+        .end
+        .checked_sub(1)
+        .filter(|&e| e >= shown.start)
+        .map_or(v.window.from, |e| v.times[e]);
+    let until = |t: sim_core::Time| t <= last;
+    for i in shown.clone() {
         if let Some(l) = lane_of(v, i) {
             groups
                 .entry((l, v.times[i].as_nanos()))
@@ -339,9 +386,10 @@ pub fn perfetto(v: &RunView) -> Value {
         else {
             continue;
         };
-        let sent_in = m.send_event.is_some() && v.window.contains(m.sent);
+        let sent_in = m.send_event.is_some_and(|i| shown.contains(&i));
+        let end_in = m.end_event.is_some_and(|i| shown.contains(&i));
         match &m.fate {
-            Fate::Delivered if sent_in && v.window.contains(m.at) => {
+            Fate::Delivered if sent_in && end_in => {
                 let name = format!(
                     "{}{}",
                     m.kind,
@@ -350,14 +398,14 @@ pub fn perfetto(v: &RunView) -> Value {
                 ev.push(json!({"ph": "s", "id": id + 1, "name": name, "cat": "message", "pid": pid, "tid": ft, "ts": us(m.sent), "args": {"message": m.text}}));
                 ev.push(json!({"ph": "f", "bp": "e", "id": id + 1, "name": name, "cat": "message", "pid": pid, "tid": tt, "ts": us(m.at)}));
             }
-            Fate::Dropped(reason) if v.window.contains(m.at) => {
+            Fate::Dropped(reason) if end_in => {
                 ev.push(json!({"ph": "i", "s": "t", "name": format!("lost {} to {} ({reason})", m.kind, m.to), "cat": "loss", "pid": pid, "tid": ft, "ts": us(m.at), "args": {"message": m.text}}));
             }
             _ => {}
         }
     }
     // Faults: on the lane they name, else across the process.
-    for m in &v.marks {
+    for m in v.marks.iter().filter(|m| until(m.time)) {
         let tid = m.lane.as_deref().and_then(|l| tid_of.get(l));
         ev.push(match tid {
             Some(&tid) => json!({"ph": "i", "s": "t", "name": m.label, "cat": "fault", "pid": pid, "tid": tid, "ts": us(m.time)}),
@@ -365,7 +413,7 @@ pub fn perfetto(v: &RunView) -> Value {
         });
     }
     for c in &v.cuts {
-        if v.window.contains(c.from) {
+        if v.window.contains(c.from) && until(c.from) {
             ev.push(json!({"ph": "i", "s": "p", "name": c.label, "cat": "fault", "pid": pid, "tid": 0, "ts": us(c.from)}));
         }
     }
@@ -380,9 +428,9 @@ pub fn perfetto(v: &RunView) -> Value {
             next
         })
     };
-    for s in &v.spans {
+    for s in v.spans.iter().filter(|s| until(s.from)) {
         let from = s.from.max(v.window.from);
-        let to = s.to.min(v.window.to);
+        let to = s.to.min(v.window.to).min(last);
         let (name, what) = match &s.kind {
             SpanKind::Leader(l) => (format!("leader {l}"), "leader"),
             SpanKind::Crashed => ("crashed".to_string(), "state"),
@@ -391,10 +439,10 @@ pub fn perfetto(v: &RunView) -> Value {
         let tid = track(format!("{} {what}", s.lane), &mut ev);
         ev.push(json!({"ph": "X", "name": name, "cat": what, "pid": pid, "tid": tid, "ts": us(from), "dur": (us(to) - us(from)).max(0.001)}));
     }
-    for o in &v.ops {
+    for o in v.ops.iter().filter(|o| until(o.invoked)) {
         let tid = track(format!("{} operations", o.client), &mut ev);
         let from = o.invoked.max(v.window.from);
-        let to = o.completed.unwrap_or(v.end).min(v.window.to);
+        let to = o.completed.unwrap_or(v.end).min(v.window.to).min(last);
         let mut args = json!({"process": o.process, "outcome": o.outcome});
         if let Some(r) = &o.stuck {
             args["cannot_be_placed"] = json!(r);
@@ -402,11 +450,18 @@ pub fn perfetto(v: &RunView) -> Value {
         ev.push(json!({"ph": "X", "name": format!("{} {}", o.op, o.outcome), "cat": "client", "pid": pid, "tid": tid, "ts": us(from), "dur": (us(to) - us(from)).max(0.001), "args": args}));
     }
     if let Some(x) = &v.violation {
-        if v.window.contains(x.time) {
+        if v.window.contains(x.time) && until(x.time) {
             ev.push(json!({"ph": "i", "s": "g", "name": format!("VIOLATION {}", x.check), "cat": "violation", "pid": pid, "tid": 0, "ts": us(x.time), "args": {"message": x.message, "nodes": x.nodes}}));
         }
     }
-    json!({"traceEvents": ev, "displayTimeUnit": "ms", "otherData": {"scenario": v.scenario, "seed": v.seed, "replay": v.replay}})
+    let mut other = json!({"scenario": v.scenario, "seed": v.seed, "replay": v.replay});
+    if let Some(n) = left_out(Kind::Perfetto, v) {
+        other["left_out"] = json!(n);
+    }
+    if let Some(n) = v.summarized() {
+        other["summarized"] = json!(n);
+    }
+    json!({"traceEvents": ev, "displayTimeUnit": "ms", "otherData": other})
 }
 
 /// Most lines (messages, notes, faults) of one Mermaid diagram.
@@ -588,11 +643,307 @@ pub fn history_svg(v: &RunView) -> String {
     o
 }
 
+/// What [`validate_trace_events`] found in a valid trace.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TraceEventStats {
+    /// Complete slices (`X`) and begin/end pairs (`B`/`E`).
+    pub slices: usize,
+    /// Flows: one `s`, any `t`, one `f` sharing a category, name and id.
+    pub flows: usize,
+    pub instants: usize,
+    /// Threads named by `thread_name` metadata.
+    pub threads: usize,
+}
+
+/// Checks Chrome trace-event JSON (what ui.perfetto.dev and chrome://tracing read)
+/// against the rules of the Trace Event Format that a viewer relies on; the error names
+/// the event (its index in `traceEvents`) and the rule:
+///
+/// - the JSON Object Format: `{"traceEvents": [...]}`, `displayTimeUnit` `ms` or `ns`;
+/// - every event has a one-letter `ph` of a known phase, a string `name`, integer `pid`
+///   and `tid`, and (but metadata) a finite `ts` at or after 0, in microseconds;
+/// - `X` has a `dur` at or above 0; `B`/`E` pair up per thread, last opened first closed;
+///   slices on one thread nest or are apart, never half-overlap;
+/// - `i`/`I` have a scope `s` of `g`, `p` or `t` when they have one;
+/// - `M` is `process_name`, `process_labels`, `process_sort_index`, `thread_name` or
+///   `thread_sort_index`, with its `args` (`name`, `labels` or `sort_index`);
+/// - flow events `s`, `t`, `f` carry an `id`; per category, name and id there is
+///   exactly one `s`, then any `t`, then one `f`, in time order; `s` and `t` bind to
+///   the slice enclosing them on their thread, `f` to the enclosing slice with
+///   `bp: "e"` or else to the next slice that starts on its thread, and that slice
+///   must exist (a viewer drops a flow with nothing to bind to).
+pub fn validate_trace_events(text: &str) -> Result<TraceEventStats, String> {
+    let j: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let evs = j
+        .get("traceEvents")
+        .and_then(Value::as_array)
+        .ok_or("expected the JSON Object Format: an object with a traceEvents array")?;
+    if let Some(u) = j.get("displayTimeUnit") {
+        if !matches!(u.as_str(), Some("ms" | "ns")) {
+            return Err(format!("displayTimeUnit is {u}: expected \"ms\" or \"ns\""));
+        }
+    }
+    type Thread = (i64, i64);
+    let mut stats = TraceEventStats::default();
+    let mut slices: IndexMap<Thread, Vec<(f64, f64, usize)>> = IndexMap::new();
+    let mut open: IndexMap<Thread, Vec<(String, f64, usize)>> = IndexMap::new();
+    // (cat, name, id) -> (index, phase, thread, ts, bp) in order of appearance.
+    type Step = (usize, char, Thread, f64, bool);
+    let mut flows: IndexMap<(String, String, String), Vec<Step>> = IndexMap::new();
+    for (k, e) in evs.iter().enumerate() {
+        let at = |what: String| format!("traceEvents[{k}]: {what}: {e}");
+        let ph = e
+            .get("ph")
+            .and_then(Value::as_str)
+            .filter(|p| p.chars().count() == 1)
+            .ok_or_else(|| at("expected a one-letter ph".into()))?;
+        let ph = ph.chars().next().unwrap_or(' ');
+        if !"BEXiIstfMC".contains(ph) {
+            return Err(at(format!("unknown phase {ph:?}")));
+        }
+        let name = e
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| at("expected a string name".into()))?;
+        let pid = e
+            .get("pid")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| at("expected an integer pid".into()))?;
+        let tid = match e.get("tid") {
+            None if ph == 'M' && name.starts_with("process_") => 0,
+            None if matches!(ph, 'i' | 'I')
+                && matches!(e.get("s").and_then(Value::as_str), Some("g" | "p")) =>
+            {
+                0
+            }
+            t => t
+                .and_then(Value::as_i64)
+                .ok_or_else(|| at("expected an integer tid".into()))?,
+        };
+        let thread = (pid, tid);
+        if ph == 'M' {
+            let need = match name {
+                "process_name" | "thread_name" => "name",
+                "process_labels" => "labels",
+                "process_sort_index" | "thread_sort_index" => "sort_index",
+                other => return Err(at(format!("unknown metadata event {other:?}"))),
+            };
+            if e.get("args").and_then(|a| a.get(need)).is_none() {
+                return Err(at(format!("metadata {name} needs args.{need}")));
+            }
+            if name == "thread_name" {
+                stats.threads += 1;
+            }
+            continue;
+        }
+        let ts = e
+            .get("ts")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .ok_or_else(|| at("expected a finite ts at or after 0 (microseconds)".into()))?;
+        match ph {
+            'X' => {
+                let dur = e
+                    .get("dur")
+                    .and_then(Value::as_f64)
+                    .filter(|d| d.is_finite() && *d >= 0.0)
+                    .ok_or_else(|| at("a complete event needs a dur at or above 0".into()))?;
+                slices.entry(thread).or_default().push((ts, ts + dur, k));
+                stats.slices += 1;
+            }
+            'B' => open
+                .entry(thread)
+                .or_default()
+                .push((name.to_string(), ts, k)),
+            'E' => {
+                let (_, begin, b) = open
+                    .get_mut(&thread)
+                    .and_then(Vec::pop)
+                    .ok_or_else(|| at("an E with no open B on its thread".into()))?;
+                if ts < begin {
+                    return Err(at(format!("ends at {ts} before its B began at {begin}")));
+                }
+                slices.entry(thread).or_default().push((begin, ts, b));
+                stats.slices += 1;
+            }
+            'i' | 'I' => {
+                if let Some(sc) = e.get("s") {
+                    if !matches!(sc.as_str(), Some("g" | "p" | "t")) {
+                        return Err(at(format!("instant scope {sc}: expected g, p or t")));
+                    }
+                }
+                stats.instants += 1;
+            }
+            's' | 't' | 'f' => {
+                let id = match e.get("id") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => return Err(at("a flow event needs an id".into())),
+                };
+                let bp = match e.get("bp") {
+                    None => false,
+                    Some(b) if b == "e" => true,
+                    Some(b) => return Err(at(format!("binding point {b}: expected \"e\""))),
+                };
+                let cat = e.get("cat").and_then(Value::as_str).unwrap_or("");
+                flows
+                    .entry((cat.to_string(), name.to_string(), id))
+                    .or_default()
+                    .push((k, ph, thread, ts, bp));
+            }
+            _ => {}
+        }
+    }
+    if let Some((t, v)) = open.iter().find(|(_, v)| !v.is_empty()) {
+        return Err(format!(
+            "traceEvents[{}]: B {:?} on thread {t:?} never ends",
+            v[0].2, v[0].0
+        ));
+    }
+    for (t, v) in &mut slices {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        let mut stack: Vec<(f64, usize)> = Vec::new();
+        for &(a, b, k) in v.iter() {
+            // Microseconds as floats: allow a nanosecond of rounding.
+            while stack.last().is_some_and(|&(end, _)| end <= a + 1e-3) {
+                stack.pop();
+            }
+            if let Some(&(end, outer)) = stack.last() {
+                if b > end + 1e-3 {
+                    return Err(format!(
+                        "traceEvents[{k}]: slice {a}..{b} on thread {t:?} half-overlaps traceEvents[{outer}], which ends at {end}"
+                    ));
+                }
+            }
+            stack.push((b, k));
+        }
+    }
+    let enclosing = |t: &Thread, ts: f64| {
+        slices
+            .get(t)
+            .is_some_and(|v| v.iter().any(|&(a, b, _)| a <= ts && ts <= b))
+    };
+    let next_starts = |t: &Thread, ts: f64| {
+        slices
+            .get(t)
+            .is_some_and(|v| v.iter().any(|&(a, _, _)| a >= ts))
+    };
+    for ((cat, name, id), steps) in &flows {
+        let what = format!("flow {name:?} (cat {cat:?}, id {id})");
+        let phases: String = steps.iter().map(|s| s.1).collect();
+        let well_formed = phases.starts_with('s')
+            && phases.ends_with('f')
+            && phases.len() >= 2
+            && phases[1..phases.len() - 1].chars().all(|c| c == 't');
+        if !well_formed {
+            return Err(format!(
+                "traceEvents[{}]: {what} has phases {phases:?}: expected one s, any t, then one f",
+                steps[0].0
+            ));
+        }
+        for w in steps.windows(2) {
+            if w[1].3 < w[0].3 {
+                return Err(format!(
+                    "traceEvents[{}]: {what} goes back in time ({} after {})",
+                    w[1].0, w[1].3, w[0].3
+                ));
+            }
+        }
+        for &(k, ph, t, ts, bp) in steps {
+            let bound = if ph == 'f' && !bp {
+                next_starts(&t, ts)
+            } else {
+                enclosing(&t, ts)
+            };
+            if !bound {
+                return Err(format!(
+                    "traceEvents[{k}]: {what}: its {ph} at {ts} on thread {t:?} has no slice to bind to"
+                ));
+            }
+        }
+        stats.flows += 1;
+    }
+    Ok(stats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const R: &str = SHIVIZ_REGEX;
+
+    #[test]
+    fn the_trace_event_validator_accepts_a_good_trace_and_names_each_broken_rule() {
+        let good = r#"{"traceEvents": [
+            {"ph": "M", "name": "thread_name", "pid": 1, "tid": 1, "args": {"name": "n1"}},
+            {"ph": "M", "name": "thread_name", "pid": 1, "tid": 2, "args": {"name": "n2"}},
+            {"ph": "X", "name": "send", "pid": 1, "tid": 1, "ts": 10.0, "dur": 1.0},
+            {"ph": "X", "name": "inner", "pid": 1, "tid": 1, "ts": 10.2, "dur": 0.5},
+            {"ph": "X", "name": "recv", "pid": 1, "tid": 2, "ts": 15.0, "dur": 1.0},
+            {"ph": "s", "name": "Ping", "cat": "message", "id": 1, "pid": 1, "tid": 1, "ts": 10.0},
+            {"ph": "f", "bp": "e", "name": "Ping", "cat": "message", "id": 1, "pid": 1, "tid": 2, "ts": 15.0},
+            {"ph": "B", "name": "b", "pid": 1, "tid": 3, "ts": 1.0},
+            {"ph": "E", "name": "b", "pid": 1, "tid": 3, "ts": 2.0},
+            {"ph": "i", "s": "g", "name": "heal", "pid": 1, "tid": 0, "ts": 12.0}
+        ], "displayTimeUnit": "ms"}"#;
+        let st = validate_trace_events(good).unwrap();
+        assert_eq!((st.slices, st.flows, st.instants, st.threads), (4, 1, 1, 2));
+        let bad = |text: String, says: &str| {
+            let e = validate_trace_events(&text).unwrap_err();
+            assert!(e.contains(says), "{e:?} should say {says:?}");
+        };
+        let g = good.to_string();
+        bad(
+            g.replace(r#""traceEvents""#, r#""events""#),
+            "JSON Object Format",
+        );
+        bad(g.replace(r#""ms"}"#, r#""s"}"#), "displayTimeUnit");
+        bad(g.replace(r#""ph": "B""#, r#""ph": "Q""#), "unknown phase");
+        bad(g.replace(r#""ts": 12.0"#, r#""ts": -1"#), "finite ts");
+        bad(
+            g.replace(r#""dur": 0.5"#, r#""dur": -0.5"#),
+            "dur at or above 0",
+        );
+        bad(g.replace(r#""dur": 0.5"#, r#""dur": 5"#), "half-overlaps");
+        bad(g.replace(r#""s": "g""#, r#""s": "x""#), "instant scope");
+        bad(
+            g.replace(
+                r#""name": "thread_name", "pid": 1, "tid": 2, "args": {"name""#,
+                r#""name": "thread_name", "pid": 1, "tid": 2, "args": {"title""#,
+            ),
+            "needs args.name",
+        );
+        bad(g.replace(r#""ph": "E""#, r#""ph": "i""#), "never ends");
+        bad(g.replace(r#""ph": "B""#, r#""ph": "i""#), "no open B");
+        bad(g.replace(r#""bp": "e""#, r#""bp": "x""#), "binding point");
+        bad(
+            g.replace(
+                r#""id": 1, "pid": 1, "tid": 2"#,
+                r#""id": 2, "pid": 1, "tid": 2"#,
+            ),
+            "expected one s, any t, then one f",
+        );
+        bad(
+            g.replace(r#""tid": 2, "ts": 15.0}"#, r#""tid": 2, "ts": 9.0}"#),
+            "goes back in time",
+        );
+        bad(
+            g.replace(r#""tid": 2, "ts": 15.0}"#, r#""tid": 2, "ts": 17.0}"#),
+            "no slice to bind to",
+        );
+        bad(
+            g.replace(
+                r#""cat": "message", "id": 1, "pid": 1, "tid": 1"#,
+                r#""cat": "message", "pid": 1, "tid": 1"#,
+            ),
+            "needs an id",
+        );
+        // Without bp, a flow's end binds to the next slice that starts on its thread.
+        let next = g
+            .replace(r#""bp": "e", "#, "")
+            .replace(r#""tid": 2, "ts": 15.0}"#, r#""tid": 2, "ts": 14.0}"#);
+        assert_eq!(validate_trace_events(&next).unwrap().flows, 1);
+    }
 
     #[test]
     fn the_validator_accepts_a_good_log_and_names_each_broken_rule() {

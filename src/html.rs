@@ -5,7 +5,13 @@
 //!
 //! Size: a page holds at most [`MAX_MESSAGES`] messages and [`MAX_LINES`] trace lines of
 //! its window; past either it keeps the first ones and says so in its header, with a
-//! window to draw instead. Nothing is left out silently.
+//! window to draw instead. It draws at most [`crate::view::MAX_LANES`] node lanes and as
+//! many client lanes, and a run's trace past [`crate::view::PICTURE_EVENTS`] events is
+//! drawn up to where it stopped; both say so in the header, which also counts the
+//! window's messages per lane (every lane) and per kind. Nothing is left out silently.
+//! So every page is bounded whatever the run: under 5 MB, and drawn by headless
+//! Chromium in under 10 s of virtual time (`tests/html_browser.rs` checks both on every
+//! shipped scenario).
 
 use crate::view::{Fate, RunView, SpanKind};
 use indexmap::IndexMap;
@@ -194,7 +200,20 @@ pub fn page_data(v: &RunView) -> Value {
             "events": range.len(),
             "notice": v.unreadable(READABLE_ARROWS),
             "truncated": if truncated.is_empty() { Value::Null } else { json!(truncated.join("; ")) },
+            "summary": v.summarized(),
         },
+        "counts": [
+            {
+                "title": "messages per lane in the window, every lane counted",
+                "head": ["lane", "sent", "delivered to", "lost of its sends"],
+                "rows": v.lane_counts.iter().map(|(l, a, b, c)| json!([l, a, b, c])).collect::<Vec<_>>(),
+            },
+            {
+                "title": "messages per kind in the window, every lane counted",
+                "head": ["kind", "delivered", "lost", "on the wire at the end"],
+                "rows": v.kind_counts.iter().map(|(l, a, b, c)| json!([l, a, b, c])).collect::<Vec<_>>(),
+            },
+        ],
         "lanes": lanes,
         "kinds": kinds.keys().collect::<Vec<_>>(),
         "off": off,

@@ -102,9 +102,6 @@ pub fn verdict_text_with(s: &Scenario, r: &RunResult, explain: Explain) -> Strin
     for (check, line) in &rep.findings {
         let _ = writeln!(o, "{check}: {line}");
     }
-    if let Some(sagas) = protocols::saga::summary(&rep.trace, rep.stats.sends) {
-        let _ = writeln!(o, "{sagas}");
-    }
     for v in &rep.violations {
         let message = match explain {
             Explain::Full => v.message.clone(),

@@ -26,7 +26,7 @@ use crate::scenario::{Scenario, ScenarioError, list};
 use crate::shrink::{self, ShrinkError, Shrunk};
 use crate::sweep::{self, SweepError, SweepSummary};
 use protocols::{CheckKind, Protocol};
-use sim_core::TraceLevel;
+use sim_core::{TraceBudget, TraceLevel};
 use std::io::Write;
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -76,7 +76,13 @@ trait Entry: Send + Sync {
     fn name(&self) -> &'static str;
     fn info(&self) -> Info;
     fn check(&self, s: &Scenario) -> Result<(), ScenarioError>;
-    fn run(&self, s: &Scenario, seed: u64, trace: TraceLevel) -> Result<RunResult, ScenarioError>;
+    fn run(
+        &self,
+        s: &Scenario,
+        seed: u64,
+        trace: TraceLevel,
+        budget: TraceBudget,
+    ) -> Result<RunResult, ScenarioError>;
     fn sweep(
         &self,
         s: &Scenario,
@@ -121,8 +127,14 @@ impl<P: Protocol + 'static> Entry for Typed<P> {
     fn check(&self, s: &Scenario) -> Result<(), ScenarioError> {
         Prepared::<P>::new(s).map(|_| ())
     }
-    fn run(&self, s: &Scenario, seed: u64, trace: TraceLevel) -> Result<RunResult, ScenarioError> {
-        Prepared::<P>::new(s)?.run(s, seed, trace)
+    fn run(
+        &self,
+        s: &Scenario,
+        seed: u64,
+        trace: TraceLevel,
+        budget: TraceBudget,
+    ) -> Result<RunResult, ScenarioError> {
+        Prepared::<P>::new(s)?.run_budgeted(s, seed, trace, budget)
     }
     fn sweep(
         &self,
@@ -247,7 +259,19 @@ impl Registry {
         seed: u64,
         trace: TraceLevel,
     ) -> Result<RunResult, ScenarioError> {
-        self.get(s, s.protocol())?.run(s, seed, trace)
+        self.run_budgeted(s, seed, trace, TraceBudget::default())
+    }
+
+    /// [`Registry::run`] with a bound on what the trace records
+    /// ([`crate::runner::run_budgeted`] with this registry).
+    pub fn run_budgeted(
+        &self,
+        s: &Scenario,
+        seed: u64,
+        trace: TraceLevel,
+        budget: TraceBudget,
+    ) -> Result<RunResult, ScenarioError> {
+        self.get(s, s.protocol())?.run(s, seed, trace, budget)
     }
 
     /// [`sweep::sweep`] with this registry.

@@ -6,7 +6,8 @@ use lincheck::History;
 use protocols::{CheckKind, HistoryFailure, Protocol};
 use serde::Serialize;
 use sim_core::{
-    EndReason, Limits, LinkUpdate, Report, SimConfig, Simulation, Time, TraceLevel, Violation,
+    EndReason, Limits, LinkUpdate, Report, SimConfig, Simulation, Time, TraceBudget, TraceLevel,
+    Violation,
 };
 
 /// What a run ended with. Serialized with a `verdict` tag: `{"verdict":"pass"}`,
@@ -285,6 +286,17 @@ impl<P: Protocol> Prepared<P> {
         seed: u64,
         trace: TraceLevel,
     ) -> Result<Simulation<P::Node, P::Client>, ScenarioError> {
+        self.build_budgeted(s, seed, trace, TraceBudget::default())
+    }
+
+    /// [`Prepared::build`] with a bound on what the trace records.
+    pub fn build_budgeted(
+        &self,
+        s: &Scenario,
+        seed: u64,
+        trace: TraceLevel,
+        budget: TraceBudget,
+    ) -> Result<Simulation<P::Node, P::Client>, ScenarioError> {
         let mut config = SimConfig::new(
             seed,
             s.nodes.len(),
@@ -298,6 +310,7 @@ impl<P: Protocol> Prepared<P> {
         config.link = s.link();
         config.trace = trace;
         config.runaway = s.runaway();
+        config.trace_budget = budget;
         let clients = P::client_config(&s.workload, &self.config)
             .map_err(|e| s.error(s.workload_span.clone(), e))?;
         let mut sim: Simulation<P::Node, P::Client> =
@@ -320,10 +333,21 @@ impl<P: Protocol> Prepared<P> {
         }
         let faults_stop = s.faults_stop(seed);
         for (name, kind) in &self.checks {
-            if matches!(kind, CheckKind::Always | CheckKind::Eventually) {
-                let mut checker = P::checker(name, &self.config).expect("checked by Prepared::new");
-                checker.faults_stop(faults_stop);
-                sim.add_checker(checker);
+            match kind {
+                CheckKind::Always | CheckKind::Eventually => {
+                    let mut checker =
+                        P::checker(name, &self.config).expect("checked by Prepared::new");
+                    checker.faults_stop(faults_stop);
+                    sim.add_checker(checker);
+                }
+                // A history check the protocol judges by watching what its clients are
+                // told (2PC's `history`), not on the recorded history.
+                CheckKind::History => {
+                    if let Some(mut checker) = P::checker(name, &self.config) {
+                        checker.faults_stop(faults_stop);
+                        sim.add_checker(checker);
+                    }
+                }
             }
         }
         Ok(sim)
@@ -336,13 +360,26 @@ impl<P: Protocol> Prepared<P> {
         seed: u64,
         trace: TraceLevel,
     ) -> Result<RunResult, ScenarioError> {
-        let mut sim = self.build(s, seed, trace)?;
+        self.run_budgeted(s, seed, trace, TraceBudget::default())
+    }
+
+    /// [`Prepared::run`] with a bound on what the trace records (the run and its verdict
+    /// are the same; `report.trace_cut` says where the trace stopped).
+    pub fn run_budgeted(
+        &self,
+        s: &Scenario,
+        seed: u64,
+        trace: TraceLevel,
+        budget: TraceBudget,
+    ) -> Result<RunResult, ScenarioError> {
+        let mut sim = self.build_budgeted(s, seed, trace, budget)?;
         let mut report = sim.run();
         let reached: Vec<(&'static str, Time)> = report
             .reached
             .iter()
             .filter_map(|&(i, t)| Some((P::sometimes().get(i)?.name, t)))
             .collect();
+        report.findings.extend(P::findings(&report));
         if let Some(outcome) = incomplete(&report) {
             return Ok(RunResult {
                 seed,
@@ -355,7 +392,7 @@ impl<P: Protocol> Prepared<P> {
         let history: Vec<&str> = self
             .checks
             .iter()
-            .filter(|(_, k)| *k == CheckKind::History)
+            .filter(|(n, k)| *k == CheckKind::History && P::checker(n, &self.config).is_none())
             .map(|(n, _)| n.as_str())
             .collect();
         if let Some(model) = P::history_model() {
@@ -476,6 +513,17 @@ pub fn history_checks<P: Protocol>(
 /// [`crate::registry::Registry::run`] for another).
 pub fn run(s: &Scenario, seed: u64, trace: TraceLevel) -> Result<RunResult, ScenarioError> {
     crate::registry::builtin_ref().run(s, seed, trace)
+}
+
+/// [`run`] with a bound on what the trace records ([`TraceBudget`]; built-in protocols,
+/// [`crate::registry::Registry::run_budgeted`] for another registry).
+pub fn run_budgeted(
+    s: &Scenario,
+    seed: u64,
+    trace: TraceLevel,
+    budget: TraceBudget,
+) -> Result<RunResult, ScenarioError> {
+    crate::registry::builtin_ref().run_budgeted(s, seed, trace, budget)
 }
 
 /// Checks the protocol-specific parts of a scenario without running it (built-in

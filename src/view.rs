@@ -8,10 +8,80 @@
 //! every delivery a send at or before it, so happens-before drawn from it is sound.
 
 use crate::runner::RunResult;
-use crate::scenario::Scenario;
-use indexmap::IndexMap;
-use sim_core::{Time, TraceKind};
+use crate::scenario::{Scenario, ScenarioError};
+use indexmap::{IndexMap, IndexSet};
+use sim_core::{Time, TraceBudget, TraceKind, TraceLevel};
 use std::collections::VecDeque;
+
+/// Most trace events a picture's run records (about 100 MB at most while it is drawn;
+/// the longest non-benchmark run, `scenarios/bench/raft-60s.ron`, records 100,000). A
+/// run that would record more is drawn up to the last instant that fits, and says so.
+pub const PICTURE_EVENTS: usize = 250_000;
+
+/// Most node lanes (and, apart, most client lanes) a picture draws: a bigger cluster is
+/// drawn as its first `MAX_LANES` nodes and the messages among them, with counts for
+/// every node.
+pub const MAX_LANES: usize = 32;
+
+/// Runs `s` with `seed` for the pictures of a window starting at `from`: the same run
+/// and verdict as any other, its trace recorded at full level within
+/// [`PICTURE_EVENTS`]. When the budget runs out before `from`, it runs again recording
+/// only the summary events (faults, notes, client operations) before `from`, so a late
+/// window of a long run can be drawn too (messages sent before `from` then start at their
+/// delivery).
+pub fn picture_run(s: &Scenario, seed: u64, from: Time) -> Result<RunResult, ScenarioError> {
+    picture_run_within(s, seed, from, PICTURE_EVENTS)
+}
+
+/// [`picture_run`] with a budget of `max_events` trace events.
+pub fn picture_run_within(
+    s: &Scenario,
+    seed: u64,
+    from: Time,
+    max_events: usize,
+) -> Result<RunResult, ScenarioError> {
+    picture_run_in(crate::registry::builtin_ref(), s, seed, from, max_events)
+}
+
+/// [`picture_run_within`] for a protocol of `reg` (a program's own registry).
+pub fn picture_run_in(
+    reg: &crate::registry::Registry,
+    s: &Scenario,
+    seed: u64,
+    from: Time,
+    max_events: usize,
+) -> Result<RunResult, ScenarioError> {
+    let budget = TraceBudget {
+        full_from: Time::ZERO,
+        max_events,
+    };
+    let r = reg.run_budgeted(s, seed, TraceLevel::Full, budget)?;
+    match r.report.trace_cut {
+        Some(cut) if cut <= from && from > Time::ZERO => reg.run_budgeted(
+            s,
+            seed,
+            TraceLevel::Full,
+            TraceBudget {
+                full_from: from,
+                ..budget
+            },
+        ),
+        _ => Ok(r),
+    }
+}
+
+/// The last instant a run's recorded trace covers whole: the end of the run, or just
+/// before the event its budget left out.
+pub fn recorded_to(r: &RunResult) -> Time {
+    let end = r
+        .report
+        .end_time
+        .max(r.report.trace.events.last().map_or(Time::ZERO, |e| e.time));
+    match r.report.trace_cut {
+        Some(cut) => Time::from_nanos(cut.as_nanos().saturating_sub(1)).min(end),
+        None => end,
+    }
+}
 
 /// A window of virtual time, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +106,7 @@ pub enum Fate {
     Delivered,
     /// Lost, and why (`loss`, `partition`, `down`).
     Dropped(&'static str),
-    /// Still on the wire when the run ended.
+    /// Still on the wire when the run (or its recorded trace) ended.
     InFlight,
 }
 
@@ -150,6 +220,18 @@ pub struct RunView {
     pub notes: Vec<(usize, String, String)>,
     pub ops: Vec<Op>,
     pub violation: Option<ViolationView>,
+    /// Lanes left out of the drawing (past [`MAX_LANES`]).
+    pub hidden_lanes: usize,
+    /// Set when the run's trace stopped at its budget: the last instant it covers.
+    pub cut: Option<Time>,
+    /// Messages of the window per lane, every lane counted (hidden ones as one row):
+    /// (lane, sent, delivered to it, lost of its sends).
+    pub lane_counts: Vec<(String, u64, u64, u64)>,
+    /// Messages of the window per kind, every lane counted: (kind, delivered, lost, on
+    /// the wire at the end).
+    pub kind_counts: Vec<(String, u64, u64, u64)>,
+    /// What the whole run did, when the picture shows only part of it.
+    pub run_counts: Option<String>,
 }
 
 /// A copy on the wire: when it was sent, its send's trace index, and whether the network
@@ -211,41 +293,52 @@ impl RunView {
             .report
             .end_time
             .max(trace.events.last().map_or(Time::ZERO, |e| e.time));
-        let window = window.unwrap_or(Window {
+        let mut window = window.unwrap_or(Window {
             from: Time::ZERO,
             to: end,
         });
-        let mut lanes: Vec<String> = s.nodes().to_vec();
-        let mut client_lanes: Vec<String> = Vec::new();
+        let trace_cut = r.report.trace_cut.map(|_| recorded_to(r));
+        if let Some(c) = trace_cut {
+            window.to = window.to.min(c);
+        }
+        // Until the trace ends: what is open then is drawn to there.
+        let end_of_trace = trace_cut.unwrap_or(end);
+        let mut node_lanes: IndexSet<String> = s.nodes().iter().cloned().collect();
+        let mut client_lanes: IndexSet<String> = IndexSet::new();
         for e in &trace.events {
-            let names: Vec<&String> = match &e.kind {
+            let names: [Option<&String>; 2] = match &e.kind {
                 TraceKind::Start { node, .. }
                 | TraceKind::Timer { node, .. }
-                | TraceKind::Note { node, .. } => vec![node],
+                | TraceKind::Note { node, .. } => [Some(node), None],
                 TraceKind::Send { from, to, .. }
                 | TraceKind::Deliver { from, to, .. }
                 | TraceKind::Drop { from, to, .. }
-                | TraceKind::Duplicate { from, to, .. } => vec![from, to],
+                | TraceKind::Duplicate { from, to, .. } => [Some(from), Some(to)],
                 TraceKind::Invoke { client, .. } | TraceKind::Complete { client, .. } => {
-                    if !client_lanes.contains(client) && !lanes.contains(client) {
-                        client_lanes.push(client.clone());
+                    if !node_lanes.contains(client) {
+                        client_lanes.insert(client.clone());
                     }
-                    vec![]
+                    [None, None]
                 }
-                _ => vec![],
+                _ => [None, None],
             };
-            for n in names {
-                if !lanes.contains(n) && !client_lanes.contains(n) {
+            for n in names.into_iter().flatten() {
+                if !node_lanes.contains(n) && !client_lanes.contains(n) {
                     if n.starts_with('c') && n[1..].chars().all(|c| c.is_ascii_digit()) {
-                        client_lanes.push(n.clone());
+                        client_lanes.insert(n.clone());
                     } else {
-                        lanes.push(n.clone());
+                        node_lanes.insert(n.clone());
                     }
                 }
             }
         }
+        let all_lanes = node_lanes.len() + client_lanes.len();
+        node_lanes.truncate(MAX_LANES);
+        client_lanes.truncate(MAX_LANES);
+        let hidden_lanes = all_lanes - node_lanes.len() - client_lanes.len();
         let clients = client_lanes.len();
-        lanes.extend(client_lanes);
+        let drawn: IndexSet<String> = node_lanes.into_iter().chain(client_lanes).collect();
+        let lanes: Vec<String> = drawn.iter().cloned().collect();
 
         let lines: Vec<String> = trace.events.iter().map(|e| e.to_string()).collect();
         let times: Vec<Time> = trace.events.iter().map(|e| e.time).collect();
@@ -358,7 +451,7 @@ impl RunView {
                             }
                         }
                         marks.push(Mark {
-                            lane: fault_lane(fault, &lanes),
+                            lane: fault_lane(fault, &nodes),
                             time: t,
                             label: fault.clone(),
                             event: i,
@@ -438,7 +531,7 @@ impl RunView {
                     kind: kind_of(msg),
                     text: msg.to_string(),
                     sent,
-                    at: end,
+                    at: end_of_trace,
                     fate: Fate::InFlight,
                     duplicate,
                     send_event: Some(i),
@@ -449,7 +542,7 @@ impl RunView {
         if let Some((since, label, groups, one_way)) = cut {
             cuts.push(Cut {
                 from: since,
-                to: end,
+                to: end_of_trace,
                 label,
                 groups,
                 one_way,
@@ -459,7 +552,7 @@ impl RunView {
             spans.push(Span {
                 lane: node,
                 from: since,
-                to: end,
+                to: end_of_trace,
                 kind: SpanKind::Crashed,
             });
         }
@@ -467,7 +560,7 @@ impl RunView {
             spans.push(Span {
                 lane: node,
                 from: since,
-                to: end,
+                to: end_of_trace,
                 kind: SpanKind::Paused,
             });
         }
@@ -475,7 +568,7 @@ impl RunView {
             spans.push(Span {
                 lane: node,
                 from: since,
-                to: end,
+                to: end_of_trace,
                 kind: SpanKind::Leader(label),
             });
         }
@@ -525,10 +618,31 @@ impl RunView {
         });
 
         msgs.retain(|m| window.meets(m.sent, m.at));
-        spans.retain(|sp| window.meets(sp.from, sp.to));
+        // Counted over every lane, before the drawing leaves any out.
+        let (lane_counts, kind_counts) = counts(&msgs, &drawn);
+        msgs.retain(|m| drawn.contains(&m.from) && drawn.contains(&m.to));
+        spans.retain(|sp| window.meets(sp.from, sp.to) && drawn.contains(&sp.lane));
         cuts.retain(|c| window.meets(c.from, c.to));
-        marks.retain(|m| window.contains(m.time));
-        ops.retain(|o| window.meets(o.invoked, o.completed.unwrap_or(end)));
+        marks.retain(|m| {
+            window.contains(m.time) && m.lane.as_ref().is_none_or(|l| drawn.contains(l))
+        });
+        notes.retain(|(_, l, _)| drawn.contains(l));
+        ops.retain(|o| {
+            window.meets(o.invoked, o.completed.unwrap_or(end_of_trace))
+                && drawn.contains(&o.client)
+        });
+        let st = &r.report.stats;
+        let run_counts = trace_cut.map(|c| {
+            format!(
+                "the run went on to {end}: {} events, {} sends, {} deliveries, {} drops, {} faults in all; a picture records at most {PICTURE_EVENTS} trace events, so this one holds the run up to {c}: draw a later part with --from/--to, e.g. --from {c} --to {}",
+                st.events,
+                st.sends,
+                st.deliveries,
+                st.drops(),
+                st.faults,
+                Time::from_nanos(c.as_nanos().saturating_mul(2).max(c.as_nanos() + 1_000_000)).min(end)
+            )
+        });
 
         let verdict = match r.outcome.check() {
             None => "pass".to_string(),
@@ -556,7 +670,39 @@ impl RunView {
             notes,
             ops,
             violation,
+            hidden_lanes,
+            cut: trace_cut,
+            lane_counts,
+            kind_counts,
+            run_counts,
         }
+    }
+
+    /// What the picture leaves out, in a sentence, or `None` when it draws everything
+    /// of its window: lanes past [`MAX_LANES`], and the part of a long run its trace
+    /// could not hold.
+    pub fn summarized(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.hidden_lanes > 0 {
+            let nodes = self.node_lanes();
+            parts.push(format!(
+                "{} lanes: this draws the first {} nodes ({} to {}){} and the messages among them; the counts cover every lane ({} more as one row)",
+                self.lanes.len() + self.hidden_lanes,
+                nodes.len(),
+                nodes.first().map_or("", String::as_str),
+                nodes.last().map_or("", String::as_str),
+                if self.clients > 0 {
+                    format!(" and {} clients", self.clients)
+                } else {
+                    String::new()
+                },
+                self.hidden_lanes
+            ));
+        }
+        if let Some(c) = &self.run_counts {
+            parts.push(c.clone());
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 
     /// Node lanes (not clients).
@@ -606,6 +752,59 @@ impl RunView {
             Time::from_nanos(b)
         ))
     }
+}
+
+/// Messages per lane (drawn lanes by name, the others as one row) and per kind.
+type Counts = Vec<(String, u64, u64, u64)>;
+
+fn counts(msgs: &[Msg], drawn: &IndexSet<String>) -> (Counts, Counts) {
+    let other = "(other lanes)";
+    let mut lanes: IndexMap<&str, (u64, u64, u64)> =
+        drawn.iter().map(|l| (l.as_str(), (0, 0, 0))).collect();
+    let mut kinds: IndexMap<&str, (u64, u64, u64)> = IndexMap::new();
+    let row = |l: &str| {
+        if drawn.contains(l) {
+            l.to_string()
+        } else {
+            other.to_string()
+        }
+    };
+    let mut rows: IndexMap<String, (u64, u64, u64)> = IndexMap::new();
+    for m in msgs {
+        let k = kinds.entry(m.kind.as_str()).or_default();
+        match m.fate {
+            Fate::Delivered => k.0 += 1,
+            Fate::Dropped(_) => k.1 += 1,
+            Fate::InFlight => k.2 += 1,
+        }
+        let from = row(&m.from);
+        let to = row(&m.to);
+        let f = rows.entry(from).or_default();
+        f.0 += 1;
+        if matches!(m.fate, Fate::Dropped(_)) {
+            f.2 += 1;
+        }
+        if m.fate == Fate::Delivered {
+            rows.entry(to).or_default().1 += 1;
+        }
+    }
+    for (l, c) in &rows {
+        if let Some(x) = lanes.get_mut(l.as_str()) {
+            *x = *c;
+        }
+    }
+    let mut lane_rows: Counts = lanes
+        .into_iter()
+        .map(|(l, (a, b, c))| (l.to_string(), a, b, c))
+        .collect();
+    if let Some(&(a, b, c)) = rows.get(other) {
+        lane_rows.push((other.to_string(), a, b, c));
+    }
+    let kind_rows = kinds
+        .into_iter()
+        .map(|(k, (a, b, c))| (k.to_string(), a, b, c))
+        .collect();
+    (lane_rows, kind_rows)
 }
 
 /// 1, 2 or 5 times a power of ten nanoseconds, at least `raw`.

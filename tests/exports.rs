@@ -1,39 +1,33 @@
 //! `--export`: every shipped scenario's ShiViz log passes our validator of ShiViz's
-//! parser rules, its Perfetto JSON is well formed (flows bound to slices, slices nested),
+//! parser rules, its Perfetto JSON passes our validator of the Trace Event Format's rules
+//! (`export::validate_trace_events`: phases, µs times, flows bound to slices, slices
+//! nested), the benchmarks' bounded by the picture budget,
 //! and the Mermaid and history pictures say what the run did. The CLI writes them for a
 //! window and rejects bad kinds and windows.
 
 use faultline::export::{self, Kind};
 use faultline::{Scenario, runner, view};
 use serde_json::Value;
-use sim_core::{Time, TraceKind, TraceLevel};
+use sim_core::{Time, TraceKind};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-/// Run for 10 million events with the trace off, or (gossip-10000) 10,000 lanes whose
-/// vector clocks alone would be 10,000 entries on each of 280,000 events: not exported
-/// whole here.
-const TOO_BIG: [&str; 4] = [
-    "gossip-10000.ron",
-    "pingstorm-10000.ron",
-    "pingstorm-100.ron",
-    "pingstorm-5.ron",
-];
-
 fn view_of(file: &str, window: Option<view::Window>) -> (runner::RunResult, view::RunView) {
     let s = Scenario::load(file).expect("loads");
-    let r = runner::run(&s, s.seed(), TraceLevel::Full).expect("runs");
+    let from = window.map_or(Time::ZERO, |w| w.from);
+    // The run the CLI draws: its trace within the picture budget.
+    let r = view::picture_run(&s, s.seed(), from).expect("runs");
     let v = view::RunView::new(&s, &r, window);
     (r, v)
 }
 
+/// Every shipped scenario, the benchmarks included (their pictures are bounded).
 fn shipped() -> Vec<String> {
     faultline::scenario::files_under(Path::new("scenarios"))
         .expect("scenarios")
         .into_iter()
         .map(|f| f.display().to_string())
-        .filter(|f| !TOO_BIG.iter().any(|b| f.ends_with(b)))
         .collect()
 }
 
@@ -44,13 +38,50 @@ fn every_shipped_scenario_exports_a_valid_shiviz_log_and_perfetto_json() {
         let (r, v) = view_of(&file, None);
         let log = export::shiviz(&v);
         let st = export::validate_shiviz(&log).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let deliveries = r
-            .report
-            .trace
-            .events
-            .iter()
-            .filter(|e| matches!(e.kind, TraceKind::Deliver { .. }))
-            .count();
+        // The deliveries the export holds, from the trace: both ends on drawn lanes, both
+        // events among the export's first MAX_EVENTS of the window.
+        let shown = export::export_events(&v);
+        let drawn = |n: &String| v.lanes.contains(n);
+        let mut sent: BTreeMap<(String, String, String), std::collections::VecDeque<usize>> =
+            BTreeMap::new();
+        let mut deliveries = 0;
+        for (i, e) in r.report.trace.events.iter().enumerate() {
+            match &e.kind {
+                TraceKind::Send { from, to, msg } | TraceKind::Duplicate { from, to, msg } => sent
+                    .entry((from.clone(), to.clone(), msg.clone()))
+                    .or_default()
+                    .push_back(i),
+                TraceKind::Deliver { from, to, msg } | TraceKind::Drop { from, to, msg, .. } => {
+                    let s = sent
+                        .get_mut(&(from.clone(), to.clone(), msg.clone()))
+                        .and_then(std::collections::VecDeque::pop_front);
+                    let delivered = matches!(e.kind, TraceKind::Deliver { .. });
+                    if delivered
+                        && drawn(from)
+                        && drawn(to)
+                        && shown.contains(&i)
+                        && s.is_some_and(|s| shown.contains(&s))
+                    {
+                        deliveries += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let whole = r.report.trace_cut.is_none() && v.hidden_lanes == 0;
+        assert_eq!(
+            export::left_out(Kind::Shiviz, &v).is_some(),
+            shown.len() < v.window_events().len(),
+            "{file}: says when it leaves events out"
+        );
+        if file.contains("/bench/pingstorm") || file.ends_with("gossip-10000.ron") {
+            assert!(!whole, "{file}: a benchmark this big is summarized");
+        }
+        assert!(
+            log.len() < 64 << 20,
+            "{file}: the ShiViz log is {} bytes",
+            log.len()
+        );
         assert!(st.joins <= deliveries, "{file}: joins only at deliveries");
         assert!(
             deliveries == 0 || st.joins > 0,
@@ -65,6 +96,9 @@ fn every_shipped_scenario_exports_a_valid_shiviz_log_and_perfetto_json() {
             let (Some(s), Some(d)) = (m.send_event, m.end_event) else {
                 continue;
             };
+            if !(shown.contains(&s) && shown.contains(&d)) {
+                continue;
+            }
             let (sc, dc) = (&clocks[at[&s]].2, &clocks[at[&d]].2);
             for (h, k) in sc {
                 assert!(
@@ -75,7 +109,7 @@ fn every_shipped_scenario_exports_a_valid_shiviz_log_and_perfetto_json() {
             checked += 1;
         }
         assert_eq!(checked, deliveries, "{file}: every delivery checked");
-        perfetto_is_well_formed(&file, &v);
+        perfetto_is_well_formed(&file, &v, deliveries);
         n += 1;
     }
     assert!(n >= 25);
@@ -178,19 +212,37 @@ fn check_perfetto(name: &str, j: &Value, lanes: &[String]) -> (usize, usize) {
     (starts.len(), instants)
 }
 
-/// Perfetto, for each shipped scenario (called from the ShiViz test: one run each).
-fn perfetto_is_well_formed(file: &str, v: &view::RunView) {
-    {
-        let text = export::export(Kind::Perfetto, v).unwrap();
-        let j: Value = serde_json::from_str(&text).expect("JSON");
-        let (flows, instants) = check_perfetto(file, &j, &v.lanes);
-        let delivered = v
-            .msgs
-            .iter()
-            .filter(|m| m.fate == view::Fate::Delivered)
-            .count();
-        assert_eq!(flows, delivered, "{file}: a flow per delivery");
-        assert!(instants >= v.marks.len(), "{file}: an instant per fault");
+/// Perfetto, for each shipped scenario (called from the ShiViz test: one run each): it
+/// passes our validator of the Trace Event Format's rules, and has a flow per delivery
+/// it holds (`deliveries`, counted from the trace).
+fn perfetto_is_well_formed(file: &str, v: &view::RunView, deliveries: usize) {
+    let text = export::export(Kind::Perfetto, v).unwrap();
+    let st = export::validate_trace_events(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(st.flows, deliveries, "{file}: a flow per delivery");
+    assert!(st.threads >= v.lanes.len(), "{file}: a thread per lane");
+    assert!(
+        text.len() < 64 << 20,
+        "{file}: the Perfetto JSON is {} bytes",
+        text.len()
+    );
+    let j: Value = serde_json::from_str(&text).expect("JSON");
+    let (flows, instants) = check_perfetto(file, &j, &v.lanes);
+    assert_eq!(flows, deliveries, "{file}: a flow per delivery");
+    let last = export::export_events(v)
+        .last()
+        .map_or(v.window.from, |i| v.times[i]);
+    let marks = v.marks.iter().filter(|m| m.time <= last).count();
+    assert!(instants >= marks, "{file}: an instant per fault");
+    // Times are microseconds: each flow starts at its message's send.
+    for e in j["traceEvents"].as_array().unwrap() {
+        if e["ph"] == "s" {
+            let id = e["id"].as_u64().unwrap() as usize - 1;
+            let want = v.msgs[id].sent.as_nanos() as f64 / 1000.0;
+            assert!(
+                (e["ts"].as_f64().unwrap() - want).abs() < 1e-6,
+                "{file}: {e}"
+            );
+        }
     }
 }
 
@@ -366,4 +418,53 @@ fn the_page_and_every_export_are_the_same_bytes_on_every_run() {
     };
     let file = "scenarios/raft/lease-without-clock-bound.ron";
     assert_eq!(pictures(file), pictures(file));
+}
+
+/// A late window of a run too long for the budget: the picture's run is recorded again
+/// with only the summary events before `--from`, and what it draws of the window is what
+/// the whole trace has there.
+#[test]
+fn a_late_window_of_a_run_past_its_budget_is_drawn_as_the_whole_trace_has_it() {
+    let s = Scenario::load("scenarios/bench/raft-60s.ron").expect("loads");
+    let w = view::Window {
+        from: Time::from_nanos(30_000_000_000),
+        to: Time::from_nanos(30_500_000_000),
+    };
+    let first = view::picture_run_within(&s, s.seed(), Time::ZERO, 20_000).expect("runs");
+    assert!(
+        first.report.trace_cut.is_some_and(|c| c < w.from),
+        "a full recording runs out before the window"
+    );
+    let small = view::picture_run_within(&s, s.seed(), w.from, 20_000).expect("runs");
+    assert!(
+        small.report.trace_cut.is_none_or(|c| c > w.to),
+        "the second recording reaches the window"
+    );
+    assert!(
+        small.report.trace.events.len() <= 20_000,
+        "within the budget"
+    );
+    let whole = runner::run(&s, s.seed(), sim_core::TraceLevel::Full).expect("runs");
+    assert_eq!(small.outcome, whole.outcome, "the same run");
+    let a = view::RunView::new(&s, &small, Some(w));
+    let b = view::RunView::new(&s, &whole, Some(w));
+    // The same deliveries of the window (a send before the window has no send event in
+    // the budgeted trace, so compare by delivery).
+    let ends = |v: &view::RunView| -> Vec<(String, String, String, Time)> {
+        v.msgs
+            .iter()
+            .filter(|m| m.fate == view::Fate::Delivered && w.contains(m.at))
+            .map(|m| (m.from.clone(), m.to.clone(), m.text.clone(), m.at))
+            .collect()
+    };
+    assert!(ends(&b).len() > 100);
+    assert_eq!(ends(&a), ends(&b));
+    assert_eq!(a.lanes, b.lanes);
+    assert_eq!(
+        a.spans.len(),
+        b.spans.len(),
+        "leader, crash and pause spans"
+    );
+    export::validate_shiviz(&export::shiviz(&a)).expect("valid ShiViz");
+    export::validate_trace_events(&export::perfetto(&a).to_string()).expect("valid Perfetto");
 }

@@ -103,7 +103,11 @@ pub enum CheckKind {
     Always,
     /// At the end of the run, after faults stop (liveness).
     Eventually,
-    /// On the run's history (linearizability and other history checks).
+    /// On the run's history: what the clients asked and were told (linearizability and
+    /// other history checks). A scenario can list one only with clients. Most are judged
+    /// on the recorded history when the run ends ([`Protocol::history_check`]); one whose
+    /// protocol builds a checker for it ([`Protocol::checker`]) follows what the clients
+    /// are told as the run goes instead (2PC's `history`).
     History,
 }
 
@@ -179,8 +183,9 @@ pub trait Protocol {
         &[]
     }
 
-    /// Builds the checker called `name` (an `Always` or `Eventually` check), or `None` if
-    /// there is no such checker. History checks are run by the caller on the run's history.
+    /// Builds the checker called `name` (an `Always` or `Eventually` check, or a `History`
+    /// check that watches the run), or `None` if there is no such checker. History checks
+    /// with no checker are run by the caller on the run's history.
     fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>>;
 
     /// The clients' configuration from the scenario's workload; an error says what is
@@ -204,6 +209,15 @@ pub trait Protocol {
     fn starting_config(duration: sim_core::Duration) -> Self::Config {
         let _ = duration;
         Self::Config::default()
+    }
+
+    /// What a finished run shows beyond its checks' verdicts, as `(label, line)` pairs
+    /// read from its report (its trace holds what the run recorded, maybe nothing): the
+    /// runner adds them to [`sim_core::Report::findings`] after the checkers' own, and
+    /// the CLI prints each as `label: line`. The default finds nothing.
+    fn findings(report: &sim_core::Report) -> Vec<(String, String)> {
+        let _ = report;
+        Vec::new()
     }
 
     /// The sequential model the clients' history follows (what `--history-out` writes in

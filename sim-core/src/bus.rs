@@ -11,7 +11,9 @@ use crate::rng::SimRng;
 use crate::selfcheck::BrokenPath;
 use crate::sim::Stats;
 use crate::time::Time;
-use crate::trace::{DropReason, Fingerprint, Trace, TraceEvent, TraceKind, TraceLevel};
+use crate::trace::{
+    DropReason, Fingerprint, Trace, TraceBudget, TraceEvent, TraceKind, TraceLevel,
+};
 use lincheck::Event as HistoryEvent;
 
 /// A message held at a 16-byte boundary inside the event, so the copies that carry it
@@ -106,6 +108,10 @@ pub(crate) struct Bus<P: Process> {
     pub(crate) stats: Stats,
     pub(crate) fingerprint: Fingerprint,
     pub(crate) trace: Trace,
+    pub(crate) trace_budget: TraceBudget,
+    /// When the budget ran out: the time of the first event left out and the level the
+    /// trace recorded at until then.
+    pub(crate) trace_cut: Option<(Time, TraceLevel)>,
     pub(crate) next_id: u64,
     /// The queue refused an event: the run ends.
     pub(crate) overflow: bool,
@@ -162,11 +168,30 @@ impl<P: Process> Bus<P> {
 
     pub(crate) fn record(&mut self, kind: TraceKind) {
         if self.trace.level != TraceLevel::Off {
+            if self.now < self.trace_budget.full_from && !kind.in_summary() {
+                return;
+            }
+            if self.trace.events.len() >= self.trace_budget.max_events {
+                self.cut_trace();
+                return;
+            }
             self.trace.events.push(TraceEvent {
                 time: self.now,
                 kind,
             });
         }
+    }
+
+    /// The budget is spent: keep only the events before this instant (so the trace holds
+    /// every event it covers) and record nothing more.
+    #[cold]
+    fn cut_trace(&mut self) {
+        let t = self.now;
+        while self.trace.events.last().is_some_and(|e| e.time >= t) {
+            self.trace.events.pop();
+        }
+        self.trace_cut = Some((t, self.trace.level));
+        self.trace.level = TraceLevel::Off;
     }
 
     pub(crate) fn name(&self, endpoint: u32) -> String {

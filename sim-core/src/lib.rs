@@ -91,4 +91,4 @@ pub use sim::{
 };
 pub use storage::{Corrupt, StorageConfig, Wal};
 pub use time::{Duration, DurationError, Offset, Readable, Time};
-pub use trace::{DropReason, Trace, TraceEvent, TraceKind, TraceLevel};
+pub use trace::{DropReason, Trace, TraceBudget, TraceEvent, TraceKind, TraceLevel};

@@ -13,7 +13,7 @@ use crate::rng::SimRng;
 use crate::selfcheck::BrokenPath;
 use crate::storage::{Disk, StorageConfig, Wal};
 use crate::time::{Duration, Time};
-use crate::trace::{DropReason, Fingerprint, Trace, TraceKind, TraceLevel};
+use crate::trace::{DropReason, Fingerprint, Trace, TraceBudget, TraceKind, TraceLevel};
 use lincheck::{History, ModelKind, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -109,6 +109,8 @@ pub struct SimConfig {
     /// The link every pair of endpoints uses unless overridden.
     pub link: LinkConfig,
     pub trace: TraceLevel,
+    /// What the trace may hold (default: everything its level records).
+    pub trace_budget: TraceBudget,
     pub limits: Limits,
     /// Stop at the first violation (the default) or record them all.
     pub stop_on_violation: bool,
@@ -125,6 +127,7 @@ impl SimConfig {
             clients: Vec::new(),
             link: LinkConfig::default(),
             trace: TraceLevel::Full,
+            trace_budget: TraceBudget::default(),
             limits,
             stop_on_violation: true,
             runaway: None,
@@ -244,6 +247,10 @@ pub struct Report {
     /// first reached ([`crate::Ctx::reached`]); not part of the trace or the fingerprint.
     pub reached: Vec<(usize, Time)>,
     pub trace: Trace,
+    /// Set when the trace's budget ([`SimConfig::trace_budget`]) ran out: the time of the
+    /// first event it left out. The trace holds every event before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_cut: Option<Time>,
     /// What the clients asked and got (model `kv` by default; callers may relabel it).
     #[serde(skip)]
     pub history: History,
@@ -370,6 +377,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 level: config.trace,
                 events: Vec::new(),
             },
+            trace_budget: config.trace_budget,
+            trace_cut: None,
             next_id: 0,
             overflow: false,
             history: Vec::new(),
@@ -744,9 +753,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             fingerprint: self.bus.fingerprint.value(),
             reached: self.bus.reached.take(),
             trace: Trace {
-                level: self.bus.trace.level,
+                level: self
+                    .bus
+                    .trace_cut
+                    .map_or(self.bus.trace.level, |(_, level)| level),
                 events: std::mem::take(&mut self.bus.trace.events),
             },
+            trace_cut: self.bus.trace_cut.map(|(t, _)| t),
             history: History {
                 model: ModelKind::Kv,
                 init: None,

@@ -29,6 +29,28 @@ pub enum TraceLevel {
     Full,
 }
 
+/// A bound on what a trace records, for pictures of runs too long to record whole: before
+/// `full_from` only the summary events (faults, starts, notes, client operations,
+/// violations); from then on what the level records, up to `max_events` events in all.
+/// When the next event would pass it, the trace drops the events of that instant and
+/// stops, and the report says when ([`crate::Report::trace_cut`]): the trace then holds
+/// every event before that time. The run itself goes on unchanged to its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceBudget {
+    pub full_from: Time,
+    pub max_events: usize,
+}
+
+impl Default for TraceBudget {
+    /// No bound.
+    fn default() -> Self {
+        TraceBudget {
+            full_from: Time::ZERO,
+            max_events: usize::MAX,
+        }
+    }
+}
+
 /// Why a message did not arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

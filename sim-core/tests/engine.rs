@@ -465,3 +465,48 @@ proptest! {
         prop_assert_ne!(a.fingerprint, b.fingerprint);
     }
 }
+
+#[test]
+fn a_trace_budget_bounds_the_trace_not_the_run() {
+    let whole = probe(config(3, 3, 2_000)).run();
+    let mut c = config(3, 3, 2_000);
+    c.trace_budget = TraceBudget {
+        full_from: Time::ZERO,
+        max_events: 40,
+    };
+    let cut = probe(c).run();
+    // The run is the same; only what it recorded differs.
+    assert_eq!(
+        (cut.fingerprint, cut.stats, cut.end_time, cut.end),
+        (whole.fingerprint, whole.stats, whole.end_time, whole.end)
+    );
+    assert_eq!(whole.trace_cut, None);
+    let t = cut.trace_cut.expect("the budget ran out");
+    assert_eq!(
+        cut.trace.level,
+        TraceLevel::Full,
+        "the level it recorded at"
+    );
+    assert!(cut.trace.events.len() <= 40 && !cut.trace.events.is_empty());
+    // Every event before the cut, and none at or after it.
+    let before: Vec<&TraceEvent> = whole.trace.events.iter().filter(|e| e.time < t).collect();
+    assert_eq!(cut.trace.events.iter().collect::<Vec<_>>(), before);
+    assert!(whole.trace.events.iter().any(|e| e.time == t));
+
+    // Before `full_from`, only the summary events.
+    let mut c = config(3, 3, 2_000);
+    c.trace_budget = TraceBudget {
+        full_from: ms(500),
+        max_events: usize::MAX,
+    };
+    let late = probe(c).run();
+    assert_eq!(late.trace_cut, None);
+    let want: Vec<&TraceEvent> = whole
+        .trace
+        .events
+        .iter()
+        .filter(|e| e.time >= ms(500) || e.kind.in_summary())
+        .collect();
+    assert_eq!(late.trace.events.iter().collect::<Vec<_>>(), want);
+    assert!(want.len() < whole.trace.events.len());
+}

@@ -76,8 +76,24 @@ window.onerror = function (msg, src, line, col) {
     row('replay', code);
     row('shown', fmt(m.from) + ' to ' + fmt(m.to) + ' of ' + fmt(m.end) + ', ' + D.msgs.length +
       ' messages, ' + D.meta.events + ' trace events');
-    [m.notice, m.truncated].forEach(function (n) {
+    [m.summary, m.notice, m.truncated].forEach(function (n) {
       if (n) { h('div', n, box, 'notice'); }
+    });
+    // Counts of the window's messages, every lane included: open when the drawing leaves
+    // something out.
+    var counts = h('div', null, box);
+    counts.id = 'counts';
+    D.counts.forEach(function (c) {
+      var d = h('details', null, counts, 'counts');
+      d.open = !!m.summary;
+      h('summary', c.title + ' (' + c.rows.length + ' rows)', d);
+      var t = h('table', null, d);
+      var tr = h('tr', null, t);
+      c.head.forEach(function (x) { h('th', x, tr); });
+      c.rows.forEach(function (r) {
+        var row = h('tr', null, t);
+        r.forEach(function (x) { h('td', String(x), row); });
+      });
     });
   }
 

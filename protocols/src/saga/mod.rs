@@ -478,12 +478,12 @@ impl Summary {
     }
 }
 
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Summary {
+    /// The summary's line without its `sagas: ` label (the run's finding).
+    pub fn line(&self) -> String {
         let ms = self.mean_latency().as_nanos() / 1_000_000;
-        write!(
-            f,
-            "sagas: {} done, {} compensated, {} stuck; retries {}, duplicates suppressed {}, dead letters {}; {:.1} messages per saga, mean completion {ms}ms",
+        format!(
+            "{} done, {} compensated, {} stuck; retries {}, duplicates suppressed {}, dead letters {}; {:.1} messages per saga, mean completion {ms}ms",
             self.done,
             self.compensated,
             self.stuck(),
@@ -492,6 +492,12 @@ impl fmt::Display for Summary {
             self.dead_letters,
             self.messages_per_saga()
         )
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sagas: {}", self.line())
     }
 }
 
@@ -638,6 +644,15 @@ impl Protocol for SagaProtocol {
 
     fn validate_cluster(config: &SagaConfig, nodes: usize) -> Result<(), String> {
         config.validate_cluster(nodes)
+    }
+
+    /// The run's summary (sagas done, compensated, stuck, retries, ...) when its trace
+    /// has the saga notes.
+    fn findings(report: &sim_core::Report) -> Vec<(String, String)> {
+        summary(&report.trace, report.stats.sends)
+            .map(|s| ("sagas".to_string(), s.line()))
+            .into_iter()
+            .collect()
     }
 
     fn client_config(workload: &Workload, config: &SagaConfig) -> Result<TravellerConfig, String> {

@@ -305,7 +305,8 @@ impl Checker<Node> for NoBlocked {
     }
 }
 
-/// Eventually: what a client was told committed did commit everywhere.
+/// History, watched as the run goes: what a client was told committed is aborted nowhere
+/// and, by the end, committed everywhere it touched.
 struct HistoryCheck {
     config: TwopcConfig,
     seen: Outcomes,

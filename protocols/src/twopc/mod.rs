@@ -528,7 +528,7 @@ pub const CHECKS: &[CheckInfo] = &[
     },
     CheckInfo {
         name: "history",
-        kind: CheckKind::Eventually,
+        kind: CheckKind::History,
         promise: "a transfer the coordinator reported committed to its client is aborted nowhere, and is committed at every participant it touched once liveness_bound has passed (judged on what the coordinator answered: the client sees ok only for those)",
     },
 ];
