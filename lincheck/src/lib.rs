@@ -53,13 +53,14 @@ pub mod parse;
 mod run;
 pub mod session;
 pub mod wellformed;
+mod zones;
 
 pub use explain::{
     Blocked, Exhausted, Explanation, KeyReport, OpStatus, OpView, PlacedOp, Report, StuckOp,
     Verdict, brief_text,
 };
 pub use history::{Event, EventKind, History, HistoryError, ModelKind, UnknownModel, Value};
-pub use model::{BuiltinOp, CasRegister, Kv, Model, Register};
+pub use model::{Access, BuiltinOp, CasRegister, Kv, Model, Register};
 pub use parse::{ParseError, ParseErrorKind, ParseOptions, parse_history, parse_history_with};
 pub use run::{
     CheckOptions, DEFAULT_MAX_MEMORY, DEFAULT_MAX_STEPS, check_history, check_with_model,
