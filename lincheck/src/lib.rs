@@ -37,7 +37,8 @@
 //!
 //! Each key is checked on its own (linearizability is compositional), keys in sorted
 //! order, with Wing & Gong's search as improved by Lowe (memoizing explored
-//! configurations). Verdicts are deterministic unless a [`CheckOptions::timeout`] is set.
+//! configurations). A key of plain reads and writes whose written values are distinct is
+//! decided without a search, in O(n log n) (the zone check of Gibbons and Korach). Verdicts are deterministic unless a [`CheckOptions::timeout`] is set.
 //! Protocols with their own sequential specification implement [`Model`] and call
 //! [`check_with_model`].
 
