@@ -39,6 +39,23 @@ fn families() -> Vec<(&'static str, History, Verdict)> {
         ("register-100000", g::register(1, 100_000, 5, 0), L),
         ("register-20000-info", g::register(1, 20_000, 5, 100), L),
         ("kv-50000-ops-100000-events", g::kv(2, 50_000, 5, 10, 0), L),
+        ("register-5000-20-clients", g::register(1, 5_000, 20, 0), L),
+        ("register-5000-40-clients", g::register(1, 5_000, 40, 0), L),
+        (
+            "register-5000-40-clients-info",
+            g::register(1, 5_000, 40, 100),
+            L,
+        ),
+        (
+            "register-5000-40-clients-stale",
+            g::register_stale(1, 5_000, 40, 1),
+            N,
+        ),
+        (
+            "register-100000-40-clients",
+            g::register(1, 100_000, 40, 0),
+            L,
+        ),
     ]
 }
 

@@ -13,10 +13,13 @@ fn main() {
     let h = match args.first().map(String::as_str) {
         Some("kv") => g::kv(seed, n(2), n(3), n(4), n(5)),
         Some("register") => g::register(seed, n(2), n(3), n(4) as u64),
+        Some("register-stale") => g::register_stale(seed, n(2), n(3), n(4)),
         Some("same-value-writes") => g::same_value_writes(seed, n(2), b(3)),
         Some("info-writes") => g::info_writes(seed, n(2), n(3), b(4)),
         _ => {
-            eprintln!("usage: gen_family kv|register|same-value-writes|info-writes SEED ARGS...");
+            eprintln!(
+                "usage: gen_family kv|register|register-stale|same-value-writes|info-writes SEED ARGS..."
+            );
             std::process::exit(2);
         }
     };

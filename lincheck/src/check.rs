@@ -491,14 +491,10 @@ pub(crate) fn search<M: Model>(
     while remaining > 0 {
         steps += 1;
         if budget.max_steps.is_some_and(|m| steps > m) {
-            let mut r = finish(Outcome::OutOfSteps, steps - 1, &[], &states, &list);
-            r.deepest = best.len();
-            return r;
+            return finish(Outcome::OutOfSteps, steps - 1, &best, &states, &list);
         }
         if steps % CLOCK_EVERY == 1 && budget.deadline.is_some_and(|d| Instant::now() >= d) {
-            let mut r = finish(Outcome::OutOfTime, steps, &[], &states, &list);
-            r.deepest = best.len();
-            return r;
+            return finish(Outcome::OutOfTime, steps, &best, &states, &list);
         }
         if steps % MEMORY_EVERY == 0
             && budget.max_memory.is_some_and(|m| {
@@ -510,9 +506,7 @@ pub(crate) fn search<M: Model>(
                 held > m
             })
         {
-            let mut r = finish(Outcome::OutOfMemory, steps, &[], &states, &list);
-            r.deepest = best.len();
-            return r;
+            return finish(Outcome::OutOfMemory, steps, &best, &states, &list);
         }
         if entry == NIL {
             // Only calls without returns are left: every ok op is placed.

@@ -9,7 +9,7 @@
 //! | `:process 3` | `"process": 3` (a non-integer process such as `:nemesis`: the op is skipped) |
 //! | `:type :invoke` / `:ok` / `:fail` / `:info` | `"type"` |
 //! | `:f :read` / `:write` / `:cas` | `"f"` |
-//! | `:value 5`, `nil`, `[1 2]`, `"s"`, `true` | `"value"`: 5, null, [1, 2], "s", true |
+//! | `:value 5`, `nil`, `[1 2]`, `"s"`, `true` | `"value"`: 5, null, [1, 2], "s", true (a read's invoke: always null, its value is ignored as in Knossos) |
 //! | `:time 123` (non-negative integer) | `"time": 123` |
 //! | anything else (`:index`, `:error`, ...) | ignored |
 //!
@@ -265,14 +265,35 @@ pub fn parse_edn_history(
     };
     // Top-level: maps, or one list of maps.
     let mut maps: Vec<(usize, usize, Edn)> = Vec::new();
+    r.skip_ws();
+    // One top-level list: read its items one by one, so each keeps its own position.
+    let close = match r.peek() {
+        Some(b'[') => Some(b']'),
+        Some(b'(') => Some(b')'),
+        _ => None,
+    };
+    if close.is_some() {
+        r.bump();
+    }
     loop {
         r.skip_ws();
+        if close.is_some() && r.peek() == close {
+            r.bump();
+            r.skip_ws();
+            if r.peek().is_some() {
+                return Err(r.err("expected the end of the file after the list of ops"));
+            }
+            break;
+        }
         let (line, col) = (r.line, r.col);
         match r.value()? {
-            None => break,
-            Some(Edn::List(items)) if maps.is_empty() => {
-                maps.extend(items.into_iter().map(|m| (line, col, m)));
+            None if close.is_some() => {
+                return Err(r.err(format!(
+                    "expected {:?} before the end",
+                    close.map_or(' ', char::from)
+                )));
             }
+            None => break,
             Some(m) => maps.push((line, col, m)),
         }
     }
@@ -340,6 +361,13 @@ pub fn parse_edn_history(
         let time = match get("time") {
             Some(Edn::Int(t)) if *t >= 0 => Some(*t as u64),
             _ => None,
+        };
+        // Knossos fills a read's invoke with the value it completes with; the invoke's own
+        // value means nothing (and is often the expected value): the format wants null.
+        let value = if kind == EventKind::Invoke && f == "read" {
+            Value::Null
+        } else {
+            value
         };
         let ev = Event {
             process,
@@ -447,5 +475,25 @@ mod tests {
         );
         let e = parse_edn_history("[{:process 0", "x.edn", None).unwrap_err();
         assert!(e.to_string().starts_with("x.edn:1:"), "{e}");
+        // Inside one top-level list, each op keeps its own line and column.
+        let e = parse_edn_history(
+            "[{:process 0, :type :invoke, :f :write, :value 1}\n {:process 0 :type :ok :f :frob}]",
+            "x.edn",
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("x.edn:2:2: "), "{e}");
+        let e = parse_edn_history("[{:process 0, :type :invoke, :f :write}] {}", "x.edn", None)
+            .unwrap_err();
+        assert!(e.message.contains("end of the file"), "{e}");
+    }
+
+    /// Knossos fills a read's invoke with its result; the invoke's value is ignored.
+    #[test]
+    fn a_read_invoke_value_is_ignored() {
+        let text = "[{:process 1, :type :invoke, :f :read, :value 4}\n {:process 1, :type :ok, :f :read, :value 4}]";
+        let (h, _) = parse_edn_history(text, "r.edn", None).expect("valid");
+        assert_eq!(h.events[0].value, Value::Null);
+        assert_eq!(h.events[1].value, Value::Int(4));
     }
 }

@@ -120,7 +120,8 @@ pub struct KeyReport {
     /// Operations on this key after removing `fail` ops.
     pub ops: usize,
     pub verdict: Verdict,
-    /// Search steps taken (deterministic for a given history and model).
+    /// Search steps taken (deterministic for a given history and model); 0 when the zone
+    /// check decided the key without a search.
     pub steps: u64,
     /// The most operations the search had placed at once: how far it got.
     pub deepest: usize,

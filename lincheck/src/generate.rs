@@ -4,6 +4,8 @@
 //! * [`register`]: one register, clients issuing reads and unique-valued writes with
 //!   realistic overlap; a share of the writes end in `info` (taking effect or not).
 //!   Linearizable.
+//! * [`register_stale`]: the same without info ops, with reads changed to return an
+//!   overwritten value (not linearizable).
 //! * [`kv`]: a key-value store (get, put, append) over a few keys. Linearizable; with
 //!   `stale > 0`, that many late reads return a value overwritten before they began (not
 //!   linearizable).
@@ -227,6 +229,54 @@ pub fn register(seed: u64, ops: usize, clients: usize, info_per_mille: u64) -> H
         }
     }
     finish(ModelKind::Register, &Value::Null, sim)
+}
+
+/// [`register`] without info ops, with `stale` reads in the last half changed to return
+/// an overwritten value: that of a write `w` such that another write began after `w`
+/// completed and completed before the read began. Every linearization then has the other
+/// write between `w` and the read, so the history is not linearizable (when `stale > 0`
+/// and such a pair exists, as it does at any realistic size).
+pub fn register_stale(seed: u64, ops: usize, clients: usize, stale: usize) -> History {
+    let mut h = register(seed, ops, clients, 0);
+    let mut rng = Rng::new(seed ^ 0x57a1e);
+    // Ops as (invoke event, complete event), in invoke order.
+    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for (i, e) in h.events.iter().enumerate() {
+        if e.kind == EventKind::Invoke {
+            open.insert(e.process, spans.len());
+            spans.push((i, usize::MAX));
+        } else if let Some(k) = open.remove(&e.process) {
+            spans[k].1 = i;
+        }
+    }
+    let write: Vec<bool> = spans
+        .iter()
+        .map(|&(i, _)| h.events[i].f == "write")
+        .collect();
+    let writes: Vec<usize> = (0..spans.len()).filter(|&k| write[k]).collect();
+    let mut at = spans.len() / 2 + rng.below((spans.len() / 4).max(1) as u64) as usize;
+    let mut marked = 0;
+    while marked < stale && at < spans.len() {
+        let k = at;
+        at += 1 + rng.below(8) as usize;
+        if write[k] {
+            continue;
+        }
+        let (r_inv, r_done) = spans[k];
+        // The last write completed before the read began, then the last one that
+        // completed before that one began.
+        let Some(&w2) = writes.iter().rev().find(|&&w| spans[w].1 < r_inv) else {
+            continue;
+        };
+        let Some(&w) = writes.iter().rev().find(|&&w| spans[w].1 < spans[w2].0) else {
+            continue;
+        };
+        let v = h.events[spans[w].0].value.clone();
+        h.events[r_done].value = v;
+        marked += 1;
+    }
+    h
 }
 
 /// A kv store: `ops` ops by `clients` clients over `keys` keys (get 50%, put 25%,

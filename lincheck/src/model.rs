@@ -113,6 +113,34 @@ pub trait Model {
     fn is_blind_write(&self, _op: &Self::Op) -> bool {
         false
     }
+
+    /// Fast-path hint: `Some(Reads(s))` only if `op` is read-only and `step` accepts it in
+    /// state `s` and no other; `Some(Writes(s))` only if `step` takes every state to `s`.
+    /// When every op of a key answers `Some` and no two writes (nor a write and
+    /// [`init`](Model::init)) set the same state, the checker decides the key without a
+    /// search, in O(n log n) (the zone check of Gibbons and Korach). `None` (the default)
+    /// is always safe.
+    fn register_access(&self, _op: &Self::Op) -> Option<Access<Self::State>> {
+        None
+    }
+}
+
+/// What a register-like op does ([`Model::register_access`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access<S> {
+    /// Reads this state (and only this one fits).
+    Reads(S),
+    /// Sets this state, whatever the state was.
+    Writes(S),
+}
+
+/// Register-like access of the built-in ops: reads with a recorded value, and writes.
+fn builtin_access(op: &BuiltinOp) -> Option<Access<Value>> {
+    match op {
+        BuiltinOp::Read(Some(v)) => Some(Access::Reads(v.clone())),
+        BuiltinOp::Write(v) => Some(Access::Writes(v.clone())),
+        _ => None,
+    }
 }
 
 /// A read/write register (`read`, `write`).
@@ -273,6 +301,9 @@ impl Model for Register {
     fn is_blind_write(&self, op: &BuiltinOp) -> bool {
         matches!(op, BuiltinOp::Write(_))
     }
+    fn register_access(&self, op: &BuiltinOp) -> Option<Access<Value>> {
+        builtin_access(op)
+    }
     fn state_value(&self, state: &Value) -> Value {
         state.clone()
     }
@@ -365,6 +396,9 @@ impl Model for CasRegister {
     }
     fn is_blind_write(&self, op: &BuiltinOp) -> bool {
         matches!(op, BuiltinOp::Write(_))
+    }
+    fn register_access(&self, op: &BuiltinOp) -> Option<Access<Value>> {
+        builtin_access(op)
     }
     fn state_value(&self, state: &Value) -> Value {
         state.clone()
@@ -468,6 +502,9 @@ impl Model for Kv {
     }
     fn is_blind_write(&self, op: &BuiltinOp) -> bool {
         matches!(op, BuiltinOp::Write(_))
+    }
+    fn register_access(&self, op: &BuiltinOp) -> Option<Access<Value>> {
+        builtin_access(op)
     }
     fn state_value(&self, state: &Value) -> Value {
         state.clone()
