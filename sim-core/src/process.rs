@@ -324,7 +324,8 @@ pub struct ClientCtx<'a, P: Process, C: Client<P>> {
     pub(crate) timers: &'a mut Vec<(TimerId, C::Timer)>,
     /// History process id; a new one after every `info`.
     pub(crate) process: &'a mut u64,
-    pub(crate) open: &'a mut Option<(String, Option<Value>, Value)>,
+    /// Where the open operation's invoke is in the history.
+    pub(crate) open: &'a mut Option<usize>,
 }
 
 impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
@@ -391,7 +392,7 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
             "client {} invoked {f} while an operation was open: a client has one operation at a time",
             self.client_name()
         );
-        *self.open = Some((f.to_string(), key.clone(), argument.clone()));
+        *self.open = Some(self.bus.history.len());
         let process = *self.process;
         if self.bus.summary() {
             let client = self.client_name();
@@ -435,12 +436,14 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
     }
 
     fn complete(&mut self, kind: EventKind, value: Value, error: Option<String>) {
-        let Some((f, key, _)) = self.open.take() else {
+        let Some(invoked) = self.open.take() else {
             panic!(
                 "client {} completed an operation it never invoked",
                 self.client_name()
             );
         };
+        let invoke = &self.bus.history[invoked];
+        let (f, key) = (invoke.f.clone(), invoke.key.clone());
         let process = *self.process;
         if kind == EventKind::Info {
             *self.process = self.bus.next_process;

@@ -13,7 +13,7 @@ use crate::rng::SimRng;
 use crate::storage::{Disk, StorageConfig, Wal};
 use crate::time::{Duration, Time};
 use crate::trace::{DropReason, Fingerprint, Trace, TraceKind, TraceLevel};
-use lincheck::{History, ModelKind, Value};
+use lincheck::{History, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -186,7 +186,8 @@ struct ClientSlot<P: Process, C: Client<P>> {
     rng: SimRng,
     timers: Vec<(TimerId, C::Timer)>,
     process: u64,
-    open: Option<(String, Option<Value>, Value)>,
+    /// Where the open operation's invoke is in the history.
+    open: Option<usize>,
 }
 
 /// A deterministic simulation of `P` nodes driven by `C` clients.

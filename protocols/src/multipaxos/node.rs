@@ -511,7 +511,7 @@ impl Node {
         if let Some((client, id)) = self.pending.remove(&slot)
             && let Some(result) = result
         {
-            let result = result.clone();
+            let result = result.to_value();
             let seq = request.seq;
             ctx.reply(client, id, KvResponse::Done { seq, result });
         }

@@ -219,7 +219,7 @@ impl Node {
             let result = self.store.apply_in_place(&entry.command);
             if let Some((client, id)) = self.pending.remove(&index) {
                 if let Some(result) = result {
-                    let result = result.clone();
+                    let result = result.to_value();
                     ctx.reply(client, id, KvResponse::Done { seq, result });
                 }
             }
