@@ -107,12 +107,12 @@ impl Node {
     fn send_all(&mut self, ctx: &mut Ctx<'_, Self>, msg: Msg) {
         ctx.broadcast(msg.clone());
         let me = ctx.id();
-        self.on_message(ctx, me, msg);
+        self.handle_message(ctx, me, msg);
     }
 
     fn send_to(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
         if to == ctx.id() {
-            self.on_message(ctx, to, msg);
+            self.handle_message(ctx, to, msg);
         } else {
             ctx.send(to, msg);
         }
@@ -564,6 +564,27 @@ impl Node {
             ctx.reply(client, id, KvResponse::Done { seq, result });
         }
     }
+
+    /// One message, from another node or (sent to itself) from this one, in place.
+    fn handle_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Prepare { ballot, from: slot } => self.on_prepare(ctx, from, ballot, slot),
+            Msg::Promise { ballot, accepted } => self.on_promise(ctx, from, ballot, accepted),
+            Msg::Nack { ballot, promised } => self.on_nack(ctx, ballot, promised),
+            Msg::Accept {
+                ballot,
+                slot,
+                command,
+                chosen,
+            } => self.on_accept(ctx, from, ballot, slot, command, chosen),
+            Msg::Accepted { ballot, slot } => self.on_accepted(ctx, from, ballot, slot),
+            Msg::Heartbeat { ballot, chosen } => self.on_heartbeat(ctx, from, ballot, chosen),
+            Msg::HeartbeatReply { ballot, chosen } => {
+                self.on_heartbeat_reply(ctx, from, ballot, chosen)
+            }
+            Msg::Learn { entries } => self.on_learn(ctx, entries),
+        }
+    }
 }
 
 impl Process for Node {
@@ -575,6 +596,7 @@ impl Process for Node {
     type Response = KvResponse;
 
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
+        ctx.durable_mut().begin_event();
         let n = ctx.node_count();
         if ctx.restarted() && ctx.config().forget_promise_on_restart {
             ctx.durable_mut().promised = None; // the knob: the promise was only in memory
@@ -615,26 +637,12 @@ impl Process for Node {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
-        match msg {
-            Msg::Prepare { ballot, from: slot } => self.on_prepare(ctx, from, ballot, slot),
-            Msg::Promise { ballot, accepted } => self.on_promise(ctx, from, ballot, accepted),
-            Msg::Nack { ballot, promised } => self.on_nack(ctx, ballot, promised),
-            Msg::Accept {
-                ballot,
-                slot,
-                command,
-                chosen,
-            } => self.on_accept(ctx, from, ballot, slot, command, chosen),
-            Msg::Accepted { ballot, slot } => self.on_accepted(ctx, from, ballot, slot),
-            Msg::Heartbeat { ballot, chosen } => self.on_heartbeat(ctx, from, ballot, chosen),
-            Msg::HeartbeatReply { ballot, chosen } => {
-                self.on_heartbeat_reply(ctx, from, ballot, chosen)
-            }
-            Msg::Learn { entries } => self.on_learn(ctx, entries),
-        }
+        ctx.durable_mut().begin_event();
+        self.handle_message(ctx, from, msg);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        ctx.durable_mut().begin_event();
         match timer {
             Timer::Election => self.election_timer_fired(ctx),
             Timer::Heartbeat => {
@@ -651,6 +659,7 @@ impl Process for Node {
         id: RequestId,
         request: KvRequest,
     ) {
+        ctx.durable_mut().begin_event();
         self.client_request(ctx, client, id, request);
     }
 }
