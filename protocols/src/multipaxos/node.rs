@@ -29,6 +29,43 @@ impl Role {
     }
 }
 
+/// The acceptors that accepted one slot in the leader's ballot: a bit per node, the first
+/// 64 inline (no allocation for the clusters people run), and how many.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Voters {
+    low: u64,
+    high: Vec<u64>,
+    count: usize,
+}
+
+impl Voters {
+    fn contains(&self, i: usize) -> bool {
+        match i.checked_sub(64) {
+            None => self.low & (1 << i) != 0,
+            Some(j) => self
+                .high
+                .get(j / 64)
+                .is_some_and(|w| w & (1 << (j % 64)) != 0),
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        let (word, bit) = match i.checked_sub(64) {
+            None => (&mut self.low, 1u64 << i),
+            Some(j) => {
+                if self.high.len() <= j / 64 {
+                    self.high.resize(j / 64 + 1, 0);
+                }
+                (&mut self.high[j / 64], 1u64 << (j % 64))
+            }
+        };
+        if *word & bit == 0 {
+            *word |= bit;
+            self.count += 1;
+        }
+    }
+}
+
 /// A Multi-Paxos node's volatile state; its durable state is [`Durable`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
@@ -49,7 +86,7 @@ pub struct Node {
     // Leader state.
     next_slot: u64,
     /// Slots proposed in this ballot and not yet chosen, with who accepted them.
-    inflight: BTreeMap<u64, (Command, Vec<bool>)>,
+    inflight: BTreeMap<u64, (Command, Voters)>,
     /// Clients waiting for their slot to be applied.
     pending: BTreeMap<u64, (ClientId, RequestId)>,
     /// Whether each acceptor answered since the last heartbeat: a silent one is probed
@@ -270,7 +307,7 @@ impl Node {
             let unanswered = self
                 .inflight
                 .iter()
-                .filter(|(_, (_, voters))| !voters[i])
+                .filter(|(_, (_, voters))| !voters.contains(i))
                 .take(limit);
             for (&slot, (command, _)) in unanswered {
                 let msg = Msg::Accept {
@@ -405,9 +442,8 @@ impl Node {
 
     /// Phase 2a for one slot: to every acceptor, this node's own first.
     fn propose(&mut self, ctx: &mut Ctx<'_, Self>, slot: u64, command: Command) {
-        let n = ctx.node_count();
         self.inflight
-            .insert(slot, (command.clone(), vec![false; n]));
+            .insert(slot, (command.clone(), Voters::default()));
         let msg = Msg::Accept {
             ballot: self.ballot,
             slot,
@@ -426,8 +462,8 @@ impl Node {
         let Some((_, voters)) = self.inflight.get_mut(&slot) else {
             return;
         };
-        voters[from.index()] = true;
-        if voters.iter().filter(|&&v| v).count() < majority {
+        voters.insert(from.index());
+        if voters.count < majority {
             return;
         }
         let (command, _) = self.inflight.remove(&slot).expect("in flight");
@@ -504,15 +540,15 @@ impl Node {
 
     fn apply_slot(&mut self, ctx: &mut Ctx<'_, Self>, slot: u64) {
         self.applied.push(slot);
-        let Some(Command::Op(request)) = ctx.durable().chosen(slot).cloned() else {
+        let Some(Command::Op(request)) = ctx.durable().chosen(slot) else {
             return;
         };
-        let result = self.store.apply_in_place(&request);
+        let seq = request.seq;
+        let result = self.store.apply_in_place(request);
         if let Some((client, id)) = self.pending.remove(&slot)
             && let Some(result) = result
         {
             let result = result.to_value();
-            let seq = request.seq;
             ctx.reply(client, id, KvResponse::Done { seq, result });
         }
     }
