@@ -103,6 +103,8 @@ pub struct RunResult {
 pub struct Prepared<P: Protocol> {
     config: P::Config,
     checks: Vec<(String, CheckKind)>,
+    /// Whether runs record the clients' history even when no check reads it.
+    keep_history: bool,
 }
 
 impl<P: Protocol> Prepared<P> {
@@ -193,7 +195,19 @@ impl<P: Protocol> Prepared<P> {
         if let Err(e) = P::validate_cluster(&config, s.nodes.len()) {
             return Err(s.error(s.cluster_text.clone(), e).label("this cluster"));
         }
-        Ok(Prepared { config, checks })
+        Ok(Prepared {
+            config,
+            checks,
+            keep_history: true,
+        })
+    }
+
+    /// Runs record the clients' history only when a history check reads it (a sweep,
+    /// which keeps verdicts and fingerprints, not histories). The runs are otherwise
+    /// the same: same fingerprint, stats and verdicts.
+    pub fn without_history(mut self) -> Prepared<P> {
+        self.keep_history = false;
+        self
     }
 
     /// The protocol's config as the file set it.
@@ -240,6 +254,8 @@ impl<P: Protocol> Prepared<P> {
         for (at, fault) in s.fault_schedule(seed) {
             sim.schedule(at, fault);
         }
+        let history_checked = self.checks.iter().any(|(_, k)| *k == CheckKind::History);
+        sim.record_history(self.keep_history || history_checked);
         for (name, kind) in &self.checks {
             if matches!(kind, CheckKind::Always | CheckKind::Eventually) {
                 let checker = P::checker(name, &self.config).expect("checked by Prepared::new");

@@ -149,7 +149,7 @@ impl KvResult {
         match self {
             KvResult::Null => Value::Null,
             KvResult::Bool(b) => Value::Bool(*b),
-            KvResult::Str(s) => Value::Str(s.to_string()),
+            KvResult::Str(s) => Value::Str(String::from(&**s)),
         }
     }
 }
@@ -236,7 +236,7 @@ impl KvStore {
         Value::Str(
             self.data
                 .get(key)
-                .map_or_else(String::new, |v| v.to_string()),
+                .map_or_else(String::new, |v| String::from(&**v)),
         )
     }
 }
@@ -330,15 +330,35 @@ impl KvClient {
     }
 }
 
+/// What the history records as a put's or append's result: the value written (nothing
+/// when no history is kept).
+fn written(recorded: bool, value: &Text) -> Value {
+    if recorded {
+        Value::Str(String::from(&**value))
+    } else {
+        Value::Null
+    }
+}
+
+/// The op's history function.
+fn op_name(op: &KvOp) -> &'static str {
+    match op {
+        KvOp::Get { .. } => "get",
+        KvOp::Put { .. } => "put",
+        KvOp::Append { .. } => "append",
+        KvOp::Cas { .. } => "cas",
+    }
+}
+
 /// The op's history form: its function, key and argument.
 fn history_of(op: &KvOp) -> (&'static str, Value, Value) {
-    let s = |t: &Text| Value::Str(t.to_string());
-    match op {
-        KvOp::Get { key } => ("get", s(key), Value::Null),
-        KvOp::Put { key, value } => ("put", s(key), s(value)),
-        KvOp::Append { key, value } => ("append", s(key), s(value)),
-        KvOp::Cas { key, from, to } => ("cas", s(key), Value::List(vec![s(from), s(to)])),
-    }
+    let s = |t: &Text| Value::Str(String::from(&**t));
+    let (key, argument) = match op {
+        KvOp::Get { key } => (s(key), Value::Null),
+        KvOp::Put { key, value } | KvOp::Append { key, value } => (s(key), s(value)),
+        KvOp::Cas { key, from, to } => (s(key), Value::List(vec![s(from), s(to)])),
+    };
+    (op_name(op), key, argument)
 }
 
 impl<P> Client<P> for KvClient
@@ -392,9 +412,9 @@ where
                     }
                     KvOp::Put { key, value } => {
                         self.seen.insert(key.clone(), value.clone());
-                        Value::Str(value.to_string())
+                        written(ctx.records_history(), value)
                     }
-                    KvOp::Append { value, .. } => Value::Str(value.to_string()),
+                    KvOp::Append { value, .. } => written(ctx.records_history(), value),
                     KvOp::Cas { key, to, .. } => {
                         if result == Value::Bool(true) {
                             self.seen.insert(key.clone(), to.clone());
@@ -556,8 +576,12 @@ impl KvClient {
                 }
             }
         };
-        let (f, key, argument) = history_of(&op);
-        ctx.invoke(f, Some(key), argument);
+        if ctx.records_history() {
+            let (f, key, argument) = history_of(&op);
+            ctx.invoke(f, Some(key), argument);
+        } else {
+            ctx.invoke(op_name(&op), None, Value::Null); // nothing keeps the values
+        }
         let deadline = ctx.set_timer(timeout, KvTimer::Deadline(seq));
         self.open = Some(Open {
             seq,

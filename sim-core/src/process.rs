@@ -325,6 +325,7 @@ pub struct ClientCtx<'a, P: Process, C: Client<P>> {
     /// History process id; a new one after every `info`.
     pub(crate) process: &'a mut u64,
     /// Where the open operation's invoke is in the history.
+    /// (Unused when the history is not recorded.)
     pub(crate) open: &'a mut Option<usize>,
 }
 
@@ -402,6 +403,9 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
                 op: describe_op(f, key.as_ref(), &argument),
             });
         }
+        if !self.bus.records_history() {
+            return;
+        }
         let time = Some(self.bus.now.as_nanos());
         self.bus.history.push(HistoryEvent {
             process,
@@ -412,6 +416,12 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
             time,
             error: None,
         });
+    }
+
+    /// Whether [`ClientCtx::invoke`] and the completions record anything: a client may
+    /// skip building their values when they do not.
+    pub fn records_history(&self) -> bool {
+        self.bus.records_history()
     }
 
     /// True while an operation is open (invoked, not completed).
@@ -442,8 +452,6 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
                 self.client_name()
             );
         };
-        let invoke = &self.bus.history[invoked];
-        let (f, key) = (invoke.f.clone(), invoke.key.clone());
         let process = *self.process;
         if kind == EventKind::Info {
             *self.process = self.bus.next_process;
@@ -451,6 +459,11 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
             let name = self.client_name();
             self.bus.process_names.insert(*self.process, name);
         }
+        if !self.bus.records_history() {
+            return;
+        }
+        let invoke = &self.bus.history[invoked];
+        let (f, key) = (invoke.f.clone(), invoke.key.clone());
         if self.bus.summary() {
             let outcome = match kind {
                 EventKind::Ok => "ok",

@@ -289,6 +289,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             next_id: 0,
             overflow: false,
             history: Vec::new(),
+            record_history: true,
             next_process: clients.len() as u64,
             process_names: config
                 .clients
@@ -322,6 +323,15 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Schedules a fault at `at` (faults at the same instant apply in scheduling order).
     pub fn schedule(&mut self, at: Time, fault: Fault) {
         self.bus.enqueue(at, Ev::Fault(Box::new(fault)));
+    }
+
+    /// Whether the clients' history is recorded (the default). A caller that will not
+    /// read [`Report::history`] (no history check, no export) turns it off: the run is
+    /// the same event for event (same fingerprint, stats and verdicts of every other
+    /// check), only `history.events` stays empty. A trace (summary or full) records it
+    /// anyway, since its invoke and complete lines come from it. Set it before the run.
+    pub fn record_history(&mut self, on: bool) {
+        self.bus.record_history = on;
     }
 
     /// Adds a checker; it sees every event from now on.
