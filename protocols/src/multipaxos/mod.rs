@@ -270,7 +270,7 @@ pub struct Durable {
     /// The acceptances made in the current event, in order: lets checkers (which run
     /// after every event) read only what is new. A node's handlers empty it when an event
     /// begins ([`Durable::begin_event`]), so it stays a few entries long.
-    journal: Vec<(u64, Ballot, Command)>,
+    journal: Vec<Acceptance>,
     /// How many acceptances were made before `journal[0]`.
     journal_start: u64,
     round: u64,
@@ -278,6 +278,9 @@ pub struct Durable {
     /// Every slot up to this one is in `chosen`.
     chosen_through: u64,
 }
+
+/// One acceptance: `(slot, ballot, command)`.
+pub type Acceptance = (u64, Ballot, Command);
 
 fn at<T>(v: &[Option<T>], slot: u64) -> Option<&T> {
     slot.checked_sub(1)
@@ -318,7 +321,7 @@ impl Durable {
     /// whole life), in order, as `(slot, ballot, command)`, and how many it made in all.
     /// Only the current event's are kept: `Err(first kept)` when some of those asked for
     /// are gone.
-    pub fn journal_from(&self, from: u64) -> Result<(&[(u64, Ballot, Command)], u64), u64> {
+    pub fn journal_from(&self, from: u64) -> Result<(&[Acceptance], u64), u64> {
         let (start, len) = (self.journal_start, self.journal.len());
         if from < start {
             return Err(start);
