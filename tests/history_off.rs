@@ -36,7 +36,9 @@ fn without_history_changes_nothing_but_the_history() {
         ("scenarios/bench/multipaxos-60s.ron", false),
     ] {
         let text = std::fs::read_to_string(file).expect("reads");
-        let text = text.replace("duration: \"60s\"", "duration: \"6s\"");
+        let text = text
+            .replace("duration: \"60s\"", "duration: \"6s\"")
+            .replace("stop: \"55s\"", "stop: \"5s\"");
         let s = Scenario::parse(file, &text).expect("parses");
         let recorded = if raft {
             both::<RaftProtocol>(&s, 0..20)
