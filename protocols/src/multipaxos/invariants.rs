@@ -2,8 +2,9 @@
 //! and its liveness property judged at the end.
 //!
 //! [`SlotAgreement`] is single-decree agreement per slot, judged from the acceptors'
-//! journals (every acceptance they made, in order), so an acceptance later overwritten
-//! still counts toward the ballot it was made in. [`StateMachineSafety`] compares what
+//! journals (the acceptances each made in the event just handled, in order: read after
+//! every event, so the checker sees every acceptance ever made), so an acceptance later
+//! overwritten still counts toward the ballot it was made in. [`StateMachineSafety`] compares what
 //! replicas applied, position by position.
 
 use super::{Command, Node};
