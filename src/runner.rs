@@ -145,6 +145,8 @@ pub struct Prepared<P: Protocol> {
     checks: Vec<(String, CheckKind)>,
     /// The indices of the properties the scenario requires (`reach`), in its order.
     reach: Vec<usize>,
+    /// Whether runs record the clients' history even when no check reads it.
+    keep_history: bool,
 }
 
 impl<P: Protocol> Prepared<P> {
@@ -271,7 +273,16 @@ impl<P: Protocol> Prepared<P> {
             config,
             checks,
             reach,
+            keep_history: true,
         })
+    }
+
+    /// Runs record the clients' history only when a history check reads it (a sweep,
+    /// which keeps verdicts and fingerprints, not histories). The runs are otherwise
+    /// the same: same fingerprint, stats and verdicts.
+    pub fn without_history(mut self) -> Prepared<P> {
+        self.keep_history = false;
+        self
     }
 
     /// The protocol's config as the file set it.
@@ -332,6 +343,8 @@ impl<P: Protocol> Prepared<P> {
             sim.schedule(at, fault);
         }
         let faults_stop = s.faults_stop(seed);
+        let history_checked = self.checks.iter().any(|(_, k)| *k == CheckKind::History);
+        sim.record_history(self.keep_history || history_checked);
         for (name, kind) in &self.checks {
             match kind {
                 CheckKind::Always | CheckKind::Eventually => {

@@ -515,8 +515,9 @@ pub fn sweep_with<P: Protocol>(
             let tx = tx.clone();
             let (next, stop) = (&next, &stop);
             scope.spawn(move || {
+                // A sweep line keeps verdicts, not histories.
                 let prepared = match Prepared::<P>::new(s) {
-                    Ok(p) => p,
+                    Ok(p) => p.without_history(),
                     Err(e) => {
                         let _ = tx.send((0, Err(e)));
                         return;

@@ -29,26 +29,32 @@ use lincheck::{CheckOptions, EventKind, History, Report};
 use sim_core::{Client, ClientCtx, ClientId, Duration, NodeId, Process, RequestId, Time, Value};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+
+/// A key or value: written once, then copied into every request, log entry, replica
+/// store and client memory, so it is shared (a copy is a reference count, not an
+/// allocation). Compares, hashes and prints like the string it holds.
+pub type Text = Arc<str>;
 
 /// One operation on one key.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum KvOp {
     Get {
-        key: String,
+        key: Text,
     },
     Put {
-        key: String,
-        value: String,
+        key: Text,
+        value: Text,
     },
     Append {
-        key: String,
-        value: String,
+        key: Text,
+        value: Text,
     },
     /// Sets `to` if the current value equals `from`; answers whether it did.
     Cas {
-        key: String,
-        from: String,
-        to: String,
+        key: Text,
+        from: Text,
+        to: Text,
     },
 }
 
@@ -121,9 +127,31 @@ impl fmt::Debug for KvResponse {
 /// A missing key reads as `""` (the history format's default for the `kv` model).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KvStore {
-    data: BTreeMap<String, String>,
+    data: BTreeMap<Text, Text>,
     /// Per client: the last seq applied and its result.
-    sessions: BTreeMap<ClientId, (u64, Value)>,
+    sessions: BTreeMap<ClientId, (u64, KvResult)>,
+}
+
+/// What applying a request answers: the value read (`get`), whether it swapped (`cas`),
+/// or nothing (`put`, `append`). A read shares the stored value instead of copying it, so
+/// the replicas that answer no client pay a reference count, not an allocation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KvResult {
+    #[default]
+    Null,
+    Bool(bool),
+    Str(Text),
+}
+
+impl KvResult {
+    /// The history's form of the result (what a client's answer carries).
+    pub fn to_value(&self) -> Value {
+        match self {
+            KvResult::Null => Value::Null,
+            KvResult::Bool(b) => Value::Bool(*b),
+            KvResult::Str(s) => Value::Str(String::from(&**s)),
+        }
+    }
 }
 
 impl KvStore {
@@ -132,19 +160,19 @@ impl KvStore {
     /// than the client's latest (the client gave up on it and moved on; it has no
     /// effect).
     pub fn apply(&mut self, request: &KvRequest) -> Option<Value> {
-        self.apply_in_place(request).cloned()
+        self.apply_in_place(request).map(KvResult::to_value)
     }
 
     /// [`KvStore::apply`] without copying the result: every replica applies every
     /// command, but only the one answering the client needs the value, so the others
     /// should not pay for a copy of it.
-    pub fn apply_in_place(&mut self, request: &KvRequest) -> Option<&Value> {
+    pub fn apply_in_place(&mut self, request: &KvRequest) -> Option<&KvResult> {
         self.apply_checked(request).0
     }
 
     /// [`KvStore::apply_in_place`], and whether the request was a duplicate (its client
     /// had a request of this seq or a later one applied already, so it had no effect).
-    pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&Value>, bool) {
+    pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&KvResult>, bool) {
         let (seq, result) = match self.sessions.get(&request.client) {
             Some((seq, _)) if request.seq < *seq => return (None, true),
             Some((seq, _)) if request.seq == *seq => {
@@ -155,54 +183,67 @@ impl KvStore {
         let session = self
             .sessions
             .entry(request.client)
-            .or_insert((0, Value::Null));
+            .or_insert((0, KvResult::Null));
         *session = (seq, result);
         (Some(&session.1), false)
     }
 
-    /// Runs one operation on the data. Writes reuse the key's existing strings.
-    fn execute(&mut self, op: &KvOp) -> Value {
+    /// Runs one operation on the data. Writes share the request's strings.
+    fn execute(&mut self, op: &KvOp) -> KvResult {
         match op {
-            KvOp::Get { key } => self.get(key),
+            KvOp::Get { key } => KvResult::Str(self.read(key)),
             KvOp::Put { key, value } => {
                 self.set(key, value);
-                Value::Null
+                KvResult::Null
             }
             KvOp::Append { key, value } => {
-                match self.data.get_mut(key) {
-                    Some(current) => current.push_str(value),
-                    None => {
-                        self.data.insert(key.clone(), value.clone());
+                let joined: Text = match self.data.get(&**key) {
+                    Some(current) => {
+                        let mut s = String::with_capacity(current.len() + value.len());
+                        s.push_str(current);
+                        s.push_str(value);
+                        s.into()
                     }
-                }
-                Value::Null
+                    None => value.clone(),
+                };
+                self.set(key, &joined);
+                KvResult::Null
             }
             KvOp::Cas { key, from, to } => {
-                let current = self.data.get(key).map_or("", String::as_str);
-                let swap = current == from;
+                let current = self.data.get(&**key).map_or("", |v| &**v);
+                let swap = current == &**from;
                 if swap {
                     self.set(key, to);
                 }
-                Value::Bool(swap)
+                KvResult::Bool(swap)
             }
         }
     }
 
-    fn set(&mut self, key: &str, value: &str) {
-        match self.data.get_mut(key) {
-            Some(current) => {
-                current.clear();
-                current.push_str(value);
-            }
+    fn set(&mut self, key: &Text, value: &Text) {
+        match self.data.get_mut(&**key) {
+            Some(current) => *current = value.clone(),
             None => {
-                self.data.insert(key.to_owned(), value.to_owned());
+                self.data.insert(key.clone(), value.clone());
             }
+        }
+    }
+
+    /// The value of `key`, shared (`""` when missing).
+    fn read(&self, key: &str) -> Text {
+        match self.data.get(key) {
+            Some(v) => v.clone(),
+            None => Text::from(""),
         }
     }
 
     /// Reads a key without going through the log (lease reads).
     pub fn get(&self, key: &str) -> Value {
-        Value::Str(self.data.get(key).cloned().unwrap_or_default())
+        Value::Str(
+            self.data
+                .get(key)
+                .map_or_else(String::new, |v| String::from(&**v)),
+        )
     }
 }
 
@@ -294,7 +335,9 @@ pub struct KvClient {
     target: NodeId,
     open: Option<Open>,
     /// The last value seen per key, the `from` of the next cas on it.
-    seen: BTreeMap<String, String>,
+    seen: BTreeMap<Text, Text>,
+    /// The keys, `k1`, `k2`, ... (made once, then shared by every operation).
+    keys: Vec<Text>,
 }
 
 impl KvClient {
@@ -304,20 +347,35 @@ impl KvClient {
     }
 }
 
-/// The history value of a put/append argument and the op's history form.
-fn history_of(op: &KvOp) -> (&'static str, Value, Value) {
-    match op {
-        KvOp::Get { key } => ("get", Value::Str(key.clone()), Value::Null),
-        KvOp::Put { key, value } => ("put", Value::Str(key.clone()), Value::Str(value.clone())),
-        KvOp::Append { key, value } => {
-            ("append", Value::Str(key.clone()), Value::Str(value.clone()))
-        }
-        KvOp::Cas { key, from, to } => (
-            "cas",
-            Value::Str(key.clone()),
-            Value::List(vec![Value::Str(from.clone()), Value::Str(to.clone())]),
-        ),
+/// What the history records as a put's or append's result: the value written (nothing
+/// when no history is kept).
+fn written(recorded: bool, value: &Text) -> Value {
+    if recorded {
+        Value::Str(String::from(&**value))
+    } else {
+        Value::Null
     }
+}
+
+/// The op's history function.
+fn op_name(op: &KvOp) -> &'static str {
+    match op {
+        KvOp::Get { .. } => "get",
+        KvOp::Put { .. } => "put",
+        KvOp::Append { .. } => "append",
+        KvOp::Cas { .. } => "cas",
+    }
+}
+
+/// The op's history form: its function, key and argument.
+fn history_of(op: &KvOp) -> (&'static str, Value, Value) {
+    let s = |t: &Text| Value::Str(String::from(&**t));
+    let (key, argument) = match op {
+        KvOp::Get { key } => (s(key), Value::Null),
+        KvOp::Put { key, value } | KvOp::Append { key, value } => (s(key), s(value)),
+        KvOp::Cas { key, from, to } => (s(key), Value::List(vec![s(from), s(to)])),
+    };
+    (op_name(op), key, argument)
 }
 
 impl<P> Client<P> for KvClient
@@ -338,6 +396,7 @@ where
             target,
             open: None,
             seen: BTreeMap::new(),
+            keys: Vec::new(),
         }
     }
 
@@ -361,19 +420,18 @@ where
                 let open = self.open.take().expect("open");
                 ctx.cancel_timer(open.retry);
                 ctx.cancel_timer(open.deadline);
-                let (_, _, argument) = history_of(&open.op);
                 let value = match &open.op {
                     KvOp::Get { key } => {
                         if let Value::Str(s) = &result {
-                            self.seen.insert(key.clone(), s.clone());
+                            self.seen.insert(key.clone(), Text::from(s.as_str()));
                         }
                         result
                     }
                     KvOp::Put { key, value } => {
                         self.seen.insert(key.clone(), value.clone());
-                        argument
+                        written(ctx.records_history(), value)
                     }
-                    KvOp::Append { .. } => argument,
+                    KvOp::Append { value, .. } => written(ctx.records_history(), value),
                     KvOp::Cas { key, to, .. } => {
                         if result == Value::Bool(true) {
                             self.seen.insert(key.clone(), to.clone());
@@ -444,29 +502,50 @@ where
     }
 }
 
-/// `"{prefix}{a}"`, or `"{prefix}{a}{sep}{b}"` when `sep` is not empty.
-fn numbered(prefix: &str, a: u64, sep: &str, b: u64) -> String {
-    fn push(s: &mut String, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+/// `"{prefix}{a}"`, or `"{prefix}{a}{sep}{b}"` when `sep` is not empty, built on the
+/// stack and allocated once (`format!` costs more than the rest of an invocation).
+fn numbered(prefix: &str, a: u64, sep: &str, b: u64) -> Text {
+    struct Buf {
+        bytes: [u8; 64],
+        len: usize,
+    }
+    impl Buf {
+        fn push_str(&mut self, s: &str) {
+            self.bytes[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+            self.len += s.len();
         }
-        s.extend(digits[i..].iter().map(|&d| char::from(d)));
+        fn push_number(&mut self, mut n: u64) {
+            let mut digits = [0u8; 20];
+            let mut i = digits.len();
+            loop {
+                i -= 1;
+                digits[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            let d = &digits[i..];
+            self.bytes[self.len..self.len + d.len()].copy_from_slice(d);
+            self.len += d.len();
+        }
     }
-    let mut s = String::with_capacity(prefix.len() + sep.len() + 8);
-    s.push_str(prefix);
-    push(&mut s, a);
+    // Prefixes and separators are the short literals below: at most 2 + 2 * 20 bytes.
+    assert!(
+        prefix.len() + sep.len() <= 24,
+        "numbered: prefix and separator too long"
+    );
+    let mut buf = Buf {
+        bytes: [0; 64],
+        len: 0,
+    };
+    buf.push_str(prefix);
+    buf.push_number(a);
     if !sep.is_empty() {
-        s.push_str(sep);
-        push(&mut s, b);
+        buf.push_str(sep);
+        buf.push_number(b);
     }
-    s
+    Text::from(std::str::from_utf8(&buf.bytes[..buf.len]).expect("ASCII digits"))
 }
 
 fn next_node(n: NodeId, count: usize) -> NodeId {
@@ -486,8 +565,11 @@ impl KvClient {
         let timeout = w.timeout;
         self.seq += 1;
         let seq = self.seq;
-        // Built by hand: `format!` costs more than the rest of an invocation.
-        let key = numbered("k", ctx.rng().below(keys) + 1, "", 0);
+        let k = ctx.rng().below(keys) as usize;
+        if self.keys.len() < keys as usize {
+            self.keys = (1..=keys).map(|i| numbered("k", i, "", 0)).collect();
+        }
+        let key = self.keys[k].clone();
         let unique = numbered("c", u64::from(ctx.id().0) + 1, "-", seq);
         let total = u64::from(mix.read + mix.write + mix.cas + mix.append).max(1);
         let mut pick = ctx.rng().below(total);
@@ -509,18 +591,17 @@ impl KvClient {
                 } else {
                     KvOp::Append {
                         key,
-                        value: {
-                            let mut v = String::with_capacity(unique.len() + 1);
-                            v.push('/');
-                            v.push_str(&unique);
-                            v
-                        },
+                        value: numbered("/c", u64::from(ctx.id().0) + 1, "-", seq),
                     }
                 }
             }
         };
-        let (f, key, argument) = history_of(&op);
-        ctx.invoke(f, Some(key), argument);
+        if ctx.records_history() {
+            let (f, key, argument) = history_of(&op);
+            ctx.invoke(f, Some(key), argument);
+        } else {
+            ctx.invoke(op_name(&op), None, Value::Null); // nothing keeps the values
+        }
         let deadline = ctx.set_timer(timeout, KvTimer::Deadline(seq));
         self.open = Some(Open {
             seq,
@@ -659,10 +740,11 @@ mod tests {
 
     #[test]
     fn numbered_matches_format() {
-        assert_eq!(numbered("k", 1, "", 0), "k1");
-        assert_eq!(numbered("c", 12, "-", 0), "c12-0");
+        assert_eq!(&*numbered("k", 1, "", 0), "k1");
+        assert_eq!(&*numbered("c", 12, "-", 0), "c12-0");
+        assert_eq!(&*numbered("/c", 2, "-", 7), "/c2-7");
         assert_eq!(
-            numbered("c", 3, "-", 18_446_744_073_709_551_615),
+            &*numbered("c", 3, "-", 18_446_744_073_709_551_615),
             format!("c3-{}", u64::MAX)
         );
     }
@@ -670,7 +752,7 @@ mod tests {
     #[test]
     fn store_applies_each_request_once() {
         let mut s = KvStore::default();
-        let k = || "k1".to_string();
+        let k = || Text::from("k1");
         let append = |v: &str| KvOp::Append {
             key: k(),
             value: v.into(),

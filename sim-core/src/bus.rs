@@ -116,6 +116,8 @@ pub(crate) struct Bus<P: Process> {
     /// The queue refused an event: the run ends.
     pub(crate) overflow: bool,
     pub(crate) history: Vec<HistoryEvent>,
+    /// Whether clients' operations go into `history` (off when nothing will read it).
+    pub(crate) record_history: bool,
     pub(crate) next_process: u64,
     /// The client each history process belongs to (its name), for explanations.
     pub(crate) process_names: std::collections::BTreeMap<u64, String>,
@@ -153,6 +155,13 @@ impl<P: Process> Bus<P> {
     #[inline]
     pub(crate) fn full(&self) -> bool {
         self.trace.level == TraceLevel::Full
+    }
+
+    /// The history is recorded when asked for, and always with a trace (whose invoke and
+    /// complete lines are built from it).
+    #[inline]
+    pub(crate) fn records_history(&self) -> bool {
+        self.record_history || self.summary()
     }
 
     #[inline]

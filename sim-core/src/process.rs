@@ -333,7 +333,9 @@ pub struct ClientCtx<'a, P: Process, C: Client<P>> {
     pub(crate) timers: &'a mut Vec<(TimerId, C::Timer)>,
     /// History process id; a new one after every `info`.
     pub(crate) process: &'a mut u64,
-    pub(crate) open: &'a mut Option<(String, Option<Value>, Value)>,
+    /// Where the open operation's invoke is in the history.
+    /// (Unused when the history is not recorded.)
+    pub(crate) open: &'a mut Option<usize>,
 }
 
 impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
@@ -408,7 +410,7 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
             "client {} invoked {f} while an operation was open: a client has one operation at a time",
             self.client_name()
         );
-        *self.open = Some((f.to_string(), key.clone(), argument.clone()));
+        *self.open = Some(self.bus.history.len());
         let process = *self.process;
         if self.bus.summary() {
             let client = self.client_name();
@@ -417,6 +419,9 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
                 process,
                 op: describe_op(f, key.as_ref(), &argument),
             });
+        }
+        if !self.bus.records_history() {
+            return;
         }
         let time = Some(self.bus.now.as_nanos());
         self.bus.history.push(HistoryEvent {
@@ -428,6 +433,12 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
             time,
             error: None,
         });
+    }
+
+    /// Whether [`ClientCtx::invoke`] and the completions record anything: a client may
+    /// skip building their values when they do not.
+    pub fn records_history(&self) -> bool {
+        self.bus.records_history()
     }
 
     /// True while an operation is open (invoked, not completed).
@@ -452,7 +463,7 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
     }
 
     fn complete(&mut self, kind: EventKind, value: Value, error: Option<String>) {
-        let Some((f, key, _)) = self.open.take() else {
+        let Some(invoked) = self.open.take() else {
             panic!(
                 "client {} completed an operation it never invoked",
                 self.client_name()
@@ -465,6 +476,11 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
             let name = self.client_name();
             self.bus.process_names.insert(*self.process, name);
         }
+        if !self.bus.records_history() {
+            return;
+        }
+        let invoke = &self.bus.history[invoked];
+        let (f, key) = (invoke.f.clone(), invoke.key.clone());
         if self.bus.summary() {
             let outcome = match kind {
                 EventKind::Ok => "ok",

@@ -14,7 +14,7 @@ use crate::selfcheck::BrokenPath;
 use crate::storage::{Disk, StorageConfig, Wal};
 use crate::time::{Duration, Time};
 use crate::trace::{DropReason, Fingerprint, Trace, TraceBudget, TraceKind, TraceLevel};
-use lincheck::{History, ModelKind, Value};
+use lincheck::{History, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -268,7 +268,8 @@ struct ClientSlot<P: Process, C: Client<P>> {
     rng: SimRng,
     timers: Vec<(TimerId, C::Timer)>,
     process: u64,
-    open: Option<(String, Option<Value>, Value)>,
+    /// Where the open operation's invoke is in the history.
+    open: Option<usize>,
 }
 
 /// A deterministic simulation of `P` nodes driven by `C` clients.
@@ -382,6 +383,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             next_id: 0,
             overflow: false,
             history: Vec::new(),
+            record_history: true,
             next_process: clients.len() as u64,
             process_names: config
                 .clients
@@ -431,6 +433,15 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     #[cfg(test)]
     pub(crate) fn break_path(&mut self, path: BrokenPath) {
         self.bus.broken = Some(path);
+    }
+
+    /// Whether the clients' history is recorded (the default). A caller that will not
+    /// read [`Report::history`] (no history check, no export) turns it off: the run is
+    /// the same event for event (same fingerprint, stats and verdicts of every other
+    /// check), only `history.events` stays empty. A trace (summary or full) records it
+    /// anyway, since its invoke and complete lines come from it. Set it before the run.
+    pub fn record_history(&mut self, on: bool) {
+        self.bus.record_history = on;
     }
 
     /// Adds a checker; it sees every event from now on.

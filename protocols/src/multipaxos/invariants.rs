@@ -2,8 +2,9 @@
 //! and its liveness property judged at the end.
 //!
 //! [`SlotAgreement`] is single-decree agreement per slot, judged from the acceptors'
-//! journals (every acceptance they made, in order), so an acceptance later overwritten
-//! still counts toward the ballot it was made in. [`StateMachineSafety`] compares what
+//! journals (the acceptances each made in the event just handled, in order: read after
+//! every event, so the checker sees every acceptance ever made), so an acceptance later
+//! overwritten still counts toward the ballot it was made in. [`StateMachineSafety`] compares what
 //! replicas applied, position by position.
 
 use super::{Command, Node};
@@ -37,17 +38,30 @@ pub fn safety_checkers() -> Vec<Box<dyn Checker<Node>>> {
 pub struct SlotAgreement {
     /// Per slot (index `slot - 1`).
     slots: Vec<Slot>,
-    /// Per node, how much of its journal has been read.
-    read: Vec<usize>,
+    /// Per node, how many of its acceptances have been read.
+    read: Vec<u64>,
+    /// The voter bitsets of every (slot, ballot) seen, `words` words each, one after the
+    /// other (one allocation for the run instead of one per slot and ballot).
+    voters: Vec<u64>,
 }
 
-/// What the checker saw in one slot.
+/// What the checker saw in one slot: most slots see one ballot, kept inline.
 #[derive(Debug, Default)]
 struct Slot {
-    /// Per ballot: the command, the acceptors seen accepting it (bits), how many.
-    ballots: Vec<(Ballot, Command, Vec<u64>, usize)>,
+    first: Option<Votes>,
+    more: Vec<Votes>,
     /// The first command chosen and its ballot.
     chosen: Option<(Command, Ballot)>,
+}
+
+/// One ballot's acceptances of one slot: the command, where its voter bits start in
+/// [`SlotAgreement::voters`], and how many voted.
+#[derive(Debug)]
+struct Votes {
+    ballot: Ballot,
+    command: Command,
+    bits: usize,
+    count: usize,
 }
 
 impl Checker<Node> for SlotAgreement {
@@ -60,43 +74,67 @@ impl Checker<Node> for SlotAgreement {
         if self.read.len() < n {
             self.read.resize(n, 0);
         }
-        let journal = view.durable(node).journal();
         let from = self.read[node.index()];
-        if journal.len() == from {
+        let (journal, end) = match view.durable(node).journal_from(from) {
+            Ok(new) => new,
+            Err(first) => {
+                return Err(format!(
+                    "the checker missed acceptances {from}..{first} of {} (it must run after every event)",
+                    view.name(node)
+                ));
+            }
+        };
+        if journal.is_empty() {
             return Ok(());
         }
-        self.read[node.index()] = journal.len();
+        self.read[node.index()] = end;
+        let words = n.div_ceil(64);
         let (word, bit) = (node.index() / 64, 1u64 << (node.index() % 64));
-        for (slot, ballot, command) in &journal[from..] {
+        for (slot, ballot, command) in journal {
             let (slot, ballot) = (*slot, *ballot);
             let i = (slot - 1) as usize;
             if self.slots.len() <= i {
                 self.slots.resize_with(i + 1, Slot::default);
             }
             let entry = &mut self.slots[i];
-            let k = match entry.ballots.iter().position(|(b, ..)| *b == ballot) {
-                Some(k) => k,
+            let found = match &mut entry.first {
+                Some(v) if v.ballot == ballot => Some(v),
+                Some(_) => entry.more.iter_mut().find(|v| v.ballot == ballot),
+                None => None,
+            };
+            let votes = match found {
+                Some(v) => v,
                 None => {
-                    let words = n.div_ceil(64);
-                    entry
-                        .ballots
-                        .push((ballot, command.clone(), vec![0; words], 0));
-                    entry.ballots.len() - 1
+                    let bits = self.voters.len();
+                    self.voters.resize(bits + words, 0);
+                    let v = Votes {
+                        ballot,
+                        command: command.clone(),
+                        bits,
+                        count: 0,
+                    };
+                    if entry.first.is_none() {
+                        entry.first.insert(v)
+                    } else {
+                        entry.more.push(v);
+                        entry.more.last_mut().expect("just pushed")
+                    }
                 }
             };
-            let (_, c, voters, count) = &mut entry.ballots[k];
-            if c != command {
+            if votes.command != *command {
                 return Err(format!(
-                    "two commands in slot {slot} ballot {ballot}: {c:?} and {command:?} (at {})",
+                    "two commands in slot {slot} ballot {ballot}: {:?} and {command:?} (at {})",
+                    votes.command,
                     view.name(node)
                 ));
             }
-            if voters[word] & bit != 0 {
+            let w = &mut self.voters[votes.bits + word];
+            if *w & bit != 0 {
                 continue;
             }
-            voters[word] |= bit;
-            *count += 1;
-            if *count < n / 2 + 1 {
+            *w |= bit;
+            votes.count += 1;
+            if votes.count < n / 2 + 1 {
                 continue;
             }
             match &entry.chosen {

@@ -272,13 +272,20 @@ pub enum Timer {
 pub struct Durable {
     promised: Option<Ballot>,
     accepted: Vec<Option<(Ballot, Command)>>,
-    /// Every acceptance in order: lets checkers read only what is new.
-    journal: Vec<(u64, Ballot, Command)>,
+    /// The acceptances made in the current event, in order: lets checkers (which run
+    /// after every event) read only what is new. A node's handlers empty it when an event
+    /// begins ([`Durable::begin_event`]), so it stays a few entries long.
+    journal: Vec<Acceptance>,
+    /// How many acceptances were made before `journal[0]`.
+    journal_start: u64,
     round: u64,
     chosen: Vec<Option<Command>>,
     /// Every slot up to this one is in `chosen`.
     chosen_through: u64,
 }
+
+/// One acceptance: `(slot, ballot, command)`.
+pub type Acceptance = (u64, Ballot, Command);
 
 fn at<T>(v: &[Option<T>], slot: u64) -> Option<&T> {
     slot.checked_sub(1)
@@ -315,9 +322,26 @@ impl Durable {
             .filter_map(|(i, a)| a.as_ref().map(|(b, c)| (i as u64 + 1, *b, c)))
     }
 
-    /// Every acceptance this acceptor made, in order, as `(slot, ballot, command)`.
-    pub fn journal(&self) -> &[(u64, Ballot, Command)] {
-        &self.journal
+    /// The acceptances this acceptor made from the `from`-th on (counting from 0 over its
+    /// whole life), in order, as `(slot, ballot, command)`, and how many it made in all.
+    /// Only the current event's are kept: `Err(first kept)` when some of those asked for
+    /// are gone.
+    pub fn journal_from(&self, from: u64) -> Result<(&[Acceptance], u64), u64> {
+        let (start, len) = (self.journal_start, self.journal.len());
+        if from < start {
+            return Err(start);
+        }
+        let skip = ((from - start) as usize).min(len);
+        Ok((&self.journal[skip..], start + len as u64))
+    }
+
+    /// A new event begins: the acceptances of the earlier ones were read by the checkers
+    /// (they run after every event), so they are dropped.
+    fn begin_event(&mut self) {
+        if !self.journal.is_empty() {
+            self.journal_start += self.journal.len() as u64;
+            self.journal.clear();
+        }
     }
 
     /// The command this node learned was chosen in `slot`.

@@ -29,6 +29,43 @@ impl Role {
     }
 }
 
+/// The acceptors that accepted one slot in the leader's ballot: a bit per node, the first
+/// 64 inline (no allocation for the clusters people run), and how many.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Voters {
+    low: u64,
+    high: Vec<u64>,
+    count: usize,
+}
+
+impl Voters {
+    fn contains(&self, i: usize) -> bool {
+        match i.checked_sub(64) {
+            None => self.low & (1 << i) != 0,
+            Some(j) => self
+                .high
+                .get(j / 64)
+                .is_some_and(|w| w & (1 << (j % 64)) != 0),
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        let (word, bit) = match i.checked_sub(64) {
+            None => (&mut self.low, 1u64 << i),
+            Some(j) => {
+                if self.high.len() <= j / 64 {
+                    self.high.resize(j / 64 + 1, 0);
+                }
+                (&mut self.high[j / 64], 1u64 << (j % 64))
+            }
+        };
+        if *word & bit == 0 {
+            *word |= bit;
+            self.count += 1;
+        }
+    }
+}
+
 /// A Multi-Paxos node's volatile state; its durable state is [`Durable`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
@@ -49,7 +86,7 @@ pub struct Node {
     // Leader state.
     next_slot: u64,
     /// Slots proposed in this ballot and not yet chosen, with who accepted them.
-    inflight: BTreeMap<u64, (Command, Vec<bool>)>,
+    inflight: BTreeMap<u64, (Command, Voters)>,
     /// Clients waiting for their slot to be applied.
     pending: BTreeMap<u64, (ClientId, RequestId)>,
     /// Whether each acceptor answered since the last heartbeat: a silent one is probed
@@ -107,12 +144,12 @@ impl Node {
     fn send_all(&mut self, ctx: &mut Ctx<'_, Self>, msg: Msg) {
         ctx.broadcast(msg.clone());
         let me = ctx.id();
-        self.on_message(ctx, me, msg);
+        self.handle_message(ctx, me, msg);
     }
 
     fn send_to(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
         if to == ctx.id() {
-            self.on_message(ctx, to, msg);
+            self.handle_message(ctx, to, msg);
         } else {
             ctx.send(to, msg);
         }
@@ -281,7 +318,7 @@ impl Node {
             let unanswered = self
                 .inflight
                 .iter()
-                .filter(|(_, (_, voters))| !voters[i])
+                .filter(|(_, (_, voters))| !voters.contains(i))
                 .take(limit);
             for (&slot, (command, _)) in unanswered {
                 let msg = Msg::Accept {
@@ -416,9 +453,8 @@ impl Node {
 
     /// Phase 2a for one slot: to every acceptor, this node's own first.
     fn propose(&mut self, ctx: &mut Ctx<'_, Self>, slot: u64, command: Command) {
-        let n = ctx.node_count();
         self.inflight
-            .insert(slot, (command.clone(), vec![false; n]));
+            .insert(slot, (command.clone(), Voters::default()));
         let msg = Msg::Accept {
             ballot: self.ballot,
             slot,
@@ -437,8 +473,8 @@ impl Node {
         let Some((_, voters)) = self.inflight.get_mut(&slot) else {
             return;
         };
-        voters[from.index()] = true;
-        if voters.iter().filter(|&&v| v).count() < majority {
+        voters.insert(from.index());
+        if voters.count < majority {
             return;
         }
         let (command, _) = self.inflight.remove(&slot).expect("in flight");
@@ -515,18 +551,18 @@ impl Node {
 
     fn apply_slot(&mut self, ctx: &mut Ctx<'_, Self>, slot: u64) {
         self.applied.push(slot);
-        let Some(Command::Op(request)) = ctx.durable().chosen(slot).cloned() else {
+        let Some(Command::Op(request)) = ctx.durable().chosen(slot) else {
             return;
         };
-        let (result, duplicate) = self.store.apply_checked(&request);
+        let seq = request.seq;
+        let (result, duplicate) = self.store.apply_checked(request);
         if duplicate {
             ctx.reached(MultiPaxosReach::DuplicateApplied);
         }
         if let Some((client, id)) = self.pending.remove(&slot)
             && let Some(result) = result
         {
-            let result = result.clone();
-            let seq = request.seq;
+            let result = result.to_value();
             ctx.reply(client, id, KvResponse::Done { seq, result });
         }
     }
@@ -578,6 +614,27 @@ impl Node {
             ctx.reply(client, id, KvResponse::Done { seq, result });
         }
     }
+
+    /// One message, from another node or (sent to itself) from this one, in place.
+    fn handle_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Prepare { ballot, from: slot } => self.on_prepare(ctx, from, ballot, slot),
+            Msg::Promise { ballot, accepted } => self.on_promise(ctx, from, ballot, accepted),
+            Msg::Nack { ballot, promised } => self.on_nack(ctx, ballot, promised),
+            Msg::Accept {
+                ballot,
+                slot,
+                command,
+                chosen,
+            } => self.on_accept(ctx, from, ballot, slot, command, chosen),
+            Msg::Accepted { ballot, slot } => self.on_accepted(ctx, from, ballot, slot),
+            Msg::Heartbeat { ballot, chosen } => self.on_heartbeat(ctx, from, ballot, chosen),
+            Msg::HeartbeatReply { ballot, chosen } => {
+                self.on_heartbeat_reply(ctx, from, ballot, chosen)
+            }
+            Msg::Learn { entries } => self.on_learn(ctx, entries),
+        }
+    }
 }
 
 impl Process for Node {
@@ -589,6 +646,7 @@ impl Process for Node {
     type Response = KvResponse;
 
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
+        ctx.durable_mut().begin_event();
         let n = ctx.node_count();
         if ctx.restarted() && ctx.config().forget_promise_on_restart {
             ctx.durable_mut().promised = None; // the knob: the promise was only in memory
@@ -629,26 +687,12 @@ impl Process for Node {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
-        match msg {
-            Msg::Prepare { ballot, from: slot } => self.on_prepare(ctx, from, ballot, slot),
-            Msg::Promise { ballot, accepted } => self.on_promise(ctx, from, ballot, accepted),
-            Msg::Nack { ballot, promised } => self.on_nack(ctx, ballot, promised),
-            Msg::Accept {
-                ballot,
-                slot,
-                command,
-                chosen,
-            } => self.on_accept(ctx, from, ballot, slot, command, chosen),
-            Msg::Accepted { ballot, slot } => self.on_accepted(ctx, from, ballot, slot),
-            Msg::Heartbeat { ballot, chosen } => self.on_heartbeat(ctx, from, ballot, chosen),
-            Msg::HeartbeatReply { ballot, chosen } => {
-                self.on_heartbeat_reply(ctx, from, ballot, chosen)
-            }
-            Msg::Learn { entries } => self.on_learn(ctx, entries),
-        }
+        ctx.durable_mut().begin_event();
+        self.handle_message(ctx, from, msg);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        ctx.durable_mut().begin_event();
         match timer {
             Timer::Election => self.election_timer_fired(ctx),
             Timer::Heartbeat => {
@@ -665,6 +709,7 @@ impl Process for Node {
         id: RequestId,
         request: KvRequest,
     ) {
+        ctx.durable_mut().begin_event();
         self.client_request(ctx, client, id, request);
     }
 }

@@ -228,7 +228,7 @@ impl Node {
             }
             if let Some((client, id)) = self.pending.remove(&index) {
                 if let Some(result) = result {
-                    let result = result.clone();
+                    let result = result.to_value();
                     ctx.reply(client, id, KvResponse::Done { seq, result });
                 }
             }
