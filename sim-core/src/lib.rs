@@ -76,11 +76,11 @@ pub mod trace;
 
 pub use check::{Checker, View, Violation};
 pub use clock::{LocalClock, MAX_DRIFT_PPM};
-pub use fault::{Fault, Nemesis, NemesisFault};
+pub use fault::{DelayOn, Fault, MAX_CONCURRENCY, Nemesis, NemesisFault, NemesisOptions};
 pub use id::{Addr, ClientId, NodeId, RequestId, TimerId};
 pub use lincheck::{self, Value};
 pub use logical::{Causality, Hlc, Lamport, VectorClock};
-pub use network::{Latency, LinkConfig, LinkUpdate, Network};
+pub use network::{CLOG_RELEASE_SPREAD, Latency, LinkConfig, LinkUpdate, Network};
 pub use process::{Client, ClientCtx, Ctx, NoClients, Process};
 pub use rng::{Probability, SimRng};
 pub use sim::{EndReason, Limits, Report, SimConfig, Simulation, Stats};

@@ -199,6 +199,13 @@ enum LatencySpec {
         min: Duration,
         max: Duration,
     },
+    LongTail {
+        min: Duration,
+        max: Duration,
+        slow: Probability,
+        slow_min: Duration,
+        slow_max: Duration,
+    },
 }
 
 impl From<LatencySpec> for Latency {
@@ -217,6 +224,19 @@ impl From<LatencySpec> for Latency {
                 std_dev,
                 min,
                 max,
+            },
+            LatencySpec::LongTail {
+                min,
+                max,
+                slow,
+                slow_min,
+                slow_max,
+            } => Latency::LongTail {
+                min,
+                max,
+                slow,
+                slow_min,
+                slow_max,
             },
         }
     }
@@ -305,6 +325,35 @@ pub enum FaultSpec {
     },
     /// `CorruptRecord("n2")`: one synced record of the node's log fails its checksum.
     CorruptRecord(Spanned<String>),
+    /// `Slow(node: "n2", by: Uniform(min: "200ms", max: "800ms"), for: "2s")`: for `for`,
+    /// every message into or out of `n2` (or, with `from` and `to` instead of `node`, on
+    /// that one link) takes extra latency drawn from `by` (default 100-800ms).
+    Slow {
+        #[serde(default)]
+        node: Option<Spanned<String>>,
+        #[serde(default)]
+        from: Option<Spanned<String>>,
+        #[serde(default)]
+        to: Option<Spanned<String>>,
+        #[serde(default = "default_slow", deserialize_with = "spanned_latency")]
+        by: Spanned<Latency>,
+        r#for: Spanned<Duration>,
+    },
+    /// `Clog(node: "n2", for: "1s")`: for `for`, messages into or out of `n2` (or on the
+    /// link `from` -> `to`) are held, then released reordered.
+    Clog {
+        #[serde(default)]
+        node: Option<Spanned<String>>,
+        #[serde(default)]
+        from: Option<Spanned<String>>,
+        #[serde(default)]
+        to: Option<Spanned<String>>,
+        r#for: Spanned<Duration>,
+    },
+}
+
+fn default_slow() -> Spanned<Latency> {
+    Spanned::new(sim_core::NemesisOptions::default().slow)
 }
 
 /// A name (`"n1"`) or a list of names (`["n1", "n2"]`).
@@ -367,6 +416,16 @@ pub struct NemesisSpec {
     /// The largest clock jump a `ClockSkew` draws.
     #[serde(default = "default_skew")]
     pub max_skew: Duration,
+    /// How many faults may be in force at once (1, the default: one at a time).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: Spanned<u32>,
+    /// The extra latency a `Slow` fault adds to each message (default 100-800ms).
+    #[serde(default = "default_slow", deserialize_with = "spanned_latency")]
+    pub slow: Spanned<Latency>,
+}
+
+fn default_concurrency() -> Spanned<u32> {
+    Spanned::new(1)
 }
 
 fn default_skew() -> Duration {
@@ -384,6 +443,13 @@ impl NemesisSpec {
             duration_min: self.lasting.0,
             duration_max: self.lasting.1,
             max_skew: self.max_skew,
+        }
+    }
+
+    pub(crate) fn options(&self) -> sim_core::NemesisOptions {
+        sim_core::NemesisOptions {
+            concurrency: self.concurrency.value,
+            slow: self.slow.value,
         }
     }
 }

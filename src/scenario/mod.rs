@@ -375,6 +375,21 @@ impl Scenario {
             if let Err(e) = nem.validate() {
                 return Err(self.error(n.span.clone(), e).label("invalid nemesis"));
             }
+            let c = &n.value.concurrency;
+            if c.value == 0 || c.value > sim_core::MAX_CONCURRENCY {
+                return Err(self
+                    .error(
+                        c.span.clone(),
+                        format!("a nemesis concurrency of {}", c.value),
+                    )
+                    .label(format!("expected 1 to {}", sim_core::MAX_CONCURRENCY))
+                    .help("1 runs one fault at a time (the default); 2 or 3 let faults overlap"));
+            }
+            if let Err(e) = n.value.slow.value.validate() {
+                return Err(self
+                    .error(n.value.slow.span.clone(), e)
+                    .label("invalid latency"));
+            }
             if n.value.stop.value > self.duration.value {
                 return Err(self
                     .error(n.value.stop.span.clone(), format!(
@@ -506,6 +521,14 @@ impl Scenario {
                             .help("real clocks drift by tens of ppm; 100000 is already a clock 10% fast"));
                     }
                 }
+                FaultSpec::Slow { node, from, to, .. } | FaultSpec::Clog { node, from, to, .. } => {
+                    self.delay_links(self.faults[i].span.clone(), node, from, to)?;
+                    if let FaultSpec::Slow { by, .. } = fault {
+                        if let Err(e) = by.value.validate() {
+                            return Err(self.error(by.span.clone(), e).label("invalid latency"));
+                        }
+                    }
+                }
                 FaultSpec::SetLoss { from, to, .. }
                 | FaultSpec::SetDuplicate { from, to, .. }
                 | FaultSpec::SetLatency { from, to, .. } => {
@@ -520,6 +543,32 @@ impl Scenario {
                         }
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// A slow-down or clog names either a `node` or a link (`from` and `to`).
+    fn delay_links(
+        &self,
+        span: Span,
+        node: &Option<Spanned<String>>,
+        from: &Option<Spanned<String>>,
+        to: &Option<Spanned<String>>,
+    ) -> Result<(), ScenarioError> {
+        match (node, from, to) {
+            (Some(n), None, None) => {
+                self.resolve(n, false)?;
+            }
+            (None, Some(f), Some(t)) => {
+                self.resolve(f, false)?;
+                self.resolve(t, false)?;
+            }
+            _ => {
+                return Err(self
+                    .error(span, "a slow-down or clog needs a node, or a link")
+                    .label("expected `node: \"n2\"`, or both `from` and `to`")
+                    .help("write Slow(node: \"n2\", for: \"2s\") or Clog(from: \"n1\", to: \"n2\", for: \"1s\")"));
             }
         }
         Ok(())
@@ -558,13 +607,31 @@ impl Scenario {
         }
         if let Some(n) = &self.nemesis {
             let mut rng = SimRng::new(seed, "nemesis");
-            out.extend(
-                n.value
-                    .to_nemesis()
-                    .schedule(&mut rng, self.nodes.len() as u32),
-            );
+            out.extend(n.value.to_nemesis().schedule_with(
+                &n.value.options(),
+                &mut rng,
+                self.nodes.len() as u32,
+            ));
         }
         out
+    }
+
+    /// The links of a checked slow-down or clog.
+    fn delay_on(
+        &self,
+        node: &Option<Spanned<String>>,
+        from: &Option<Spanned<String>>,
+        to: &Option<Spanned<String>>,
+    ) -> sim_core::DelayOn {
+        let addr = |n: &Spanned<String>| self.resolve(n, false).expect("validated name");
+        match (node, from, to) {
+            (Some(n), _, _) => sim_core::DelayOn::Endpoint(addr(n)),
+            (None, Some(f), Some(t)) => sim_core::DelayOn::Link {
+                from: addr(f),
+                to: addr(t),
+            },
+            _ => unreachable!("validated: a node or a link"),
+        }
     }
 
     /// Turns one checked fault into engine faults (names were resolved by `validate`).
@@ -621,6 +688,26 @@ impl Scenario {
                     ..Default::default()
                 },
             },
+            FaultSpec::Slow {
+                node,
+                from,
+                to,
+                by,
+                r#for,
+            } => Fault::Slow {
+                on: self.delay_on(node, from, to),
+                by: by.value,
+                until: t.plus(r#for.value),
+            },
+            FaultSpec::Clog {
+                node,
+                from,
+                to,
+                r#for,
+            } => Fault::Clog {
+                on: self.delay_on(node, from, to),
+                until: t.plus(r#for.value),
+            },
             FaultSpec::SetLatency { from, to, latency } => Fault::SetLink {
                 from: from.as_ref().map(addr),
                 to: to.as_ref().map(addr),
@@ -641,10 +728,11 @@ impl Scenario {
             return out;
         };
         let mut rng = SimRng::new(seed, "nemesis");
-        let drawn = n
-            .value
-            .to_nemesis()
-            .schedule(&mut rng, self.nodes.len() as u32);
+        let drawn = n.value.to_nemesis().schedule_with(
+            &n.value.options(),
+            &mut rng,
+            self.nodes.len() as u32,
+        );
         let name = |a: &Addr| {
             Spanned::new(match a {
                 Addr::Node(n) => self.nodes[n.index()].clone(),
@@ -652,6 +740,10 @@ impl Scenario {
             })
         };
         let names = |v: &[Addr]| v.iter().map(name).collect::<Vec<_>>();
+        let delay_names = |on: &sim_core::DelayOn| match on {
+            sim_core::DelayOn::Endpoint(a) => (Some(name(a)), None, None),
+            sim_core::DelayOn::Link { from, to } => (None, Some(name(from)), Some(name(to))),
+        };
         let mut used = vec![false; drawn.len()];
         for i in 0..drawn.len() {
             if used[i] {
@@ -704,6 +796,25 @@ impl Scenario {
                 }
                 Fault::CorruptRecord(n) => FaultSpec::CorruptRecord(name(&Addr::Node(*n))),
                 Fault::SetLink { .. } => continue,
+                Fault::Slow { on, by, until } => {
+                    let (node, from, to) = delay_names(on);
+                    FaultSpec::Slow {
+                        node,
+                        from,
+                        to,
+                        by: Spanned::new(*by),
+                        r#for: Spanned::new(until.since(*t)),
+                    }
+                }
+                Fault::Clog { on, until } => {
+                    let (node, from, to) = delay_names(on);
+                    FaultSpec::Clog {
+                        node,
+                        from,
+                        to,
+                        r#for: Spanned::new(until.since(*t)),
+                    }
+                }
             };
             out.faults
                 .push(Spanned::new((Spanned::new(t.elapsed()), spec)));

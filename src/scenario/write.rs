@@ -103,6 +103,7 @@ fn latency(l: &Latency) -> String {
             min.to_string(),
             max.to_string()
         ),
+        Latency::LongTail { .. } => l.to_string(),
     }
 }
 
@@ -186,6 +187,34 @@ impl fmt::Display for FaultSpec {
                     latency(&l.value)
                 )
             }
+            FaultSpec::Slow {
+                node,
+                from,
+                to,
+                by,
+                r#for,
+            } => write!(
+                f,
+                "Slow({}{}by: {}, for: {:?})",
+                node.as_ref()
+                    .map_or(String::new(), |n| format!("node: {}, ", name(n))),
+                link(from, to),
+                latency(&by.value),
+                r#for.value.to_string()
+            ),
+            FaultSpec::Clog {
+                node,
+                from,
+                to,
+                r#for,
+            } => write!(
+                f,
+                "Clog({}{}for: {:?})",
+                node.as_ref()
+                    .map_or(String::new(), |n| format!("node: {}, ", name(n))),
+                link(from, to),
+                r#for.value.to_string()
+            ),
         }
     }
 }

@@ -109,6 +109,9 @@ pub struct RaftConfig {
     /// The leader measures its lease on its wall clock instead of its monotonic clock, so
     /// a clock stepped back stretches the lease by the step.
     pub lease_on_wall_clock: bool,
+    /// A candidate counts a granted vote whatever the term of the reply, so a late
+    /// grant from an earlier candidacy counts towards this one.
+    pub count_stale_votes: bool,
 }
 
 impl Default for RaftConfig {
@@ -128,6 +131,7 @@ impl Default for RaftConfig {
             forget_vote_on_restart: false,
             lease_without_clock_bound: false,
             lease_on_wall_clock: false,
+            count_stale_votes: false,
         }
     }
 }
@@ -519,6 +523,11 @@ pub const KNOBS: &[Knob] = &[
         name: "lease_on_wall_clock",
         mistake: "the leader measures its read lease on its wall clock instead of its monotonic clock: a ClockSkew step back by X stretches the lease by X, so a leader cut off from the others keeps answering reads while a new leader commits writes (stale reads); the lease protocol's knob of the same name is the same mistake",
         caught_by: "linearizable",
+    },
+    Knob {
+        name: "count_stale_votes",
+        mistake: "a candidate counts a granted RequestVote reply without checking that its term is the candidate's current term: a grant that arrives late, from an earlier candidacy, counts towards this one, though the voter may have voted for another candidate since, so two leaders are elected in one term (only late messages show it: a reply must outlive an election timeout)",
+        caught_by: "election-safety",
     },
 ];
 
