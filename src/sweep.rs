@@ -525,7 +525,7 @@ fn result_line(r: &crate::RunResult) -> String {
             serde_json::Value::Null
         }
     };
-    let v = json!({
+    let mut v = json!({
         "seed": r.seed,
         "verdict": if r.matched { "ok" } else { "failed" },
         "outcome": outcome_name(&r.outcome),
@@ -536,6 +536,9 @@ fn result_line(r: &crate::RunResult) -> String {
         "fingerprint": format!("{:016x}", r.report.fingerprint),
         "stats": r.report.stats,
     });
+    if let Some(sw) = &r.swarm {
+        v["swarm"] = crate::output::swarm_json(sw);
+    }
     format!("{v}\n")
 }
 

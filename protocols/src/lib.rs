@@ -102,7 +102,8 @@ pub trait Protocol {
     /// Protocol configuration, bug knobs included, as written in a scenario's
     /// `protocol: (name: "...", config: (...))`. Unknown fields must be rejected
     /// (`#[serde(deny_unknown_fields)]`) and every field must have a default.
-    type Config: DeserializeOwned + Default + Debug + Clone;
+    /// `Serialize` so that `shrink` can pin a config drawn by swarm mode as plain fields.
+    type Config: DeserializeOwned + serde::Serialize + Default + Debug + Clone;
     type Node: Process<Config = Self::Config>;
     /// The clients that drive the scenario's workload (`sim_core::NoClients` for none).
     type Client: Client<Self::Node>;
@@ -129,6 +130,29 @@ pub trait Protocol {
     fn validate_cluster(config: &Self::Config, nodes: usize) -> Result<(), String> {
         let _ = (config, nodes);
         Ok(())
+    }
+
+    /// Swarm mode (`nemesis: (swarm: true, ...)`): draws from `rng` (the seed's own
+    /// `swarm/protocol` stream) the timing parameters and options this protocol promises
+    /// to survive, within the bounds it declares here, starting from the file's
+    /// `config` (bug knobs are never drawn). Returns the config to run and what was
+    /// drawn, `(field, value)`, for the run's header. A violation under any draw is a
+    /// real bug, so declare only ranges the protocol is meant to be correct in. The
+    /// default draws nothing.
+    fn swarm_config(
+        config: &Self::Config,
+        rng: &mut sim_core::SimRng,
+    ) -> (Self::Config, Vec<(&'static str, String)>) {
+        let _ = rng;
+        (config.clone(), Vec::new())
+    }
+
+    /// The largest clock drift (ppm, either way) that swarm mode may give a node running
+    /// `config`: what the protocol promises to survive. The default, 10,000 ppm (1%), is
+    /// far above real clocks; protocols whose safety rests on a drift bound return it.
+    fn swarm_max_drift_ppm(config: &Self::Config) -> i64 {
+        let _ = config;
+        10_000
     }
 
     /// The sequential model the clients' history follows (what `--history-out` writes in

@@ -404,15 +404,23 @@ fn names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Spanned<String>>, D::Err
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename = "nemesis")]
 pub struct NemesisSpec {
+    /// Swarm mode: each seed draws the fault mix itself (see `sim_core::swarm`); then
+    /// `faults`, `every`, `lasting`, `max_skew` and `concurrency` are the bounds it draws
+    /// within (`faults` defaults to every kind).
+    #[serde(default)]
+    pub swarm: bool,
+    #[serde(default)]
     pub faults: Vec<NemesisFault>,
     #[serde(default)]
     pub start: Duration,
     /// After this the cluster is healed and left alone: the quiet tail.
     pub stop: Spanned<Duration>,
     /// Time between the end of one fault and the start of the next (min, max).
-    pub every: (Duration, Duration),
+    #[serde(default)]
+    pub every: Option<(Duration, Duration)>,
     /// How long each fault lasts (min, max).
-    pub lasting: (Duration, Duration),
+    #[serde(default)]
+    pub lasting: Option<(Duration, Duration)>,
     /// The largest clock jump a `ClockSkew` draws.
     #[serde(default = "default_skew")]
     pub max_skew: Duration,
@@ -424,6 +432,15 @@ pub struct NemesisSpec {
     pub slow: Spanned<Latency>,
 }
 
+/// Swarm mode's bounds when the file gives none.
+pub(crate) const SWARM_EVERY: (Duration, Duration) =
+    (Duration::from_millis(20), Duration::from_millis(2_000));
+pub(crate) const SWARM_LASTING: (Duration, Duration) =
+    (Duration::from_millis(20), Duration::from_millis(2_000));
+/// The most link loss and duplication swarm mode draws.
+pub(crate) const SWARM_MAX_LOSS: f64 = 0.1;
+pub(crate) const SWARM_MAX_DUPLICATE: f64 = 0.1;
+
 fn default_concurrency() -> Spanned<u32> {
     Spanned::new(1)
 }
@@ -434,15 +451,33 @@ fn default_skew() -> Duration {
 
 impl NemesisSpec {
     pub(crate) fn to_nemesis(&self) -> Nemesis {
+        let every = self.every.unwrap_or(SWARM_EVERY);
+        let lasting = self.lasting.unwrap_or(SWARM_LASTING);
         Nemesis {
             faults: self.faults.clone(),
             start: self.start,
             stop: self.stop.value,
-            interval_min: self.every.0,
-            interval_max: self.every.1,
-            duration_min: self.lasting.0,
-            duration_max: self.lasting.1,
+            interval_min: every.0,
+            interval_max: every.1,
+            duration_min: lasting.0,
+            duration_max: lasting.1,
             max_skew: self.max_skew,
+        }
+    }
+
+    /// The bounds swarm mode draws within, for a protocol that survives `max_drift_ppm`.
+    pub(crate) fn swarm_bounds(&self, max_drift_ppm: i64) -> sim_core::SwarmBounds {
+        sim_core::SwarmBounds {
+            faults: self.faults.clone(),
+            start: self.start,
+            stop: self.stop.value,
+            every: self.every.unwrap_or(SWARM_EVERY),
+            lasting: self.lasting.unwrap_or(SWARM_LASTING),
+            max_skew: self.max_skew,
+            max_concurrency: self.concurrency.value,
+            max_loss: SWARM_MAX_LOSS,
+            max_duplicate: SWARM_MAX_DUPLICATE,
+            max_drift_ppm,
         }
     }
 

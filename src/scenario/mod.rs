@@ -18,7 +18,9 @@ pub(crate) use span::{parse_span, with_integer_bound};
 use file::{File, NodesSpec};
 use indexmap::IndexMap;
 use protocols::Workload;
-use sim_core::{Addr, ClientId, Duration, Fault, LinkConfig, NodeId, SimRng, Time, TraceLevel};
+use sim_core::{
+    Addr, ClientId, Duration, Fault, LinkConfig, NodeId, SimRng, SwarmDraw, Time, TraceLevel,
+};
 use std::sync::Arc;
 
 /// A parsed and checked scenario.
@@ -51,6 +53,9 @@ pub struct Scenario {
     pub(crate) check_steps: Option<Spanned<u64>>,
     pub(crate) trace: TraceLevel,
     pub(crate) expect: Spanned<Expect>,
+    /// The config was replaced (swarm draws pinned by [`Scenario::pin_swarm`]): write it
+    /// from `config`, not as the file had it.
+    pub(crate) config_pinned: bool,
 }
 
 impl Scenario {
@@ -162,6 +167,7 @@ impl Scenario {
                 .trace
                 .map_or(TraceLevel::Summary, TraceSetting::level),
             expect: parsed.expect,
+            config_pinned: false,
         };
         scenario.validate()?;
         Ok(scenario)
@@ -371,8 +377,23 @@ impl Scenario {
         }
         self.validate_faults()?;
         if let Some(n) = &self.nemesis {
-            let nem = n.value.to_nemesis();
-            if let Err(e) = nem.validate() {
+            if !n.value.swarm && (n.value.every.is_none() || n.value.lasting.is_none()) {
+                let field = if n.value.every.is_none() {
+                    "every"
+                } else {
+                    "lasting"
+                };
+                return Err(self
+                    .error(n.span.clone(), format!("the nemesis has no `{field}`"))
+                    .label(format!("expected `{field}: (\"min\", \"max\")`"))
+                    .help("write e.g. `every: (\"1s\", \"3s\"), lasting: (\"500ms\", \"2s\")`, or `swarm: true` to draw them per seed"));
+            }
+            let checked = if n.value.swarm {
+                n.value.swarm_bounds(0).validate()
+            } else {
+                n.value.to_nemesis().validate()
+            };
+            if let Err(e) = checked {
                 return Err(self.error(n.span.clone(), e).label("invalid nemesis"));
             }
             let c = &n.value.concurrency;
@@ -597,23 +618,109 @@ impl Scenario {
     }
 
     /// The faults in the order the engine gets them: the timed faults in file order (a
-    /// pause expands to a pause and its resume), then the nemesis's draws for `seed`.
-    pub fn fault_schedule(&self, seed: u64) -> Vec<(Time, Fault)> {
+    /// pause expands to a pause and its resume), then the nemesis's draws for `seed`. In
+    /// swarm mode, `swarm` is the seed's draw: each node's drift at time zero, then the
+    /// drawn nemesis's schedule.
+    pub fn fault_schedule(&self, seed: u64, swarm: Option<&SwarmDraw>) -> Vec<(Time, Fault)> {
         let mut out = Vec::new();
         for f in &self.faults {
             let (at, spec) = &f.value;
             let t = Time::ZERO.plus(at.value);
             self.lower(t, spec, &mut out);
         }
-        if let Some(n) = &self.nemesis {
-            let mut rng = SimRng::new(seed, "nemesis");
-            out.extend(n.value.to_nemesis().schedule_with(
-                &n.value.options(),
-                &mut rng,
-                self.nodes.len() as u32,
-            ));
-        }
+        out.extend(self.nemesis_schedule(seed, swarm));
         out
+    }
+
+    /// What the nemesis (plain or swarm) adds to the timed faults for `seed`.
+    fn nemesis_schedule(&self, seed: u64, swarm: Option<&SwarmDraw>) -> Vec<(Time, Fault)> {
+        let Some(n) = &self.nemesis else {
+            return Vec::new();
+        };
+        let mut rng = SimRng::new(seed, "nemesis");
+        let nodes = self.nodes.len() as u32;
+        match swarm {
+            Some(d) if n.value.swarm => {
+                let mut out: Vec<(Time, Fault)> = d
+                    .drift_ppm
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, ppm)| **ppm != 0)
+                    .map(|(i, ppm)| (Time::ZERO, Fault::ClockDrift(NodeId(i as u32), *ppm)))
+                    .collect();
+                out.extend(d.nemesis.schedule_with(&d.options, &mut rng, nodes));
+                out
+            }
+            _ => n
+                .value
+                .to_nemesis()
+                .schedule_with(&n.value.options(), &mut rng, nodes),
+        }
+    }
+
+    /// Is the nemesis in swarm mode?
+    pub fn is_swarm(&self) -> bool {
+        self.nemesis.as_ref().is_some_and(|n| n.value.swarm)
+    }
+
+    /// Swarm mode's draw for `seed` (from the seed's `swarm` stream), for a protocol that
+    /// survives clock drift up to `max_drift_ppm`; `None` unless the nemesis is a swarm.
+    pub fn swarm_draw(&self, seed: u64, max_drift_ppm: i64) -> Option<SwarmDraw> {
+        let n = self.nemesis.as_ref().filter(|n| n.value.swarm)?;
+        let mut rng = SimRng::new(seed, "swarm");
+        Some(
+            n.value
+                .swarm_bounds(max_drift_ppm)
+                .draw(&mut rng, self.nodes.len()),
+        )
+    }
+
+    /// The same scenario without swarm mode, its draw for `seed` pinned as plain fields:
+    /// the network's latency, loss and duplication, each node's drift and the nemesis's
+    /// faults as timed faults, and (if given) the protocol config as drawn. It runs for
+    /// `seed` exactly as the swarm did.
+    pub fn pin_swarm(&self, seed: u64, draw: &SwarmDraw, config_ron: Option<String>) -> Scenario {
+        let mut out = self.clone();
+        let drawn = self.nemesis_schedule(seed, Some(draw));
+        out.nemesis = None;
+        out.network.latency = Spanned::new(draw.latency);
+        out.network.loss = draw.loss;
+        out.network.duplicate = draw.duplicate;
+        let mut network = format!(
+            "(latency: {}, loss: {}, duplicate: {}",
+            draw.latency,
+            draw.loss.value(),
+            draw.duplicate.value()
+        );
+        if !self.network.links.is_empty() {
+            let links: Vec<&str> = self
+                .network
+                .links
+                .iter()
+                .map(|l| &self.source[l.span.clone()])
+                .collect();
+            network.push_str(&format!(", links: [{}]", links.join(", ")));
+        }
+        network.push(')');
+        out.network_text = Some(out.append_text(&network));
+        if let Some(config) = config_ron {
+            out.config = Some(out.append_text(&config));
+            out.config_pinned = true;
+        }
+        out.push_drawn(&drawn);
+        out
+    }
+
+    /// Adds `text` after the file's source (where nothing else points) and returns its
+    /// span, so a written-back scenario can quote it like any other section.
+    fn append_text(&mut self, text: &str) -> Span {
+        let mut src = String::with_capacity(self.source.len() + text.len() + 1);
+        src.push_str(&self.source);
+        src.push('\n');
+        let start = src.len();
+        src.push_str(text);
+        self.source = Arc::from(src);
+        start..start + text.len()
     }
 
     /// The links of a checked slow-down or clog.
@@ -724,18 +831,23 @@ impl Scenario {
     /// so they can be read, edited and shrunk. Runs identically for that seed.
     pub fn materialize(&self, seed: u64) -> Scenario {
         let mut out = self.clone();
-        let Some(n) = out.nemesis.take() else {
+        if out.nemesis.is_none() {
             return out;
-        };
-        let mut rng = SimRng::new(seed, "nemesis");
-        let drawn = n.value.to_nemesis().schedule_with(
-            &n.value.options(),
-            &mut rng,
-            self.nodes.len() as u32,
-        );
+        }
+        let drawn = self.nemesis_schedule(seed, None);
+        out.nemesis = None;
+        out.push_drawn(&drawn);
+        out
+    }
+
+    /// Appends engine faults drawn by a nemesis as timed faults (a pause with its resume
+    /// becomes one `Pause(for: ...)`).
+    fn push_drawn(&mut self, drawn: &[(Time, Fault)]) {
+        let out = self;
+        let nodes = out.nodes.clone();
         let name = |a: &Addr| {
             Spanned::new(match a {
-                Addr::Node(n) => self.nodes[n.index()].clone(),
+                Addr::Node(n) => nodes[n.index()].clone(),
                 Addr::Client(c) => client_name(c.0),
             })
         };
@@ -819,7 +931,6 @@ impl Scenario {
             out.faults
                 .push(Spanned::new((Spanned::new(t.elapsed()), spec)));
         }
-        out
     }
 
     /// The scenario as a RON file that `faultline run` reads back.

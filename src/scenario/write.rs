@@ -13,7 +13,19 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     if !s.description.is_empty() {
         let _ = writeln!(o, "    description: {:?},", s.description);
     }
-    let _ = writeln!(o, "    protocol: {},", &src[s.protocol_text.clone()]);
+    match (&s.config, s.config_pinned) {
+        (Some(c), true) => {
+            let _ = writeln!(
+                o,
+                "    protocol: (name: {:?}, config: {}),",
+                s.protocol.value,
+                &src[c.clone()]
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "    protocol: {},", &src[s.protocol_text.clone()]);
+        }
+    }
     let _ = writeln!(o, "    cluster: {},", &src[s.cluster_text.clone()]);
     if let Some(n) = &s.network_text {
         let _ = writeln!(o, "    network: {},", &src[n.clone()]);

@@ -597,6 +597,47 @@ impl Protocol for RaftProtocol {
         Some(lincheck::ModelKind::Kv)
     }
 
+    /// Election timeouts of 100-300ms with a spread of 50-300ms, heartbeats of 10ms to a
+    /// third of the minimum timeout, PreVote and lease reads on or off, and a lease
+    /// drift bound of 5-50% (the drift swarm draws stays within 90% of it).
+    fn swarm_config(
+        config: &RaftConfig,
+        rng: &mut sim_core::SimRng,
+    ) -> (RaftConfig, Vec<(&'static str, String)>) {
+        let mut c = config.clone();
+        c.election_timeout_ms_min = rng.between(100, 300);
+        c.election_timeout_ms_max = c.election_timeout_ms_min + rng.between(50, 300);
+        c.heartbeat_ms = rng.between(10, c.election_timeout_ms_min / 3);
+        c.pre_vote = rng.below(2) == 1;
+        c.lease_read = rng.below(2) == 1;
+        c.lease_drift_bound_ppm = rng.between(50_000, 500_000);
+        let drawn = vec![
+            (
+                "election_timeout_ms_min",
+                c.election_timeout_ms_min.to_string(),
+            ),
+            (
+                "election_timeout_ms_max",
+                c.election_timeout_ms_max.to_string(),
+            ),
+            ("heartbeat_ms", c.heartbeat_ms.to_string()),
+            ("pre_vote", c.pre_vote.to_string()),
+            ("lease_read", c.lease_read.to_string()),
+            ("lease_drift_bound_ppm", c.lease_drift_bound_ppm.to_string()),
+        ];
+        (c, drawn)
+    }
+
+    /// With lease reads, 90% of the lease's drift bound; without, 10% (safety does not
+    /// rest on clocks then).
+    fn swarm_max_drift_ppm(config: &RaftConfig) -> i64 {
+        if config.lease_read {
+            (config.lease_drift_bound_ppm * 9 / 10) as i64
+        } else {
+            100_000
+        }
+    }
+
     fn history_check(
         name: &str,
         history: &lincheck::History,
