@@ -252,10 +252,16 @@ pub fn shrink_with<P: Protocol>(
         // Pin the draw: the shrunk file runs without swarm mode and fails the same way.
         let (config, swarm) = sh.prepared.drawn(&cur, seed);
         let swarm = swarm.expect("a swarm scenario draws");
-        let config_ron = (!swarm.params.is_empty())
-            .then(|| ron::ser::to_string(&config))
-            .transpose()
-            .map_err(|e| ShrinkError::Passes(format!("cannot write the drawn config: {e}")))?;
+        let config_ron = if swarm.params.is_empty() {
+            None
+        } else {
+            Some(P::config_ron(&config).ok_or_else(|| {
+                ShrinkError::Passes(format!(
+                    "{} draws its config in swarm mode but cannot write it (Protocol::config_ron)",
+                    P::NAME
+                ))
+            })?)
+        };
         let m = cur.pin_swarm(seed, &swarm.draw, config_ron);
         sh.prepared = Prepared::<P>::new(&m)?;
         if !sh.fails(&m) {

@@ -102,8 +102,7 @@ pub trait Protocol {
     /// Protocol configuration, bug knobs included, as written in a scenario's
     /// `protocol: (name: "...", config: (...))`. Unknown fields must be rejected
     /// (`#[serde(deny_unknown_fields)]`) and every field must have a default.
-    /// `Serialize` so that `shrink` can pin a config drawn by swarm mode as plain fields.
-    type Config: DeserializeOwned + serde::Serialize + Default + Debug + Clone;
+    type Config: DeserializeOwned + Default + Debug + Clone;
     type Node: Process<Config = Self::Config>;
     /// The clients that drive the scenario's workload (`sim_core::NoClients` for none).
     type Client: Client<Self::Node>;
@@ -145,6 +144,14 @@ pub trait Protocol {
     ) -> (Self::Config, Vec<(&'static str, String)>) {
         let _ = rng;
         (config.clone(), Vec::new())
+    }
+
+    /// The config as a scenario file writes it (`(field: value, ...)`), so that `shrink`
+    /// can pin a config that [`Protocol::swarm_config`] drew as plain fields. A protocol
+    /// that draws must return it; the default (`None`) suits one that draws nothing.
+    fn config_ron(config: &Self::Config) -> Option<String> {
+        let _ = config;
+        None
     }
 
     /// The largest clock drift (ppm, either way) that swarm mode may give a node running

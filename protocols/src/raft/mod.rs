@@ -628,6 +628,10 @@ impl Protocol for RaftProtocol {
         (c, drawn)
     }
 
+    fn config_ron(config: &RaftConfig) -> Option<String> {
+        ron::ser::to_string(config).ok()
+    }
+
     /// With lease reads, 90% of the lease's drift bound; without, 10% (safety does not
     /// rest on clocks then).
     fn swarm_max_drift_ppm(config: &RaftConfig) -> i64 {
