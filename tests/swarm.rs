@@ -127,8 +127,12 @@ fn shrink_pins_the_draw_and_keeps_the_failure() {
 }
 
 /// Sweeps `seeds` of `s` on two threads (each run is deterministic on its own): the
-/// lowest seed with a violation, with its check.
-fn first_violation(s: &Scenario, seeds: std::ops::Range<u64>) -> Option<(u64, String)> {
+/// lowest seed with a violation of `check` (any check if `None`), with the check.
+fn first_violation(
+    s: &Scenario,
+    seeds: std::ops::Range<u64>,
+    check: Option<&str>,
+) -> Option<(u64, String)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     let found = AtomicU64::new(u64::MAX);
     let results: Vec<Option<(u64, String)>> = std::thread::scope(|scope| {
@@ -141,9 +145,14 @@ fn first_violation(s: &Scenario, seeds: std::ops::Range<u64>) -> Option<(u64, St
                             return None;
                         }
                         let r = runner::run(s, seed, TraceLevel::Off).expect("runs");
-                        if let Some(c) = r.outcome.check() {
+                        let hit = r
+                            .report
+                            .violations
+                            .iter()
+                            .find(|v| check.is_none_or(|c| v.check == c));
+                        if let Some(v) = hit {
                             found.fetch_min(seed, Ordering::Relaxed);
-                            return Some((seed, c.to_string()));
+                            return Some((seed, v.check.clone()));
                         }
                     }
                     None
@@ -174,7 +183,7 @@ fn every_knob_is_found_from_the_one_swarm_file_and_knob_off_is_clean() {
     }
     for path in swarm_files() {
         let s = load(&path);
-        if let Some((seed, check)) = first_violation(&s, 0..2_000) {
+        if let Some((seed, check)) = first_violation(&s, 0..2_000, None) {
             panic!("{path} knob off: seed {seed} violates {check}");
         }
         let info = registry::infos()
@@ -186,8 +195,10 @@ fn every_knob_is_found_from_the_one_swarm_file_and_knob_off_is_clean() {
                 continue;
             }
             let on = with_knob(&path, knob);
-            let (seed, check) = first_violation(&on, 0..2_000)
-                .unwrap_or_else(|| panic!("{path}: {knob} not found in 2,000 seeds"));
+            let (seed, check) =
+                first_violation(&on, 0..2_000, Some(caught_by)).unwrap_or_else(|| {
+                    panic!("{path}: {knob} not caught by {caught_by} in 2,000 seeds")
+                });
             assert_eq!(check, caught_by, "{path}: {knob} at seed {seed}");
         }
     }
