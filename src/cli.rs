@@ -541,7 +541,12 @@ fn run_one(
     let mut out = std::io::stdout().lock();
     let written = match format {
         Format::Text => {
-            let mut text = output::trace_text(&r, level);
+            let mut text = String::new();
+            if let Some(sw) = &r.swarm {
+                text.push_str(&sw.line());
+                text.push('\n');
+            }
+            text.push_str(&output::trace_text(&r, level));
             if let Some(t) = &timeline_text {
                 if !text.is_empty() {
                     text.push('\n');

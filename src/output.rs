@@ -231,6 +231,9 @@ pub fn json_report(
         "replay": replay_command(s.file(), r.seed),
         "reached": reached_json(r),
     });
+    if let Some(sw) = &r.swarm {
+        v["swarm"] = swarm_json(sw);
+    }
     if level != TraceLevel::Off {
         let events: Vec<&sim_core::TraceEvent> = r
             .report
@@ -276,4 +279,14 @@ pub fn history_jsonl(history: &lincheck::History, scenario: &str, seed: u64) -> 
     let header = header.strip_suffix('}').unwrap_or(header);
     let scenario = serde_json::Value::String(scenario.to_string());
     format!("{header},\"scenario\":{scenario},\"seed\":{seed}}}\n{events}")
+}
+
+/// What swarm mode drew, as a JSON object of the values in the scenario file's notation.
+pub fn swarm_json(sw: &crate::runner::Swarm) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = sw
+        .fields()
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    serde_json::Value::Object(map)
 }

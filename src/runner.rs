@@ -6,8 +6,8 @@ use lincheck::History;
 use protocols::{CheckKind, HistoryFailure, Protocol};
 use serde::Serialize;
 use sim_core::{
-    EndReason, Limits, LinkUpdate, Report, SimConfig, Simulation, Time, TraceBudget, TraceLevel,
-    Violation,
+    EndReason, Limits, LinkUpdate, Report, SimConfig, SimRng, Simulation, SwarmDraw, Time,
+    TraceBudget, TraceLevel, Violation,
 };
 
 /// What a run ended with. Serialized with a `verdict` tag: `{"verdict":"pass"}`,
@@ -136,6 +136,40 @@ pub struct RunResult {
     /// first reached, in that order ([`protocols::Protocol::sometimes`]).
     pub reached: Vec<(&'static str, Time)>,
     pub report: Report,
+    /// What swarm mode drew for this seed (`None` without swarm mode).
+    pub swarm: Option<Swarm>,
+}
+
+/// What swarm mode drew for one seed: the fault mix and network, and the protocol's
+/// parameters (see [`Protocol::swarm_config`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Swarm {
+    pub draw: SwarmDraw,
+    /// `(config field, value)` as drawn.
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl Swarm {
+    /// Every drawn value: the draw's fields, then `config.<field>` for each parameter.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let mut out = self.draw.fields();
+        out.extend(
+            self.params
+                .iter()
+                .map(|(k, v)| (format!("config.{k}"), v.clone())),
+        );
+        out
+    }
+
+    /// One line for the run's header: `swarm: faults=[...] every=(...) ...`.
+    pub fn line(&self) -> String {
+        let fields: Vec<String> = self
+            .fields()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("swarm: {}", fields.join(" "))
+    }
 }
 
 /// A scenario checked against its protocol: the protocol's config parsed from the file,
@@ -290,6 +324,20 @@ impl<P: Protocol> Prepared<P> {
         &self.config
     }
 
+    /// The config a run of `seed` uses, and what swarm mode drew for it: the file's
+    /// config unless the nemesis is a swarm.
+    pub fn drawn(&self, s: &Scenario, seed: u64) -> (P::Config, Option<Swarm>) {
+        if !s.is_swarm() {
+            return (self.config.clone(), None);
+        }
+        let (config, params) =
+            P::swarm_config(&self.config, &mut SimRng::new(seed, "swarm/protocol"));
+        let draw = s
+            .swarm_draw(seed, P::swarm_max_drift_ppm(&config))
+            .expect("a swarm scenario draws");
+        (config, Some(Swarm { draw, params }))
+    }
+
     /// Builds the simulation for `seed` with everything scheduled, ready to run.
     pub fn build(
         &self,
@@ -308,6 +356,21 @@ impl<P: Protocol> Prepared<P> {
         trace: TraceLevel,
         budget: TraceBudget,
     ) -> Result<Simulation<P::Node, P::Client>, ScenarioError> {
+        let (config, swarm) = self.drawn(s, seed);
+        self.build_with(s, seed, trace, budget, &config, swarm.as_ref())
+    }
+
+    /// [`Prepared::build_budgeted`] with the config and swarm draw from
+    /// [`Prepared::drawn`].
+    fn build_with(
+        &self,
+        s: &Scenario,
+        seed: u64,
+        trace: TraceLevel,
+        budget: TraceBudget,
+        run_config: &P::Config,
+        swarm: Option<&Swarm>,
+    ) -> Result<Simulation<P::Node, P::Client>, ScenarioError> {
         let mut config = SimConfig::new(
             seed,
             s.nodes.len(),
@@ -319,13 +382,18 @@ impl<P: Protocol> Prepared<P> {
         config.nodes = s.nodes.clone();
         config.clients = s.clients();
         config.link = s.link();
+        if let Some(sw) = swarm {
+            config.link.latency = sw.draw.latency;
+            config.link.loss = sw.draw.loss;
+            config.link.duplicate = sw.draw.duplicate;
+        }
         config.trace = trace;
         config.runaway = s.runaway();
         config.trace_budget = budget;
-        let clients = P::client_config(&s.workload, &self.config)
+        let clients = P::client_config(&s.workload, run_config)
             .map_err(|e| s.error(s.workload_span.clone(), e))?;
         let mut sim: Simulation<P::Node, P::Client> =
-            Simulation::new(config, self.config.clone(), clients)
+            Simulation::new(config, run_config.clone(), clients)
                 .map_err(|e| ScenarioError::whole(&s.file, format!("{}: {e}", s.file)))?;
         sim.set_storage(s.storage());
         for link in &s.network.links {
@@ -339,24 +407,24 @@ impl<P: Protocol> Prepared<P> {
             };
             sim.set_link(from, to, update);
         }
-        for (at, fault) in s.fault_schedule(seed) {
+        for (at, fault) in s.fault_schedule(seed, swarm.map(|sw| &sw.draw)) {
             sim.schedule(at, fault);
         }
-        let faults_stop = s.faults_stop(seed);
+        let faults_stop = s.faults_stop(seed, swarm.map(|sw| &sw.draw));
         let history_checked = self.checks.iter().any(|(_, k)| *k == CheckKind::History);
         sim.record_history(self.keep_history || history_checked);
         for (name, kind) in &self.checks {
             match kind {
                 CheckKind::Always | CheckKind::Eventually => {
                     let mut checker =
-                        P::checker(name, &self.config).expect("checked by Prepared::new");
+                        P::checker(name, run_config).expect("checked by Prepared::new");
                     checker.faults_stop(faults_stop);
                     sim.add_checker(checker);
                 }
                 // A history check the protocol judges by watching what its clients are
                 // told (2PC's `history`), not on the recorded history.
                 CheckKind::History => {
-                    if let Some(mut checker) = P::checker(name, &self.config) {
+                    if let Some(mut checker) = P::checker(name, run_config) {
                         checker.faults_stop(faults_stop);
                         sim.add_checker(checker);
                     }
@@ -385,7 +453,8 @@ impl<P: Protocol> Prepared<P> {
         trace: TraceLevel,
         budget: TraceBudget,
     ) -> Result<RunResult, ScenarioError> {
-        let mut sim = self.build_budgeted(s, seed, trace, budget)?;
+        let (config, swarm) = self.drawn(s, seed);
+        let mut sim = self.build_with(s, seed, trace, budget, &config, swarm.as_ref())?;
         let mut report = sim.run();
         let reached: Vec<(&'static str, Time)> = report
             .reached
@@ -400,6 +469,7 @@ impl<P: Protocol> Prepared<P> {
                 matched: false,
                 reached,
                 report,
+                swarm,
             });
         }
         let history: Vec<&str> = self
@@ -418,7 +488,7 @@ impl<P: Protocol> Prepared<P> {
             let (violated, undecided_checks) = history_checks::<P>(
                 &history,
                 &report.history,
-                &self.config,
+                &config,
                 report.end_time,
                 s.check_steps(),
             );
@@ -446,6 +516,7 @@ impl<P: Protocol> Prepared<P> {
             matched,
             reached,
             report,
+            swarm,
         })
     }
 }

@@ -436,7 +436,35 @@ pub fn shrink_with_progress<P: Protocol>(
     let mut cur = s.clone();
     cur.seed = seed;
     cur.expect = Spanned::new(Expect::Violation(Spanned::new(sh.check.clone())));
-    if cur.nemesis.is_some() {
+    if cur.is_swarm() {
+        // Pin the draw: the shrunk file runs without swarm mode and fails the same way.
+        let (config, swarm) = sh.prepared.drawn(&cur, seed);
+        let swarm = swarm.expect("a swarm scenario draws");
+        let config_ron = if swarm.params.is_empty() {
+            None
+        } else {
+            Some(P::config_ron(&config).ok_or_else(|| {
+                ShrinkError::Passes(format!(
+                    "{} draws its config in swarm mode but cannot write it (Protocol::config_ron)",
+                    P::NAME
+                ))
+            })?)
+        };
+        let m = cur.pin_swarm(seed, &swarm.draw, config_ron);
+        sh.prepared = Prepared::<P>::new(&m)?;
+        if !sh.fails(&m) {
+            return Err(ShrinkError::Passes(format!(
+                "the pinned swarm draw of seed {seed} does not fail {:?}; this is a bug in shrink",
+                sh.check
+            )));
+        }
+        (sh.log)(&format!(
+            "swarm: pinned its draw ({}) and {} timed faults",
+            swarm.line(),
+            m.faults.len()
+        ));
+        cur = m;
+    } else if cur.nemesis.is_some() {
         let m = cur.materialize(seed);
         if sh.fails(&m) {
             (sh.log)(&format!(

@@ -607,7 +607,7 @@ fn result_line(r: &crate::RunResult) -> String {
         | Outcome::Unreached { .. } => serde_json::Value::Null,
     };
     let reached: Vec<&str> = r.reached.iter().map(|(p, _)| *p).collect();
-    let v = json!({
+    let mut v = json!({
         "seed": r.seed,
         "verdict": if r.matched { "ok" } else { "failed" },
         "outcome": outcome_name(&r.outcome),
@@ -619,6 +619,9 @@ fn result_line(r: &crate::RunResult) -> String {
         "stats": r.report.stats,
         "reached": reached,
     });
+    if let Some(sw) = &r.swarm {
+        v["swarm"] = crate::output::swarm_json(sw);
+    }
     format!("{v}\n")
 }
 

@@ -87,15 +87,15 @@ fn a_run_shorter_than_its_liveness_budget_is_a_violation_that_says_so() {
 fn the_faults_stop_at_the_nemesis_stop_or_the_last_timed_fault() {
     let ms = |n| sim_core::Time::ZERO.plus(sim_core::Duration::from_millis(n));
     assert_eq!(
-        load("scenarios/split-brain/bully-nemesis.ron").faults_stop(3),
+        load("scenarios/split-brain/bully-nemesis.ron").faults_stop(3, None),
         ms(20_000)
     );
     assert_eq!(
-        load("scenarios/split-brain/bully-partition-converges.ron").faults_stop(1),
+        load("scenarios/split-brain/bully-partition-converges.ron").faults_stop(1, None),
         ms(6_000)
     );
     assert_eq!(
-        load("scenarios/split-brain/store-fence-in-memory.ron").faults_stop(1),
+        load("scenarios/split-brain/store-fence-in-memory.ron").faults_stop(1, None),
         ms(3_500)
     );
 }

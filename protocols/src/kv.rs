@@ -107,17 +107,23 @@ pub enum KvResponse {
     /// The request with this `seq` took effect (once); `result` is the value read for
     /// `get`, `true`/`false` for `cas`, and `null` for `put` / `append`.
     Done { seq: u64, result: Value },
-    /// This node is not the leader and did not accept the request; `hint` is the leader
-    /// it knows of, if any.
-    NotLeader { hint: Option<NodeId> },
+    /// This node is not the leader and did not accept this copy of the request; `hint`
+    /// is the leader it knows of, if any. `has_entry`: its log nevertheless holds the
+    /// command (another copy, or an earlier attempt, reached it while it led), so the
+    /// operation may still take effect: the client must not record it as failed. (Not
+    /// in the trace text, which it would only lengthen.)
+    NotLeader {
+        hint: Option<NodeId>,
+        has_entry: bool,
+    },
 }
 
 impl fmt::Debug for KvResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KvResponse::Done { seq, result } => write!(f, "Done #{seq} {result:?}"),
-            KvResponse::NotLeader { hint: Some(n) } => write!(f, "NotLeader hint={n}"),
-            KvResponse::NotLeader { hint: None } => write!(f, "NotLeader"),
+            KvResponse::NotLeader { hint: Some(n), .. } => write!(f, "NotLeader hint={n}"),
+            KvResponse::NotLeader { hint: None, .. } => write!(f, "NotLeader"),
         }
     }
 }
@@ -442,7 +448,11 @@ where
                 ctx.complete_ok(value);
                 self.finish(ctx);
             }
-            KvResponse::NotLeader { hint } => {
+            KvResponse::NotLeader { hint, has_entry } => {
+                if has_entry {
+                    // Refused here, but the command is in that node's log: it may commit.
+                    open.maybe_applied = true;
+                }
                 if id != open.attempt {
                     return; // an older attempt; the current one is still out
                 }

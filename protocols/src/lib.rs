@@ -220,6 +220,37 @@ pub trait Protocol {
         Vec::new()
     }
 
+    /// Swarm mode (`nemesis: (swarm: true, ...)`): draws from `rng` (the seed's own
+    /// `swarm/protocol` stream) the timing parameters and options this protocol promises
+    /// to survive, within the bounds it declares here, starting from the file's
+    /// `config` (bug knobs are never drawn). Returns the config to run and what was
+    /// drawn, `(field, value)`, for the run's header. A violation under any draw is a
+    /// real bug, so declare only ranges the protocol is meant to be correct in. The
+    /// default draws nothing.
+    fn swarm_config(
+        config: &Self::Config,
+        rng: &mut sim_core::SimRng,
+    ) -> (Self::Config, Vec<(&'static str, String)>) {
+        let _ = rng;
+        (config.clone(), Vec::new())
+    }
+
+    /// The config as a scenario file writes it (`(field: value, ...)`), so that `shrink`
+    /// can pin a config that [`Protocol::swarm_config`] drew as plain fields. The default
+    /// writes it with its serde serialization (durations as `"150ms"`); `None` if that
+    /// fails.
+    fn config_ron(config: &Self::Config) -> Option<String> {
+        ron::ser::to_string(config).ok()
+    }
+
+    /// The largest clock drift (ppm, either way) that swarm mode may give a node running
+    /// `config`: what the protocol promises to survive. The default, 10,000 ppm (1%), is
+    /// far above real clocks; protocols whose safety rests on a drift bound return it.
+    fn swarm_max_drift_ppm(config: &Self::Config) -> i64 {
+        let _ = config;
+        10_000
+    }
+
     /// The sequential model the clients' history follows (what `--history-out` writes in
     /// the header and what `"linearizable"` checks against); `None` if the clients record
     /// no history.

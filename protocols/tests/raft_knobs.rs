@@ -158,3 +158,52 @@ fn knob_lease_on_wall_clock() {
         }
     }
 }
+
+/// The late-message set-up: five servers whose nemesis cuts and crashes nodes and, with
+/// `late`, also slows (100-800ms more per message) and clogs their links, so a vote reply
+/// can outlive an election timeout.
+fn late_setup(late: bool) -> Setup {
+    let mut s = Setup::quiet(5, 0, ms(10_000));
+    let mut faults = vec![NemesisFault::Isolate, NemesisFault::CrashRestart];
+    if late {
+        faults.extend([NemesisFault::Slow, NemesisFault::Clog]);
+    }
+    s.nemesis = Some(sim_core::Nemesis {
+        faults,
+        start: ms(0),
+        stop: ms(8_000),
+        interval_min: ms(50),
+        interval_max: ms(300),
+        duration_min: ms(200),
+        duration_max: ms(1_000),
+        max_skew: sim_core::Duration::ZERO,
+    });
+    s
+}
+
+// Raft §5.2: a vote is for one candidate in one term. A candidate that counts a grant
+// from an earlier term (`count_stale_votes`) is elected with a vote that its voter has
+// since given to someone else. Caught once messages can be late (Slow, Clog); the same
+// nemesis without them never delivers a reply after an election timeout, so it never
+// catches the knob: the class of bug is reachable only with late messages.
+#[test]
+fn knob_count_stale_votes_needs_late_messages() {
+    let knob = "count_stale_votes";
+    let on = |late| {
+        let mut s = late_setup(late);
+        s.config.count_stale_votes = true;
+        s
+    };
+    let full = std::env::var_os("FAULTLINE_FULL_SWEEPS").is_some();
+    let (seed, check, message) = sweep(&on(true), 0..1_000, false)
+        .unwrap_or_else(|| panic!("{knob}: no violation in 1,000 seeds with Slow and Clog"));
+    assert_eq!(check, caught_by(knob), "{knob}, seed {seed}: {message}");
+    let without = if full { 1_000 } else { 100 };
+    if let Some((seed, check, message)) = sweep(&on(false), 0..without, false) {
+        panic!("{knob} without late messages: seed {seed} violates {check}: {message}");
+    }
+    let clean = if full { 1_000 } else { 100 };
+    if let Some((seed, check, message)) = sweep(&late_setup(true), 0..clean, false) {
+        panic!("{knob} off: seed {seed} violates {check}: {message}");
+    }
+}

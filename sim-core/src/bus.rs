@@ -274,6 +274,12 @@ impl<P: Process> Bus<P> {
         let latency = link.latency.sample(rng);
         if rng.chance(link.duplicate) {
             let again = link.latency.sample(rng);
+            let mut arrive = self.now.plus(again);
+            if self.network.has_delays() {
+                arrive = self
+                    .network
+                    .delayed(self.now, from, to, arrive, &mut self.net_rng);
+            }
             self.stats.duplicates += 1;
             if self.full() {
                 self.record(TraceKind::Duplicate {
@@ -290,11 +296,17 @@ impl<P: Process> Bus<P> {
                 sent: self.selfcheck.generation(),
             };
             if !self.broken(BrokenPath::DuplicateNeverDelivered) {
-                self.enqueue(self.now.plus(again), copy);
+                self.enqueue(arrive, copy);
             }
         }
+        let mut arrive = self.now.plus(latency);
+        if self.network.has_delays() {
+            arrive = self
+                .network
+                .delayed(self.now, from, to, arrive, &mut self.net_rng);
+        }
         self.enqueue(
-            self.now.plus(latency),
+            arrive,
             Ev::Deliver {
                 from,
                 to,

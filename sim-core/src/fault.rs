@@ -1,7 +1,7 @@
 //! Faults: what the world does to the cluster, at a time, and the nemesis that draws them.
 
 use crate::id::{Addr, NodeId};
-use crate::network::LinkUpdate;
+use crate::network::{Latency, LinkUpdate};
 use crate::rng::SimRng;
 use crate::time::{Duration, Offset, Time};
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,27 @@ pub enum Fault {
     /// One synced record of the node's write-ahead log (drawn from its disk's stream)
     /// fails its checksum from now on (see [`crate::storage`]). Nothing if none is synced.
     CorruptRecord(NodeId),
+    /// Until `until`, every message sent on the chosen links takes extra latency drawn
+    /// from `by` (a latency spike: hundreds of milliseconds outlive election timeouts).
+    /// Several slow-downs may be in force at once, each with its own end.
+    Slow {
+        on: DelayOn,
+        by: Latency,
+        until: Time,
+    },
+    /// Until `until`, messages sent on the chosen links are held; when it ends they are
+    /// released within [`crate::network::CLOG_RELEASE_SPREAD`], in an order drawn from
+    /// the seed, and then take the link's latency (FoundationDB's clogging).
+    Clog { on: DelayOn, until: Time },
+}
+
+/// The links a [`Fault::Slow`] or [`Fault::Clog`] applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DelayOn {
+    /// Every message into or out of this node or client.
+    Endpoint(Addr),
+    /// Messages from `from` to `to`, one direction.
+    Link { from: Addr, to: Addr },
 }
 
 impl Fault {
@@ -65,6 +86,8 @@ impl Fault {
             Fault::ClockDrift(..) => "clock-drift",
             Fault::SetLink { .. } => "set-link",
             Fault::CorruptRecord(_) => "corrupt-record",
+            Fault::Slow { .. } => "slow",
+            Fault::Clog { .. } => "clog",
         }
     }
 }
@@ -86,6 +109,86 @@ pub enum NemesisFault {
     ClockSkew,
     /// Corrupt one synced record of a random node's write-ahead log.
     CorruptRecord,
+    /// A random node's messages (in and out) take extra latency (the nemesis's `slow`
+    /// shape) while the fault lasts.
+    Slow,
+    /// A random node's messages (in and out) are held while the fault lasts, then
+    /// released reordered.
+    Clog,
+}
+
+impl NemesisFault {
+    /// Every kind, in declaration order (swarm mode draws from these).
+    pub const ALL: [NemesisFault; 9] = [
+        NemesisFault::PartitionHalves,
+        NemesisFault::Isolate,
+        NemesisFault::Bridge,
+        NemesisFault::CrashRestart,
+        NemesisFault::Pause,
+        NemesisFault::ClockSkew,
+        NemesisFault::CorruptRecord,
+        NemesisFault::Slow,
+        NemesisFault::Clog,
+    ];
+
+    /// Does this kind cut links (and end with a `Heal`)?
+    pub fn is_cut(self) -> bool {
+        matches!(
+            self,
+            NemesisFault::PartitionHalves | NemesisFault::Isolate | NemesisFault::Bridge
+        )
+    }
+
+    /// Does this kind hold one node for a while (crash, pause, slow, clog)?
+    fn holds_node(self) -> bool {
+        matches!(
+            self,
+            NemesisFault::CrashRestart
+                | NemesisFault::Pause
+                | NemesisFault::Slow
+                | NemesisFault::Clog
+        )
+    }
+}
+
+/// The nemesis's options beyond [`Nemesis`]'s bounds; the default is the nemesis as it
+/// always was (one fault at a time), so schedules drawn without them are unchanged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NemesisOptions {
+    /// How many faults may be in force at once: `concurrency` independent lanes, each
+    /// drawing faults as the single nemesis does, each fault with its own end. Lane 0
+    /// draws from the nemesis stream exactly as a nemesis of concurrency 1 does; lane
+    /// `k` from a stream seeded after lane 0's draws. Two rules keep every fault's end
+    /// its own: at most one cut (partition, isolate, bridge: a heal ends all cuts) is in
+    /// force at a time, and a node is held by at most one crash, pause, slow-down or clog
+    /// at a time (another lane's fault takes the next free node, or, if none or if a cut
+    /// is already in force, is skipped).
+    pub concurrency: u32,
+    /// The extra latency of a `Slow` fault, drawn per message.
+    pub slow: Latency,
+}
+
+impl Default for NemesisOptions {
+    fn default() -> Self {
+        NemesisOptions {
+            concurrency: 1,
+            slow: Latency::Uniform {
+                min: Duration::from_millis(100),
+                max: Duration::from_millis(800),
+            },
+        }
+    }
+}
+
+/// The most lanes a nemesis may run ([`NemesisOptions::concurrency`]).
+pub const MAX_CONCURRENCY: u32 = 16;
+
+/// A fault the schedule holds for a while: what it occupies, from `start` to `end`.
+struct Busy {
+    start: Time,
+    end: Time,
+    cut: bool,
+    node: Option<NodeId>,
 }
 
 /// A random nemesis: every `interval_min..=interval_max` it starts one fault of a random
@@ -135,14 +238,47 @@ impl Nemesis {
     }
 
     /// Draws the whole schedule up front from `rng` (the `"nemesis"` stream), so it can be
-    /// printed, materialized into a scenario, and shrunk.
+    /// printed, materialized into a scenario, and shrunk. One fault at a time.
     pub fn schedule(&self, rng: &mut SimRng, nodes: u32) -> Vec<(Time, Fault)> {
+        self.schedule_with(&NemesisOptions::default(), rng, nodes)
+    }
+
+    /// [`Nemesis::schedule`] with options: several lanes of faults at once (see
+    /// [`NemesisOptions`]), in time order (lane order among equal times).
+    pub fn schedule_with(
+        &self,
+        options: &NemesisOptions,
+        rng: &mut SimRng,
+        nodes: u32,
+    ) -> Vec<(Time, Fault)> {
+        let mut busy = Vec::new();
+        let mut out = self.lane(options, rng, nodes, &mut busy);
+        for k in 1..options.concurrency.min(MAX_CONCURRENCY) {
+            let mut lane_rng = SimRng::new(rng.next_u64(), &format!("nemesis/lane{k}"));
+            out.extend(self.lane(options, &mut lane_rng, nodes, &mut busy));
+        }
+        // Stable: equal times keep lane order, and lane 0 alone is already in order.
+        out.sort_by_key(|(t, _)| *t);
+        out
+    }
+
+    /// One lane of faults, skipping or moving what would overlap `busy`.
+    fn lane(
+        &self,
+        options: &NemesisOptions,
+        rng: &mut SimRng,
+        nodes: u32,
+        busy: &mut Vec<Busy>,
+    ) -> Vec<(Time, Fault)> {
         let mut out = Vec::new();
         if nodes == 0 || self.faults.is_empty() {
             return out;
         }
         let draw = |rng: &mut SimRng, lo: Duration, hi: Duration| {
             Duration::from_nanos(rng.between(lo.as_nanos(), hi.as_nanos()))
+        };
+        let overlaps = |b: &Busy, t: Time, end: Time| {
+            b.start < end.max(t.plus(Duration::from_nanos(1))) && t < b.end
         };
         let mut t = Time::ZERO.plus(self.start);
         let stop = Time::ZERO.plus(self.stop);
@@ -154,8 +290,41 @@ impl Nemesis {
             let kind = *rng.pick(&self.faults).expect("non-empty");
             let len = draw(rng, self.duration_min, self.duration_max);
             let end = t.plus(len).min(stop);
-            let node = NodeId(rng.below(u64::from(nodes)) as u32);
+            let mut node = NodeId(rng.below(u64::from(nodes)) as u32);
             let mut all: Vec<NodeId> = (0..nodes).map(NodeId).collect();
+            let cut = kind.is_cut() && (nodes >= 2 || kind == NemesisFault::Isolate);
+            if cut && busy.iter().any(|b| b.cut && overlaps(b, t, end)) {
+                t = end;
+                continue;
+            }
+            if kind.holds_node() {
+                let free = (0..nodes).map(|k| NodeId((node.0 + k) % nodes)).find(|n| {
+                    !busy
+                        .iter()
+                        .any(|b| b.node == Some(*n) && overlaps(b, t, end))
+                });
+                match free {
+                    Some(n) => node = n,
+                    None => {
+                        t = end;
+                        continue;
+                    }
+                }
+                busy.push(Busy {
+                    start: t,
+                    end,
+                    cut: false,
+                    node: Some(node),
+                });
+            }
+            if cut {
+                busy.push(Busy {
+                    start: t,
+                    end,
+                    cut: true,
+                    node: None,
+                });
+            }
             match kind {
                 NemesisFault::PartitionHalves | NemesisFault::Bridge if nodes >= 2 => {
                     rng.shuffle(&mut all);
@@ -204,6 +373,25 @@ impl Nemesis {
                 }
                 NemesisFault::CorruptRecord => {
                     out.push((t, Fault::CorruptRecord(node)));
+                }
+                NemesisFault::Slow => {
+                    out.push((
+                        t,
+                        Fault::Slow {
+                            on: DelayOn::Endpoint(Addr::Node(node)),
+                            by: options.slow,
+                            until: end,
+                        },
+                    ));
+                }
+                NemesisFault::Clog => {
+                    out.push((
+                        t,
+                        Fault::Clog {
+                            on: DelayOn::Endpoint(Addr::Node(node)),
+                            until: end,
+                        },
+                    ));
                 }
                 _ => {}
             }
@@ -261,6 +449,66 @@ mod tests {
         }
         assert_eq!(crashed, 0, "every crash is followed by its restart");
         assert!(a.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+    }
+
+    /// Does the schedule ever crash a node while a cut is in force, or restart one while
+    /// another is isolated?
+    fn overlaps(schedule: &[(Time, Fault)]) -> (bool, bool) {
+        let (mut cut, mut isolated, mut crash_in_cut, mut restart_in_isolate) =
+            (false, false, false, false);
+        for (_, f) in schedule {
+            match f {
+                Fault::Partition(_) | Fault::Bridge { .. } => cut = true,
+                Fault::Isolate(_) => (cut, isolated) = (true, true),
+                Fault::Heal => (cut, isolated) = (false, false),
+                Fault::Crash(_) => crash_in_cut |= cut,
+                Fault::Restart(_) => restart_in_isolate |= isolated,
+                _ => {}
+            }
+        }
+        (crash_in_cut, restart_in_isolate)
+    }
+
+    #[test]
+    fn concurrency_overlaps_faults_each_with_its_own_end() {
+        let n = nemesis();
+        let one = NemesisOptions::default();
+        let two = NemesisOptions {
+            concurrency: 2,
+            ..one
+        };
+        let (mut with, mut without) = ((false, false), (false, false));
+        for seed in 0..50 {
+            let a = n.schedule_with(&one, &mut SimRng::new(seed, "nemesis"), 5);
+            assert_eq!(
+                a,
+                n.schedule(&mut SimRng::new(seed, "nemesis"), 5),
+                "concurrency 1 is the nemesis as it was"
+            );
+            let o = overlaps(&a);
+            (without.0, without.1) = (without.0 | o.0, without.1 | o.1);
+            let b = n.schedule_with(&two, &mut SimRng::new(seed, "nemesis"), 5);
+            assert!(b.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+            let o = overlaps(&b);
+            (with.0, with.1) = (with.0 | o.0, with.1 | o.1);
+            // Each fault keeps its own end: never two cuts at once, a node is held by one
+            // fault at a time, so every crash is followed by its own restart.
+            let mut cuts = 0i32;
+            let mut held = [0i32; 5];
+            for (_, f) in &b {
+                match f {
+                    Fault::Partition(_) | Fault::Bridge { .. } | Fault::Isolate(_) => cuts += 1,
+                    Fault::Heal => cuts -= 1,
+                    Fault::Crash(m) | Fault::Pause(m) => held[m.index()] += 1,
+                    Fault::Restart(m) | Fault::Resume(m) => held[m.index()] -= 1,
+                    _ => {}
+                }
+                assert!((0..=1).contains(&cuts), "seed {seed}: two cuts at once");
+                assert!(held.iter().all(|h| (0..=1).contains(h)), "seed {seed}");
+            }
+        }
+        assert_eq!(without, (false, false), "one at a time never overlaps");
+        assert_eq!(with, (true, true), "concurrency 2 crashes during cuts");
     }
 
     #[test]

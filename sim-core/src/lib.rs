@@ -72,17 +72,18 @@ pub mod rng;
 mod selfcheck;
 pub mod sim;
 pub mod storage;
+pub mod swarm;
 pub mod time;
 pub mod timeline;
 pub mod trace;
 
 pub use check::{Checker, View, Violation};
 pub use clock::{LocalClock, MAX_DRIFT_PPM};
-pub use fault::{Fault, Nemesis, NemesisFault};
+pub use fault::{DelayOn, Fault, MAX_CONCURRENCY, Nemesis, NemesisFault, NemesisOptions};
 pub use id::{Addr, ClientId, NodeId, RequestId, TimerId};
 pub use lincheck::{self, Value};
 pub use logical::{Causality, Hlc, Lamport, VectorClock};
-pub use network::{Latency, LinkConfig, LinkUpdate, Network};
+pub use network::{CLOG_RELEASE_SPREAD, Latency, LinkConfig, LinkUpdate, Network};
 pub use process::{Client, ClientCtx, Ctx, NoClients, Process};
 pub use reach::MAX_PROPERTIES;
 pub use rng::{Probability, SimRng};
@@ -90,5 +91,6 @@ pub use sim::{
     EndReason, Limits, RUNAWAY_WINDOW, Report, RunawayBound, SimConfig, Simulation, Stats,
 };
 pub use storage::{Corrupt, StorageConfig, Wal};
+pub use swarm::{SwarmBounds, SwarmDraw};
 pub use time::{Duration, DurationError, Offset, Readable, Time};
 pub use trace::{DropReason, Trace, TraceBudget, TraceEvent, TraceKind, TraceLevel};

@@ -8,7 +8,7 @@
 //! latency, as on a real network.
 
 use crate::rng::{Probability, SimRng};
-use crate::time::Duration;
+use crate::time::{Duration, Time};
 use petgraph::graphmap::DiGraphMap;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,16 @@ pub enum Latency {
         std_dev: Duration,
         min: Duration,
         max: Duration,
+    },
+    /// Long-tailed: mostly uniform in `[min, max]`, but with probability `slow` uniform in
+    /// `[slow_min, slow_max]` (a few messages very late: a GC pause on the path, a
+    /// retransmission, a congested switch). The recommended shape for nemesis scenarios.
+    LongTail {
+        min: Duration,
+        max: Duration,
+        slow: Probability,
+        slow_min: Duration,
+        slow_max: Duration,
     },
 }
 
@@ -48,6 +58,17 @@ impl std::fmt::Display for Latency {
                 f,
                 "Normal(mean: \"{mean}\", std_dev: \"{std_dev}\", min: \"{min}\", max: \"{max}\")"
             ),
+            Latency::LongTail {
+                min,
+                max,
+                slow,
+                slow_min,
+                slow_max,
+            } => write!(
+                f,
+                "LongTail(min: \"{min}\", max: \"{max}\", slow: {}, slow_min: \"{slow_min}\", slow_max: \"{slow_max}\")",
+                slow.value()
+            ),
         }
     }
 }
@@ -62,6 +83,14 @@ impl Latency {
             ),
             Latency::Exponential { mean, max } if mean > max => Err(format!(
                 "exponential latency mean {mean} is above its max {max}: expected mean <= max"
+            )),
+            Latency::LongTail { min, max, .. } if min > max => Err(format!(
+                "latency min {min} is above max {max}: expected min <= max"
+            )),
+            Latency::LongTail {
+                slow_min, slow_max, ..
+            } if slow_min > slow_max => Err(format!(
+                "latency slow_min {slow_min} is above slow_max {slow_max}: expected slow_min <= slow_max"
             )),
             _ => Ok(()),
         }
@@ -105,6 +134,20 @@ impl Latency {
                 let x = mean.as_nanos() as f64 + z * std_dev.as_nanos() as f64;
                 let x = x.clamp(min.as_nanos() as f64, max.as_nanos() as f64);
                 Duration::from_nanos(x as u64)
+            }
+            Latency::LongTail {
+                min,
+                max,
+                slow,
+                slow_min,
+                slow_max,
+            } => {
+                let (lo, hi) = if rng.chance(slow) {
+                    (slow_min, slow_max)
+                } else {
+                    (min, max)
+                };
+                Duration::from_nanos(rng.between(lo.as_nanos(), hi.as_nanos()))
             }
         }
     }
@@ -200,6 +243,49 @@ impl Cut {
     }
 }
 
+/// Which messages a delay rule applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DelayTarget {
+    /// Every message into or out of this endpoint.
+    Endpoint(u32),
+    /// Messages from the first endpoint to the second (one direction).
+    Link(u32, u32),
+}
+
+impl DelayTarget {
+    #[inline]
+    fn matches(self, from: u32, to: u32) -> bool {
+        match self {
+            DelayTarget::Endpoint(e) => from == e || to == e,
+            DelayTarget::Link(a, b) => from == a && to == b,
+        }
+    }
+}
+
+/// How a delay rule changes a message's arrival.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Delay {
+    /// Extra latency, drawn per message from this shape, on top of the link's own.
+    Slow(Latency),
+    /// The message is held until the rule ends, then released within
+    /// [`CLOG_RELEASE_SPREAD`] of the end, in an order drawn from the network's stream,
+    /// and then takes the link's own latency (FoundationDB's clogging).
+    Clog,
+}
+
+/// Held messages leave a clog spread over this much time after it ends, each at a point
+/// drawn from the seed, so they arrive reordered.
+pub const CLOG_RELEASE_SPREAD: Duration = Duration::from_millis(20);
+
+/// A time-bounded slow-down or clog (see [`crate::Fault::Slow`], [`crate::Fault::Clog`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct DelayRule {
+    pub(crate) target: DelayTarget,
+    pub(crate) delay: Delay,
+    /// The rule applies to messages sent before this instant.
+    pub(crate) until: Time,
+}
+
 /// The links and the cuts in force.
 #[derive(Clone, Debug)]
 pub struct Network {
@@ -208,6 +294,8 @@ pub struct Network {
     /// Per-link overrides (edges `from -> to`). Deterministic: `DiGraphMap` is IndexMap-backed.
     overrides: DiGraphMap<u32, LinkConfig>,
     cuts: Vec<Cut>,
+    /// Slow-downs and clogs, each with its own end; expired ones are dropped lazily.
+    delays: Vec<DelayRule>,
 }
 
 impl Network {
@@ -217,7 +305,50 @@ impl Network {
             default,
             overrides: DiGraphMap::new(),
             cuts: Vec::new(),
+            delays: Vec::new(),
         }
+    }
+
+    /// Adds a slow-down or clog.
+    pub(crate) fn add_delay(&mut self, rule: DelayRule) {
+        self.delays.push(rule);
+    }
+
+    /// Are any slow-downs or clogs in force (or not yet found expired)?
+    #[inline]
+    pub(crate) fn has_delays(&self) -> bool {
+        !self.delays.is_empty()
+    }
+
+    /// When a message sent `now` from `from` to `to`, due at `due` by the link's latency,
+    /// arrives given the delay rules in force: each matching slow-down adds its extra
+    /// latency, a matching clog holds it until the clog ends (then within
+    /// [`CLOG_RELEASE_SPREAD`]) and the link's latency. Draws only for matching rules,
+    /// so a run without them draws exactly what it did before they existed.
+    pub(crate) fn delayed(
+        &mut self,
+        now: Time,
+        from: u32,
+        to: u32,
+        due: Time,
+        rng: &mut SimRng,
+    ) -> Time {
+        self.delays.retain(|r| r.until > now);
+        let mut at = due;
+        for r in &self.delays {
+            if !r.target.matches(from, to) {
+                continue;
+            }
+            match r.delay {
+                Delay::Slow(extra) => at = at.plus(extra.sample(rng)),
+                Delay::Clog => {
+                    let spread = rng.between(0, CLOG_RELEASE_SPREAD.as_nanos());
+                    let release = r.until.plus(Duration::from_nanos(spread));
+                    at = at.max(release.plus(due.since(now)));
+                }
+            }
+        }
+        at
     }
 
     /// The link `from -> to`.
@@ -398,6 +529,13 @@ mod tests {
                 min: ms(2),
                 max: ms(20),
             },
+            Latency::LongTail {
+                min: ms(1),
+                max: ms(10),
+                slow: Probability::new(0.1).unwrap(),
+                slow_min: ms(100),
+                slow_max: ms(500),
+            },
         ];
         for shape in shapes {
             shape.validate().unwrap();
@@ -409,6 +547,13 @@ mod tests {
                         assert!(d >= min && d <= max)
                     }
                     Latency::Exponential { max, .. } => assert!(d <= max),
+                    Latency::LongTail {
+                        min,
+                        max,
+                        slow_min,
+                        slow_max,
+                        ..
+                    } => assert!((d >= min && d <= max) || (d >= slow_min && d <= slow_max)),
                 }
             }
         }

@@ -4,9 +4,9 @@
 use crate::bus::{Bus, Ev, K_FAULT, K_START, K_SYNCED, K_TIMER, Wire};
 use crate::check::{Checker, View, Violation};
 use crate::clock::LocalClock;
-use crate::fault::Fault;
+use crate::fault::{DelayOn, Fault};
 use crate::id::{Addr, ClientId, NodeId, TimerId};
-use crate::network::{Cut, LinkConfig, LinkUpdate, Network};
+use crate::network::{Cut, Delay, DelayRule, DelayTarget, LinkConfig, LinkUpdate, Network};
 use crate::process::{Client, ClientCtx, Ctx, NoClients, Process};
 use crate::queue::EventQueue;
 use crate::rng::SimRng;
@@ -1326,10 +1326,48 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     None => format!("corrupt-record {name} ignored: no synced records"),
                 }
             }
+            Fault::Slow { on, by, until } => {
+                let (target, text) = self.delay_target(on);
+                self.bus.network.add_delay(DelayRule {
+                    target,
+                    delay: Delay::Slow(*by),
+                    until: *until,
+                });
+                format!("slow {text} by {by} until {}", until.elapsed())
+            }
+            Fault::Clog { on, until } => {
+                let (target, text) = self.delay_target(on);
+                self.bus.network.add_delay(DelayRule {
+                    target,
+                    delay: Delay::Clog,
+                    until: *until,
+                });
+                format!("clog {text} until {}", until.elapsed())
+            }
         };
         self.record_fault(text);
         if let Fault::Crash(n) | Fault::Pause(n) | Fault::Resume(n) = fault {
             self.run_checkers(n);
+        }
+    }
+
+    /// The engine's form of a delay's links, and how the trace names them.
+    fn delay_target(&self, on: &DelayOn) -> (DelayTarget, String) {
+        match *on {
+            DelayOn::Endpoint(a) => {
+                let e = self.endpoint(a);
+                (DelayTarget::Endpoint(e), self.bus.names[e as usize].clone())
+            }
+            DelayOn::Link { from, to } => {
+                let (f, t) = (self.endpoint(from), self.endpoint(to));
+                (
+                    DelayTarget::Link(f, t),
+                    format!(
+                        "{} -> {}",
+                        self.bus.names[f as usize], self.bus.names[t as usize]
+                    ),
+                )
+            }
         }
     }
 

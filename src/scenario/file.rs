@@ -217,6 +217,13 @@ enum LatencySpec {
         min: Duration,
         max: Duration,
     },
+    LongTail {
+        min: Duration,
+        max: Duration,
+        slow: Probability,
+        slow_min: Duration,
+        slow_max: Duration,
+    },
 }
 
 impl From<LatencySpec> for Latency {
@@ -235,6 +242,19 @@ impl From<LatencySpec> for Latency {
                 std_dev,
                 min,
                 max,
+            },
+            LatencySpec::LongTail {
+                min,
+                max,
+                slow,
+                slow_min,
+                slow_max,
+            } => Latency::LongTail {
+                min,
+                max,
+                slow,
+                slow_min,
+                slow_max,
             },
         }
     }
@@ -323,6 +343,35 @@ pub enum FaultSpec {
     },
     /// `CorruptRecord("n2")`: one synced record of the node's log fails its checksum.
     CorruptRecord(Spanned<String>),
+    /// `Slow(node: "n2", by: Uniform(min: "200ms", max: "800ms"), for: "2s")`: for `for`,
+    /// every message into or out of `n2` (or, with `from` and `to` instead of `node`, on
+    /// that one link) takes extra latency drawn from `by` (default 100-800ms).
+    Slow {
+        #[serde(default)]
+        node: Option<Spanned<String>>,
+        #[serde(default)]
+        from: Option<Spanned<String>>,
+        #[serde(default)]
+        to: Option<Spanned<String>>,
+        #[serde(default = "default_slow", deserialize_with = "spanned_latency")]
+        by: Spanned<Latency>,
+        r#for: Spanned<Duration>,
+    },
+    /// `Clog(node: "n2", for: "1s")`: for `for`, messages into or out of `n2` (or on the
+    /// link `from` -> `to`) are held, then released reordered.
+    Clog {
+        #[serde(default)]
+        node: Option<Spanned<String>>,
+        #[serde(default)]
+        from: Option<Spanned<String>>,
+        #[serde(default)]
+        to: Option<Spanned<String>>,
+        r#for: Spanned<Duration>,
+    },
+}
+
+fn default_slow() -> Spanned<Latency> {
+    Spanned::new(sim_core::NemesisOptions::default().slow)
 }
 
 /// A name (`"n1"`) or a list of names (`["n1", "n2"]`).
@@ -373,18 +422,45 @@ fn names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Spanned<String>>, D::Err
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename = "nemesis")]
 pub struct NemesisSpec {
+    /// Swarm mode: each seed draws the fault mix itself (see `sim_core::swarm`); then
+    /// `faults`, `every`, `lasting`, `max_skew` and `concurrency` are the bounds it draws
+    /// within (`faults` defaults to every kind).
+    #[serde(default)]
+    pub swarm: bool,
+    #[serde(default)]
     pub faults: Vec<NemesisFault>,
     #[serde(default)]
     pub start: Duration,
     /// After this the cluster is healed and left alone: the quiet tail.
     pub stop: Spanned<Duration>,
     /// Time between the end of one fault and the start of the next (min, max).
-    pub every: (Duration, Duration),
+    #[serde(default)]
+    pub every: Option<(Duration, Duration)>,
     /// How long each fault lasts (min, max).
-    pub lasting: (Duration, Duration),
+    #[serde(default)]
+    pub lasting: Option<(Duration, Duration)>,
     /// The largest clock jump a `ClockSkew` draws.
     #[serde(default = "default_skew")]
     pub max_skew: Duration,
+    /// How many faults may be in force at once (1, the default: one at a time).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: Spanned<u32>,
+    /// The extra latency a `Slow` fault adds to each message (default 100-800ms).
+    #[serde(default = "default_slow", deserialize_with = "spanned_latency")]
+    pub slow: Spanned<Latency>,
+}
+
+/// Swarm mode's bounds when the file gives none.
+pub(crate) const SWARM_EVERY: (Duration, Duration) =
+    (Duration::from_millis(20), Duration::from_millis(2_000));
+pub(crate) const SWARM_LASTING: (Duration, Duration) =
+    (Duration::from_millis(20), Duration::from_millis(2_000));
+/// The most link loss and duplication swarm mode draws.
+pub(crate) const SWARM_MAX_LOSS: f64 = 0.1;
+pub(crate) const SWARM_MAX_DUPLICATE: f64 = 0.1;
+
+fn default_concurrency() -> Spanned<u32> {
+    Spanned::new(1)
 }
 
 fn default_skew() -> Duration {
@@ -393,15 +469,40 @@ fn default_skew() -> Duration {
 
 impl NemesisSpec {
     pub(crate) fn to_nemesis(&self) -> Nemesis {
+        let every = self.every.unwrap_or(SWARM_EVERY);
+        let lasting = self.lasting.unwrap_or(SWARM_LASTING);
         Nemesis {
             faults: self.faults.clone(),
             start: self.start,
             stop: self.stop.value,
-            interval_min: self.every.0,
-            interval_max: self.every.1,
-            duration_min: self.lasting.0,
-            duration_max: self.lasting.1,
+            interval_min: every.0,
+            interval_max: every.1,
+            duration_min: lasting.0,
+            duration_max: lasting.1,
             max_skew: self.max_skew,
+        }
+    }
+
+    /// The bounds swarm mode draws within, for a protocol that survives `max_drift_ppm`.
+    pub(crate) fn swarm_bounds(&self, max_drift_ppm: i64) -> sim_core::SwarmBounds {
+        sim_core::SwarmBounds {
+            faults: self.faults.clone(),
+            start: self.start,
+            stop: self.stop.value,
+            every: self.every.unwrap_or(SWARM_EVERY),
+            lasting: self.lasting.unwrap_or(SWARM_LASTING),
+            max_skew: self.max_skew,
+            max_concurrency: self.concurrency.value,
+            max_loss: SWARM_MAX_LOSS,
+            max_duplicate: SWARM_MAX_DUPLICATE,
+            max_drift_ppm,
+        }
+    }
+
+    pub(crate) fn options(&self) -> sim_core::NemesisOptions {
+        sim_core::NemesisOptions {
+            concurrency: self.concurrency.value,
+            slow: self.slow.value,
         }
     }
 }

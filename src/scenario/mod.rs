@@ -19,7 +19,9 @@ pub(crate) use span::{parse_span, with_integer_bound};
 use file::{File, NodesSpec};
 use indexmap::IndexMap;
 use protocols::Workload;
-use sim_core::{Addr, ClientId, Duration, Fault, LinkConfig, NodeId, SimRng, Time, TraceLevel};
+use sim_core::{
+    Addr, ClientId, Duration, Fault, LinkConfig, NodeId, SimRng, SwarmDraw, Time, TraceLevel,
+};
 use std::sync::Arc;
 
 /// A parsed and checked scenario.
@@ -56,6 +58,9 @@ pub struct Scenario {
     /// The sometimes-properties the run must reach (checked against the protocol by
     /// [`crate::runner::Prepared`]).
     pub(crate) reach: Vec<Spanned<String>>,
+    /// The config was replaced (swarm draws pinned by [`Scenario::pin_swarm`]): write it
+    /// from `config`, not as the file had it.
+    pub(crate) config_pinned: bool,
 }
 
 impl Scenario {
@@ -169,6 +174,7 @@ impl Scenario {
                 .map_or(TraceLevel::Summary, TraceSetting::level),
             expect: parsed.expect,
             reach: parsed.reach,
+            config_pinned: false,
         };
         scenario.validate()?;
         Ok(scenario)
@@ -416,9 +422,39 @@ impl Scenario {
         }
         self.validate_faults()?;
         if let Some(n) = &self.nemesis {
-            let nem = n.value.to_nemesis();
-            if let Err(e) = nem.validate() {
+            if !n.value.swarm && (n.value.every.is_none() || n.value.lasting.is_none()) {
+                let field = if n.value.every.is_none() {
+                    "every"
+                } else {
+                    "lasting"
+                };
+                return Err(self
+                    .error(n.span.clone(), format!("the nemesis has no `{field}`"))
+                    .label(format!("expected `{field}: (\"min\", \"max\")`"))
+                    .help("write e.g. `every: (\"1s\", \"3s\"), lasting: (\"500ms\", \"2s\")`, or `swarm: true` to draw them per seed"));
+            }
+            let checked = if n.value.swarm {
+                n.value.swarm_bounds(0).validate()
+            } else {
+                n.value.to_nemesis().validate()
+            };
+            if let Err(e) = checked {
                 return Err(self.error(n.span.clone(), e).label("invalid nemesis"));
+            }
+            let c = &n.value.concurrency;
+            if c.value == 0 || c.value > sim_core::MAX_CONCURRENCY {
+                return Err(self
+                    .error(
+                        c.span.clone(),
+                        format!("a nemesis concurrency of {}", c.value),
+                    )
+                    .label(format!("expected 1 to {}", sim_core::MAX_CONCURRENCY))
+                    .help("1 runs one fault at a time (the default); 2 or 3 let faults overlap"));
+            }
+            if let Err(e) = n.value.slow.value.validate() {
+                return Err(self
+                    .error(n.value.slow.span.clone(), e)
+                    .label("invalid latency"));
             }
             if n.value.stop.value > self.duration.value {
                 return Err(self
@@ -562,6 +598,14 @@ impl Scenario {
                             .help("real clocks drift by tens of ppm; 100000 is already a clock 10% fast"));
                     }
                 }
+                FaultSpec::Slow { node, from, to, .. } | FaultSpec::Clog { node, from, to, .. } => {
+                    self.delay_links(self.faults[i].span.clone(), node, from, to)?;
+                    if let FaultSpec::Slow { by, .. } = fault {
+                        if let Err(e) = by.value.validate() {
+                            return Err(self.error(by.span.clone(), e).label("invalid latency"));
+                        }
+                    }
+                }
                 FaultSpec::SetLoss { from, to, .. }
                 | FaultSpec::SetDuplicate { from, to, .. }
                 | FaultSpec::SetLatency { from, to, .. } => {
@@ -576,6 +620,32 @@ impl Scenario {
                         }
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// A slow-down or clog names either a `node` or a link (`from` and `to`).
+    fn delay_links(
+        &self,
+        span: Span,
+        node: &Option<Spanned<String>>,
+        from: &Option<Spanned<String>>,
+        to: &Option<Spanned<String>>,
+    ) -> Result<(), ScenarioError> {
+        match (node, from, to) {
+            (Some(n), None, None) => {
+                self.resolve(n, false)?;
+            }
+            (None, Some(f), Some(t)) => {
+                self.resolve(f, false)?;
+                self.resolve(t, false)?;
+            }
+            _ => {
+                return Err(self
+                    .error(span, "a slow-down or clog needs a node, or a link")
+                    .label("expected `node: \"n2\"`, or both `from` and `to`")
+                    .help("write Slow(node: \"n2\", for: \"2s\") or Clog(from: \"n1\", to: \"n2\", for: \"1s\")"));
             }
         }
         Ok(())
@@ -604,39 +674,143 @@ impl Scenario {
     }
 
     /// The faults in the order the engine gets them: the timed faults in file order (a
-    /// pause expands to a pause and its resume), then the nemesis's draws for `seed`.
-    pub fn fault_schedule(&self, seed: u64) -> Vec<(Time, Fault)> {
+    /// pause expands to a pause and its resume), then the nemesis's draws for `seed`. In
+    /// swarm mode, `swarm` is the seed's draw: each node's drift at time zero, then the
+    /// drawn nemesis's schedule.
+    pub fn fault_schedule(&self, seed: u64, swarm: Option<&SwarmDraw>) -> Vec<(Time, Fault)> {
         let mut out = Vec::new();
         for f in &self.faults {
             let (at, spec) = &f.value;
             let t = Time::ZERO.plus(at.value);
             self.lower(t, spec, &mut out);
         }
-        if let Some(n) = &self.nemesis {
-            let mut rng = SimRng::new(seed, "nemesis");
-            out.extend(
-                n.value
-                    .to_nemesis()
-                    .schedule(&mut rng, self.nodes.len() as u32),
-            );
-        }
+        out.extend(self.nemesis_schedule(seed, swarm));
         out
     }
 
     /// When the faults stop for `seed` (the liveness phase begins): the later of the
     /// nemesis's `stop` and the last timed fault (a pause counts until it resumes).
-    pub fn faults_stop(&self, seed: u64) -> Time {
+    pub fn faults_stop(&self, seed: u64, swarm: Option<&SwarmDraw>) -> Time {
         let last = self
-            .fault_schedule(seed)
+            .fault_schedule(seed, swarm)
             .iter()
             .map(|(t, _)| *t)
             .max()
             .unwrap_or(Time::ZERO);
-        let stop = self
-            .nemesis
-            .as_ref()
-            .map_or(Time::ZERO, |n| Time::ZERO.plus(n.value.to_nemesis().stop));
+        let stop = self.nemesis.as_ref().map_or(Time::ZERO, |n| match swarm {
+            Some(d) if n.value.swarm => Time::ZERO.plus(d.nemesis.stop),
+            _ => Time::ZERO.plus(n.value.to_nemesis().stop),
+        });
         last.max(stop)
+    }
+
+    /// What the nemesis (plain or swarm) adds to the timed faults for `seed`.
+    fn nemesis_schedule(&self, seed: u64, swarm: Option<&SwarmDraw>) -> Vec<(Time, Fault)> {
+        let Some(n) = &self.nemesis else {
+            return Vec::new();
+        };
+        let mut rng = SimRng::new(seed, "nemesis");
+        let nodes = self.nodes.len() as u32;
+        match swarm {
+            Some(d) if n.value.swarm => {
+                let mut out: Vec<(Time, Fault)> = d
+                    .drift_ppm
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, ppm)| **ppm != 0)
+                    .map(|(i, ppm)| (Time::ZERO, Fault::ClockDrift(NodeId(i as u32), *ppm)))
+                    .collect();
+                out.extend(d.nemesis.schedule_with(&d.options, &mut rng, nodes));
+                out
+            }
+            _ => n
+                .value
+                .to_nemesis()
+                .schedule_with(&n.value.options(), &mut rng, nodes),
+        }
+    }
+
+    /// Is the nemesis in swarm mode?
+    pub fn is_swarm(&self) -> bool {
+        self.nemesis.as_ref().is_some_and(|n| n.value.swarm)
+    }
+
+    /// Swarm mode's draw for `seed` (from the seed's `swarm` stream), for a protocol that
+    /// survives clock drift up to `max_drift_ppm`; `None` unless the nemesis is a swarm.
+    pub fn swarm_draw(&self, seed: u64, max_drift_ppm: i64) -> Option<SwarmDraw> {
+        let n = self.nemesis.as_ref().filter(|n| n.value.swarm)?;
+        let mut rng = SimRng::new(seed, "swarm");
+        Some(
+            n.value
+                .swarm_bounds(max_drift_ppm)
+                .draw(&mut rng, self.nodes.len()),
+        )
+    }
+
+    /// The same scenario without swarm mode, its draw for `seed` pinned as plain fields:
+    /// the network's latency, loss and duplication, each node's drift and the nemesis's
+    /// faults as timed faults, and (if given) the protocol config as drawn. It runs for
+    /// `seed` exactly as the swarm did.
+    pub fn pin_swarm(&self, seed: u64, draw: &SwarmDraw, config_ron: Option<String>) -> Scenario {
+        let mut out = self.clone();
+        let drawn = self.nemesis_schedule(seed, Some(draw));
+        out.nemesis = None;
+        out.network.latency = Spanned::new(draw.latency);
+        out.network.loss = draw.loss;
+        out.network.duplicate = draw.duplicate;
+        let mut network = format!(
+            "(latency: {}, loss: {}, duplicate: {}",
+            draw.latency,
+            draw.loss.value(),
+            draw.duplicate.value()
+        );
+        if !self.network.links.is_empty() {
+            let links: Vec<&str> = self
+                .network
+                .links
+                .iter()
+                .map(|l| &self.source[l.span.clone()])
+                .collect();
+            network.push_str(&format!(", links: [{}]", links.join(", ")));
+        }
+        network.push(')');
+        out.network_text = Some(out.append_text(&network));
+        if let Some(config) = config_ron {
+            out.config = Some(out.append_text(&config));
+            out.config_pinned = true;
+        }
+        out.push_drawn(&drawn);
+        out
+    }
+
+    /// Adds `text` after the file's source (where nothing else points) and returns its
+    /// span, so a written-back scenario can quote it like any other section.
+    fn append_text(&mut self, text: &str) -> Span {
+        let mut src = String::with_capacity(self.source.len() + text.len() + 1);
+        src.push_str(&self.source);
+        src.push('\n');
+        let start = src.len();
+        src.push_str(text);
+        self.source = Arc::from(src);
+        start..start + text.len()
+    }
+
+    /// The links of a checked slow-down or clog.
+    fn delay_on(
+        &self,
+        node: &Option<Spanned<String>>,
+        from: &Option<Spanned<String>>,
+        to: &Option<Spanned<String>>,
+    ) -> sim_core::DelayOn {
+        let addr = |n: &Spanned<String>| self.resolve(n, false).expect("validated name");
+        match (node, from, to) {
+            (Some(n), _, _) => sim_core::DelayOn::Endpoint(addr(n)),
+            (None, Some(f), Some(t)) => sim_core::DelayOn::Link {
+                from: addr(f),
+                to: addr(t),
+            },
+            _ => unreachable!("validated: a node or a link"),
+        }
     }
 
     /// Turns one checked fault into engine faults (names were resolved by `validate`).
@@ -693,6 +867,26 @@ impl Scenario {
                     ..Default::default()
                 },
             },
+            FaultSpec::Slow {
+                node,
+                from,
+                to,
+                by,
+                r#for,
+            } => Fault::Slow {
+                on: self.delay_on(node, from, to),
+                by: by.value,
+                until: t.plus(r#for.value),
+            },
+            FaultSpec::Clog {
+                node,
+                from,
+                to,
+                r#for,
+            } => Fault::Clog {
+                on: self.delay_on(node, from, to),
+                until: t.plus(r#for.value),
+            },
             FaultSpec::SetLatency { from, to, latency } => Fault::SetLink {
                 from: from.as_ref().map(addr),
                 to: to.as_ref().map(addr),
@@ -709,21 +903,31 @@ impl Scenario {
     /// so they can be read, edited and shrunk. Runs identically for that seed.
     pub fn materialize(&self, seed: u64) -> Scenario {
         let mut out = self.clone();
-        let Some(n) = out.nemesis.take() else {
+        if out.nemesis.is_none() {
             return out;
-        };
-        let mut rng = SimRng::new(seed, "nemesis");
-        let drawn = n
-            .value
-            .to_nemesis()
-            .schedule(&mut rng, self.nodes.len() as u32);
+        }
+        let drawn = self.nemesis_schedule(seed, None);
+        out.nemesis = None;
+        out.push_drawn(&drawn);
+        out
+    }
+
+    /// Appends engine faults drawn by a nemesis as timed faults (a pause with its resume
+    /// becomes one `Pause(for: ...)`).
+    fn push_drawn(&mut self, drawn: &[(Time, Fault)]) {
+        let out = self;
+        let nodes = out.nodes.clone();
         let name = |a: &Addr| {
             Spanned::new(match a {
-                Addr::Node(n) => self.nodes[n.index()].clone(),
+                Addr::Node(n) => nodes[n.index()].clone(),
                 Addr::Client(c) => client_name(c.0),
             })
         };
         let names = |v: &[Addr]| v.iter().map(name).collect::<Vec<_>>();
+        let delay_names = |on: &sim_core::DelayOn| match on {
+            sim_core::DelayOn::Endpoint(a) => (Some(name(a)), None, None),
+            sim_core::DelayOn::Link { from, to } => (None, Some(name(from)), Some(name(to))),
+        };
         let mut used = vec![false; drawn.len()];
         for i in 0..drawn.len() {
             if used[i] {
@@ -776,11 +980,29 @@ impl Scenario {
                 }
                 Fault::CorruptRecord(n) => FaultSpec::CorruptRecord(name(&Addr::Node(*n))),
                 Fault::SetLink { .. } => continue,
+                Fault::Slow { on, by, until } => {
+                    let (node, from, to) = delay_names(on);
+                    FaultSpec::Slow {
+                        node,
+                        from,
+                        to,
+                        by: Spanned::new(*by),
+                        r#for: Spanned::new(until.since(*t)),
+                    }
+                }
+                Fault::Clog { on, until } => {
+                    let (node, from, to) = delay_names(on);
+                    FaultSpec::Clog {
+                        node,
+                        from,
+                        to,
+                        r#for: Spanned::new(until.since(*t)),
+                    }
+                }
             };
             out.faults
                 .push(Spanned::new((Spanned::new(t.elapsed()), spec)));
         }
-        out
     }
 
     /// The scenario as a RON file that `faultline run` reads back.

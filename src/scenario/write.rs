@@ -13,7 +13,19 @@ pub(super) fn to_ron(s: &Scenario) -> String {
     if !s.description.is_empty() {
         let _ = writeln!(o, "    description: {:?},", s.description);
     }
-    let _ = writeln!(o, "    protocol: {},", &src[s.protocol_text.clone()]);
+    match (&s.config, s.config_pinned) {
+        (Some(c), true) => {
+            let _ = writeln!(
+                o,
+                "    protocol: (name: {:?}, config: {}),",
+                s.protocol.value,
+                &src[c.clone()]
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "    protocol: {},", &src[s.protocol_text.clone()]);
+        }
+    }
     let _ = writeln!(o, "    cluster: {},", &src[s.cluster_text.clone()]);
     if let Some(n) = &s.network_text {
         let _ = writeln!(o, "    network: {},", &src[n.clone()]);
@@ -110,6 +122,7 @@ fn latency(l: &Latency) -> String {
             min.to_string(),
             max.to_string()
         ),
+        Latency::LongTail { .. } => l.to_string(),
     }
 }
 
@@ -193,6 +206,34 @@ impl fmt::Display for FaultSpec {
                     latency(&l.value)
                 )
             }
+            FaultSpec::Slow {
+                node,
+                from,
+                to,
+                by,
+                r#for,
+            } => write!(
+                f,
+                "Slow({}{}by: {}, for: {:?})",
+                node.as_ref()
+                    .map_or(String::new(), |n| format!("node: {}, ", name(n))),
+                link(from, to),
+                latency(&by.value),
+                r#for.value.to_string()
+            ),
+            FaultSpec::Clog {
+                node,
+                from,
+                to,
+                r#for,
+            } => write!(
+                f,
+                "Clog({}{}for: {:?})",
+                node.as_ref()
+                    .map_or(String::new(), |n| format!("node: {}, ", name(n))),
+                link(from, to),
+                r#for.value.to_string()
+            ),
         }
     }
 }

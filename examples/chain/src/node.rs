@@ -136,6 +136,7 @@ impl Process for Node {
             } else {
                 KvResponse::NotLeader {
                     hint: Some(tail(ctx)),
+                    has_entry: false,
                 }
             };
             ctx.reply(client, id, response);
@@ -143,8 +144,15 @@ impl Process for Node {
             self.append(ctx, Entry { id, request });
             self.forward(ctx);
         } else {
+            // Refused here, but a forward may already have brought this update: then
+            // it may still take effect, and the client must not count it as failed.
+            let has_entry = ctx
+                .durable()
+                .log
+                .iter()
+                .any(|e| e.request.client == request.client && e.request.seq == request.seq);
             let hint = Some(head());
-            ctx.reply(client, id, KvResponse::NotLeader { hint });
+            ctx.reply(client, id, KvResponse::NotLeader { hint, has_entry });
         }
     }
 

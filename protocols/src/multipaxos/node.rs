@@ -577,7 +577,11 @@ impl Node {
         request: KvRequest,
     ) {
         if self.role != Role::Leader {
-            ctx.reply(client, id, KvResponse::NotLeader { hint: self.leader });
+            let refusal = KvResponse::NotLeader {
+                hint: self.leader,
+                has_entry: false,
+            };
+            ctx.reply(client, id, refusal);
             return;
         }
         let slot = self.next_slot;

@@ -269,7 +269,11 @@ impl Node {
                     self.become_candidate(ctx);
                 }
             }
-            (Role::Candidate, false) if term == current => {
+            // A grant from an earlier term was a vote for an earlier candidacy: it says
+            // nothing about this one (bug knob `count_stale_votes` counts it anyway).
+            (Role::Candidate, false)
+                if term == current || (ctx.config().count_stale_votes && term < current) =>
+            {
                 self.votes.insert(from.0);
                 if self.has_majority(ctx) {
                     self.become_leader(ctx);

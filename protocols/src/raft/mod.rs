@@ -115,6 +115,9 @@ documented! {
         /// The leader measures its lease on its wall clock instead of its monotonic clock, so
         /// a clock stepped back stretches the lease by the step.
         pub lease_on_wall_clock: bool,
+        /// A candidate counts a granted vote whatever the term of the reply, so a late
+        /// grant from an earlier candidacy counts towards this one.
+        pub count_stale_votes: bool,
     }
     renamed: &[
         Renamed { old: "election_timeout_ms_min", new: "election_timeout_min", unit: "ms" },
@@ -142,6 +145,7 @@ impl Default for RaftConfig {
             forget_vote_on_restart: false,
             lease_without_clock_bound: false,
             lease_on_wall_clock: false,
+            count_stale_votes: false,
         }
     }
 }
@@ -533,6 +537,11 @@ pub const KNOBS: &[Knob] = &[
         mistake: "the leader measures its read lease on its wall clock instead of its monotonic clock: a ClockSkew step back by X stretches the lease by X, so a leader cut off from the others keeps answering reads while a new leader commits writes (stale reads); the lease protocol's knob of the same name is the same mistake",
         caught_by: "linearizable",
     },
+    Knob {
+        name: "count_stale_votes",
+        mistake: "a candidate counts a granted RequestVote reply without checking that its term is the candidate's current term: a grant that arrives late, from an earlier candidacy, counts towards this one, though the voter may have voted for another candidate since, so two leaders are elected in one term (only late messages show it: a reply must outlive an election timeout)",
+        caught_by: "election-safety",
+    },
 ];
 
 crate::sometimes! {
@@ -625,6 +634,43 @@ impl Protocol for RaftProtocol {
 
     fn history_model() -> Option<lincheck::ModelKind> {
         Some(lincheck::ModelKind::Kv)
+    }
+
+    /// Election timeouts of 100-300ms with a spread of 50-300ms, heartbeats of 10ms to a
+    /// third of the minimum timeout, PreVote and lease reads on or off, and a lease
+    /// drift bound of 5-50% (the drift swarm draws stays within 90% of it).
+    fn swarm_config(
+        config: &RaftConfig,
+        rng: &mut sim_core::SimRng,
+    ) -> (RaftConfig, Vec<(&'static str, String)>) {
+        let mut c = config.clone();
+        let ms = Duration::from_millis;
+        let min = rng.between(100, 300);
+        c.election_timeout_min = ms(min);
+        c.election_timeout_max = ms(min + rng.between(50, 300));
+        c.heartbeat = ms(rng.between(10, min / 3));
+        c.pre_vote = rng.below(2) == 1;
+        c.lease_read = rng.below(2) == 1;
+        c.lease_drift_bound_ppm = rng.between(50_000, 500_000);
+        let drawn = vec![
+            ("election_timeout_min", c.election_timeout_min.to_string()),
+            ("election_timeout_max", c.election_timeout_max.to_string()),
+            ("heartbeat", c.heartbeat.to_string()),
+            ("pre_vote", c.pre_vote.to_string()),
+            ("lease_read", c.lease_read.to_string()),
+            ("lease_drift_bound_ppm", c.lease_drift_bound_ppm.to_string()),
+        ];
+        (c, drawn)
+    }
+
+    /// With lease reads, 90% of the lease's drift bound; without, 10% (safety does not
+    /// rest on clocks then).
+    fn swarm_max_drift_ppm(config: &RaftConfig) -> i64 {
+        if config.lease_read {
+            (config.lease_drift_bound_ppm * 9 / 10) as i64
+        } else {
+            100_000
+        }
     }
 
     fn history_check(

@@ -1,0 +1,265 @@
+//! Swarm testing (Groce et al., "Swarm Testing", ISSTA 2012; TigerBeetle's
+//! `options_swarm`): each seed also draws the fault mix itself — which nemesis kinds are
+//! on, their rates and durations, how many overlap, the network's latency shape, loss
+//! and duplication, and each node's clock drift — within bounds. Runs then differ in
+//! kind, not only in detail, and a bug that one mix hides another exposes.
+//!
+//! Every draw comes from the seed's `swarm` stream, made for this alone, so nothing else
+//! (the network, the nodes, the nemesis's own schedule) shifts when a draw is added.
+
+use crate::fault::{Nemesis, NemesisFault, NemesisOptions};
+use crate::network::Latency;
+use crate::rng::{Probability, SimRng};
+use crate::time::Duration;
+
+/// What a swarm may draw from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwarmBounds {
+    /// The kinds it picks among (each on with probability 1/2, at least one).
+    pub faults: Vec<NemesisFault>,
+    pub start: Duration,
+    pub stop: Duration,
+    /// Bounds of the time between faults: the drawn `(min, max)` lies within them.
+    pub every: (Duration, Duration),
+    /// Bounds of each fault's length.
+    pub lasting: (Duration, Duration),
+    /// The largest clock jump a drawn `max_skew` may reach.
+    pub max_skew: Duration,
+    /// At most this many faults at once.
+    pub max_concurrency: u32,
+    /// The largest link loss and duplication probabilities.
+    pub max_loss: f64,
+    pub max_duplicate: f64,
+    /// The largest clock drift, either way, in ppm (the protocol's promise).
+    pub max_drift_ppm: i64,
+}
+
+/// One seed's draw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwarmDraw {
+    pub nemesis: Nemesis,
+    pub options: NemesisOptions,
+    /// The default link.
+    pub latency: Latency,
+    pub loss: Probability,
+    pub duplicate: Probability,
+    /// Each node's drift in ppm, in node order (all zero for "no drift").
+    pub drift_ppm: Vec<i64>,
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A duration between `lo` and `hi`, in whole milliseconds (readable when pinned).
+fn between(rng: &mut SimRng, lo: Duration, hi: Duration) -> Duration {
+    let (lo, hi) = (lo.as_nanos().div_ceil(1_000_000), hi.as_nanos() / 1_000_000);
+    ms(rng.between(lo, hi.max(lo)))
+}
+
+/// A duration between `lo` and `hi`, log-uniform in whole milliseconds: short spans are
+/// as likely as long ones per factor of ten, so a seed may draw a fault every 30ms or
+/// every second (swarm testing's point is runs that differ in kind).
+fn log_between(rng: &mut SimRng, lo: Duration, hi: Duration) -> Duration {
+    let lo_ms = (lo.as_nanos().div_ceil(1_000_000)).max(1) as f64;
+    let hi_ms = ((hi.as_nanos() / 1_000_000) as f64).max(lo_ms);
+    let u = rng.unit_f64();
+    let x = libm::exp(libm::log(lo_ms) + u * (libm::log(hi_ms) - libm::log(lo_ms)));
+    let floor = lo.as_nanos().div_ceil(1_000_000);
+    ms((libm::round(x) as u64).clamp(floor, (hi.as_nanos() / 1_000_000).max(floor)))
+}
+
+/// A probability up to `max`, zero half the time, in thousandths.
+fn probability(rng: &mut SimRng, max: f64) -> Probability {
+    let on = rng.below(2) == 1;
+    let p = rng.unit_f64() * max;
+    let p = if on {
+        (p * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    };
+    Probability::new(p.clamp(0.0, 1.0)).unwrap_or(Probability::ZERO)
+}
+
+impl SwarmBounds {
+    /// Checks the bounds, saying what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.every.0 > self.every.1 || self.every.1.is_zero() {
+            return Err(format!(
+                "swarm every ({}, {}): expected 0 < max and min <= max",
+                self.every.0, self.every.1
+            ));
+        }
+        if self.lasting.0 > self.lasting.1 {
+            return Err(format!(
+                "swarm lasting ({}, {}): expected min <= max",
+                self.lasting.0, self.lasting.1
+            ));
+        }
+        if self.start > self.stop {
+            return Err(format!(
+                "nemesis start {} is after its stop {}",
+                self.start, self.stop
+            ));
+        }
+        Ok(())
+    }
+
+    /// Draws one seed's fault mix from `rng` (the seed's `swarm` stream) for `nodes`.
+    pub fn draw(&self, rng: &mut SimRng, nodes: usize) -> SwarmDraw {
+        let kinds: &[NemesisFault] = if self.faults.is_empty() {
+            &NemesisFault::ALL
+        } else {
+            &self.faults
+        };
+        let mut faults: Vec<NemesisFault> = kinds
+            .iter()
+            .copied()
+            .filter(|_| rng.below(2) == 1)
+            .collect();
+        if faults.is_empty() {
+            faults.push(*rng.pick(kinds).expect("non-empty"));
+        }
+        let every_max = log_between(rng, self.every.0.max(ms(1)), self.every.1);
+        let every_min = log_between(rng, self.every.0, every_max);
+        let lasting_max = log_between(rng, self.lasting.0, self.lasting.1);
+        let lasting_min = log_between(rng, self.lasting.0, lasting_max);
+        let max_skew = between(rng, Duration::ZERO, self.max_skew);
+        let concurrency = rng.between(1, u64::from(self.max_concurrency.max(1))) as u32;
+        let slow_min = between(rng, ms(50), ms(200));
+        let slow_max = between(rng, slow_min, ms(1_000));
+        let latency = match rng.below(4) {
+            0 => Latency::Uniform {
+                min: ms(1),
+                max: ms(10),
+            },
+            1 => Latency::Uniform {
+                min: ms(1),
+                max: between(rng, ms(20), ms(60)),
+            },
+            2 => {
+                let slow = Probability::new(rng.between(5, 50) as f64 / 1000.0)
+                    .unwrap_or(Probability::ZERO);
+                let slow_min = between(rng, ms(50), ms(150));
+                Latency::LongTail {
+                    min: ms(1),
+                    max: ms(10),
+                    slow,
+                    slow_min,
+                    slow_max: between(rng, slow_min.max(ms(200)), ms(800)),
+                }
+            }
+            _ => Latency::Exponential {
+                mean: between(rng, ms(2), ms(10)),
+                max: between(rng, ms(100), ms(400)),
+            },
+        };
+        let loss = probability(rng, self.max_loss);
+        let duplicate = probability(rng, self.max_duplicate);
+        let drift = rng.below(2) == 1 && self.max_drift_ppm > 0;
+        let bound = self.max_drift_ppm.max(0) as u64;
+        let drift_ppm = (0..nodes)
+            .map(|_| {
+                if drift {
+                    rng.between(0, 2 * bound) as i64 - bound as i64
+                } else {
+                    0
+                }
+            })
+            .collect();
+        SwarmDraw {
+            nemesis: Nemesis {
+                faults,
+                start: self.start,
+                stop: self.stop,
+                interval_min: every_min,
+                interval_max: every_max,
+                duration_min: lasting_min,
+                duration_max: lasting_max,
+                max_skew,
+            },
+            options: NemesisOptions {
+                concurrency,
+                slow: Latency::Uniform {
+                    min: slow_min,
+                    max: slow_max,
+                },
+            },
+            latency,
+            loss,
+            duplicate,
+            drift_ppm,
+        }
+    }
+}
+
+impl SwarmDraw {
+    /// What was drawn, as `(name, value)` pairs in the scenario file's own notation.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let n = &self.nemesis;
+        let kinds: Vec<String> = n.faults.iter().map(|k| format!("{k:?}")).collect();
+        let drift: Vec<String> = self.drift_ppm.iter().map(|d| format!("{d:+}")).collect();
+        vec![
+            ("faults".into(), format!("[{}]", kinds.join(", "))),
+            (
+                "every".into(),
+                format!("(\"{}\", \"{}\")", n.interval_min, n.interval_max),
+            ),
+            (
+                "lasting".into(),
+                format!("(\"{}\", \"{}\")", n.duration_min, n.duration_max),
+            ),
+            ("concurrency".into(), self.options.concurrency.to_string()),
+            ("max_skew".into(), format!("\"{}\"", n.max_skew)),
+            ("slow".into(), self.options.slow.to_string()),
+            ("latency".into(), self.latency.to_string()),
+            ("loss".into(), self.loss.value().to_string()),
+            ("duplicate".into(), self.duplicate.value().to_string()),
+            ("drift_ppm".into(), format!("[{}]", drift.join(", "))),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounds() -> SwarmBounds {
+        SwarmBounds {
+            faults: Vec::new(),
+            start: ms(0),
+            stop: ms(10_000),
+            every: (ms(50), ms(2_000)),
+            lasting: (ms(50), ms(2_000)),
+            max_skew: ms(500),
+            max_concurrency: 3,
+            max_loss: 0.1,
+            max_duplicate: 0.1,
+            max_drift_ppm: 1_000,
+        }
+    }
+
+    #[test]
+    fn draws_are_seeded_within_bounds_and_vary() {
+        let b = bounds();
+        b.validate().unwrap();
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut conc = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let d = b.draw(&mut SimRng::new(seed, "swarm"), 5);
+            assert_eq!(d, b.draw(&mut SimRng::new(seed, "swarm"), 5));
+            d.nemesis.validate().unwrap();
+            d.latency.validate().unwrap();
+            assert!(!d.nemesis.faults.is_empty());
+            assert!(d.nemesis.interval_min >= ms(50) && d.nemesis.interval_max <= ms(2_000));
+            assert!(d.nemesis.duration_max <= ms(2_000));
+            assert!(d.loss.value() <= 0.1 && d.duplicate.value() <= 0.1);
+            assert!(d.drift_ppm.iter().all(|p| p.abs() <= 1_000));
+            assert!((1..=3).contains(&d.options.concurrency));
+            kinds.insert(d.nemesis.faults.len());
+            conc.insert(d.options.concurrency);
+        }
+        assert!(kinds.len() > 4, "the mix varies: {kinds:?}");
+        assert_eq!(conc.len(), 3);
+    }
+}
