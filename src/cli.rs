@@ -359,6 +359,16 @@ impl From<ScenarioError> for Failure {
 /// the subcommand, prints, and returns the exit code. The shipped binary calls it with
 /// [`Registry::builtin`]; a program of your own adds its protocols first.
 pub fn main(registry: Registry) -> ExitCode {
+    // Replay hints name the program that printed them (a user's own CLI is not `faultline`).
+    if let Some(name) = std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+    {
+        output::set_program(name);
+    }
     let cli = Cli::parse();
     match run(cli, &registry) {
         Ok(code) => code,

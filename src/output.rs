@@ -8,7 +8,20 @@ use std::fmt::Write as _;
 
 /// The exact command that replays `seed` of the scenario in `file`.
 pub fn replay_command(file: &str, seed: u64) -> String {
-    format!("faultline run {} --seed {seed}", shell_quote(file))
+    format!("{} run {} --seed {seed}", program(), shell_quote(file))
+}
+
+static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The command replay hints name: `faultline`, or the program a user built on
+/// [`crate::cli::main`] (set once when it starts, from how it was called).
+pub fn program() -> &'static str {
+    PROGRAM.get().map_or("faultline", String::as_str)
+}
+
+/// Names the program replay hints should call (the first call wins).
+pub fn set_program(name: &str) {
+    let _ = PROGRAM.set(name.to_string());
 }
 
 /// `s` quoted for a POSIX shell when it needs quoting.

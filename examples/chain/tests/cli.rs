@@ -56,6 +56,12 @@ fn run_sweep_shrink_and_check_determinism_work_for_the_chain() {
         "{}",
         text(&o)
     );
+    // The replay hint names this program, not `faultline`, which does not know the chain.
+    assert!(
+        text(&o).contains("replay: chain-replication run scenarios/ack-at-head.ron --seed "),
+        "{}",
+        text(&o)
+    );
 
     let o = cli(&[
         "sweep",
