@@ -154,6 +154,20 @@ fn first_violation(
                             found.fetch_min(seed, Ordering::Relaxed);
                             return Some((seed, v.check.clone()));
                         }
+                        // Knob off, a run cut short by the engine's self-checks or the
+                        // runaway bound, or ended early, is as much a failure as a
+                        // violation (undecided is not: the history checker's budget).
+                        if check.is_none()
+                            && matches!(
+                                r.outcome,
+                                runner::Outcome::EngineError { .. }
+                                    | runner::Outcome::Runaway { .. }
+                                    | runner::Outcome::Incomplete { .. }
+                            )
+                        {
+                            found.fetch_min(seed, Ordering::Relaxed);
+                            return Some((seed, faultline::output::outcome_name(&r.outcome)));
+                        }
                     }
                     None
                 })

@@ -62,6 +62,11 @@ impl SelfCheck {
         self.log.retain(|r| r.removed > oldest_in_flight);
     }
 
+    /// The generation a message held for a paused node carries: it has arrived (it waits
+    /// in the node's buffer, as a process stopped by a GC pause finds its socket's data
+    /// when it wakes), so no cut added after it arrived can have separated it.
+    pub(crate) const ARRIVED: u32 = u32::MAX;
+
     /// Did a cut separate `from` and `to` at any time since generation `sent`?
     #[inline]
     pub(crate) fn crossed_cut(&self, from: u32, to: u32, sent: u32) -> bool {
@@ -189,6 +194,49 @@ mod tests {
             sim.schedule(ms(at), f);
         }
         sim.run()
+    }
+
+    /// A cut added while a paused node holds messages that had arrived before it does not
+    /// make their delivery on resume an engine error (overlapping faults: the nemesis with
+    /// `concurrency` above 1 pauses and cuts at once).
+    #[test]
+    fn messages_held_by_a_paused_node_survive_a_later_cut() {
+        for seed in 0..20 {
+            let mut c = SimConfig::new(seed, 4, Limits::time(Duration::from_secs(1)));
+            c.link = LinkConfig {
+                latency: Latency::Uniform {
+                    min: Duration::from_millis(1),
+                    max: Duration::from_millis(20),
+                },
+                loss: Probability::new(0.0).unwrap(),
+                duplicate: Probability::new(0.2).unwrap(),
+            };
+            c.trace = TraceLevel::Off;
+            let mut sim: Simulation<Chatter> = Simulation::new(c, (), ()).unwrap();
+            let (n1, n3) = (NodeId(0), NodeId(2));
+            sim.schedule(ms(100), Fault::Pause(n3));
+            sim.schedule(ms(150), Fault::Isolate(n3));
+            sim.schedule(ms(200), Fault::Resume(n3));
+            sim.schedule(
+                ms(250),
+                Fault::Partition(vec![
+                    vec![Addr::Node(n1)],
+                    vec![Addr::Node(NodeId(1)), Addr::Node(n3), Addr::Node(NodeId(3))],
+                ]),
+            );
+            sim.schedule(ms(260), Fault::Pause(n1));
+            sim.schedule(ms(270), Fault::Heal);
+            sim.schedule(ms(280), Fault::Isolate(n1));
+            sim.schedule(ms(300), Fault::Resume(n1));
+            sim.schedule(ms(400), Fault::Heal);
+            let r = sim.run();
+            assert_eq!(
+                r.end,
+                EndReason::TimeLimit,
+                "seed {seed}: {:?}",
+                r.engine_error
+            );
+        }
     }
 
     #[test]

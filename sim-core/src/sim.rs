@@ -907,12 +907,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 return;
             }
             if self.paused[idx] && !self.bus.broken(BrokenPath::DeliverWhilePaused) {
+                // It has arrived: a cut added while it waits does not take it back.
                 self.meta[idx].parked.push(Ev::Deliver {
                     from,
                     to,
                     wire,
                     lost: false,
-                    sent,
+                    sent: crate::selfcheck::SelfCheck::ARRIVED,
                 });
                 return;
             }
@@ -1113,7 +1114,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             _ => None,
         };
         let queued = self.bus.queue.pending().filter_map(sent);
-        let parked = self.meta.iter().flat_map(|m| &m.parked).filter_map(sent);
+        // Held messages have arrived (`SelfCheck::ARRIVED`): no cut can matter to them.
+        let parked = self
+            .meta
+            .iter()
+            .flat_map(|m| &m.parked)
+            .filter_map(sent)
+            .filter(|&g| g != crate::selfcheck::SelfCheck::ARRIVED);
         queued
             .chain(parked)
             .min()
