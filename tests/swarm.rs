@@ -188,6 +188,9 @@ const NOT_FOUND: &[(&str, &str)] = &[
     ("raft", "lease_without_clock_bound"),
     ("raft", "lease_on_wall_clock"),
     ("paxos", "forget_promise_on_restart"),
+    ("lease", "fencing"),
+    ("lease", "fence_in_memory"),
+    ("lease", "lease_on_wall_clock"),
 ];
 
 #[test]
