@@ -15,6 +15,21 @@ fn load(path: &str) -> Scenario {
     Scenario::load(path).unwrap_or_else(|e| panic!("{}", e.render(false)))
 }
 
+/// Knobs switched on by a RON value other than `true`.
+const KNOB_ON: &[(&str, &str)] = &[("fencing", "false")];
+
+/// The config field that switches `knob` on, as RON: a knob named `field: value` (gossip's
+/// `lww: wall`) is written as named, one in [`KNOB_ON`] with its value, any other `: true`.
+fn knob_on(knob: &str) -> String {
+    if knob.contains(':') {
+        return knob.to_string();
+    }
+    match KNOB_ON.iter().find(|(k, _)| *k == knob) {
+        Some((_, value)) => format!("{knob}: {value}"),
+        None => format!("{knob}: true"),
+    }
+}
+
 /// The swarm file with one bug knob switched on.
 fn with_knob(path: &str, knob: &str) -> Scenario {
     let text = std::fs::read_to_string(path).expect("readable");
@@ -22,7 +37,7 @@ fn with_knob(path: &str, knob: &str) -> Scenario {
         text.contains("config: ("),
         "{path}: a swarm file writes `config: (...)`"
     );
-    let text = text.replacen("config: (", &format!("config: ({knob}: true, "), 1);
+    let text = text.replacen("config: (", &format!("config: ({}, ", knob_on(knob)), 1);
     Scenario::parse(path, &text).unwrap_or_else(|e| panic!("{}", e.render(false)))
 }
 
@@ -187,6 +202,12 @@ const NOT_FOUND: &[(&str, &str)] = &[
     ("raft", "lease_without_clock_bound"),
     ("raft", "lease_on_wall_clock"),
     ("paxos", "forget_promise_on_restart"),
+    ("lease", "fencing"),
+    ("lease", "fence_in_memory"),
+    ("lease", "lease_on_wall_clock"),
+    // Found once in 2,000 (seed 154) until the engine's cut self-check began to end that
+    // seed with an engine error (docs/BUG-FINDING.md, "Bully, lease, saga, gossip").
+    ("multipaxos", "forget_promise_on_restart"),
 ];
 
 #[test]

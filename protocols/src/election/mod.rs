@@ -261,6 +261,12 @@ impl Protocol for LeaseProtocol {
         election_checker(name, (config.liveness_from, config.liveness_bound))
     }
 
+    /// The drift the leader's lease arithmetic assumes (`max_drift_ppm`): swarm never
+    /// draws a clock that drifts beyond what the config promises to survive.
+    fn swarm_max_drift_ppm(config: &Self::Config) -> i64 {
+        i64::from(config.max_drift_ppm)
+    }
+
     fn client_config(workload: &Workload, _: &Self::Config) -> Result<(), String> {
         no_clients(Self::NAME, workload)
     }
