@@ -58,6 +58,50 @@ pub enum Fault {
     /// released within [`crate::network::CLOG_RELEASE_SPREAD`], in an order drawn from
     /// the seed, and then take the link's latency (FoundationDB's clogging).
     Clog { on: DelayOn, until: Time },
+    /// A fault whose node is chosen when it happens, not when it was drawn (Jepsen's
+    /// nemeses that target the primary): `fault` is written for a placeholder node and
+    /// applied to the node [`Pick`] names then. The engine records the chosen node under
+    /// the pick's slot, so the fault's end (`Pick::Slot`) reaches the same node.
+    Targeted { pick: Pick, fault: Box<Fault> },
+    /// From now until `until`, each time a node's handler sends at least one message, the
+    /// node crashes right after it with probability `p` (drawn from the run's own
+    /// `crash-after-send` stream) and restarts `restart.0..=restart.1` later: a crash at an
+    /// interesting moment (FoundationDB's BUGGIFY), between a message and what the sender
+    /// would have done next, rather than at a random instant.
+    CrashAfterSend {
+        p: crate::rng::Probability,
+        restart: (Duration, Duration),
+        until: Time,
+    },
+}
+
+/// Which node a [`Fault::Targeted`] reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// A node that believes it leads now ([`crate::Process::leads`]), up and not paused
+    /// (one drawn among several); if none does, any node that is up and not paused. Its
+    /// choice is kept under this slot. No such node: the fault is skipped.
+    Leader(u32),
+    /// The node kept under this slot by an earlier pick (the end of a targeted fault).
+    Slot(u32),
+}
+
+impl Pick {
+    pub fn slot(self) -> u32 {
+        match self {
+            Pick::Leader(k) | Pick::Slot(k) => k,
+        }
+    }
+}
+
+/// Whom a nemesis fault of one kind reaches (`target:` in a scenario's nemesis).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Target {
+    /// A node drawn when the schedule is drawn (the default).
+    #[default]
+    Random,
+    /// The node that leads when the fault starts (see [`Pick::Leader`]).
+    Leader,
 }
 
 /// The links a [`Fault::Slow`] or [`Fault::Clog`] applies to.
@@ -88,6 +132,33 @@ impl Fault {
             Fault::CorruptRecord(_) => "corrupt-record",
             Fault::Slow { .. } => "slow",
             Fault::Clog { .. } => "clog",
+            Fault::Targeted { fault, .. } => fault.kind(),
+            Fault::CrashAfterSend { .. } => "crash-after-send",
+        }
+    }
+
+    /// The same fault on node `n` instead of the node it names (a [`Fault::Targeted`]'s
+    /// placeholder); faults that name no single node are returned as they are.
+    pub fn with_node(&self, n: NodeId) -> Fault {
+        match self {
+            Fault::Isolate(_) => Fault::Isolate(n),
+            Fault::Crash(_) => Fault::Crash(n),
+            Fault::Restart(_) => Fault::Restart(n),
+            Fault::Pause(_) => Fault::Pause(n),
+            Fault::Resume(_) => Fault::Resume(n),
+            Fault::ClockSkew(_, by) => Fault::ClockSkew(n, *by),
+            Fault::ClockDrift(_, ppm) => Fault::ClockDrift(n, *ppm),
+            Fault::CorruptRecord(_) => Fault::CorruptRecord(n),
+            Fault::Slow { by, until, .. } => Fault::Slow {
+                on: DelayOn::Endpoint(Addr::Node(n)),
+                by: *by,
+                until: *until,
+            },
+            Fault::Clog { until, .. } => Fault::Clog {
+                on: DelayOn::Endpoint(Addr::Node(n)),
+                until: *until,
+            },
+            other => other.clone(),
         }
     }
 }
@@ -139,6 +210,14 @@ impl NemesisFault {
         )
     }
 
+    /// Can this kind reach the leader ([`Target::Leader`])? Every kind that names one node.
+    pub fn targetable(self) -> bool {
+        !matches!(
+            self,
+            NemesisFault::PartitionHalves | NemesisFault::Bridge
+        )
+    }
+
     /// Does this kind hold one node for a while (crash, pause, slow, clog)?
     fn holds_node(self) -> bool {
         matches!(
@@ -166,6 +245,15 @@ pub struct NemesisOptions {
     pub concurrency: u32,
     /// The extra latency of a `Slow` fault, drawn per message.
     pub slow: Latency,
+    /// Whom each kind of fault reaches, indexed like [`NemesisFault::ALL`]: a kind whose
+    /// target is [`Target::Leader`] (isolate, crash, pause, clock skew, corrupt record,
+    /// slow, clog) is written as a [`Fault::Targeted`]. All `Random` (the default) draws
+    /// exactly the schedule it always did.
+    pub targets: [Target; 9],
+    /// Turns on [`Fault::CrashAfterSend`] with this probability from the nemesis's start
+    /// to its stop, restarting after `crash_restart` (`None`, the default: off).
+    pub crash_after_send: Option<crate::rng::Probability>,
+    pub crash_restart: (Duration, Duration),
 }
 
 impl Default for NemesisOptions {
@@ -176,7 +264,18 @@ impl Default for NemesisOptions {
                 min: Duration::from_millis(100),
                 max: Duration::from_millis(800),
             },
+            targets: [Target::Random; 9],
+            crash_after_send: None,
+            crash_restart: (Duration::from_millis(1), Duration::from_millis(50)),
         }
+    }
+}
+
+impl NemesisOptions {
+    /// Whom faults of `kind` reach.
+    pub fn target(&self, kind: NemesisFault) -> Target {
+        let i = NemesisFault::ALL.iter().position(|k| *k == kind).expect("every kind");
+        self.targets[i]
     }
 }
 
@@ -252,10 +351,21 @@ impl Nemesis {
         nodes: u32,
     ) -> Vec<(Time, Fault)> {
         let mut busy = Vec::new();
-        let mut out = self.lane(options, rng, nodes, &mut busy);
+        let mut out = self.lane(options, rng, nodes, &mut busy, 0);
         for k in 1..options.concurrency.min(MAX_CONCURRENCY) {
             let mut lane_rng = SimRng::new(rng.next_u64(), &format!("nemesis/lane{k}"));
-            out.extend(self.lane(options, &mut lane_rng, nodes, &mut busy));
+            out.extend(self.lane(options, &mut lane_rng, nodes, &mut busy, k));
+        }
+        if let Some(p) = options.crash_after_send {
+            let stop = Time::ZERO.plus(self.stop);
+            out.push((
+                Time::ZERO.plus(self.start).min(stop),
+                Fault::CrashAfterSend {
+                    p,
+                    restart: options.crash_restart,
+                    until: stop,
+                },
+            ));
         }
         // Stable: equal times keep lane order, and lane 0 alone is already in order.
         out.sort_by_key(|(t, _)| *t);
@@ -269,8 +379,11 @@ impl Nemesis {
         rng: &mut SimRng,
         nodes: u32,
         busy: &mut Vec<Busy>,
+        lane: u32,
     ) -> Vec<(Time, Fault)> {
         let mut out = Vec::new();
+        // Slots of targeted faults: unique per lane, in draw order.
+        let mut slots = lane * 10_000;
         if nodes == 0 || self.faults.is_empty() {
             return out;
         }
@@ -297,7 +410,8 @@ impl Nemesis {
                 t = end;
                 continue;
             }
-            if kind.holds_node() {
+            let targeted = options.target(kind) == Target::Leader && kind.targetable();
+            if kind.holds_node() && !targeted {
                 let free = (0..nodes).map(|k| NodeId((node.0 + k) % nodes)).find(|n| {
                     !busy
                         .iter()
@@ -325,6 +439,7 @@ impl Nemesis {
                     node: None,
                 });
             }
+            let from = out.len();
             match kind {
                 NemesisFault::PartitionHalves | NemesisFault::Bridge if nodes >= 2 => {
                     rng.shuffle(&mut all);
@@ -394,6 +509,27 @@ impl Nemesis {
                     ));
                 }
                 _ => {}
+            }
+            if targeted {
+                // The faults just drawn for `node` reach whoever leads when they start;
+                // their end reaches the same node.
+                slots += 1;
+                let mut first = true;
+                for (_, f) in out.iter_mut().skip(from) {
+                    if matches!(f, Fault::Heal) {
+                        continue;
+                    }
+                    let pick = if first {
+                        Pick::Leader(slots)
+                    } else {
+                        Pick::Slot(slots)
+                    };
+                    first = false;
+                    *f = Fault::Targeted {
+                        pick,
+                        fault: Box::new(f.clone()),
+                    };
+                }
             }
             t = end;
         }

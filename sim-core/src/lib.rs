@@ -79,7 +79,9 @@ pub mod trace;
 
 pub use check::{Checker, View, Violation};
 pub use clock::{LocalClock, MAX_DRIFT_PPM};
-pub use fault::{DelayOn, Fault, MAX_CONCURRENCY, Nemesis, NemesisFault, NemesisOptions};
+pub use fault::{
+    DelayOn, Fault, MAX_CONCURRENCY, Nemesis, NemesisFault, NemesisOptions, Pick, Target,
+};
 pub use id::{Addr, ClientId, NodeId, RequestId, TimerId};
 pub use lincheck::{self, Value};
 pub use logical::{Causality, Hlc, Lamport, VectorClock};

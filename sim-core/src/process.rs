@@ -68,6 +68,13 @@ pub trait Process: Sized {
     fn on_synced(&mut self, ctx: &mut Ctx<'_, Self>, upto: u64) {
         let _ = (ctx, upto);
     }
+
+    /// Does this node believe it leads now (a Raft leader, a lease holder, a coordinator)?
+    /// Targeted faults ([`crate::Fault::Targeted`], a nemesis's `target: Leader`) reach
+    /// such a node. The default, for protocols without leaders: no.
+    fn leads(&self) -> bool {
+        false
+    }
 }
 
 /// A node's view of the world during one handler call. Everything it asks for happens in

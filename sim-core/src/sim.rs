@@ -315,6 +315,13 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     window_events: u64,
     runaway_found: Option<String>,
     engine_error: Option<String>,
+    /// The nodes targeted faults chose, by slot ([`Fault::Targeted`]).
+    slots: std::collections::BTreeMap<u32, NodeId>,
+    /// Draws among several leaders (or any node when none leads): only targeted faults.
+    target_rng: SimRng,
+    /// [`Fault::CrashAfterSend`] while in force, and its own stream.
+    crash_after_send: Option<(crate::rng::Probability, (Duration, Duration), Time)>,
+    crash_rng: SimRng,
 }
 
 impl<P: Process, C: Client<P>> Simulation<P, C> {
@@ -419,6 +426,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             window_events: 0,
             runaway_found: None,
             engine_error: None,
+            slots: std::collections::BTreeMap::new(),
+            target_rng: SimRng::new(seed, "nemesis/target"),
+            crash_after_send: None,
+            crash_rng: SimRng::new(seed, "crash-after-send"),
         })
     }
 
@@ -1008,8 +1019,57 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             storage: &self.storage,
             seed: self.seed,
         };
+        let sends = ctx.bus.stats.sends;
         f(state, &mut ctx);
+        let sent = self.bus.stats.sends > sends;
         self.run_checkers(NodeId(i));
+        if sent {
+            self.maybe_crash_after_send(i);
+        }
+    }
+
+    /// [`Fault::CrashAfterSend`]: node `i` just sent; it may crash now.
+    fn maybe_crash_after_send(&mut self, i: u32) {
+        let Some((p, (lo, hi), until)) = self.crash_after_send else {
+            return;
+        };
+        let now = self.bus.now;
+        if now >= until {
+            self.crash_after_send = None;
+            return;
+        }
+        if self.stopped || !self.crash_rng.chance(p) {
+            return;
+        }
+        let after = Duration::from_nanos(self.crash_rng.between(lo.as_nanos(), hi.as_nanos()));
+        self.apply_fault(Fault::Crash(NodeId(i)));
+        self.schedule(now.plus(after), Fault::Restart(NodeId(i)));
+    }
+
+    /// The node a targeted fault reaches now, kept under its slot.
+    fn pick(&mut self, pick: crate::fault::Pick) -> Option<NodeId> {
+        match pick {
+            crate::fault::Pick::Slot(k) => self.slots.get(&k).copied(),
+            crate::fault::Pick::Leader(k) => {
+                let live: Vec<NodeId> = (0..self.states.len())
+                    .filter(|&i| self.states[i].is_some() && !self.paused[i])
+                    .map(|i| NodeId(i as u32))
+                    .collect();
+                let leaders: Vec<NodeId> = live
+                    .iter()
+                    .copied()
+                    .filter(|n| self.states[n.index()].as_ref().is_some_and(P::leads))
+                    .collect();
+                let from = if leaders.is_empty() { live } else { leaders };
+                let n = match from.len() {
+                    0 => None,
+                    1 => Some(from[0]),
+                    _ => self.target_rng.pick(&from).copied(),
+                }?;
+                self.slots.insert(k, n);
+                Some(n)
+            }
+        }
     }
 
     fn with_client(&mut self, i: u32, f: impl FnOnce(&mut Option<C>, &mut ClientCtx<'_, P, C>)) {
@@ -1177,6 +1237,20 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     fn apply_fault(&mut self, fault: Fault) {
+        if let Fault::Targeted { pick, fault } = fault {
+            match self.pick(pick) {
+                Some(n) => self.apply_fault(fault.with_node(n)),
+                None => {
+                    self.bus.stats.faults += 1;
+                    self.record_fault(format!(
+                        "{} on slot {} skipped: no node is up and running",
+                        fault.kind(),
+                        pick.slot()
+                    ));
+                }
+            }
+            return;
+        }
         self.bus.stats.faults += 1;
         self.bus
             .fingerprint
@@ -1350,6 +1424,17 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     until: *until,
                 });
                 format!("clog {text} until {}", until.elapsed())
+            }
+            Fault::Targeted { .. } => unreachable!("resolved above"),
+            Fault::CrashAfterSend { p, restart, until } => {
+                self.crash_after_send = Some((*p, *restart, *until));
+                format!(
+                    "crash-after-send p={} restart {}..{} until {}",
+                    p.value(),
+                    restart.0,
+                    restart.1,
+                    until.elapsed()
+                )
             }
         };
         self.record_fault(text);

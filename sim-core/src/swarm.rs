@@ -7,7 +7,7 @@
 //! Every draw comes from the seed's `swarm` stream, made for this alone, so nothing else
 //! (the network, the nodes, the nemesis's own schedule) shifts when a draw is added.
 
-use crate::fault::{Nemesis, NemesisFault, NemesisOptions};
+use crate::fault::{Nemesis, NemesisFault, NemesisOptions, Target};
 use crate::network::Latency;
 use crate::rng::{Probability, SimRng};
 use crate::time::Duration;
@@ -167,6 +167,23 @@ impl SwarmBounds {
                 }
             })
             .collect();
+        // Drawn last, so that what was drawn before them is as it was without them.
+        // Each kind that names one node reaches the leader in half the seeds.
+        let mut targets = [Target::Random; 9];
+        for (i, kind) in NemesisFault::ALL.iter().enumerate() {
+            if kind.targetable() && rng.below(2) == 1 {
+                targets[i] = Target::Leader;
+            }
+        }
+        // Crash right after a send in half the seeds, with a per-send probability
+        // log-uniform in 0.05%..5%, restarting 1ms..100ms later.
+        let crash_after_send = (rng.below(2) == 1).then(|| {
+            let u = rng.unit_f64();
+            let p = libm::exp(libm::log(0.0005) + u * (libm::log(0.05) - libm::log(0.0005)));
+            Probability::new((p * 100_000.0).round() / 100_000.0).unwrap_or(Probability::ZERO)
+        });
+        let restart_max = log_between(rng, ms(1), ms(100));
+        let restart_min = log_between(rng, ms(1), restart_max);
         SwarmDraw {
             nemesis: Nemesis {
                 faults,
@@ -184,6 +201,9 @@ impl SwarmBounds {
                     min: slow_min,
                     max: slow_max,
                 },
+                targets,
+                crash_after_send,
+                crash_restart: (restart_min, restart_max),
             },
             latency,
             loss,
@@ -199,6 +219,11 @@ impl SwarmDraw {
         let n = &self.nemesis;
         let kinds: Vec<String> = n.faults.iter().map(|k| format!("{k:?}")).collect();
         let drift: Vec<String> = self.drift_ppm.iter().map(|d| format!("{d:+}")).collect();
+        let leader: Vec<String> = NemesisFault::ALL
+            .iter()
+            .filter(|k| n.faults.contains(k) && self.options.target(**k) == Target::Leader)
+            .map(|k| format!("{k:?}"))
+            .collect();
         vec![
             ("faults".into(), format!("[{}]", kinds.join(", "))),
             (
@@ -216,6 +241,19 @@ impl SwarmDraw {
             ("loss".into(), self.loss.value().to_string()),
             ("duplicate".into(), self.duplicate.value().to_string()),
             ("drift_ppm".into(), format!("[{}]", drift.join(", "))),
+            ("leader_targets".into(), format!("[{}]", leader.join(", "))),
+            (
+                "crash_after_send".into(),
+                match self.options.crash_after_send {
+                    Some(p) => format!(
+                        "{} restart (\"{}\", \"{}\")",
+                        p.value(),
+                        self.options.crash_restart.0,
+                        self.options.crash_restart.1
+                    ),
+                    None => "off".into(),
+                },
+            ),
         ]
     }
 }

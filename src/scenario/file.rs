@@ -368,6 +368,14 @@ pub enum FaultSpec {
         to: Option<Spanned<String>>,
         r#for: Spanned<Duration>,
     },
+    /// `CrashAfterSend(p: 0.01, restart: ("1ms", "50ms"), for: "5s")`: for `for`, a node
+    /// whose handler sent a message crashes right after it with probability `p`, and
+    /// restarts `restart` later (a crash at an interesting moment, like BUGGIFY).
+    CrashAfterSend {
+        p: Probability,
+        restart: (Duration, Duration),
+        r#for: Spanned<Duration>,
+    },
 }
 
 fn default_slow() -> Spanned<Latency> {
@@ -448,6 +456,15 @@ pub struct NemesisSpec {
     /// The extra latency a `Slow` fault adds to each message (default 100-800ms).
     #[serde(default = "default_slow", deserialize_with = "spanned_latency")]
     pub slow: Spanned<Latency>,
+    /// Whom the faults on one node reach: `Random` (the default: a node drawn with the
+    /// schedule) or `Leader` (whoever leads when the fault starts). Swarm mode draws it
+    /// per kind.
+    #[serde(default)]
+    pub target: sim_core::Target,
+    /// `crash_after_send: 0.01`: from `start` to `stop`, a node that just sent crashes
+    /// with this probability and restarts 1-50ms later (swarm mode draws it).
+    #[serde(default)]
+    pub crash_after_send: Option<Probability>,
 }
 
 /// Swarm mode's bounds when the file gives none.
@@ -503,6 +520,9 @@ impl NemesisSpec {
         sim_core::NemesisOptions {
             concurrency: self.concurrency.value,
             slow: self.slow.value,
+            targets: [self.target; 9],
+            crash_after_send: self.crash_after_send,
+            ..Default::default()
         }
     }
 }

@@ -20,7 +20,8 @@ use file::{File, NodesSpec};
 use indexmap::IndexMap;
 use protocols::Workload;
 use sim_core::{
-    Addr, ClientId, Duration, Fault, LinkConfig, NodeId, SimRng, SwarmDraw, Time, TraceLevel,
+    Addr, ClientId, Duration, Fault, LinkConfig, NodeId, Pick, SimRng, SwarmDraw, Time,
+    TraceLevel,
 };
 use std::sync::Arc;
 
@@ -299,6 +300,12 @@ impl Scenario {
         name: &Spanned<String>,
         nodes_only: bool,
     ) -> Result<Addr, ScenarioError> {
+        if name.value.starts_with('@') {
+            // A targeted fault's node (`"@leader:1"`, `"@1"`): a placeholder here; the
+            // fault is wrapped as `Fault::Targeted` when lowered.
+            self.target(name)?;
+            return Ok(Addr::Node(NodeId(0)));
+        }
         let endpoints = self.endpoints();
         match endpoints.get(name.value.as_str()) {
             Some(Addr::Client(_)) if nodes_only => Err(self
@@ -323,6 +330,26 @@ impl Scenario {
                     .label(format!("not a {what} of this scenario"))
                     .help(format!("expected one of {}", list(&valid))))
             }
+        }
+    }
+
+    /// A targeted fault's node: `"@leader:K"` (whoever leads when the fault happens, kept
+    /// as slot K) or `"@K"` (the node slot K chose earlier); `None` for a plain name.
+    pub(crate) fn target(&self, name: &Spanned<String>) -> Result<Option<Pick>, ScenarioError> {
+        let Some(rest) = name.value.strip_prefix('@') else {
+            return Ok(None);
+        };
+        let (leader, k) = match rest.strip_prefix("leader:") {
+            Some(k) => (true, k),
+            None => (false, rest),
+        };
+        match k.parse::<u32>() {
+            Ok(k) if leader => Ok(Some(Pick::Leader(k))),
+            Ok(k) => Ok(Some(Pick::Slot(k))),
+            Err(_) => Err(self
+                .error(name.span.clone(), format!("unknown target {:?}", name.value))
+                .label("not a target")
+                .help("expected \"@leader:N\" (the node that leads when the fault happens, kept as slot N) or \"@N\" (the node slot N chose)")),
         }
     }
 
@@ -534,7 +561,18 @@ impl Scenario {
                         self.duration.value
                     )));
             }
+            if target_node(fault).is_none() {
+                if let Some(n) = fault_names(fault).find(|n| n.value.starts_with('@')) {
+                    return Err(self
+                        .error(n.span.clone(), format!("target {:?} in a fault on several nodes or a link", n.value))
+                        .label("only for a fault on one node")
+                        .help("a target like \"@leader:1\" names the one node of Crash, Restart, Pause, Isolate, ClockSkew, ClockDrift, CorruptRecord, Slow(node: ...) or Clog(node: ...)"));
+                }
+            }
             match fault {
+                FaultSpec::Restart(n) if n.value.starts_with('@') => {
+                    self.target(n)?;
+                }
                 FaultSpec::Partition(groups) => {
                     if groups.len() < 2 {
                         return Err(self
@@ -553,6 +591,19 @@ impl Scenario {
                     right,
                 } => self.distinct(left.iter().chain(middle).chain(right), "bridge")?,
                 FaultSpec::Heal => {}
+                FaultSpec::CrashAfterSend { restart, .. } => {
+                    if restart.0 > restart.1 {
+                        return Err(self
+                            .error(
+                                self.faults[i].span.clone(),
+                                format!(
+                                    "restart ({}, {}): the shortest is above the longest",
+                                    restart.0, restart.1
+                                ),
+                            )
+                            .label("expected (min, max) with min <= max"));
+                    }
+                }
                 FaultSpec::Crash(n) => {
                     let id = self.node(n)?;
                     crashed[id.index()] = true;
@@ -826,8 +877,18 @@ impl Scenario {
             FaultSpec::Crash(n) => Fault::Crash(node(n)),
             FaultSpec::Restart(n) => Fault::Restart(node(n)),
             FaultSpec::Pause { node: n, r#for } => {
-                out.push((t, Fault::Pause(node(n))));
-                out.push((t.plus(r#for.value), Fault::Resume(node(n))));
+                let (pause, resume) = (Fault::Pause(node(n)), Fault::Resume(node(n)));
+                let end = t.plus(r#for.value);
+                match self.target(n).expect("validated target") {
+                    Some(pick) => {
+                        out.push((t, targeted(pick, pause)));
+                        out.push((end, targeted(Pick::Slot(pick.slot()), resume)));
+                    }
+                    None => {
+                        out.push((t, pause));
+                        out.push((end, resume));
+                    }
+                }
                 return;
             }
             FaultSpec::ClockSkew(n, by) => Fault::ClockSkew(node(n), by.value),
@@ -895,8 +956,17 @@ impl Scenario {
                     ..Default::default()
                 },
             },
+            FaultSpec::CrashAfterSend { p, restart, r#for } => Fault::CrashAfterSend {
+                p: *p,
+                restart: *restart,
+                until: t.plus(r#for.value),
+            },
         };
-        out.push((t, fault));
+        let pick = target_node(spec).and_then(|n| self.target(n).expect("validated target"));
+        match pick {
+            Some(pick) => out.push((t, targeted(pick, fault))),
+            None => out.push((t, fault)),
+        }
     }
 
     /// The same scenario with the nemesis's draws for `seed` written out as timed faults,
@@ -934,7 +1004,11 @@ impl Scenario {
                 continue;
             }
             let (t, f) = &drawn[i];
-            let spec = match f {
+            let (f, target) = match f {
+                Fault::Targeted { pick, fault } => (fault.as_ref(), Some(*pick)),
+                f => (f, None),
+            };
+            let mut spec = match f {
                 Fault::Partition(groups) => {
                     FaultSpec::Partition(groups.iter().map(|g| names(g)).collect())
                 }
@@ -957,8 +1031,13 @@ impl Scenario {
                 Fault::Restart(n) => FaultSpec::Restart(name(&Addr::Node(*n))),
                 Fault::Pause(n) => {
                     // Its resume is the next resume of the same node.
-                    let end = (i + 1..drawn.len())
-                        .find(|&j| matches!(drawn[j].1, Fault::Resume(m) if m == *n));
+                    let end = (i + 1..drawn.len()).find(|&j| match (&drawn[j].1, target) {
+                        (Fault::Resume(m), None) => m == n,
+                        (Fault::Targeted { pick, fault }, Some(p)) => {
+                            *pick == Pick::Slot(p.slot()) && matches!(**fault, Fault::Resume(_))
+                        }
+                        _ => false,
+                    });
                     let until = match end {
                         Some(j) => {
                             used[j] = true;
@@ -999,7 +1078,24 @@ impl Scenario {
                         r#for: Spanned::new(until.since(*t)),
                     }
                 }
+                Fault::CrashAfterSend { p, restart, until } => FaultSpec::CrashAfterSend {
+                    p: *p,
+                    restart: *restart,
+                    r#for: Spanned::new(until.since(*t)),
+                },
+                // Not drawn: a nemesis writes only one level of targeting.
+                Fault::Targeted { .. } => continue,
             };
+            if let Some(pick) = target {
+                let label = match pick {
+                    Pick::Leader(k) => format!("@leader:{k}"),
+                    Pick::Slot(k) => format!("@{k}"),
+                };
+                match target_node_mut(&mut spec) {
+                    Some(n) => *n = Spanned::new(label),
+                    None => continue,
+                }
+            }
             out.faults
                 .push(Spanned::new((Spanned::new(t.elapsed()), spec)));
         }
@@ -1126,4 +1222,83 @@ pub fn files_under(dir: &std::path::Path) -> std::io::Result<Vec<std::path::Path
     }
     out.sort();
     Ok(out)
+}
+
+fn targeted(pick: Pick, fault: Fault) -> Fault {
+    Fault::Targeted {
+        pick,
+        fault: Box::new(fault),
+    }
+}
+
+/// The one node a fault names, for the faults a target (`"@leader:1"`) may name.
+fn target_node(spec: &FaultSpec) -> Option<&Spanned<String>> {
+    match spec {
+        FaultSpec::Crash(n)
+        | FaultSpec::Restart(n)
+        | FaultSpec::Pause { node: n, .. }
+        | FaultSpec::ClockSkew(n, _)
+        | FaultSpec::ClockDrift(n, _)
+        | FaultSpec::Isolate(n)
+        | FaultSpec::CorruptRecord(n) => Some(n),
+        FaultSpec::Slow {
+            node: Some(n),
+            from: None,
+            to: None,
+            ..
+        }
+        | FaultSpec::Clog {
+            node: Some(n),
+            from: None,
+            to: None,
+            ..
+        } => Some(n),
+        _ => None,
+    }
+}
+
+/// Every name a fault writes.
+fn fault_names(spec: &FaultSpec) -> Box<dyn Iterator<Item = &Spanned<String>> + '_> {
+    match spec {
+        FaultSpec::Partition(groups) => Box::new(groups.iter().flatten()),
+        FaultSpec::OneWay { from, to } => Box::new(from.iter().chain(to)),
+        FaultSpec::Bridge {
+            left,
+            middle,
+            right,
+        } => Box::new(left.iter().chain(middle).chain(right)),
+        FaultSpec::Slow { node, from, to, .. } | FaultSpec::Clog { node, from, to, .. } => {
+            Box::new(node.iter().chain(from).chain(to))
+        }
+        FaultSpec::SetLoss { from, to, .. }
+        | FaultSpec::SetDuplicate { from, to, .. }
+        | FaultSpec::SetLatency { from, to, .. } => Box::new(from.iter().chain(to)),
+        other => Box::new(target_node(other).into_iter()),
+    }
+}
+
+/// [`target_node`], to rename it.
+fn target_node_mut(spec: &mut FaultSpec) -> Option<&mut Spanned<String>> {
+    match spec {
+        FaultSpec::Crash(n)
+        | FaultSpec::Restart(n)
+        | FaultSpec::Pause { node: n, .. }
+        | FaultSpec::ClockSkew(n, _)
+        | FaultSpec::ClockDrift(n, _)
+        | FaultSpec::Isolate(n)
+        | FaultSpec::CorruptRecord(n) => Some(n),
+        FaultSpec::Slow {
+            node: Some(n),
+            from: None,
+            to: None,
+            ..
+        }
+        | FaultSpec::Clog {
+            node: Some(n),
+            from: None,
+            to: None,
+            ..
+        } => Some(n),
+        _ => None,
+    }
 }

@@ -149,6 +149,14 @@ impl fmt::Display for FaultSpec {
                 write!(f, "Partition([{}])", gs.join(", "))
             }
             FaultSpec::Heal => f.write_str("Heal"),
+            FaultSpec::CrashAfterSend { p, restart, r#for } => write!(
+                f,
+                "CrashAfterSend(p: {}, restart: ({:?}, {:?}), for: {:?})",
+                p.value(),
+                restart.0.to_string(),
+                restart.1.to_string(),
+                r#for.value.to_string()
+            ),
             FaultSpec::Crash(n) => write!(f, "Crash({})", name(n)),
             FaultSpec::Restart(n) => write!(f, "Restart({})", name(n)),
             FaultSpec::Pause { node, r#for } => {

@@ -337,6 +337,11 @@ impl Process for BullyNode {
     type Request = ();
     type Response = ();
 
+    /// A coordinator.
+    fn leads(&self) -> bool {
+        matches!(self.role, Role::Coordinator { .. })
+    }
+
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
         let mut node = BullyNode {
             role: Role::Follower,

@@ -469,6 +469,11 @@ impl Process for LeaseNode {
     type Request = ();
     type Response = ();
 
+    /// A lease holder.
+    fn leads(&self) -> bool {
+        matches!(self.role, Role::Leader { .. })
+    }
+
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
         let mut node = LeaseNode {
             role: Role::Follower,

@@ -649,6 +649,11 @@ impl Process for Node {
     type Request = KvRequest;
     type Response = KvResponse;
 
+    /// A leader past phase 1.
+    fn leads(&self) -> bool {
+        self.is_leader()
+    }
+
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
         ctx.durable_mut().begin_event();
         let n = ctx.node_count();

@@ -294,6 +294,11 @@ impl Process for Node {
     type Request = ();
     type Response = ();
 
+    /// A proposer in phase 2 (its ballot's leader).
+    fn leads(&self) -> bool {
+        self.active && self.phase == Phase::Accepting
+    }
+
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
         let n = ctx.node_count();
         if ctx.restarted() && ctx.config().forget_promise_on_restart {

@@ -409,6 +409,11 @@ impl Process for Node {
     type Request = KvRequest;
     type Response = KvResponse;
 
+    /// A leader of its term.
+    fn leads(&self) -> bool {
+        self.role == Role::Leader
+    }
+
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
         if ctx.restarted() && ctx.config().forget_vote_on_restart {
             ctx.durable_mut().forget_vote();

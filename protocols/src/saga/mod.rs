@@ -410,6 +410,11 @@ impl Process for Node {
     type Request = Book;
     type Response = Booking;
 
+    /// The orchestrator.
+    fn leads(&self) -> bool {
+        matches!(self, Node::Hub(_))
+    }
+
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
         ctx.set_timer(ctx.config().retry_interval, Timer::Tick);
         if ctx.id() == HUB {

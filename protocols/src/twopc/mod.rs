@@ -398,6 +398,11 @@ impl Process for Node {
     type Request = Transfer;
     type Response = Outcome;
 
+    /// The coordinator.
+    fn leads(&self) -> bool {
+        matches!(self, Node::Coordinator(_))
+    }
+
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
         let id = ctx.id();
         let result = if ctx.config().is_coordinator(id) {
