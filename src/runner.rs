@@ -147,12 +147,28 @@ pub struct Swarm {
     pub draw: SwarmDraw,
     /// `(config field, value)` as drawn.
     pub params: Vec<(&'static str, String)>,
+    /// The workload as drawn ([`Scenario::swarm_workload`]), for scenarios with clients.
+    pub workload: Option<protocols::Workload>,
 }
 
 impl Swarm {
     /// Every drawn value: the draw's fields, then `config.<field>` for each parameter.
     pub fn fields(&self) -> Vec<(String, String)> {
         let mut out = self.draw.fields();
+        if let Some(w) = &self.workload {
+            out.push(("workload.keys".into(), w.keys.to_string()));
+            out.push((
+                "workload.mix".into(),
+                format!(
+                    "(read: {}, write: {}, cas: {}, append: {})",
+                    w.mix.read, w.mix.write, w.mix.cas, w.mix.append
+                ),
+            ));
+            out.push((
+                "workload.think".into(),
+                format!("(\"{}\", \"{}\")", w.think_min, w.think_max),
+            ));
+        }
         out.extend(
             self.params
                 .iter()
@@ -335,7 +351,15 @@ impl<P: Protocol> Prepared<P> {
         let draw = s
             .swarm_draw(seed, P::swarm_max_drift_ppm(&config))
             .expect("a swarm scenario draws");
-        (config, Some(Swarm { draw, params }))
+        let workload = s.swarm_workload(seed);
+        (
+            config,
+            Some(Swarm {
+                draw,
+                params,
+                workload,
+            }),
+        )
     }
 
     /// Builds the simulation for `seed` with everything scheduled, ready to run.
@@ -390,7 +414,8 @@ impl<P: Protocol> Prepared<P> {
         config.trace = trace;
         config.runaway = s.runaway();
         config.trace_budget = budget;
-        let clients = P::client_config(&s.workload, run_config)
+        let workload = s.swarm_workload(seed).unwrap_or_else(|| s.workload.clone());
+        let clients = P::client_config(&workload, run_config)
             .map_err(|e| s.error(s.workload_span.clone(), e))?;
         let mut sim: Simulation<P::Node, P::Client> =
             Simulation::new(config, run_config.clone(), clients)

@@ -127,6 +127,10 @@ pub(crate) struct Bus<P: Process> {
     pub(crate) broken: Option<BrokenPath>,
     /// The sometimes-properties reached so far (beside the trace, never in it).
     pub(crate) reached: crate::reach::Reached,
+    /// While [`crate::Fault::CrashAfterSend`] is in force: the message kinds seen (the
+    /// Debug form's first word), in the order first sent, and the ones sent during the
+    /// current handler (indexes into `kinds`). `None` otherwise (nothing is formatted).
+    pub(crate) send_kinds: Option<(Vec<String>, Vec<u32>)>,
 }
 
 impl<P: Process> Bus<P> {
@@ -260,6 +264,21 @@ impl<P: Process> Bus<P> {
     #[inline]
     pub(crate) fn transmit(&mut self, from: u32, to: u32, wire: Wire<P>) {
         self.stats.sends += 1;
+        if let (Some((kinds, sent)), Wire::Msg(m)) = (self.send_kinds.as_mut(), &wire) {
+            let text = format!("{:?}", m.0);
+            let end = text
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(text.len());
+            let kind = &text[..end];
+            let i = match kinds.iter().position(|k| k == kind) {
+                Some(i) => i,
+                None => {
+                    kinds.push(kind.to_string());
+                    kinds.len() - 1
+                }
+            };
+            sent.push(i as u32);
+        }
         self.message_event(K_SEND, from, to, &wire);
         if self.network.is_cut(from, to) && !self.broken(BrokenPath::SendIgnoresCut) {
             self.drop_message(from, to, &wire, DropReason::Partition);

@@ -65,12 +65,17 @@ pub enum Fault {
     Targeted { pick: Pick, fault: Box<Fault> },
     /// From now until `until`, each time a node's handler sends at least one message, the
     /// node crashes right after it with probability `p` (drawn from the run's own
-    /// `crash-after-send` stream) and restarts `restart.0..=restart.1` later: a crash at an
+    /// `crash-after-send` stream) and restarts `restart.0..=restart.1` later (log-uniform:
+    /// short restarts as likely as long ones per factor of ten): a crash at an
     /// interesting moment (FoundationDB's BUGGIFY), between a message and what the sender
     /// would have done next, rather than at a random instant.
     CrashAfterSend {
         p: crate::rng::Probability,
         restart: (Duration, Duration),
+        /// Only after sending a message of this kind: kinds are numbered from 0 in the
+        /// order the run first sends them (a message's kind is its Debug form's first
+        /// word); `None`: after any message.
+        kind: Option<u32>,
         until: Time,
     },
 }
@@ -254,6 +259,8 @@ pub struct NemesisOptions {
     /// to its stop, restarting after `crash_restart` (`None`, the default: off).
     pub crash_after_send: Option<crate::rng::Probability>,
     pub crash_restart: (Duration, Duration),
+    /// Only after a message of this kind (see [`Fault::CrashAfterSend`]).
+    pub crash_kind: Option<u32>,
 }
 
 impl Default for NemesisOptions {
@@ -267,6 +274,7 @@ impl Default for NemesisOptions {
             targets: [Target::Random; 9],
             crash_after_send: None,
             crash_restart: (Duration::from_millis(1), Duration::from_millis(50)),
+            crash_kind: None,
         }
     }
 }
@@ -363,6 +371,7 @@ impl Nemesis {
                 Fault::CrashAfterSend {
                     p,
                     restart: options.crash_restart,
+                    kind: options.crash_kind,
                     until: stop,
                 },
             ));

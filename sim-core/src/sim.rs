@@ -320,7 +320,7 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     /// Draws among several leaders (or any node when none leads): only targeted faults.
     target_rng: SimRng,
     /// [`Fault::CrashAfterSend`] while in force, and its own stream.
-    crash_after_send: Option<(crate::rng::Probability, (Duration, Duration), Time)>,
+    crash_after_send: Option<(crate::rng::Probability, (Duration, Duration), Time, Option<u32>)>,
     crash_rng: SimRng,
 }
 
@@ -386,6 +386,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 events: Vec::new(),
             },
             trace_budget: config.trace_budget,
+            send_kinds: None,
             trace_cut: None,
             next_id: 0,
             overflow: false,
@@ -1019,9 +1020,15 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             storage: &self.storage,
             seed: self.seed,
         };
-        let sends = ctx.bus.stats.sends;
+        if let Some((_, sent)) = ctx.bus.send_kinds.as_mut() {
+            sent.clear();
+        }
         f(state, &mut ctx);
-        let sent = self.bus.stats.sends > sends;
+        let sent = self
+            .bus
+            .send_kinds
+            .as_ref()
+            .is_some_and(|(_, sent)| !sent.is_empty());
         self.run_checkers(NodeId(i));
         if sent {
             self.maybe_crash_after_send(i);
@@ -1030,18 +1037,30 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// [`Fault::CrashAfterSend`]: node `i` just sent; it may crash now.
     fn maybe_crash_after_send(&mut self, i: u32) {
-        let Some((p, (lo, hi), until)) = self.crash_after_send else {
+        let Some((p, (lo, hi), until, kind)) = self.crash_after_send else {
             return;
         };
         let now = self.bus.now;
         if now >= until {
             self.crash_after_send = None;
+            self.bus.send_kinds = None;
             return;
+        }
+        if let Some(k) = kind {
+            let (_, sent) = self.bus.send_kinds.as_ref().expect("on while in force");
+            if !sent.contains(&k) {
+                return;
+            }
         }
         if self.stopped || !self.crash_rng.chance(p) {
             return;
         }
-        let after = Duration::from_nanos(self.crash_rng.between(lo.as_nanos(), hi.as_nanos()));
+        // Log-uniform: a restart within a message's latency (the interesting case: the
+        // node is back before what was sent to it lands) is as likely as a long one.
+        let (lo_ns, hi_ns) = (lo.as_nanos().max(1) as f64, hi.as_nanos().max(1) as f64);
+        let u = self.crash_rng.unit_f64();
+        let after = libm::exp(libm::log(lo_ns) + u * (libm::log(hi_ns) - libm::log(lo_ns)));
+        let after = Duration::from_nanos((after as u64).clamp(lo.as_nanos(), hi.as_nanos().max(lo.as_nanos())));
         self.apply_fault(Fault::Crash(NodeId(i)));
         self.schedule(now.plus(after), Fault::Restart(NodeId(i)));
     }
@@ -1426,10 +1445,22 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 format!("clog {text} until {}", until.elapsed())
             }
             Fault::Targeted { .. } => unreachable!("resolved above"),
-            Fault::CrashAfterSend { p, restart, until } => {
-                self.crash_after_send = Some((*p, *restart, *until));
+            Fault::CrashAfterSend {
+                p,
+                restart,
+                kind,
+                until,
+            } => {
+                self.crash_after_send = Some((*p, *restart, *until, *kind));
+                if self.bus.send_kinds.is_none() {
+                    self.bus.send_kinds = Some((Vec::new(), Vec::new()));
+                }
+                let which = match kind {
+                    Some(k) => format!(" of message kind #{k}"),
+                    None => String::new(),
+                };
                 format!(
-                    "crash-after-send p={} restart {}..{} until {}",
+                    "crash-after-send{which} p={} restart {}..{} until {}",
                     p.value(),
                     restart.0,
                     restart.1,

@@ -158,7 +158,7 @@ impl SwarmBounds {
         let duplicate = probability(rng, self.max_duplicate);
         let drift = rng.below(2) == 1 && self.max_drift_ppm > 0;
         let bound = self.max_drift_ppm.max(0) as u64;
-        let drift_ppm = (0..nodes)
+        let drift_ppm: Vec<i64> = (0..nodes)
             .map(|_| {
                 if drift {
                     rng.between(0, 2 * bound) as i64 - bound as i64
@@ -175,15 +175,37 @@ impl SwarmBounds {
                 targets[i] = Target::Leader;
             }
         }
-        // Crash right after a send in half the seeds, with a per-send probability
-        // log-uniform in 0.05%..5%, restarting 1ms..100ms later.
-        let crash_after_send = (rng.below(2) == 1).then(|| {
-            let u = rng.unit_f64();
-            let p = libm::exp(libm::log(0.0005) + u * (libm::log(0.05) - libm::log(0.0005)));
-            Probability::new((p * 100_000.0).round() / 100_000.0).unwrap_or(Probability::ZERO)
+        // Crash right after a send in half the seeds: after any message (per-send
+        // probability log-uniform in 0.1%..30%) or, in half of those, only after one
+        // kind of message, one of the first four the run sends (log-uniform 1%..100%): a
+        // crash between receiving X and acting on it. Restarts are log-uniform in 1ms up
+        // to a drawn 1-20ms: often back before what was sent to the node lands.
+        let on = rng.below(2) == 1;
+        let crash_kind = (rng.below(2) == 1).then(|| rng.below(4) as u32);
+        let (lo, hi) = if crash_kind.is_some() {
+            (0.01, 1.0)
+        } else {
+            (0.001, 0.3)
+        };
+        let u = rng.unit_f64();
+        let p = libm::exp(libm::log(lo) + u * (libm::log(hi) - libm::log(lo)));
+        let crash_after_send = on.then(|| {
+            Probability::new(((p * 100_000.0).round() / 100_000.0).min(1.0))
+                .unwrap_or(Probability::ZERO)
         });
-        let restart_max = log_between(rng, ms(1), ms(100));
-        let restart_min = log_between(rng, ms(1), restart_max);
+        let crash_kind = crash_kind.filter(|_| on);
+        let restart_max = log_between(rng, ms(1), ms(20));
+        let restart_min = ms(1);
+        // In half the seeds with drift, every clock drifts near the edge of the bound
+        // (80-100% of it, each its own way): the promise is tested where it is tightest.
+        let mut drift_ppm: Vec<i64> = drift_ppm;
+        if drift && rng.below(2) == 1 {
+            let b = bound as i64;
+            for d in &mut drift_ppm {
+                let edge = b * 8 / 10 + d.abs() / 5;
+                *d = if *d < 0 { -edge } else { edge };
+            }
+        }
         SwarmDraw {
             nemesis: Nemesis {
                 faults,
@@ -204,6 +226,7 @@ impl SwarmBounds {
                 targets,
                 crash_after_send,
                 crash_restart: (restart_min, restart_max),
+                crash_kind,
             },
             latency,
             loss,
@@ -246,10 +269,13 @@ impl SwarmDraw {
                 "crash_after_send".into(),
                 match self.options.crash_after_send {
                     Some(p) => format!(
-                        "{} restart (\"{}\", \"{}\")",
+                        "{} restart (\"{}\", \"{}\") kind {}",
                         p.value(),
                         self.options.crash_restart.0,
-                        self.options.crash_restart.1
+                        self.options.crash_restart.1,
+                        self.options
+                            .crash_kind
+                            .map_or("any".to_string(), |k| format!("#{k}"))
                     ),
                     None => "off".into(),
                 },

@@ -374,6 +374,9 @@ pub enum FaultSpec {
     CrashAfterSend {
         p: Probability,
         restart: (Duration, Duration),
+        /// Only after a message of the `kind`-th kind the run sends (from 0).
+        #[serde(default)]
+        kind: Option<u32>,
         r#for: Spanned<Duration>,
     },
 }

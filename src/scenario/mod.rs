@@ -798,6 +798,36 @@ impl Scenario {
         )
     }
 
+    /// The workload a swarm run of `seed` uses (`None` without swarm mode or clients),
+    /// drawn within the file's workload from the seed's `swarm/workload` stream: in half
+    /// the seeds one hot key instead of the file's keys; in a third each, reads or writes
+    /// four times as frequent as the file says; in half, think times up to twice as long
+    /// or down to a quarter. Read-heavy phases on one key are where stale reads show.
+    pub fn swarm_workload(&self, seed: u64) -> Option<Workload> {
+        if !self.is_swarm() || self.workload.clients == 0 {
+            return None;
+        }
+        let mut rng = SimRng::new(seed, "swarm/workload");
+        let mut w = self.workload.clone();
+        if rng.below(2) == 1 {
+            w.keys = 1;
+        }
+        match rng.below(3) {
+            1 if w.mix.read > 0 => w.mix.read *= 4,
+            2 if w.mix.write > 0 => w.mix.write *= 4,
+            _ => {}
+        }
+        if rng.below(2) == 1 {
+            let scale = |d: Duration, num: u64, den: u64| {
+                Duration::from_millis(d.as_nanos() / 1_000_000 * num / den)
+            };
+            let (num, den) = if rng.below(2) == 1 { (2, 1) } else { (1, 4) };
+            w.think_min = scale(w.think_min, num, den);
+            w.think_max = scale(w.think_max, num, den).max(w.think_min);
+        }
+        Some(w)
+    }
+
     /// The same scenario without swarm mode, its draw for `seed` pinned as plain fields:
     /// the network's latency, loss and duplication, each node's drift and the nemesis's
     /// faults as timed faults, and (if given) the protocol config as drawn. It runs for
@@ -805,6 +835,9 @@ impl Scenario {
     pub fn pin_swarm(&self, seed: u64, draw: &SwarmDraw, config_ron: Option<String>) -> Scenario {
         let mut out = self.clone();
         let drawn = self.nemesis_schedule(seed, Some(draw));
+        if let Some(w) = self.swarm_workload(seed) {
+            out.workload = w;
+        }
         out.nemesis = None;
         out.network.latency = Spanned::new(draw.latency);
         out.network.loss = draw.loss;
@@ -956,9 +989,15 @@ impl Scenario {
                     ..Default::default()
                 },
             },
-            FaultSpec::CrashAfterSend { p, restart, r#for } => Fault::CrashAfterSend {
+            FaultSpec::CrashAfterSend {
+                p,
+                restart,
+                kind,
+                r#for,
+            } => Fault::CrashAfterSend {
                 p: *p,
                 restart: *restart,
+                kind: *kind,
                 until: t.plus(r#for.value),
             },
         };
@@ -1078,9 +1117,15 @@ impl Scenario {
                         r#for: Spanned::new(until.since(*t)),
                     }
                 }
-                Fault::CrashAfterSend { p, restart, until } => FaultSpec::CrashAfterSend {
+                Fault::CrashAfterSend {
+                    p,
+                    restart,
+                    kind,
+                    until,
+                } => FaultSpec::CrashAfterSend {
                     p: *p,
                     restart: *restart,
+                    kind: *kind,
                     r#for: Spanned::new(until.since(*t)),
                 },
                 // Not drawn: a nemesis writes only one level of targeting.

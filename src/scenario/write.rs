@@ -149,12 +149,18 @@ impl fmt::Display for FaultSpec {
                 write!(f, "Partition([{}])", gs.join(", "))
             }
             FaultSpec::Heal => f.write_str("Heal"),
-            FaultSpec::CrashAfterSend { p, restart, r#for } => write!(
+            FaultSpec::CrashAfterSend {
+                p,
+                restart,
+                kind,
+                r#for,
+            } => write!(
                 f,
-                "CrashAfterSend(p: {}, restart: ({:?}, {:?}), for: {:?})",
+                "CrashAfterSend(p: {}, restart: ({:?}, {:?}), {}for: {:?})",
                 p.value(),
                 restart.0.to_string(),
                 restart.1.to_string(),
+                kind.map_or(String::new(), |k| format!("kind: Some({k}), ")),
                 r#for.value.to_string()
             ),
             FaultSpec::Crash(n) => write!(f, "Crash({})", name(n)),
