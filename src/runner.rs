@@ -168,6 +168,7 @@ impl Swarm {
                 "workload.think".into(),
                 format!("(\"{}\", \"{}\")", w.think_min, w.think_max),
             ));
+            out.push(("workload.timeout".into(), format!("\"{}\"", w.timeout)));
         }
         out.extend(
             self.params
