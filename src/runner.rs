@@ -168,7 +168,6 @@ impl Swarm {
                 "workload.think".into(),
                 format!("(\"{}\", \"{}\")", w.think_min, w.think_max),
             ));
-            out.push(("workload.timeout".into(), format!("\"{}\"", w.timeout)));
         }
         out.extend(
             self.params

@@ -197,13 +197,14 @@ fn first_violation(
 }
 
 /// Knobs that swarm does not find within 2,000 seeds (docs/BUG-FINDING.md has the numbers).
+/// Figure 8 (`commit_earlier_term_by_counting`), Paxos's `forget_promise_on_restart` and
+/// the lease's `fencing: false` left this list with targeted faults, crash-after-send and
+/// the drawn workload.
 const NOT_FOUND: &[(&str, &str)] = &[
-    ("raft", "commit_earlier_term_by_counting"),
     ("raft", "lease_without_clock_bound"),
     ("raft", "lease_on_wall_clock"),
-    ("paxos", "forget_promise_on_restart"),
-    ("lease", "fencing"),
     ("lease", "fence_in_memory"),
+    // Its check, `split-brain`, is not in the lease file (it fails knob off).
     ("lease", "lease_on_wall_clock"),
 ];
 

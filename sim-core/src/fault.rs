@@ -217,10 +217,7 @@ impl NemesisFault {
 
     /// Can this kind reach the leader ([`Target::Leader`])? Every kind that names one node.
     pub fn targetable(self) -> bool {
-        !matches!(
-            self,
-            NemesisFault::PartitionHalves | NemesisFault::Bridge
-        )
+        !matches!(self, NemesisFault::PartitionHalves | NemesisFault::Bridge)
     }
 
     /// Does this kind hold one node for a while (crash, pause, slow, clog)?
@@ -282,7 +279,10 @@ impl Default for NemesisOptions {
 impl NemesisOptions {
     /// Whom faults of `kind` reach.
     pub fn target(&self, kind: NemesisFault) -> Target {
-        let i = NemesisFault::ALL.iter().position(|k| *k == kind).expect("every kind");
+        let i = NemesisFault::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .expect("every kind");
         self.targets[i]
     }
 }

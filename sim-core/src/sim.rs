@@ -320,7 +320,12 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     /// Draws among several leaders (or any node when none leads): only targeted faults.
     target_rng: SimRng,
     /// [`Fault::CrashAfterSend`] while in force, and its own stream.
-    crash_after_send: Option<(crate::rng::Probability, (Duration, Duration), Time, Option<u32>)>,
+    crash_after_send: Option<(
+        crate::rng::Probability,
+        (Duration, Duration),
+        Time,
+        Option<u32>,
+    )>,
     crash_rng: SimRng,
 }
 
@@ -1060,7 +1065,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         let (lo_ns, hi_ns) = (lo.as_nanos().max(1) as f64, hi.as_nanos().max(1) as f64);
         let u = self.crash_rng.unit_f64();
         let after = libm::exp(libm::log(lo_ns) + u * (libm::log(hi_ns) - libm::log(lo_ns)));
-        let after = Duration::from_nanos((after as u64).clamp(lo.as_nanos(), hi.as_nanos().max(lo.as_nanos())));
+        let after = Duration::from_nanos(
+            (after as u64).clamp(lo.as_nanos(), hi.as_nanos().max(lo.as_nanos())),
+        );
         self.apply_fault(Fault::Crash(NodeId(i)));
         self.schedule(now.plus(after), Fault::Restart(NodeId(i)));
     }

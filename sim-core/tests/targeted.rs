@@ -127,11 +127,10 @@ fn crash_after_send_crashes_right_after_a_send_and_only_while_in_force() {
     assert!(text.contains("10.000ms  !! crash n1"), "{text}");
     assert_eq!(r.stats.crashes, r.stats.restarts, "each crash restarts");
     // Nothing after `until`.
-    let late = r
-        .trace
-        .events
-        .iter()
-        .any(|e| e.time > at(103) && matches!(&e.kind, TraceKind::Fault { fault } if fault.starts_with("crash")));
+    let late = r.trace.events.iter().any(|e| {
+        e.time > at(103)
+            && matches!(&e.kind, TraceKind::Fault { fault } if fault.starts_with("crash"))
+    });
     assert!(!late, "{text}");
     assert_eq!(crash_after_send(0.0, None).stats.crashes, 0);
 }
@@ -157,7 +156,11 @@ fn a_nemesis_targeting_the_leader_writes_targeted_faults_and_random_writes_none(
     };
     let plain = NemesisOptions::default();
     let schedule = n.schedule_with(&plain, &mut SimRng::new(4, "nemesis"), 5);
-    assert!(!schedule.iter().any(|(_, f)| matches!(f, Fault::Targeted { .. })));
+    assert!(
+        !schedule
+            .iter()
+            .any(|(_, f)| matches!(f, Fault::Targeted { .. }))
+    );
     assert_eq!(schedule, n.schedule(&mut SimRng::new(4, "nemesis"), 5));
     let leader = NemesisOptions {
         targets: [Target::Leader; 9],
@@ -167,10 +170,16 @@ fn a_nemesis_targeting_the_leader_writes_targeted_faults_and_random_writes_none(
     let mut open = std::collections::BTreeMap::new();
     for (_, f) in &schedule {
         match f {
-            Fault::Targeted { pick: Pick::Leader(k), fault } => {
+            Fault::Targeted {
+                pick: Pick::Leader(k),
+                fault,
+            } => {
                 assert!(open.insert(*k, fault.kind()).is_none(), "slot {k} reused");
             }
-            Fault::Targeted { pick: Pick::Slot(k), fault } => {
+            Fault::Targeted {
+                pick: Pick::Slot(k),
+                fault,
+            } => {
                 assert_eq!(open.remove(k), Some("crash"), "{fault:?} ends slot {k}");
             }
             Fault::Heal => {}

@@ -20,8 +20,7 @@ use file::{File, NodesSpec};
 use indexmap::IndexMap;
 use protocols::Workload;
 use sim_core::{
-    Addr, ClientId, Duration, Fault, LinkConfig, NodeId, Pick, SimRng, SwarmDraw, Time,
-    TraceLevel,
+    Addr, ClientId, Duration, Fault, LinkConfig, NodeId, Pick, SimRng, SwarmDraw, Time, TraceLevel,
 };
 use std::sync::Arc;
 
@@ -802,8 +801,7 @@ impl Scenario {
     /// drawn within the file's workload from the seed's `swarm/workload` stream: in half
     /// the seeds one hot key instead of the file's keys; in a third each, reads or writes
     /// four times as frequent as the file says; in half, think times up to twice as long
-    /// or down to a quarter; in half, a quarter of the timeout. Read-heavy phases on one
-    /// key, with clients quick to leave a silent server, are where stale reads show.
+    /// or down to a quarter. Read-heavy phases on one key are where stale reads show.
     pub fn swarm_workload(&self, seed: u64) -> Option<Workload> {
         if !self.is_swarm() || self.workload.clients == 0 {
             return None;
@@ -825,12 +823,6 @@ impl Scenario {
             let (num, den) = if rng.below(2) == 1 { (2, 1) } else { (1, 4) };
             w.think_min = scale(w.think_min, num, den);
             w.think_max = scale(w.think_max, num, den).max(w.think_min);
-        }
-        // Impatient clients in half the seeds: a quarter of the file's timeout (at least
-        // 20ms), so they move to another server soon after theirs stops answering.
-        if rng.below(2) == 1 {
-            let t = w.timeout.as_nanos() / 1_000_000 / 4;
-            w.timeout = Duration::from_millis(t.max(20)).min(w.timeout);
         }
         Some(w)
     }
