@@ -206,6 +206,9 @@ const NOT_FOUND: &[(&str, &str)] = &[
     ("lease", "fence_in_memory"),
     // Its check, `split-brain`, is not in the lease file (it fails knob off).
     ("lease", "lease_on_wall_clock"),
+    // Found by 1 and 4 seeds of 2,000 before the draws changed; none since.
+    ("bully", "fence_in_memory"),
+    ("bully", "never_yield"),
 ];
 
 #[test]

@@ -272,6 +272,14 @@ struct ClientSlot<P: Process, C: Client<P>> {
     open: Option<usize>,
 }
 
+/// [`Fault::CrashAfterSend`] in force: probability, restart bounds, end, message kind.
+type CrashAfterSend = (
+    crate::rng::Probability,
+    (Duration, Duration),
+    Time,
+    Option<u32>,
+);
+
 /// A deterministic simulation of `P` nodes driven by `C` clients.
 ///
 /// ```
@@ -320,12 +328,7 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     /// Draws among several leaders (or any node when none leads): only targeted faults.
     target_rng: SimRng,
     /// [`Fault::CrashAfterSend`] while in force, and its own stream.
-    crash_after_send: Option<(
-        crate::rng::Probability,
-        (Duration, Duration),
-        Time,
-        Option<u32>,
-    )>,
+    crash_after_send: Option<CrashAfterSend>,
     crash_rng: SimRng,
 }
 
