@@ -1,42 +1,9 @@
 //! The `faultline` binary: exit codes, messages, and the bytes of sweeps.
 
+mod common;
+
+use common::{expect, faultline, text};
 use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
-
-/// What a run printed.
-struct Ran {
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `faultline args` and asserts it exits with `code`; a wrong exit shows both streams.
-fn expect(code: i32, args: &[&str]) -> Ran {
-    let out = faultline(args);
-    let ran = Ran {
-        stdout: text(&out.stdout),
-        stderr: text(&out.stderr),
-    };
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "faultline {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        ran.stdout,
-        ran.stderr
-    );
-    ran
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
@@ -1019,4 +986,28 @@ fn check_history_budgets_edn_input_and_a_closed_pipe() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn lanes_name_lanes_of_the_run_and_go_with_a_picture() {
+    let page = tmp("lanes.html");
+    let page = page.to_str().unwrap();
+    let smoke = "scenarios/pingstorm/smoke.ron";
+    let out = expect(2, &["run", smoke, "--lanes", "n1"]);
+    assert!(
+        out.stderr
+            .contains("--lanes chooses the lanes of the --html page"),
+        "{}",
+        out.stderr
+    );
+    let out = expect(2, &["run", smoke, "--html", page, "--lanes", "n1,nope"]);
+    assert!(
+        out.stderr.contains(
+            "--lanes nope: no node or client of scenarios/pingstorm/smoke.ron is called \"nope\": expected names such as n1"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = expect(0, &["run", smoke, "--html", page, "--lanes", "n1,n2"]);
+    assert!(out.stderr.contains("wrote "), "{}", out.stderr);
 }
