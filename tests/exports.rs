@@ -15,7 +15,6 @@ use serde_json::Value;
 use sim_core::{Time, TraceKind};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 fn view_of(file: &str, window: Option<view::Window>) -> (runner::RunResult, view::RunView) {
     let s = Scenario::load(file).expect("loads");
