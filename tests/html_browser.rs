@@ -3,7 +3,9 @@
 //! delivery in the window, a lane per node and client, the violation marker exactly when
 //! the run failed, and no script error. Every shipped scenario, the benchmarks included:
 //! a run too big to draw whole (past `view::PICTURE_EVENTS` trace events or
-//! `view::MAX_LANES` lanes) is drawn in part, and its page says so and stays under 5 MB.
+//! `view::MAX_LANES` lanes) is drawn in part, and its page says so and stays under 5 MB;
+//! its lanes are those that carry the traffic (more arrows than the first ids would
+//! show), and its arrows are exactly the deliveries among the lanes it drew.
 //! Screenshots of a few pages are saved under `target/html-browser/`.
 //!
 //! Needs `chromium` on PATH (`.ci/run` installs Debian's package when it is missing). The
