@@ -237,7 +237,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "convergence",
         kind: CheckKind::Eventually,
-        promise: "within converge_within of converge_from every live replica holds the same state of every key, and still does at the end; reports when each key converged",
+        promise: "within converge_within after the faults stop (or converge_from, when the clients stop writing, if later) every live replica holds the same state of every key, and still does at the end; reports when each key converged",
     },
     CheckInfo {
         name: "read-your-writes",
