@@ -84,6 +84,12 @@ crate::documented! {
         /// Bug knob: the store keeps its fence in memory only, so a restarted store has
         /// forgotten it: caught by `fencing` once the store is crashed.
         pub fence_in_memory: bool,
+        /// Bug knob: the leader renews on the generation it was elected with for good, even
+        /// when acceptors refuse it for having promised a higher one (to candidates that
+        /// failed). Those acceptors never grant it again, so it leads on a bare majority
+        /// that one lost message per round can break, while they campaign on and on:
+        /// caught by `eventually-one-leader`.
+        pub renew_on_old_generation: bool,
         /// When `eventually-one-leader` starts judging; by default, when the scenario's
         /// faults stop.
         pub liveness_from: Option<Duration>,
@@ -107,6 +113,7 @@ impl Default for LeaseConfig {
             lease_on_wall_clock: false,
             half_is_quorum: false,
             fence_in_memory: false,
+            renew_on_old_generation: false,
             liveness_from: None,
             liveness_bound: Duration::from_secs(3),
         }
@@ -164,6 +171,8 @@ pub enum LeaseMsg {
         round: u64,
         promised: Gen,
     },
+    /// "I gave up `gen` (round `round`): drop the grant you gave me for it."
+    Release { generation: Gen, round: u64 },
     /// To or from the store.
     Store(StoreMsg),
 }
@@ -187,6 +196,9 @@ impl fmt::Debug for LeaseMsg {
                     "Refuse gen={generation} round={round} promised={promised}"
                 )
             }
+            LeaseMsg::Release { generation, round } => {
+                write!(f, "Release gen={generation} round={round}")
+            }
             LeaseMsg::Store(m) => m.fmt(f),
         }
     }
@@ -201,6 +213,8 @@ pub enum LeaseTimer {
     GrantEnd,
     /// The lease counted from round `round` of `gen` ran out (on the holder's clock).
     LeaseEnd { generation: Gen, round: u64 },
+    /// A candidate's first round has had `election_timeout_min` to win a majority.
+    GiveUp { generation: Gen, round: u64 },
     /// Time for the leader of `gen` to renew.
     Renew { generation: Gen },
     /// A restarted node has waited out any grant it made before it crashed.
@@ -245,6 +259,12 @@ pub struct LeaseNode {
     confirmed: Option<u64>,
     /// Knob `lease_on_wall_clock`: the lease's end as a wall clock reading.
     wall_deadline: Option<Time>,
+    /// A leader refused for a higher generation renews on this new one; it leads it once
+    /// a majority grants a round of it (see [`LeaseNode::renewal_generation`]).
+    moving_to: Option<Gen>,
+    /// The highest generation an acceptor refusing this leader's renewal had promised, if
+    /// at least the renewal's own (promised to another node: a failed candidate's).
+    outbid: Option<Gen>,
     /// The acceptor side: a running grant, and its timer.
     granted_to: Option<(NodeId, Gen)>,
     grant_timer: Option<TimerId>,
@@ -308,8 +328,13 @@ impl LeaseNode {
         ctx.durable_mut().max_gen = generation;
         self.role = Role::Candidate { generation };
         self.confirmed = None;
+        self.moving_to = None;
+        self.outbid = None;
         ctx.note(format_args!("role=candidate gen={generation}"));
         self.send_round(ctx, generation);
+        let wait = ctx.config().election_timeout_min;
+        let round = self.round;
+        ctx.set_timer(wait, LeaseTimer::GiveUp { generation, round });
     }
 
     /// Sends one round of `RequestLease` (a first request or a renewal), starting the lease
@@ -362,7 +387,11 @@ impl LeaseNode {
     }
 
     fn on_grant(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, generation: Gen, round: u64) {
-        let mine = matches!(self.role, Role::Candidate { generation: g } | Role::Leader { generation: g } if g == generation);
+        let mine = match self.role {
+            Role::Candidate { generation: g } => g == generation,
+            Role::Leader { generation: g } => g == generation || self.moving_to == Some(generation),
+            Role::Store | Role::Follower => false,
+        };
         if !mine || round != self.round || self.grants.contains(&from) {
             return;
         }
@@ -375,7 +404,40 @@ impl LeaseNode {
         self.wall_deadline = Some(self.round_sent_at.plus(believed));
         if self.role == (Role::Candidate { generation }) {
             self.become_leader(ctx, generation);
+        } else if self.moving_to == Some(generation) {
+            // A majority granted the new generation: lead it (the old one's timers lapse).
+            self.moving_to = None;
+            ctx.reached(LeaseReach::LeaderMovedUp);
+            self.become_leader(ctx, generation);
         }
+    }
+
+    /// The generation a leader of `current` renews on. An acceptor that promised a higher
+    /// generation, or this one to another node (a candidate that then failed), refuses
+    /// every renewal of `current` for good, and, holding no grant, campaigns itself; so a
+    /// leader that has heard of a higher generation, or was refused by an acceptor that
+    /// promised at least its own, renews on a new one above it, as a PaxosLease proposer
+    /// retries with a higher ballot. Its lease is not lost meanwhile: the rounds of
+    /// `current` it was granted still run. Knob `renew_on_old_generation` never moves.
+    fn renewal_generation(&mut self, ctx: &mut Ctx<'_, Self>, current: Gen) -> Gen {
+        let target = self.moving_to.unwrap_or(current);
+        let outbid = self.outbid.take().filter(|&o| o >= target);
+        if ctx.config().renew_on_old_generation {
+            return target;
+        }
+        let disk = ctx.durable();
+        let seen = disk.max_gen.max(disk.promised.map_or(Gen::ZERO, |p| p.0));
+        let seen = seen.max(outbid.unwrap_or(Gen::ZERO));
+        if seen <= target && outbid.is_none() {
+            return target;
+        }
+        let next = Gen::next(seen, None);
+        ctx.durable_mut().max_gen = next;
+        self.moving_to = Some(next);
+        ctx.note(format_args!(
+            "leader of gen {current} renews as gen {next} (refused for gen {seen})"
+        ));
+        next
     }
 
     /// Step 3: a majority granted: lead generation `gen`.
@@ -394,6 +456,8 @@ impl LeaseNode {
         self.role = Role::Follower;
         self.confirmed = None;
         self.wall_deadline = None;
+        self.moving_to = None;
+        self.outbid = None;
         self.arm_election(ctx);
     }
 
@@ -407,28 +471,38 @@ impl LeaseNode {
         self.confirmed.is_some()
     }
 
-    /// A candidate that gave up drops the grant it gave itself: it will never lead on
-    /// it (a late grant for its round finds it a follower), and held for a whole lease it
-    /// made every failed candidate refuse the others, so that after heavy faults five
-    /// candidates could duel for ever (found by `eventually-one-leader`).
-    fn release_own_grant(&mut self, ctx: &mut Ctx<'_, Self>) {
+    /// A candidate that gave up drops the grant it gave itself and asks every other
+    /// acceptor to drop the one it gave it: it will never lead on them (a late grant for
+    /// its round finds it a follower). Held for a whole lease, a failed candidate's grants
+    /// made the acceptors refuse everyone else: after heavy faults five candidates could
+    /// duel for ever (its own grant; lease seeds 16 and 24), and with loss each failed round
+    /// blocked one or two acceptors for a lease, so candidates took more than 5s to agree
+    /// after the faults stopped (the others'; swarm seed 1558). Both found by
+    /// `eventually-one-leader`. A lost `Release` only lets the grant run its course.
+    fn give_up(&mut self, ctx: &mut Ctx<'_, Self>, generation: Gen) {
+        self.role = Role::Follower;
         if self.granted_to.is_some_and(|(h, _)| h == ctx.id()) {
             self.granted_to = None;
             if let Some(t) = self.grant_timer.take() {
                 ctx.cancel_timer(t);
             }
         }
+        let round = self.round;
+        for n in 0..candidates(ctx) {
+            if n != ctx.id().0 {
+                ctx.send(NodeId(n), LeaseMsg::Release { generation, round });
+            }
+        }
+        self.arm_election(ctx);
     }
 
     fn on_lease_end(&mut self, ctx: &mut Ctx<'_, Self>, generation: Gen, round: u64) {
         match self.role {
             Role::Candidate { generation: g } if g == generation && round == self.round => {
-                self.role = Role::Follower;
                 ctx.note(format_args!(
                     "role=follower (no majority granted gen {generation})"
                 ));
-                self.release_own_grant(ctx);
-                self.arm_election(ctx);
+                self.give_up(ctx, generation);
             }
             Role::Leader { generation: g } if g == generation && self.confirmed == Some(round) => {
                 if ctx.config().lease_on_wall_clock {
@@ -478,6 +552,8 @@ impl Process for LeaseNode {
             refusals: 0,
             confirmed: None,
             wall_deadline: None,
+            moving_to: None,
+            outbid: None,
             granted_to: None,
             grant_timer: None,
             election_timer: None,
@@ -547,16 +623,31 @@ impl Process for LeaseNode {
             } => {
                 let disk = ctx.durable_mut();
                 disk.max_gen = disk.max_gen.max(promised);
+                let renewing = match self.role {
+                    Role::Leader { generation: g } => self.moving_to.unwrap_or(g) == generation,
+                    _ => false,
+                };
+                if renewing && promised >= generation {
+                    self.outbid = self.outbid.max(Some(promised));
+                }
                 if self.role == (Role::Candidate { generation }) && round == self.round {
                     self.refusals += 1;
                     let c = candidates(ctx) as usize;
                     if c.saturating_sub(self.refusals as usize) < quorum(ctx) {
-                        self.role = Role::Follower;
                         ctx.reached(LeaseReach::GrantRefused);
                         ctx.note(format_args!("role=follower (refused gen {generation})"));
-                        self.release_own_grant(ctx);
-                        self.arm_election(ctx);
+                        self.give_up(ctx, generation);
                     }
+                }
+            }
+            LeaseMsg::Release { generation, .. } => {
+                if self.granted_to == Some((from, generation)) {
+                    self.granted_to = None;
+                    if let Some(t) = self.grant_timer.take() {
+                        ctx.cancel_timer(t);
+                    }
+                    ctx.reached(LeaseReach::GrantReleased);
+                    self.arm_election(ctx);
                 }
             }
             LeaseMsg::Store(reply) => self.on_store_reply(ctx, reply),
@@ -577,9 +668,23 @@ impl Process for LeaseNode {
                 self.arm_election(ctx);
             }
             LeaseTimer::LeaseEnd { generation, round } => self.on_lease_end(ctx, generation, round),
+            // A candidate that has not won within `election_timeout_min` (far more than a
+            // round trip) will not: a grant or a refusal was lost, or another candidate took
+            // some acceptors. Waiting out its whole lease would keep the acceptors that did
+            // grant it refusing everyone else for that long.
+            LeaseTimer::GiveUp { generation, round }
+                if self.role == (Role::Candidate { generation }) && round == self.round =>
+            {
+                ctx.note(format_args!(
+                    "role=follower (no majority granted gen {generation} in time)"
+                ));
+                self.give_up(ctx, generation);
+            }
+            LeaseTimer::GiveUp { .. } => {}
             LeaseTimer::Renew { generation } => {
                 if self.role == (Role::Leader { generation }) {
-                    self.send_round(ctx, generation);
+                    let on = self.renewal_generation(ctx, generation);
+                    self.send_round(ctx, on);
                     let renew = ctx.config().renew_interval;
                     ctx.set_timer(renew, LeaseTimer::Renew { generation });
                 }

@@ -166,6 +166,10 @@ crate::sometimes! {
             "the store refused a deposed leader's write: its generation was below the fence";
         StaleWriteAccepted => "stale-write-accepted",
             "the store accepted a write of an older generation over a newer one's (a lost update; only without fencing)";
+        LeaderMovedUp => "leader-moved-up",
+            "a leader refused for a higher generation renewed on a new one and a majority granted it";
+        GrantReleased => "grant-released",
+            "an acceptor dropped the grant it gave a candidate that gave up";
     }
 }
 
@@ -245,6 +249,11 @@ impl Protocol for LeaseProtocol {
                 name: "half_is_quorum",
                 mistake: "half the candidates count as a quorum, so both halves of a split elect a leader, with the same generation",
                 caught_by: "one-leader-per-gen",
+            },
+            Knob {
+                name: "renew_on_old_generation",
+                mistake: "the leader keeps renewing on the generation it was elected with, so acceptors that promised a higher one to a failed candidate refuse it for good and campaign on: a leader on a bare majority loses its lease to one lost message a round",
+                caught_by: "eventually-one-leader",
             },
         ]
     }
