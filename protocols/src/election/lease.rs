@@ -44,6 +44,7 @@ use super::invariants::ElectionNode;
 use super::resource::{self, Gen, StoreLog, StoreMsg, StoreReach, Writer};
 use serde::{Deserialize, Serialize};
 use sim_core::{Ctx, Duration, NodeId, Process, Time, TimerId};
+use std::collections::BTreeMap;
 use std::fmt;
 
 crate::documented! {
@@ -253,6 +254,10 @@ pub struct LeaseNode {
     /// `lease_on_wall_clock` reads it), who granted it.
     round: u64,
     round_sent_at: Time,
+    /// When the current round was sent, on the monotonic clock.
+    round_sent_mono: Time,
+    /// The lease's end on the monotonic clock (from the newest round a majority granted).
+    mono_deadline: Option<Time>,
     grants: Vec<NodeId>,
     refusals: u32,
     /// The newest round a majority granted.
@@ -343,6 +348,7 @@ impl LeaseNode {
         self.round += 1;
         let round = self.round;
         self.round_sent_at = ctx.wall_clock();
+        self.round_sent_mono = ctx.monotonic();
         self.grants.clear();
         self.refusals = 0;
         let believed = ctx.config().believed_lease();
@@ -402,6 +408,7 @@ impl LeaseNode {
         self.confirmed = Some(round);
         let believed = ctx.config().believed_lease();
         self.wall_deadline = Some(self.round_sent_at.plus(believed));
+        self.mono_deadline = Some(self.round_sent_mono.plus(believed));
         if self.role == (Role::Candidate { generation }) {
             self.become_leader(ctx, generation);
         } else if self.moving_to == Some(generation) {
@@ -456,19 +463,27 @@ impl LeaseNode {
         self.role = Role::Follower;
         self.confirmed = None;
         self.wall_deadline = None;
+        self.mono_deadline = None;
         self.moving_to = None;
         self.outbid = None;
         self.arm_election(ctx);
     }
 
     /// The leader's own belief that its lease still holds, as it checks it before acting.
-    /// With `lease_on_wall_clock` it reads the (steppable) clock against a deadline; the
-    /// default relies on the `LeaseEnd` timer, a duration on a monotonic clock.
+    /// With `lease_on_wall_clock` it reads the (steppable) wall clock against a deadline;
+    /// the default reads the monotonic clock against the lease's end on it. (Trusting the
+    /// `LeaseEnd` timer alone is not enough: after a pause, the timers that came due fire
+    /// in turn, and a write tick ahead of the lease's end would act on a dead lease.)
     fn lease_holds(&self, ctx: &Ctx<'_, Self>) -> bool {
         if ctx.config().lease_on_wall_clock {
             return self.wall_deadline.is_some_and(|d| ctx.wall_clock() < d);
         }
-        self.confirmed.is_some()
+        self.confirmed.is_some() && self.mono_deadline.is_some_and(|d| ctx.monotonic() < d)
+    }
+
+    /// How many writes this node has begun since it started, each on its lease.
+    pub fn writes_begun(&self) -> u64 {
+        self.writer.begun()
     }
 
     /// A candidate that gave up drops the grant it gave itself and asks every other
@@ -548,6 +563,8 @@ impl Process for LeaseNode {
             role: Role::Follower,
             round: 0,
             round_sent_at: Time::ZERO,
+            round_sent_mono: Time::ZERO,
+            mono_deadline: None,
             grants: Vec::new(),
             refusals: 0,
             confirmed: None,
@@ -728,5 +745,86 @@ impl ElectionNode for LeaseNode {
 
     fn store_log(durable: &LeaseDisk) -> Option<&StoreLog> {
         Some(&durable.store).filter(|s| s.accepted + s.refused > 0)
+    }
+}
+
+/// `exclusive-lease`: the safety property a lease promises. Whenever a leader acts on its
+/// lease (it checks the lease and begins a write), no majority of the acceptors grants the
+/// lease to another node at that instant. While clocks drift within `max_drift_ppm`, a
+/// leader's belief, measured on its monotonic clock from when it sent the round, ends
+/// before the grants of the majority that confirmed it, so this holds whatever the
+/// network, crashes (a restarted acceptor waits a lease out) and pauses do. Unlike
+/// `split-brain` it is not broken by a pause alone: a write decided before a pause and sent
+/// after it was decided on a valid lease (fencing is what stops that write). A leader that
+/// reads a clock stepped back (knob `lease_on_wall_clock`) breaks it.
+#[derive(Debug)]
+pub struct ExclusiveLease {
+    /// The last node is the store, not an acceptor.
+    store: bool,
+    /// Per node, the writes it had begun when last seen.
+    begun: Vec<u64>,
+}
+
+impl ExclusiveLease {
+    pub fn new(config: &LeaseConfig) -> Self {
+        ExclusiveLease {
+            store: config.store,
+            begun: Vec::new(),
+        }
+    }
+}
+
+impl sim_core::Checker<LeaseNode> for ExclusiveLease {
+    fn name(&self) -> &str {
+        "exclusive-lease"
+    }
+
+    fn after_event(
+        &mut self,
+        view: &sim_core::View<'_, LeaseNode>,
+        node: NodeId,
+    ) -> Result<(), String> {
+        let n = view.node_count();
+        if self.begun.len() < n {
+            self.begun.resize(n, 0);
+        }
+        let quorum = (n - usize::from(self.store && n > 0)) / 2 + 1;
+        let Some(state) = view.node(node) else {
+            self.begun[node.index()] = 0;
+            return Ok(());
+        };
+        let (now, before) = (state.writes_begun(), self.begun[node.index()]);
+        self.begun[node.index()] = now;
+        if now <= before {
+            return Ok(());
+        }
+        let Role::Leader { generation } = state.role() else {
+            return Ok(());
+        };
+        // Who the acceptors grant the lease to now, by holder.
+        let mut holders: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
+        for (id, p) in view.live() {
+            if let Some((h, _)) = p.granted_to() {
+                holders.entry(h).or_default().push(id);
+            }
+        }
+        for (holder, by) in holders {
+            if holder == node || by.len() < quorum {
+                continue;
+            }
+            let by: Vec<&str> = by.iter().map(|id| view.name(*id)).collect();
+            let of = view
+                .node(holder)
+                .and_then(ElectionNode::leader_gen)
+                .map_or(String::new(), |g| format!(", leader of gen {g}"));
+            return Err(format!(
+                "LEASES OVERLAP at {}: {} (gen {generation}) acted on its lease (began write w{now}) while a majority ({}) granted the lease to {}{of}",
+                super::secs(view.now()),
+                view.name(node),
+                by.join(" "),
+                view.name(holder)
+            ));
+        }
+        Ok(())
     }
 }

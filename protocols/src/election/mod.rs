@@ -103,6 +103,19 @@ const CHECKS: &[CheckInfo] = &[
     },
 ];
 
+/// The lease's checks: the election checks and the lease's own safety property.
+const LEASE_CHECKS: &[CheckInfo] = &[
+    CHECKS[0],
+    CHECKS[1],
+    CHECKS[2],
+    CHECKS[3],
+    CheckInfo {
+        name: "exclusive-lease",
+        kind: CheckKind::Always,
+        promise: "whenever a leader acts on its lease (begins a write), no majority of the acceptors grants the lease to another node (what a lease measured on a monotonic clock promises; a pause alone does not break it, a stepped clock read as the lease does)",
+    },
+];
+
 const FENCE_IN_MEMORY_KNOB: Knob = Knob {
     name: "fence_in_memory",
     mistake: "the store keeps its fence (the highest generation it accepted) in memory only: a crash of the store forgets it, and a deposed leader's write is accepted after a newer leader's",
@@ -259,7 +272,7 @@ impl Protocol for LeaseProtocol {
     }
 
     fn checks() -> &'static [CheckInfo] {
-        CHECKS
+        LEASE_CHECKS
     }
 
     fn sometimes() -> &'static [crate::Sometimes] {
@@ -267,6 +280,9 @@ impl Protocol for LeaseProtocol {
     }
 
     fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
+        if name == "exclusive-lease" {
+            return Some(Box::new(lease::ExclusiveLease::new(config)));
+        }
         election_checker(name, (config.liveness_from, config.liveness_bound))
     }
 
