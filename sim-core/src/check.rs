@@ -171,11 +171,14 @@ impl LivenessStart {
         }
     }
 
-    /// How failures name the start: "after the faults stopped at 20s", or "after
-    /// liveness_from 7s" when the config's field sets it.
+    /// How failures name the start: "after the faults stopped at 20s", "after
+    /// liveness_from 7s" when the config's field sets it, or "after the start (the run has
+    /// no faults)".
     pub fn after(&self) -> String {
         if self.by_field() {
             format!("after {} {}", self.field, self.at().readable())
+        } else if self.at() == Time::ZERO {
+            "after the start (the run has no faults)".to_string()
         } else {
             format!("after the faults stopped at {}", self.at().readable())
         }
