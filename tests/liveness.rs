@@ -248,7 +248,10 @@ fn every_eventually_check_holds_after_heavy_faults_stop() {
             "no-blocked",
             variant(
                 "scenarios/swarm/twopc.ron",
-                &[("swarm: true,", ""), ("checks: [", "checks: [\"no-blocked\", ")],
+                &[
+                    ("swarm: true,", ""),
+                    ("checks: [", "checks: [\"no-blocked\", "),
+                ],
             ),
         ),
         (
