@@ -7,7 +7,7 @@
 //! *now* and *then*: a committed entry missing from a leader elected later.
 
 use super::{Durable, Entry, Node, RaftConfig, Role};
-use sim_core::{Checker, Duration, NodeId, Time, View};
+use sim_core::{Checker, Duration, LivenessStart, NodeId, Time, View};
 use std::collections::BTreeMap;
 
 /// Builds the checker called `name`.
@@ -18,7 +18,7 @@ pub fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>
         "leader-completeness" => Box::new(LeaderCompleteness::default()),
         "state-machine-safety" => Box::new(StateMachineSafety::default()),
         "eventually-leader" => Box::new(EventuallyLeader::new(
-            Time::ZERO.plus(config.liveness_from),
+            config.liveness_from,
             config.liveness_bound,
         )),
         _ => return None,
@@ -287,17 +287,17 @@ impl Checker<Node> for StateMachineSafety {
 /// which every live server follows), and one must still exist when the run ends.
 #[derive(Debug)]
 pub struct EventuallyLeader {
-    from: Time,
+    from: LivenessStart,
     bound: Duration,
-    /// When the cluster last became stable (after `from`), and whether it still is.
     stable_since: Option<Time>,
     first_stable: Option<Time>,
 }
 
 impl EventuallyLeader {
-    pub fn new(from: Time, bound: Duration) -> EventuallyLeader {
+    /// `from`: the config's `liveness_from`, if it sets one (else the faults stop).
+    pub fn new(from: Option<Duration>, bound: Duration) -> EventuallyLeader {
         EventuallyLeader {
-            from,
+            from: LivenessStart::overridden_by("liveness_from", from),
             bound,
             stable_since: None,
             first_stable: None,
@@ -330,8 +330,12 @@ impl Checker<Node> for EventuallyLeader {
         "eventually-leader"
     }
 
+    fn faults_stop(&mut self, at: Time) {
+        self.from.faults_stop(at);
+    }
+
     fn after_event(&mut self, view: &View<'_, Node>, _node: NodeId) -> Result<(), String> {
-        if view.now() < self.from {
+        if view.now() < self.from.at() {
             return Ok(());
         }
         if Self::stable(view) {
@@ -346,40 +350,32 @@ impl Checker<Node> for EventuallyLeader {
     }
 
     fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
-        let deadline = self.from.plus(self.bound);
-        if view.now() < deadline {
-            return Err(format!(
-                "the run ended at {} before the liveness deadline {} (from {} plus {}): run longer to judge it",
-                view.now().readable(),
-                deadline.readable(),
-                self.from.readable(),
-                self.bound.readable()
-            ));
+        let from = self.from.at();
+        let deadline = from.plus(self.bound);
+        if let Some(short) = self.from.too_short(view.now(), self.bound) {
+            return Err(short);
         }
-        match self.first_stable {
-            Some(t) if t <= deadline => {}
-            Some(t) => {
-                return Err(format!(
-                    "no stable leader until {}, later than {} ({} after {})",
+        let detail = match self.first_stable {
+            Some(t) if t <= deadline => {
+                if self.stable_since.is_some() || Self::stable(view) {
+                    return Ok(());
+                }
+                format!(
+                    "a stable leader from {}, but none when the run ended at {}",
                     t.readable(),
-                    deadline.readable(),
-                    self.bound.readable(),
-                    self.from.readable()
-                ));
+                    view.now().readable()
+                )
             }
-            None => {
-                return Err(format!(
-                    "no stable leader at any time after {}",
-                    self.from.readable()
-                ));
-            }
-        }
-        if self.stable_since.is_none() && !Self::stable(view) {
-            return Err(format!(
-                "no stable leader when the run ended at {}",
+            Some(t) => format!(
+                "no stable leader until {}, {} into the liveness phase",
+                t.readable(),
+                t.since(from).readable()
+            ),
+            None => format!(
+                "no stable leader at any time until the run ended at {}",
                 view.now().readable()
-            ));
-        }
-        Ok(())
+            ),
+        };
+        Err(self.from.no_convergence(self.bound, &detail))
     }
 }

@@ -97,9 +97,10 @@ documented! {
         pub lease_read: bool,
         /// The clock drift the lease assumes at most, in parts per million.
         pub lease_drift_bound_ppm: u64,
-        /// When the eventually-leader and clients-complete checks start judging (the
-        /// scenario's faults have stopped) ...
-        pub liveness_from: Duration,
+        /// When eventually-leader starts judging; by default, when the scenario's faults
+        /// stop. clients-complete (a history check, judged on the history alone) counts
+        /// operations invoked from it on, from 0s if unset ...
+        pub liveness_from: Option<Duration>,
         /// ... and how long after that a stable leader must exist and operations complete.
         pub liveness_bound: Duration,
         // ----- bug knobs --------------------------------------------------------------
@@ -138,7 +139,7 @@ impl Default for RaftConfig {
             pre_vote: false,
             lease_read: false,
             lease_drift_bound_ppm: 100_000,
-            liveness_from: Duration::ZERO,
+            liveness_from: None,
             liveness_bound: Duration::from_secs(5),
             vote_without_log_check: false,
             commit_earlier_term_by_counting: false,
@@ -591,7 +592,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "eventually-leader",
         kind: CheckKind::Eventually,
-        promise: "within liveness_bound of liveness_from a leader is elected that every live server follows, and one still leads at the end",
+        promise: "within liveness_bound after the faults stop (or liveness_from) a leader is elected that every live server follows, and one still leads at the end",
     },
     CheckInfo {
         name: "clients-complete",
@@ -683,7 +684,7 @@ impl Protocol for RaftProtocol {
         match name {
             "clients-complete" => Ok(crate::kv::check_completion(
                 history,
-                sim_core::Time::ZERO.plus(config.liveness_from),
+                sim_core::Time::ZERO.plus(config.liveness_from.unwrap_or(Duration::ZERO)),
                 config.liveness_bound,
                 end,
             )?),
