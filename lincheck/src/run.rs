@@ -425,6 +425,21 @@ mod tests {
         }
     }
 
+    /// Checks `h` in its own model with the reductions on and off: `(reduced, plain)`.
+    fn reduced_and_plain(h: &History, opts: &CheckOptions) -> (Report, Report) {
+        fn both<M: Model>(h: &History, m: &M, opts: &CheckOptions) -> (Report, Report) {
+            let a = run_with(h, m, opts, true).expect("valid");
+            let b = run_with(h, m, opts, false).expect("valid");
+            (a, b)
+        }
+        let init = h.model.default_init();
+        match h.model {
+            ModelKind::Register => both(h, &Register { init }, opts),
+            ModelKind::CasRegister => both(h, &CasRegister { init }, opts),
+            ModelKind::Kv => both(h, &Kv { init }, opts),
+        }
+    }
+
     /// The reductions never change a verdict: against the plain search on thousands of
     /// random histories of up to 14 ops, in every model.
     #[test]
@@ -436,31 +451,7 @@ mod tests {
             let kind = ModelKind::ALL[n % 3];
             let h = random_history(&mut rng, kind);
             h.validate().expect("generated histories are well-formed");
-            let init = kind.default_init();
-            let (a, b) = match kind {
-                ModelKind::Register => {
-                    let m = Register { init };
-                    (
-                        run_with(&h, &m, &opts, true),
-                        run_with(&h, &m, &opts, false),
-                    )
-                }
-                ModelKind::CasRegister => {
-                    let m = CasRegister { init };
-                    (
-                        run_with(&h, &m, &opts, true),
-                        run_with(&h, &m, &opts, false),
-                    )
-                }
-                ModelKind::Kv => {
-                    let m = Kv { init };
-                    (
-                        run_with(&h, &m, &opts, true),
-                        run_with(&h, &m, &opts, false),
-                    )
-                }
-            };
-            let (a, b) = (a.expect("valid"), b.expect("valid"));
+            let (a, b) = reduced_and_plain(&h, &opts);
             assert_eq!(a.verdict, b.verdict, "{}", h.to_jsonl());
             seen[usize::from(a.verdict == Verdict::Linearizable)] += 1;
         }
@@ -518,31 +509,7 @@ mod tests {
             let h = random_history(&mut rng, kind);
             let h = unique_writes(&mut rng, h);
             h.validate().expect("generated histories are well-formed");
-            let init = kind.default_init();
-            let (a, b) = match kind {
-                ModelKind::Register => {
-                    let m = Register { init };
-                    (
-                        run_with(&h, &m, &opts, true),
-                        run_with(&h, &m, &opts, false),
-                    )
-                }
-                ModelKind::CasRegister => {
-                    let m = CasRegister { init };
-                    (
-                        run_with(&h, &m, &opts, true),
-                        run_with(&h, &m, &opts, false),
-                    )
-                }
-                ModelKind::Kv => {
-                    let m = Kv { init };
-                    (
-                        run_with(&h, &m, &opts, true),
-                        run_with(&h, &m, &opts, false),
-                    )
-                }
-            };
-            let (a, b) = (a.expect("valid"), b.expect("valid"));
+            let (a, b) = reduced_and_plain(&h, &opts);
             assert_eq!(a.verdict, b.verdict, "{}", h.to_jsonl());
             // Decided without a search (0 steps) whenever it is linearizable.
             if a.verdict == Verdict::Linearizable {
