@@ -52,6 +52,16 @@ fn families() -> Vec<(&'static str, History, Verdict)> {
             N,
         ),
         (
+            "register-5000-40-clients-repeating-stale",
+            g::register_stale_repeating(1, 5_000, 40, 1, 1000),
+            N,
+        ),
+        (
+            "register-5000-10-clients-repeating-stale",
+            g::register_stale_repeating(1, 5_000, 10, 1, 1000),
+            N,
+        ),
+        (
             "register-100000-40-clients",
             g::register(1, 100_000, 40, 0),
             L,

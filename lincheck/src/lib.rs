@@ -51,6 +51,7 @@ mod json;
 mod memo;
 pub mod model;
 pub mod parse;
+mod refute;
 mod run;
 pub mod session;
 pub mod wellformed;

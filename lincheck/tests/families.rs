@@ -135,3 +135,28 @@ fn many_clients_on_one_register() {
     assert_ne!(g::register_stale(1, 500, 30, 1), g::register(1, 500, 30, 0));
     assert_eq!(g::register_stale(1, 500, 30, 0), g::register(1, 500, 30, 0));
 }
+
+/// Repeating values (no zone check) and a stale read: the search alone does not decide
+/// 40 clients in 3 million steps; after 50,000 steps the refutation finds the read no
+/// undominated last write explains. Without the stale read the values still fit; with
+/// 10 clients the search decides it alone.
+#[test]
+fn stale_reads_of_repeating_values() {
+    for seed in 1..3 {
+        expect(
+            &g::register_stale_repeating(seed, 3_000, 40, 1, 1000),
+            Verdict::NotLinearizable,
+            50_000,
+        );
+        expect(
+            &g::register_stale_repeating(seed, 3_000, 10, 1, 1000),
+            Verdict::NotLinearizable,
+            1_000_000,
+        );
+        expect(
+            &g::register_stale_repeating(seed, 3_000, 10, 0, 1000),
+            Verdict::Linearizable,
+            50_000,
+        );
+    }
+}
