@@ -43,6 +43,7 @@
 //! [`check_with_model`].
 
 mod check;
+mod cut;
 pub mod edn;
 pub mod explain;
 pub mod generate;

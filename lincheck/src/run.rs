@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::check::{self, Budget, Outcome, SearchOp};
+use crate::cut;
 use crate::explain::{Blocked, Exhausted, Explanation, KeyReport, OpStatus, OpView, PlacedOp};
 use crate::explain::{Report, Verdict};
 use crate::history::{EventKind, History, HistoryError, ModelKind};
@@ -240,6 +241,31 @@ fn check_key<M: Model>(
                 ..budget
             },
         )
+    } else if let Some(r) = budget
+        .reduce
+        .then(|| cut::search_in_pieces(model, &search_ops, budget))
+        .flatten()
+    {
+        // Cut at quiescent points. A refuted key gets its explanation from the search of
+        // the whole history, as after the zone check.
+        if r.outcome == Outcome::NotLinearizable {
+            refuted = true;
+            let max_steps = budget
+                .max_steps
+                .map_or(EXPLAIN_STEPS, |m| m.min(EXPLAIN_STEPS));
+            let mut e = check::search(
+                model,
+                &search_ops,
+                Budget {
+                    max_steps: Some(max_steps),
+                    ..budget
+                },
+            );
+            e.steps += r.steps;
+            e
+        } else {
+            r
+        }
     } else if budget.reduce && budget.max_steps.is_none_or(|m| m > REFUTE_AFTER) {
         // A key the search does not decide quickly gets the refutation (a read no last
         // overwrite explains), then, if that finds nothing, the search with the rest of
