@@ -388,12 +388,15 @@ fn expect(h: &History) -> Verdict {
     }
 }
 
+/// A piece: the generator's choices and the mutations made to its history.
+type Piece = (Vec<u16>, Vec<(usize, u16)>);
+
 /// Pieces one after another, each generated (and maybe mutated) on its own: every op of a
 /// piece is invoked after the ops of the pieces before returned (or stay pending for
 /// ever: info and unfinished ops), so the history has quiescent points, which the checker
 /// cuts at. Each piece is linearizable from the initial state, so from the state the
 /// piece before ends in it often is not: both verdicts occur.
-fn in_sequence(model: ModelKind, parts: &[(Vec<u16>, Vec<(usize, u16)>)]) -> History {
+fn in_sequence(model: ModelKind, parts: &[Piece]) -> History {
     let mut events = Vec::new();
     for (k, (choices, muts)) in parts.iter().enumerate() {
         let mut h = linearizable_history(model, choices);
@@ -413,7 +416,7 @@ fn in_sequence(model: ModelKind, parts: &[(Vec<u16>, Vec<(usize, u16)>)]) -> His
     }
 }
 
-fn piece() -> impl Strategy<Value = (Vec<u16>, Vec<(usize, u16)>)> {
+fn piece() -> impl Strategy<Value = Piece> {
     (
         prop::collection::vec(any::<u16>(), 0..24),
         prop::collection::vec((0usize..6, any::<u16>()), 0..2),
@@ -486,7 +489,7 @@ fn pieces_in_sequence_go_both_ways() {
     };
     let mut seen = [0usize; 2];
     for round in 0..300u32 {
-        let parts: Vec<(Vec<u16>, Vec<(usize, u16)>)> = (0..2)
+        let parts: Vec<Piece> = (0..2)
             .map(|_| {
                 let c = (0..20).map(|_| next()).collect();
                 let muts = if next() % 4 == 0 {
