@@ -61,6 +61,12 @@ fn families() -> Vec<(&'static str, History, Verdict)> {
             g::register_stale_repeating(1, 5_000, 10, 1, 1000),
             N,
         ),
+        ("kv-100000-one-key-3-clients", g::kv(1, 100_000, 1, 3, 0), L),
+        (
+            "kv-100000-one-key-3-clients-stale",
+            g::kv(1, 100_000, 1, 3, 3),
+            N,
+        ),
         (
             "register-100000-40-clients",
             g::register(1, 100_000, 40, 0),

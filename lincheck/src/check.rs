@@ -282,11 +282,24 @@ pub(crate) fn search<M: Model>(
 
 /// Every state a piece of history may end in, for [`search_from`]'s enumeration.
 pub(crate) struct Ends<S> {
-    /// In the order found (deterministic).
+    /// In the order found (deterministic), each once.
     pub states: Vec<S>,
+    /// The same, for lookups only (never iterated).
+    seen: HashMap<S, (), BuildHasherDefault<FastHasher>>,
     /// Past this many states the enumeration stops, with `overflow` set.
     pub max: usize,
     pub overflow: bool,
+}
+
+impl<S> Ends<S> {
+    pub(crate) fn new(max: usize) -> Ends<S> {
+        Ends {
+            states: Vec::new(),
+            seen: HashMap::default(),
+            max,
+            overflow: false,
+        }
+    }
 }
 
 /// [`search`] from `start`. With `ends`, the ops must all be `ok` (no info or unfinished
@@ -514,20 +527,20 @@ pub(crate) fn search_from<M: Model>(
         return finish(Outcome::NotLinearizable, 1, &[], &states, &list);
     }
 
-    // With `ends`: the ids of the end states recorded.
-    let mut end_ids: HashMap<u32, (), BuildHasherDefault<FastHasher>> = HashMap::default();
     loop {
         if remaining == 0 {
             let Some(ends) = ends.as_deref_mut() else {
                 break;
             };
             // One linearization found: record where it ends, then look for others.
-            if end_ids.insert(state, ()).is_none() {
+            let end = &states[state as usize];
+            if !ends.seen.contains_key(end) {
                 if ends.states.len() == ends.max {
                     ends.overflow = true;
                     return finish(Outcome::OutOfSteps, steps, &best, &states, &list);
                 }
-                ends.states.push(states[state as usize].clone());
+                ends.seen.insert(end.clone(), ());
+                ends.states.push(end.clone());
             }
             if !backtrack_to_alternative(
                 &mut stack,

@@ -71,11 +71,7 @@ pub(crate) fn search_in_pieces<M: Model>(
         let to = cuts[next_cut];
         next_cut += 1;
         let piece = &ops[from..to];
-        let mut ends = Ends {
-            states: Vec::new(),
-            max: MAX_FRONTIER,
-            overflow: false,
-        };
+        let mut ends = Ends::new(MAX_FRONTIER);
         for start in &frontier {
             if budget.max_steps.is_some_and(|m| steps >= m) {
                 return Some(done(Outcome::OutOfSteps, steps, from));

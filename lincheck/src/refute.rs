@@ -25,7 +25,8 @@
 //! Cost per read: the pins and non-resets invoked within the longest op's duration of
 //! the dominating instant (binary search), at most [`MAX_CANDIDATES`] candidates (a read
 //! with more, say many unknown-outcome writes, is skipped) and [`MAX_BETWEEN`] ops
-//! between each candidate and the read (more counts as explained).
+//! between each candidate and the read (more counts as explained), and at most
+//! [`WORK_PER_OP`] ops looked at per op of the key in all (then it gives up).
 
 use crate::check::SearchOp;
 use crate::model::{Access, Model};
@@ -34,7 +35,10 @@ use crate::model::{Access, Model};
 const MAX_CANDIDATES: usize = 256;
 /// A candidate with more non-resets that could follow it than this counts as explaining
 /// the read (nothing is examined).
-const MAX_BETWEEN: usize = 4096;
+const MAX_BETWEEN: usize = 512;
+/// Ops looked at in all, per op of the key: past it the refutation gives up (finds
+/// nothing), so it costs O(n) whatever the history.
+const WORK_PER_OP: usize = 64;
 
 /// Returns the index (into `ops`) of a read that fits in no linearization, if it finds one.
 pub(crate) fn unreachable_read<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> Option<usize> {
@@ -90,6 +94,7 @@ pub(crate) fn unreachable_read<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> 
         .max()
         .unwrap_or(0);
 
+    let mut work = WORK_PER_OP.saturating_mul(ops.len()).max(1 << 16);
     let mut cands: Vec<usize> = Vec::with_capacity(MAX_CANDIDATES);
     let mut forced: Vec<&M::Op> = Vec::new();
     let mut optional: Vec<&M::Op> = Vec::new();
@@ -148,6 +153,11 @@ pub(crate) fn unreachable_read<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> 
                 .take_while(|&&i| ops[i].invoke >= floor);
             let open_between = open_others.iter().take_while(|&&i| ops[i].invoke < ret);
             for &i in ok_between.chain(open_between) {
+                if work == 0 {
+                    // Out of work: count it as explained (the caller stops below).
+                    return true;
+                }
+                work -= 1;
                 let o = &ops[i];
                 if o.complete.is_some_and(|c| c < l_invoke) {
                     continue;
@@ -166,12 +176,18 @@ pub(crate) fn unreachable_read<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> 
         };
         // The initial state acts as a reset before everything.
         if dominating.is_none() && explains(0, 0, &init) {
+            if work == 0 {
+                return None;
+            }
             continue;
         }
         let explained = cands.iter().any(|&k| {
             let (inv, comp, state, _) = &resets[k];
             explains(*inv, *comp, state)
         });
+        if work == 0 {
+            return None;
+        }
         if !explained {
             return Some(r);
         }

@@ -45,7 +45,14 @@ pub struct CheckOptions {
     /// deterministic (capacities, not the allocator's view), so with only this and
     /// `max_steps` the result is too.
     pub max_memory: Option<u64>,
+    /// Keys with at least this many ops (and a quiescent point) are checked in pieces
+    /// cut at quiescent points ([`DEFAULT_CUT_FROM`]; 0: every key that has one). On
+    /// shorter keys enumerating each piece's end states costs more than it saves.
+    pub cut_from: usize,
 }
+
+/// The default [`CheckOptions::cut_from`].
+pub const DEFAULT_CUT_FROM: usize = 10_000;
 
 impl Default for CheckOptions {
     fn default() -> Self {
@@ -54,6 +61,7 @@ impl Default for CheckOptions {
             max_steps: Some(DEFAULT_MAX_STEPS),
             timeout: None,
             max_memory: Some(DEFAULT_MAX_MEMORY),
+            cut_from: DEFAULT_CUT_FROM,
         }
     }
 }
@@ -115,7 +123,13 @@ fn run_with<M: Model>(
     };
     let mut keys = Vec::with_capacity(by_key.len());
     for (key, views) in by_key {
-        keys.push(check_key(model, key.cloned(), &views, budget)?);
+        keys.push(check_key(
+            model,
+            key.cloned(),
+            &views,
+            budget,
+            options.cut_from,
+        )?);
     }
     let mut report = Report::new(model.name(), keys);
     report.process_names = history.process_names.clone();
@@ -205,6 +219,7 @@ fn check_key<M: Model>(
     key: Option<crate::Value>,
     views: &[&OpView],
     budget: Budget,
+    cut_from: usize,
 ) -> Result<KeyReport, HistoryError> {
     let (search_ops, kept) = prepare(model, views)?;
     let zones = if budget.reduce {
@@ -241,8 +256,7 @@ fn check_key<M: Model>(
                 ..budget
             },
         )
-    } else if let Some(r) = budget
-        .reduce
+    } else if let Some(r) = (budget.reduce && search_ops.len() >= cut_from)
         .then(|| cut::search_in_pieces(model, &search_ops, budget))
         .flatten()
     {
@@ -518,7 +532,11 @@ mod tests {
     fn reductions_agree_with_the_plain_search() {
         let mut rng = Rng::new(18);
         let mut seen = [0usize; 2];
-        let opts = CheckOptions::default();
+        // Cutting at quiescent points is a reduction too.
+        let opts = CheckOptions {
+            cut_from: 0,
+            ..CheckOptions::default()
+        };
         for n in 0..6000 {
             let kind = ModelKind::ALL[n % 3];
             let h = random_history(&mut rng, kind);
