@@ -160,3 +160,24 @@ fn stale_reads_of_repeating_values() {
         );
     }
 }
+
+/// A long one-key kv history with few clients has quiescent points: it is checked in
+/// pieces (keys of 10,000 ops or more), and decided both ways.
+#[test]
+fn long_kv_histories_are_cut_at_quiescent_points() {
+    let h = g::kv(1, 12_000, 1, 3, 0);
+    expect(&h, Verdict::Linearizable, 200_000);
+    expect(
+        &g::kv(1, 12_000, 1, 3, 2),
+        Verdict::NotLinearizable,
+        2_000_000,
+    );
+    // The pieces really are searched apart: the whole-history search takes other steps.
+    let whole = CheckOptions {
+        cut_from: usize::MAX,
+        ..CheckOptions::default()
+    };
+    let r = check_history(&h, &whole).expect("well-formed");
+    assert_eq!(r.verdict, Verdict::Linearizable);
+    assert_ne!(r.keys[0].steps, check(&h).1);
+}
