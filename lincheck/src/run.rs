@@ -17,9 +17,12 @@ use crate::zones::{self, ZoneVerdict};
 /// when it runs out, the explanation shows the longest prefix found so far.
 const EXPLAIN_STEPS: u64 = 200_000;
 
+/// The explanation looks at this many of the unplaced reads (soonest returns first).
+const EXPLAIN_READS: usize = 256;
+
 /// Search steps after which a key not yet decided gets the refutation of
 /// [`refute::unreachable_read`].
-const REFUTE_AFTER: u64 = 50_000;
+const REFUTE_AFTER: u64 = 100_000;
 
 /// The default per-key step budget: enough for every Porcupine history (the hardest key
 /// needs under a million steps), small enough to end in well under a minute.
@@ -52,7 +55,7 @@ pub struct CheckOptions {
 }
 
 /// The default [`CheckOptions::cut_from`].
-pub const DEFAULT_CUT_FROM: usize = 10_000;
+pub const DEFAULT_CUT_FROM: usize = 20_000;
 
 impl Default for CheckOptions {
     fn default() -> Self {
@@ -387,6 +390,9 @@ fn explain<M: Model>(
         .filter(|&i| !placed[i] && ops[i].complete.is_some() && model.is_read_only(&ops[i].op))
         .collect();
     reads.sort_by_key(|&i| ops[i].complete);
+    // The reads that must happen soonest tell the story; the rest of a long history's
+    // reads would cost a scan each.
+    reads.truncate(EXPLAIN_READS);
     let mut unreachable = Vec::new();
     for r in reads {
         if unreachable.len() == crate::explain::MAX_UNREACHABLE {
