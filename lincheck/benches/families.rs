@@ -1,10 +1,11 @@
 //! Checker speed on the hard history families of `lincheck::generate`, at the sizes of
 //! docs/PERFORMANCE.md: `cargo bench -p lincheck --bench families [-- REPS] [FILTER]
-//! [--write DIR]`.
+//! [--write DIR] [--whole]`.
 //!
 //! Prints, per family, the median wall time of REPS checks (default 5), the verdict and
 //! the steps. `--write DIR` also writes each history there as JSON Lines (for other
-//! checkers). Generation and parsing are not timed.
+//! checkers). `--whole` turns off cutting at quiescent points. Generation and parsing are
+//! not timed.
 
 use std::time::{Duration, Instant};
 
@@ -88,7 +89,15 @@ fn main() {
         .find(|a| a.parse::<usize>().is_err() && !a.starts_with('-') && Some(*a) != write.as_ref())
         .cloned()
         .unwrap_or_default();
-    let opts = CheckOptions::default();
+    // `--whole`: no cutting at quiescent points (for before/after figures).
+    let opts = CheckOptions {
+        cut_from: if args.iter().any(|a| a == "--whole") {
+            usize::MAX
+        } else {
+            lincheck::DEFAULT_CUT_FROM
+        },
+        ..CheckOptions::default()
+    };
     for (name, h, want) in families() {
         if !name.contains(filter.as_str()) {
             continue;
