@@ -680,21 +680,11 @@ impl Protocol for RaftProtocol {
         end: sim_core::Time,
         max_steps: u64,
     ) -> Result<(), crate::HistoryFailure> {
-        match name {
-            "clients-complete" => Ok(crate::kv::check_completion(
-                history,
-                sim_core::Time::ZERO.plus(config.liveness_from),
-                config.liveness_bound,
-                end,
-            )?),
-            "linearizable" => crate::linearizable(history, Self::history_model(), max_steps),
-            other => Err(format!("raft has no history check {other:?}").into()),
-        }
+        let liveness = (config.liveness_from, config.liveness_bound);
+        crate::kv::history_check("raft", name, history, liveness, end, max_steps)
     }
 
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
-        workload.validate()?;
-        config.validate()?;
-        Ok(KvClientConfig::new(workload.clone()).reach_on_retry(RaftReach::ClientRetried))
+        crate::kv::client_config(workload, config.validate(), RaftReach::ClientRetried)
     }
 }

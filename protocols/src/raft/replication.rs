@@ -298,7 +298,7 @@ impl Node {
             // reached us while we led, its entry is in our log and may yet commit, and the
             // client must not take this refusal for "it did not happen". (Found by swarm
             // testing: a duplicate delayed past a step-down was recorded as failed.)
-            let has_entry = self.log_has(ctx, &request);
+            let has_entry = ctx.durable().has_command(request.client, request.seq);
             let refusal = KvResponse::NotLeader {
                 hint: self.leader,
                 has_entry,
@@ -333,15 +333,6 @@ impl Node {
             }
         }
         self.advance_commit(ctx); // a cluster of one commits at once
-    }
-
-    /// Does our log hold an entry for this client command (its `(client, seq)`)?
-    fn log_has(&self, ctx: &Ctx<'_, Self>, request: &KvRequest) -> bool {
-        let d = ctx.durable();
-        (1..=d.last_index()).rev().any(|i| {
-            d.entry(i)
-                .is_some_and(|e| e.command.client == request.client && e.command.seq == request.seq)
-        })
     }
 
     /// A lease read is safe when the lease holds and this leader has committed an entry of

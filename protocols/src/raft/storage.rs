@@ -5,7 +5,7 @@
 //! volatile [`super::Node`] is rebuilt from it on restart.
 
 use crate::kv::KvRequest;
-use sim_core::NodeId;
+use sim_core::{ClientId, NodeId};
 use std::fmt;
 use std::sync::Arc;
 
@@ -37,6 +37,11 @@ pub struct Durable {
     /// re-read only what changed.
     truncations: u64,
     last_truncation: u64,
+    /// Per client (by id), at least the highest request seq any entry of the log has held
+    /// (it does not go down when the log is cut): a request with a higher seq is surely
+    /// not in the log, which spares the search in [`Durable::has_command`] for most
+    /// requests.
+    max_seq: Vec<u64>,
 }
 
 impl Durable {
@@ -108,7 +113,29 @@ impl Durable {
     }
 
     pub(super) fn append(&mut self, entry: Entry) {
+        let (client, seq) = (entry.command.client.0 as usize, entry.command.seq);
+        if self.max_seq.len() <= client {
+            self.max_seq.resize(client + 1, 0);
+        }
+        self.max_seq[client] = self.max_seq[client].max(seq);
         self.log.push(entry);
+    }
+
+    /// Does the log hold an entry for the client command `(client, seq)`? Searches from the
+    /// end (a retried command is usually recent), and not at all when `seq` is above every
+    /// seq the client ever had in this log.
+    pub fn has_command(&self, client: ClientId, seq: u64) -> bool {
+        if self
+            .max_seq
+            .get(client.0 as usize)
+            .is_none_or(|&max| seq > max)
+        {
+            return false;
+        }
+        self.log
+            .iter()
+            .rev()
+            .any(|e| e.command.client == client && e.command.seq == seq)
     }
 
     /// Deletes the entry at `index` and all that follow it.
