@@ -73,7 +73,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Checker, ClientId, Ctx, Duration, NodeId, Process, RequestId, Time, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-pub use storage::{Durable, Entry};
+pub use storage::{Durable, Entries, Entry};
 
 documented! {
     /// Raft's configuration: timing, options, and the bug knobs. Durations are duration
@@ -208,7 +208,7 @@ pub enum Msg {
         term: u64,
         prev_log_index: u64,
         prev_log_term: u64,
-        entries: Vec<Entry>,
+        entries: Entries,
         leader_commit: u64,
         stamp: Time,
     },

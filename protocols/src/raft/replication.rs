@@ -1,7 +1,7 @@
 //! Log replication (§5.3), the commit rule (§5.4.2), applying to the state machine, client
 //! requests (§8) and lease reads.
 
-use super::{Entry, Msg, Node, RaftReach, Role, Timer};
+use super::{Entries, Entry, Msg, Node, RaftReach, Role, Timer};
 use crate::kv::{KvRequest, KvResponse};
 use sim_core::{ClientId, Ctx, Duration, NodeId, RequestId, Time};
 
@@ -45,7 +45,7 @@ impl Node {
         let next = self.next_index[i].clamp(1, d.last_index() + 1);
         let prev = next - 1;
         let prev_term = d.term_at(prev).expect("prev is within the log");
-        let entries = d.entries(next, (next - 1).saturating_add(max)).to_vec();
+        let entries = Entries::from_slice(d.entries(next, (next - 1).saturating_add(max)));
         self.next_index[i] = next + entries.len() as u64;
         let msg = Msg::AppendEntries {
             term: d.current_term(),
@@ -67,7 +67,7 @@ impl Node {
         term: u64,
         prev_index: u64,
         prev_term: u64,
-        entries: Vec<Entry>,
+        entries: Entries,
         leader_commit: u64,
         stamp: Time,
     ) {

@@ -155,3 +155,99 @@ impl Durable {
         self.voted_for = None;
     }
 }
+
+/// The entries one AppendEntries carries. Most carry none (heartbeats, probes) or one (a
+/// client command sent at once to the followers with nothing in flight), so up to one is
+/// kept inline: only a batch pays for a vector of its own, allocated by the leader and
+/// freed by the follower.
+#[derive(Clone, Default)]
+pub struct Entries(Batch);
+
+#[derive(Clone, Default)]
+enum Batch {
+    #[default]
+    Empty,
+    One(Entry),
+    Many(Vec<Entry>),
+}
+
+impl Entries {
+    /// Copies of `entries` (each a reference count).
+    pub fn from_slice(entries: &[Entry]) -> Entries {
+        Entries(match entries {
+            [] => Batch::Empty,
+            [one] => Batch::One(one.clone()),
+            many => Batch::Many(many.to_vec()),
+        })
+    }
+
+    pub fn as_slice(&self) -> &[Entry] {
+        match &self.0 {
+            Batch::Empty => &[],
+            Batch::One(e) => std::slice::from_ref(e),
+            Batch::Many(v) => v,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+}
+
+impl From<Vec<Entry>> for Entries {
+    fn from(entries: Vec<Entry>) -> Entries {
+        if entries.len() <= 1 {
+            Entries::from_slice(&entries)
+        } else {
+            Entries(Batch::Many(entries))
+        }
+    }
+}
+
+impl PartialEq for Entries {
+    fn eq(&self, other: &Entries) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Entries {}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+/// The entries of an [`Entries`], moved out in order.
+pub enum EntriesIntoIter {
+    One(Option<Entry>),
+    Many(std::vec::IntoIter<Entry>),
+}
+
+impl Iterator for EntriesIntoIter {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        match self {
+            EntriesIntoIter::One(e) => e.take(),
+            EntriesIntoIter::Many(it) => it.next(),
+        }
+    }
+}
+
+impl IntoIterator for Entries {
+    type Item = Entry;
+    type IntoIter = EntriesIntoIter;
+
+    fn into_iter(self) -> EntriesIntoIter {
+        match self.0 {
+            Batch::Empty => EntriesIntoIter::One(None),
+            Batch::One(e) => EntriesIntoIter::One(Some(e)),
+            Batch::Many(v) => EntriesIntoIter::Many(v.into_iter()),
+        }
+    }
+}
