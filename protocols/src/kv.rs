@@ -181,18 +181,23 @@ impl KvStore {
     /// [`KvStore::apply_in_place`], and whether the request was a duplicate (its client
     /// had a request of this seq or a later one applied already, so it had no effect).
     pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&KvResult>, bool) {
-        let (seq, result) = match self.sessions.get(&request.client) {
-            Some((seq, _)) if request.seq < *seq => return (None, true),
-            Some((seq, _)) if request.seq == *seq => {
+        if let Some((seq, _)) = self.sessions.get(&request.client) {
+            if request.seq < *seq {
+                return (None, true);
+            }
+            if request.seq == *seq {
                 return (self.sessions.get(&request.client).map(|(_, r)| r), true);
             }
-            _ => (request.seq, self.execute(&request.op)),
+        }
+        let result = self.execute(&request.op);
+        let session = match self.sessions.entry(request.client) {
+            std::collections::btree_map::Entry::Occupied(o) => {
+                let session = o.into_mut();
+                *session = (request.seq, result);
+                session
+            }
+            std::collections::btree_map::Entry::Vacant(v) => v.insert((request.seq, result)),
         };
-        let session = self
-            .sessions
-            .entry(request.client)
-            .or_insert((0, KvResult::Null));
-        *session = (seq, result);
         (Some(&session.1), false)
     }
 
@@ -582,7 +587,9 @@ impl KvClient {
             self.keys = (1..=keys).map(|i| numbered("k", i, "", 0)).collect();
         }
         let key = self.keys[k].clone();
-        let unique = numbered("c", u64::from(ctx.id().0) + 1, "-", seq);
+        // The value a write writes (made only for writes: a read would drop it unused).
+        let me = u64::from(ctx.id().0) + 1;
+        let unique = || numbered("c", me, "-", seq);
         let total = u64::from(mix.read + mix.write + mix.cas + mix.append).max(1);
         let mut pick = ctx.rng().below(total);
         let op = if pick < u64::from(mix.read) {
@@ -590,7 +597,10 @@ impl KvClient {
         } else {
             pick -= u64::from(mix.read);
             if pick < u64::from(mix.write) {
-                KvOp::Put { key, value: unique }
+                KvOp::Put {
+                    key,
+                    value: unique(),
+                }
             } else {
                 pick -= u64::from(mix.write);
                 if pick < u64::from(mix.cas) {
@@ -598,7 +608,7 @@ impl KvClient {
                     KvOp::Cas {
                         key,
                         from,
-                        to: unique,
+                        to: unique(),
                     }
                 } else {
                     KvOp::Append {

@@ -226,7 +226,13 @@ impl Node {
             if duplicate {
                 ctx.reached(RaftReach::DuplicateApplied);
             }
-            if let Some((client, id)) = self.pending.remove(&index) {
+            // Only a leader has clients waiting (followers skip the map).
+            let waiting = if self.pending.is_empty() {
+                None
+            } else {
+                self.pending.remove(&index)
+            };
+            if let Some((client, id)) = waiting {
                 if let Some(result) = result {
                     let result = result.to_value();
                     ctx.reply(client, id, KvResponse::Done { seq, result });
