@@ -251,3 +251,66 @@ impl IntoIterator for Entries {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::KvOp;
+
+    fn entry(term: u64, client: u32, seq: u64) -> Entry {
+        Entry {
+            term,
+            command: Arc::new(KvRequest {
+                client: ClientId(client),
+                seq,
+                op: KvOp::Get { key: "k1".into() },
+            }),
+        }
+    }
+
+    #[test]
+    fn has_command_finds_what_the_log_holds_and_nothing_else() {
+        let mut d = Durable::default();
+        assert!(!d.has_command(ClientId(0), 1), "empty log");
+        d.append(entry(1, 0, 1));
+        d.append(entry(1, 2, 1));
+        d.append(entry(2, 0, 2));
+        d.append(entry(2, 0, 1)); // a late duplicate of an older seq
+        for (client, seq) in [(0, 1), (2, 1), (0, 2)] {
+            assert!(d.has_command(ClientId(client), seq), "c{client}#{seq}");
+        }
+        for (client, seq) in [(0, 3), (1, 1), (2, 2), (2, 0), (7, 1)] {
+            assert!(!d.has_command(ClientId(client), seq), "c{client}#{seq}");
+        }
+        // A cut removes commands; the seq bound stays, so the search runs and says no.
+        d.truncate_from(3);
+        assert!(!d.has_command(ClientId(0), 2), "cut off");
+        assert!(d.has_command(ClientId(0), 1), "below the cut");
+        d.append(entry(3, 0, 2));
+        assert!(d.has_command(ClientId(0), 2), "appended again");
+    }
+
+    #[test]
+    fn entries_hold_none_one_or_many_like_the_slice_they_copy() {
+        let log: Vec<Entry> = (1..=4).map(|i| entry(i, 0, i)).collect();
+        for n in 0..=log.len() {
+            let slice = &log[..n];
+            let e = Entries::from_slice(slice);
+            assert_eq!(e.len(), n);
+            assert_eq!(e.is_empty(), n == 0);
+            assert_eq!(e.as_slice(), slice);
+            assert_eq!(Entries::from(slice.to_vec()), e, "from a vector of {n}");
+            assert_eq!(format!("{e:?}"), format!("{slice:?}"));
+            let moved: Vec<Entry> = e.clone().into_iter().collect();
+            assert_eq!(moved, slice, "moved out in order");
+        }
+        assert_ne!(
+            Entries::from_slice(&log[..1]),
+            Entries::from_slice(&log[1..2])
+        );
+        assert_ne!(
+            Entries::from_slice(&log[..2]),
+            Entries::from_slice(&log[..1])
+        );
+    }
+}
