@@ -182,7 +182,19 @@ impl Node {
     /// committed if its entry is from the current term.
     fn advance_commit(&mut self, ctx: &mut Ctx<'_, Self>) {
         let d = ctx.durable();
-        let n = self.majority_match(ctx.id().index(), d.last_index(), ctx.majority());
+        let (me, own_last, majority) = (ctx.id().index(), d.last_index(), ctx.majority());
+        // The majority match is above the commit index only if a majority of servers are:
+        // a count answers most acknowledgements (the first, and those after the commit)
+        // without sorting.
+        let c = self.commit_index;
+        let above = (own_last > c) as usize
+            + (self.match_index.iter().enumerate())
+                .filter(|&(i, &m)| i != me && m > c)
+                .count();
+        if above < majority {
+            return;
+        }
+        let n = self.majority_match(me, own_last, majority);
         if n <= self.commit_index {
             return;
         }
