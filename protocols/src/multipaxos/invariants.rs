@@ -7,7 +7,7 @@
 //! overwritten still counts toward the ballot it was made in. [`StateMachineSafety`] compares what
 //! replicas applied, position by position.
 
-use super::{Command, Node};
+use super::{Command, Durable, Node};
 use crate::multipaxos::MultiPaxosConfig;
 use crate::paxos::Ballot;
 use sim_core::{Checker, Duration, LivenessStart, NodeId, Time, View};
@@ -152,49 +152,37 @@ impl Checker<Node> for SlotAgreement {
 }
 
 /// State machine safety: the k-th command every replica applies is the same command from
-/// the same slot.
-#[derive(Debug, Default)]
-pub struct StateMachineSafety {
-    /// The sequence applied first, `(slot, command, by)`.
-    order: Vec<(u64, Command, NodeId)>,
-    /// Per node, how many of its applied commands have been compared.
-    recorded: Vec<usize>,
-}
+/// the same slot. The shared key-value checker, reading what each replica applied as the
+/// slots in the order it applied them.
+pub type StateMachineSafety = crate::kv::StateMachineSafety<Node>;
 
-impl Checker<Node> for StateMachineSafety {
-    fn name(&self) -> &str {
-        "state-machine-safety"
+impl crate::kv::AppliedCommands for Node {
+    type Applied = Command;
+
+    fn applied_count(&self) -> usize {
+        self.applied().len()
     }
 
-    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
-        if self.recorded.len() < view.node_count() {
-            self.recorded.resize(view.node_count(), 0);
-        }
-        let Some(state) = view.node(node) else {
-            self.recorded[node.index()] = 0; // a restart applies the log again
-            return Ok(());
-        };
-        let applied = state.applied();
-        let from = self.recorded[node.index()].min(applied.len());
-        let d = view.durable(node);
-        for (k, &slot) in applied.iter().enumerate().skip(from) {
-            let command = d.chosen(slot).expect("applied slots are chosen");
-            match self.order.get(k) {
-                Some((s, c, by)) => {
-                    if *s != slot || c != command {
-                        return Err(format!(
-                            "{} applied slot {s} ({c:?}) as command {} but {} applied slot {slot} ({command:?})",
-                            view.name(*by),
-                            k + 1,
-                            view.name(node)
-                        ));
-                    }
-                }
-                None => self.order.push((slot, command.clone(), node)),
-            }
-        }
-        self.recorded[node.index()] = applied.len();
-        Ok(())
+    fn applied_at<'a>(&'a self, durable: &'a Durable, k: usize) -> (u64, &'a Command) {
+        let slot = self.applied()[k];
+        (
+            slot,
+            durable.chosen(slot).expect("applied slots are chosen"),
+        )
+    }
+
+    fn conflict(
+        view: &View<'_, Node>,
+        k: usize,
+        (s, c, by): (u64, &Command, NodeId),
+        (slot, command, node): (u64, &Command, NodeId),
+    ) -> String {
+        format!(
+            "{} applied slot {s} ({c:?}) as command {} but {} applied slot {slot} ({command:?})",
+            view.name(by),
+            k + 1,
+            view.name(node)
+        )
     }
 }
 

@@ -520,24 +520,17 @@ impl Protocol for MultiPaxosProtocol {
         end: sim_core::Time,
         max_steps: u64,
     ) -> Result<(), crate::HistoryFailure> {
-        match name {
-            "clients-complete" => Ok(crate::kv::check_completion(
-                history,
-                sim_core::Time::ZERO.plus(config.liveness_from.unwrap_or(Duration::ZERO)),
-                config.liveness_bound,
-                end,
-            )?),
-            "linearizable" => crate::linearizable(history, Self::history_model(), max_steps),
-            other => Err(format!("multipaxos has no history check {other:?}").into()),
-        }
+        let liveness = (
+            config.liveness_from.unwrap_or(Duration::ZERO),
+            config.liveness_bound,
+        );
+        crate::kv::history_check("multipaxos", name, history, liveness, end, max_steps)
     }
 
     fn client_config(
         workload: &Workload,
         config: &MultiPaxosConfig,
     ) -> Result<KvClientConfig, String> {
-        workload.validate()?;
-        config.validate()?;
-        Ok(KvClientConfig::new(workload.clone()).reach_on_retry(MultiPaxosReach::ClientRetried))
+        crate::kv::client_config(workload, config.validate(), MultiPaxosReach::ClientRetried)
     }
 }

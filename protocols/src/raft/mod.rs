@@ -73,7 +73,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Checker, ClientId, Ctx, Duration, NodeId, Process, RequestId, Time, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-pub use storage::{Durable, Entry};
+pub use storage::{Durable, Entries, Entry};
 
 documented! {
     /// Raft's configuration: timing, options, and the bug knobs. Durations are duration
@@ -209,7 +209,7 @@ pub enum Msg {
         term: u64,
         prev_log_index: u64,
         prev_log_term: u64,
-        entries: Vec<Entry>,
+        entries: Entries,
         leader_commit: u64,
         stamp: Time,
     },
@@ -681,21 +681,14 @@ impl Protocol for RaftProtocol {
         end: sim_core::Time,
         max_steps: u64,
     ) -> Result<(), crate::HistoryFailure> {
-        match name {
-            "clients-complete" => Ok(crate::kv::check_completion(
-                history,
-                sim_core::Time::ZERO.plus(config.liveness_from.unwrap_or(Duration::ZERO)),
-                config.liveness_bound,
-                end,
-            )?),
-            "linearizable" => crate::linearizable(history, Self::history_model(), max_steps),
-            other => Err(format!("raft has no history check {other:?}").into()),
-        }
+        let liveness = (
+            config.liveness_from.unwrap_or(Duration::ZERO),
+            config.liveness_bound,
+        );
+        crate::kv::history_check("raft", name, history, liveness, end, max_steps)
     }
 
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
-        workload.validate()?;
-        config.validate()?;
-        Ok(KvClientConfig::new(workload.clone()).reach_on_retry(RaftReach::ClientRetried))
+        crate::kv::client_config(workload, config.validate(), RaftReach::ClientRetried)
     }
 }
