@@ -119,6 +119,9 @@ documented! {
         /// A candidate counts a granted vote whatever the term of the reply, so a late
         /// grant from an earlier candidacy counts towards this one.
         pub count_stale_votes: bool,
+        /// A follower appends a leader's entries without the consistency check: it
+        /// takes them when its log merely reaches `prevLogIndex`, whatever the term there.
+        pub skip_prev_log_check: bool,
     }
     renamed: &[
         Renamed { old: "election_timeout_ms_min", new: "election_timeout_min", unit: "ms" },
@@ -147,6 +150,7 @@ impl Default for RaftConfig {
             lease_without_clock_bound: false,
             lease_on_wall_clock: false,
             count_stale_votes: false,
+            skip_prev_log_check: false,
         }
     }
 }
@@ -542,6 +546,11 @@ pub const KNOBS: &[Knob] = &[
         name: "count_stale_votes",
         mistake: "a candidate counts a granted RequestVote reply without checking that its term is the candidate's current term: a grant that arrives late, from an earlier candidacy, counts towards this one, though the voter may have voted for another candidate since, so two leaders are elected in one term (only late messages show it: a reply must outlive an election timeout)",
         caught_by: "election-safety",
+    },
+    Knob {
+        name: "skip_prev_log_check",
+        mistake: "a follower appends a leader's entries without checking that the entry before them matches (prevLogIndex and prevLogTerm, §5.3): a follower holding a deposed leader's entry there takes the new leader's entries after it, so two logs hold an entry with the same index and term on different histories",
+        caught_by: "log-matching",
     },
 ];
 
