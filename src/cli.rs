@@ -88,6 +88,12 @@ enum Command {
         /// End of that window (included), e.g. 2.5s [default: the run's end].
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
         to: Option<sim_core::Time>,
+        /// Lanes (node or client names, comma-separated, e.g. n17,n4031) that --html and
+        /// --export draw when the run has more than 32 nodes or 32 clients; the rest of
+        /// the 32 are those that carry the window's messages among themselves, as without
+        /// it [default: all chosen by traffic].
+        #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+        lanes: Vec<String>,
     },
     /// Run many seeds in parallel; write one JSON line per seed, in seed order.
     ///
@@ -335,6 +341,7 @@ struct Pictures<'a> {
     exports: &'a [(faultline::export::Kind, String)],
     from: Option<sim_core::Time>,
     to: Option<sim_core::Time>,
+    lanes: &'a [String],
 }
 
 impl Pictures<'_> {
@@ -406,6 +413,7 @@ fn run(cli: Cli, reg: &Registry) -> Result<ExitCode, Failure> {
             export,
             from,
             to,
+            lanes,
         } => run_one(
             reg,
             &file,
@@ -426,6 +434,7 @@ fn run(cli: Cli, reg: &Registry) -> Result<ExitCode, Failure> {
                     exports: &export,
                     from,
                     to,
+                    lanes: &lanes,
                 },
             },
         ),
@@ -495,6 +504,12 @@ fn run_one(
     if (pictures.from.is_some() || pictures.to.is_some()) && !pictures.any() {
         return Err(Failure::Input(
             "--from and --to window the --html page and --export files: give one of those too"
+                .into(),
+        ));
+    }
+    if !pictures.lanes.is_empty() && !pictures.any() {
+        return Err(Failure::Input(
+            "--lanes chooses the lanes of the --html page and --export files: give one of those too"
                 .into(),
         ));
     }
@@ -608,7 +623,14 @@ fn write_pictures(
             faultline::view::PICTURE_EVENTS
         )));
     }
-    let view = faultline::view::RunView::new(s, &r, Some(window));
+    let view = faultline::view::RunView::with_lanes(s, &r, Some(window), p.lanes);
+    if let Some(l) = view.unknown_lanes.first() {
+        return Err(Failure::Input(format!(
+            "--lanes {l}: no node or client of {} is called {l:?}: expected names such as {}",
+            s.file(),
+            faultline::view::compact_list(&view.lanes, 3)
+        )));
+    }
     let write = |path: &str, text: &str| {
         std::fs::write(path, text).map_err(|e| Failure::Input(format!("cannot write {path}: {e}")))
     };

@@ -461,7 +461,12 @@ pub fn perfetto(v: &RunView) -> Value {
     if let Some(n) = v.summarized() {
         other["summarized"] = json!(n);
     }
-    json!({"traceEvents": ev, "displayTimeUnit": "ms", "otherData": other})
+    // `ts` stays in microseconds (the format's unit; Perfetto reads it so whatever the
+    // display unit, since 2021). "ns" tells the legacy viewer (chrome://tracing,
+    // catapult) to compare slice bounds to the nanosecond: with "ms" it compares them to
+    // the microsecond, and nests a handler call that starts 0.2 µs after another one
+    // ended inside it, so the message arrows bound to it are lost on import.
+    json!({"traceEvents": ev, "displayTimeUnit": "ns", "otherData": other})
 }
 
 /// Most lines (messages, notes, faults) of one Mermaid diagram.
@@ -678,11 +683,16 @@ pub fn validate_trace_events(text: &str) -> Result<TraceEventStats, String> {
         .get("traceEvents")
         .and_then(Value::as_array)
         .ok_or("expected the JSON Object Format: an object with a traceEvents array")?;
-    if let Some(u) = j.get("displayTimeUnit") {
-        if !matches!(u.as_str(), Some("ms" | "ns")) {
-            return Err(format!("displayTimeUnit is {u}: expected \"ms\" or \"ns\""));
-        }
-    }
+    // The precision (µs) at which viewers compare slice bounds: the display unit's
+    // (catapult rounds to a thousandth of it; "ms" is the format's default).
+    let (unit, precision) = match j.get("displayTimeUnit") {
+        None => ("ms", 1.0),
+        Some(u) => match u.as_str() {
+            Some("ms") => ("ms", 1.0),
+            Some("ns") => ("ns", 1e-3),
+            _ => return Err(format!("displayTimeUnit is {u}: expected \"ms\" or \"ns\"")),
+        },
+    };
     type Thread = (i64, i64);
     let mut stats = TraceEventStats::default();
     let mut slices: IndexMap<Thread, Vec<(f64, f64, usize)>> = IndexMap::new();
@@ -817,6 +827,25 @@ pub fn validate_trace_events(text: &str) -> Result<TraceEventStats, String> {
             }
             stack.push((b, k));
         }
+        // What a viewer builds: it nests a slice in the last one whose bounds contain
+        // it at the display unit's precision. A slice that starts after another ends
+        // but is nested in it at that precision is found by no flow that binds to it.
+        let r = |x: f64| (x / precision).round();
+        let mut viewer: Vec<(f64, f64, usize)> = Vec::new();
+        for &(a, b, k) in v.iter() {
+            while let Some(&(pa, pend, outer)) = viewer.last() {
+                if r(a) >= r(pa) && r(b) <= r(pend) {
+                    if a > pend + 5e-4 {
+                        return Err(format!(
+                            "traceEvents[{k}]: slice {a}..{b} on thread {t:?} starts after traceEvents[{outer}] ends at {pend}, but at the precision of displayTimeUnit {unit:?} a viewer nests it inside that slice (and drops the flows bound to it): write displayTimeUnit \"ns\" or leave a gap of a whole unit"
+                        ));
+                    }
+                    break;
+                }
+                viewer.pop();
+            }
+            viewer.push((a, b, k));
+        }
     }
     let enclosing = |t: &Thread, ts: f64| {
         slices
@@ -938,6 +967,18 @@ mod tests {
             ),
             "needs an id",
         );
+        // Two calls 0.2 µs apart are two slices to the nanosecond, one inside the other
+        // to the microsecond ("ms", the default): the viewer would lose the flow.
+        let close = g
+            .replace(r#""dur": 0.5"#, r#""dur": 0.1"#)
+            .replace(r#""ts": 10.2, "dur""#, r#""ts": 11.2, "dur""#);
+        bad(close.clone(), "at the precision of displayTimeUnit \"ms\"");
+        bad(
+            close.replace(r#", "displayTimeUnit": "ms""#, ""),
+            "a viewer nests it",
+        );
+        let ns = close.replace(r#""displayTimeUnit": "ms""#, r#""displayTimeUnit": "ns""#);
+        assert_eq!(validate_trace_events(&ns).unwrap().slices, 4);
         // Without bp, a flow's end binds to the next slice that starts on its thread.
         let next = g
             .replace(r#""bp": "e", "#, "")

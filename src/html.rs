@@ -6,7 +6,8 @@
 //! Size: a page holds at most [`MAX_MESSAGES`] messages and [`MAX_LINES`] trace lines of
 //! its window; past either it keeps the first ones and says so in its header, with a
 //! window to draw instead. It draws at most [`crate::view::MAX_LANES`] node lanes and as
-//! many client lanes, and a run's trace past [`crate::view::PICTURE_EVENTS`] events is
+//! many client lanes (those that carry the window's messages among themselves:
+//! [`crate::view::choose_lanes`]), and a run's trace past [`crate::view::PICTURE_EVENTS`] events is
 //! drawn up to where it stopped; both say so in the header, which also counts the
 //! window's messages per lane (every lane) and per kind. Nothing is left out silently.
 //! So every page is bounded whatever the run: under 5 MB, and drawn by headless

@@ -235,15 +235,19 @@ impl Registry {
 
     /// Is there a protocol called `name`?
     pub fn contains(&self, name: &str) -> bool {
-        self.protocols.iter().any(|p| p.name() == name)
+        self.entry(name).is_some()
     }
 
-    fn get(&self, s: &Scenario, name: &str) -> Result<&dyn Entry, ScenarioError> {
+    /// The entry of the protocol called `name`: the one lookup every method uses.
+    fn entry(&self, name: &str) -> Option<&dyn Entry> {
         self.protocols
             .iter()
             .find(|p| p.name() == name)
             .map(|p| &**p)
-            .ok_or_else(|| self.unknown_protocol(s))
+    }
+
+    fn get(&self, s: &Scenario, name: &str) -> Result<&dyn Entry, ScenarioError> {
+        self.entry(name).ok_or_else(|| self.unknown_protocol(s))
     }
 
     /// Checks the protocol-specific parts of a scenario without running it
@@ -315,19 +319,13 @@ impl Registry {
     /// The sometimes-properties of the protocol called `name`
     /// ([`Protocol::sometimes`]); `None` if there is none.
     pub fn sometimes(&self, name: &str) -> Option<&'static [protocols::Sometimes]> {
-        self.protocols
-            .iter()
-            .find(|p| p.name() == name)
-            .map(|p| p.sometimes())
+        self.entry(name).map(|p| p.sometimes())
     }
 
     /// The commented starting scenario ([`crate::config::template`]) for the protocol
     /// called `name`; `None` if there is none.
     pub fn template(&self, name: &str) -> Option<String> {
-        self.protocols
-            .iter()
-            .find(|p| p.name() == name)
-            .map(|p| p.template())
+        self.entry(name).map(|p| p.template())
     }
 
     /// [`compare::compare`] with this registry.

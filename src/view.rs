@@ -19,9 +19,12 @@ use std::collections::VecDeque;
 pub const PICTURE_EVENTS: usize = 250_000;
 
 /// Most node lanes (and, apart, most client lanes) a picture draws: a bigger cluster is
-/// drawn as its first `MAX_LANES` nodes and the messages among them, with counts for
-/// every node.
+/// drawn as the `MAX_LANES` nodes that carry the window's traffic among themselves
+/// ([`choose_lanes`]) and the messages among them, with counts for every node.
 pub const MAX_LANES: usize = 32;
+
+/// How many of the busiest lanes a picture left out it names, for `--lanes`.
+pub const NAMED_LEFT_OUT: usize = 5;
 
 /// Runs `s` with `seed` for the pictures of a window starting at `from`: the same run
 /// and verdict as any other, its trace recorded at full level within
@@ -222,6 +225,11 @@ pub struct RunView {
     pub violation: Option<ViolationView>,
     /// Lanes left out of the drawing (past [`MAX_LANES`]).
     pub hidden_lanes: usize,
+    /// The busiest lanes left out (at most [`NAMED_LEFT_OUT`]), with how many of the
+    /// window's messages each sent or received.
+    pub busiest_left_out: Vec<(String, u64)>,
+    /// The names [`RunView::with_lanes`] was asked to draw that are no lane of the run.
+    pub unknown_lanes: Vec<String>,
     /// Set when the run's trace stopped at its budget: the last instant it covers.
     pub cut: Option<Time>,
     /// Messages of the window per lane, every lane counted (hidden ones as one row):
@@ -276,6 +284,22 @@ fn cut_groups(fault: &str, nodes: &[String]) -> Option<(Vec<Vec<String>>, bool)>
     }
 }
 
+/// A cut in force since it began: (when, the fault's text, its groups, one-way).
+type OpenCut = (Time, String, Vec<Vec<String>>, bool);
+
+/// Ends the cut in force (if any) at `to`.
+fn close_cut(open: &mut Option<OpenCut>, cuts: &mut Vec<Cut>, to: Time) {
+    if let Some((from, label, groups, one_way)) = open.take() {
+        cuts.push(Cut {
+            from,
+            to,
+            label,
+            groups,
+            one_way,
+        });
+    }
+}
+
 /// The single node a point fault names (`clock-skew n2 +500ms` gives `n2`).
 fn fault_lane(fault: &str, lanes: &[String]) -> Option<String> {
     let mut words = fault.split_whitespace();
@@ -288,6 +312,19 @@ impl RunView {
     /// Reads `r` (recorded at full trace for messages) inside `window`
     /// (`None`: the whole run).
     pub fn new(s: &Scenario, r: &RunResult, window: Option<Window>) -> RunView {
+        Self::with_lanes(s, r, window, &[])
+    }
+
+    /// [`RunView::new`] drawing the lanes named in `wanted` whatever their traffic (as
+    /// many as fit in [`MAX_LANES`] nodes and as many clients, in the order given),
+    /// the other lanes chosen by [`choose_lanes`]. Names that are no lane of the run
+    /// are drawn as nothing and listed in [`RunView::unknown_lanes`].
+    pub fn with_lanes(
+        s: &Scenario,
+        r: &RunResult,
+        window: Option<Window>,
+        wanted: &[String],
+    ) -> RunView {
         let trace = &r.report.trace;
         let end = r
             .report
@@ -333,12 +370,6 @@ impl RunView {
             }
         }
         let all_lanes = node_lanes.len() + client_lanes.len();
-        node_lanes.truncate(MAX_LANES);
-        client_lanes.truncate(MAX_LANES);
-        let hidden_lanes = all_lanes - node_lanes.len() - client_lanes.len();
-        let clients = client_lanes.len();
-        let drawn: IndexSet<String> = node_lanes.into_iter().chain(client_lanes).collect();
-        let lanes: Vec<String> = drawn.iter().cloned().collect();
 
         let lines: Vec<String> = trace.events.iter().map(|e| e.to_string()).collect();
         let times: Vec<Time> = trace.events.iter().map(|e| e.time).collect();
@@ -351,7 +382,7 @@ impl RunView {
         let mut notes = Vec::new();
         let mut ops: Vec<Op> = Vec::new();
         let mut open_ops: IndexMap<(String, u64), usize> = IndexMap::new();
-        let mut cut: Option<(Time, String, Vec<Vec<String>>, bool)> = None;
+        let mut cut: Option<OpenCut> = None;
         let mut crashed: IndexMap<String, Time> = IndexMap::new();
         let mut paused: IndexMap<String, Time> = IndexMap::new();
         let mut leading: IndexMap<String, (Time, String)> = IndexMap::new();
@@ -392,26 +423,10 @@ impl RunView {
                 }
                 TraceKind::Fault { fault } => {
                     if let Some((groups, one_way)) = cut_groups(fault, &nodes) {
-                        if let Some((since, label, g, ow)) = cut.take() {
-                            cuts.push(Cut {
-                                from: since,
-                                to: t,
-                                label,
-                                groups: g,
-                                one_way: ow,
-                            });
-                        }
+                        close_cut(&mut cut, &mut cuts, t);
                         cut = Some((t, fault.clone(), groups, one_way));
                     } else if fault == "heal" {
-                        if let Some((since, label, g, ow)) = cut.take() {
-                            cuts.push(Cut {
-                                from: since,
-                                to: t,
-                                label,
-                                groups: g,
-                                one_way: ow,
-                            });
-                        }
+                        close_cut(&mut cut, &mut cuts, t);
                         marks.push(Mark {
                             lane: None,
                             time: t,
@@ -539,15 +554,7 @@ impl RunView {
                 });
             }
         }
-        if let Some((since, label, groups, one_way)) = cut {
-            cuts.push(Cut {
-                from: since,
-                to: end_of_trace,
-                label,
-                groups,
-                one_way,
-            });
-        }
+        close_cut(&mut cut, &mut cuts, end_of_trace);
         for (node, since) in crashed {
             spans.push(Span {
                 lane: node,
@@ -602,22 +609,51 @@ impl RunView {
             }
         }
 
-        let violation = r.report.violations.first().map(|v| ViolationView {
-            check: v.check.clone(),
-            time: v.time,
-            message: v.message.clone(),
-            nodes: lanes
-                .iter()
-                .filter(|l| {
-                    v.message
-                        .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
-                        .any(|w| w == l.as_str())
-                })
-                .cloned()
-                .collect(),
+        let mut violation = r.report.violations.first().map(|v| {
+            let words: IndexSet<&str> = v
+                .message
+                .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
+                .collect();
+            ViolationView {
+                check: v.check.clone(),
+                time: v.time,
+                message: v.message.clone(),
+                nodes: node_lanes
+                    .iter()
+                    .chain(&client_lanes)
+                    .filter(|l| words.contains(l.as_str()))
+                    .cloned()
+                    .collect(),
+            }
         });
 
         msgs.retain(|m| window.meets(m.sent, m.at));
+        // Which lanes to draw: all of them when they fit; else the ones asked for, the
+        // violation's, and those that carry the window's messages among themselves.
+        let (drawn, busiest_left_out) =
+            if node_lanes.len() <= MAX_LANES && client_lanes.len() <= MAX_LANES {
+                (
+                    node_lanes.iter().chain(&client_lanes).cloned().collect(),
+                    Vec::new(),
+                )
+            } else {
+                let mut first: Vec<&str> = wanted.iter().map(String::as_str).collect();
+                if let Some(v) = &violation {
+                    first.extend(v.nodes.iter().map(String::as_str));
+                }
+                choose_lanes(&msgs, &node_lanes, &client_lanes, &first)
+            };
+        let unknown_lanes: Vec<String> = wanted
+            .iter()
+            .filter(|l| !node_lanes.contains(*l) && !client_lanes.contains(*l))
+            .cloned()
+            .collect();
+        let hidden_lanes = all_lanes - drawn.len();
+        let clients = drawn.iter().filter(|l| client_lanes.contains(*l)).count();
+        let lanes: Vec<String> = drawn.iter().cloned().collect();
+        if let Some(v) = &mut violation {
+            v.nodes.retain(|l| drawn.contains(l));
+        }
         // Counted over every lane, before the drawing leaves any out.
         let (lane_counts, kind_counts) = counts(&msgs, &drawn);
         msgs.retain(|m| drawn.contains(&m.from) && drawn.contains(&m.to));
@@ -671,6 +707,8 @@ impl RunView {
             ops,
             violation,
             hidden_lanes,
+            busiest_left_out,
+            unknown_lanes,
             cut: trace_cut,
             lane_counts,
             kind_counts,
@@ -685,17 +723,35 @@ impl RunView {
         let mut parts = Vec::new();
         if self.hidden_lanes > 0 {
             let nodes = self.node_lanes();
+            let left_out = if self.busiest_left_out.is_empty() {
+                String::new()
+            } else {
+                let named: Vec<String> = self
+                    .busiest_left_out
+                    .iter()
+                    .map(|(l, n)| format!("{l} ({n})"))
+                    .collect();
+                let names: Vec<&str> = self
+                    .busiest_left_out
+                    .iter()
+                    .map(|(l, _)| l.as_str())
+                    .collect();
+                format!(
+                    "; the busiest lanes left out (messages in the window): {}; draw them with --lanes {} (their messages with the drawn lanes show then), or a narrower window with --from/--to",
+                    named.join(", "),
+                    names.join(",")
+                )
+            };
             parts.push(format!(
-                "{} lanes: this draws the first {} nodes ({} to {}){} and the messages among them; the counts cover every lane ({} more as one row)",
+                "{} lanes: this draws the {} nodes{} that carry the most of the window's messages among themselves ({}) and the messages among them; the counts cover every lane ({} more as one row){left_out}",
                 self.lanes.len() + self.hidden_lanes,
                 nodes.len(),
-                nodes.first().map_or("", String::as_str),
-                nodes.last().map_or("", String::as_str),
                 if self.clients > 0 {
                     format!(" and {} clients", self.clients)
                 } else {
                     String::new()
                 },
+                compact_list(nodes, 8),
                 self.hidden_lanes
             ));
         }
@@ -752,6 +808,141 @@ impl RunView {
             Time::from_nanos(b)
         ))
     }
+}
+
+/// Names `items`, the first `most` of them and how many more.
+pub fn compact_list(items: &[String], most: usize) -> String {
+    let mut s = items
+        .iter()
+        .take(most)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if items.len() > most {
+        s.push_str(&format!(" and {} more", items.len() - most));
+    }
+    s
+}
+
+/// The lanes a picture of a cluster too big to draw whole shows: at most [`MAX_LANES`]
+/// of `nodes` and as many of `clients`, chosen so that the window's messages (`msgs`)
+/// among them are many, and the busiest lanes left out (at most [`NAMED_LEFT_OUT`],
+/// with their message counts).
+///
+/// Greedy, in the spirit of a densest-subgraph peel: `first` (lanes asked for, then the
+/// violation's) come in first, then, one at a time, the lane with the most messages to
+/// and from the lanes already in, ties broken by its messages in all, then by the
+/// scenario's order. So the first lane is the busiest, and each next one adds the most
+/// arrows it can; lanes with no messages at all fill what is left in scenario order.
+/// Should the first lanes in scenario order (after `first`) show more arrows, those are
+/// drawn instead: never fewer than the plain cut of the first ids. The result keeps the scenario's order (nodes, then clients). It is a pure function
+/// of its inputs, so a picture of the same run is the same.
+pub fn choose_lanes(
+    msgs: &[Msg],
+    nodes: &IndexSet<String>,
+    clients: &IndexSet<String>,
+    first: &[&str],
+) -> (IndexSet<String>, Vec<(String, u64)>) {
+    let n = nodes.len() + clients.len();
+    let index = |l: &str| {
+        nodes
+            .get_index_of(l)
+            .or_else(|| clients.get_index_of(l).map(|i| nodes.len() + i))
+    };
+    let is_client = |i: usize| i >= nodes.len();
+    let mut total = vec![0u64; n];
+    let mut pairs: IndexMap<(usize, usize), u64> = IndexMap::new();
+    for m in msgs {
+        let (Some(a), Some(b)) = (index(&m.from), index(&m.to)) else {
+            continue;
+        };
+        total[a] += 1;
+        if a != b {
+            total[b] += 1;
+            *pairs.entry((a.min(b), a.max(b))).or_default() += 1;
+        }
+    }
+    let mut adjacent: Vec<Vec<(usize, u64)>> = vec![Vec::new(); n];
+    for (&(a, b), &c) in &pairs {
+        adjacent[a].push((b, c));
+        adjacent[b].push((a, c));
+    }
+    // Room for nodes [0] and clients [1].
+    let kind = |i: usize| usize::from(is_client(i));
+    let pick = |by_traffic: bool| {
+        let mut chosen = vec![false; n];
+        let mut score = vec![0u64; n];
+        let mut room = [MAX_LANES, MAX_LANES];
+        let take = |i: usize, chosen: &mut [bool], room: &mut [usize; 2], score: &mut [u64]| {
+            if chosen[i] || room[kind(i)] == 0 {
+                return;
+            }
+            room[kind(i)] -= 1;
+            chosen[i] = true;
+            for &(j, c) in &adjacent[i] {
+                score[j] += c;
+            }
+        };
+        for l in first {
+            if let Some(i) = index(l) {
+                take(i, &mut chosen, &mut room, &mut score);
+            }
+        }
+        // At most 2 * MAX_LANES picks, each a pass over the lanes.
+        loop {
+            let best = (0..n)
+                .filter(|&i| !chosen[i] && room[kind(i)] > 0)
+                .max_by_key(|&i| {
+                    let busy = if by_traffic {
+                        (score[i], total[i])
+                    } else {
+                        (0, 0)
+                    };
+                    (busy, std::cmp::Reverse(i))
+                });
+            match best {
+                Some(i) => take(i, &mut chosen, &mut room, &mut score),
+                None => break,
+            }
+        }
+        chosen
+    };
+    let arrows = |chosen: &[bool]| -> u64 {
+        pairs
+            .iter()
+            .filter(|((a, b), _)| chosen[*a] && chosen[*b])
+            .map(|(_, c)| c)
+            .sum()
+    };
+    // The greedy pick, unless the lanes in scenario order happen to show more.
+    let (busy, ordered) = (pick(true), pick(false));
+    let chosen = if arrows(&ordered) > arrows(&busy) {
+        ordered
+    } else {
+        busy
+    };
+    let drawn: IndexSet<String> = nodes
+        .iter()
+        .chain(clients)
+        .enumerate()
+        .filter(|(i, _)| chosen[*i])
+        .map(|(_, l)| l.clone())
+        .collect();
+    let mut left: Vec<usize> = (0..n).filter(|&i| !chosen[i] && total[i] > 0).collect();
+    left.sort_by_key(|&i| (std::cmp::Reverse(total[i]), i));
+    let busiest = left
+        .into_iter()
+        .take(NAMED_LEFT_OUT)
+        .map(|i| {
+            let name = if is_client(i) {
+                &clients[i - nodes.len()]
+            } else {
+                &nodes[i]
+            };
+            (name.clone(), total[i])
+        })
+        .collect();
+    (drawn, busiest)
 }
 
 /// Messages per lane (drawn lanes by name, the others as one row) and per kind.
@@ -841,5 +1032,108 @@ mod tests {
         assert_eq!(kind_of("AppendEntries term=3"), "AppendEntries");
         assert_eq!(kind_of("Ping { seq: 3 }"), "Ping");
         assert_eq!(kind_of("c4#1 get k1 (r17)"), "get");
+    }
+}
+
+#[cfg(test)]
+mod lane_choice {
+    use super::*;
+
+    fn msg(from: &str, to: &str) -> Msg {
+        Msg {
+            from: from.into(),
+            to: to.into(),
+            text: "Ping".into(),
+            kind: "Ping".into(),
+            sent: Time::ZERO,
+            at: Time::ZERO,
+            fate: Fate::Delivered,
+            duplicate: false,
+            send_event: None,
+            end_event: None,
+        }
+    }
+
+    fn names(prefix: &str, n: usize) -> IndexSet<String> {
+        (1..=n).map(|i| format!("{prefix}{i}")).collect()
+    }
+
+    fn among(msgs: &[Msg], drawn: &IndexSet<String>) -> usize {
+        msgs.iter()
+            .filter(|m| drawn.contains(&m.from) && drawn.contains(&m.to))
+            .count()
+    }
+
+    /// 100 nodes; the traffic is among n61..n100 (a ring, each pair 3 times), and
+    /// n1..n60 send one message each to a random far node: the first 32 ids carry no
+    /// arrow among them, the chosen lanes a connected run of the ring.
+    #[test]
+    fn the_lanes_that_carry_the_traffic_are_drawn_not_the_first_ids() {
+        let nodes = names("n", 100);
+        let mut msgs = Vec::new();
+        for i in 61..=100 {
+            let next = if i == 100 { 61 } else { i + 1 };
+            for _ in 0..3 {
+                msgs.push(msg(&format!("n{i}"), &format!("n{next}")));
+            }
+        }
+        for i in 1..=60 {
+            msgs.push(msg(&format!("n{i}"), &format!("n{}", 61 + (i * 7) % 40)));
+        }
+        let first: IndexSet<String> = nodes.iter().take(MAX_LANES).cloned().collect();
+        assert_eq!(among(&msgs, &first), 0, "the old cut drew no arrow");
+        let (drawn, left) = choose_lanes(&msgs, &nodes, &IndexSet::new(), &[]);
+        assert_eq!(drawn.len(), MAX_LANES);
+        assert!(
+            among(&msgs, &drawn) >= 3 * (MAX_LANES - 1),
+            "a connected run of the ring: {} arrows among {drawn:?}",
+            among(&msgs, &drawn)
+        );
+        assert!(drawn.iter().all(|l| l[1..].parse::<u32>().unwrap() > 60));
+        // In scenario order, and the same every time.
+        let order: Vec<usize> = drawn
+            .iter()
+            .map(|l| nodes.get_index_of(l).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{drawn:?}");
+        assert_eq!(
+            choose_lanes(&msgs, &nodes, &IndexSet::new(), &[]),
+            (drawn.clone(), left.clone())
+        );
+        // The busiest left out, busiest first, none of them drawn.
+        assert_eq!(left.len(), NAMED_LEFT_OUT);
+        assert!(left.windows(2).all(|w| w[0].1 >= w[1].1), "{left:?}");
+        assert!(left.iter().all(|(l, n)| !drawn.contains(l) && *n >= 6));
+    }
+
+    #[test]
+    fn lanes_asked_for_are_drawn_and_clients_have_room_of_their_own() {
+        let nodes = names("n", 40);
+        let clients = names("c", 40);
+        let mut msgs = Vec::new();
+        for c in 1..=40 {
+            for _ in 0..c {
+                msgs.push(msg(&format!("c{c}"), "n1"));
+            }
+        }
+        let (drawn, _) = choose_lanes(&msgs, &nodes, &clients, &["n40", "c2", "nope"]);
+        let drawn_clients = drawn.iter().filter(|l| clients.contains(*l)).count();
+        assert_eq!(drawn_clients, MAX_LANES);
+        assert_eq!(drawn.len() - drawn_clients, MAX_LANES);
+        assert!(drawn.contains("n40") && drawn.contains("c2") && drawn.contains("n1"));
+        // The busiest clients fill the rest: c10..c40 besides c2.
+        for c in 10..=40 {
+            assert!(drawn.contains(&format!("c{c}")), "c{c}: {drawn:?}");
+        }
+    }
+
+    /// No traffic to go by: the first lanes in order, as before.
+    #[test]
+    fn with_no_messages_the_first_lanes_are_drawn() {
+        let nodes = names("n", 50);
+        let (drawn, left) = choose_lanes(&[], &nodes, &IndexSet::new(), &[]);
+        let first: IndexSet<String> = nodes.iter().take(MAX_LANES).cloned().collect();
+        assert_eq!(drawn, first);
+        assert!(left.is_empty());
     }
 }

@@ -1,18 +1,9 @@
 //! The `faultline` binary: exit codes, messages, and the bytes of sweeps.
 
+mod common;
+
+use common::{expect, faultline, text};
 use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
@@ -24,9 +15,8 @@ fn tmp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn run_prints_the_trace_and_the_verdict_and_exits_0() {
-    let out = faultline(&["run", "scenarios/pingstorm/smoke.ron"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = expect(0, &["run", "scenarios/pingstorm/smoke.ron"]);
+    let stdout = out.stdout;
     assert!(stdout.contains("    50.000ms  !! crash n3\n"), "{stdout}");
     assert!(
         stdout.contains("verdict: ok: Pass, as expected\n"),
@@ -109,12 +99,12 @@ fn a_bad_file_exits_2_with_the_rendered_error() {
         std::fs::read_to_string("tests/bad-scenarios/unknown-node.expected").expect("corpus");
     assert_eq!(text(&out.stderr), expected);
     assert!(out.stdout.is_empty());
-    let out = faultline(&["run", "no/such/file.ron"]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = expect(2, &["run", "no/such/file.ron"]);
     assert!(
-        text(&out.stderr).contains("cannot read scenario file no/such/file.ron"),
+        out.stderr
+            .contains("cannot read scenario file no/such/file.ron"),
         "{}",
-        text(&out.stderr)
+        out.stderr
     );
 }
 
@@ -141,8 +131,10 @@ fn bad_flags_exit_2_and_name_the_fix() {
         "{}",
         text(&out.stderr)
     );
-    let out = faultline(&["run", "scenarios/pingstorm/smoke.ron", "--trace", "some"]);
-    assert_eq!(out.status.code(), Some(2));
+    expect(
+        2,
+        &["run", "scenarios/pingstorm/smoke.ron", "--trace", "some"],
+    );
 }
 
 #[test]
@@ -243,16 +235,18 @@ fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
 fn shards_split_the_seeds_between_them() {
     let mut all = Vec::new();
     for shard in ["0/3", "1/3", "2/3"] {
-        let out = faultline(&[
-            "sweep",
-            "scenarios/pingstorm/smoke.ron",
-            "--seeds",
-            "10..20",
-            "--shard",
-            shard,
-        ]);
-        assert_eq!(out.status.code(), Some(0));
-        for l in text(&out.stdout).lines().skip(1) {
+        let out = expect(
+            0,
+            &[
+                "sweep",
+                "scenarios/pingstorm/smoke.ron",
+                "--seeds",
+                "10..20",
+                "--shard",
+                shard,
+            ],
+        );
+        for l in out.stdout.lines().skip(1) {
             all.push(
                 serde_json::from_str::<serde_json::Value>(l).unwrap()["seed"]
                     .as_u64()
@@ -277,9 +271,8 @@ fn check_determinism_and_list() {
         text(&out.stdout),
         "deterministic: 3 seeds each ran twice with identical traces\n"
     );
-    let out = faultline(&["list"]);
-    assert_eq!(out.status.code(), Some(0));
-    let stdout = text(&out.stdout);
+    let out = expect(0, &["list"]);
+    let stdout = out.stdout;
     assert!(
         stdout.contains("  pingstorm: a storm of messages"),
         "{stdout}"
@@ -293,12 +286,14 @@ fn check_determinism_and_list() {
 
 #[test]
 fn shrinking_a_passing_seed_is_bad_input() {
-    let out = faultline(&["shrink", "scenarios/pingstorm/smoke.ron", "--seed", "3"]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = expect(
+        2,
+        &["shrink", "scenarios/pingstorm/smoke.ron", "--seed", "3"],
+    );
     assert!(
-        text(&out.stderr).contains("passes every check: nothing to shrink"),
+        out.stderr.contains("passes every check: nothing to shrink"),
         "{}",
-        text(&out.stderr)
+        out.stderr
     );
 }
 
@@ -328,16 +323,18 @@ fn a_run_that_misses_its_expect_exits_1_and_prints_the_replay() {
 #[test]
 fn shrink_writes_a_file_that_run_reproduces() {
     let min = tmp("minimal.ron");
-    let out = faultline(&[
-        "shrink",
-        "scenarios/raft/forget-vote-on-restart.ron",
-        "--seed",
-        "12",
-        "--out",
-        min.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = expect(
+        0,
+        &[
+            "shrink",
+            "scenarios/raft/forget-vote-on-restart.ron",
+            "--seed",
+            "12",
+            "--out",
+            min.to_str().unwrap(),
+        ],
+    );
+    let stderr = out.stderr;
     assert!(
         stderr.contains("shrink: nemesis: materialized into"),
         "{stderr}"
@@ -369,12 +366,16 @@ const PORCUPINE: &str = "lincheck/tests/data/porcupine/jsonl";
 #[test]
 fn check_history_exit_codes_follow_the_verdict() {
     // Verdicts from Porcupine's own tests: etcd_002 is linearizable, etcd_000 is not.
-    let ok = faultline(&["check-history", &format!("{PORCUPINE}/etcd_002.jsonl")]);
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
-    assert!(text(&ok.stdout).starts_with("history: linearizable"));
-    let bad = faultline(&["check-history", &format!("{PORCUPINE}/etcd_000.jsonl")]);
-    assert_eq!(bad.status.code(), Some(1));
-    let report = text(&bad.stdout);
+    let ok = expect(
+        0,
+        &["check-history", &format!("{PORCUPINE}/etcd_002.jsonl")],
+    );
+    assert!(ok.stdout.starts_with("history: linearizable"));
+    let bad = expect(
+        1,
+        &["check-history", &format!("{PORCUPINE}/etcd_000.jsonl")],
+    );
+    let report = bad.stdout;
     assert!(report.starts_with("history: not-linearizable"), "{report}");
     assert!(report.contains("longest linearizable prefix"), "{report}");
     let json = faultline(&[
@@ -402,22 +403,23 @@ fn check_history_reports_bad_input_with_its_position_and_exit_2() {
         err.contains("garbage.jsonl:2:21: expected \"type\" to be one of invoke, ok, fail, info, found \"okay\""),
         "{err}"
     );
-    let missing = faultline(&["check-history", "no/such/file.jsonl"]);
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing.stderr).contains("cannot read no/such/file.jsonl"));
+    let missing = expect(2, &["check-history", "no/such/file.jsonl"]);
+    assert!(missing.stderr.contains("cannot read no/such/file.jsonl"));
 }
 
 #[test]
 fn a_tiny_step_budget_answers_unknown_with_exit_3() {
     // --timeout is wall time; a zero timeout cannot decide anything, deterministically.
-    let out = faultline(&[
-        "check-history",
-        &format!("{PORCUPINE}/etcd_002.jsonl"),
-        "--timeout",
-        "0s",
-    ]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).starts_with("history: unknown"));
+    let out = expect(
+        3,
+        &[
+            "check-history",
+            &format!("{PORCUPINE}/etcd_002.jsonl"),
+            "--timeout",
+            "0s",
+        ],
+    );
+    assert!(out.stdout.starts_with("history: unknown"));
 }
 
 #[test]
@@ -458,8 +460,7 @@ fn run_writes_the_history_and_check_history_agrees_with_the_run() {
         jsonl.lines().count() > 60,
         "three clients, twenty operations each"
     );
-    let check = faultline(&["check-history", history.to_str().unwrap()]);
-    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+    expect(0, &["check-history", history.to_str().unwrap()]);
     let picture = std::fs::read_to_string(&svg).unwrap();
     assert!(picture.starts_with("<svg") && picture.contains("marker-end"));
     assert!(picture.contains("raft-clients (seed 4): pass"));
@@ -469,15 +470,17 @@ fn run_writes_the_history_and_check_history_agrees_with_the_run() {
 
 #[test]
 fn timeline_shows_who_led_when() {
-    let out = faultline(&[
-        "run",
-        "scenarios/split-brain/raft-partition.ron",
-        "--trace",
-        "off",
-        "--timeline",
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    let stdout = text(&out.stdout);
+    let out = expect(
+        0,
+        &[
+            "run",
+            "scenarios/split-brain/raft-partition.ron",
+            "--trace",
+            "off",
+            "--timeline",
+        ],
+    );
+    let stdout = out.stdout;
     let row = |name: &str| {
         stdout
             .lines()
@@ -689,13 +692,13 @@ fn report_merges_shards_into_the_summary_of_one_sweep() {
         "{stderr}"
     );
     // Files of two scenarios.
-    let report = faultline(&["report", &shards[0], clean.to_str().unwrap()]);
-    assert_eq!(report.status.code(), Some(2));
+    let report = expect(2, &["report", &shards[0], clean.to_str().unwrap()]);
     assert!(
-        text(&report.stderr)
+        report
+            .stderr
             .contains("are not results of the same sweep; these differ: the scenario's content"),
         "{}",
-        text(&report.stderr)
+        report.stderr
     );
 }
 
@@ -703,14 +706,16 @@ fn report_merges_shards_into_the_summary_of_one_sweep() {
 fn sweep_suggests_shrinking_only_seeds_that_violated_a_check() {
     // The file expects a violation; the seeds that fail are those that pass every check,
     // and there is nothing to shrink in them.
-    let out = faultline(&[
-        "sweep",
-        "scenarios/raft/forget-vote-on-restart.ron",
-        "--seeds",
-        "0..3",
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let out = expect(
+        1,
+        &[
+            "sweep",
+            "scenarios/raft/forget-vote-on-restart.ron",
+            "--seeds",
+            "0..3",
+        ],
+    );
+    let stderr = out.stderr;
     assert!(stderr.contains("\n  Pass: "), "{stderr}");
     assert!(
         stderr.contains(
@@ -784,15 +789,17 @@ fn durations_print_as_people_write_them() {
 #[test]
 fn shrunk_files_write_exact_durations_in_the_unit_people_use() {
     let min = tmp("minimal-durations.ron");
-    let out = faultline(&[
-        "shrink",
-        "scenarios/raft/forget-vote-on-restart.ron",
-        "--seed",
-        "12",
-        "--out",
-        min.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    expect(
+        0,
+        &[
+            "shrink",
+            "scenarios/raft/forget-vote-on-restart.ron",
+            "--seed",
+            "12",
+            "--out",
+            min.to_str().unwrap(),
+        ],
+    );
     let written = std::fs::read_to_string(&min).unwrap();
     for line in written
         .lines()
@@ -819,14 +826,16 @@ fn shrunk_files_write_exact_durations_in_the_unit_people_use() {
 #[test]
 fn a_linearizability_explanation_names_the_traces_clients() {
     let hist = tmp("named-history.jsonl");
-    let out = faultline(&[
-        "run",
-        "scenarios/raft/lease-without-clock-bound.ron",
-        "--history-out",
-        hist.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = expect(
+        0,
+        &[
+            "run",
+            "scenarios/raft/lease-without-clock-bound.ron",
+            "--history-out",
+            hist.to_str().unwrap(),
+        ],
+    );
+    let stdout = out.stdout;
     let stuck: Vec<&str> = stdout.lines().filter(|l| l.starts_with("  X ")).collect();
     assert!(!stuck.is_empty(), "{stdout}");
     for l in &stuck {
@@ -844,13 +853,8 @@ fn a_linearizability_explanation_names_the_traces_clients() {
         .expect("processes in the header");
     assert!(names.len() >= 4, "{names:?}");
     assert_eq!(names["0"], "c1");
-    let check = faultline(&["check-history", hist.to_str().unwrap()]);
-    assert_eq!(check.status.code(), Some(1));
-    assert!(
-        text(&check.stdout).contains("\n  X c"),
-        "{}",
-        text(&check.stdout)
-    );
+    let check = expect(1, &["check-history", hist.to_str().unwrap()]);
+    assert!(check.stdout.contains("\n  X c"), "{}", check.stdout);
 }
 
 #[test]
@@ -889,9 +893,8 @@ fn run_shows_a_brief_explanation_and_the_whole_one_on_request() {
 #[test]
 fn the_blocked_2pc_shows_on_the_timeline_and_in_both_reports() {
     let file = "scenarios/twopc/coordinator-crash-blocks.ron";
-    let out = faultline(&["run", file, "--timeline"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = expect(0, &["run", file, "--timeline"]);
+    let stdout = out.stdout;
     let row = |name: &str| {
         stdout
             .lines()
@@ -932,8 +935,7 @@ fn check_history_budgets_edn_input_and_a_closed_pipe() {
     assert_eq!(out.status.code(), Some(3));
     let report = text(&out.stdout);
     assert!(report.contains("raise it with --max-steps"), "{report}");
-    let out = faultline(&["check-history", &h, "--max-steps", "1000000000"]);
-    assert_eq!(out.status.code(), Some(0));
+    expect(0, &["check-history", &h, "--max-steps", "1000000000"]);
     // --max-memory: a bound too small for the search ends in unknown, not an abort.
     let big = tmp("same-value.jsonl");
     std::fs::write(
@@ -941,9 +943,11 @@ fn check_history_budgets_edn_input_and_a_closed_pipe() {
         lincheck::generate::same_value_writes(1, 12, false).to_jsonl(),
     )
     .unwrap();
-    let out = faultline(&["check-history", big.to_str().unwrap(), "--max-memory", "0"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("memory bound reached"));
+    let out = expect(
+        3,
+        &["check-history", big.to_str().unwrap(), "--max-memory", "0"],
+    );
+    assert!(out.stdout.contains("memory bound reached"));
     // Knossos EDN: an ok read of nil is dropped (and said so); a stale read is caught.
     let edn = tmp("knossos.edn");
     std::fs::write(
@@ -982,4 +986,28 @@ fn check_history_budgets_edn_input_and_a_closed_pipe() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn lanes_name_lanes_of_the_run_and_go_with_a_picture() {
+    let page = tmp("lanes.html");
+    let page = page.to_str().unwrap();
+    let smoke = "scenarios/pingstorm/smoke.ron";
+    let out = expect(2, &["run", smoke, "--lanes", "n1"]);
+    assert!(
+        out.stderr
+            .contains("--lanes chooses the lanes of the --html page"),
+        "{}",
+        out.stderr
+    );
+    let out = expect(2, &["run", smoke, "--html", page, "--lanes", "n1,nope"]);
+    assert!(
+        out.stderr.contains(
+            "--lanes nope: no node or client of scenarios/pingstorm/smoke.ron is called \"nope\": expected names such as n1"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = expect(0, &["run", smoke, "--html", page, "--lanes", "n1,n2"]);
+    assert!(out.stderr.contains("wrote "), "{}", out.stderr);
 }

@@ -1,19 +1,9 @@
 //! `faultline compare`: the same scenario under Raft and Multi-Paxos, as a table and as
 //! JSON, and the errors for a check one protocol lacks or an unknown protocol.
 
-use std::process::{Command, Output};
+mod common;
 
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{faultline, text};
 
 #[test]
 fn compare_prints_one_table_for_every_shipped_file() {

@@ -5,13 +5,16 @@
 //! and the Mermaid and history pictures say what the run did. The CLI writes them for a
 //! window and rejects bad kinds and windows.
 
+mod common;
+
+use common::faultline;
+
 use faultline::export::{self, Kind};
 use faultline::{Scenario, runner, view};
 use serde_json::Value;
 use sim_core::{Time, TraceKind};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 fn view_of(file: &str, window: Option<view::Window>) -> (runner::RunResult, view::RunView) {
     let s = Scenario::load(file).expect("loads");
@@ -312,14 +315,6 @@ fn the_history_svg_outlines_exactly_the_ops_lincheck_cannot_place() {
     let (_, ok) = view_of("scenarios/raft/minority-partition.ron", None);
     let svg = export::history_svg(&ok);
     assert!(!svg.contains("class=\"stuck\"") && svg.matches("<rect x=").count() > 10);
-}
-
-fn faultline(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("runs")
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! delivery in the window, a lane per node and client, the violation marker exactly when
 //! the run failed, and no script error. Every shipped scenario, the benchmarks included:
 //! a run too big to draw whole (past `view::PICTURE_EVENTS` trace events or
-//! `view::MAX_LANES` lanes) is drawn in part, and its page says so and stays under 5 MB.
+//! `view::MAX_LANES` lanes) is drawn in part, and its page says so and stays under 5 MB;
+//! its lanes are those that carry the traffic (more arrows than the first ids would
+//! show), and its arrows are exactly the deliveries among the lanes it drew.
 //! Screenshots of a few pages are saved under `target/html-browser/`.
 //!
 //! Needs `chromium` on PATH (`.ci/run` installs Debian's package when it is missing). The
@@ -87,9 +89,9 @@ fn dump_dom(browser: &str, page: &Path, screenshot: Option<&Path>) -> String {
     dom
 }
 
-/// Deliveries whose (FIFO-matched) send or delivery falls in `[from, to]`, counted from
-/// the trace alone.
-fn deliveries_in(trace: &sim_core::Trace, from: Time, to: Time) -> usize {
+/// Deliveries between two of `lanes` whose (FIFO-matched) send or delivery falls in
+/// `[from, to]`, counted from the trace alone.
+fn deliveries_in(trace: &sim_core::Trace, from: Time, to: Time, lanes: &[String]) -> usize {
     let mut sent: std::collections::BTreeMap<(String, String, String), VecDeque<Time>> =
         Default::default();
     let mut n = 0;
@@ -123,7 +125,7 @@ fn deliveries_in(trace: &sim_core::Trace, from: Time, to: Time) -> usize {
                     .get_mut(&(f.clone(), t.clone(), msg.clone()))
                     .and_then(VecDeque::pop_front)
                     .unwrap_or(e.time);
-                let meets = s <= to && e.time >= from;
+                let meets = s <= to && e.time >= from && lanes.contains(f) && lanes.contains(t);
                 if meets && matches!(e.kind, TraceKind::Deliver { .. }) {
                     n += 1;
                 }
@@ -134,10 +136,17 @@ fn deliveries_in(trace: &sim_core::Trace, from: Time, to: Time) -> usize {
     n
 }
 
-/// The lanes a page draws: the scenario's nodes, then whoever else the trace names
-/// (clients), at most `view::MAX_LANES` nodes and as many clients.
+/// The lanes a page draws of a run that fits: the scenario's nodes, then whoever else the
+/// trace names (clients); of a bigger one, the first `view::MAX_LANES` nodes and as many
+/// clients (what pages drew before they chose lanes by traffic: the baseline they must
+/// beat).
 fn lanes_of(s: &Scenario, trace: &sim_core::Trace) -> Vec<String> {
-    let mut nodes: Vec<String> = s.nodes().iter().take(view::MAX_LANES).cloned().collect();
+    lanes_up_to(s, trace, view::MAX_LANES)
+}
+
+/// The first `most` nodes and the first `most` clients.
+fn lanes_up_to(s: &Scenario, trace: &sim_core::Trace, most: usize) -> Vec<String> {
+    let mut nodes: Vec<String> = s.nodes().iter().take(most).cloned().collect();
     let all: std::collections::BTreeSet<&String> = s.nodes().iter().collect();
     let mut clients: Vec<String> = Vec::new();
     for e in &trace.events {
@@ -150,7 +159,7 @@ fn lanes_of(s: &Scenario, trace: &sim_core::Trace) -> Vec<String> {
             _ => vec![],
         };
         for n in names {
-            if !all.contains(n) && !clients.contains(n) && clients.len() < view::MAX_LANES {
+            if !all.contains(n) && !clients.contains(n) && clients.len() < most {
                 clients.push(n.clone());
             }
         }
@@ -162,6 +171,15 @@ fn lanes_of(s: &Scenario, trace: &sim_core::Trace) -> Vec<String> {
 struct Dom(String);
 
 impl Dom {
+    /// The lanes the script drew, in order.
+    fn lanes(&self) -> Vec<String> {
+        self.0
+            .split("<g class=\"lane\" data-lane=\"")
+            .skip(1)
+            .filter_map(|x| x.split('"').next())
+            .map(String::from)
+            .collect()
+    }
     fn count(&self, needle: &str) -> usize {
         self.0.matches(needle).count()
     }
@@ -214,16 +232,28 @@ fn check_page(name: &str, dom: &Dom, lanes: &[String], deliveries: usize, failed
 fn page_of(s: &Scenario, window: Option<view::Window>) -> (runner::RunResult, PathBuf) {
     let from = window.map_or(Time::ZERO, |w| w.from);
     let r = view::picture_run(s, s.seed(), from).expect("runs");
-    let v = view::RunView::new(s, &r, window);
+    let path = page_from(s, &r, window, &[], "");
+    (r, path)
+}
+
+/// Writes the page of run `r` drawing `lanes` (as `--lanes`); `tag` tells its file apart.
+fn page_from(
+    s: &Scenario,
+    r: &runner::RunResult,
+    window: Option<view::Window>,
+    lanes: &[String],
+    tag: &str,
+) -> PathBuf {
+    let v = view::RunView::with_lanes(s, r, window, lanes);
     let page = html::page(&v);
     let path = out_dir().join(format!(
-        "{}.html",
+        "{}{tag}.html",
         s.file()
             .trim_start_matches("scenarios/")
             .replace(['/', '.'], "_")
     ));
     std::fs::write(&path, page).expect("write the page");
-    (r, path)
+    path
 }
 
 #[test]
@@ -248,7 +278,26 @@ fn every_shipped_scenario_renders_in_a_browser_and_matches_its_trace() {
             shots.contains(&file.as_str()).then_some(png.as_path()),
         ));
         let drawn_in = started.elapsed();
-        let lanes = lanes_of(&s, &r.report.trace);
+        let first = lanes_of(&s, &r.report.trace);
+        let big = lanes_up_to(&s, &r.report.trace, usize::MAX).len() > first.len();
+        // A cluster that fits is drawn whole, in order; a bigger one as lanes chosen by
+        // their traffic: as many as the first ones, every one a lane of the run.
+        let lanes = if big { dom.lanes() } else { first.clone() };
+        if big {
+            let clients = first.len() - s.nodes().len().min(view::MAX_LANES);
+            assert_eq!(
+                lanes.len(),
+                view::MAX_LANES + clients,
+                "{file}: {} node lanes and every client that fits",
+                view::MAX_LANES
+            );
+            for l in &lanes {
+                assert!(
+                    s.nodes().contains(l) || l.starts_with('c'),
+                    "{file}: {l} is a lane of the run"
+                );
+            }
+        }
         let on_lanes = |from: &String, to: &String| lanes.contains(from) && lanes.contains(to);
         // The trace holds every event before its cut (if any): count them all.
         let ends: Vec<bool> = r
@@ -263,6 +312,20 @@ fn every_shipped_scenario_renders_in_a_browser_and_matches_its_trace() {
             })
             .collect();
         let mut deliveries = ends.iter().filter(|d| **d).count();
+        if big {
+            // The chosen lanes carry the traffic: more arrows than the first lanes by id
+            // would show, and at least one per lane past the first (a connected picture).
+            let baseline = deliveries_in(&r.report.trace, Time::ZERO, Time::MAX, &first);
+            assert!(
+                deliveries >= baseline && deliveries + 1 >= lanes.len(),
+                "{file}: {deliveries} deliveries among the chosen lanes, {baseline} among the first {}",
+                first.len()
+            );
+            assert!(
+                dom.has("draw them with --lanes "),
+                "{file}: names the busiest lanes left out and how to draw them"
+            );
+        }
         let size = std::fs::metadata(&path).unwrap().len();
         eprintln!(
             "{file}: {} KB, {deliveries} deliveries drawn, {} lanes, browser {:.1}s",
@@ -329,8 +392,9 @@ fn a_windowed_page_draws_only_its_window() {
     );
     let (r, path) = page_of(&s, Some(view::Window { from, to }));
     let dom = Dom(dump_dom(&browser, &path, None));
-    let want = deliveries_in(&r.report.trace, from, to);
-    let all = deliveries_in(&r.report.trace, Time::ZERO, Time::MAX);
+    let lanes = lanes_of(&s, &r.report.trace);
+    let want = deliveries_in(&r.report.trace, from, to, &lanes);
+    let all = deliveries_in(&r.report.trace, Time::ZERO, Time::MAX, &lanes);
     assert!(
         want > 0 && want < all,
         "the window holds some, not all ({want} of {all})"
@@ -343,9 +407,48 @@ fn a_windowed_page_draws_only_its_window() {
     check_page(
         "leader-crash-failover 2s..2.5s",
         &dom,
-        &lanes_of(&s, &r.report.trace),
+        &lanes,
         want,
         failed_in_window,
+    );
+}
+
+/// Issue #15: a 10,000-node page, windowed late in the run and told to draw the busiest
+/// lanes its default page left out, draws them, the arrows among all its lanes and no
+/// others, and names lanes it still leaves out.
+#[test]
+fn a_big_windowed_page_draws_the_lanes_asked_for_and_every_arrow_among_its_lanes() {
+    let Some(browser) = browser() else { return };
+    let s = Scenario::load("scenarios/bench/gossip-10000.ron").expect("loads");
+    let (from, to) = (Time::from_nanos(600_000_000), Time::from_nanos(800_000_000));
+    let w = Some(view::Window { from, to });
+    let r = view::picture_run(&s, s.seed(), from).expect("runs");
+    let default = view::RunView::new(&s, &r, w);
+    let wanted: Vec<String> = default
+        .busiest_left_out
+        .iter()
+        .map(|(l, _)| l.clone())
+        .collect();
+    assert!(
+        !wanted.is_empty(),
+        "10,000 nodes: some busy lanes are left out"
+    );
+    let path = page_from(&s, &r, w, &wanted, "-lanes");
+    let dom = Dom(dump_dom(&browser, &path, None));
+    let lanes = dom.lanes();
+    assert_eq!(lanes.len(), view::MAX_LANES, "as many lanes as ever");
+    for l in &wanted {
+        assert!(lanes.contains(l), "{l} was asked for and is drawn");
+    }
+    let want = deliveries_in(&r.report.trace, from, to, &lanes);
+    assert!(
+        want + 1 >= lanes.len(),
+        "the chosen lanes carry the window's traffic: {want} deliveries among them"
+    );
+    check_page("gossip-10000 0.6s..0.8s --lanes", &dom, &lanes, want, false);
+    assert!(
+        dom.has("draw them with --lanes "),
+        "still names what it leaves out"
     );
 }
 

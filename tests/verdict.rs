@@ -1,18 +1,13 @@
 //! How a run's verdict is judged: against every violation at the stopping event, whatever
 //! the order of `checks`; and runs that end early are their own outcome.
 
+mod common;
+
+use common::faultline;
+
 use faultline::scenario::{Expect, Spanned};
 use faultline::{Scenario, runner};
 use sim_core::{Time, TraceLevel, Violation};
-use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
 
 fn tmp(name: &str, text: &str) -> String {
     let dir = std::env::temp_dir().join(format!("faultline-verdict-{}", std::process::id()));

@@ -1,10 +1,11 @@
 //! Checker speed on the hard history families of `lincheck::generate`, at the sizes of
 //! docs/PERFORMANCE.md: `cargo bench -p lincheck --bench families [-- REPS] [FILTER]
-//! [--write DIR]`.
+//! [--write DIR] [--whole]`.
 //!
 //! Prints, per family, the median wall time of REPS checks (default 5), the verdict and
 //! the steps. `--write DIR` also writes each history there as JSON Lines (for other
-//! checkers). Generation and parsing are not timed.
+//! checkers). `--whole` turns off cutting at quiescent points. Generation and parsing are
+//! not timed.
 
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,22 @@ fn families() -> Vec<(&'static str, History, Verdict)> {
             N,
         ),
         (
+            "register-5000-40-clients-repeating-stale",
+            g::register_stale_repeating(1, 5_000, 40, 1, 1000),
+            N,
+        ),
+        (
+            "register-5000-10-clients-repeating-stale",
+            g::register_stale_repeating(1, 5_000, 10, 1, 1000),
+            N,
+        ),
+        ("kv-100000-one-key-3-clients", g::kv(1, 100_000, 1, 3, 0), L),
+        (
+            "kv-100000-one-key-3-clients-stale",
+            g::kv(1, 100_000, 1, 3, 3),
+            N,
+        ),
+        (
             "register-100000-40-clients",
             g::register(1, 100_000, 40, 0),
             L,
@@ -72,7 +89,15 @@ fn main() {
         .find(|a| a.parse::<usize>().is_err() && !a.starts_with('-') && Some(*a) != write.as_ref())
         .cloned()
         .unwrap_or_default();
-    let opts = CheckOptions::default();
+    // `--whole`: no cutting at quiescent points (for before/after figures).
+    let opts = CheckOptions {
+        cut_from: if args.iter().any(|a| a == "--whole") {
+            usize::MAX
+        } else {
+            lincheck::DEFAULT_CUT_FROM
+        },
+        ..CheckOptions::default()
+    };
     for (name, h, want) in families() {
         if !name.contains(filter.as_str()) {
             continue;

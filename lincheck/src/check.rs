@@ -277,6 +277,45 @@ pub(crate) fn search<M: Model>(
     ops: &[SearchOp<M::Op>],
     budget: Budget,
 ) -> SearchResult<M::State> {
+    search_from(model, ops, budget, &model.init(), None)
+}
+
+/// Every state a piece of history may end in, for [`search_from`]'s enumeration.
+pub(crate) struct Ends<S> {
+    /// In the order found (deterministic), each once.
+    pub states: Vec<S>,
+    /// The same, for lookups only (never iterated).
+    seen: HashMap<S, (), BuildHasherDefault<FastHasher>>,
+    /// Past this many states the enumeration stops, with `overflow` set.
+    pub max: usize,
+    pub overflow: bool,
+}
+
+impl<S> Ends<S> {
+    pub(crate) fn new(max: usize) -> Ends<S> {
+        Ends {
+            states: Vec::new(),
+            seen: HashMap::default(),
+            max,
+            overflow: false,
+        }
+    }
+}
+
+/// [`search`] from `start`. With `ends`, the ops must all be `ok` (no info or unfinished
+/// ops): the search does not stop at the first linearization but records the state each
+/// one ends in (once) and goes on until it has explored everything (`NotLinearizable`
+/// then means "exhausted"; `ends` says what was found). The reductions stay sound for
+/// this: each one replaces a linearization by another of the same ops, ending in the same
+/// state.
+pub(crate) fn search_from<M: Model>(
+    model: &M,
+    ops: &[SearchOp<M::Op>],
+    budget: Budget,
+    start: &M::State,
+    mut ends: Option<&mut Ends<M::State>>,
+) -> SearchResult<M::State> {
+    debug_assert!(ends.is_none() || ops.iter().all(|o| o.complete.is_some()));
     // Build the entry list in history order: (event index, entry).
     let mut order: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len() * 2);
     for (i, op) in ops.iter().enumerate() {
@@ -442,7 +481,7 @@ pub(crate) fn search<M: Model>(
     // States are interned: the memo and the stack hold small ids. The map is only looked
     // up, never iterated, and its hasher is fixed (no random seed), so it cannot make the
     // search or its report depend on anything but the history.
-    let mut states: Vec<M::State> = vec![model.init()];
+    let mut states: Vec<M::State> = vec![start.clone()];
     let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> = HashMap::default();
     state_ids.insert(states[0].clone(), 0);
     let mut memo = Memo::new();
@@ -488,7 +527,40 @@ pub(crate) fn search<M: Model>(
         return finish(Outcome::NotLinearizable, 1, &[], &states, &list);
     }
 
-    while remaining > 0 {
+    loop {
+        if remaining == 0 {
+            let Some(ends) = ends.as_deref_mut() else {
+                break;
+            };
+            // One linearization found: record where it ends, then look for others.
+            let end = &states[state as usize];
+            if !ends.seen.contains_key(end) {
+                if ends.states.len() == ends.max {
+                    ends.overflow = true;
+                    return finish(Outcome::OutOfSteps, steps, &best, &states, &list);
+                }
+                ends.seen.insert(end.clone(), ());
+                ends.states.push(end.clone());
+            }
+            if !backtrack_to_alternative(
+                &mut stack,
+                &mut agree,
+                &mut retired,
+                &mut list,
+                &mut state,
+                &mut placed,
+                &mut bits_hash,
+                &op_key,
+                ops,
+                &mut remaining,
+                &mut entry,
+                &mut fresh,
+                &mut entering,
+            ) {
+                return finish(Outcome::NotLinearizable, steps, &best, &states, &list);
+            }
+            continue;
+        }
         steps += 1;
         if budget.max_steps.is_some_and(|m| steps > m) {
             return finish(Outcome::OutOfSteps, steps - 1, &best, &states, &list);
@@ -686,35 +758,72 @@ pub(crate) fn search<M: Model>(
                 }
             }
         }
-        if backtrack {
-            loop {
-                let Some(frame) = stack.pop() else {
-                    return finish(Outcome::NotLinearizable, steps, &best, &states, &list);
-                };
-                agree = agree.min(stack.len());
-                while retired.len() > frame.retired as usize {
-                    if let Some((c, true)) = retired.pop() {
-                        list.relink(c);
-                    }
-                }
-                let i = list.e[frame.call as usize].op as usize;
-                list.unlift(frame.call);
-                state = frame.state;
-                placed.flip(i);
-                placed.lo = frame.lo;
-                placed.hi = frame.hi;
-                bits_hash ^= op_key[i];
-                if ops[i].complete.is_some() {
-                    remaining += 1;
-                }
-                if !frame.forced {
-                    entry = list.e[frame.call as usize].next;
-                    fresh = true;
-                    entering = false;
-                    break;
-                }
-            }
+        if backtrack
+            && !backtrack_to_alternative(
+                &mut stack,
+                &mut agree,
+                &mut retired,
+                &mut list,
+                &mut state,
+                &mut placed,
+                &mut bits_hash,
+                &op_key,
+                ops,
+                &mut remaining,
+                &mut entry,
+                &mut fresh,
+                &mut entering,
+            )
+        {
+            return finish(Outcome::NotLinearizable, steps, &best, &states, &list);
         }
     }
     finish(Outcome::Linearizable, steps, &[], &states, &list)
+}
+
+/// Undoes placed ops up to the last one placed by choice (not forced), and resumes the
+/// search after it. `false` when there is none left: the search is exhausted.
+#[allow(clippy::too_many_arguments)]
+fn backtrack_to_alternative<O>(
+    stack: &mut Vec<Frame>,
+    agree: &mut usize,
+    retired: &mut Vec<(u32, bool)>,
+    list: &mut List,
+    state: &mut u32,
+    placed: &mut Placed,
+    bits_hash: &mut u64,
+    op_key: &[u64],
+    ops: &[SearchOp<O>],
+    remaining: &mut usize,
+    entry: &mut u32,
+    fresh: &mut bool,
+    entering: &mut bool,
+) -> bool {
+    loop {
+        let Some(frame) = stack.pop() else {
+            return false;
+        };
+        *agree = (*agree).min(stack.len());
+        while retired.len() > frame.retired as usize {
+            if let Some((c, true)) = retired.pop() {
+                list.relink(c);
+            }
+        }
+        let i = list.e[frame.call as usize].op as usize;
+        list.unlift(frame.call);
+        *state = frame.state;
+        placed.flip(i);
+        placed.lo = frame.lo;
+        placed.hi = frame.hi;
+        *bits_hash ^= op_key[i];
+        if ops[i].complete.is_some() {
+            *remaining += 1;
+        }
+        if !frame.forced {
+            *entry = list.e[frame.call as usize].next;
+            *fresh = true;
+            *entering = false;
+            return true;
+        }
+    }
 }

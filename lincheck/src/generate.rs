@@ -6,6 +6,8 @@
 //!   Linearizable.
 //! * [`register_stale`]: the same without info ops, with reads changed to return an
 //!   overwritten value (not linearizable).
+//! * [`register_stale_repeating`]: [`register_stale`] with values repeating (modulo a
+//!   number), so that the zone check does not apply.
 //! * [`kv`]: a key-value store (get, put, append) over a few keys. Linearizable; with
 //!   `stale > 0`, that many late reads return a value overwritten before they began (not
 //!   linearizable).
@@ -275,6 +277,26 @@ pub fn register_stale(seed: u64, ops: usize, clients: usize, stale: usize) -> Hi
         let v = h.events[spans[w].0].value.clone();
         h.events[r_done].value = v;
         marked += 1;
+    }
+    h
+}
+
+/// [`register_stale`] with every value taken modulo `distinct` (plus one): written
+/// values repeat, so the zone check (unique values) does not apply, and a stale read is
+/// found by the refutation of a read no undominated last write explains (while
+/// `distinct` is large against the writes in flight). With `stale = 0`, linearizable.
+pub fn register_stale_repeating(
+    seed: u64,
+    ops: usize,
+    clients: usize,
+    stale: usize,
+    distinct: i64,
+) -> History {
+    let mut h = register_stale(seed, ops, clients, stale);
+    for e in &mut h.events {
+        if let Value::Int(v) = e.value {
+            e.value = Value::Int(v % distinct.max(1) + 1);
+        }
     }
     h
 }

@@ -43,6 +43,7 @@
 //! [`check_with_model`].
 
 mod check;
+mod cut;
 pub mod edn;
 pub mod explain;
 pub mod generate;
@@ -51,6 +52,7 @@ mod json;
 mod memo;
 pub mod model;
 pub mod parse;
+mod refute;
 mod run;
 pub mod session;
 pub mod wellformed;
@@ -64,6 +66,7 @@ pub use history::{Event, EventKind, History, HistoryError, ModelKind, UnknownMod
 pub use model::{Access, BuiltinOp, CasRegister, Kv, Model, Register};
 pub use parse::{ParseError, ParseErrorKind, ParseOptions, parse_history, parse_history_with};
 pub use run::{
-    CheckOptions, DEFAULT_MAX_MEMORY, DEFAULT_MAX_STEPS, check_history, check_with_model,
+    CheckOptions, DEFAULT_CUT_FROM, DEFAULT_MAX_MEMORY, DEFAULT_MAX_STEPS, check_history,
+    check_with_model,
 };
 pub use wellformed::{Field, WellFormedError};

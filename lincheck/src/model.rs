@@ -94,6 +94,20 @@ pub trait Model {
         true
     }
 
+    /// Refutation hint, stronger than [`may_reach`](Model::may_reach): can `read` succeed
+    /// after applying to `state` every op of `forced` and some of `others`, each at most
+    /// once, in some order? `false` must be certain. The default asks `may_reach` with
+    /// both lists as optional ops, which is always safe.
+    fn may_reach_forced(
+        &self,
+        state: &Self::State,
+        read: &Self::Op,
+        forced: &[&Self::Op],
+        others: &[&Self::Op],
+    ) -> bool {
+        self.may_reach(state, read, &mut forced.iter().chain(others).copied())
+    }
+
     /// Symmetry hint: a hash of `op` that ops for which [`same_op`](Model::same_op) holds
     /// share. `None` (the default) leaves `op` out of symmetry reduction.
     fn op_hash(&self, _op: &Self::Op) -> Option<u64> {
@@ -493,6 +507,43 @@ impl Model for Kv {
             }
         }
         false
+    }
+    /// When `forced` and `others` hold only appends (and reads), the string only grows:
+    /// the value read must start with the state and be at least as long as the state and
+    /// every forced append's suffix together. With a `put` or a `cas` among them, this is
+    /// `may_reach` over both lists.
+    fn may_reach_forced(
+        &self,
+        state: &Value,
+        read: &BuiltinOp,
+        forced: &[&BuiltinOp],
+        others: &[&BuiltinOp],
+    ) -> bool {
+        let only_appends = |ops: &[&BuiltinOp]| {
+            ops.iter()
+                .all(|o| matches!(o, BuiltinOp::Append(_) | BuiltinOp::Read(_)))
+        };
+        let forced_len: Option<usize> = forced
+            .iter()
+            .map(|o| match o {
+                BuiltinOp::Append(s) => Some(s.len()),
+                _ => None,
+            })
+            .sum();
+        let base = match state {
+            Value::Str(s) => Some(s.as_str()),
+            Value::Null => Some(""),
+            _ => None,
+        };
+        if let (Some(need), Some(base), BuiltinOp::Read(Some(want))) = (forced_len, base, read) {
+            if need > 0 && only_appends(others) {
+                // At least one append happens, so the state ends a string.
+                return matches!(want, Value::Str(w)
+                    if w.starts_with(base) && w.len() >= base.len() + need)
+                    && self.may_reach(state, read, &mut forced.iter().chain(others).copied());
+            }
+        }
+        self.may_reach(state, read, &mut forced.iter().chain(others).copied())
     }
     fn op_hash(&self, op: &BuiltinOp) -> Option<u64> {
         builtin_op_hash(op)

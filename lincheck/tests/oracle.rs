@@ -380,12 +380,62 @@ fn checker(h: &History) -> Verdict {
     r.verdict
 }
 
+/// [`checker`] with every key cut at its quiescent points, however short.
+fn cutting_checker(h: &History) -> Verdict {
+    let opts = CheckOptions {
+        cut_from: 0,
+        ..CheckOptions::default()
+    };
+    let r = check_history(h, &opts).expect("generated histories are well-formed");
+    assert_ne!(
+        r.verdict,
+        Verdict::Unknown,
+        "tiny histories must be decided"
+    );
+    r.verdict
+}
+
 fn expect(h: &History) -> Verdict {
     if oracle(h) {
         Verdict::Linearizable
     } else {
         Verdict::NotLinearizable
     }
+}
+
+/// A piece: the generator's choices and the mutations made to its history.
+type Piece = (Vec<u16>, Vec<(usize, u16)>);
+
+/// Pieces one after another, each generated (and maybe mutated) on its own: every op of a
+/// piece is invoked after the ops of the pieces before returned (or stay pending for
+/// ever: info and unfinished ops), so the history has quiescent points, which the checker
+/// cuts at. Each piece is linearizable from the initial state, so from the state the
+/// piece before ends in it often is not: both verdicts occur.
+fn in_sequence(model: ModelKind, parts: &[Piece]) -> History {
+    let mut events = Vec::new();
+    for (k, (choices, muts)) in parts.iter().enumerate() {
+        let mut h = linearizable_history(model, choices);
+        for &(which, to) in muts {
+            mutate(&mut h, which, to);
+        }
+        events.extend(h.events.into_iter().map(|mut e| {
+            e.process += 1000 * k as u64;
+            e
+        }));
+    }
+    History {
+        model,
+        init: None,
+        events,
+        process_names: Default::default(),
+    }
+}
+
+fn piece() -> impl Strategy<Value = Piece> {
+    (
+        prop::collection::vec(any::<u16>(), 0..24),
+        prop::collection::vec((0usize..6, any::<u16>()), 0..2),
+    )
 }
 
 // ------------------------------------------------------------------ tests
@@ -429,6 +479,48 @@ proptest! {
         // The writer round-trips whatever the generator built.
         prop_assert_eq!(parse_history(&h.to_jsonl(), "gen.jsonl").unwrap(), h);
     }
+
+    /// Quiescent cutting: pieces in sequence, checked piece by piece from the states each
+    /// may end in, against the oracle that sees the whole history at once.
+    #[test]
+    fn pieces_in_sequence_match_the_oracle(
+        m in any::<u8>(),
+        parts in prop::collection::vec(piece(), 1..3),
+    ) {
+        let h = in_sequence(model_of(m), &parts);
+        prop_assert_eq!(cutting_checker(&h), expect(&h), "{}", h.to_jsonl());
+    }
+}
+
+/// The sequences of pieces above decide both ways, often.
+#[test]
+fn pieces_in_sequence_go_both_ways() {
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng >> 16) as u16
+    };
+    let mut seen = [0usize; 2];
+    for round in 0..300u32 {
+        let parts: Vec<Piece> = (0..2)
+            .map(|_| {
+                let c = (0..20).map(|_| next()).collect();
+                let muts = if next() % 4 == 0 {
+                    vec![(usize::from(next() % 6), next())]
+                } else {
+                    Vec::new()
+                };
+                (c, muts)
+            })
+            .collect();
+        let h = in_sequence(model_of(round as u8), &parts);
+        let want = expect(&h);
+        assert_eq!(cutting_checker(&h), want, "{}", h.to_jsonl());
+        seen[usize::from(want == Verdict::Linearizable)] += 1;
+    }
+    assert!(seen[0] > 30 && seen[1] > 30, "{seen:?}");
 }
 
 /// Every single-result mutation of a fixed set of linearizable histories: the checker

@@ -26,7 +26,9 @@
 
 use crate::workload::Workload;
 use lincheck::{CheckOptions, EventKind, History, Report};
-use sim_core::{Client, ClientCtx, ClientId, Duration, NodeId, Process, RequestId, Time, Value};
+use sim_core::{
+    Checker, Client, ClientCtx, ClientId, Duration, NodeId, Process, RequestId, Time, Value, View,
+};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -179,18 +181,23 @@ impl KvStore {
     /// [`KvStore::apply_in_place`], and whether the request was a duplicate (its client
     /// had a request of this seq or a later one applied already, so it had no effect).
     pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&KvResult>, bool) {
-        let (seq, result) = match self.sessions.get(&request.client) {
-            Some((seq, _)) if request.seq < *seq => return (None, true),
-            Some((seq, _)) if request.seq == *seq => {
+        if let Some((seq, _)) = self.sessions.get(&request.client) {
+            if request.seq < *seq {
+                return (None, true);
+            }
+            if request.seq == *seq {
                 return (self.sessions.get(&request.client).map(|(_, r)| r), true);
             }
-            _ => (request.seq, self.execute(&request.op)),
+        }
+        let result = self.execute(&request.op);
+        let session = match self.sessions.entry(request.client) {
+            std::collections::btree_map::Entry::Occupied(o) => {
+                let session = o.into_mut();
+                *session = (request.seq, result);
+                session
+            }
+            std::collections::btree_map::Entry::Vacant(v) => v.insert((request.seq, result)),
         };
-        let session = self
-            .sessions
-            .entry(request.client)
-            .or_insert((0, KvResult::Null));
-        *session = (seq, result);
         (Some(&session.1), false)
     }
 
@@ -580,7 +587,9 @@ impl KvClient {
             self.keys = (1..=keys).map(|i| numbered("k", i, "", 0)).collect();
         }
         let key = self.keys[k].clone();
-        let unique = numbered("c", u64::from(ctx.id().0) + 1, "-", seq);
+        // The value a write writes (made only for writes: a read would drop it unused).
+        let me = u64::from(ctx.id().0) + 1;
+        let unique = || numbered("c", me, "-", seq);
         let total = u64::from(mix.read + mix.write + mix.cas + mix.append).max(1);
         let mut pick = ctx.rng().below(total);
         let op = if pick < u64::from(mix.read) {
@@ -588,7 +597,10 @@ impl KvClient {
         } else {
             pick -= u64::from(mix.read);
             if pick < u64::from(mix.write) {
-                KvOp::Put { key, value: unique }
+                KvOp::Put {
+                    key,
+                    value: unique(),
+                }
             } else {
                 pick -= u64::from(mix.write);
                 if pick < u64::from(mix.cas) {
@@ -596,7 +608,7 @@ impl KvClient {
                     KvOp::Cas {
                         key,
                         from,
-                        to: unique,
+                        to: unique(),
                     }
                 } else {
                     KvOp::Append {
@@ -657,6 +669,130 @@ impl KvClient {
         let think = Duration::from_nanos(ctx.rng().between(lo, hi));
         ctx.set_timer(think, KvTimer::Think);
     }
+}
+
+/// A replica of the key-value state machine as [`StateMachineSafety`] reads it: the
+/// commands it applied, in order, each with its place in the replicated sequence (Raft's
+/// log index, Multi-Paxos's slot).
+pub trait AppliedCommands: Process {
+    /// What is compared at each position (Raft: the log entry; Multi-Paxos: the command).
+    type Applied: PartialEq + Clone;
+
+    /// How many commands this replica has applied since it (re)started.
+    fn applied_count(&self) -> usize;
+
+    /// The `k`-th command it applied (0-based) and where it sits in the sequence; `k` is
+    /// below [`AppliedCommands::applied_count`].
+    fn applied_at<'a>(&'a self, durable: &'a Self::Durable, k: usize) -> (u64, &'a Self::Applied);
+
+    /// The violation's message: `first.2` applied `first` as the `k`-th command (0-based)
+    /// and `now.2` applied `now`.
+    fn conflict(
+        view: &View<'_, Self>,
+        k: usize,
+        first: (u64, &Self::Applied, NodeId),
+        now: (u64, &Self::Applied, NodeId),
+    ) -> String;
+}
+
+/// State Machine Safety for any replicated key-value store: the `k`-th command every
+/// replica applies is the same command from the same place (Raft §5.4.3; Multi-Paxos's
+/// replicas applying chosen slots in order). Incremental: after an event it compares
+/// only what the node applied since the checker last looked (usually nothing), against
+/// the sequence the first replica to apply each position applied.
+pub struct StateMachineSafety<P: AppliedCommands> {
+    /// The sequence applied first, `(place, command, by)`.
+    order: Vec<(u64, P::Applied, NodeId)>,
+    /// Per node, how many of its applied commands have been compared.
+    recorded: Vec<usize>,
+}
+
+impl<P: AppliedCommands> Default for StateMachineSafety<P> {
+    fn default() -> Self {
+        StateMachineSafety {
+            order: Vec::new(),
+            recorded: Vec::new(),
+        }
+    }
+}
+
+impl<P: AppliedCommands> Checker<P> for StateMachineSafety<P> {
+    fn name(&self) -> &str {
+        "state-machine-safety"
+    }
+
+    fn after_event(&mut self, view: &View<'_, P>, node: NodeId) -> Result<(), String> {
+        let i = node.index();
+        if self.recorded.len() <= i {
+            self.recorded.resize(view.node_count().max(i + 1), 0);
+        }
+        let Some(state) = view.node(node) else {
+            self.recorded[i] = 0; // a restart applies the log again
+            return Ok(());
+        };
+        let count = state.applied_count();
+        let from = self.recorded[i];
+        if count <= from {
+            self.recorded[i] = count;
+            return Ok(()); // nothing newly applied
+        }
+        let d = view.durable(node);
+        for k in from..count {
+            let (place, command) = state.applied_at(d, k);
+            match self.order.get(k) {
+                Some((first, c, by)) => {
+                    if *first != place || c != command {
+                        return Err(P::conflict(
+                            view,
+                            k,
+                            (*first, c, *by),
+                            (place, command, node),
+                        ));
+                    }
+                }
+                None => self.order.push((place, command.clone(), node)),
+            }
+        }
+        self.recorded[i] = count;
+        Ok(())
+    }
+}
+
+/// The history checks of a replicated key-value store's clients, by name:
+/// `clients-complete` (every operation invoked at or after `liveness_from` completes
+/// within `liveness_bound`) and `linearizable` (against the `kv` model). `protocol` names
+/// the protocol in the error for any other name.
+pub fn history_check(
+    protocol: &str,
+    name: &str,
+    history: &History,
+    (liveness_from, liveness_bound): (Duration, Duration),
+    end: Time,
+    max_steps: u64,
+) -> Result<(), crate::HistoryFailure> {
+    match name {
+        "clients-complete" => Ok(check_completion(
+            history,
+            Time::ZERO.plus(liveness_from),
+            liveness_bound,
+            end,
+        )?),
+        "linearizable" => crate::linearizable(history, Some(lincheck::ModelKind::Kv), max_steps),
+        other => Err(format!("{protocol} has no history check {other:?}").into()),
+    }
+}
+
+/// The clients' configuration for a protocol whose config checked out as `config_ok`:
+/// the workload (validated), and `retried`, the protocol's sometimes-property for "a
+/// client resent an unanswered request".
+pub fn client_config(
+    workload: &Workload,
+    config_ok: Result<(), String>,
+    retried: impl Into<usize>,
+) -> Result<KvClientConfig, String> {
+    workload.validate()?;
+    config_ok?;
+    Ok(KvClientConfig::new(workload.clone()).reach_on_retry(retried))
 }
 
 /// The sequential specification of [`KvStore`] for one key: lincheck's `kv` model (`get`,

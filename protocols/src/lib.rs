@@ -24,6 +24,7 @@ pub mod paxos;
 pub mod pingstorm;
 pub mod raft;
 pub mod saga;
+pub mod serial;
 pub mod twopc;
 pub mod workload;
 

@@ -132,7 +132,7 @@ fn multipaxos_safety_under_heavy_faults() {
 #[test]
 fn multipaxos_eventually_leader_and_completion_after_faults() {
     let mut setup = Setup::heavy(5, 3, ms(8_000));
-    setup.config.liveness_from = ms(7_000);
+    setup.config.liveness_from = Some(ms(7_000));
     setup.config.liveness_bound = ms(1_000);
     for seed in 0..20 {
         let mut sim = setup.build(seed);

@@ -181,7 +181,7 @@ fn raft_5_4_safety_under_heavy_faults() {
 #[test]
 fn raft_eventually_leader_and_completion_after_faults() {
     let mut setup = Setup::heavy(5, 3, ms(8_000));
-    setup.config.liveness_from = sim_core::Duration::from_secs(7);
+    setup.config.liveness_from = Some(sim_core::Duration::from_secs(7));
     setup.config.liveness_bound = sim_core::Duration::from_secs(1);
     for seed in 0..20 {
         let mut sim = setup.build(seed);
@@ -382,7 +382,7 @@ fn raft_5_3_majority_partition_writes_on_both_sides() {
 fn raft_rolling_restarts() {
     use lincheck::EventKind::Ok;
     let mut setup = Setup::quiet(5, 3, ms(13_000));
-    setup.config.liveness_from = sim_core::Duration::from_secs(11);
+    setup.config.liveness_from = Some(sim_core::Duration::from_secs(11));
     setup.config.liveness_bound = sim_core::Duration::from_secs(1);
     for seed in 0..5 {
         let mut sim = setup.build(seed);

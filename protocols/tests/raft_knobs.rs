@@ -47,6 +47,18 @@ fn knob_vote_without_log_check() {
     knob_is_caught("vote_without_log_check", &on, &off, false, 200);
 }
 
+// Raft §5.3, the AppendEntries consistency check: a follower that skips it takes a new
+// leader's entries after a deposed leader's entry at prevLogIndex, so two logs agree on
+// an entry's index and term but not on what comes before it. Only log-matching sees it
+// at once (the logs may still converge later, when a leader overwrites the follower).
+#[test]
+fn knob_skip_prev_log_check() {
+    let off = Setup::heavy(5, 3, ms(5_000));
+    let mut on = off.clone();
+    on.config.skip_prev_log_check = true;
+    knob_is_caught("skip_prev_log_check", &on, &off, false, 200);
+}
+
 // Raft §5.2, Figure 2 (persistent state): a server that forgets its vote on restart
 // votes twice in one term. Frequent crash-restarts during elections expose it.
 #[test]

@@ -39,7 +39,7 @@ impl Setup {
     fn heavy() -> Setup {
         Setup {
             config: TwopcConfig {
-                liveness_from: ms(3_000),
+                liveness_from: Some(ms(3_000)),
                 liveness_bound: ms(1_500),
                 ..TwopcConfig::default()
             },

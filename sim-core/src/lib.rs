@@ -77,7 +77,7 @@ pub mod time;
 pub mod timeline;
 pub mod trace;
 
-pub use check::{Checker, View, Violation};
+pub use check::{Checker, LivenessStart, View, Violation};
 pub use clock::{LocalClock, MAX_DRIFT_PPM};
 pub use fault::{
     DelayOn, Fault, MAX_CONCURRENCY, Nemesis, NemesisFault, NemesisOptions, Pick, Target,

@@ -210,7 +210,7 @@ mod tests {
 /// (the liveness phase, [`Checker::faults_stop`]).
 #[derive(Debug)]
 pub struct EventuallyOneLeader {
-    from: Option<Time>,
+    from: sim_core::LivenessStart,
     bound: sim_core::Duration,
     /// When exactly one node has acted as leader since (after `from`), and which.
     one_since: Option<(Time, NodeId)>,
@@ -221,7 +221,7 @@ impl EventuallyOneLeader {
     /// `from`: the config's `liveness_from`, if it sets one.
     pub fn new(from: Option<sim_core::Duration>, bound: sim_core::Duration) -> Self {
         EventuallyOneLeader {
-            from: from.map(|d| Time::ZERO.plus(d)),
+            from: sim_core::LivenessStart::overridden_by("liveness_from", from),
             bound,
             one_since: None,
             first_one: None,
@@ -229,7 +229,7 @@ impl EventuallyOneLeader {
     }
 
     fn from(&self) -> Time {
-        self.from.unwrap_or(Time::ZERO)
+        self.from.at()
     }
 
     fn acting<P: ElectionNode>(view: &View<'_, P>) -> Vec<(NodeId, Gen)> {
@@ -259,7 +259,7 @@ impl<P: ElectionNode> Checker<P> for EventuallyOneLeader {
     }
 
     fn faults_stop(&mut self, at: Time) {
-        self.from.get_or_insert(at);
+        self.from.faults_stop(at);
     }
 
     fn after_event(&mut self, view: &View<'_, P>, _node: NodeId) -> Result<(), String> {
@@ -281,34 +281,32 @@ impl<P: ElectionNode> Checker<P> for EventuallyOneLeader {
     fn at_end(&mut self, view: &View<'_, P>) -> Result<(), String> {
         let from = self.from();
         let deadline = from.plus(self.bound);
-        let stopped = format!("after the faults stopped at {}", from.readable());
-        if view.now() < deadline {
-            return Err(format!(
-                "the run ended at {}, before the liveness budget of {} {stopped} ran out: make the run last until at least {}",
-                view.now().readable(),
-                self.bound.readable(),
-                deadline.readable()
-            ));
+        if let Some(short) = self.from.too_short(view.now(), self.bound) {
+            return Err(short);
         }
         let acting = Self::acting(view);
         match self.one_since {
             Some((t, _)) if t <= deadline => Ok(()),
-            Some((t, id)) => Err(format!(
-                "no convergence within {} {stopped}: one leader ({}) only from {}, {} after the faults stopped",
-                self.bound.readable(),
-                view.name(id),
-                t.readable(),
-                t.since(from).readable()
+            Some((t, id)) => Err(self.from.no_convergence(
+                self.bound,
+                &format!(
+                    "one leader ({}) only from {}, {} into the liveness phase",
+                    view.name(id),
+                    t.readable(),
+                    t.since(from).readable()
+                ),
             )),
-            None => Err(format!(
-                "no convergence within {} {stopped}: at the end ({}) {}{}",
-                self.bound.readable(),
-                view.now().readable(),
-                Self::who(view, &acting),
-                match self.first_one {
-                    Some(t) => format!(" (one leader at {}, but not since)", t.readable()),
-                    None => String::new(),
-                }
+            None => Err(self.from.no_convergence(
+                self.bound,
+                &format!(
+                    "at the end ({}) {}{}",
+                    view.now().readable(),
+                    Self::who(view, &acting),
+                    match self.first_one {
+                        Some(t) => format!(" (one leader at {}, but not since)", t.readable()),
+                        None => String::new(),
+                    }
+                ),
             )),
         }
     }

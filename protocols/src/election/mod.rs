@@ -103,6 +103,19 @@ const CHECKS: &[CheckInfo] = &[
     },
 ];
 
+/// The lease's checks: the election checks and the lease's own safety property.
+const LEASE_CHECKS: &[CheckInfo] = &[
+    CHECKS[0],
+    CHECKS[1],
+    CHECKS[2],
+    CHECKS[3],
+    CheckInfo {
+        name: "exclusive-lease",
+        kind: CheckKind::Always,
+        promise: "whenever a leader acts on its lease (begins a write), no majority of the acceptors grants the lease to another node (what a lease measured on a monotonic clock promises; a pause alone does not break it, a stepped clock read as the lease does)",
+    },
+];
+
 const FENCE_IN_MEMORY_KNOB: Knob = Knob {
     name: "fence_in_memory",
     mistake: "the store keeps its fence (the highest generation it accepted) in memory only: a crash of the store forgets it, and a deposed leader's write is accepted after a newer leader's",
@@ -166,6 +179,10 @@ crate::sometimes! {
             "the store refused a deposed leader's write: its generation was below the fence";
         StaleWriteAccepted => "stale-write-accepted",
             "the store accepted a write of an older generation over a newer one's (a lost update; only without fencing)";
+        LeaderMovedUp => "leader-moved-up",
+            "a leader refused for a higher generation renewed on a new one and a majority granted it";
+        GrantReleased => "grant-released",
+            "an acceptor dropped the grant it gave a candidate that gave up";
     }
 }
 
@@ -246,11 +263,16 @@ impl Protocol for LeaseProtocol {
                 mistake: "half the candidates count as a quorum, so both halves of a split elect a leader, with the same generation",
                 caught_by: "one-leader-per-gen",
             },
+            Knob {
+                name: "renew_on_old_generation",
+                mistake: "the leader keeps renewing on the generation it was elected with, so acceptors that promised a higher one to a failed candidate refuse it for good and campaign on: a leader on a bare majority loses its lease to one lost message a round",
+                caught_by: "eventually-one-leader",
+            },
         ]
     }
 
     fn checks() -> &'static [CheckInfo] {
-        CHECKS
+        LEASE_CHECKS
     }
 
     fn sometimes() -> &'static [crate::Sometimes] {
@@ -258,6 +280,9 @@ impl Protocol for LeaseProtocol {
     }
 
     fn checker(name: &str, config: &Self::Config) -> Option<Box<dyn Checker<Self::Node>>> {
+        if name == "exclusive-lease" {
+            return Some(Box::new(lease::ExclusiveLease::new(config)));
+        }
         election_checker(name, (config.liveness_from, config.liveness_bound))
     }
 

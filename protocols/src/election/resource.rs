@@ -245,6 +245,11 @@ impl Writer {
         self.next_seq += 1;
         self.next_seq
     }
+
+    /// How many writes were begun.
+    pub fn begun(&self) -> u64 {
+        self.next_seq
+    }
 }
 
 #[cfg(test)]

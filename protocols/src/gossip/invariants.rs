@@ -215,11 +215,13 @@ impl Checker<Node> for NoLostUpdate {
     }
 }
 
-/// Eventually: from `converge_from` (the last fault), within `converge_within`, every
-/// live replica holds the same state of every key, and still does at the end. Its
-/// findings say when each key converged, in virtual time and gossip rounds after
-/// `converge_from`.
+/// Eventually: from when the faults stop, or `converge_from` (when the clients stop
+/// writing) if that is later, within `converge_within`, every live replica holds the same
+/// state of every key, and still does at the end. Its findings say when each key
+/// converged, in virtual time and gossip rounds after that start.
 pub struct Convergence {
+    start: sim_core::LivenessStart,
+    /// `start.at()`, kept up to date.
     from: Time,
     within: Duration,
     interval: Duration,
@@ -237,6 +239,7 @@ pub struct Convergence {
 impl Convergence {
     pub fn new(config: &GossipConfig) -> Convergence {
         Convergence {
+            start: sim_core::LivenessStart::not_before("converge_from", config.converge_from),
             from: Time::ZERO.plus(config.converge_from),
             within: config.converge_within,
             interval: config.gossip_interval,
@@ -285,6 +288,11 @@ impl Convergence {
 impl Checker<Node> for Convergence {
     fn name(&self) -> &str {
         "convergence"
+    }
+
+    fn faults_stop(&mut self, at: Time) {
+        self.start.faults_stop(at);
+        self.from = self.start.at();
     }
 
     fn after_event(&mut self, view: &View<'_, Node>, n: NodeId) -> Result<(), String> {
@@ -338,7 +346,11 @@ impl Checker<Node> for Convergence {
 
     fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
         let deadline = self.from.plus(self.within);
+        let short = self.start.too_short(view.now(), self.within);
         for (&k, since) in &self.since {
+            if let (None, Some(short)) = (since, &short) {
+                return Err(format!("{short} (k{} has not converged)", k + 1));
+            }
             match since {
                 None => {
                     // Group the live replicas by what they hold.
@@ -363,20 +375,25 @@ impl Checker<Node> for Convergence {
                             format!("{names} hold {ids:?}")
                         })
                         .collect();
-                    return Err(format!(
-                        "k{} has not converged by the end ({}): {}",
-                        k + 1,
-                        view.now().readable(),
-                        parts.join("; ")
+                    return Err(self.start.no_convergence(
+                        self.within,
+                        &format!(
+                            "k{} has not converged by the end ({}): {}",
+                            k + 1,
+                            view.now().readable(),
+                            parts.join("; ")
+                        ),
                     ));
                 }
                 Some(t) if *t > deadline => {
-                    return Err(format!(
-                        "k{} converged at {}, later than {} after {} (the bound)",
-                        k + 1,
-                        t.readable(),
+                    return Err(self.start.no_convergence(
                         self.within,
-                        self.from.readable()
+                        &format!(
+                            "k{} converged only at {}, {} into the liveness phase",
+                            k + 1,
+                            t.readable(),
+                            t.since(self.from).readable()
+                        ),
                     ));
                 }
                 _ => {}

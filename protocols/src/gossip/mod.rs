@@ -59,9 +59,10 @@
 //!   so a bug in the vectors cannot hide itself. A write counts as acknowledged once its
 //!   coordinator stored it (it answers the client at once). In `lww` mode discarding a
 //!   concurrent write is allowed; discarding one that causally followed the winner is not.
-//! - `convergence` (eventually): within `converge_within` of `converge_from` (set it to the
-//!   last fault; clients stop writing then), every live replica holds the same state of
-//!   every key, and still does at the end. The report lists when each key converged.
+//! - `convergence` (eventually): within `converge_within` of the faults stopping (the
+//!   liveness phase), or of `converge_from` when that is later (clients stop writing then:
+//!   nothing converges while they write), every live replica holds the same state of every
+//!   key, and still does at the end. The report lists when each key converged.
 //! - `read-your-writes`, `monotonic-reads` (history): the session guarantees.
 //!
 //! ## Bug knobs
@@ -131,7 +132,8 @@ crate::documented! {
         pub lww: LwwMode,
         /// Every replica writes key `k1` once when it first starts (the benchmark's load).
         pub write_at_start: bool,
-        /// When the faults are over: clients stop writing, and `convergence` starts counting.
+        /// When clients stop writing; `convergence` counts from it or from when the faults
+        /// stop, whichever is later.
         pub converge_from: Duration,
         /// How long after `converge_from` every key must have converged.
         pub converge_within: Duration,
@@ -237,7 +239,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "convergence",
         kind: CheckKind::Eventually,
-        promise: "within converge_within of converge_from every live replica holds the same state of every key, and still does at the end; reports when each key converged",
+        promise: "within converge_within after the faults stop (or converge_from, when the clients stop writing, if later) every live replica holds the same state of every key, and still does at the end; reports when each key converged",
     },
     CheckInfo {
         name: "read-your-writes",

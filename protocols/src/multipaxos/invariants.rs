@@ -7,10 +7,10 @@
 //! overwritten still counts toward the ballot it was made in. [`StateMachineSafety`] compares what
 //! replicas applied, position by position.
 
-use super::{Command, Node};
+use super::{Command, Durable, Node};
 use crate::multipaxos::MultiPaxosConfig;
 use crate::paxos::Ballot;
-use sim_core::{Checker, Duration, NodeId, Time, View};
+use sim_core::{Checker, Duration, LivenessStart, NodeId, Time, View};
 
 /// Builds the checker called `name`.
 pub fn checker(name: &str, config: &MultiPaxosConfig) -> Option<Box<dyn Checker<Node>>> {
@@ -18,7 +18,7 @@ pub fn checker(name: &str, config: &MultiPaxosConfig) -> Option<Box<dyn Checker<
         "slot-agreement" => Box::new(SlotAgreement::default()),
         "state-machine-safety" => Box::new(StateMachineSafety::default()),
         "eventually-leader" => Box::new(EventuallyLeader::new(
-            Time::ZERO.plus(config.liveness_from),
+            config.liveness_from,
             config.liveness_bound,
         )),
         _ => return None,
@@ -152,49 +152,37 @@ impl Checker<Node> for SlotAgreement {
 }
 
 /// State machine safety: the k-th command every replica applies is the same command from
-/// the same slot.
-#[derive(Debug, Default)]
-pub struct StateMachineSafety {
-    /// The sequence applied first, `(slot, command, by)`.
-    order: Vec<(u64, Command, NodeId)>,
-    /// Per node, how many of its applied commands have been compared.
-    recorded: Vec<usize>,
-}
+/// the same slot. The shared key-value checker, reading what each replica applied as the
+/// slots in the order it applied them.
+pub type StateMachineSafety = crate::kv::StateMachineSafety<Node>;
 
-impl Checker<Node> for StateMachineSafety {
-    fn name(&self) -> &str {
-        "state-machine-safety"
+impl crate::kv::AppliedCommands for Node {
+    type Applied = Command;
+
+    fn applied_count(&self) -> usize {
+        self.applied().len()
     }
 
-    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
-        if self.recorded.len() < view.node_count() {
-            self.recorded.resize(view.node_count(), 0);
-        }
-        let Some(state) = view.node(node) else {
-            self.recorded[node.index()] = 0; // a restart applies the log again
-            return Ok(());
-        };
-        let applied = state.applied();
-        let from = self.recorded[node.index()].min(applied.len());
-        let d = view.durable(node);
-        for (k, &slot) in applied.iter().enumerate().skip(from) {
-            let command = d.chosen(slot).expect("applied slots are chosen");
-            match self.order.get(k) {
-                Some((s, c, by)) => {
-                    if *s != slot || c != command {
-                        return Err(format!(
-                            "{} applied slot {s} ({c:?}) as command {} but {} applied slot {slot} ({command:?})",
-                            view.name(*by),
-                            k + 1,
-                            view.name(node)
-                        ));
-                    }
-                }
-                None => self.order.push((slot, command.clone(), node)),
-            }
-        }
-        self.recorded[node.index()] = applied.len();
-        Ok(())
+    fn applied_at<'a>(&'a self, durable: &'a Durable, k: usize) -> (u64, &'a Command) {
+        let slot = self.applied()[k];
+        (
+            slot,
+            durable.chosen(slot).expect("applied slots are chosen"),
+        )
+    }
+
+    fn conflict(
+        view: &View<'_, Node>,
+        k: usize,
+        (s, c, by): (u64, &Command, NodeId),
+        (slot, command, node): (u64, &Command, NodeId),
+    ) -> String {
+        format!(
+            "{} applied slot {s} ({c:?}) as command {} but {} applied slot {slot} ({command:?})",
+            view.name(by),
+            k + 1,
+            view.name(node)
+        )
     }
 }
 
@@ -203,16 +191,17 @@ impl Checker<Node> for StateMachineSafety {
 /// exists when the run ends.
 #[derive(Debug)]
 pub struct EventuallyLeader {
-    from: Time,
+    from: LivenessStart,
     bound: Duration,
     stable_since: Option<Time>,
     first_stable: Option<Time>,
 }
 
 impl EventuallyLeader {
-    pub fn new(from: Time, bound: Duration) -> EventuallyLeader {
+    /// `from`: the config's `liveness_from`, if it sets one (else the faults stop).
+    pub fn new(from: Option<Duration>, bound: Duration) -> EventuallyLeader {
         EventuallyLeader {
-            from,
+            from: LivenessStart::overridden_by("liveness_from", from),
             bound,
             stable_since: None,
             first_stable: None,
@@ -245,8 +234,12 @@ impl Checker<Node> for EventuallyLeader {
         "eventually-leader"
     }
 
+    fn faults_stop(&mut self, at: Time) {
+        self.from.faults_stop(at);
+    }
+
     fn after_event(&mut self, view: &View<'_, Node>, _node: NodeId) -> Result<(), String> {
-        if view.now() < self.from {
+        if view.now() < self.from.at() {
             return Ok(());
         }
         if Self::stable(view) {
@@ -261,31 +254,32 @@ impl Checker<Node> for EventuallyLeader {
     }
 
     fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
-        let deadline = self.from.plus(self.bound);
-        if view.now() < deadline {
-            return Err(format!(
-                "the run ended at {} before the liveness deadline {deadline} (from {} plus {}): run longer to judge it",
-                view.now(),
-                self.from,
-                self.bound
-            ));
+        let from = self.from.at();
+        let deadline = from.plus(self.bound);
+        if let Some(short) = self.from.too_short(view.now(), self.bound) {
+            return Err(short);
         }
-        match self.first_stable {
-            Some(t) if t <= deadline => {}
-            Some(t) => {
-                return Err(format!(
-                    "no stable leader until {t}, later than {deadline} ({} after {})",
-                    self.bound, self.from
-                ));
+        let detail = match self.first_stable {
+            Some(t) if t <= deadline => {
+                if self.stable_since.is_some() || Self::stable(view) {
+                    return Ok(());
+                }
+                format!(
+                    "a stable leader from {}, but none when the run ended at {}",
+                    t.readable(),
+                    view.now().readable()
+                )
             }
-            None => return Err(format!("no stable leader at any time after {}", self.from)),
-        }
-        if self.stable_since.is_none() && !Self::stable(view) {
-            return Err(format!(
-                "no stable leader when the run ended at {}",
-                view.now()
-            ));
-        }
-        Ok(())
+            Some(t) => format!(
+                "no stable leader until {}, {} into the liveness phase",
+                t.readable(),
+                t.since(from).readable()
+            ),
+            None => format!(
+                "no stable leader at any time until the run ended at {}",
+                view.now().readable()
+            ),
+        };
+        Err(self.from.no_convergence(self.bound, &detail))
     }
 }

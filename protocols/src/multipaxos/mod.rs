@@ -91,9 +91,10 @@ crate::documented! {
         /// The most commands one `Learn` message carries, and the most unchosen slots a
         /// heartbeat resends.
         pub max_batch: u32,
-        /// When the eventually-leader and clients-complete checks start judging (the faults
-        /// have stopped) ...
-        pub liveness_from: Duration,
+        /// When eventually-leader starts judging; by default, when the scenario's faults
+        /// stop. clients-complete (a history check, judged on the history alone) counts
+        /// operations invoked from it on, from 0s if unset ...
+        pub liveness_from: Option<Duration>,
         /// ... and how long after that they must hold.
         pub liveness_bound: Duration,
         // ----- bug knobs --------------------------------------------------------------
@@ -118,7 +119,7 @@ impl Default for MultiPaxosConfig {
             election_timeout_max: Duration::from_millis(300),
             heartbeat: Duration::from_millis(50),
             max_batch: 64,
-            liveness_from: Duration::ZERO,
+            liveness_from: None,
             liveness_bound: Duration::from_secs(5),
             skip_phase1_for_inflight: false,
             reply_before_majority: false,
@@ -450,7 +451,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "eventually-leader",
         kind: CheckKind::Eventually,
-        promise: "within liveness_bound of liveness_from a leader exists that every live node follows, and one still leads at the end",
+        promise: "within liveness_bound after the faults stop (or liveness_from) a leader exists that every live node follows, and one still leads at the end",
     },
     CheckInfo {
         name: "clients-complete",
@@ -519,24 +520,17 @@ impl Protocol for MultiPaxosProtocol {
         end: sim_core::Time,
         max_steps: u64,
     ) -> Result<(), crate::HistoryFailure> {
-        match name {
-            "clients-complete" => Ok(crate::kv::check_completion(
-                history,
-                sim_core::Time::ZERO.plus(config.liveness_from),
-                config.liveness_bound,
-                end,
-            )?),
-            "linearizable" => crate::linearizable(history, Self::history_model(), max_steps),
-            other => Err(format!("multipaxos has no history check {other:?}").into()),
-        }
+        let liveness = (
+            config.liveness_from.unwrap_or(Duration::ZERO),
+            config.liveness_bound,
+        );
+        crate::kv::history_check("multipaxos", name, history, liveness, end, max_steps)
     }
 
     fn client_config(
         workload: &Workload,
         config: &MultiPaxosConfig,
     ) -> Result<KvClientConfig, String> {
-        workload.validate()?;
-        config.validate()?;
-        Ok(KvClientConfig::new(workload.clone()).reach_on_retry(MultiPaxosReach::ClientRetried))
+        crate::kv::client_config(workload, config.validate(), MultiPaxosReach::ClientRetried)
     }
 }

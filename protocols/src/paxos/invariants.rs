@@ -7,7 +7,7 @@
 //! toward the ballot it was made in, as in the paper's definition.
 
 use super::{Ballot, Node, PaxosConfig};
-use sim_core::{Checker, Duration, NodeId, Time, View};
+use sim_core::{Checker, Duration, LivenessStart, NodeId, Time, View};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Builds the checker called `name`.
@@ -16,10 +16,7 @@ pub fn checker(name: &str, config: &PaxosConfig) -> Option<Box<dyn Checker<Node>
         "agreement" => Box::new(Agreement::default()),
         "validity" => Box::new(Validity::default()),
         "learner-agreement" => Box::new(LearnerAgreement::default()),
-        "decided" => Box::new(Decided::new(
-            Time::ZERO.plus(config.liveness_from),
-            config.liveness_bound,
-        )),
+        "decided" => Box::new(Decided::new(config.liveness_from, config.liveness_bound)),
         _ => return None,
     })
 }
@@ -161,16 +158,17 @@ impl Checker<Node> for LearnerAgreement {
 /// has when the run ends.
 #[derive(Debug)]
 pub struct Decided {
-    from: Time,
+    from: LivenessStart,
     bound: Duration,
     /// When every live node first had learned (at or after `from`).
     all_learned: Option<Time>,
 }
 
 impl Decided {
-    pub fn new(from: Time, bound: Duration) -> Decided {
+    /// `from`: the config's `liveness_from`, if it sets one (else the faults stop).
+    pub fn new(from: Option<Duration>, bound: Duration) -> Decided {
         Decided {
-            from,
+            from: LivenessStart::overridden_by("liveness_from", from),
             bound,
             all_learned: None,
         }
@@ -189,9 +187,13 @@ impl Checker<Node> for Decided {
         "decided"
     }
 
+    fn faults_stop(&mut self, at: Time) {
+        self.from.faults_stop(at);
+    }
+
     fn after_event(&mut self, view: &View<'_, Node>, _node: NodeId) -> Result<(), String> {
         if self.all_learned.is_none()
-            && view.now() >= self.from
+            && view.now() >= self.from.at()
             && view.live().next().is_some()
             && Self::undecided(view).is_empty()
         {
@@ -201,28 +203,30 @@ impl Checker<Node> for Decided {
     }
 
     fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
-        let deadline = self.from.plus(self.bound);
+        let from = self.from.at();
+        let deadline = from.plus(self.bound);
         let undecided = Self::undecided(view);
         if !undecided.is_empty() {
-            if view.now() < deadline {
-                return Err(format!(
-                    "the run ended at {} before the liveness deadline {deadline} (from {} plus {}) with {} undecided: run longer to judge it",
-                    view.now(),
-                    self.from,
-                    self.bound,
-                    undecided.join(", ")
-                ));
+            if let Some(short) = self.from.too_short(view.now(), self.bound) {
+                return Err(format!("{short} ({} undecided)", undecided.join(", ")));
             }
-            return Err(format!(
-                "{} had learned no value when the run ended at {} (deadline {deadline})",
-                undecided.join(", "),
-                view.now()
+            return Err(self.from.no_convergence(
+                self.bound,
+                &format!(
+                    "{} had learned no value when the run ended at {}",
+                    undecided.join(", "),
+                    view.now().readable()
+                ),
             ));
         }
         match self.all_learned {
-            Some(t) if t > deadline => Err(format!(
-                "every live node had learned only at {t}, later than {deadline} ({} after {})",
-                self.bound, self.from
+            Some(t) if t > deadline => Err(self.from.no_convergence(
+                self.bound,
+                &format!(
+                    "every live node had learned only at {}, {} into the liveness phase",
+                    t.readable(),
+                    t.since(from).readable()
+                ),
             )),
             _ => Ok(()),
         }

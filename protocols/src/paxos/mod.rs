@@ -105,8 +105,9 @@ crate::documented! {
         /// A node that has learned nothing this long after its start or its last attempt
         /// proposes itself.
         pub learn_timeout: Duration,
-        /// When the `decided` check starts judging (the faults have stopped) ...
-        pub liveness_from: Duration,
+        /// When the `decided` check starts judging; by default, when the scenario's faults
+        /// stop ...
+        pub liveness_from: Option<Duration>,
         /// ... and how long after that every live node must have learned.
         pub liveness_bound: Duration,
         // ----- bug knobs --------------------------------------------------------------
@@ -133,7 +134,7 @@ impl Default for PaxosConfig {
             backoff_min: Duration::from_millis(10),
             backoff_max: Duration::from_millis(150),
             learn_timeout: Duration::from_millis(500),
-            liveness_from: Duration::ZERO,
+            liveness_from: None,
             liveness_bound: Duration::from_secs(5),
             accept_below_promise: false,
             ignore_promised_values: false,
@@ -320,7 +321,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "decided",
         kind: CheckKind::Eventually,
-        promise: "within liveness_bound of liveness_from every live node has learned a value",
+        promise: "within liveness_bound after the faults stop (or liveness_from) every live node has learned a value",
     },
 ];
 

@@ -7,7 +7,7 @@
 //! *now* and *then*: a committed entry missing from a leader elected later.
 
 use super::{Durable, Entry, Node, RaftConfig, Role};
-use sim_core::{Checker, Duration, NodeId, Time, View};
+use sim_core::{Checker, Duration, LivenessStart, NodeId, Time, View};
 use std::collections::BTreeMap;
 
 /// Builds the checker called `name`.
@@ -18,7 +18,7 @@ pub fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>
         "leader-completeness" => Box::new(LeaderCompleteness::default()),
         "state-machine-safety" => Box::new(StateMachineSafety::default()),
         "eventually-leader" => Box::new(EventuallyLeader::new(
-            Time::ZERO.plus(config.liveness_from),
+            config.liveness_from,
             config.liveness_bound,
         )),
         _ => return None,
@@ -85,8 +85,13 @@ struct Seen {
 /// any log must always come with the same command and the same previous term.
 #[derive(Debug, Default)]
 pub struct LogMatching {
-    /// Per index (0-based), the distinct `(term, previous term, entry, first holder)`s seen.
-    entries: Vec<Vec<(u64, u64, Entry, NodeId)>>,
+    /// Per index (0-based), the first `(term, previous term, entry, first holder)` seen
+    /// there: most indexes only ever hold one term, so it is kept inline, without a
+    /// vector per index.
+    first: Vec<(u64, u64, Entry, NodeId)>,
+    /// The other terms seen at an index (a conflicting suffix, later overwritten), by
+    /// `(index, term)`: `(previous term, entry, first holder)`.
+    others: BTreeMap<(u64, u64), (u64, Entry, NodeId)>,
     seen: Vec<Seen>,
 }
 
@@ -98,28 +103,42 @@ impl LogMatching {
         d: &Durable,
         from: u64,
     ) -> Result<(), String> {
-        for index in from..=d.last_index() {
-            let entry = d.entry(index).expect("within the log");
-            let prev = d.term_at(index - 1).expect("within the log");
+        let mut prev = d.term_at(from - 1).expect("within the log");
+        for (k, entry) in d.entries(from, d.last_index()).iter().enumerate() {
+            let index = from + k as u64;
             let slot = index as usize - 1;
-            if self.entries.len() <= slot {
-                self.entries.resize_with(slot + 1, Vec::new);
-            }
-            match self.entries[slot].iter().find(|(t, ..)| *t == entry.term) {
-                Some((_, p, e, holder)) => {
-                    if e != entry || *p != prev {
-                        return Err(format!(
-                            "{} and {} both hold an entry at index {index} term {} but the logs differ: {:?} after term {p} vs {:?} after term {prev}",
-                            view.name(*holder),
-                            view.name(node),
-                            entry.term,
-                            e,
-                            entry
-                        ));
+            let known = if slot < self.first.len() {
+                let (t, p, e, holder) = &self.first[slot];
+                if *t == entry.term {
+                    Some((*p, e, *holder))
+                } else {
+                    match self.others.get(&(index, entry.term)) {
+                        Some((p, e, holder)) => Some((*p, e, *holder)),
+                        None => {
+                            self.others
+                                .insert((index, entry.term), (prev, entry.clone(), node));
+                            None
+                        }
                     }
                 }
-                None => self.entries[slot].push((entry.term, prev, entry.clone(), node)),
+            } else {
+                debug_assert_eq!(slot, self.first.len(), "logs grow one index at a time");
+                self.first.push((entry.term, prev, entry.clone(), node));
+                None
+            };
+            if let Some((p, e, holder)) = known {
+                if e != entry || p != prev {
+                    return Err(format!(
+                        "{} and {} both hold an entry at index {index} term {} but the logs differ: {:?} after term {p} vs {:?} after term {prev}",
+                        view.name(holder),
+                        view.name(node),
+                        entry.term,
+                        e,
+                        entry
+                    ));
+                }
             }
+            prev = entry.term;
         }
         Ok(())
     }
@@ -237,48 +256,36 @@ impl Checker<Node> for LeaderCompleteness {
 }
 
 /// State Machine Safety (§5.4.3): if a server has applied an entry at an index, no other
-/// server ever applies a different entry at that index.
-#[derive(Debug, Default)]
-pub struct StateMachineSafety {
-    applied: Vec<(Entry, NodeId)>,
-    recorded: Vec<u64>,
-}
+/// server ever applies a different entry at that index. The shared key-value checker,
+/// reading what each server applied as its log up to `last_applied`.
+pub type StateMachineSafety = crate::kv::StateMachineSafety<Node>;
 
-impl Checker<Node> for StateMachineSafety {
-    fn name(&self) -> &str {
-        "state-machine-safety"
+impl crate::kv::AppliedCommands for Node {
+    type Applied = Entry;
+
+    fn applied_count(&self) -> usize {
+        self.last_applied() as usize
     }
 
-    fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
-        if self.recorded.len() < view.node_count() {
-            self.recorded.resize(view.node_count(), 0);
-        }
-        let Some(state) = view.node(node) else {
-            self.recorded[node.index()] = 0; // a restart applies the log again
-            return Ok(());
-        };
-        let from = self.recorded[node.index()];
-        if state.last_applied() <= from {
-            return Ok(()); // nothing newly applied
-        }
-        let d = view.durable(node);
-        for index in from + 1..=state.last_applied() {
-            let entry = d.entry(index).expect("applied entries are in the log");
-            let slot = index as usize - 1;
-            if let Some((first, by)) = self.applied.get(slot) {
-                if first != entry {
-                    return Err(format!(
-                        "{} applied {first:?} at index {index} but {} applied {entry:?}",
-                        view.name(*by),
-                        view.name(node)
-                    ));
-                }
-            } else {
-                self.applied.push((entry.clone(), node));
-            }
-        }
-        self.recorded[node.index()] = self.recorded[node.index()].max(state.last_applied());
-        Ok(())
+    fn applied_at<'a>(&'a self, durable: &'a Durable, k: usize) -> (u64, &'a Entry) {
+        let index = k as u64 + 1;
+        let entry = durable
+            .entry(index)
+            .expect("applied entries are in the log");
+        (index, entry)
+    }
+
+    fn conflict(
+        view: &View<'_, Node>,
+        _k: usize,
+        (index, first, by): (u64, &Entry, NodeId),
+        (_, entry, node): (u64, &Entry, NodeId),
+    ) -> String {
+        format!(
+            "{} applied {first:?} at index {index} but {} applied {entry:?}",
+            view.name(by),
+            view.name(node)
+        )
     }
 }
 
@@ -287,17 +294,17 @@ impl Checker<Node> for StateMachineSafety {
 /// which every live server follows), and one must still exist when the run ends.
 #[derive(Debug)]
 pub struct EventuallyLeader {
-    from: Time,
+    from: LivenessStart,
     bound: Duration,
-    /// When the cluster last became stable (after `from`), and whether it still is.
     stable_since: Option<Time>,
     first_stable: Option<Time>,
 }
 
 impl EventuallyLeader {
-    pub fn new(from: Time, bound: Duration) -> EventuallyLeader {
+    /// `from`: the config's `liveness_from`, if it sets one (else the faults stop).
+    pub fn new(from: Option<Duration>, bound: Duration) -> EventuallyLeader {
         EventuallyLeader {
-            from,
+            from: LivenessStart::overridden_by("liveness_from", from),
             bound,
             stable_since: None,
             first_stable: None,
@@ -330,8 +337,12 @@ impl Checker<Node> for EventuallyLeader {
         "eventually-leader"
     }
 
+    fn faults_stop(&mut self, at: Time) {
+        self.from.faults_stop(at);
+    }
+
     fn after_event(&mut self, view: &View<'_, Node>, _node: NodeId) -> Result<(), String> {
-        if view.now() < self.from {
+        if view.now() < self.from.at() {
             return Ok(());
         }
         if Self::stable(view) {
@@ -346,40 +357,32 @@ impl Checker<Node> for EventuallyLeader {
     }
 
     fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
-        let deadline = self.from.plus(self.bound);
-        if view.now() < deadline {
-            return Err(format!(
-                "the run ended at {} before the liveness deadline {} (from {} plus {}): run longer to judge it",
-                view.now().readable(),
-                deadline.readable(),
-                self.from.readable(),
-                self.bound.readable()
-            ));
+        let from = self.from.at();
+        let deadline = from.plus(self.bound);
+        if let Some(short) = self.from.too_short(view.now(), self.bound) {
+            return Err(short);
         }
-        match self.first_stable {
-            Some(t) if t <= deadline => {}
-            Some(t) => {
-                return Err(format!(
-                    "no stable leader until {}, later than {} ({} after {})",
+        let detail = match self.first_stable {
+            Some(t) if t <= deadline => {
+                if self.stable_since.is_some() || Self::stable(view) {
+                    return Ok(());
+                }
+                format!(
+                    "a stable leader from {}, but none when the run ended at {}",
                     t.readable(),
-                    deadline.readable(),
-                    self.bound.readable(),
-                    self.from.readable()
-                ));
+                    view.now().readable()
+                )
             }
-            None => {
-                return Err(format!(
-                    "no stable leader at any time after {}",
-                    self.from.readable()
-                ));
-            }
-        }
-        if self.stable_since.is_none() && !Self::stable(view) {
-            return Err(format!(
-                "no stable leader when the run ended at {}",
+            Some(t) => format!(
+                "no stable leader until {}, {} into the liveness phase",
+                t.readable(),
+                t.since(from).readable()
+            ),
+            None => format!(
+                "no stable leader at any time until the run ended at {}",
                 view.now().readable()
-            ));
-        }
-        Ok(())
+            ),
+        };
+        Err(self.from.no_convergence(self.bound, &detail))
     }
 }

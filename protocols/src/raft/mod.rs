@@ -73,7 +73,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::{Checker, ClientId, Ctx, Duration, NodeId, Process, RequestId, Time, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-pub use storage::{Durable, Entry};
+pub use storage::{Durable, Entries, Entry};
 
 documented! {
     /// Raft's configuration: timing, options, and the bug knobs. Durations are duration
@@ -97,9 +97,10 @@ documented! {
         pub lease_read: bool,
         /// The clock drift the lease assumes at most, in parts per million.
         pub lease_drift_bound_ppm: u64,
-        /// When the eventually-leader and clients-complete checks start judging (the
-        /// scenario's faults have stopped) ...
-        pub liveness_from: Duration,
+        /// When eventually-leader starts judging; by default, when the scenario's faults
+        /// stop. clients-complete (a history check, judged on the history alone) counts
+        /// operations invoked from it on, from 0s if unset ...
+        pub liveness_from: Option<Duration>,
         /// ... and how long after that a stable leader must exist and operations complete.
         pub liveness_bound: Duration,
         // ----- bug knobs --------------------------------------------------------------
@@ -118,6 +119,9 @@ documented! {
         /// A candidate counts a granted vote whatever the term of the reply, so a late
         /// grant from an earlier candidacy counts towards this one.
         pub count_stale_votes: bool,
+        /// A follower appends a leader's entries without the consistency check: it
+        /// takes them when its log merely reaches `prevLogIndex`, whatever the term there.
+        pub skip_prev_log_check: bool,
     }
     renamed: &[
         Renamed { old: "election_timeout_ms_min", new: "election_timeout_min", unit: "ms" },
@@ -138,7 +142,7 @@ impl Default for RaftConfig {
             pre_vote: false,
             lease_read: false,
             lease_drift_bound_ppm: 100_000,
-            liveness_from: Duration::ZERO,
+            liveness_from: None,
             liveness_bound: Duration::from_secs(5),
             vote_without_log_check: false,
             commit_earlier_term_by_counting: false,
@@ -146,6 +150,7 @@ impl Default for RaftConfig {
             lease_without_clock_bound: false,
             lease_on_wall_clock: false,
             count_stale_votes: false,
+            skip_prev_log_check: false,
         }
     }
 }
@@ -208,7 +213,7 @@ pub enum Msg {
         term: u64,
         prev_log_index: u64,
         prev_log_term: u64,
-        entries: Vec<Entry>,
+        entries: Entries,
         leader_commit: u64,
         stamp: Time,
     },
@@ -547,6 +552,11 @@ pub const KNOBS: &[Knob] = &[
         mistake: "a candidate counts a granted RequestVote reply without checking that its term is the candidate's current term: a grant that arrives late, from an earlier candidacy, counts towards this one, though the voter may have voted for another candidate since, so two leaders are elected in one term (only late messages show it: a reply must outlive an election timeout)",
         caught_by: "election-safety",
     },
+    Knob {
+        name: "skip_prev_log_check",
+        mistake: "a follower appends a leader's entries without checking that the entry before them matches (prevLogIndex and prevLogTerm, §5.3): a follower holding a deposed leader's entry there takes the new leader's entries after it, so two logs hold an entry with the same index and term on different histories",
+        caught_by: "log-matching",
+    },
 ];
 
 crate::sometimes! {
@@ -596,7 +606,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "eventually-leader",
         kind: CheckKind::Eventually,
-        promise: "within liveness_bound of liveness_from a leader is elected that every live server follows, and one still leads at the end",
+        promise: "within liveness_bound after the faults stop (or liveness_from) a leader is elected that every live server follows, and one still leads at the end",
     },
     CheckInfo {
         name: "clients-complete",
@@ -685,21 +695,14 @@ impl Protocol for RaftProtocol {
         end: sim_core::Time,
         max_steps: u64,
     ) -> Result<(), crate::HistoryFailure> {
-        match name {
-            "clients-complete" => Ok(crate::kv::check_completion(
-                history,
-                sim_core::Time::ZERO.plus(config.liveness_from),
-                config.liveness_bound,
-                end,
-            )?),
-            "linearizable" => crate::linearizable(history, Self::history_model(), max_steps),
-            other => Err(format!("raft has no history check {other:?}").into()),
-        }
+        let liveness = (
+            config.liveness_from.unwrap_or(Duration::ZERO),
+            config.liveness_bound,
+        );
+        crate::kv::history_check("raft", name, history, liveness, end, max_steps)
     }
 
     fn client_config(workload: &Workload, config: &RaftConfig) -> Result<KvClientConfig, String> {
-        workload.validate()?;
-        config.validate()?;
-        Ok(KvClientConfig::new(workload.clone()).reach_on_retry(RaftReach::ClientRetried))
+        crate::kv::client_config(workload, config.validate(), RaftReach::ClientRetried)
     }
 }

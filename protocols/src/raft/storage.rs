@@ -5,7 +5,7 @@
 //! volatile [`super::Node`] is rebuilt from it on restart.
 
 use crate::kv::KvRequest;
-use sim_core::NodeId;
+use sim_core::{ClientId, NodeId};
 use std::fmt;
 use std::sync::Arc;
 
@@ -37,6 +37,11 @@ pub struct Durable {
     /// re-read only what changed.
     truncations: u64,
     last_truncation: u64,
+    /// Per client (by id), at least the highest request seq any entry of the log has held
+    /// (it does not go down when the log is cut): a request with a higher seq is surely
+    /// not in the log, which spares the search in [`Durable::has_command`] for most
+    /// requests.
+    max_seq: Vec<u64>,
 }
 
 impl Durable {
@@ -108,7 +113,29 @@ impl Durable {
     }
 
     pub(super) fn append(&mut self, entry: Entry) {
+        let (client, seq) = (entry.command.client.0 as usize, entry.command.seq);
+        if self.max_seq.len() <= client {
+            self.max_seq.resize(client + 1, 0);
+        }
+        self.max_seq[client] = self.max_seq[client].max(seq);
         self.log.push(entry);
+    }
+
+    /// Does the log hold an entry for the client command `(client, seq)`? Searches from the
+    /// end (a retried command is usually recent), and not at all when `seq` is above every
+    /// seq the client ever had in this log.
+    pub fn has_command(&self, client: ClientId, seq: u64) -> bool {
+        if self
+            .max_seq
+            .get(client.0 as usize)
+            .is_none_or(|&max| seq > max)
+        {
+            return false;
+        }
+        self.log
+            .iter()
+            .rev()
+            .any(|e| e.command.client == client && e.command.seq == seq)
     }
 
     /// Deletes the entry at `index` and all that follow it.
@@ -126,5 +153,164 @@ impl Durable {
     pub(super) fn forget_vote(&mut self) {
         self.current_term = self.last_term();
         self.voted_for = None;
+    }
+}
+
+/// The entries one AppendEntries carries. Most carry none (heartbeats, probes) or one (a
+/// client command sent at once to the followers with nothing in flight), so up to one is
+/// kept inline: only a batch pays for a vector of its own, allocated by the leader and
+/// freed by the follower.
+#[derive(Clone, Default)]
+pub struct Entries(Batch);
+
+#[derive(Clone, Default)]
+enum Batch {
+    #[default]
+    Empty,
+    One(Entry),
+    Many(Vec<Entry>),
+}
+
+impl Entries {
+    /// Copies of `entries` (each a reference count).
+    pub fn from_slice(entries: &[Entry]) -> Entries {
+        Entries(match entries {
+            [] => Batch::Empty,
+            [one] => Batch::One(one.clone()),
+            many => Batch::Many(many.to_vec()),
+        })
+    }
+
+    pub fn as_slice(&self) -> &[Entry] {
+        match &self.0 {
+            Batch::Empty => &[],
+            Batch::One(e) => std::slice::from_ref(e),
+            Batch::Many(v) => v,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+}
+
+impl From<Vec<Entry>> for Entries {
+    fn from(entries: Vec<Entry>) -> Entries {
+        if entries.len() <= 1 {
+            Entries::from_slice(&entries)
+        } else {
+            Entries(Batch::Many(entries))
+        }
+    }
+}
+
+impl PartialEq for Entries {
+    fn eq(&self, other: &Entries) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Entries {}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+/// The entries of an [`Entries`], moved out in order.
+pub enum EntriesIntoIter {
+    One(Option<Entry>),
+    Many(std::vec::IntoIter<Entry>),
+}
+
+impl Iterator for EntriesIntoIter {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        match self {
+            EntriesIntoIter::One(e) => e.take(),
+            EntriesIntoIter::Many(it) => it.next(),
+        }
+    }
+}
+
+impl IntoIterator for Entries {
+    type Item = Entry;
+    type IntoIter = EntriesIntoIter;
+
+    fn into_iter(self) -> EntriesIntoIter {
+        match self.0 {
+            Batch::Empty => EntriesIntoIter::One(None),
+            Batch::One(e) => EntriesIntoIter::One(Some(e)),
+            Batch::Many(v) => EntriesIntoIter::Many(v.into_iter()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::KvOp;
+
+    fn entry(term: u64, client: u32, seq: u64) -> Entry {
+        Entry {
+            term,
+            command: Arc::new(KvRequest {
+                client: ClientId(client),
+                seq,
+                op: KvOp::Get { key: "k1".into() },
+            }),
+        }
+    }
+
+    #[test]
+    fn has_command_finds_what_the_log_holds_and_nothing_else() {
+        let mut d = Durable::default();
+        assert!(!d.has_command(ClientId(0), 1), "empty log");
+        d.append(entry(1, 0, 1));
+        d.append(entry(1, 2, 1));
+        d.append(entry(2, 0, 2));
+        d.append(entry(2, 0, 1)); // a late duplicate of an older seq
+        for (client, seq) in [(0, 1), (2, 1), (0, 2)] {
+            assert!(d.has_command(ClientId(client), seq), "c{client}#{seq}");
+        }
+        for (client, seq) in [(0, 3), (1, 1), (2, 2), (2, 0), (7, 1)] {
+            assert!(!d.has_command(ClientId(client), seq), "c{client}#{seq}");
+        }
+        // A cut removes commands; the seq bound stays, so the search runs and says no.
+        d.truncate_from(3);
+        assert!(!d.has_command(ClientId(0), 2), "cut off");
+        assert!(d.has_command(ClientId(0), 1), "below the cut");
+        d.append(entry(3, 0, 2));
+        assert!(d.has_command(ClientId(0), 2), "appended again");
+    }
+
+    #[test]
+    fn entries_hold_none_one_or_many_like_the_slice_they_copy() {
+        let log: Vec<Entry> = (1..=4).map(|i| entry(i, 0, i)).collect();
+        for n in 0..=log.len() {
+            let slice = &log[..n];
+            let e = Entries::from_slice(slice);
+            assert_eq!(e.len(), n);
+            assert_eq!(e.is_empty(), n == 0);
+            assert_eq!(e.as_slice(), slice);
+            assert_eq!(Entries::from(slice.to_vec()), e, "from a vector of {n}");
+            assert_eq!(format!("{e:?}"), format!("{slice:?}"));
+            let moved: Vec<Entry> = e.clone().into_iter().collect();
+            assert_eq!(moved, slice, "moved out in order");
+        }
+        assert_ne!(
+            Entries::from_slice(&log[..1]),
+            Entries::from_slice(&log[1..2])
+        );
+        assert_ne!(
+            Entries::from_slice(&log[..2]),
+            Entries::from_slice(&log[..1])
+        );
     }
 }

@@ -4,8 +4,9 @@
 
 use super::{Node, Outcome, Transfer, TwopcConfig, TxId};
 use crate::Workload;
+use crate::serial::{PaceTimer, Paced, Serial};
 use lincheck::Value;
-use sim_core::{Client, ClientCtx, Duration, NodeId, RequestId, TimerId};
+use sim_core::{Client, ClientCtx, NodeId, RequestId};
 
 /// What a bank client needs: the workload (count, pacing, timeout) and the bank's shape.
 #[derive(Clone, Debug)]
@@ -15,28 +16,26 @@ pub struct BankClientConfig {
 }
 
 /// Timer tags.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BankTimer {
-    Think,
-    Deadline(u64),
+pub type BankTimer = PaceTimer;
+
+impl Paced for BankClientConfig {
+    fn workload(&self) -> &Workload {
+        &self.workload
+    }
 }
 
 /// One client.
 #[derive(Debug)]
 pub struct BankClient {
-    seq: u64,
-    done: u32,
-    open: Option<(u64, RequestId, TimerId)>,
+    serial: Serial,
 }
 
 impl BankClient {
     fn next(&mut self, ctx: &mut ClientCtx<'_, Node, Self>) {
-        let w = &ctx.config().workload;
-        if w.ops_per_client > 0 && self.done >= w.ops_per_client {
+        if !self.serial.wants_more(&ctx.config().workload) {
             return;
         }
         let config = ctx.config().config.clone();
-        let timeout = w.timeout;
         let accounts = config.account_count(ctx.node_count());
         let coordinator = NodeId(ctx.id().0 % config.coordinators);
         if accounts < 2 * config.accounts_per_participant {
@@ -52,8 +51,8 @@ impl BankClient {
             to = to % accounts + 1;
         }
         let amount = 1 + ctx.rng().below(config.max_amount as u64) as i64;
-        self.seq += 1;
-        let tx: TxId = u64::from(ctx.id().0 + 1) * 1_000_000 + self.seq;
+        let seq = self.serial.begin();
+        let tx: TxId = u64::from(ctx.id().0 + 1) * 1_000_000 + seq;
         ctx.invoke(
             "transfer",
             Some(Value::Str(format!("t{tx}"))),
@@ -72,16 +71,7 @@ impl BankClient {
                 amount,
             },
         );
-        let deadline = ctx.set_timer(timeout, BankTimer::Deadline(self.seq));
-        self.open = Some((self.seq, id, deadline));
-    }
-
-    fn think(&mut self, ctx: &mut ClientCtx<'_, Node, Self>) {
-        self.done += 1;
-        let w = &ctx.config().workload;
-        let (lo, hi) = (w.think_min.as_nanos(), w.think_max.as_nanos());
-        let think = Duration::from_nanos(ctx.rng().between(lo, hi));
-        ctx.set_timer(think, BankTimer::Think);
+        self.serial.sent(ctx, id);
     }
 }
 
@@ -90,12 +80,8 @@ impl Client<Node> for BankClient {
     type Timer = BankTimer;
 
     fn start(ctx: &mut ClientCtx<'_, Node, Self>) -> Self {
-        let start = ctx.config().workload.start;
-        ctx.set_timer(start, BankTimer::Think);
         BankClient {
-            seq: 0,
-            done: 0,
-            open: None,
+            serial: Serial::start(ctx),
         }
     }
 
@@ -106,26 +92,19 @@ impl Client<Node> for BankClient {
         id: RequestId,
         response: Outcome,
     ) {
-        let Some((_, _, deadline)) = self.open.take_if(|o| o.1 == id) else {
+        if !self.serial.answered(ctx, id) {
             return; // a duplicate, or an answer after the deadline
-        };
-        ctx.cancel_timer(deadline);
+        }
         match response {
             Outcome::Committed => ctx.complete_ok(Value::Null),
             Outcome::Aborted => ctx.complete_fail("aborted"),
         }
-        self.think(ctx);
+        self.serial.think(ctx);
     }
 
     fn on_timer(&mut self, ctx: &mut ClientCtx<'_, Node, Self>, timer: BankTimer) {
-        match timer {
-            BankTimer::Think => self.next(ctx),
-            BankTimer::Deadline(seq) => {
-                if self.open.take_if(|o| o.0 == seq).is_some() {
-                    ctx.complete_info("timed-out");
-                    self.think(ctx);
-                }
-            }
+        if self.serial.on_timer(ctx, timer) {
+            self.next(ctx);
         }
     }
 }

@@ -21,6 +21,7 @@ pub fn checker(name: &str, config: &TwopcConfig) -> Option<Box<dyn Checker<Node>
         "isolation" => Box::new(Isolation { config: c }),
         "conservation" => Box::new(Conservation { config: c }),
         "no-blocked" => Box::new(NoBlocked {
+            from: sim_core::LivenessStart::overridden_by("liveness_from", c.liveness_from),
             config: c,
             since: BTreeMap::new(),
         }),
@@ -235,10 +236,11 @@ impl Checker<Node> for Conservation {
     }
 }
 
-/// Eventually: from `liveness_from` on, no participant stays blocked on a transaction
-/// longer than `liveness_bound`.
+/// Eventually: from when the faults stop (or `liveness_from`) on, no participant stays
+/// blocked on a transaction longer than `liveness_bound`.
 struct NoBlocked {
     config: TwopcConfig,
+    from: sim_core::LivenessStart,
     /// When each (participant, transaction) was first seen blocked (virtual time).
     since: BTreeMap<(NodeId, TxId), Time>,
 }
@@ -253,18 +255,19 @@ impl NoBlocked {
             .unwrap_or_default();
         self.since
             .retain(|(n, tx), _| *n != id || blocked.iter().any(|(b, _)| b == tx));
-        let from = Time::ZERO.plus(self.config.liveness_from);
+        let from = self.from.at();
         for (tx, coordinator) in blocked {
             let first = *self.since.entry((id, tx)).or_insert(now);
             let counted = first.max(from);
             if now >= counted.plus(self.config.liveness_bound) {
-                return Err(format!(
-                    "{} has been blocked on t{tx} (waiting on {}) since {}: longer than liveness_bound {} after liveness_from {}",
-                    view.name(id),
-                    view.name(coordinator),
-                    secs(first),
+                return Err(self.from.no_convergence(
                     self.config.liveness_bound,
-                    self.config.liveness_from
+                    &format!(
+                        "{} has been blocked on t{tx} (waiting on {}) since {}",
+                        view.name(id),
+                        view.name(coordinator),
+                        secs(first)
+                    ),
                 ));
             }
         }
@@ -277,28 +280,25 @@ impl Checker<Node> for NoBlocked {
         "no-blocked"
     }
 
+    fn faults_stop(&mut self, at: Time) {
+        self.from.faults_stop(at);
+    }
+
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
         cluster(&self.config, view)?;
         self.judge(view, node)
     }
 
     fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
-        let by = Time::ZERO
-            .plus(self.config.liveness_from)
-            .plus(self.config.liveness_bound);
+        let short = self.from.too_short(view.now(), self.config.liveness_bound);
         for id in view.ids() {
             self.judge(view, id)?;
             let blocked = view
                 .node(id)
                 .and_then(Node::participant)
                 .and_then(|p| p.blocked().next().map(|(tx, _)| tx));
-            if let (Some(tx), true) = (blocked, view.now() < by) {
-                return Err(format!(
-                    "the run ends at {} with {} blocked on t{tx}, before liveness_from + liveness_bound ({}): it cannot be judged; make `duration` longer",
-                    secs(view.now()),
-                    view.name(id),
-                    secs(by)
-                ));
+            if let (Some(tx), Some(short)) = (blocked, &short) {
+                return Err(format!("{short} (with {} blocked on t{tx})", view.name(id)));
             }
         }
         Ok(())

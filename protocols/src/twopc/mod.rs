@@ -126,8 +126,9 @@ crate::documented! {
         pub retry_interval: Duration,
         /// Blocked participants ask the other participants too (§7.5).
         pub cooperative_termination: bool,
-        /// `no-blocked` judges from this time on (when the scenario's coordinator is back) ...
-        pub liveness_from: Duration,
+        /// When `no-blocked` starts judging; by default, when the scenario's faults stop
+        /// (the coordinator is back) ...
+        pub liveness_from: Option<Duration>,
         /// ... and allows a participant to stay blocked this long after it.
         pub liveness_bound: Duration,
         // ----- bug knobs --------------------------------------------------------------
@@ -155,7 +156,7 @@ impl Default for TwopcConfig {
             decision_timeout: Duration::from_millis(200),
             retry_interval: Duration::from_millis(100),
             cooperative_termination: false,
-            liveness_from: Duration::ZERO,
+            liveness_from: None,
             liveness_bound: Duration::from_secs(1),
             vote_before_sync: false,
             send_decision_before_logging: false,
@@ -529,7 +530,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "no-blocked",
         kind: CheckKind::Eventually,
-        promise: "from liveness_from + liveness_bound on, no live participant is blocked",
+        promise: "from liveness_bound after the faults stop (or liveness_from) on, no live participant is blocked",
     },
     CheckInfo {
         name: "history",

@@ -63,7 +63,7 @@ impl Setup {
             learn_timeout: ms(60),
             ..PaxosConfig::default()
         };
-        config.liveness_from = stop;
+        config.liveness_from = Some(stop);
         config.liveness_bound = ms(900);
         Setup {
             config,
