@@ -262,18 +262,44 @@ impl<E> EventQueue<E> {
         self.front.get(self.head).map(|&k| key_time(k))
     }
 
-    #[inline]
+    /// Pops the next event: [`Self::pop_slot`] then [`Self::take`] (what the tests use;
+    /// the engine looks at a delivery in place first).
+    #[cfg(test)]
     pub(crate) fn pop(&mut self) -> Option<(Time, E)> {
+        let (time, slot) = self.pop_slot()?;
+        Some((time, self.take(slot)))
+    }
+
+    /// Pops the next key without moving its event: the event stays in its slot until
+    /// [`Self::take`] (which must come before the next push), so the caller can look at
+    /// it in place and move out only what it needs, once.
+    #[inline]
+    pub(crate) fn pop_slot(&mut self) -> Option<(Time, u32)> {
         let top = *self.front.get(self.head)?;
         self.head += 1;
         self.len -= 1;
         if self.head == self.front.len() {
             self.refill();
         }
-        let slot = key_slot(top);
-        let event = self.slab[slot].take().expect("queued slot holds an event");
-        self.free.push(slot as u32);
-        Some((key_time(top), event))
+        Some((key_time(top), key_slot(top) as u32))
+    }
+
+    /// The event of a slot [`Self::pop_slot`] returned, in place.
+    #[inline(always)]
+    pub(crate) fn get(&self, slot: u32) -> &E {
+        self.slab[slot as usize]
+            .as_ref()
+            .expect("popped slot holds its event")
+    }
+
+    /// Moves the event of a slot [`Self::pop_slot`] returned out, freeing the slot.
+    #[inline(always)]
+    pub(crate) fn take(&mut self, slot: u32) -> E {
+        let event = self.slab[slot as usize]
+            .take()
+            .expect("popped slot holds its event");
+        self.free.push(slot);
+        event
     }
 
     /// The payload of the next event, if any.
