@@ -517,6 +517,11 @@ mod tests {
             delay: u64,
         },
         Pop,
+        /// Schedule `n` events at once, 0-10 ms ahead (buckets outgrow their small
+        /// buffers and take spare ones).
+        Burst { n: u8, delay: u64 },
+        /// Pop up to `n` events.
+        Drain { n: u8 },
     }
 
     fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -526,6 +531,8 @@ mod tests {
             1 => (0u64..1_000_000_000).prop_map(|back| Op::PushPast { back }),
             1 => (0u64..600_000_000).prop_map(|delay| Op::Reset { delay }),
             4 => Just(Op::Pop),
+            1 => (any::<u8>(), any::<u64>()).prop_map(|(n, delay)| Op::Burst { n, delay }),
+            1 => any::<u8>().prop_map(|n| Op::Drain { n }),
         ]
     }
 
@@ -557,14 +564,26 @@ mod tests {
                     })),
                     Op::PushPast { back } => Some(now.saturating_sub(back)),
                     Op::Reset { delay } => Some(now.saturating_add(delay)),
-                    Op::Pop => {
-                        proptest::prop_assert_eq!(q.peek_time(), reference.peek_time());
-                        let got = q.pop();
-                        let want = reference.pop();
-                        proptest::prop_assert_eq!(got, want);
-                        if let Some((t, _)) = got {
-                            now = now.max(t.as_nanos());
-                            pending -= 1;
+                    Op::Pop | Op::Drain { .. } => {
+                        let n = if let Op::Drain { n } = *op { n } else { 1 };
+                        for _ in 0..n {
+                            proptest::prop_assert_eq!(q.peek_time(), reference.peek_time());
+                            let got = q.pop();
+                            let want = reference.pop();
+                            proptest::prop_assert_eq!(got, want);
+                            if let Some((t, _)) = got {
+                                now = now.max(t.as_nanos());
+                                pending -= 1;
+                            }
+                        }
+                        None
+                    }
+                    Op::Burst { n, delay } => {
+                        for j in 0..u64::from(n) {
+                            let at = now + (delay.wrapping_mul(j + 1) >> 7) % 10_000_000;
+                            q.push(Time::from_nanos(at), id).unwrap();
+                            reference.push(Time::from_nanos(at), id);
+                            pending += 1;
                         }
                         None
                     }
