@@ -302,6 +302,31 @@ impl<E> EventQueue<E> {
         event
     }
 
+    /// Moves one part out of the event in a slot [`Self::pop_slot`] returned and frees
+    /// the slot, forgetting the rest of the event; `None` (slot untouched) if `part`
+    /// finds no such part. Moving the part alone lets it be copied in its own layout
+    /// (moving the whole event copied it in pieces offset by the event's tag).
+    ///
+    /// # Safety
+    /// Everything in the event besides the part `part` returns must need no drop (plain
+    /// data such as integers and flags): it is forgotten, never dropped.
+    #[inline(always)]
+    pub(crate) unsafe fn take_part<T>(
+        &mut self,
+        slot: u32,
+        part: impl FnOnce(&mut E) -> Option<&mut T>,
+    ) -> Option<T> {
+        let cell = &mut self.slab[slot as usize];
+        let p: *mut T = part(cell.as_mut().expect("popped slot holds its event"))?;
+        // SAFETY: `p` points into `cell`'s event, valid and initialised; it is read once,
+        // and the event is then overwritten without being dropped, so the part is owned
+        // by the value returned alone, and the rest needs no drop (the caller's promise).
+        let value = unsafe { std::ptr::read(p) };
+        unsafe { std::ptr::write(cell, None) };
+        self.free.push(slot);
+        Some(value)
+    }
+
     /// The payload of the next event, if any.
     #[inline]
     pub(crate) fn peek(&self) -> Option<&E> {
@@ -519,9 +544,14 @@ mod tests {
         Pop,
         /// Schedule `n` events at once, 0-10 ms ahead (buckets outgrow their small
         /// buffers and take spare ones).
-        Burst { n: u8, delay: u64 },
+        Burst {
+            n: u8,
+            delay: u64,
+        },
         /// Pop up to `n` events.
-        Drain { n: u8 },
+        Drain {
+            n: u8,
+        },
     }
 
     fn op() -> impl proptest::strategy::Strategy<Value = Op> {

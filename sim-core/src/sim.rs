@@ -975,12 +975,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 // The message leaves its slot inside the handler's call, so it is moved
                 // once, from the queue to the handler's argument.
                 let ran = self.with_node(to, |p, ctx| {
-                    let Ev::Deliver {
-                        wire: Wire::Msg(m), ..
-                    } = ctx.bus.queue.take(slot)
-                    else {
-                        unreachable!("slot {slot} holds a message")
-                    };
+                    // SAFETY: a delivery's other fields (endpoints, generation, flag)
+                    // are plain integers and need no drop.
+                    let m = unsafe { ctx.bus.queue.take_part(slot, message_of::<P>) }
+                        .expect("the slot holds a message");
                     p.on_message(ctx, NodeId(from), m.into_inner())
                 });
                 if !ran {
@@ -1444,6 +1442,17 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         if self.bus.summary() {
             self.bus.record(TraceKind::Fault { fault: text });
         }
+    }
+}
+
+/// The message of a delivery of a message (not a request or response).
+#[inline(always)]
+fn message_of<P: Process>(ev: &mut Ev<P>) -> Option<&mut crate::bus::Aligned<P::Msg>> {
+    match ev {
+        Ev::Deliver {
+            wire: Wire::Msg(m), ..
+        } => Some(m),
+        _ => None,
     }
 }
 
