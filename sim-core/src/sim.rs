@@ -313,6 +313,10 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     window_budget: u64,
     window_start: Time,
     window_events: u64,
+    /// The next event count at which [`Self::count_checks`] runs (see `step`).
+    check_at: u64,
+    /// When the run's time limit ends it ([`Time::MAX`] without one).
+    end_time: Time,
     runaway_found: Option<String>,
     engine_error: Option<String>,
 }
@@ -417,6 +421,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             window_budget: runaway.per_window(),
             window_start: Time::ZERO,
             window_events: 0,
+            check_at: 0,
+            end_time: config
+                .limits
+                .max_time
+                .map_or(Time::MAX, |m| Time::ZERO.plus(m)),
             runaway_found: None,
             engine_error: None,
         })
@@ -596,27 +605,19 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             });
         }
         let events = self.bus.stats.events;
-        if (events - self.window_events >= self.window_budget || events & PENDING_CHECK_EVERY == 0)
-            && self.breaches_runaway_bound()
-        {
-            return Some(EndReason::Runaway);
-        }
-        if self
-            .limits
-            .max_events
-            .is_some_and(|m| self.bus.stats.events >= m)
-        {
-            return Some(EndReason::EventLimit);
+        // The event-count checks (runaway window, pending bound, event limit) can only
+        // fire at or after `check_at`: one compare per event until then.
+        if events >= self.check_at {
+            if let Some(end) = self.count_checks(events) {
+                return Some(end);
+            }
         }
         let Some(next) = self.bus.queue.peek_time() else {
             return Some(EndReason::Quiescent);
         };
-        if let Some(max) = self.limits.max_time {
-            let end = Time::ZERO.plus(max);
-            if next > end {
-                self.bus.now = end;
-                return Some(EndReason::TimeLimit);
-            }
+        if next > self.end_time {
+            self.bus.now = self.end_time;
+            return Some(EndReason::TimeLimit);
         }
         let (time, slot) = self.bus.queue.pop_slot().expect("peeked");
         self.prefetch_next();
@@ -642,6 +643,32 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             self.handle(ev);
         }
         None
+    }
+
+    /// The runaway bound's and the event limit's checks, in that order, at event count
+    /// `events` (at or after `check_at`); then the next count at which one can fire.
+    #[cold]
+    #[inline(never)]
+    fn count_checks(&mut self, events: u64) -> Option<EndReason> {
+        if (events - self.window_events >= self.window_budget || events & PENDING_CHECK_EVERY == 0)
+            && self.breaches_runaway_bound()
+        {
+            return Some(EndReason::Runaway);
+        }
+        if self.limits.max_events.is_some_and(|m| events >= m) {
+            return Some(EndReason::EventLimit);
+        }
+        self.check_at = self.next_check(events);
+        None
+    }
+
+    /// The first event count after `events` at which a count check can fire: the end of
+    /// the runaway window's budget, the next pending check, the event limit.
+    fn next_check(&self, events: u64) -> u64 {
+        let window = self.window_events.saturating_add(self.window_budget);
+        let pending = (events | PENDING_CHECK_EVERY) + 1;
+        let limit = self.limits.max_events.unwrap_or(u64::MAX);
+        window.min(pending).min(limit).max(events + 1)
     }
 
     /// Has the run breached its runaway bound? Called when the window's budget is spent
