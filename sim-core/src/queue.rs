@@ -610,7 +610,7 @@ mod tests {
                     }
                     Op::Burst { n, delay } => {
                         for j in 0..u64::from(n) {
-                            let at = now + (delay.wrapping_mul(j + 1) >> 7) % 10_000_000;
+                            let at = now.saturating_add((delay.wrapping_mul(j + 1) >> 7) % 10_000_000);
                             q.push(Time::from_nanos(at), id).unwrap();
                             reference.push(Time::from_nanos(at), id);
                             pending += 1;
