@@ -236,6 +236,29 @@ impl<P: Process> Bus<P> {
         self.message_event(K_DELIVER, from, to, wire);
     }
 
+    /// A message reached its live, running receiver; the message is still in queue slot
+    /// `slot` (popped, not yet taken).
+    #[inline]
+    pub(crate) fn delivered_at(&mut self, from: u32, to: u32, slot: u32) {
+        self.stats.deliveries += 1;
+        self.fingerprint
+            .mix(K_DELIVER << 48 | u64::from(from) << 24 | u64::from(to));
+        if self.full() {
+            self.record_delivery_at(from, to, slot);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_delivery_at(&mut self, from: u32, to: u32, slot: u32) {
+        let msg = match self.queue.get(slot) {
+            Ev::Deliver { wire, .. } => wire.describe(),
+            _ => unreachable!("slot {slot} holds a delivery"),
+        };
+        let (from, to) = (self.name(from), self.name(to));
+        self.record(TraceKind::Deliver { from, to, msg });
+    }
+
     /// Fingerprints a send or delivery and, at full trace, records it.
     #[inline(always)]
     fn message_event(&mut self, code: u64, from: u32, to: u32, wire: &Wire<P>) {

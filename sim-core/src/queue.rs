@@ -262,18 +262,69 @@ impl<E> EventQueue<E> {
         self.front.get(self.head).map(|&k| key_time(k))
     }
 
-    #[inline]
+    /// Pops the next event: [`Self::pop_slot`] then [`Self::take`] (what the tests use;
+    /// the engine looks at a delivery in place first).
+    #[cfg(test)]
     pub(crate) fn pop(&mut self) -> Option<(Time, E)> {
+        let (time, slot) = self.pop_slot()?;
+        Some((time, self.take(slot)))
+    }
+
+    /// Pops the next key without moving its event: the event stays in its slot until
+    /// [`Self::take`] (which must come before the next push), so the caller can look at
+    /// it in place and move out only what it needs, once.
+    #[inline]
+    pub(crate) fn pop_slot(&mut self) -> Option<(Time, u32)> {
         let top = *self.front.get(self.head)?;
         self.head += 1;
         self.len -= 1;
         if self.head == self.front.len() {
             self.refill();
         }
-        let slot = key_slot(top);
-        let event = self.slab[slot].take().expect("queued slot holds an event");
-        self.free.push(slot as u32);
-        Some((key_time(top), event))
+        Some((key_time(top), key_slot(top) as u32))
+    }
+
+    /// The event of a slot [`Self::pop_slot`] returned, in place.
+    #[inline(always)]
+    pub(crate) fn get(&self, slot: u32) -> &E {
+        self.slab[slot as usize]
+            .as_ref()
+            .expect("popped slot holds its event")
+    }
+
+    /// Moves the event of a slot [`Self::pop_slot`] returned out, freeing the slot.
+    #[inline(always)]
+    pub(crate) fn take(&mut self, slot: u32) -> E {
+        let event = self.slab[slot as usize]
+            .take()
+            .expect("popped slot holds its event");
+        self.free.push(slot);
+        event
+    }
+
+    /// Moves one part out of the event in a slot [`Self::pop_slot`] returned and frees
+    /// the slot, forgetting the rest of the event; `None` (slot untouched) if `part`
+    /// finds no such part. Moving the part alone lets it be copied in its own layout
+    /// (moving the whole event copied it in pieces offset by the event's tag).
+    ///
+    /// # Safety
+    /// Everything in the event besides the part `part` returns must need no drop (plain
+    /// data such as integers and flags): it is forgotten, never dropped.
+    #[inline(always)]
+    pub(crate) unsafe fn take_part<T>(
+        &mut self,
+        slot: u32,
+        part: impl FnOnce(&mut E) -> Option<&mut T>,
+    ) -> Option<T> {
+        let cell = &mut self.slab[slot as usize];
+        let p: *mut T = part(cell.as_mut().expect("popped slot holds its event"))?;
+        // SAFETY: `p` points into `cell`'s event, valid and initialised; it is read once,
+        // and the event is then overwritten without being dropped, so the part is owned
+        // by the value returned alone, and the rest needs no drop (the caller's promise).
+        let value = unsafe { std::ptr::read(p) };
+        unsafe { std::ptr::write(cell, None) };
+        self.free.push(slot);
+        Some(value)
     }
 
     /// The payload of the next event, if any.
@@ -491,6 +542,16 @@ mod tests {
             delay: u64,
         },
         Pop,
+        /// Schedule `n` events at once, 0-10 ms ahead (buckets outgrow their small
+        /// buffers and take spare ones).
+        Burst {
+            n: u8,
+            delay: u64,
+        },
+        /// Pop up to `n` events.
+        Drain {
+            n: u8,
+        },
     }
 
     fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -500,6 +561,8 @@ mod tests {
             1 => (0u64..1_000_000_000).prop_map(|back| Op::PushPast { back }),
             1 => (0u64..600_000_000).prop_map(|delay| Op::Reset { delay }),
             4 => Just(Op::Pop),
+            1 => (any::<u8>(), any::<u64>()).prop_map(|(n, delay)| Op::Burst { n, delay }),
+            1 => any::<u8>().prop_map(|n| Op::Drain { n }),
         ]
     }
 
@@ -531,14 +594,26 @@ mod tests {
                     })),
                     Op::PushPast { back } => Some(now.saturating_sub(back)),
                     Op::Reset { delay } => Some(now.saturating_add(delay)),
-                    Op::Pop => {
-                        proptest::prop_assert_eq!(q.peek_time(), reference.peek_time());
-                        let got = q.pop();
-                        let want = reference.pop();
-                        proptest::prop_assert_eq!(got, want);
-                        if let Some((t, _)) = got {
-                            now = now.max(t.as_nanos());
-                            pending -= 1;
+                    Op::Pop | Op::Drain { .. } => {
+                        let n = if let Op::Drain { n } = *op { n } else { 1 };
+                        for _ in 0..n {
+                            proptest::prop_assert_eq!(q.peek_time(), reference.peek_time());
+                            let got = q.pop();
+                            let want = reference.pop();
+                            proptest::prop_assert_eq!(got, want);
+                            if let Some((t, _)) = got {
+                                now = now.max(t.as_nanos());
+                                pending -= 1;
+                            }
+                        }
+                        None
+                    }
+                    Op::Burst { n, delay } => {
+                        for j in 0..u64::from(n) {
+                            let at = now.saturating_add((delay.wrapping_mul(j + 1) >> 7) % 10_000_000);
+                            q.push(Time::from_nanos(at), id).unwrap();
+                            reference.push(Time::from_nanos(at), id);
+                            pending += 1;
                         }
                         None
                     }
