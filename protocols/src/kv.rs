@@ -27,10 +27,12 @@
 use crate::workload::Workload;
 use lincheck::{CheckOptions, EventKind, History, Report};
 use sim_core::{
-    Checker, Client, ClientCtx, ClientId, Duration, NodeId, Process, RequestId, Time, Value, View,
+    Checker, Client, ClientCtx, ClientId, Duration, LivenessStart, NodeId, Process, RequestId,
+    Time, Value, View,
 };
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// A key or value: written once, then copied into every request, log entry, replica
@@ -869,6 +871,93 @@ pub fn check_completion(
         }
     }
     Ok(())
+}
+
+/// A replicated store with one leader at a time, as [`EventuallyLeader`] judges it.
+pub trait StableLeader: Process {
+    /// Whether the cluster has a stable leader now: exactly one live node leads, and
+    /// every live node is running, on the leader's term (Raft) or ballot (Multi-Paxos),
+    /// and follows it.
+    fn stable_leader(view: &View<'_, Self>) -> bool;
+}
+
+/// Eventually a leader: judged after `from` (the faults have stopped, unless the config
+/// sets `liveness_from`), a stable leader ([`StableLeader::stable_leader`]) must exist by
+/// `from + bound`, and one must still exist when the run ends.
+pub struct EventuallyLeader<P> {
+    from: LivenessStart,
+    bound: Duration,
+    stable_since: Option<Time>,
+    first_stable: Option<Time>,
+    protocol: PhantomData<fn() -> P>,
+}
+
+impl<P: StableLeader> EventuallyLeader<P> {
+    /// `from`: the config's `liveness_from`, if it sets one (else the faults stop).
+    pub fn new(from: Option<Duration>, bound: Duration) -> Self {
+        EventuallyLeader {
+            from: LivenessStart::overridden_by("liveness_from", from),
+            bound,
+            stable_since: None,
+            first_stable: None,
+            protocol: PhantomData,
+        }
+    }
+}
+
+impl<P: StableLeader> Checker<P> for EventuallyLeader<P> {
+    fn name(&self) -> &str {
+        "eventually-leader"
+    }
+
+    fn faults_stop(&mut self, at: Time) {
+        self.from.faults_stop(at);
+    }
+
+    fn after_event(&mut self, view: &View<'_, P>, _node: NodeId) -> Result<(), String> {
+        if view.now() < self.from.at() {
+            return Ok(());
+        }
+        if P::stable_leader(view) {
+            if self.stable_since.is_none() {
+                self.stable_since = Some(view.now());
+                self.first_stable.get_or_insert(view.now());
+            }
+        } else {
+            self.stable_since = None;
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, view: &View<'_, P>) -> Result<(), String> {
+        let from = self.from.at();
+        let deadline = from.plus(self.bound);
+        if let Some(short) = self.from.too_short(view.now(), self.bound) {
+            return Err(short);
+        }
+        let detail = match self.first_stable {
+            Some(t) if t <= deadline => {
+                if self.stable_since.is_some() || P::stable_leader(view) {
+                    return Ok(());
+                }
+                format!(
+                    "a stable leader from {}, but none when the run ended at {}",
+                    t.readable(),
+                    view.now().readable()
+                )
+            }
+            Some(t) => format!(
+                "no stable leader until {}, {} into the liveness phase",
+                t.readable(),
+                t.since(from).readable()
+            ),
+            None => format!(
+                "no stable leader at any time until the run ended at {}",
+                view.now().readable()
+            ),
+        };
+        Err(self.from.no_convergence(self.bound, &detail))
+    }
 }
 
 #[cfg(test)]

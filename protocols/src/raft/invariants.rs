@@ -7,7 +7,7 @@
 //! *now* and *then*: a committed entry missing from a leader elected later.
 
 use super::{Durable, Entry, Node, RaftConfig, Role};
-use sim_core::{Checker, Duration, LivenessStart, NodeId, Time, View};
+use sim_core::{Checker, NodeId, View};
 use std::collections::BTreeMap;
 
 /// Builds the checker called `name`.
@@ -289,29 +289,12 @@ impl crate::kv::AppliedCommands for Node {
     }
 }
 
-/// Eventually a leader: judged after `from` (the faults have stopped), a stable leader
-/// must exist by `from + bound` (a live leader whose term every live server has, and
-/// which every live server follows), and one must still exist when the run ends.
-#[derive(Debug)]
-pub struct EventuallyLeader {
-    from: LivenessStart,
-    bound: Duration,
-    stable_since: Option<Time>,
-    first_stable: Option<Time>,
-}
+/// Eventually a leader ([`crate::kv::EventuallyLeader`]): stable when a live leader's
+/// term is every live server's, and every live server follows it.
+pub type EventuallyLeader = crate::kv::EventuallyLeader<Node>;
 
-impl EventuallyLeader {
-    /// `from`: the config's `liveness_from`, if it sets one (else the faults stop).
-    pub fn new(from: Option<Duration>, bound: Duration) -> EventuallyLeader {
-        EventuallyLeader {
-            from: LivenessStart::overridden_by("liveness_from", from),
-            bound,
-            stable_since: None,
-            first_stable: None,
-        }
-    }
-
-    fn stable(view: &View<'_, Node>) -> bool {
+impl crate::kv::StableLeader for Node {
+    fn stable_leader(view: &View<'_, Node>) -> bool {
         let mut leader = None;
         for (id, n) in view.live() {
             if n.is_leader() {
@@ -329,60 +312,5 @@ impl EventuallyLeader {
                 && view.durable(id).current_term() == term
                 && n.leader_hint() == Some(l)
         })
-    }
-}
-
-impl Checker<Node> for EventuallyLeader {
-    fn name(&self) -> &str {
-        "eventually-leader"
-    }
-
-    fn faults_stop(&mut self, at: Time) {
-        self.from.faults_stop(at);
-    }
-
-    fn after_event(&mut self, view: &View<'_, Node>, _node: NodeId) -> Result<(), String> {
-        if view.now() < self.from.at() {
-            return Ok(());
-        }
-        if Self::stable(view) {
-            if self.stable_since.is_none() {
-                self.stable_since = Some(view.now());
-                self.first_stable.get_or_insert(view.now());
-            }
-        } else {
-            self.stable_since = None;
-        }
-        Ok(())
-    }
-
-    fn at_end(&mut self, view: &View<'_, Node>) -> Result<(), String> {
-        let from = self.from.at();
-        let deadline = from.plus(self.bound);
-        if let Some(short) = self.from.too_short(view.now(), self.bound) {
-            return Err(short);
-        }
-        let detail = match self.first_stable {
-            Some(t) if t <= deadline => {
-                if self.stable_since.is_some() || Self::stable(view) {
-                    return Ok(());
-                }
-                format!(
-                    "a stable leader from {}, but none when the run ended at {}",
-                    t.readable(),
-                    view.now().readable()
-                )
-            }
-            Some(t) => format!(
-                "no stable leader until {}, {} into the liveness phase",
-                t.readable(),
-                t.since(from).readable()
-            ),
-            None => format!(
-                "no stable leader at any time until the run ended at {}",
-                view.now().readable()
-            ),
-        };
-        Err(self.from.no_convergence(self.bound, &detail))
     }
 }
