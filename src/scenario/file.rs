@@ -101,17 +101,9 @@ impl<'de> Deserialize<'de> for NodesSpec {
                     E::custom(format!("a cluster of {v} nodes: expected a positive count"))
                 })
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodesSpec, A::Error> {
-                let mut names = Vec::new();
-                while let Some(n) = seq.next_element::<Spanned<String>>()? {
-                    names.push(n);
-                }
-                if names.is_empty() {
-                    return Err(de::Error::custom(
-                        "an empty list of nodes: expected at least one name",
-                    ));
-                }
-                Ok(NodesSpec::Names(names))
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<NodesSpec, A::Error> {
+                name_list(seq, "an empty list of nodes: expected at least one name")
+                    .map(NodesSpec::Names)
             }
         }
         d.deserialize_any(V)
@@ -385,6 +377,22 @@ fn default_slow() -> Spanned<Latency> {
     Spanned::new(sim_core::NemesisOptions::default().slow)
 }
 
+/// A non-empty list of names, each with its place in the file; `empty` is the error
+/// for `[]`.
+fn name_list<'de, A: SeqAccess<'de>>(
+    mut seq: A,
+    empty: &str,
+) -> Result<Vec<Spanned<String>>, A::Error> {
+    let mut names = Vec::new();
+    while let Some(n) = seq.next_element::<Spanned<String>>()? {
+        names.push(n);
+    }
+    if names.is_empty() {
+        return Err(de::Error::custom(empty));
+    }
+    Ok(names)
+}
+
 /// A name (`"n1"`) or a list of names (`["n1", "n2"]`).
 fn names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Spanned<String>>, D::Error> {
     enum OneOrMany {
@@ -402,17 +410,8 @@ fn names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Spanned<String>>, D::Err
                 fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
                     Ok(OneOrMany::One(v.to_string()))
                 }
-                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
-                    let mut v = Vec::new();
-                    while let Some(n) = seq.next_element::<Spanned<String>>()? {
-                        v.push(n);
-                    }
-                    if v.is_empty() {
-                        return Err(de::Error::custom(
-                            "an empty list: expected at least one name",
-                        ));
-                    }
-                    Ok(OneOrMany::Many(v))
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<OneOrMany, A::Error> {
+                    name_list(seq, "an empty list: expected at least one name").map(OneOrMany::Many)
                 }
             }
             d.deserialize_any(V)

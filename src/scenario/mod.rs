@@ -1275,30 +1275,38 @@ fn targeted(pick: Pick, fault: Fault) -> Fault {
     }
 }
 
+/// One match for [`target_node`] and [`target_node_mut`]: match ergonomics give `&` or
+/// `&mut` from the same arms.
+macro_rules! one_node {
+    ($spec:expr) => {
+        match $spec {
+            FaultSpec::Crash(n)
+            | FaultSpec::Restart(n)
+            | FaultSpec::Pause { node: n, .. }
+            | FaultSpec::ClockSkew(n, _)
+            | FaultSpec::ClockDrift(n, _)
+            | FaultSpec::Isolate(n)
+            | FaultSpec::CorruptRecord(n) => Some(n),
+            FaultSpec::Slow {
+                node: Some(n),
+                from: None,
+                to: None,
+                ..
+            }
+            | FaultSpec::Clog {
+                node: Some(n),
+                from: None,
+                to: None,
+                ..
+            } => Some(n),
+            _ => None,
+        }
+    };
+}
+
 /// The one node a fault names, for the faults a target (`"@leader:1"`) may name.
 fn target_node(spec: &FaultSpec) -> Option<&Spanned<String>> {
-    match spec {
-        FaultSpec::Crash(n)
-        | FaultSpec::Restart(n)
-        | FaultSpec::Pause { node: n, .. }
-        | FaultSpec::ClockSkew(n, _)
-        | FaultSpec::ClockDrift(n, _)
-        | FaultSpec::Isolate(n)
-        | FaultSpec::CorruptRecord(n) => Some(n),
-        FaultSpec::Slow {
-            node: Some(n),
-            from: None,
-            to: None,
-            ..
-        }
-        | FaultSpec::Clog {
-            node: Some(n),
-            from: None,
-            to: None,
-            ..
-        } => Some(n),
-        _ => None,
-    }
+    one_node!(spec)
 }
 
 /// Every name a fault writes.
@@ -1323,26 +1331,5 @@ fn fault_names(spec: &FaultSpec) -> Box<dyn Iterator<Item = &Spanned<String>> + 
 
 /// [`target_node`], to rename it.
 fn target_node_mut(spec: &mut FaultSpec) -> Option<&mut Spanned<String>> {
-    match spec {
-        FaultSpec::Crash(n)
-        | FaultSpec::Restart(n)
-        | FaultSpec::Pause { node: n, .. }
-        | FaultSpec::ClockSkew(n, _)
-        | FaultSpec::ClockDrift(n, _)
-        | FaultSpec::Isolate(n)
-        | FaultSpec::CorruptRecord(n) => Some(n),
-        FaultSpec::Slow {
-            node: Some(n),
-            from: None,
-            to: None,
-            ..
-        }
-        | FaultSpec::Clog {
-            node: Some(n),
-            from: None,
-            to: None,
-            ..
-        } => Some(n),
-        _ => None,
-    }
+    one_node!(spec)
 }
