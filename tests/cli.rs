@@ -6,7 +6,7 @@ use common::{expect, faultline, text};
 use std::process::{Command, Output};
 
 fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let p = dir.join(name);
     let _ = std::fs::remove_file(&p);

@@ -17,7 +17,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("faultline-progress-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("progress");
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }

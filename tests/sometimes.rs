@@ -329,7 +329,7 @@ fn shrink_pins_the_violation_and_leaves_reach_out() {
 
 #[test]
 fn report_merges_the_coverage_of_a_sharded_sweep() {
-    let dir = std::env::temp_dir().join(format!("faultline-coverage-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("coverage");
     std::fs::create_dir_all(&dir).unwrap();
     let shard = |i: u32| dir.join(format!("s{i}.jsonl")).display().to_string();
     for i in 0..2 {

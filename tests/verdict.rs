@@ -10,7 +10,7 @@ use faultline::{Scenario, runner};
 use sim_core::{Time, TraceLevel, Violation};
 
 fn tmp(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("faultline-verdict-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("verdict");
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write the scenario");

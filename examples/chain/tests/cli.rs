@@ -94,7 +94,7 @@ fn run_sweep_shrink_and_check_determinism_work_for_the_chain() {
 
 #[test]
 fn a_page_and_an_export_are_drawn_for_the_chain() {
-    let dir = std::env::temp_dir().join(format!("chain-cli-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("chain-cli");
     std::fs::create_dir_all(&dir).unwrap();
     let (html, mermaid) = (dir.join("run.html"), dir.join("run.mmd"));
     let export = format!("mermaid={}", mermaid.display());
@@ -122,7 +122,7 @@ fn a_page_and_an_export_are_drawn_for_the_chain() {
 
 #[test]
 fn an_unknown_protocol_names_the_chain_among_those_expected() {
-    let dir = std::env::temp_dir().join(format!("chain-cli-bad-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("chain-cli-bad");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.ron");
     let text_in =
