@@ -269,6 +269,34 @@ fn bad_op(f: &str, allowed: &str) -> String {
     format!("expected \"f\" to be one of {allowed}, found {f:?}")
 }
 
+/// The [`Model`] methods that [`Register`], [`CasRegister`] and [`Kv`] answer alike:
+/// one op type ([`BuiltinOp`]), one state type ([`Value`]), writes as the only blind ops.
+macro_rules! builtin_model_methods {
+    () => {
+        fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
+            builtin_accepts(self, state, op)
+        }
+        fn is_read_only(&self, op: &BuiltinOp) -> bool {
+            builtin_read_only(op)
+        }
+        fn op_hash(&self, op: &BuiltinOp) -> Option<u64> {
+            builtin_op_hash(op)
+        }
+        fn same_op(&self, a: &BuiltinOp, b: &BuiltinOp) -> bool {
+            a == b
+        }
+        fn is_blind_write(&self, op: &BuiltinOp) -> bool {
+            matches!(op, BuiltinOp::Write(_))
+        }
+        fn register_access(&self, op: &BuiltinOp) -> Option<Access<Value>> {
+            builtin_access(op)
+        }
+        fn state_value(&self, state: &Value) -> Value {
+            state.clone()
+        }
+    };
+}
+
 impl Model for Register {
     type State = Value;
     type Op = BuiltinOp;
@@ -292,12 +320,7 @@ impl Model for Register {
             BuiltinOp::Append(_) | BuiltinOp::Cas { .. } => None,
         }
     }
-    fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
-        builtin_accepts(self, state, op)
-    }
-    fn is_read_only(&self, op: &BuiltinOp) -> bool {
-        builtin_read_only(op)
-    }
+    builtin_model_methods!();
     fn may_reach(
         &self,
         state: &Value,
@@ -305,21 +328,6 @@ impl Model for Register {
         others: &mut dyn Iterator<Item = &BuiltinOp>,
     ) -> bool {
         register_may_reach(state, read, others)
-    }
-    fn op_hash(&self, op: &BuiltinOp) -> Option<u64> {
-        builtin_op_hash(op)
-    }
-    fn same_op(&self, a: &BuiltinOp, b: &BuiltinOp) -> bool {
-        a == b
-    }
-    fn is_blind_write(&self, op: &BuiltinOp) -> bool {
-        matches!(op, BuiltinOp::Write(_))
-    }
-    fn register_access(&self, op: &BuiltinOp) -> Option<Access<Value>> {
-        builtin_access(op)
-    }
-    fn state_value(&self, state: &Value) -> Value {
-        state.clone()
     }
 }
 
@@ -388,12 +396,7 @@ impl Model for CasRegister {
             BuiltinOp::Append(_) => None,
         }
     }
-    fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
-        builtin_accepts(self, state, op)
-    }
-    fn is_read_only(&self, op: &BuiltinOp) -> bool {
-        builtin_read_only(op)
-    }
+    builtin_model_methods!();
     fn may_reach(
         &self,
         state: &Value,
@@ -401,21 +404,6 @@ impl Model for CasRegister {
         others: &mut dyn Iterator<Item = &BuiltinOp>,
     ) -> bool {
         register_may_reach(state, read, others)
-    }
-    fn op_hash(&self, op: &BuiltinOp) -> Option<u64> {
-        builtin_op_hash(op)
-    }
-    fn same_op(&self, a: &BuiltinOp, b: &BuiltinOp) -> bool {
-        a == b
-    }
-    fn is_blind_write(&self, op: &BuiltinOp) -> bool {
-        matches!(op, BuiltinOp::Write(_))
-    }
-    fn register_access(&self, op: &BuiltinOp) -> Option<Access<Value>> {
-        builtin_access(op)
-    }
-    fn state_value(&self, state: &Value) -> Value {
-        state.clone()
     }
 }
 
@@ -458,12 +446,7 @@ impl Model for Kv {
             BuiltinOp::Cas { from, to, ok } => cas_step(state, from, to, *ok),
         }
     }
-    fn accepts(&self, state: &Value, op: &BuiltinOp) -> bool {
-        builtin_accepts(self, state, op)
-    }
-    fn is_read_only(&self, op: &BuiltinOp) -> bool {
-        builtin_read_only(op)
-    }
+    builtin_model_methods!();
     /// Without a `put` (or a `cas` that may swap) among `others`, appends only extend the
     /// string, so the state must be a prefix of the value read.
     fn may_reach(
@@ -544,21 +527,6 @@ impl Model for Kv {
             }
         }
         self.may_reach(state, read, &mut forced.iter().chain(others).copied())
-    }
-    fn op_hash(&self, op: &BuiltinOp) -> Option<u64> {
-        builtin_op_hash(op)
-    }
-    fn same_op(&self, a: &BuiltinOp, b: &BuiltinOp) -> bool {
-        a == b
-    }
-    fn is_blind_write(&self, op: &BuiltinOp) -> bool {
-        matches!(op, BuiltinOp::Write(_))
-    }
-    fn register_access(&self, op: &BuiltinOp) -> Option<Access<Value>> {
-        builtin_access(op)
-    }
-    fn state_value(&self, state: &Value) -> Value {
-        state.clone()
     }
 }
 
