@@ -330,11 +330,15 @@ impl<'a, M: Model> Ctx<'a, M> {
 /// reset `X` and `s` (then `s`'s result must be reachable from `r`'s state by non-resets)
 /// or before `X` (then `X` may follow `r` in real time, and `r` has a last reset of its
 /// own other than `X`). A candidate `X` that some `r` fits on neither side of is not the
-/// last reset before `s`; when none is, `s` fits in no linearization.
+/// last reset before `s`; nor is one that is the only possible last reset of a read pin
+/// `r` that completed before some reset that must precede `s` was invoked (then that
+/// reset lies between `X` and `s`). When no candidate is left, `s` fits in no
+/// linearization.
 ///
 /// This is what refutes a read that returns a value some earlier read saw superseded
 /// (kv: `p.a1.` read after a read of `p.a1.a2.` completed, with the put of `p.` the only
-/// start either value can grow from): no unique values assumed, only what
+/// start either value can grow from), and a read of `p.` after a reset that must follow
+/// an earlier read of `p.`: no unique values assumed, only what
 /// [`Model::may_reach`] answers with certainty. Same costs as the last-pin rule.
 pub(crate) fn superseded_read<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> Option<usize> {
     let init = model.init();
@@ -413,6 +417,9 @@ pub(crate) fn superseded_read<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> O
             }
             continue;
         };
+        // The latest invoke among ok resets that completed before `s` began.
+        let n_before = cx.done.partition_point(|&(c, _)| c < read.invoke);
+        let dominating = n_before.checked_sub(1).map(|k| cx.max_invoke[k]);
         let mut explained = false;
         for x in cs {
             // The read pins that completed after `X` was invoked and before `s` began
@@ -425,7 +432,17 @@ pub(crate) fn superseded_read<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> O
             let from = pins.partition_point(|p| p.0 < lo);
             let to = pins.partition_point(|p| p.0 < read.invoke);
             let mut contradicted = false;
-            for &(_, r, ref state) in &pins[from.min(to)..to] {
+            for &(r_complete, r, ref state) in &pins[from.min(to)..to] {
+                if matches!(x, Start::Reset(_))
+                    && dominating.is_some_and(|d| d > r_complete)
+                    && cx.cands(r, &mut scratch).is_some_and(|cr| cr == [x])
+                {
+                    // `X` is `r`'s only possible last reset, so `X` lies before `r`; a
+                    // reset invoked after `r` completed and completed before `s` began
+                    // lies between `X` and `s`.
+                    contradicted = true;
+                    break;
+                }
                 if !cx.between(ops[r].invoke, ret, &mut scratch) {
                     break;
                 }
@@ -551,6 +568,36 @@ mod tests {
             get("p.a1.", 6, 11),
             get("p.a1.a2.", 7, 8),
         ];
+        assert!(linearizable(&ops));
+        assert_eq!(superseded_read(&kv(), &ops), None);
+    }
+
+    /// `p.` was read, then a put of `w.` began after that read completed and completed
+    /// before a second read of `p.` began: the only put of `p.` lies before the first
+    /// read, so `w.` lies between it and the second read.
+    fn reset_in_between() -> Vec<SearchOp<BuiltinOp>> {
+        vec![
+            put("q.", 0, 1),
+            put("p.", 2, 9),
+            get("p.", 3, 4),
+            put("w.", 5, 6),
+            get("p.", 7, 10),
+        ]
+    }
+
+    #[test]
+    fn a_reset_that_must_follow_the_only_start_refutes() {
+        let ops = reset_in_between();
+        assert!(!linearizable(&ops));
+        assert_eq!(last_pin_rule(&kv(), &ops), None);
+        assert_eq!(superseded_read(&kv(), &ops), Some(4));
+    }
+
+    #[test]
+    fn a_second_start_after_the_reset_explains_it() {
+        let mut ops = reset_in_between();
+        ops[4] = get("p.", 7, 12);
+        ops.push(put("p.", 8, 11));
         assert!(linearizable(&ops));
         assert_eq!(superseded_read(&kv(), &ops), None);
     }

@@ -201,6 +201,9 @@ fn kv_one_key_stale_reads_are_refuted() {
     for seed in [1, 3] {
         let (v, steps) = check(&g::kv(seed, 2_000, 1, 10, 3));
         assert_eq!(v, Verdict::NotLinearizable);
-        assert_eq!(steps, 100_000, "seed {seed}: refuted after the first search");
+        assert_eq!(
+            steps, 100_000,
+            "seed {seed}: refuted after the first search"
+        );
     }
 }
