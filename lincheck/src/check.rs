@@ -147,44 +147,6 @@ fn full_lookahead(depth: usize) -> bool {
     depth <= 16
 }
 
-/// Lookahead: an unplaced `ok` read must be placed before its return, using only ops
-/// invoked before that return. If the model says its result is out of reach from this
-/// state with those ops, nothing below this node can succeed. `calls` is scratch space.
-/// Looks at no more than `max_reads` reads and `max_returns` returns.
-#[allow(clippy::too_many_arguments)]
-fn dead_end<M: Model>(
-    model: &M,
-    list: &List,
-    ops: &[SearchOp<M::Op>],
-    read_only: &[bool],
-    state: &M::State,
-    calls: &mut Vec<u32>,
-    max_reads: usize,
-    max_returns: usize,
-) -> bool {
-    calls.clear();
-    let mut reads = 0;
-    let mut returns = 0;
-    let mut at = list.first();
-    while at != NIL && reads < max_reads && returns < max_returns {
-        let e = list.e[at as usize];
-        if e.is_call {
-            calls.push(e.op);
-        } else {
-            returns += 1;
-            if read_only[e.op as usize] {
-                reads += 1;
-                let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
-                if !model.may_reach(state, &ops[e.op as usize].op, &mut others) {
-                    return true;
-                }
-            }
-        }
-        at = e.next;
-    }
-    false
-}
-
 /// Limits on one search.
 #[derive(Clone, Copy)]
 pub(crate) struct Budget {
@@ -313,193 +275,325 @@ pub(crate) fn search_from<M: Model>(
     ops: &[SearchOp<M::Op>],
     budget: Budget,
     start: &M::State,
-    mut ends: Option<&mut Ends<M::State>>,
+    ends: Option<&mut Ends<M::State>>,
 ) -> SearchResult<M::State> {
     debug_assert!(ends.is_none() || ops.iter().all(|o| o.complete.is_some()));
-    // Build the entry list in history order: (event index, entry).
-    let mut order: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len() * 2);
-    for (i, op) in ops.iter().enumerate() {
-        order.push((op.invoke, i as u32, true));
-        if let Some(c) = op.complete {
-            order.push((c, i as u32, false));
+    Search::new(model, ops, budget, start).run(ends)
+}
+
+/// One search: the tables built once from the key's ops, and the walk's state (the
+/// list, the placed set, the stack, the memo, where the walk is), which only its
+/// methods change.
+struct Search<'a, M: Model> {
+    model: &'a M,
+    ops: &'a [SearchOp<M::Op>],
+    budget: Budget,
+
+    // Built once.
+    /// Per op: its call entry in `list`.
+    call_entry: Vec<u32>,
+    /// Per entry: its event index (0 for the head).
+    entry_event: Vec<usize>,
+    /// Per op: its share of the placed set's hash.
+    op_key: Vec<u64>,
+    read_only: Vec<bool>,
+    blind: Vec<bool>,
+    /// Per op: its symmetry class, or `NIL`.
+    class: Vec<u32>,
+    /// Per info blind write: where it retires (see [`Search::new`]).
+    until: Vec<usize>,
+    retire_order: Vec<u32>,
+
+    // The walk.
+    list: List,
+    placed: Placed,
+    /// Hash of the placed set (XOR of `op_key`s).
+    bits_hash: u64,
+    /// `ok` ops not placed yet.
+    remaining: usize,
+    /// Retired entries in order: (call entry, whether it was unlinked).
+    retired: Vec<(u32, bool)>,
+    /// Per class, the best-ranked candidate of the current node (valid when the stamp is).
+    class_stamp: Vec<u64>,
+    class_best: Vec<u32>,
+    stamp: u64,
+    /// Candidates of the current node that are not blind writes.
+    observers: Vec<u32>,
+    /// The state before the last placed op, if that op was an info op.
+    after_info: Option<u32>,
+    /// The node's candidates must be worked out again (entered or resumed).
+    fresh: bool,
+    /// The node was just entered (not resumed after a backtrack).
+    entering: bool,
+    /// The entry the walk is at.
+    entry: u32,
+    /// State id of the current state.
+    state: u32,
+    stack: Vec<Frame>,
+    steps: u64,
+
+    /// Interned states: the memo and the stack hold small ids. The map is only looked
+    /// up, never iterated, and its hasher is fixed (no random seed), so it cannot make
+    /// the search or its report depend on anything but the history.
+    states: Vec<M::State>,
+    state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>>,
+    memo: Memo,
+    /// Scratch: the memo key.
+    key: Vec<u64>,
+    /// Scratch: the lookahead's calls.
+    scratch: Vec<u32>,
+
+    /// The longest placed sequence seen: call entries, and the state after each.
+    best: Vec<(u32, u32)>,
+    /// How many leading frames of `stack` are the same ops as `best`'s.
+    agree: usize,
+}
+
+impl<'a, M: Model> Search<'a, M> {
+    fn new(
+        model: &'a M,
+        ops: &'a [SearchOp<M::Op>],
+        budget: Budget,
+        start: &M::State,
+    ) -> Search<'a, M> {
+        // Build the entry list in history order: (event index, entry).
+        let mut order: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len() * 2);
+        for (i, op) in ops.iter().enumerate() {
+            order.push((op.invoke, i as u32, true));
+            if let Some(c) = op.complete {
+                order.push((c, i as u32, false));
+            }
         }
-    }
-    order.sort_unstable();
-    let mut list = List {
-        e: Vec::with_capacity(order.len() + 1),
-    };
-    list.e.push(Entry {
-        op: NIL,
-        ret: NIL,
-        is_call: false,
-        prev: NIL,
-        next: NIL,
-    });
-    let mut call_entry = vec![NIL; ops.len()];
-    for (pos, &(_, op, is_call)) in order.iter().enumerate() {
-        let idx = pos as u32 + 1;
+        order.sort_unstable();
+        let mut list = List {
+            e: Vec::with_capacity(order.len() + 1),
+        };
         list.e.push(Entry {
-            op,
+            op: NIL,
             ret: NIL,
-            is_call,
-            prev: idx - 1,
-            next: if pos + 1 < order.len() { idx + 1 } else { NIL },
+            is_call: false,
+            prev: NIL,
+            next: NIL,
         });
-        if is_call {
-            call_entry[op as usize] = idx;
-        } else {
-            let c = call_entry[op as usize];
-            list.e[c as usize].ret = idx;
-        }
-    }
-    list.e[0].next = if order.is_empty() { NIL } else { 1 };
-    let entry_event: Vec<usize> = std::iter::once(0)
-        .chain(order.iter().map(|o| o.0))
-        .collect();
-
-    let n = ops.len();
-    let op_key: Vec<u64> = (0..n as u64).map(splitmix).collect();
-    let read_only: Vec<bool> = ops.iter().map(|o| model.is_read_only(&o.op)).collect();
-    let blind: Vec<bool> = ops.iter().map(|o| model.is_blind_write(&o.op)).collect();
-    let mut remaining = ops.iter().filter(|o| o.complete.is_some()).count();
-
-    // Index spaces for the memo key: ok ops in invoke order, then info ops.
-    let mut by_invoke: Vec<usize> = (0..n).collect();
-    by_invoke.sort_by_key(|&i| ops[i].invoke);
-    let mut placed = Placed {
-        ok: Vec::new(),
-        info: Vec::new(),
-        lo: 0,
-        hi: 0,
-        slot: vec![0; n],
-        is_info: ops.iter().map(|o| o.complete.is_none()).collect(),
-        n_ok: 0,
-    };
-    let mut n_info = 0u32;
-    for &i in &by_invoke {
-        if placed.is_info[i] {
-            placed.slot[i] = n_info;
-            n_info += 1;
-        } else {
-            placed.slot[i] = placed.n_ok;
-            placed.n_ok += 1;
-        }
-    }
-    placed.ok = vec![0; (placed.n_ok as usize).div_ceil(64)];
-    placed.info = vec![0; (n_info as usize).div_ceil(64)];
-
-    // Symmetry classes of state-changing ops; rank = (completion, index): the one that
-    // must complete first goes first.
-    let mut class = vec![NIL; n];
-    let mut n_classes = 0u32;
-    {
-        let mut reps: HashMap<u64, Vec<u32>, BuildHasherDefault<FastHasher>> = HashMap::default();
-        for i in 0..n {
-            if read_only[i] {
-                continue;
-            }
-            let Some(h) = model.op_hash(&ops[i].op) else {
-                continue;
-            };
-            let bucket = reps.entry(h).or_default();
-            if let Some(&r) = bucket
-                .iter()
-                .find(|&&r| model.same_op(&ops[r as usize].op, &ops[i].op))
-            {
-                class[i] = class[r as usize];
+        let mut call_entry = vec![NIL; ops.len()];
+        for (pos, &(_, op, is_call)) in order.iter().enumerate() {
+            let idx = pos as u32 + 1;
+            list.e.push(Entry {
+                op,
+                ret: NIL,
+                is_call,
+                prev: idx - 1,
+                next: if pos + 1 < order.len() { idx + 1 } else { NIL },
+            });
+            if is_call {
+                call_entry[op as usize] = idx;
             } else {
-                bucket.push(i as u32);
-                class[i] = n_classes;
-                n_classes += 1;
+                let c = call_entry[op as usize];
+                list.e[c as usize].ret = idx;
             }
         }
-    }
-    let rank = |i: usize| (ops[i].complete.unwrap_or(usize::MAX), i);
+        list.e[0].next = if order.is_empty() { NIL } else { 1 };
+        let entry_event: Vec<usize> = std::iter::once(0)
+            .chain(order.iter().map(|o| o.0))
+            .collect();
 
-    // Retiring info blind writes: such a write matters only just before an op it changes
-    // (one that accepts the state it sets, or any op that is not a blind write and is not
-    // read-only). Once every such op is placed, it can never be placed usefully again, so
-    // it leaves the list (and comes back on backtracking). `until` is one past the last
-    // return of such an op (`usize::MAX` if one has none); an op retires when the first
-    // unplaced return is past it.
-    let mut until = vec![usize::MAX; n];
-    let mut retire_order: Vec<u32> = Vec::new();
-    if budget.reduce {
-        let blind_info: Vec<usize> = (0..n).filter(|&i| blind[i] && placed.is_info[i]).collect();
-        let observers_all: Vec<usize> = (0..n).filter(|&i| !blind[i]).collect();
-        let init = model.init();
-        // Distinct states the blind info writes set (interned locally).
-        let mut set_ids: HashMap<M::State, usize, BuildHasherDefault<FastHasher>> =
-            HashMap::default();
-        let mut set_until: Vec<usize> = Vec::new();
-        let work = blind_info.len().saturating_mul(observers_all.len());
-        if work <= 50_000_000 {
-            for &x in &blind_info {
-                let Some(v) = model.step(&init, &ops[x].op) else {
+        let n = ops.len();
+        let op_key: Vec<u64> = (0..n as u64).map(splitmix).collect();
+        let read_only: Vec<bool> = ops.iter().map(|o| model.is_read_only(&o.op)).collect();
+        let blind: Vec<bool> = ops.iter().map(|o| model.is_blind_write(&o.op)).collect();
+        let remaining = ops.iter().filter(|o| o.complete.is_some()).count();
+
+        // Index spaces for the memo key: ok ops in invoke order, then info ops.
+        let mut by_invoke: Vec<usize> = (0..n).collect();
+        by_invoke.sort_by_key(|&i| ops[i].invoke);
+        let mut placed = Placed {
+            ok: Vec::new(),
+            info: Vec::new(),
+            lo: 0,
+            hi: 0,
+            slot: vec![0; n],
+            is_info: ops.iter().map(|o| o.complete.is_none()).collect(),
+            n_ok: 0,
+        };
+        let mut n_info = 0u32;
+        for &i in &by_invoke {
+            if placed.is_info[i] {
+                placed.slot[i] = n_info;
+                n_info += 1;
+            } else {
+                placed.slot[i] = placed.n_ok;
+                placed.n_ok += 1;
+            }
+        }
+        placed.ok = vec![0; (placed.n_ok as usize).div_ceil(64)];
+        placed.info = vec![0; (n_info as usize).div_ceil(64)];
+
+        // Symmetry classes of state-changing ops; rank = (completion, index): the one that
+        // must complete first goes first.
+        let mut class = vec![NIL; n];
+        let mut n_classes = 0u32;
+        {
+            let mut reps: HashMap<u64, Vec<u32>, BuildHasherDefault<FastHasher>> =
+                HashMap::default();
+            for i in 0..n {
+                if read_only[i] {
+                    continue;
+                }
+                let Some(h) = model.op_hash(&ops[i].op) else {
                     continue;
                 };
-                let u = if let Some(&j) = set_ids.get(&v) {
-                    set_until[j]
+                let bucket = reps.entry(h).or_default();
+                if let Some(&r) = bucket
+                    .iter()
+                    .find(|&&r| model.same_op(&ops[r as usize].op, &ops[i].op))
+                {
+                    class[i] = class[r as usize];
                 } else {
-                    let mut u = 0usize;
-                    for &y in &observers_all {
-                        let matters = if read_only[y] {
-                            model.accepts(&v, &ops[y].op)
-                        } else {
-                            model.step(&v, &ops[y].op).is_some()
-                        };
-                        if matters {
-                            u = u.max(ops[y].complete.map_or(usize::MAX, |c| c + 1));
-                        }
-                    }
-                    set_ids.insert(v, set_until.len());
-                    set_until.push(u);
-                    u
-                };
-                until[x] = u;
-                if u != usize::MAX {
-                    retire_order.push(x as u32);
+                    bucket.push(i as u32);
+                    class[i] = n_classes;
+                    n_classes += 1;
                 }
             }
         }
-        retire_order.sort_by_key(|&x| (until[x as usize], x));
+
+        // Retiring info blind writes: such a write matters only just before an op it
+        // changes (one that accepts the state it sets, or any op that is not a blind write
+        // and is not read-only). Once every such op is placed, it can never be placed
+        // usefully again, so it leaves the list (and comes back on backtracking). `until`
+        // is one past the last return of such an op (`usize::MAX` if one has none); an op
+        // retires when the first unplaced return is past it.
+        let mut until = vec![usize::MAX; n];
+        let mut retire_order: Vec<u32> = Vec::new();
+        if budget.reduce {
+            let blind_info: Vec<usize> =
+                (0..n).filter(|&i| blind[i] && placed.is_info[i]).collect();
+            let observers_all: Vec<usize> = (0..n).filter(|&i| !blind[i]).collect();
+            let init = model.init();
+            // Distinct states the blind info writes set (interned locally).
+            let mut set_ids: HashMap<M::State, usize, BuildHasherDefault<FastHasher>> =
+                HashMap::default();
+            let mut set_until: Vec<usize> = Vec::new();
+            let work = blind_info.len().saturating_mul(observers_all.len());
+            if work <= 50_000_000 {
+                for &x in &blind_info {
+                    let Some(v) = model.step(&init, &ops[x].op) else {
+                        continue;
+                    };
+                    let u = if let Some(&j) = set_ids.get(&v) {
+                        set_until[j]
+                    } else {
+                        let mut u = 0usize;
+                        for &y in &observers_all {
+                            let matters = if read_only[y] {
+                                model.accepts(&v, &ops[y].op)
+                            } else {
+                                model.step(&v, &ops[y].op).is_some()
+                            };
+                            if matters {
+                                u = u.max(ops[y].complete.map_or(usize::MAX, |c| c + 1));
+                            }
+                        }
+                        set_ids.insert(v, set_until.len());
+                        set_until.push(u);
+                        u
+                    };
+                    until[x] = u;
+                    if u != usize::MAX {
+                        retire_order.push(x as u32);
+                    }
+                }
+            }
+            retire_order.sort_by_key(|&x| (until[x as usize], x));
+        }
+
+        let states: Vec<M::State> = vec![start.clone()];
+        let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> =
+            HashMap::default();
+        state_ids.insert(states[0].clone(), 0);
+        let entry = list.first();
+        Search {
+            model,
+            ops,
+            budget,
+            call_entry,
+            entry_event,
+            op_key,
+            read_only,
+            blind,
+            class,
+            until,
+            retire_order,
+            list,
+            placed,
+            bits_hash: 0,
+            remaining,
+            retired: Vec::new(),
+            class_stamp: vec![0; n_classes as usize],
+            class_best: vec![0; n_classes as usize],
+            stamp: 0,
+            observers: Vec::new(),
+            after_info: None,
+            fresh: true,
+            entering: true,
+            entry,
+            state: 0,
+            stack: Vec::new(),
+            steps: 0,
+            states,
+            state_ids,
+            memo: Memo::new(),
+            key: Vec::new(),
+            scratch: Vec::with_capacity(n),
+            best: Vec::new(),
+            agree: 0,
+        }
     }
-    // Retired entries in order: (call entry, whether it was unlinked).
-    let mut retired: Vec<(u32, bool)> = Vec::new();
-    // Per class, the best-ranked candidate of the current node (valid when the stamp is).
-    let mut class_stamp = vec![0u64; n_classes as usize];
-    let mut class_best = vec![0u32; n_classes as usize];
-    let mut stamp = 0u64;
-    // Candidates of the current node that are not blind writes.
-    let mut observers: Vec<u32> = Vec::new();
-    // The state before the last placed op, if that op was an info op.
-    let mut after_info: Option<u32> = None;
-    let mut fresh = true;
-    // The node was just entered (not resumed after a backtrack).
-    let mut entering = true;
 
-    // States are interned: the memo and the stack hold small ids. The map is only looked
-    // up, never iterated, and its hasher is fixed (no random seed), so it cannot make the
-    // search or its report depend on anything but the history.
-    let mut states: Vec<M::State> = vec![start.clone()];
-    let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> = HashMap::default();
-    state_ids.insert(states[0].clone(), 0);
-    let mut memo = Memo::new();
-    let mut key: Vec<u64> = Vec::new();
+    /// Runs the search to its end (see [`search_from`]).
+    fn run(mut self, mut ends: Option<&mut Ends<M::State>>) -> SearchResult<M::State> {
+        if self.dead_end(usize::MAX) {
+            return self.finish(Outcome::NotLinearizable, 1);
+        }
+        loop {
+            if self.remaining == 0 {
+                let Some(ends) = ends.as_deref_mut() else {
+                    break;
+                };
+                // One linearization found: record where it ends, then look for others.
+                if !self.record_end(ends) {
+                    return self.finish(Outcome::OutOfSteps, self.steps);
+                }
+                if !self.backtrack() {
+                    return self.finish(Outcome::NotLinearizable, self.steps);
+                }
+                continue;
+            }
+            self.steps += 1;
+            if let Some(out) = self.over_budget() {
+                return out;
+            }
+            if self.entry == NIL {
+                // Only calls without returns are left: every ok op is placed.
+                break;
+            }
+            if self.fresh {
+                self.enter_node();
+            }
+            if self.step() && !self.backtrack() {
+                return self.finish(Outcome::NotLinearizable, self.steps);
+            }
+        }
+        self.finish(Outcome::Linearizable, self.steps)
+    }
 
-    let mut bits_hash = 0u64;
-    let mut state = 0u32;
-    let mut stack: Vec<Frame> = Vec::new();
-    // The longest placed sequence seen: call entries, and the state after each.
-    let mut best: Vec<(u32, u32)> = Vec::new();
-    // How many leading frames of `stack` are the same ops as `best`'s.
-    let mut agree = 0usize;
-    let mut steps = 0u64;
-    let mut entry = list.first();
-    let mut scratch: Vec<u32> = Vec::with_capacity(n);
-
-    let finish =
-        |outcome, steps, best: &[(u32, u32)], states: &[M::State], list: &List| SearchResult {
+    /// The result; a linearizable one carries no best prefix.
+    fn finish(&self, outcome: Outcome, steps: u64) -> SearchResult<M::State> {
+        let best: &[(u32, u32)] = if outcome == Outcome::Linearizable {
+            &[]
+        } else {
+            &self.best
+        };
+        SearchResult {
             outcome,
             steps,
             deepest: best.len(),
@@ -507,323 +601,306 @@ pub(crate) fn search_from<M: Model>(
                 .iter()
                 .map(|&(call, s)| {
                     (
-                        list.e[call as usize].op as usize,
-                        states[s as usize].clone(),
+                        self.list.e[call as usize].op as usize,
+                        self.states[s as usize].clone(),
                     )
                 })
                 .collect(),
-        };
-
-    if dead_end(
-        model,
-        &list,
-        ops,
-        &read_only,
-        &states[0],
-        &mut scratch,
-        usize::MAX,
-        usize::MAX,
-    ) {
-        return finish(Outcome::NotLinearizable, 1, &[], &states, &list);
+        }
     }
 
-    loop {
-        if remaining == 0 {
-            let Some(ends) = ends.as_deref_mut() else {
-                break;
-            };
-            // One linearization found: record where it ends, then look for others.
-            let end = &states[state as usize];
-            if !ends.seen.contains_key(end) {
-                if ends.states.len() == ends.max {
-                    ends.overflow = true;
-                    return finish(Outcome::OutOfSteps, steps, &best, &states, &list);
-                }
-                ends.seen.insert(end.clone(), ());
-                ends.states.push(end.clone());
+    /// Records the end state of the linearization just found; `false` (with `overflow`
+    /// set) when there are already `ends.max` others.
+    fn record_end(&self, ends: &mut Ends<M::State>) -> bool {
+        let end = &self.states[self.state as usize];
+        if !ends.seen.contains_key(end) {
+            if ends.states.len() == ends.max {
+                ends.overflow = true;
+                return false;
             }
-            if !backtrack_to_alternative(
-                &mut stack,
-                &mut agree,
-                &mut retired,
-                &mut list,
-                &mut state,
-                &mut placed,
-                &mut bits_hash,
-                &op_key,
-                ops,
-                &mut remaining,
-                &mut entry,
-                &mut fresh,
-                &mut entering,
-            ) {
-                return finish(Outcome::NotLinearizable, steps, &best, &states, &list);
-            }
-            continue;
+            ends.seen.insert(end.clone(), ());
+            ends.states.push(end.clone());
         }
-        steps += 1;
+        true
+    }
+
+    /// The result to end with if a budget ran out at this step.
+    fn over_budget(&self) -> Option<SearchResult<M::State>> {
+        let steps = self.steps;
+        let budget = &self.budget;
         if budget.max_steps.is_some_and(|m| steps > m) {
-            return finish(Outcome::OutOfSteps, steps - 1, &best, &states, &list);
+            return Some(self.finish(Outcome::OutOfSteps, steps - 1));
         }
         if steps % CLOCK_EVERY == 1 && budget.deadline.is_some_and(|d| Instant::now() >= d) {
-            return finish(Outcome::OutOfTime, steps, &best, &states, &list);
+            return Some(self.finish(Outcome::OutOfTime, steps));
         }
         if steps % MEMORY_EVERY == 0
             && budget.max_memory.is_some_and(|m| {
-                let held = memo.bytes()
-                    + (states.capacity() * std::mem::size_of::<M::State>()
-                        + state_ids.capacity() * (std::mem::size_of::<M::State>() + 12)
-                        + stack.capacity() * std::mem::size_of::<Frame>())
+                let held = self.memo.bytes()
+                    + (self.states.capacity() * std::mem::size_of::<M::State>()
+                        + self.state_ids.capacity() * (std::mem::size_of::<M::State>() + 12)
+                        + self.stack.capacity() * std::mem::size_of::<Frame>())
                         as u64;
                 held > m
             })
         {
-            return finish(Outcome::OutOfMemory, steps, &best, &states, &list);
+            return Some(self.finish(Outcome::OutOfMemory, steps));
         }
-        if entry == NIL {
-            // Only calls without returns are left: every ok op is placed.
-            break;
+        None
+    }
+
+    /// The order among interchangeable ops: the one that must complete first goes first.
+    fn rank(&self, i: usize) -> (usize, usize) {
+        (self.ops[i].complete.unwrap_or(usize::MAX), i)
+    }
+
+    /// A node entered or resumed: retires what can no longer matter, and works out its
+    /// candidates (the calls before the first return), the best of each symmetry class,
+    /// and which ones observe the state.
+    fn enter_node(&mut self) {
+        self.fresh = false;
+        let mut at = self.list.first();
+        while at != NIL && self.list.e[at as usize].is_call {
+            at = self.list.e[at as usize].next;
         }
-        if fresh {
-            // A node entered or resumed: its candidates (the calls before the first
-            // return), the best of each symmetry class, and which ones observe the state.
-            fresh = false;
-            let mut at = list.first();
-            while at != NIL && list.e[at as usize].is_call {
-                at = list.e[at as usize].next;
+        let first_return = if at == NIL {
+            usize::MAX
+        } else {
+            self.entry_event[at as usize]
+        };
+        while let Some(&x) = self.retire_order.get(self.retired.len()) {
+            let x = x as usize;
+            if self.until[x] > first_return {
+                break;
             }
-            let first_return = if at == NIL {
-                usize::MAX
-            } else {
-                entry_event[at as usize]
-            };
-            while let Some(&x) = retire_order.get(retired.len()) {
-                let x = x as usize;
-                if until[x] > first_return {
-                    break;
-                }
-                let c = call_entry[x];
-                let unlink = !placed.get(x);
-                if unlink {
-                    list.unlink(c);
-                }
-                retired.push((c, unlink));
+            let c = self.call_entry[x];
+            let unlink = !self.placed.get(x);
+            if unlink {
+                self.list.unlink(c);
             }
-            if entering {
-                // Retiring may have unlinked the first entry.
-                entry = list.first();
-            }
-            stamp += 1;
-            observers.clear();
-            let mut at = list.first();
-            while at != NIL && list.e[at as usize].is_call {
-                let y = list.e[at as usize].op as usize;
-                let c = class[y];
-                if c != NIL {
-                    let c = c as usize;
-                    if class_stamp[c] != stamp || rank(y) < rank(class_best[c] as usize) {
-                        class_stamp[c] = stamp;
-                        class_best[c] = y as u32;
-                    }
-                }
-                if !blind[y] {
-                    observers.push(y as u32);
-                }
-                at = list.e[at as usize].next;
-            }
-            after_info = stack.last().and_then(|f| {
-                let x = list.e[f.call as usize].op as usize;
-                placed.is_info[x].then_some(f.state)
-            });
+            self.retired.push((c, unlink));
         }
-        let e = list.e[entry as usize];
-        let mut backtrack = !e.is_call;
-        if e.is_call {
-            let i = e.op as usize;
-            let forced = read_only[i];
-            let here = &states[state as usize];
-            let next_id = if forced {
-                model.accepts(here, &ops[i].op).then_some(state)
-            } else if budget.reduce && class[i] != NIL && class_best[class[i] as usize] != i as u32
-            {
-                // An interchangeable op that must complete sooner is tried instead.
-                None
-            } else if budget.reduce && after_info.is_some() && blind[i] {
-                // It would erase the info op just placed: try it without that op.
-                None
-            } else {
-                model
-                    .step(here, &ops[i].op)
-                    .filter(|next| {
-                        // After an info op, only what that op changes may follow.
-                        !budget.reduce
-                            || after_info.is_none_or(|before| {
-                                model.step(&states[before as usize], &ops[i].op).as_ref()
-                                    != Some(next)
-                            })
-                    })
-                    .filter(|next| {
-                        // An info op only goes where it changes what may follow.
-                        !budget.reduce
-                            || !placed.is_info[i]
-                            || (next != here
-                                && observers.iter().any(|&y| {
-                                    let y = y as usize;
-                                    y != i
-                                        && if read_only[y] {
-                                            model.accepts(next, &ops[y].op)
-                                        } else {
-                                            model.step(next, &ops[y].op).is_some_and(|t| {
-                                                model.step(here, &ops[y].op).as_ref() != Some(&t)
-                                            })
-                                        }
-                                }))
-                    })
-                    .map(|next| {
-                        if let Some(&id) = state_ids.get(&next) {
-                            id
-                        } else {
-                            let id = states.len() as u32;
-                            state_ids.insert(next.clone(), id);
-                            states.push(next);
-                            id
-                        }
-                    })
-            };
-            match next_id {
-                None => entry = e.next,
-                Some(next_id) => {
-                    let (lo, hi) = (placed.lo, placed.hi);
-                    placed.place(i);
-                    bits_hash ^= op_key[i];
-                    placed.key(&mut key);
-                    let hash = bits_hash ^ splitmix(u64::from(next_id) ^ 0x5555);
-                    if memo.insert(hash, next_id, &key) {
-                        if agree == stack.len() && best.get(agree).is_some_and(|&(c, _)| c == entry)
-                        {
-                            agree += 1;
-                        }
-                        stack.push(Frame {
-                            call: entry,
-                            state,
-                            forced,
-                            lo,
-                            hi,
-                            retired: retired.len() as u32,
-                        });
-                        state = next_id;
-                        list.lift(entry);
-                        if ops[i].complete.is_some() {
-                            remaining -= 1;
-                        }
-                        if stack.len() > best.len() {
-                            // Frames hold the state *before* each op.
-                            best.truncate(agree);
-                            for k in agree..stack.len() {
-                                let after = stack.get(k + 1).map_or(state, |f| f.state);
-                                best.push((stack[k].call, after));
+        if self.entering {
+            // Retiring may have unlinked the first entry.
+            self.entry = self.list.first();
+        }
+        self.stamp += 1;
+        self.observers.clear();
+        let mut at = self.list.first();
+        while at != NIL && self.list.e[at as usize].is_call {
+            let y = self.list.e[at as usize].op as usize;
+            let c = self.class[y];
+            if c != NIL {
+                let c = c as usize;
+                if self.class_stamp[c] != self.stamp
+                    || self.rank(y) < self.rank(self.class_best[c] as usize)
+                {
+                    self.class_stamp[c] = self.stamp;
+                    self.class_best[c] = y as u32;
+                }
+            }
+            if !self.blind[y] {
+                self.observers.push(y as u32);
+            }
+            at = self.list.e[at as usize].next;
+        }
+        self.after_info = self.stack.last().and_then(|f| {
+            let x = self.list.e[f.call as usize].op as usize;
+            self.placed.is_info[x].then_some(f.state)
+        });
+    }
+
+    /// The state id after placing op `i` now, or `None` if it may not go here (the model
+    /// rejects it, or a reduction says another choice covers it).
+    fn next_state(&mut self, i: usize) -> Option<u32> {
+        let model = self.model;
+        let op = &self.ops[i].op;
+        let here = &self.states[self.state as usize];
+        if self.read_only[i] {
+            return model.accepts(here, op).then_some(self.state);
+        }
+        let reduce = self.budget.reduce;
+        if reduce && self.class[i] != NIL && self.class_best[self.class[i] as usize] != i as u32 {
+            // An interchangeable op that must complete sooner is tried instead.
+            return None;
+        }
+        if reduce && self.after_info.is_some() && self.blind[i] {
+            // It would erase the info op just placed: try it without that op.
+            return None;
+        }
+        let next = model.step(here, op)?;
+        if reduce {
+            // After an info op, only what that op changes may follow.
+            if let Some(before) = self.after_info {
+                if model.step(&self.states[before as usize], op).as_ref() == Some(&next) {
+                    return None;
+                }
+            }
+            // An info op only goes where it changes what may follow.
+            if self.placed.is_info[i]
+                && !(next != *here
+                    && self.observers.iter().any(|&y| {
+                        let y = y as usize;
+                        let other = &self.ops[y].op;
+                        y != i
+                            && if self.read_only[y] {
+                                model.accepts(&next, other)
+                            } else {
+                                model
+                                    .step(&next, other)
+                                    .is_some_and(|t| model.step(here, other).as_ref() != Some(&t))
                             }
-                            agree = stack.len();
-                        }
-                        entry = list.first();
-                        fresh = true;
-                        entering = true;
-                        // A read-only op changes neither the state nor what the
-                        // others can reach: the lookahead could only repeat itself.
-                        let depth = stack.len();
-                        backtrack = !forced
-                            && dead_end(
-                                model,
-                                &list,
-                                ops,
-                                &read_only,
-                                &states[state as usize],
-                                &mut scratch,
-                                usize::MAX,
-                                if full_lookahead(depth) {
-                                    usize::MAX
-                                } else {
-                                    NEAR_RETURNS
-                                },
-                            );
-                    } else {
-                        placed.flip(i);
-                        placed.lo = lo;
-                        placed.hi = hi;
-                        bits_hash ^= op_key[i];
-                        // A read that fits leads to an explored (failed) node: so does this.
-                        backtrack = forced;
-                        entry = e.next;
-                    }
-                }
+                    }))
+            {
+                return None;
             }
         }
-        if backtrack
-            && !backtrack_to_alternative(
-                &mut stack,
-                &mut agree,
-                &mut retired,
-                &mut list,
-                &mut state,
-                &mut placed,
-                &mut bits_hash,
-                &op_key,
-                ops,
-                &mut remaining,
-                &mut entry,
-                &mut fresh,
-                &mut entering,
-            )
-        {
-            return finish(Outcome::NotLinearizable, steps, &best, &states, &list);
+        Some(self.intern(next))
+    }
+
+    fn intern(&mut self, s: M::State) -> u32 {
+        if let Some(&id) = self.state_ids.get(&s) {
+            id
+        } else {
+            let id = self.states.len() as u32;
+            self.state_ids.insert(s.clone(), id);
+            self.states.push(s);
+            id
         }
     }
-    finish(Outcome::Linearizable, steps, &[], &states, &list)
-}
 
-/// Undoes placed ops up to the last one placed by choice (not forced), and resumes the
-/// search after it. `false` when there is none left: the search is exhausted.
-#[allow(clippy::too_many_arguments)]
-fn backtrack_to_alternative<O>(
-    stack: &mut Vec<Frame>,
-    agree: &mut usize,
-    retired: &mut Vec<(u32, bool)>,
-    list: &mut List,
-    state: &mut u32,
-    placed: &mut Placed,
-    bits_hash: &mut u64,
-    op_key: &[u64],
-    ops: &[SearchOp<O>],
-    remaining: &mut usize,
-    entry: &mut u32,
-    fresh: &mut bool,
-    entering: &mut bool,
-) -> bool {
-    loop {
-        let Some(frame) = stack.pop() else {
+    /// One step at `entry`: tries to place the call there, or meets a return. `true` when
+    /// the node fails and the walk must backtrack.
+    fn step(&mut self) -> bool {
+        let e = self.list.e[self.entry as usize];
+        if !e.is_call {
+            return true;
+        }
+        let i = e.op as usize;
+        let forced = self.read_only[i];
+        let Some(next_id) = self.next_state(i) else {
+            self.entry = e.next;
             return false;
         };
-        *agree = (*agree).min(stack.len());
-        while retired.len() > frame.retired as usize {
-            if let Some((c, true)) = retired.pop() {
-                list.relink(c);
+        let (lo, hi) = (self.placed.lo, self.placed.hi);
+        self.placed.place(i);
+        self.bits_hash ^= self.op_key[i];
+        self.placed.key(&mut self.key);
+        let hash = self.bits_hash ^ splitmix(u64::from(next_id) ^ 0x5555);
+        if !self.memo.insert(hash, next_id, &self.key) {
+            self.placed.flip(i);
+            self.placed.lo = lo;
+            self.placed.hi = hi;
+            self.bits_hash ^= self.op_key[i];
+            self.entry = e.next;
+            // A read that fits leads to an explored (failed) node: so does this.
+            return forced;
+        }
+        if self.agree == self.stack.len()
+            && self
+                .best
+                .get(self.agree)
+                .is_some_and(|&(c, _)| c == self.entry)
+        {
+            self.agree += 1;
+        }
+        self.stack.push(Frame {
+            call: self.entry,
+            state: self.state,
+            forced,
+            lo,
+            hi,
+            retired: self.retired.len() as u32,
+        });
+        self.state = next_id;
+        self.list.lift(self.entry);
+        if self.ops[i].complete.is_some() {
+            self.remaining -= 1;
+        }
+        if self.stack.len() > self.best.len() {
+            // Frames hold the state *before* each op.
+            self.best.truncate(self.agree);
+            for k in self.agree..self.stack.len() {
+                let after = self.stack.get(k + 1).map_or(self.state, |f| f.state);
+                self.best.push((self.stack[k].call, after));
             }
+            self.agree = self.stack.len();
         }
-        let i = list.e[frame.call as usize].op as usize;
-        list.unlift(frame.call);
-        *state = frame.state;
-        placed.flip(i);
-        placed.lo = frame.lo;
-        placed.hi = frame.hi;
-        *bits_hash ^= op_key[i];
-        if ops[i].complete.is_some() {
-            *remaining += 1;
+        self.entry = self.list.first();
+        self.fresh = true;
+        self.entering = true;
+        // A read-only op changes neither the state nor what the others can reach: the
+        // lookahead could only repeat itself.
+        let depth = self.stack.len();
+        !forced
+            && self.dead_end(if full_lookahead(depth) {
+                usize::MAX
+            } else {
+                NEAR_RETURNS
+            })
+    }
+
+    /// Lookahead: an unplaced `ok` read must be placed before its return, using only ops
+    /// invoked before that return. If the model says its result is out of reach from the
+    /// current state with those ops, nothing below this node can succeed. Looks at no
+    /// more than `max_returns` returns.
+    fn dead_end(&mut self, max_returns: usize) -> bool {
+        let state = &self.states[self.state as usize];
+        let calls = &mut self.scratch;
+        calls.clear();
+        let mut returns = 0;
+        let mut at = self.list.first();
+        while at != NIL && returns < max_returns {
+            let e = self.list.e[at as usize];
+            if e.is_call {
+                calls.push(e.op);
+            } else {
+                returns += 1;
+                if self.read_only[e.op as usize] {
+                    let ops = self.ops;
+                    let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
+                    if !self
+                        .model
+                        .may_reach(state, &ops[e.op as usize].op, &mut others)
+                    {
+                        return true;
+                    }
+                }
+            }
+            at = e.next;
         }
-        if !frame.forced {
-            *entry = list.e[frame.call as usize].next;
-            *fresh = true;
-            *entering = false;
-            return true;
+        false
+    }
+
+    /// Undoes placed ops up to the last one placed by choice (not forced), and resumes the
+    /// search after it. `false` when there is none left: the search is exhausted.
+    fn backtrack(&mut self) -> bool {
+        loop {
+            let Some(frame) = self.stack.pop() else {
+                return false;
+            };
+            self.agree = self.agree.min(self.stack.len());
+            while self.retired.len() > frame.retired as usize {
+                if let Some((c, true)) = self.retired.pop() {
+                    self.list.relink(c);
+                }
+            }
+            let i = self.list.e[frame.call as usize].op as usize;
+            self.list.unlift(frame.call);
+            self.state = frame.state;
+            self.placed.flip(i);
+            self.placed.lo = frame.lo;
+            self.placed.hi = frame.hi;
+            self.bits_hash ^= self.op_key[i];
+            if self.ops[i].complete.is_some() {
+                self.remaining += 1;
+            }
+            if !frame.forced {
+                self.entry = self.list.e[frame.call as usize].next;
+                self.fresh = true;
+                self.entering = false;
+                return true;
+            }
         }
     }
 }

@@ -593,6 +593,44 @@ mod tests {
         assert!(fired > not_lin / 4, "fired on {fired} of {not_lin}");
     }
 
+    /// The last-reset rule alone ([`refute::superseded_read`]) never fires on a key the
+    /// plain search finds linearizable, on random histories of every model with repeated
+    /// values, info, failed and unfinished ops, and it fires on some that are not.
+    #[test]
+    fn last_reset_rule_agrees_with_the_plain_search() {
+        fn one<M: Model>(h: &History, m: &M) -> (bool, bool) {
+            let ops = collect_ops(h);
+            let views: Vec<&OpView> = ops.iter().map(|(_, v)| v).collect();
+            let (search_ops, _) = prepare(m, &views).expect("valid");
+            let refuted = refute::superseded_read(m, &search_ops).is_some();
+            let plain = Budget {
+                max_steps: None,
+                deadline: None,
+                max_memory: None,
+                reduce: false,
+            };
+            let r = check::search(m, &search_ops, plain);
+            (refuted, r.outcome == Outcome::Linearizable)
+        }
+        let mut rng = Rng::new(1818);
+        let (mut fired, mut not_lin) = (0, 0);
+        for n in 0..6000 {
+            let kind = ModelKind::ALL[n % 3];
+            let h = random_history(&mut rng, kind);
+            let init = kind.default_init();
+            let (refuted, linearizable) = match kind {
+                ModelKind::Register => one(&h, &Register { init }),
+                ModelKind::CasRegister => one(&h, &CasRegister { init }),
+                ModelKind::Kv => one(&h, &Kv { init }),
+            };
+            assert!(!(refuted && linearizable), "{}", h.to_jsonl());
+            fired += usize::from(refuted);
+            not_lin += usize::from(!linearizable);
+        }
+        eprintln!("last-reset rule fired on {fired} of {not_lin}");
+        assert!(fired > not_lin / 10, "fired on {fired} of {not_lin}");
+    }
+
     /// `h` made register-like with unique written values: appends and cas become writes
     /// (puts), every write gets a fresh value, every ok read one of the values written so
     /// far, the initial one or one nobody writes.
