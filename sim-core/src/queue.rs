@@ -113,22 +113,38 @@ impl<E> EventQueue<E> {
 
     #[inline(always)]
     pub(crate) fn push(&mut self, time: Time, event: E) -> Result<(), QueueFull> {
+        self.push_with(time, || event)
+    }
+
+    /// Pushes the event `make` builds, built straight into its slot once the slot is
+    /// reserved (the send path: building the event first and moving it in copied it
+    /// through temporaries, whose wide reads stalled on the narrow writes just before).
+    /// `make` is not called when the queue is full.
+    #[inline(always)]
+    pub(crate) fn push_with(
+        &mut self,
+        time: Time,
+        make: impl FnOnce() -> E,
+    ) -> Result<(), QueueFull> {
         if self.next_seq >= MAX_SCHEDULED {
             return Err(QueueFull);
         }
         let slot = match self.free.pop() {
-            Some(s) => {
-                self.slab[s as usize] = Some(event);
-                s
-            }
+            Some(s) => s,
             None => {
                 if self.slab.len() >= MAX_PENDING {
                     return Err(QueueFull);
                 }
-                self.slab.push(Some(event));
+                self.slab.push(None);
                 (self.slab.len() - 1) as u32
             }
         };
+        let cell = &mut self.slab[slot as usize];
+        debug_assert!(cell.is_none(), "a free slot is empty");
+        // SAFETY: `cell` is a valid, initialised slot holding `None` (every slot on the
+        // free list was emptied by `take` or `take_part`, and a new one is pushed as
+        // `None`), which needs no drop: writing over it forgets nothing.
+        unsafe { std::ptr::write(cell, Some(make())) };
         let seq = self.next_seq;
         self.next_seq += 1;
         let key =

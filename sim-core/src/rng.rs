@@ -148,6 +148,8 @@ impl Probability {
         self.value
     }
 
+    /// Is this the probability 0 (for which [`SimRng::chance`] draws nothing)?
+    #[inline]
     pub fn is_zero(self) -> bool {
         self.threshold == 0
     }
