@@ -62,10 +62,17 @@ pub(crate) struct EventQueue<E> {
     head: usize,
     /// The current bucket: every key in the front has a bucket number at most this.
     cur: u64,
-    /// Buckets `cur + 1 ..= cur + WHEEL_BUCKETS - 1`, at `bucket & WHEEL_MASK`, unsorted.
+    /// Buckets `cur + 1 ..= cur + WHEEL_BUCKETS - 1`, at `bucket & WHEEL_MASK`, unsorted:
+    /// a bucket's first key is in `firsts`, the others (if any) in `wheel`. Most buckets
+    /// of a small cluster hold one key, so a push and a refill touch only the dense
+    /// `firsts` (four keys to a cache line, neighbouring buckets side by side), not a
+    /// vector's header and its separate buffer.
+    firsts: Box<[u128]>,
     wheel: Box<[Vec<u128>]>,
-    /// Bit `i` set when `wheel[i]` is non-empty.
+    /// Bit `i` set when bucket `i` is non-empty (`firsts[i]` holds a key).
     occupied: [u64; WORDS],
+    /// Bit `i` set when bucket `i` holds more than one key (`wheel[i]` is non-empty).
+    multi: [u64; WORDS],
     in_wheel: usize,
     /// Emptied large bucket buffers, kept for the next bucket that outgrows its small
     /// one: only occupied buckets hold large buffers, however many buckets a run passes.
@@ -99,8 +106,10 @@ impl<E> EventQueue<E> {
             front: Vec::new(),
             head: 0,
             cur: 0,
+            firsts: vec![0; WHEEL_BUCKETS].into_boxed_slice(),
             wheel: (0..WHEEL_BUCKETS).map(|_| Vec::new()).collect(),
             occupied: [0; WORDS],
+            multi: [0; WORDS],
             in_wheel: 0,
             spare: Vec::new(),
             overflow: KeyHeap::default(),
@@ -173,6 +182,13 @@ impl<E> EventQueue<E> {
     #[inline(always)]
     fn insert_wheel(&mut self, bucket: u64, key: u128) {
         let i = (bucket & WHEEL_MASK) as usize;
+        let (w, bit) = (i / 64, 1u64 << (i % 64));
+        self.in_wheel += 1;
+        if self.occupied[w] & bit == 0 {
+            self.firsts[i] = key;
+            self.occupied[w] |= bit;
+            return;
+        }
         let v = &mut self.wheel[i];
         if v.len() == SMALL_BUCKET {
             // Outgrowing the small buffer: take a large one if there is one.
@@ -182,8 +198,7 @@ impl<E> EventQueue<E> {
             }
         }
         v.push(key);
-        self.occupied[i / 64] |= 1 << (i % 64);
-        self.in_wheel += 1;
+        self.multi[w] |= bit;
     }
 
     #[inline]
@@ -204,25 +219,31 @@ impl<E> EventQueue<E> {
         if self.in_wheel > 0 {
             self.cur += self.next_occupied();
             let i = (self.cur & WHEEL_MASK) as usize;
-            let slot = &mut self.wheel[i];
-            if slot.capacity() <= SMALL_BUCKET {
-                // A small bucket (the common case in small clusters): copy its keys and
-                // let it keep its little buffer (at most 4096 * 256 bytes in all).
-                if let [k] = slot[..] {
-                    self.front.push(k);
-                } else {
-                    self.front.extend_from_slice(slot);
-                }
-                slot.clear();
+            let (w, bit) = (i / 64, 1u64 << (i % 64));
+            let first = self.firsts[i];
+            if self.multi[w] & bit == 0 {
+                // One key (the common case in small clusters).
+                self.front.push(first);
             } else {
-                // A large one hands its buffer over; ours waits for the next bucket that
-                // fills, so only occupied buckets hold large buffers.
-                let used = std::mem::replace(&mut self.front, std::mem::take(slot));
-                if used.capacity() > SMALL_BUCKET {
-                    self.spare.push(used);
+                self.multi[w] &= !bit;
+                let slot = &mut self.wheel[i];
+                if slot.capacity() <= SMALL_BUCKET {
+                    // A small bucket: copy its keys and let it keep its little buffer (at
+                    // most 4096 * 256 bytes in all).
+                    self.front.push(first);
+                    self.front.extend_from_slice(slot);
+                    slot.clear();
+                } else {
+                    // A large one hands its buffer over; ours waits for the next bucket
+                    // that fills, so only occupied buckets hold large buffers.
+                    let used = std::mem::replace(&mut self.front, std::mem::take(slot));
+                    self.front.push(first);
+                    if used.capacity() > SMALL_BUCKET {
+                        self.spare.push(used);
+                    }
                 }
             }
-            self.occupied[i / 64] &= !(1 << (i % 64));
+            self.occupied[w] &= !bit;
             self.in_wheel -= self.front.len();
             if self.front.len() > 1 {
                 self.front.sort_unstable();
@@ -537,6 +558,35 @@ mod tests {
         q.push(t(3 * horizon + 7), "far, second").unwrap();
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, ["past", "edge", "far", "far, second", "end of time"]);
+    }
+
+    /// A bucket's first key is kept apart from the rest (`firsts`): a later key that is
+    /// smaller, a second and a seventeenth key (past the small buffer), and buckets that
+    /// empty and fill again with one key, all pop in key order.
+    #[test]
+    fn a_buckets_first_key_sorts_with_the_rest() {
+        let mut q = EventQueue::new();
+        let t = Time::from_nanos;
+        let b = BUCKET_NANOS;
+        q.push(t(3 * b + 50), 50).unwrap();
+        q.push(t(3 * b + 10), 10).unwrap();
+        q.push(t(5 * b + 1), 501).unwrap();
+        q.push(t(3 * b + 50), 51).unwrap();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, [10, 50, 51, 501]);
+        // The same buckets again, after a turn of the wheel, one key then many.
+        let turn = b * WHEEL_BUCKETS as u64;
+        for k in (0..20u64).rev() {
+            q.push(t(turn + 3 * b + k), k).unwrap();
+            if k == 19 {
+                q.push(t(turn + 4 * b), 100).unwrap();
+            }
+        }
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        let mut want: Vec<u64> = (0..20).collect();
+        want.push(100);
+        assert_eq!(order, want);
+        assert_eq!(q.len(), 0);
     }
 
     /// One step of a random schedule.
