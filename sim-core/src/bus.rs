@@ -336,7 +336,6 @@ impl<P: Process> Bus<P> {
         self.stats.sends += 1;
         self.fingerprint
             .mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));
-        let link = self.network.link(from, to);
         if self.net_rng.chance(link.loss) {
             self.lose(from, to, make());
             return;

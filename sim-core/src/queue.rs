@@ -230,8 +230,12 @@ impl<E> EventQueue<E> {
                 if slot.capacity() <= SMALL_BUCKET {
                     // A small bucket: copy its keys and let it keep its little buffer (at
                     // most 4096 * 256 bytes in all).
+                    // Key by key: a few keys (the common case) cost less than a call
+                    // to memcpy.
                     self.front.push(first);
-                    self.front.extend_from_slice(slot);
+                    for &k in slot.iter() {
+                        self.front.push(k);
+                    }
                     slot.clear();
                 } else {
                     // A large one hands its buffer over; ours waits for the next bucket
