@@ -15,8 +15,9 @@
 //!   a push that is the latest of its instant (the common case, since its sequence number
 //!   is the largest) is an append.
 //! - **the wheel**: [`WHEEL_BUCKETS`] buckets of unsorted keys for the next
-//!   `WHEEL_BUCKETS * BUCKET_NANOS` (268 ms) after the current bucket; a push is a
-//!   `Vec::push`, and a bitmap finds the next non-empty bucket.
+//!   `WHEEL_BUCKETS * BUCKET_NANOS` (268 ms) after the current bucket; a bucket's first
+//!   key sits in a dense array and the others in a vector of its own, so a push is a
+//!   store or a `Vec::push`, and a bitmap finds the next non-empty bucket.
 //! - **the overflow**: a 4-ary min-heap of keys beyond the wheel's horizon (long timers,
 //!   scheduled faults); they move into the wheel as its horizon reaches them, each once.
 //!
