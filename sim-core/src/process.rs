@@ -222,7 +222,8 @@ impl<P: Process> Ctx<'_, P> {
     #[inline(always)]
     pub fn send(&mut self, to: NodeId, msg: P::Msg) {
         assert!(to.0 < self.bus.node_count, "send to unknown node {to}");
-        self.bus.transmit(self.me.0, to.0, Wire::Msg(Aligned(msg)));
+        self.bus
+            .transmit_with(self.me.0, to.0, move || Wire::Msg(Aligned::new(msg)));
     }
 
     /// Sends a copy of `msg` to every other node, in id order.
@@ -230,7 +231,7 @@ impl<P: Process> Ctx<'_, P> {
         for n in 0..self.bus.node_count {
             if n != self.me.0 {
                 self.bus
-                    .transmit(self.me.0, n, Wire::Msg(Aligned(msg.clone())));
+                    .transmit(self.me.0, n, Wire::Msg(Aligned::new(msg.clone())));
             }
         }
     }

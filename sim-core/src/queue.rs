@@ -15,8 +15,9 @@
 //!   a push that is the latest of its instant (the common case, since its sequence number
 //!   is the largest) is an append.
 //! - **the wheel**: [`WHEEL_BUCKETS`] buckets of unsorted keys for the next
-//!   `WHEEL_BUCKETS * BUCKET_NANOS` (268 ms) after the current bucket; a push is a
-//!   `Vec::push`, and a bitmap finds the next non-empty bucket.
+//!   `WHEEL_BUCKETS * BUCKET_NANOS` (268 ms) after the current bucket; a bucket's first
+//!   key sits in a dense array and the others in a vector of its own, so a push is a
+//!   store or a `Vec::push`, and a bitmap finds the next non-empty bucket.
 //! - **the overflow**: a 4-ary min-heap of keys beyond the wheel's horizon (long timers,
 //!   scheduled faults); they move into the wheel as its horizon reaches them, each once.
 //!
@@ -62,10 +63,17 @@ pub(crate) struct EventQueue<E> {
     head: usize,
     /// The current bucket: every key in the front has a bucket number at most this.
     cur: u64,
-    /// Buckets `cur + 1 ..= cur + WHEEL_BUCKETS - 1`, at `bucket & WHEEL_MASK`, unsorted.
+    /// Buckets `cur + 1 ..= cur + WHEEL_BUCKETS - 1`, at `bucket & WHEEL_MASK`, unsorted:
+    /// a bucket's first key is in `firsts`, the others (if any) in `wheel`. Most buckets
+    /// of a small cluster hold one key, so a push and a refill touch only the dense
+    /// `firsts` (four keys to a cache line, neighbouring buckets side by side), not a
+    /// vector's header and its separate buffer.
+    firsts: Box<[u128]>,
     wheel: Box<[Vec<u128>]>,
-    /// Bit `i` set when `wheel[i]` is non-empty.
+    /// Bit `i` set when bucket `i` is non-empty (`firsts[i]` holds a key).
     occupied: [u64; WORDS],
+    /// Bit `i` set when bucket `i` holds more than one key (`wheel[i]` is non-empty).
+    multi: [u64; WORDS],
     in_wheel: usize,
     /// Emptied large bucket buffers, kept for the next bucket that outgrows its small
     /// one: only occupied buckets hold large buffers, however many buckets a run passes.
@@ -99,8 +107,10 @@ impl<E> EventQueue<E> {
             front: Vec::new(),
             head: 0,
             cur: 0,
+            firsts: vec![0; WHEEL_BUCKETS].into_boxed_slice(),
             wheel: (0..WHEEL_BUCKETS).map(|_| Vec::new()).collect(),
             occupied: [0; WORDS],
+            multi: [0; WORDS],
             in_wheel: 0,
             spare: Vec::new(),
             overflow: KeyHeap::default(),
@@ -113,22 +123,38 @@ impl<E> EventQueue<E> {
 
     #[inline(always)]
     pub(crate) fn push(&mut self, time: Time, event: E) -> Result<(), QueueFull> {
+        self.push_with(time, || event)
+    }
+
+    /// Pushes the event `make` builds, built straight into its slot once the slot is
+    /// reserved (the send path: building the event first and moving it in copied it
+    /// through temporaries, whose wide reads stalled on the narrow writes just before).
+    /// `make` is not called when the queue is full.
+    #[inline(always)]
+    pub(crate) fn push_with(
+        &mut self,
+        time: Time,
+        make: impl FnOnce() -> E,
+    ) -> Result<(), QueueFull> {
         if self.next_seq >= MAX_SCHEDULED {
             return Err(QueueFull);
         }
         let slot = match self.free.pop() {
-            Some(s) => {
-                self.slab[s as usize] = Some(event);
-                s
-            }
+            Some(s) => s,
             None => {
                 if self.slab.len() >= MAX_PENDING {
                     return Err(QueueFull);
                 }
-                self.slab.push(Some(event));
+                self.slab.push(None);
                 (self.slab.len() - 1) as u32
             }
         };
+        let cell = &mut self.slab[slot as usize];
+        debug_assert!(cell.is_none(), "a free slot is empty");
+        // SAFETY: `cell` is a valid, initialised slot holding `None` (every slot on the
+        // free list was emptied by `take` or `take_part`, and a new one is pushed as
+        // `None`), which needs no drop: writing over it forgets nothing.
+        unsafe { std::ptr::write(cell, Some(make())) };
         let seq = self.next_seq;
         self.next_seq += 1;
         let key =
@@ -157,6 +183,13 @@ impl<E> EventQueue<E> {
     #[inline(always)]
     fn insert_wheel(&mut self, bucket: u64, key: u128) {
         let i = (bucket & WHEEL_MASK) as usize;
+        let (w, bit) = (i / 64, 1u64 << (i % 64));
+        self.in_wheel += 1;
+        if self.occupied[w] & bit == 0 {
+            self.firsts[i] = key;
+            self.occupied[w] |= bit;
+            return;
+        }
         let v = &mut self.wheel[i];
         if v.len() == SMALL_BUCKET {
             // Outgrowing the small buffer: take a large one if there is one.
@@ -166,8 +199,7 @@ impl<E> EventQueue<E> {
             }
         }
         v.push(key);
-        self.occupied[i / 64] |= 1 << (i % 64);
-        self.in_wheel += 1;
+        self.multi[w] |= bit;
     }
 
     #[inline]
@@ -188,25 +220,35 @@ impl<E> EventQueue<E> {
         if self.in_wheel > 0 {
             self.cur += self.next_occupied();
             let i = (self.cur & WHEEL_MASK) as usize;
-            let slot = &mut self.wheel[i];
-            if slot.capacity() <= SMALL_BUCKET {
-                // A small bucket (the common case in small clusters): copy its keys and
-                // let it keep its little buffer (at most 4096 * 256 bytes in all).
-                if let [k] = slot[..] {
-                    self.front.push(k);
-                } else {
-                    self.front.extend_from_slice(slot);
-                }
-                slot.clear();
+            let (w, bit) = (i / 64, 1u64 << (i % 64));
+            let first = self.firsts[i];
+            if self.multi[w] & bit == 0 {
+                // One key (the common case in small clusters).
+                self.front.push(first);
             } else {
-                // A large one hands its buffer over; ours waits for the next bucket that
-                // fills, so only occupied buckets hold large buffers.
-                let used = std::mem::replace(&mut self.front, std::mem::take(slot));
-                if used.capacity() > SMALL_BUCKET {
-                    self.spare.push(used);
+                self.multi[w] &= !bit;
+                let slot = &mut self.wheel[i];
+                if slot.capacity() <= SMALL_BUCKET {
+                    // A small bucket: copy its keys and let it keep its little buffer (at
+                    // most 4096 * 256 bytes in all).
+                    // Key by key: a few keys (the common case) cost less than a call
+                    // to memcpy.
+                    self.front.push(first);
+                    for &k in slot.iter() {
+                        self.front.push(k);
+                    }
+                    slot.clear();
+                } else {
+                    // A large one hands its buffer over; ours waits for the next bucket
+                    // that fills, so only occupied buckets hold large buffers.
+                    let used = std::mem::replace(&mut self.front, std::mem::take(slot));
+                    self.front.push(first);
+                    if used.capacity() > SMALL_BUCKET {
+                        self.spare.push(used);
+                    }
                 }
             }
-            self.occupied[i / 64] &= !(1 << (i % 64));
+            self.occupied[w] &= !bit;
             self.in_wheel -= self.front.len();
             if self.front.len() > 1 {
                 self.front.sort_unstable();
@@ -521,6 +563,35 @@ mod tests {
         q.push(t(3 * horizon + 7), "far, second").unwrap();
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, ["past", "edge", "far", "far, second", "end of time"]);
+    }
+
+    /// A bucket's first key is kept apart from the rest (`firsts`): a later key that is
+    /// smaller, a second and a seventeenth key (past the small buffer), and buckets that
+    /// empty and fill again with one key, all pop in key order.
+    #[test]
+    fn a_buckets_first_key_sorts_with_the_rest() {
+        let mut q = EventQueue::new();
+        let t = Time::from_nanos;
+        let b = BUCKET_NANOS;
+        q.push(t(3 * b + 50), 50).unwrap();
+        q.push(t(3 * b + 10), 10).unwrap();
+        q.push(t(5 * b + 1), 501).unwrap();
+        q.push(t(3 * b + 50), 51).unwrap();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, [10, 50, 51, 501]);
+        // The same buckets again, after a turn of the wheel, one key then many.
+        let turn = b * WHEEL_BUCKETS as u64;
+        for k in (0..20u64).rev() {
+            q.push(t(turn + 3 * b + k), k).unwrap();
+            if k == 19 {
+                q.push(t(turn + 4 * b), 100).unwrap();
+            }
+        }
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        let mut want: Vec<u64> = (0..20).collect();
+        want.push(100);
+        assert_eq!(order, want);
+        assert_eq!(q.len(), 0);
     }
 
     /// One step of a random schedule.

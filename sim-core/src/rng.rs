@@ -52,21 +52,21 @@ impl SimRng {
         SimRng(rng)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }
 
     /// Uniform in `0..n` (`n > 0`), by widening multiply. The bias is below 2^-64 * n,
     /// far under anything a simulation can observe, and it costs one draw, always.
-    #[inline]
+    #[inline(always)]
     pub fn below(&mut self, n: u64) -> u64 {
         debug_assert!(n > 0, "below(0)");
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
     /// Uniform in `lo..=hi`.
-    #[inline]
+    #[inline(always)]
     pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
         debug_assert!(lo <= hi);
         match (hi - lo).checked_add(1) {
@@ -148,6 +148,8 @@ impl Probability {
         self.value
     }
 
+    /// Is this the probability 0 (for which [`SimRng::chance`] draws nothing)?
+    #[inline]
     pub fn is_zero(self) -> bool {
         self.threshold == 0
     }
