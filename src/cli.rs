@@ -856,7 +856,8 @@ fn run_check_history(
             .map_err(|e| Failure::Input(e.to_string()))?
     };
     let options = lincheck::CheckOptions { model, ..options };
-    let report = lincheck::check_history(&history, &options)
+    // Parsed just above with this model: not validated again.
+    let report = lincheck::check_parsed(&history, &options)
         .map_err(|e| Failure::Input(format!("{file}: {e}")))?;
     let text = match format {
         Format::Text => report.render_text(),

@@ -167,7 +167,7 @@ impl History {
     pub(crate) fn validate_as(&self, model: Option<ModelKind>) -> Result<(), HistoryError> {
         let mut v = Validator::new(model);
         for (i, ev) in self.events.iter().enumerate() {
-            v.event(ev, i + 2)
+            v.event(ev, i + 2, &self.events[..i])
                 .map_err(|error| HistoryError { event: i, error })?;
         }
         Ok(())

@@ -67,6 +67,6 @@ pub use model::{Access, BuiltinOp, CasRegister, Kv, Model, Register};
 pub use parse::{ParseError, ParseErrorKind, ParseOptions, parse_history, parse_history_with};
 pub use run::{
     CheckOptions, DEFAULT_CUT_FROM, DEFAULT_MAX_MEMORY, DEFAULT_MAX_STEPS, check_history,
-    check_with_model,
+    check_parsed, check_with_model,
 };
 pub use wellformed::{Field, WellFormedError};

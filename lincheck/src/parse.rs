@@ -161,15 +161,27 @@ pub fn parse_history_with(
     let (header_model, init, process_names) = header.header()?;
     let model = options.model.unwrap_or(header_model);
     let mut validator = Validator::new(Some(model));
-    let mut events = Vec::new();
+    // One event a line, at most: reserve once instead of growing.
+    let mut events = Vec::with_capacity(memchr_count(text.as_bytes()));
     for (line, ltext) in lines {
         let ctx = LineCtx {
             file,
             line,
             text: ltext,
         };
-        let (event, fields) = ctx.event()?;
-        if let Err(e) = validator.event(&event, line) {
+        let (event, fields) = match fast_event(ltext) {
+            Some(event) => (event, None),
+            None => {
+                let (event, fields) = ctx.event()?;
+                (event, Some(fields))
+            }
+        };
+        if let Err(e) = validator.event(&event, line, &events) {
+            // The fast path keeps no offsets: read the line again for the column.
+            let fields = match fields {
+                Some(fields) => fields,
+                None => ctx.event()?.1,
+            };
             let offset = fields.offset(e.field());
             return Err(ctx.error_at(offset, ParseErrorKind::WellFormed(e)));
         }
@@ -181,6 +193,11 @@ pub fn parse_history_with(
         events,
         process_names,
     })
+}
+
+/// The number of `\n` in `bytes` (a bound on the number of events).
+fn memchr_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// Where each known field of an event line starts (byte offsets), for error columns.
@@ -484,6 +501,371 @@ impl LineCtx<'_> {
     }
 }
 
+/// The fast path for an event line: reads the common, well-formed case straight into an
+/// [`Event`], without building a JSON tree or allocating member names. Returns `None`
+/// for anything it does not handle (escapes in names or `f`, floats, objects, integers
+/// out of range, unknown or repeated fields, a missing required field, bad JSON): the
+/// caller then reads the line with the full parser, which gives the error (or the same
+/// event). `fast_event_agrees_with_the_full_parser` checks that whatever this accepts,
+/// the full parser reads to the same event.
+fn fast_event(text: &str) -> Option<Event> {
+    let mut r = Fast {
+        s: text.as_bytes(),
+        text,
+        i: 0,
+    };
+    r.ws();
+    r.eat(b'{')?;
+    let mut seen = 0u8;
+    let (mut process, mut kind, mut f) = (None, None, None);
+    let (mut key, mut value, mut time, mut error) = (None, Value::Null, None, None);
+    r.ws();
+    if r.peek()? != b'}' {
+        loop {
+            r.ws();
+            let name = r.plain_str()?;
+            r.ws();
+            r.eat(b':')?;
+            r.ws();
+            let bit = match name {
+                "process" => {
+                    process = Some(r.uint()?);
+                    1
+                }
+                "type" => {
+                    kind = Some(match r.plain_str()? {
+                        "invoke" => EventKind::Invoke,
+                        "ok" => EventKind::Ok,
+                        "fail" => EventKind::Fail,
+                        "info" => EventKind::Info,
+                        _ => return None,
+                    });
+                    2
+                }
+                "f" => {
+                    f = Some(r.plain_str()?);
+                    4
+                }
+                "key" => {
+                    key = Some(match r.peek()? {
+                        b'"' | b'n' | b'-' | b'0'..=b'9' => r.value(0)?,
+                        _ => return None,
+                    });
+                    8
+                }
+                "value" => {
+                    value = r.value(0)?;
+                    16
+                }
+                "time" => {
+                    time = if r.peek()? == b'n' {
+                        r.word(b"null")?;
+                        None
+                    } else {
+                        Some(r.uint()?)
+                    };
+                    32
+                }
+                "error" => {
+                    error = match r.value(0)? {
+                        Value::Null => None,
+                        Value::Str(s) => Some(s),
+                        _ => return None,
+                    };
+                    64
+                }
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            r.ws();
+            match r.peek()? {
+                b',' => r.i += 1,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    r.i += 1; // '}'
+    r.ws();
+    if r.i != r.s.len() {
+        return None;
+    }
+    Some(Event {
+        process: process?,
+        kind: kind?,
+        f: f?.to_string(),
+        key,
+        value,
+        time,
+        error,
+    })
+}
+
+struct Fast<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Fast<'a> {
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        (self.peek()? == b).then(|| self.i += 1)
+    }
+
+    fn word(&mut self, w: &[u8]) -> Option<()> {
+        self.s[self.i..].starts_with(w).then(|| self.i += w.len())
+    }
+
+    /// A string without escapes or control characters, borrowed from the line.
+    fn plain_str(&mut self) -> Option<&'a str> {
+        self.eat(b'"')?;
+        let start = self.i;
+        loop {
+            match self.peek()? {
+                b'"' => break,
+                b'\\' => return None,
+                b if b < 0x20 => return None,
+                _ => self.i += 1,
+            }
+        }
+        // Both ends are ASCII quotes, so the slice keeps char boundaries.
+        let s = self.text.get(start..self.i)?;
+        self.i += 1;
+        Some(s)
+    }
+
+    /// An integer literal as JSON writes it (no leading zeros), within `i64`.
+    fn int(&mut self) -> Option<i64> {
+        let neg = self.peek()? == b'-';
+        if neg {
+            self.i += 1;
+        }
+        let start = self.i;
+        let mut n: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            let d = i64::from(d - b'0');
+            n = n.checked_mul(10)?;
+            n = if neg {
+                n.checked_sub(d)?
+            } else {
+                n.checked_add(d)?
+            };
+            self.i += 1;
+        }
+        let len = self.i - start;
+        if len == 0 || (len > 1 && self.s[start] == b'0') {
+            return None;
+        }
+        // A fraction or an exponent: a float, for the full parser to reject.
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return None;
+        }
+        Some(n)
+    }
+
+    fn uint(&mut self) -> Option<u64> {
+        if self.peek()? == b'-' {
+            return None;
+        }
+        let start = self.i;
+        let mut n: u64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            self.i += 1;
+        }
+        let len = self.i - start;
+        if len == 0 || (len > 1 && self.s[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return None;
+        }
+        Some(n)
+    }
+
+    /// A v1 value: null, a boolean, an integer, a plain string, or an array of these.
+    fn value(&mut self, depth: usize) -> Option<Value> {
+        Some(match self.peek()? {
+            b'n' => {
+                self.word(b"null")?;
+                Value::Null
+            }
+            b't' => {
+                self.word(b"true")?;
+                Value::Bool(true)
+            }
+            b'f' => {
+                self.word(b"false")?;
+                Value::Bool(false)
+            }
+            b'"' => Value::Str(self.plain_str()?.to_string()),
+            b'-' | b'0'..=b'9' => Value::Int(self.int()?),
+            b'[' => {
+                if depth + 1 >= json::MAX_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Some(Value::List(items));
+                }
+                loop {
+                    self.ws();
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            break;
+                        }
+                        _ => return None,
+                    }
+                }
+                Value::List(items)
+            }
+            _ => return None,
+        })
+    }
+}
+
 fn get<'m>(m: &'m Members, name: &str) -> Option<&'m Spanned> {
     m.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the full parser reads from one event line.
+    fn full(text: &str) -> Result<Event, ParseError> {
+        let ctx = LineCtx {
+            file: "t",
+            line: 1,
+            text,
+        };
+        ctx.event().map(|(e, _)| e)
+    }
+
+    /// Event lines: the shared Porcupine histories, generated ones of every model, and
+    /// hand-written edge cases (escapes, floats, big integers, odd keys and values).
+    fn corpus() -> Vec<String> {
+        let mut lines = Vec::new();
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/porcupine-histories/jsonl"
+        );
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for f in files.iter().take(6) {
+            let text = std::fs::read_to_string(f).expect("readable");
+            lines.extend(text.lines().skip(1).take(300).map(str::to_string));
+        }
+        for h in [
+            crate::generate::kv(3, 200, 3, 5, 1),
+            crate::generate::register(3, 200, 5, 100),
+            crate::generate::info_writes(3, 10, 5, true),
+        ] {
+            lines.extend(h.to_jsonl().lines().skip(1).map(str::to_string));
+        }
+        for l in [
+            r#"{"process":0,"type":"invoke","f":"write","value":"a\"b"}"#,
+            r#"{"process":0,"type":"invoke","f":"write","value":1.5}"#,
+            r#"{"process":0,"type":"invoke","f":"write","value":9223372036854775808}"#,
+            r#"{"process":0,"type":"invoke","f":"write","value":-9223372036854775808}"#,
+            r#"{"process":0,"type":"invoke","f":"write","value":-0}"#,
+            r#"{"process":0,"type":"invoke","f":"write","value":[1,[2,[true,null]],"x"]}"#,
+            r#"{"process":0,"type":"invoke","f":"write","value":{"a":1}}"#,
+            r#"{"process":18446744073709551615,"type":"ok","f":"write","key":null,"value":1,"time":0,"error":null}"#,
+            r#"{"process":18446744073709551616,"type":"ok","f":"write","value":1}"#,
+            r#"{"process":0,"type":"fail","f":"read","key":-3,"value":null,"error":"timeout"}"#,
+            r#" { "process" : 0 , "type" : "info" , "f" : "read" , "key" : "k" } "#,
+            r#"{"process":0,"type":"invoke","f":"read","key":true}"#,
+            r#"{"process":0,"type":"invoke","f":"read","time":null}"#,
+            r#"{"process":0,"type":"invoke","f":"read","process":1}"#,
+            r#"{"process":0,"type":"invoke","f":"réad","value":"é"}"#,
+            r#"{"type":"invoke","f":"read"}"#,
+            r#"{}"#,
+        ] {
+            lines.push(l.to_string());
+        }
+        lines
+    }
+
+    #[test]
+    fn fast_event_agrees_with_the_full_parser() {
+        let lines = corpus();
+        let mut rng = crate::generate::Rng::new(18);
+        let alphabet = b" \t\"\\,:{}[]-0123456789.eEnultrfsaxk\x01";
+        let (mut fast_hits, mut checked) = (0, 0);
+        for line in &lines {
+            // The line itself, then mutations of it: a byte deleted, replaced or inserted.
+            let mut variants = vec![line.clone()];
+            for _ in 0..24 {
+                let mut b = line.as_bytes().to_vec();
+                let at = rng.below(b.len() as u64 + 1) as usize;
+                let c = alphabet[rng.below(alphabet.len() as u64) as usize];
+                match rng.below(3) {
+                    0 if at < b.len() => {
+                        b.remove(at);
+                    }
+                    1 if at < b.len() => b[at] = c,
+                    _ => b.insert(at, c),
+                }
+                if let Ok(s) = String::from_utf8(b) {
+                    variants.push(s);
+                }
+            }
+            for v in variants {
+                checked += 1;
+                let full = full(&v);
+                if let Some(e) = fast_event(&v) {
+                    fast_hits += 1;
+                    assert_eq!(full.as_ref(), Ok(&e), "the fast path disagrees on {v}");
+                }
+            }
+        }
+        // Most mutations break the line; those that do not (whitespace, a digit) are
+        // still taken by the fast path, and every taken one agreed.
+        assert!(fast_hits > lines.len(), "{fast_hits} of {checked}");
+        for l in lines.iter().filter(|l| l.starts_with("{\"process\"")) {
+            if full(l).is_ok() && !l.contains('\\') && !l.contains('.') {
+                assert!(fast_event(l).is_some(), "the fast path refused {l}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_after_the_fast_path_keep_their_columns() {
+        let text = concat!(
+            r#"{"format":"faultline-history","version":1,"model":"register"}"#,
+            "\n",
+            r#"{"process":0,"type":"invoke","f":"write","value":1}"#,
+            "\n",
+            r#"{"process":0,"type":"ok","f":"read","value":1}"#,
+            "\n"
+        );
+        let e = parse_history(text, "h.jsonl").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"h.jsonl:3:30: expected "f" to match the invoke at line 2 ("write"), found "read""#
+        );
+    }
 }

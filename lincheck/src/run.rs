@@ -84,6 +84,22 @@ pub fn check_history(history: &History, options: &CheckOptions) -> Result<Report
     }
 }
 
+/// Like [`check_history`], for a history just read by
+/// [`parse_history_with`](crate::parse_history_with) with the model in effect here (as
+/// `faultline check-history` does): the parser has already checked the well-formedness
+/// rules, so they are not checked again. Any other history: use [`check_history`] (a
+/// history that breaks the rules is still never a panic here, but its verdict means
+/// little).
+pub fn check_parsed(history: &History, options: &CheckOptions) -> Result<Report, HistoryError> {
+    let kind = options.model.unwrap_or(history.model);
+    let init = history.init.clone().unwrap_or_else(|| kind.default_init());
+    match kind {
+        ModelKind::Register => run(history, &Register { init }, options),
+        ModelKind::CasRegister => run(history, &CasRegister { init }, options),
+        ModelKind::Kv => run(history, &Kv { init }, options),
+    }
+}
+
 /// Checks a history against any [`Model`]. `options.model` is ignored, and so is the
 /// history's `init` (the model's [`init`](Model::init) decides). Rules 1-3 and the
 /// `time` rules are checked; operation names and values are the model's to check in

@@ -219,12 +219,12 @@ fn check_shape(
     }
 }
 
+/// An open op: its invoke's line, and its index among the events fed so far (the
+/// invoke itself is read from there, not copied).
 #[derive(Debug)]
 struct Open {
     line: usize,
-    f: String,
-    key: Option<Value>,
-    value: Value,
+    event: usize,
 }
 
 /// Feeds events one by one and reports the first rule violation.
@@ -256,7 +256,13 @@ impl Validator {
         }
     }
 
-    pub(crate) fn event(&mut self, ev: &Event, line: usize) -> Result<(), WellFormedError> {
+    /// Checks `ev`, the event after `earlier` (every event fed before, in order).
+    pub(crate) fn event(
+        &mut self,
+        ev: &Event,
+        line: usize,
+        earlier: &[Event],
+    ) -> Result<(), WellFormedError> {
         if let Some(model) = self.model
             && !model_ops(model).contains(&ev.f.as_str())
         {
@@ -293,9 +299,7 @@ impl Validator {
                     ev.process,
                     Open {
                         line,
-                        f: ev.f.clone(),
-                        key: key.cloned(),
-                        value: ev.value.clone(),
+                        event: earlier.len(),
                     },
                 );
             }
@@ -306,25 +310,27 @@ impl Validator {
                         kind: ev.kind,
                     });
                 };
-                if o.f != ev.f {
+                let invoke = &earlier[o.event];
+                if invoke.f != ev.f {
                     return Err(WellFormedError::Mismatch {
                         field: Field::F,
                         invoke_line: o.line,
-                        expected: format!("{:?}", o.f),
+                        expected: format!("{:?}", invoke.f),
                         found: format!("{:?}", ev.f),
                     });
                 }
-                if o.key.as_ref() != key {
+                let invoke_key = normalize_key(&invoke.key);
+                if invoke_key != key {
                     let show_key = |k: Option<&Value>| k.map_or("no key".to_string(), show);
                     return Err(WellFormedError::Mismatch {
                         field: Field::Key,
                         invoke_line: o.line,
-                        expected: show_key(o.key.as_ref()),
+                        expected: show_key(invoke_key),
                         found: show_key(key),
                     });
                 }
                 if self.model.is_some() && ev.kind == EventKind::Ok {
-                    check_shape(&ev.f, ev.kind, &ev.value, Some(&o.value))?;
+                    check_shape(&ev.f, ev.kind, &ev.value, Some(&invoke.value))?;
                 }
                 self.open.remove(&ev.process);
                 if ev.kind == EventKind::Info {
