@@ -695,8 +695,20 @@ impl Protocol for RaftProtocol {
         end: sim_core::Time,
         max_steps: u64,
     ) -> Result<(), crate::HistoryFailure> {
+        Self::history_check_in_run(name, history, config, end, sim_core::Time::ZERO, max_steps)
+    }
+
+    /// `clients-complete` counts from `liveness_from`, else from when the faults stopped.
+    fn history_check_in_run(
+        name: &str,
+        history: &lincheck::History,
+        config: &RaftConfig,
+        end: sim_core::Time,
+        faults_stop: sim_core::Time,
+        max_steps: u64,
+    ) -> Result<(), crate::HistoryFailure> {
         let liveness = (
-            config.liveness_from.unwrap_or(Duration::ZERO),
+            crate::kv::completion_start(config.liveness_from, faults_stop),
             config.liveness_bound,
         );
         crate::kv::history_check("raft", name, history, liveness, end, max_steps)
