@@ -237,7 +237,8 @@ impl Protocol for BullyProtocol {
 
     /// Swarm mode: bully's timing within what it promises to converge in (one coordinator
     /// within `liveness_bound`, 3s by default, after the faults stop): heartbeats of
-    /// 20-150ms, a leader timeout of 3-5 heartbeats, answer and coordinator waits of
+    /// 20-150ms, a leader timeout of 4-6 heartbeats (three lost in a row under 10% loss
+    /// must not depose it), answer and coordinator waits of
     /// 50-150ms and 150-400ms; and the coordinator's writes, every 20ms to 5s (a busy
     /// coordinator and one that rarely writes, so the store's fence is not what makes two
     /// coordinators give way), each 1-200ms in the making.
@@ -249,7 +250,7 @@ impl Protocol for BullyProtocol {
         let mut c = config.clone();
         let heartbeat = rng.between(20, 150);
         c.heartbeat = ms(heartbeat);
-        c.leader_timeout = ms(heartbeat * rng.between(3, 5));
+        c.leader_timeout = ms(heartbeat * rng.between(4, 6));
         c.answer_timeout = ms(rng.between(50, 150));
         c.coordinator_timeout = ms(rng.between(150, 400));
         c.write_interval = ms(*rng.pick(WRITE_INTERVALS_MS).expect("non-empty"));
