@@ -284,6 +284,60 @@ impl SwarmDraw {
     }
 }
 
+/// Clock steps on a leader the nemesis cuts off (issue #14): in every seed whose mix has
+/// `ClockSkew`, each leader-targeted isolate, pause, slow-down or clog of `schedule` is
+/// followed, 1-300ms after it starts, by a step of the same node's clock (either way,
+/// log-uniform from 10ms up to the drawn `max_skew`): NTP stepping a clock
+/// while its node cannot reach the others, the moment a lease read off the wall clock
+/// stretches. Drawn from the seed's own `swarm/clock-steps` stream, so nothing else moves.
+pub fn leader_clock_steps(
+    seed: u64,
+    nemesis: &Nemesis,
+    schedule: &[(crate::time::Time, crate::fault::Fault)],
+) -> Vec<(crate::time::Time, crate::fault::Fault)> {
+    use crate::fault::{Fault, Pick};
+    let mut rng = SimRng::new(seed, "swarm/clock-steps");
+    let max = nemesis.max_skew;
+    if !nemesis.faults.contains(&NemesisFault::ClockSkew) || max < ms(10) {
+        return Vec::new();
+    }
+    let stop = crate::time::Time::ZERO.plus(nemesis.stop);
+    let mut out = Vec::new();
+    for (t, f) in schedule {
+        let Fault::Targeted {
+            pick: Pick::Leader(slot),
+            fault,
+        } = f
+        else {
+            continue;
+        };
+        let cuts_off = matches!(
+            **fault,
+            Fault::Isolate(_) | Fault::Pause(_) | Fault::Slow { .. } | Fault::Clog { .. }
+        );
+        if !cuts_off {
+            continue;
+        }
+        let at = t.plus(between(&mut rng, ms(1), ms(300)));
+        let by = log_between(&mut rng, ms(10), max)
+            .as_nanos()
+            .min(i64::MAX as u64) as i64;
+        let by = if rng.below(2) == 0 { -by } else { by };
+        if at >= stop {
+            continue;
+        }
+        let node = crate::id::NodeId(0); // replaced by the slot's node when it fires
+        out.push((
+            at,
+            Fault::Targeted {
+                pick: Pick::Slot(*slot),
+                fault: Box::new(Fault::ClockSkew(node, crate::time::Offset::from_nanos(by))),
+            },
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -292,7 +292,7 @@ impl Protocol for LeaseProtocol {
             Knob {
                 name: "lease_on_wall_clock",
                 mistake: "the leader compares the wall clock with a lease deadline instead of measuring a duration on a monotonic clock, so a clock stepped back stretches its lease",
-                caught_by: "split-brain",
+                caught_by: "exclusive-lease",
             },
             Knob {
                 name: "half_is_quorum",
