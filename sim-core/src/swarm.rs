@@ -380,4 +380,48 @@ mod tests {
         assert!(kinds.len() > 4, "the mix varies: {kinds:?}");
         assert_eq!(conc.len(), 3);
     }
+
+    #[test]
+    fn a_cut_off_leader_has_its_clock_stepped_only_when_steps_are_drawn() {
+        use crate::fault::{Fault, Pick};
+        let b = bounds();
+        let (mut stepped, mut seeds_with_steps) = (0, 0);
+        for seed in 0..200 {
+            let d = b.draw(&mut SimRng::new(seed, "swarm"), 5);
+            let sched = d
+                .nemesis
+                .schedule_with(&d.options, &mut SimRng::new(seed, "nemesis"), 5);
+            let steps = leader_clock_steps(seed, &d.nemesis, &sched);
+            assert_eq!(steps, leader_clock_steps(seed, &d.nemesis, &sched));
+            if !d.nemesis.faults.contains(&NemesisFault::ClockSkew) {
+                assert!(steps.is_empty(), "seed {seed}: no ClockSkew, no steps");
+                continue;
+            }
+            seeds_with_steps += usize::from(!steps.is_empty());
+            for (at, f) in &steps {
+                let Fault::Targeted {
+                    pick: Pick::Slot(slot),
+                    fault,
+                } = f
+                else {
+                    panic!("seed {seed}: {f:?}");
+                };
+                let Fault::ClockSkew(_, by) = **fault else {
+                    panic!("seed {seed}: {fault:?}");
+                };
+                assert!(by.as_nanos().unsigned_abs() <= d.nemesis.max_skew.as_nanos());
+                assert!(*at < crate::time::Time::ZERO.plus(d.nemesis.stop));
+                // It follows the leader-targeted cut-off that chose the slot, within 300ms.
+                let (start, _) = sched
+                    .iter()
+                    .find(|(_, f)| {
+                        matches!(f, Fault::Targeted { pick: Pick::Leader(k), .. } if k == slot)
+                    })
+                    .expect("its cut-off");
+                assert!(*start < *at && *at <= start.plus(ms(300)), "seed {seed}");
+                stepped += 1;
+            }
+        }
+        assert!(stepped > 20 && seeds_with_steps > 5, "{stepped} steps in {seeds_with_steps} seeds");
+    }
 }
