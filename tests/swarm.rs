@@ -69,8 +69,14 @@ fn the_draw_is_printed_and_varies_with_the_seed() {
 #[test]
 fn the_election_files_draw_their_timing() {
     for (path, fields) in [
-        ("scenarios/swarm/lease.ron", ["config.lease=", "config.write_work="]),
-        ("scenarios/swarm/bully.ron", ["config.heartbeat=", "config.write_work="]),
+        (
+            "scenarios/swarm/lease.ron",
+            ["config.lease=", "config.write_work="],
+        ),
+        (
+            "scenarios/swarm/bully.ron",
+            ["config.heartbeat=", "config.write_work="],
+        ),
     ] {
         let s = load(path);
         let mut intervals = std::collections::BTreeSet::new();
@@ -80,10 +86,16 @@ fn the_election_files_draw_their_timing() {
             for field in fields {
                 assert!(line.contains(field), "{path}: {field} missing from {line}");
             }
-            let w = line.split("config.write_interval=").nth(1).expect("write_interval");
+            let w = line
+                .split("config.write_interval=")
+                .nth(1)
+                .expect("write_interval");
             intervals.insert(w.split(' ').next().unwrap_or("").to_string());
         }
-        assert!(intervals.len() > 2, "{path}: write intervals vary: {intervals:?}");
+        assert!(
+            intervals.len() > 2,
+            "{path}: write intervals vary: {intervals:?}"
+        );
     }
 }
 

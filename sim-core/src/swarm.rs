@@ -422,6 +422,9 @@ mod tests {
                 stepped += 1;
             }
         }
-        assert!(stepped > 20 && seeds_with_steps > 5, "{stepped} steps in {seeds_with_steps} seeds");
+        assert!(
+            stepped > 20 && seeds_with_steps > 5,
+            "{stepped} steps in {seeds_with_steps} seeds"
+        );
     }
 }
