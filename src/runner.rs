@@ -510,11 +510,12 @@ impl<P: Protocol> Prepared<P> {
         // stopped it early; their failures join any `Eventually` ones found at the end.
         let mut undecided = None;
         if report.end != EndReason::Violation {
+            let faults_stop = s.faults_stop(seed, swarm.as_ref().map(|sw| &sw.draw));
             let (violated, undecided_checks) = history_checks::<P>(
                 &history,
                 &report.history,
                 &config,
-                report.end_time,
+                (report.end_time, faults_stop),
                 s.check_steps(),
             );
             report.violations.extend(violated);
@@ -591,19 +592,21 @@ pub fn incomplete(report: &sim_core::Report) -> Option<Outcome> {
 }
 
 /// Runs the history checks `names` on a finished run's history (in the order the scenario
-/// lists them), each within `max_steps` search steps per key. Each failure becomes a violation at the run's end, `end`; the checks that
-/// could not decide come back apart, as `(check, why)`.
+/// lists them), each within `max_steps` search steps per key. The run ended at `end` and
+/// its faults stopped at `faults_stop` (where a liveness check on the history starts
+/// counting). Each failure becomes a violation at the run's end; the checks that could
+/// not decide come back apart, as `(check, why)`.
 pub fn history_checks<P: Protocol>(
     names: &[&str],
     history: &History,
     config: &P::Config,
-    end: sim_core::Time,
+    (end, faults_stop): (sim_core::Time, sim_core::Time),
     max_steps: u64,
 ) -> (Vec<Violation>, Vec<(String, String)>) {
     let mut violated = Vec::new();
     let mut undecided = Vec::new();
     for name in names {
-        match P::history_check(name, history, config, end, max_steps) {
+        match P::history_check_in_run(name, history, config, end, faults_stop, max_steps) {
             Ok(()) => {}
             Err(HistoryFailure::Violated(message)) => violated.push(Violation {
                 check: name.to_string(),

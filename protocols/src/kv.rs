@@ -761,27 +761,39 @@ impl<P: AppliedCommands> Checker<P> for StateMachineSafety<P> {
 }
 
 /// The history checks of a replicated key-value store's clients, by name:
-/// `clients-complete` (every operation invoked at or after `liveness_from` completes
-/// within `liveness_bound`) and `linearizable` (against the `kv` model). `protocol` names
-/// the protocol in the error for any other name.
+/// `clients-complete` (every operation invoked once the liveness phase has started
+/// completes within `liveness_bound`; the phase starts at `liveness_from` if set, else
+/// when the run's faults stopped, as for every eventually check: [`LivenessStart`]) and
+/// `linearizable` (against the `kv` model). `protocol` names the protocol in the error for
+/// any other name.
 pub fn history_check(
     protocol: &str,
     name: &str,
     history: &History,
-    (liveness_from, liveness_bound): (Duration, Duration),
+    (start, liveness_bound): (LivenessStart, Duration),
     end: Time,
     max_steps: u64,
 ) -> Result<(), crate::HistoryFailure> {
     match name {
-        "clients-complete" => Ok(check_completion(
-            history,
-            Time::ZERO.plus(liveness_from),
-            liveness_bound,
-            end,
-        )?),
+        "clients-complete" => {
+            if let Some(short) = start.too_short(end, liveness_bound) {
+                return Err(short.into());
+            }
+            check_completion(history, start.at(), liveness_bound, end)
+                .map_err(|detail| start.no_convergence(liveness_bound, &detail).into())
+        }
         "linearizable" => crate::linearizable(history, Some(lincheck::ModelKind::Kv), max_steps),
         other => Err(format!("{protocol} has no history check {other:?}").into()),
     }
+}
+
+/// When `clients-complete` starts counting: `liveness_from` if set, else `faults_stop`
+/// (the later of the nemesis's stop and the last timed fault; `Time::ZERO` for a history
+/// judged without its run).
+pub fn completion_start(liveness_from: Option<Duration>, faults_stop: Time) -> LivenessStart {
+    let mut start = LivenessStart::overridden_by("liveness_from", liveness_from);
+    start.faults_stop(faults_stop);
+    start
 }
 
 /// The clients' configuration for a protocol whose config checked out as `config_ok`:

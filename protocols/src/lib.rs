@@ -278,6 +278,24 @@ pub trait Protocol {
             other => Err(format!("{} has no history check {other:?}", Self::NAME).into()),
         }
     }
+
+    /// [`Protocol::history_check`] on the history of a simulated run, whose faults
+    /// stopped at `faults_stop` (the later of the nemesis's stop and the last timed
+    /// fault; `Time::ZERO` without faults): a liveness check on the history (Raft's and
+    /// Multi-Paxos's `clients-complete`) counts from there, as every eventually check does
+    /// ([`sim_core::LivenessStart`]). The runner calls this; the default ignores
+    /// `faults_stop`.
+    fn history_check_in_run(
+        name: &str,
+        history: &History,
+        config: &Self::Config,
+        end: Time,
+        faults_stop: Time,
+        max_steps: u64,
+    ) -> Result<(), HistoryFailure> {
+        let _ = faults_stop;
+        Self::history_check(name, history, config, end, max_steps)
+    }
 }
 
 /// Checks `history` against `model` within `max_steps` search steps per key (scenarios:

@@ -284,6 +284,60 @@ impl SwarmDraw {
     }
 }
 
+/// Clock steps on a leader the nemesis cuts off (issue #14): in every seed whose mix has
+/// `ClockSkew`, each leader-targeted isolate, pause, slow-down or clog of `schedule` is
+/// followed, 1-300ms after it starts, by a step of the same node's clock (either way,
+/// log-uniform from 10ms up to the drawn `max_skew`): NTP stepping a clock
+/// while its node cannot reach the others, the moment a lease read off the wall clock
+/// stretches. Drawn from the seed's own `swarm/clock-steps` stream, so nothing else moves.
+pub fn leader_clock_steps(
+    seed: u64,
+    nemesis: &Nemesis,
+    schedule: &[(crate::time::Time, crate::fault::Fault)],
+) -> Vec<(crate::time::Time, crate::fault::Fault)> {
+    use crate::fault::{Fault, Pick};
+    let mut rng = SimRng::new(seed, "swarm/clock-steps");
+    let max = nemesis.max_skew;
+    if !nemesis.faults.contains(&NemesisFault::ClockSkew) || max < ms(10) {
+        return Vec::new();
+    }
+    let stop = crate::time::Time::ZERO.plus(nemesis.stop);
+    let mut out = Vec::new();
+    for (t, f) in schedule {
+        let Fault::Targeted {
+            pick: Pick::Leader(slot),
+            fault,
+        } = f
+        else {
+            continue;
+        };
+        let cuts_off = matches!(
+            **fault,
+            Fault::Isolate(_) | Fault::Pause(_) | Fault::Slow { .. } | Fault::Clog { .. }
+        );
+        if !cuts_off {
+            continue;
+        }
+        let at = t.plus(between(&mut rng, ms(1), ms(300)));
+        let by = log_between(&mut rng, ms(10), max)
+            .as_nanos()
+            .min(i64::MAX as u64) as i64;
+        let by = if rng.below(2) == 0 { -by } else { by };
+        if at >= stop {
+            continue;
+        }
+        let node = crate::id::NodeId(0); // replaced by the slot's node when it fires
+        out.push((
+            at,
+            Fault::Targeted {
+                pick: Pick::Slot(*slot),
+                fault: Box::new(Fault::ClockSkew(node, crate::time::Offset::from_nanos(by))),
+            },
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +379,52 @@ mod tests {
         }
         assert!(kinds.len() > 4, "the mix varies: {kinds:?}");
         assert_eq!(conc.len(), 3);
+    }
+
+    #[test]
+    fn a_cut_off_leader_has_its_clock_stepped_only_when_steps_are_drawn() {
+        use crate::fault::{Fault, Pick};
+        let b = bounds();
+        let (mut stepped, mut seeds_with_steps) = (0, 0);
+        for seed in 0..200 {
+            let d = b.draw(&mut SimRng::new(seed, "swarm"), 5);
+            let sched = d
+                .nemesis
+                .schedule_with(&d.options, &mut SimRng::new(seed, "nemesis"), 5);
+            let steps = leader_clock_steps(seed, &d.nemesis, &sched);
+            assert_eq!(steps, leader_clock_steps(seed, &d.nemesis, &sched));
+            if !d.nemesis.faults.contains(&NemesisFault::ClockSkew) {
+                assert!(steps.is_empty(), "seed {seed}: no ClockSkew, no steps");
+                continue;
+            }
+            seeds_with_steps += usize::from(!steps.is_empty());
+            for (at, f) in &steps {
+                let Fault::Targeted {
+                    pick: Pick::Slot(slot),
+                    fault,
+                } = f
+                else {
+                    panic!("seed {seed}: {f:?}");
+                };
+                let Fault::ClockSkew(_, by) = **fault else {
+                    panic!("seed {seed}: {fault:?}");
+                };
+                assert!(by.as_nanos().unsigned_abs() <= d.nemesis.max_skew.as_nanos());
+                assert!(*at < crate::time::Time::ZERO.plus(d.nemesis.stop));
+                // It follows the leader-targeted cut-off that chose the slot, within 300ms.
+                let (start, _) = sched
+                    .iter()
+                    .find(|(_, f)| {
+                        matches!(f, Fault::Targeted { pick: Pick::Leader(k), .. } if k == slot)
+                    })
+                    .expect("its cut-off");
+                assert!(*start < *at && *at <= start.plus(ms(300)), "seed {seed}");
+                stepped += 1;
+            }
+        }
+        assert!(
+            stepped > 20 && seeds_with_steps > 5,
+            "{stepped} steps in {seeds_with_steps} seeds"
+        );
     }
 }

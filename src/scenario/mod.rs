@@ -770,7 +770,10 @@ impl Scenario {
                     .filter(|(_, ppm)| **ppm != 0)
                     .map(|(i, ppm)| (Time::ZERO, Fault::ClockDrift(NodeId(i as u32), *ppm)))
                     .collect();
-                out.extend(d.nemesis.schedule_with(&d.options, &mut rng, nodes));
+                let drawn = d.nemesis.schedule_with(&d.options, &mut rng, nodes);
+                let steps = sim_core::swarm::leader_clock_steps(seed, &d.nemesis, &drawn);
+                out.extend(drawn);
+                out.extend(steps);
                 out
             }
             _ => n

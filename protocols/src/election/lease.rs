@@ -118,7 +118,8 @@ crate::documented! {
         /// Bug knob: the leader keeps its lease as a wall-clock deadline ("valid until
         /// 12:00:03") and compares the clock against it, instead of measuring a duration on a
         /// monotonic clock. A clock stepped back makes the lease seem to last longer: caught by
-        /// `split-brain` (and, with fencing off, `fencing`).
+        /// `exclusive-lease` (the leader acts on a lease a majority granted another), and
+        /// also `split-brain` (and, with fencing off, `fencing`).
         pub lease_on_wall_clock: bool,
         /// Bug knob: half the candidates (rounded down) count as a quorum, so two sides of an
         /// even split can both elect, with the same generation: caught by `one-leader-per-gen`.

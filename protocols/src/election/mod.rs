@@ -116,6 +116,11 @@ const LEASE_CHECKS: &[CheckInfo] = &[
     },
 ];
 
+/// Swarm mode's write intervals (bully: all; lease: up to 1s), in ms.
+const WRITE_INTERVALS_MS: &[u64] = &[20, 50, 100, 200, 500, 1_000, 2_000, 5_000];
+/// Swarm mode's `write_work` (between deciding to write and the write leaving), in ms.
+const WRITE_WORK_MS: &[u64] = &[1, 10, 50, 100, 200];
+
 const FENCE_IN_MEMORY_KNOB: Knob = Knob {
     name: "fence_in_memory",
     mistake: "the store keeps its fence (the highest generation it accepted) in memory only: a crash of the store forgets it, and a deposed leader's write is accepted after a newer leader's",
@@ -230,6 +235,37 @@ impl Protocol for BullyProtocol {
         election_checker(name, (config.liveness_from, config.liveness_bound))
     }
 
+    /// Swarm mode: bully's timing within what it promises to converge in (one coordinator
+    /// within `liveness_bound`, 3s by default, after the faults stop): heartbeats of
+    /// 20-150ms, a leader timeout of 4-6 heartbeats (three lost in a row under 10% loss
+    /// must not depose it), answer and coordinator waits of
+    /// 50-150ms and 150-400ms; and the coordinator's writes, every 20ms to 5s (a busy
+    /// coordinator and one that rarely writes, so the store's fence is not what makes two
+    /// coordinators give way), each 1-200ms in the making.
+    fn swarm_config(
+        config: &Self::Config,
+        rng: &mut sim_core::SimRng,
+    ) -> (Self::Config, Vec<(&'static str, String)>) {
+        let ms = sim_core::Duration::from_millis;
+        let mut c = config.clone();
+        let heartbeat = rng.between(20, 150);
+        c.heartbeat = ms(heartbeat);
+        c.leader_timeout = ms(heartbeat * rng.between(4, 6));
+        c.answer_timeout = ms(rng.between(50, 150));
+        c.coordinator_timeout = ms(rng.between(150, 400));
+        c.write_interval = ms(*rng.pick(WRITE_INTERVALS_MS).expect("non-empty"));
+        c.write_work = ms(*rng.pick(WRITE_WORK_MS).expect("non-empty"));
+        let drawn = vec![
+            ("heartbeat", c.heartbeat.to_string()),
+            ("leader_timeout", c.leader_timeout.to_string()),
+            ("answer_timeout", c.answer_timeout.to_string()),
+            ("coordinator_timeout", c.coordinator_timeout.to_string()),
+            ("write_interval", c.write_interval.to_string()),
+            ("write_work", c.write_work.to_string()),
+        ];
+        (c, drawn)
+    }
+
     fn client_config(workload: &Workload, _: &Self::Config) -> Result<(), String> {
         no_clients(Self::NAME, workload)
     }
@@ -256,7 +292,7 @@ impl Protocol for LeaseProtocol {
             Knob {
                 name: "lease_on_wall_clock",
                 mistake: "the leader compares the wall clock with a lease deadline instead of measuring a duration on a monotonic clock, so a clock stepped back stretches its lease",
-                caught_by: "split-brain",
+                caught_by: "exclusive-lease",
             },
             Knob {
                 name: "half_is_quorum",
@@ -284,6 +320,42 @@ impl Protocol for LeaseProtocol {
             return Some(Box::new(lease::ExclusiveLease::new(config)));
         }
         election_checker(name, (config.liveness_from, config.liveness_bound))
+    }
+
+    /// Swarm mode: the lease's timing within what it promises (one leader again within
+    /// `liveness_bound`, 3s by default: about three rounds of `lease +
+    /// election_timeout_max`, so neither is drawn above its default): a lease of
+    /// 600ms-1s renewed every fourth to third of it (a renewal round must outlast a
+    /// round trip), election timeouts from 50-200ms above the renewal interval (a
+    /// follower hears a renewal before it gives up on the leader) up to 50-300ms more
+    /// (at most 600ms), and the leader's writes every 20ms to 1s, each 1-200ms in the
+    /// making (a write decided on a valid lease may leave after it ran out: what the
+    /// store's fence is for). `max_drift_ppm` stays the file's.
+    fn swarm_config(
+        config: &Self::Config,
+        rng: &mut sim_core::SimRng,
+    ) -> (Self::Config, Vec<(&'static str, String)>) {
+        let ms = sim_core::Duration::from_millis;
+        let mut c = config.clone();
+        let lease = rng.between(600, 1_000);
+        c.lease = ms(lease);
+        let renew = rng.between(lease / 4, lease / 3);
+        c.renew_interval = ms(renew);
+        let min = rng.between(renew + 50, renew + 200);
+        c.election_timeout_min = ms(min);
+        c.election_timeout_max = ms((min + rng.between(50, 300)).min(600).max(min));
+        let writes = &WRITE_INTERVALS_MS[..WRITE_INTERVALS_MS.len() - 2];
+        c.write_interval = ms(*rng.pick(writes).expect("non-empty"));
+        c.write_work = ms(*rng.pick(WRITE_WORK_MS).expect("non-empty"));
+        let drawn = vec![
+            ("lease", c.lease.to_string()),
+            ("renew_interval", c.renew_interval.to_string()),
+            ("election_timeout_min", c.election_timeout_min.to_string()),
+            ("election_timeout_max", c.election_timeout_max.to_string()),
+            ("write_interval", c.write_interval.to_string()),
+            ("write_work", c.write_work.to_string()),
+        ];
+        (c, drawn)
     }
 
     /// The drift the leader's lease arithmetic assumes (`max_drift_ppm`): swarm never

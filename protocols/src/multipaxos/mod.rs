@@ -91,9 +91,8 @@ crate::documented! {
         /// The most commands one `Learn` message carries, and the most unchosen slots a
         /// heartbeat resends.
         pub max_batch: u32,
-        /// When eventually-leader starts judging; by default, when the scenario's faults
-        /// stop. clients-complete (a history check, judged on the history alone) counts
-        /// operations invoked from it on, from 0s if unset ...
+        /// When eventually-leader starts judging, and clients-complete counts operations
+        /// invoked from; by default, when the scenario's faults stop ...
         pub liveness_from: Option<Duration>,
         /// ... and how long after that they must hold.
         pub liveness_bound: Duration,
@@ -456,7 +455,7 @@ pub const CHECKS: &[CheckInfo] = &[
     CheckInfo {
         name: "clients-complete",
         kind: CheckKind::History,
-        promise: "every client operation invoked at or after liveness_from completes (ok, or a definite fail) within liveness_bound",
+        promise: "every client operation invoked after the faults stop (or liveness_from) completes (ok, or a definite fail) within liveness_bound",
     },
     CheckInfo {
         name: "linearizable",
@@ -520,8 +519,20 @@ impl Protocol for MultiPaxosProtocol {
         end: sim_core::Time,
         max_steps: u64,
     ) -> Result<(), crate::HistoryFailure> {
+        Self::history_check_in_run(name, history, config, end, sim_core::Time::ZERO, max_steps)
+    }
+
+    /// `clients-complete` counts from `liveness_from`, else from when the faults stopped.
+    fn history_check_in_run(
+        name: &str,
+        history: &lincheck::History,
+        config: &MultiPaxosConfig,
+        end: sim_core::Time,
+        faults_stop: sim_core::Time,
+        max_steps: u64,
+    ) -> Result<(), crate::HistoryFailure> {
         let liveness = (
-            config.liveness_from.unwrap_or(Duration::ZERO),
+            crate::kv::completion_start(config.liveness_from, faults_stop),
             config.liveness_bound,
         );
         crate::kv::history_check("multipaxos", name, history, liveness, end, max_steps)
