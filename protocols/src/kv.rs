@@ -723,6 +723,12 @@ impl<P: AppliedCommands> Checker<P> for StateMachineSafety<P> {
         "state-machine-safety"
     }
 
+    /// It reads [`AppliedCommands::applied_count`] and [`AppliedCommands::applied_at`]:
+    /// a protocol's [`sim_core::Process::check_stamp`] must cover what those read.
+    fn reads_only_stamp(&self) -> bool {
+        true
+    }
+
     fn after_event(&mut self, view: &View<'_, P>, node: NodeId) -> Result<(), String> {
         let i = node.index();
         if self.recorded.len() <= i {

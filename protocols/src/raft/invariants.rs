@@ -8,7 +8,7 @@
 
 use super::{Durable, Entry, Node, RaftConfig, Role};
 use sim_core::{Checker, NodeId, View};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Builds the checker called `name`.
 pub fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
@@ -47,6 +47,10 @@ pub struct ElectionSafety {
 impl Checker<Node> for ElectionSafety {
     fn name(&self) -> &str {
         "election-safety"
+    }
+
+    fn reads_only_stamp(&self) -> bool {
+        true
     }
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
@@ -149,6 +153,10 @@ impl Checker<Node> for LogMatching {
         "log-matching"
     }
 
+    fn reads_only_stamp(&self) -> bool {
+        true
+    }
+
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
         if self.seen.len() < view.node_count() {
             self.seen.resize(view.node_count(), Seen::default());
@@ -185,8 +193,8 @@ pub struct LeaderCompleteness {
     committed: Vec<(u64, u64, NodeId)>,
     /// Per server, the commit index already recorded (reset when it crashes).
     recorded: Vec<u64>,
-    /// Leaders already checked, `(term, node)`.
-    checked: BTreeMap<u64, NodeId>,
+    /// Leaders already checked, `(term, node)` (each once, even two of one term).
+    checked: BTreeSet<(u64, NodeId)>,
     /// The last leader checked (skips the map for a leader's later events).
     last_checked: Option<(u64, NodeId)>,
 }
@@ -194,6 +202,10 @@ pub struct LeaderCompleteness {
 impl Checker<Node> for LeaderCompleteness {
     fn name(&self) -> &str {
         "leader-completeness"
+    }
+
+    fn reads_only_stamp(&self) -> bool {
+        true
     }
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
@@ -234,11 +246,7 @@ impl Checker<Node> for LeaderCompleteness {
         }
         self.recorded[node.index()] = self.recorded[node.index()].max(state.commit_index());
         // A leader seen for the first time must hold every entry committed before its term.
-        if leader
-            && self.last_checked != Some((term, node))
-            && self.checked.get(&term) != Some(&node)
-        {
-            self.checked.insert(term, node);
+        if leader && self.last_checked != Some((term, node)) && self.checked.insert((term, node)) {
             self.last_checked = Some((term, node));
             for (slot, &(entry_term, commit_term, by)) in self.committed.iter().enumerate() {
                 let index = slot as u64 + 1;
