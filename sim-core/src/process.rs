@@ -77,10 +77,10 @@ pub trait Process: Sized {
     }
 
     /// What this node's checkers read of it, as a few numbers ([`CheckStamp`]): if a
-    /// handler leaves them equal, no checker that [`crate::Checker::reads_only_stamp`]
-    /// could judge differently, and the engine does not call them. It must change
-    /// whenever anything such a checker reads changes (a protocol lists its fields with
-    /// its checkers). The default, `None`: every checker sees every event.
+    /// handler leaves the places a checker reads ([`crate::Checker::reads_only_stamp`])
+    /// equal, it could not judge differently, and the engine does not call it. Each place
+    /// must change whenever anything a checker reading it reads changes (a protocol lists
+    /// its places with its checkers). The default, `None`: every checker sees every event.
     fn check_stamp(&self, durable: &Self::Durable) -> Option<CheckStamp> {
         let _ = durable;
         None

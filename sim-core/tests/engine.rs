@@ -518,9 +518,9 @@ fn a_failing_checker_stops_the_run_with_a_violation() {
     );
 }
 
-/// Counts its calls after events; says it reads only the stamp when `stamped`.
+/// Counts its calls after events; says it reads only the stamp places `reads`.
 struct CountCalls {
-    stamped: bool,
+    reads: Option<u8>,
     calls: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
@@ -532,14 +532,15 @@ impl Checker<Probe> for CountCalls {
         self.calls.set(self.calls.get() + 1);
         Ok(())
     }
-    fn reads_only_stamp(&self) -> bool {
-        self.stamped
+    fn reads_only_stamp(&self) -> Option<u8> {
+        self.reads
     }
 }
 
-/// Calls of a stamped counter, and of an unstamped one beside it (if `beside`), in a run
-/// of 3 probes, with or without [`Simulation::judge_every_event`]; and the deliveries.
-fn count_calls(beside: bool, every: bool) -> (u64, Option<u64>, u64) {
+/// Calls of a counter reading stamp places `reads`, and of one reading more beside it
+/// (if `beside`), in a run of 3 probes, with or without [`Simulation::judge_every_event`];
+/// and the deliveries.
+fn count_calls(reads: u8, beside: bool, every: bool) -> (u64, Option<u64>, u64) {
     let mut sim = probe(config(1, 3, 2_000));
     if every {
         sim.judge_every_event();
@@ -547,12 +548,12 @@ fn count_calls(beside: bool, every: bool) -> (u64, Option<u64>, u64) {
     let stamped = std::rc::Rc::new(std::cell::Cell::new(0));
     let other = std::rc::Rc::new(std::cell::Cell::new(0));
     sim.add_checker(Box::new(CountCalls {
-        stamped: true,
+        reads: Some(reads),
         calls: stamped.clone(),
     }));
     if beside {
         sim.add_checker(Box::new(CountCalls {
-            stamped: false,
+            reads: None,
             calls: other.clone(),
         }));
     }
@@ -567,13 +568,16 @@ fn count_calls(beside: bool, every: bool) -> (u64, Option<u64>, u64) {
 #[test]
 fn checkers_that_read_only_the_stamp_skip_events_that_leave_it_unchanged() {
     // The probes' timers change no stamp: only the starts and the deliveries are judged.
-    let (calls, _, deliveries) = count_calls(false, false);
+    let (calls, _, deliveries) = count_calls(1, false, false);
     assert_eq!(deliveries, 60);
     assert_eq!(calls, 3 + deliveries);
+    // Place 1 never changes: only the starts.
+    assert_eq!(count_calls(2, false, false).0, 3);
     // Every handler is judged when one checker reads more, or when the test switch says.
-    let (all, _, _) = count_calls(false, true);
+    let (all, _, _) = count_calls(1, false, true);
     assert!(all > calls + 30, "{all} calls, {calls} skipping");
-    assert_eq!(count_calls(true, false), (all, Some(all), deliveries));
+    assert_eq!(count_calls(2, false, true).0, all);
+    assert_eq!(count_calls(1, true, false), (all, Some(all), deliveries));
 }
 
 // ----- determinism --------------------------------------------------------------------

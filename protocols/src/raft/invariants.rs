@@ -10,6 +10,15 @@ use super::{Durable, Entry, Node, RaftConfig, Role};
 use sim_core::{Checker, NodeId, View};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The places of a server's check stamp ([`sim_core::Process::check_stamp`]) as bits, for
+/// [`Checker::reads_only_stamp`]: role, term, commit index, last applied, and the log
+/// (its length and its count of cuts).
+pub const STAMP_ROLE: u8 = 1;
+pub const STAMP_TERM: u8 = 1 << 1;
+pub const STAMP_COMMIT: u8 = 1 << 2;
+pub const STAMP_APPLIED: u8 = 1 << 3;
+pub const STAMP_LOG: u8 = 1 << 4 | 1 << 5;
+
 /// Builds the checker called `name`.
 pub fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
     Some(match name {
@@ -49,8 +58,9 @@ impl Checker<Node> for ElectionSafety {
         "election-safety"
     }
 
-    fn reads_only_stamp(&self) -> bool {
-        true
+    /// Only a leader's first event in a term does anything (its role and term).
+    fn reads_only_stamp(&self) -> Option<u8> {
+        Some(STAMP_ROLE | STAMP_TERM)
     }
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
@@ -153,8 +163,9 @@ impl Checker<Node> for LogMatching {
         "log-matching"
     }
 
-    fn reads_only_stamp(&self) -> bool {
-        true
+    /// It reads the log only.
+    fn reads_only_stamp(&self) -> Option<u8> {
+        Some(STAMP_LOG)
     }
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
@@ -204,8 +215,11 @@ impl Checker<Node> for LeaderCompleteness {
         "leader-completeness"
     }
 
-    fn reads_only_stamp(&self) -> bool {
-        true
+    /// Newly committed entries, and a leader seen for the first time in a term: with the
+    /// role, term and commit index as they were, a call returns at once (the log is read
+    /// only when one of them changed).
+    fn reads_only_stamp(&self) -> Option<u8> {
+        Some(STAMP_ROLE | STAMP_TERM | STAMP_COMMIT)
     }
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
@@ -270,6 +284,9 @@ pub type StateMachineSafety = crate::kv::StateMachineSafety<Node>;
 
 impl crate::kv::AppliedCommands for Node {
     type Applied = Entry;
+
+    /// Its entries are read only when `last_applied` moved.
+    const STAMP_PLACES: Option<u8> = Some(STAMP_APPLIED);
 
     fn applied_count(&self) -> usize {
         self.last_applied() as usize

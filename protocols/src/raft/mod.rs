@@ -419,9 +419,10 @@ impl Process for Node {
         self.role == Role::Leader
     }
 
-    /// Everything Raft's four safety checkers ([`invariants`]) read of a server: its role,
-    /// term, commit and applied indexes, and its log, which changes only by appending
-    /// (the length) and cutting back (the count of cuts).
+    /// Everything Raft's four safety checkers ([`invariants`]) read of a server, in the
+    /// places of [`invariants::STAMP_ROLE`] and the others: its role, term, commit and
+    /// applied indexes, and its log, which changes only by appending (the length) and
+    /// cutting back (the count of cuts).
     fn check_stamp(&self, d: &Durable) -> Option<sim_core::CheckStamp> {
         let (truncations, _) = d.truncations();
         Some([
