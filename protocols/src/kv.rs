@@ -680,6 +680,13 @@ pub trait AppliedCommands: Process {
     /// What is compared at each position (Raft: the log entry; Multi-Paxos: the command).
     type Applied: PartialEq + Clone;
 
+    /// The places of [`Process::check_stamp`] that change whenever what
+    /// [`AppliedCommands::applied_count`] reads changes, and whenever what
+    /// [`AppliedCommands::applied_at`] reads of the newly applied commands does (for
+    /// [`sim_core::Checker::reads_only_stamp`]); `None` (the default): state-machine
+    /// safety sees every event.
+    const STAMP_PLACES: Option<u8> = None;
+
     /// How many commands this replica has applied since it (re)started.
     fn applied_count(&self) -> usize;
 
@@ -721,6 +728,11 @@ impl<P: AppliedCommands> Default for StateMachineSafety<P> {
 impl<P: AppliedCommands> Checker<P> for StateMachineSafety<P> {
     fn name(&self) -> &str {
         "state-machine-safety"
+    }
+
+    /// The protocol's [`AppliedCommands::STAMP_PLACES`].
+    fn reads_only_stamp(&self) -> Option<u8> {
+        P::STAMP_PLACES
     }
 
     fn after_event(&mut self, view: &View<'_, P>, node: NodeId) -> Result<(), String> {

@@ -21,6 +21,17 @@ pub trait Checker<P: Process> {
     /// After an event that ran a handler on `node` or changed its liveness.
     fn after_event(&mut self, view: &View<'_, P>, node: NodeId) -> Result<(), String>;
 
+    /// Which places of a node's [`Process::check_stamp`] this checker reads after an event
+    /// on it (bit `i` for place `i`), if it reads nothing else: then a second call with
+    /// those places unchanged returns `Ok` and changes nothing a later verdict depends on,
+    /// and the engine skips the call after a handler that left them as they were (most
+    /// heartbeats and acknowledgements), when every checker of the run says so. The
+    /// default, `None`: the checker sees every event. Say `Some` only for a checker that
+    /// reads nothing else (not the time, other nodes, liveness or the disk).
+    fn reads_only_stamp(&self) -> Option<u8> {
+        None
+    }
+
     /// When the run ends (time or event limit, or nothing left to do).
     fn at_end(&mut self, view: &View<'_, P>) -> Result<(), String> {
         let _ = view;

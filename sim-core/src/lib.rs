@@ -86,7 +86,7 @@ pub use id::{Addr, ClientId, NodeId, RequestId, TimerId};
 pub use lincheck::{self, Value};
 pub use logical::{Causality, Hlc, Lamport, VectorClock};
 pub use network::{CLOG_RELEASE_SPREAD, Latency, LinkConfig, LinkUpdate, Network};
-pub use process::{Client, ClientCtx, Ctx, NoClients, Process};
+pub use process::{CheckStamp, Client, ClientCtx, Ctx, NoClients, Process};
 pub use reach::MAX_PROPERTIES;
 pub use rng::{Probability, SimRng};
 pub use sim::{

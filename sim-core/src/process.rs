@@ -75,7 +75,21 @@ pub trait Process: Sized {
     fn leads(&self) -> bool {
         false
     }
+
+    /// What this node's checkers read of it, as a few numbers ([`CheckStamp`]): if a
+    /// handler leaves the places a checker reads ([`crate::Checker::reads_only_stamp`])
+    /// equal, it could not judge differently, and the engine does not call it. Each place
+    /// must change whenever anything a checker reading it reads changes (a protocol lists
+    /// its places with its checkers). The default, `None`: every checker sees every event.
+    fn check_stamp(&self, durable: &Self::Durable) -> Option<CheckStamp> {
+        let _ = durable;
+        None
+    }
 }
+
+/// A node's state as its checkers read it, summed up exactly (not hashed) in up to six
+/// numbers ([`Process::check_stamp`]); unused places stay 0.
+pub type CheckStamp = [u64; 6];
 
 /// A node's view of the world during one handler call. Everything it asks for happens in
 /// the order asked: a send is on the wire when `send` returns.

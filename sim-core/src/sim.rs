@@ -312,6 +312,16 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     node_config: P::Config,
     client_config: C::Config,
     checkers: Vec<Box<dyn Checker<P>>>,
+    /// Every checker [`Checker::reads_only_stamp`] (and none is forced to see every
+    /// event): after a handler, only the checkers reading a place of its node's
+    /// [`Process::check_stamp`] that changed since the last judgement are called.
+    stamped: bool,
+    /// Per checker, the stamp places it reads (all, when `stamped` is off).
+    stamp_reads: Vec<u8>,
+    /// The test switch [`Simulation::judge_every_event`].
+    every_event: bool,
+    /// Per node, the stamp at the last judgement after an event on it.
+    stamps: Vec<Option<crate::process::CheckStamp>>,
     limits: Limits,
     stop_on_violation: bool,
     stopped: bool,
@@ -429,6 +439,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             node_config,
             client_config,
             checkers: Vec::new(),
+            stamped: false,
+            stamp_reads: Vec::new(),
+            every_event: false,
+            stamps: vec![None; n],
             limits: config.limits,
             stop_on_violation: config.stop_on_violation,
             stopped: false,
@@ -475,7 +489,18 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// Adds a checker; it sees every event from now on.
     pub fn add_checker(&mut self, checker: Box<dyn Checker<P>>) {
+        self.stamp_reads
+            .push(checker.reads_only_stamp().unwrap_or(u8::MAX));
         self.checkers.push(checker);
+        self.stamped =
+            !self.every_event && self.checkers.iter().all(|c| c.reads_only_stamp().is_some());
+    }
+
+    /// Calls every checker after every event, even where [`Process::check_stamp`] says
+    /// nothing they read changed (the tests that show the skipping changes no verdict).
+    pub fn judge_every_event(&mut self) {
+        self.every_event = true;
+        self.stamped = false;
     }
 
     /// Sets how the nodes' disks behave (sync latency, what a crash loses); the default
@@ -794,7 +819,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             end,
             EndReason::Violation | EndReason::Runaway | EndReason::EngineError
         ) {
-            self.judge(None);
+            self.judge(None, u8::MAX);
         }
         // A full queue refused events, so what is in flight is not all that was sent.
         let end = if end != EndReason::QueueFull && self.engine_error.is_none() {
@@ -1123,7 +1148,23 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             .send_kinds
             .as_ref()
             .is_some_and(|(_, sent)| !sent.is_empty());
-        self.run_checkers(NodeId(i));
+        if self.stamped {
+            // The checkers read only the stamp's fields: unchanged, they would find what
+            // they found after the node's last judged event.
+            let stamp = state.check_stamp(&self.durables[idx]);
+            let changed = match (stamp, self.stamps[idx]) {
+                (Some(now), Some(then)) => (0..now.len())
+                    .filter(|&k| now[k] != then[k])
+                    .fold(0u8, |m, k| m | 1 << k),
+                _ => u8::MAX,
+            };
+            if changed != 0 {
+                self.stamps[idx] = stamp;
+                self.judge(Some(NodeId(i)), changed);
+            }
+        } else {
+            self.run_checkers(NodeId(i));
+        }
         if sent {
             self.maybe_crash_after_send(i);
         }
@@ -1205,12 +1246,19 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     #[inline]
     fn run_checkers(&mut self, node: NodeId) {
         if !self.checkers.is_empty() {
-            self.judge(Some(node));
+            if self.stamped {
+                let i = node.index();
+                self.stamps[i] = self.states[i]
+                    .as_ref()
+                    .and_then(|s| s.check_stamp(&self.durables[i]));
+            }
+            self.judge(Some(node), u8::MAX);
         }
     }
 
-    /// Asks every checker: after an event on `node`, or at the end of the run (`None`).
-    fn judge(&mut self, node: Option<NodeId>) {
+    /// Asks every checker: after an event on `node`, or at the end of the run (`None`);
+    /// after an event, only those reading a stamp place in `changed` (all: `u8::MAX`).
+    fn judge(&mut self, node: Option<NodeId>, changed: u8) {
         let view = View {
             now: self.bus.now,
             states: &self.states,
@@ -1220,7 +1268,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             disks: &self.disks,
         };
         let mut found = Vec::new();
-        for c in &mut self.checkers {
+        for (c, &reads) in self.checkers.iter_mut().zip(&self.stamp_reads) {
+            if changed != u8::MAX && reads & changed == 0 {
+                continue; // nothing it reads changed
+            }
             let verdict = match node {
                 Some(n) => c.after_event(&view, n),
                 None => c.at_end(&view),

@@ -52,6 +52,11 @@ impl Process for Probe {
         self.received.push((from, msg));
     }
 
+    /// What [`CountCalls`] reads: how many messages it received.
+    fn check_stamp(&self, _durable: &Boots) -> Option<CheckStamp> {
+        Some([self.received.len() as u64, 0, 0, 0, 0, 0])
+    }
+
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Tick) {
         assert_eq!(timer, Tick::Send, "a cancelled timer fired");
         if self.seq < ctx.config().sends {
@@ -511,6 +516,68 @@ fn a_failing_checker_stops_the_run_with_a_violation() {
         "{}",
         r.trace.to_text()
     );
+}
+
+/// Counts its calls after events; says it reads only the stamp places `reads`.
+struct CountCalls {
+    reads: Option<u8>,
+    calls: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl Checker<Probe> for CountCalls {
+    fn name(&self) -> &str {
+        "count-calls"
+    }
+    fn after_event(&mut self, _view: &View<'_, Probe>, _node: NodeId) -> Result<(), String> {
+        self.calls.set(self.calls.get() + 1);
+        Ok(())
+    }
+    fn reads_only_stamp(&self) -> Option<u8> {
+        self.reads
+    }
+}
+
+/// Calls of a counter reading stamp places `reads`, and of one reading more beside it
+/// (if `beside`), in a run of 3 probes, with or without [`Simulation::judge_every_event`];
+/// and the deliveries.
+fn count_calls(reads: u8, beside: bool, every: bool) -> (u64, Option<u64>, u64) {
+    let mut sim = probe(config(1, 3, 2_000));
+    if every {
+        sim.judge_every_event();
+    }
+    let stamped = std::rc::Rc::new(std::cell::Cell::new(0));
+    let other = std::rc::Rc::new(std::cell::Cell::new(0));
+    sim.add_checker(Box::new(CountCalls {
+        reads: Some(reads),
+        calls: stamped.clone(),
+    }));
+    if beside {
+        sim.add_checker(Box::new(CountCalls {
+            reads: None,
+            calls: other.clone(),
+        }));
+    }
+    let r = sim.run();
+    (
+        stamped.get(),
+        beside.then(|| other.get()),
+        r.stats.deliveries,
+    )
+}
+
+#[test]
+fn checkers_that_read_only_the_stamp_skip_events_that_leave_it_unchanged() {
+    // The probes' timers change no stamp: only the starts and the deliveries are judged.
+    let (calls, _, deliveries) = count_calls(1, false, false);
+    assert_eq!(deliveries, 60);
+    assert_eq!(calls, 3 + deliveries);
+    // Place 1 never changes: only the starts.
+    assert_eq!(count_calls(2, false, false).0, 3);
+    // Every handler is judged when one checker reads more, or when the test switch says.
+    let (all, _, _) = count_calls(1, false, true);
+    assert!(all > calls + 30, "{all} calls, {calls} skipping");
+    assert_eq!(count_calls(2, false, true).0, all);
+    assert_eq!(count_calls(1, true, false), (all, Some(all), deliveries));
 }
 
 // ----- determinism --------------------------------------------------------------------

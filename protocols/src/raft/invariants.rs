@@ -8,7 +8,16 @@
 
 use super::{Durable, Entry, Node, RaftConfig, Role};
 use sim_core::{Checker, NodeId, View};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The places of a server's check stamp ([`sim_core::Process::check_stamp`]) as bits, for
+/// [`Checker::reads_only_stamp`]: role, term, commit index, last applied, and the log
+/// (its length and its count of cuts).
+pub const STAMP_ROLE: u8 = 1;
+pub const STAMP_TERM: u8 = 1 << 1;
+pub const STAMP_COMMIT: u8 = 1 << 2;
+pub const STAMP_APPLIED: u8 = 1 << 3;
+pub const STAMP_LOG: u8 = 1 << 4 | 1 << 5;
 
 /// Builds the checker called `name`.
 pub fn checker(name: &str, config: &RaftConfig) -> Option<Box<dyn Checker<Node>>> {
@@ -47,6 +56,11 @@ pub struct ElectionSafety {
 impl Checker<Node> for ElectionSafety {
     fn name(&self) -> &str {
         "election-safety"
+    }
+
+    /// Only a leader's first event in a term does anything (its role and term).
+    fn reads_only_stamp(&self) -> Option<u8> {
+        Some(STAMP_ROLE | STAMP_TERM)
     }
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
@@ -149,6 +163,11 @@ impl Checker<Node> for LogMatching {
         "log-matching"
     }
 
+    /// It reads the log only.
+    fn reads_only_stamp(&self) -> Option<u8> {
+        Some(STAMP_LOG)
+    }
+
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
         if self.seen.len() < view.node_count() {
             self.seen.resize(view.node_count(), Seen::default());
@@ -185,8 +204,8 @@ pub struct LeaderCompleteness {
     committed: Vec<(u64, u64, NodeId)>,
     /// Per server, the commit index already recorded (reset when it crashes).
     recorded: Vec<u64>,
-    /// Leaders already checked, `(term, node)`.
-    checked: BTreeMap<u64, NodeId>,
+    /// Leaders already checked, `(term, node)` (each once, even two of one term).
+    checked: BTreeSet<(u64, NodeId)>,
     /// The last leader checked (skips the map for a leader's later events).
     last_checked: Option<(u64, NodeId)>,
 }
@@ -194,6 +213,13 @@ pub struct LeaderCompleteness {
 impl Checker<Node> for LeaderCompleteness {
     fn name(&self) -> &str {
         "leader-completeness"
+    }
+
+    /// Newly committed entries, and a leader seen for the first time in a term: with the
+    /// role, term and commit index as they were, a call returns at once (the log is read
+    /// only when one of them changed).
+    fn reads_only_stamp(&self) -> Option<u8> {
+        Some(STAMP_ROLE | STAMP_TERM | STAMP_COMMIT)
     }
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
@@ -234,11 +260,7 @@ impl Checker<Node> for LeaderCompleteness {
         }
         self.recorded[node.index()] = self.recorded[node.index()].max(state.commit_index());
         // A leader seen for the first time must hold every entry committed before its term.
-        if leader
-            && self.last_checked != Some((term, node))
-            && self.checked.get(&term) != Some(&node)
-        {
-            self.checked.insert(term, node);
+        if leader && self.last_checked != Some((term, node)) && self.checked.insert((term, node)) {
             self.last_checked = Some((term, node));
             for (slot, &(entry_term, commit_term, by)) in self.committed.iter().enumerate() {
                 let index = slot as u64 + 1;
@@ -262,6 +284,9 @@ pub type StateMachineSafety = crate::kv::StateMachineSafety<Node>;
 
 impl crate::kv::AppliedCommands for Node {
     type Applied = Entry;
+
+    /// Its entries are read only when `last_applied` moved.
+    const STAMP_PLACES: Option<u8> = Some(STAMP_APPLIED);
 
     fn applied_count(&self) -> usize {
         self.last_applied() as usize

@@ -418,6 +418,22 @@ impl Process for Node {
         self.role == Role::Leader
     }
 
+    /// Everything Raft's four safety checkers ([`invariants`]) read of a server, in the
+    /// places of [`invariants::STAMP_ROLE`] and the others: its role, term, commit and
+    /// applied indexes, and its log, which changes only by appending (the length) and
+    /// cutting back (the count of cuts).
+    fn check_stamp(&self, d: &Durable) -> Option<sim_core::CheckStamp> {
+        let (truncations, _) = d.truncations();
+        Some([
+            self.role as u64,
+            d.current_term(),
+            self.commit_index,
+            self.last_applied,
+            d.last_index(),
+            truncations,
+        ])
+    }
+
     fn start(ctx: &mut Ctx<'_, Self>) -> Self {
         if ctx.restarted() && ctx.config().forget_vote_on_restart {
             ctx.durable_mut().forget_vote();
