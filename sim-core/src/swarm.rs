@@ -215,9 +215,7 @@ impl SwarmBounds {
         let leader_clock = (drift && rng.below(2) == 1).then(|| {
             let b = bound as i64;
             let m = b * 8 / 10 + rng.between(0, bound / 5) as i64;
-            for d in &mut drift_ppm {
-                *d = m;
-            }
+            drift_ppm.fill(m);
             let every = log_between(rng, ms(100), ms(2_000));
             let step = if rng.below(2) == 1 && self.max_skew >= ms(10) {
                 between(
