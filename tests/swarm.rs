@@ -106,13 +106,32 @@ fn a_pinned_draw_runs_exactly_like_the_swarm() {
         let prepared_for = |s: &Scenario, seed: u64| {
             runner::run(s, seed, TraceLevel::Full).unwrap_or_else(|e| panic!("{}", e.render(false)))
         };
-        for seed in [3, 8] {
+        // Seeds 3 and 8, and the first seed whose draw has the leader's clock the
+        // slowest with a step (targeted drifts and steps written out as timed faults).
+        let clocked = (0..200)
+            .find(|&seed| {
+                runner::run(&s, seed, TraceLevel::Off)
+                    .expect("runs")
+                    .swarm
+                    .is_some_and(|sw| {
+                        sw.draw
+                            .options
+                            .leader_clock
+                            .is_some_and(|c| !c.step.is_zero())
+                    })
+            })
+            .expect("a seed with the leader's clock the slowest");
+        for seed in [3, 8, clocked] {
             let a = prepared_for(&s, seed);
             let sw = a.swarm.clone().expect("drawn");
             let config = pinned_config(&s, seed);
             let pinned = s.pin_swarm(seed, &sw.draw, config);
             assert!(!pinned.is_swarm() && !pinned.has_nemesis());
             let text = pinned.to_ron();
+            if seed == clocked {
+                assert!(text.contains("ClockDrift(\"@leader:"), "{path}: {text}");
+                assert!(text.contains("ClockSkew(\"@"), "{path}: {text}");
+            }
             let back = Scenario::parse("pinned.ron", &text)
                 .unwrap_or_else(|e| panic!("{}\n{text}", e.render(false)));
             let b = prepared_for(&back, seed);
@@ -233,9 +252,11 @@ fn first_violation(
 /// Figure 8 (`commit_earlier_term_by_counting`), Paxos's `forget_promise_on_restart` and
 /// the lease's `fencing: false` left this list with targeted faults, crash-after-send and
 /// the drawn workload.
+/// Raft's two lease knobs left it with the leader's clock drawn the slowest
+/// (`LeaderClock`), a clock bound at the top of its range and a step back of its wall clock.
+/// `count_stale_votes` (one seed of 2,000 before, seed 1393) is found by none since.
 const NOT_FOUND: &[(&str, &str)] = &[
-    ("raft", "lease_without_clock_bound"),
-    ("raft", "lease_on_wall_clock"),
+    ("raft", "count_stale_votes"),
     // One seed of 2,000 (docs/BUG-FINDING.md): a store crash between a newer leader's
     // write and a stale one; too rare to pin.
     ("lease", "fence_in_memory"),

@@ -258,6 +258,30 @@ pub struct NemesisOptions {
     pub crash_restart: (Duration, Duration),
     /// Only after a message of this kind (see [`Fault::CrashAfterSend`]).
     pub crash_kind: Option<u32>,
+    /// The leader's clock the slowest (`None`, the default: off): see [`LeaderClock`].
+    pub leader_clock: Option<LeaderClock>,
+}
+
+/// The worst case for anything that trusts a clock bound (a leader lease, a follower's
+/// promise not to vote): whoever leads has the slowest clock and everyone else the
+/// fastest. Every `every` from the nemesis's start to its stop (zero: never), and at
+/// every fault aimed at the leader, the node the last re-aim chose drifts `fast` ppm
+/// again and whoever leads now (the node that fault chose) drifts `slow` ppm (targeted
+/// [`Fault::ClockDrift`]s; the periodic ones use slots from [`LeaderClock::SLOTS`] on),
+/// and, unless `step` is zero, its wall clock steps back by `step` (a [`Fault::ClockSkew`]: an NTP
+/// step, which the monotonic clock does not see). Clocks drift `fast` from the start:
+/// set by whoever draws this (swarm mode sets every node's drift).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LeaderClock {
+    pub slow: i64,
+    pub fast: i64,
+    pub every: Duration,
+    pub step: Duration,
+}
+
+impl LeaderClock {
+    /// The first slot its targeted faults use (lanes use `lane * 10_000` on).
+    pub const SLOTS: u32 = 900_000;
 }
 
 impl Default for NemesisOptions {
@@ -272,6 +296,7 @@ impl Default for NemesisOptions {
             crash_after_send: None,
             crash_restart: (Duration::from_millis(1), Duration::from_millis(50)),
             crash_kind: None,
+            leader_clock: None,
         }
     }
 }
@@ -375,6 +400,9 @@ impl Nemesis {
                     until: stop,
                 },
             ));
+        }
+        if let Some(c) = options.leader_clock {
+            out.extend(self.leader_clock(&c, &out));
         }
         // Stable: equal times keep lane order, and lane 0 alone is already in order.
         out.sort_by_key(|(t, _)| *t);
@@ -546,6 +574,68 @@ impl Nemesis {
     }
 }
 
+impl Nemesis {
+    /// The re-aims of a [`LeaderClock`] (see there): every `every` from the start to the
+    /// stop, and at each fault of `faults` aimed at the leader, right after it picks its
+    /// node, so a leader cut off, paused or crashed by the nemesis has the slow clock.
+    fn leader_clock(&self, c: &LeaderClock, faults: &[(Time, Fault)]) -> Vec<(Time, Fault)> {
+        // (when, the slot to make slow, whether this re-aim picks the leader itself).
+        let mut aims: Vec<(Time, u32, bool)> = faults
+            .iter()
+            .filter_map(|(t, f)| match f {
+                Fault::Targeted {
+                    pick: Pick::Leader(k),
+                    ..
+                } => Some((*t, *k, false)),
+                _ => None,
+            })
+            .collect();
+        let stop = Time::ZERO.plus(self.stop);
+        if !c.every.is_zero() {
+            let mut t = Time::ZERO.plus(self.start).plus(c.every);
+            let mut slot = LeaderClock::SLOTS;
+            while t < stop {
+                aims.push((t, slot, true));
+                slot += 1;
+                t = t.plus(c.every);
+            }
+        }
+        aims.sort_by_key(|(t, _, _)| *t);
+        let targeted = |pick, fault| Fault::Targeted {
+            pick,
+            fault: Box::new(fault),
+        };
+        let mut out = Vec::new();
+        let mut prev = None;
+        for (t, slot, own) in aims {
+            if let Some(p) = prev {
+                out.push((
+                    t,
+                    targeted(Pick::Slot(p), Fault::ClockDrift(NodeId(0), c.fast)),
+                ));
+            }
+            let pick = if own {
+                Pick::Leader(slot)
+            } else {
+                Pick::Slot(slot)
+            };
+            out.push((t, targeted(pick, Fault::ClockDrift(NodeId(0), c.slow))));
+            if !c.step.is_zero() {
+                let back = -(c.step.as_nanos().min(i64::MAX as u64) as i64);
+                out.push((
+                    t,
+                    targeted(
+                        Pick::Slot(slot),
+                        Fault::ClockSkew(NodeId(0), Offset::from_nanos(back)),
+                    ),
+                ));
+            }
+            prev = Some(slot);
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -654,6 +744,113 @@ mod tests {
         }
         assert_eq!(without, (false, false), "one at a time never overlaps");
         assert_eq!(with, (true, true), "concurrency 2 crashes during cuts");
+    }
+
+    #[test]
+    fn the_leader_clock_follows_every_fault_aimed_at_the_leader() {
+        let n = Nemesis {
+            faults: vec![NemesisFault::Isolate],
+            start: Duration::from_millis(100),
+            stop: Duration::from_secs(5),
+            interval_min: Duration::from_millis(100),
+            interval_max: Duration::from_millis(400),
+            duration_min: Duration::from_millis(50),
+            duration_max: Duration::from_millis(300),
+            max_skew: Duration::ZERO,
+        };
+        let plain = NemesisOptions {
+            targets: [Target::Leader; 9],
+            ..NemesisOptions::default()
+        };
+        let clock = LeaderClock {
+            slow: -400_000,
+            fast: 400_000,
+            every: Duration::from_secs(1),
+            step: Duration::from_millis(300),
+        };
+        let with = NemesisOptions {
+            leader_clock: Some(clock),
+            ..plain
+        };
+        let rng = || SimRng::new(7, "nemesis");
+        let a = n.schedule_with(&plain, &mut rng(), 5);
+        let b = n.schedule_with(&with, &mut rng(), 5);
+        // The schedule without it is unchanged: the re-aims only add faults.
+        let added: Vec<&(Time, Fault)> = b.iter().filter(|x| !a.contains(x)).collect();
+        assert_eq!(a.len() + added.len(), b.len());
+        let isolates: Vec<(Time, u32)> = a
+            .iter()
+            .filter_map(|(t, f)| match f {
+                Fault::Targeted {
+                    pick: Pick::Leader(k),
+                    ..
+                } => Some((*t, *k)),
+                _ => None,
+            })
+            .collect();
+        assert!(isolates.len() > 3, "{a:?}");
+        let drift = |pick: Pick, ppm: i64| Fault::Targeted {
+            pick,
+            fault: Box::new(Fault::ClockDrift(NodeId(0), ppm)),
+        };
+        let step = |k: u32| Fault::Targeted {
+            pick: Pick::Slot(k),
+            fault: Box::new(Fault::ClockSkew(
+                NodeId(0),
+                Offset::from_nanos(-300_000_000),
+            )),
+        };
+        // Each isolate of the leader makes the node it picked the slow one, right after
+        // it (same instant, later in the list), and steps its wall clock back.
+        for (t, k) in &isolates {
+            let at = b
+                .iter()
+                .position(|(u, f)| {
+                    u == t && matches!(f, Fault::Targeted { pick: Pick::Leader(j), .. } if j == k)
+                })
+                .expect("the isolate");
+            let rest = &b[at..];
+            assert!(
+                rest.contains(&(*t, drift(Pick::Slot(*k), -400_000))),
+                "{rest:?}"
+            );
+            assert!(rest.contains(&(*t, step(*k))));
+        }
+        // Once a second, whoever leads is picked afresh; every re-aim after the first
+        // makes the previous slow node fast again.
+        let own: Vec<&(Time, Fault)> = added
+            .iter()
+            .copied()
+            .filter(|(_, f)| {
+                matches!(
+                    f,
+                    Fault::Targeted {
+                        pick: Pick::Leader(_),
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(own.len(), 4, "1.1s, 2.1s, 3.1s, 4.1s: {own:?}");
+        assert_eq!(own[0].0, Time::ZERO.plus(Duration::from_millis(1_100)));
+        let fast = added
+            .iter()
+            .filter(|(_, f)| matches!(f, Fault::Targeted { fault, .. } if **fault == Fault::ClockDrift(NodeId(0), 400_000)))
+            .count();
+        assert_eq!(fast, isolates.len() + own.len() - 1);
+        assert!(b.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+        // Without `every` and `step`: only the re-aims at the isolates, no steps.
+        let still = NemesisOptions {
+            leader_clock: Some(LeaderClock {
+                every: Duration::ZERO,
+                step: Duration::ZERO,
+                ..clock
+            }),
+            ..plain
+        };
+        let c = n.schedule_with(&still, &mut rng(), 5);
+        assert_eq!(c.len(), a.len() + 2 * isolates.len() - 1);
+        assert!(!c.iter().any(|(_, f)| f.kind() == "clock-skew"));
     }
 
     #[test]

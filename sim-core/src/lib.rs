@@ -80,7 +80,8 @@ pub mod trace;
 pub use check::{Checker, LivenessStart, View, Violation};
 pub use clock::{LocalClock, MAX_DRIFT_PPM};
 pub use fault::{
-    DelayOn, Fault, MAX_CONCURRENCY, Nemesis, NemesisFault, NemesisOptions, Pick, Target,
+    DelayOn, Fault, LeaderClock, MAX_CONCURRENCY, Nemesis, NemesisFault, NemesisOptions, Pick,
+    Target,
 };
 pub use id::{Addr, ClientId, NodeId, RequestId, TimerId};
 pub use lincheck::{self, Value};

@@ -7,7 +7,7 @@
 //! Every draw comes from the seed's `swarm` stream, made for this alone, so nothing else
 //! (the network, the nodes, the nemesis's own schedule) shifts when a draw is added.
 
-use crate::fault::{Nemesis, NemesisFault, NemesisOptions, Target};
+use crate::fault::{LeaderClock, Nemesis, NemesisFault, NemesisOptions, Target};
 use crate::network::Latency;
 use crate::rng::{Probability, SimRng};
 use crate::time::Duration;
@@ -206,6 +206,33 @@ impl SwarmBounds {
                 *d = if *d < 0 { -edge } else { edge };
             }
         }
+        // In half the seeds with drift, the worst case for a lease or a promise not to
+        // vote: whoever leads drifts slow at 80-100% of the bound, every other clock as
+        // fast, re-aimed at the leader of the moment every 100ms-2s (log-uniform), so a
+        // leader cut off or deposed meanwhile still has the slow clock; in half of those
+        // each re-aim also steps the leader's wall clock back by a drawn step
+        // (10-100% of the bounds' `max_skew`), as a misbehaving NTP server would.
+        let leader_clock = (drift && rng.below(2) == 1).then(|| {
+            let b = bound as i64;
+            let m = b * 8 / 10 + rng.between(0, bound / 5) as i64;
+            drift_ppm.fill(m);
+            let every = log_between(rng, ms(100), ms(2_000));
+            let step = if rng.below(2) == 1 && self.max_skew >= ms(10) {
+                between(
+                    rng,
+                    Duration::from_nanos(self.max_skew.as_nanos() / 10),
+                    self.max_skew,
+                )
+            } else {
+                Duration::ZERO
+            };
+            LeaderClock {
+                slow: -m,
+                fast: m,
+                every,
+                step,
+            }
+        });
         SwarmDraw {
             nemesis: Nemesis {
                 faults,
@@ -227,6 +254,7 @@ impl SwarmBounds {
                 crash_after_send,
                 crash_restart: (restart_min, restart_max),
                 crash_kind,
+                leader_clock,
             },
             latency,
             loss,
@@ -265,6 +293,13 @@ impl SwarmDraw {
             ("duplicate".into(), self.duplicate.value().to_string()),
             ("drift_ppm".into(), format!("[{}]", drift.join(", "))),
             ("leader_targets".into(), format!("[{}]", leader.join(", "))),
+            (
+                "leader_clock".into(),
+                match self.options.leader_clock {
+                    Some(c) => format!("{:+} every \"{}\" step \"-{}\"", c.slow, c.every, c.step),
+                    None => "off".into(),
+                },
+            ),
             (
                 "crash_after_send".into(),
                 match self.options.crash_after_send {
@@ -378,6 +413,26 @@ mod tests {
             conc.insert(d.options.concurrency);
         }
         assert!(kinds.len() > 4, "the mix varies: {kinds:?}");
+        // The leader's clock the slowest, others the fastest, in some seeds: within the
+        // bound, at 80-100% of it, every clock fast from the start.
+        let clocks: Vec<(LeaderClock, Vec<i64>)> = (0..200)
+            .filter_map(|seed| {
+                let d = b.draw(&mut SimRng::new(seed, "swarm"), 5);
+                d.options.leader_clock.map(|c| (c, d.drift_ppm))
+            })
+            .collect();
+        assert!((20..80).contains(&clocks.len()), "{}", clocks.len());
+        for (c, drift) in &clocks {
+            assert!(
+                (800..=1_000).contains(&c.fast) && c.slow == -c.fast,
+                "{c:?}"
+            );
+            assert!(drift.iter().all(|d| *d == c.fast));
+            assert!(c.every >= ms(100) && c.every <= ms(2_000));
+            assert!(c.step.is_zero() || (c.step >= ms(50) && c.step <= ms(500)));
+        }
+        assert!(clocks.iter().any(|(c, _)| c.step.is_zero()));
+        assert!(clocks.iter().any(|(c, _)| !c.step.is_zero()));
         assert_eq!(conc.len(), 3);
     }
 
