@@ -19,7 +19,10 @@ fn text(b: &[u8]) -> String {
 fn tmp(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("progress");
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    let p = dir.join(name);
+    // A sweep resumes an `--out` file that exists: every run starts without one.
+    let _ = std::fs::remove_file(&p);
+    p
 }
 
 /// A copy of the forget-vote scenario that expects `Pass`: some seeds elect two leaders.

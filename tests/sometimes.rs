@@ -333,6 +333,10 @@ fn report_merges_the_coverage_of_a_sharded_sweep() {
     std::fs::create_dir_all(&dir).unwrap();
     let shard = |i: u32| dir.join(format!("s{i}.jsonl")).display().to_string();
     for i in 0..2 {
+        // A sweep resumes an `--out` file that exists: start without the last run's.
+        let _ = std::fs::remove_file(shard(i));
+    }
+    for i in 0..2 {
         let out = faultline_cmd(&[
             "sweep",
             "scenarios/pingstorm/smoke.ron",
