@@ -549,7 +549,7 @@ fn kv_may_reach(
         return state_start && want == state && n_forced == 0;
     };
     let mut steps = SPELL_STEPS;
-    let mut fits = |base: &str, n_forced: usize, steps: &mut usize| match w.strip_prefix(base) {
+    let fits = |base: &str, n_forced: usize, steps: &mut usize| match w.strip_prefix(base) {
         None => false,
         Some(_) if too_many => any_append,
         Some("") => n_forced == 0,
