@@ -473,8 +473,12 @@ impl Model for Kv {
 
 /// Spelling searches look at no more non-empty appends than this, and no more starts
 /// (puts and cas ops) than [`SPELL_MAX_STARTS`]: with more, only prefixes are checked.
-const SPELL_MAX_APPENDS: usize = 64;
-const SPELL_MAX_STARTS: usize = 16;
+const SPELL_MAX_APPENDS: usize = 32;
+const SPELL_MAX_STARTS: usize = 8;
+/// Ops looked at in all (the lookahead passes the latest first); past them, prefixes only.
+/// The prefix check stops at the first start and append it finds, the spelling must see
+/// every op: this keeps the lookahead of long, concurrent histories cheap.
+const SPELL_MAX_OPS: usize = 32;
 /// Nodes a spelling search may visit before it gives up and answers "may reach".
 const SPELL_STEPS: usize = 4_096;
 
@@ -495,29 +499,39 @@ fn kv_may_reach(
     let BuiltinOp::Read(Some(want)) = read else {
         return true;
     };
+    if want == state && forced.is_empty() {
+        // The common case in the lookahead: apply nothing.
+        return true;
+    }
     // Non-empty appends, the forced ones first (empty ones change nothing).
     let mut parts: [&str; SPELL_MAX_APPENDS] = [""; SPELL_MAX_APPENDS];
-    let (mut n, mut n_forced, mut too_many) = (0, 0, false);
+    let (mut n, mut n_forced) = (0, 0);
     let mut starts: [&Value; SPELL_MAX_STARTS] = [want; SPELL_MAX_STARTS];
     let mut n_starts = 0;
     let mut state_start = true;
     let mut any_append = false;
-    let ops = forced
+    let mut ops = forced
         .iter()
         .map(|&o| (o, true))
         .chain(others.map(|o| (o, false)));
-    for (o, is_forced) in ops {
+    let mut seen = 0;
+    while let Some((o, is_forced)) = ops.next() {
+        seen += 1;
+        if seen > SPELL_MAX_OPS {
+            let rest = &mut std::iter::once(o).chain(ops.map(|(o, _)| o));
+            return kv_prefix_reach(state, want, &starts[..n_starts], any_append, rest);
+        }
         let start = match o {
             BuiltinOp::Append(s) => {
                 any_append = true;
                 if !s.is_empty() {
                     if n == SPELL_MAX_APPENDS {
-                        too_many = true;
-                    } else {
-                        parts[n] = s;
-                        n += 1;
-                        n_forced += usize::from(is_forced);
+                        let rest = &mut ops.map(|(o, _)| o);
+                        return kv_prefix_reach(state, want, &starts[..n_starts], true, rest);
                     }
+                    parts[n] = s;
+                    n += 1;
+                    n_forced += usize::from(is_forced);
                 }
                 continue;
             }
@@ -536,7 +550,8 @@ fn kv_may_reach(
             return true;
         }
         if n_starts == SPELL_MAX_STARTS {
-            return true;
+            let rest = &mut std::iter::once(o).chain(ops.map(|(o, _)| o));
+            return kv_prefix_reach(state, want, &starts[..n_starts], any_append, rest);
         }
         starts[n_starts] = start;
         n_starts += 1;
@@ -551,7 +566,6 @@ fn kv_may_reach(
     let mut steps = SPELL_STEPS;
     let fits = |base: &str, n_forced: usize, steps: &mut usize| match w.strip_prefix(base) {
         None => false,
-        Some(_) if too_many => any_append,
         Some("") => n_forced == 0,
         Some(rest) => kv_spells(rest, &parts[..n], n_forced, steps),
     };
@@ -576,6 +590,47 @@ fn kv_may_reach(
         }
     }
     false
+}
+
+/// Kv reachability past [`kv_may_reach`]'s bounds, prefixes only: the value read is the
+/// state, or set by a reset, or some start (the state, `starts`, or a reset among `rest`)
+/// is a prefix of it and there is an append (`appended`, or among `rest`). Forced ops
+/// count as optional ones here, which is safe.
+fn kv_prefix_reach(
+    state: &Value,
+    want: &Value,
+    starts: &[&Value],
+    mut appended: bool,
+    rest: &mut dyn Iterator<Item = &BuiltinOp>,
+) -> bool {
+    if want == state {
+        return true;
+    }
+    let grows =
+        |v: &Value| matches!((want, as_str(v)), (Value::Str(w), Some(b)) if w.starts_with(b));
+    let mut start = grows(state) || starts.iter().any(|s| grows(s));
+    for o in rest {
+        if start && appended {
+            return true;
+        }
+        match o {
+            BuiltinOp::Append(_) => appended = true,
+            BuiltinOp::Write(v) => {
+                if v == want {
+                    return true;
+                }
+                start |= grows(v);
+            }
+            BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) => {
+                if to == want {
+                    return true;
+                }
+                start |= grows(to);
+            }
+            _ => {}
+        }
+    }
+    start && appended
 }
 
 /// A value as the string appends extend (`null` counts as `""`).
@@ -845,6 +900,25 @@ mod tests {
         parts.pop();
         assert!(!kv_spells(&short, &parts, 0, &mut steps));
         assert!(steps > 0);
+    }
+
+    /// Past [`SPELL_MAX_OPS`] ops, kv's `may_reach` checks prefixes only (still certain).
+    #[test]
+    fn kv_may_reach_checks_prefixes_only_past_its_op_bound() {
+        let m = Kv { init: s("") };
+        let get = |v: &str| BuiltinOp::Read(Some(s(v)));
+        let few: Vec<BuiltinOp> = (0..SPELL_MAX_OPS / 2)
+            .map(|_| BuiltinOp::Append("b".into()))
+            .collect();
+        let many: Vec<BuiltinOp> = (0..SPELL_MAX_OPS + 1)
+            .map(|_| BuiltinOp::Append("b".into()))
+            .collect();
+        assert!(!m.may_reach(&s("p."), &get("p.a1."), &mut few.iter()));
+        assert!(m.may_reach(&s("p."), &get("p.a1."), &mut many.iter()));
+        assert!(!m.may_reach(&s("p."), &get("q.a1."), &mut many.iter()));
+        let mut with_put = many.clone();
+        with_put.push(BuiltinOp::Write(s("q.")));
+        assert!(m.may_reach(&s("p."), &get("q.a1."), &mut with_put.iter()));
     }
 
     #[test]
