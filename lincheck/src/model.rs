@@ -447,54 +447,19 @@ impl Model for Kv {
         }
     }
     builtin_model_methods!();
-    /// Without a `put` (or a `cas` that may swap) among `others`, appends only extend the
-    /// string, so the state must be a prefix of the value read.
+    /// The value read must be a start (the state, or what a `put` or a `cas` that may swap
+    /// among `others` sets) followed by distinct appends of `others`, each used at most
+    /// once ([`kv_spells`]).
     fn may_reach(
         &self,
         state: &Value,
         read: &BuiltinOp,
         others: &mut dyn Iterator<Item = &BuiltinOp>,
     ) -> bool {
-        let BuiltinOp::Read(Some(want)) = read else {
-            return true;
-        };
-        if want == state {
-            return true;
-        }
-        let grows_into = |from: &str| matches!(want, Value::Str(w) if w.starts_with(from));
-        let from_state = match state {
-            Value::Str(s) => grows_into(s),
-            Value::Null => grows_into(""),
-            _ => false,
-        };
-        // Some start (the state, or a put) that appends can grow into `want`.
-        let mut start = from_state;
-        let mut appends = false;
-        for o in others {
-            match o {
-                BuiltinOp::Append(_) => appends = true,
-                BuiltinOp::Write(v) if v == want => return true,
-                BuiltinOp::Write(Value::Str(p)) => start |= grows_into(p),
-                BuiltinOp::Write(Value::Null) => start |= grows_into(""),
-                // A cas that may swap sets the state like a put (when it matches).
-                BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) => match to {
-                    v if v == want => return true,
-                    Value::Str(p) => start |= grows_into(p),
-                    Value::Null => start |= grows_into(""),
-                    _ => {}
-                },
-                _ => {}
-            }
-            if start && appends {
-                return true;
-            }
-        }
-        false
+        kv_may_reach(state, read, &[], others)
     }
-    /// When `forced` and `others` hold only appends (and reads), the string only grows:
-    /// the value read must start with the state and be at least as long as the state and
-    /// every forced append's suffix together. With a `put` or a `cas` among them, this is
-    /// `may_reach` over both lists.
+    /// As [`may_reach`](Model::may_reach), and when the start is the state itself (no
+    /// reset among the ops applied), every forced append is among those spelling the rest.
     fn may_reach_forced(
         &self,
         state: &Value,
@@ -502,32 +467,245 @@ impl Model for Kv {
         forced: &[&BuiltinOp],
         others: &[&BuiltinOp],
     ) -> bool {
-        let only_appends = |ops: &[&BuiltinOp]| {
-            ops.iter()
-                .all(|o| matches!(o, BuiltinOp::Append(_) | BuiltinOp::Read(_)))
-        };
-        let forced_len: Option<usize> = forced
-            .iter()
-            .map(|o| match o {
-                BuiltinOp::Append(s) => Some(s.len()),
-                _ => None,
-            })
-            .sum();
-        let base = match state {
-            Value::Str(s) => Some(s.as_str()),
-            Value::Null => Some(""),
-            _ => None,
-        };
-        if let (Some(need), Some(base), BuiltinOp::Read(Some(want))) = (forced_len, base, read) {
-            if need > 0 && only_appends(others) {
-                // At least one append happens, so the state ends a string.
-                return matches!(want, Value::Str(w)
-                    if w.starts_with(base) && w.len() >= base.len() + need)
-                    && self.may_reach(state, read, &mut forced.iter().chain(others).copied());
-            }
-        }
-        self.may_reach(state, read, &mut forced.iter().chain(others).copied())
+        kv_may_reach(state, read, forced, &mut others.iter().copied())
     }
+}
+
+/// Spelling searches look at no more non-empty appends than this, and no more starts
+/// (puts and cas ops) than [`SPELL_MAX_STARTS`]: with more, only prefixes are checked.
+const SPELL_MAX_APPENDS: usize = 32;
+const SPELL_MAX_STARTS: usize = 8;
+/// Ops looked at in all (the lookahead passes the latest first); past them, prefixes only.
+/// The prefix check stops at the first start and append it finds, the spelling must see
+/// every op: this keeps the lookahead of long, concurrent histories cheap.
+const SPELL_MAX_OPS: usize = 32;
+/// Nodes a spelling search may visit before it gives up and answers "may reach".
+const SPELL_STEPS: usize = 4_096;
+
+/// Kv reachability. In any order of the ops applied, the final state is the one set by the
+/// last reset applied (a `put`, or a `cas` that swapped), or the state when there is none,
+/// followed by the appends applied after it. So `read`'s value must be such a start
+/// followed by distinct appends of `forced` and `others`, each used at most once; with the
+/// state as the start, every forced append among them (a forced `put` or `cas` that must
+/// swap rules the state out as a start; forced ops may precede any reset). A `cas`'s
+/// condition and reads are ignored, so `false` is certain; `true` may be wrong. No
+/// allocation: this runs in the search's lookahead, at every step.
+fn kv_may_reach(
+    state: &Value,
+    read: &BuiltinOp,
+    forced: &[&BuiltinOp],
+    others: &mut dyn Iterator<Item = &BuiltinOp>,
+) -> bool {
+    let BuiltinOp::Read(Some(want)) = read else {
+        return true;
+    };
+    if want == state && forced.is_empty() {
+        // The common case in the lookahead: apply nothing.
+        return true;
+    }
+    // Non-empty appends, the forced ones first (empty ones change nothing).
+    let mut parts: [&str; SPELL_MAX_APPENDS] = [""; SPELL_MAX_APPENDS];
+    let (mut n, mut n_forced) = (0, 0);
+    let mut starts: [&Value; SPELL_MAX_STARTS] = [want; SPELL_MAX_STARTS];
+    let mut n_starts = 0;
+    let mut state_start = true;
+    let mut any_append = false;
+    let mut ops = forced
+        .iter()
+        .map(|&o| (o, true))
+        .chain(others.map(|o| (o, false)));
+    let mut seen = 0;
+    while let Some((o, is_forced)) = ops.next() {
+        seen += 1;
+        if seen > SPELL_MAX_OPS {
+            let rest = &mut std::iter::once(o).chain(ops.map(|(o, _)| o));
+            return kv_prefix_reach(state, want, &starts[..n_starts], any_append, rest);
+        }
+        let start = match o {
+            BuiltinOp::Append(s) => {
+                any_append = true;
+                if !s.is_empty() {
+                    if n == SPELL_MAX_APPENDS {
+                        let rest = &mut ops.map(|(o, _)| o);
+                        return kv_prefix_reach(state, want, &starts[..n_starts], true, rest);
+                    }
+                    parts[n] = s;
+                    n += 1;
+                    n_forced += usize::from(is_forced);
+                }
+                continue;
+            }
+            BuiltinOp::Write(v) => {
+                state_start &= !is_forced;
+                v
+            }
+            BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) => {
+                state_start &= !(is_forced && *ok == Some(true));
+                to
+            }
+            _ => continue,
+        };
+        if start == want {
+            // A reset sets the value read itself, and nothing need follow it.
+            return true;
+        }
+        if n_starts == SPELL_MAX_STARTS {
+            let rest = &mut std::iter::once(o).chain(ops.map(|(o, _)| o));
+            return kv_prefix_reach(state, want, &starts[..n_starts], any_append, rest);
+        }
+        starts[n_starts] = start;
+        n_starts += 1;
+    }
+    if !state_start {
+        n_forced = 0;
+    }
+    let Value::Str(w) = want else {
+        // Appends make strings: only a start that is the value itself explains it.
+        return state_start && want == state && n_forced == 0;
+    };
+    let mut steps = SPELL_STEPS;
+    let fits = |base: &str, n_forced: usize, steps: &mut usize| match w.strip_prefix(base) {
+        None => false,
+        Some("") => n_forced == 0,
+        Some(rest) => kv_spells(rest, &parts[..n], n_forced, steps),
+    };
+    if state_start {
+        if want == state && n_forced == 0 {
+            return true;
+        }
+        if as_str(state).is_some_and(|base| fits(base, n_forced, &mut steps)) {
+            return true;
+        }
+    }
+    for k in 0..n_starts {
+        let Some(base) = as_str(starts[k]) else {
+            continue;
+        };
+        if starts[..k].iter().any(|&s| as_str(s) == Some(base)) {
+            continue;
+        }
+        // Forced appends may precede the reset.
+        if fits(base, 0, &mut steps) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Kv reachability past [`kv_may_reach`]'s bounds, prefixes only: the value read is the
+/// state, or set by a reset, or some start (the state, `starts`, or a reset among `rest`)
+/// is a prefix of it and there is an append (`appended`, or among `rest`). Forced ops
+/// count as optional ones here, which is safe.
+fn kv_prefix_reach(
+    state: &Value,
+    want: &Value,
+    starts: &[&Value],
+    mut appended: bool,
+    rest: &mut dyn Iterator<Item = &BuiltinOp>,
+) -> bool {
+    if want == state {
+        return true;
+    }
+    let grows =
+        |v: &Value| matches!((want, as_str(v)), (Value::Str(w), Some(b)) if w.starts_with(b));
+    let mut start = grows(state) || starts.iter().any(|s| grows(s));
+    for o in rest {
+        if start && appended {
+            return true;
+        }
+        match o {
+            BuiltinOp::Append(_) => appended = true,
+            BuiltinOp::Write(v) => {
+                if v == want {
+                    return true;
+                }
+                start |= grows(v);
+            }
+            BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) => {
+                if to == want {
+                    return true;
+                }
+                start |= grows(to);
+            }
+            _ => {}
+        }
+    }
+    start && appended
+}
+
+/// A value as the string appends extend (`null` counts as `""`).
+fn as_str(v: &Value) -> Option<&str> {
+    match v {
+        Value::Str(s) => Some(s.as_str()),
+        Value::Null => Some(""),
+        _ => None,
+    }
+}
+
+/// Can `rest` (not empty) be written as a concatenation of distinct `parts` (each used at
+/// most once), using each of the first `n_forced`? A depth-first search over positions of
+/// `rest`; equal parts are interchangeable, so at each position only the first unused
+/// copy of a value is tried (a forced one, when one is left, since they come first).
+/// `true` once it has visited `steps` nodes (shared by the caller's searches), so `false`
+/// is certain. At most 64 parts.
+fn kv_spells(rest: &str, parts: &[&str], n_forced: usize, steps: &mut usize) -> bool {
+    debug_assert!(parts.len() <= 64 && n_forced <= parts.len());
+    let forced_len: usize = parts[..n_forced].iter().map(|p| p.len()).sum();
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if forced_len > rest.len() || total < rest.len() {
+        return false;
+    }
+    let need = if n_forced == 64 {
+        u64::MAX
+    } else {
+        (1u64 << n_forced) - 1
+    };
+    spell_from(rest.as_bytes(), parts, 0, need, forced_len, steps)
+}
+
+/// [`kv_spells`] from `rest`, with the parts of mask `used` applied; `forced_left` is the
+/// length of the forced parts not yet used.
+fn spell_from(
+    rest: &[u8],
+    parts: &[&str],
+    used: u64,
+    need: u64,
+    forced_left: usize,
+    steps: &mut usize,
+) -> bool {
+    if rest.is_empty() {
+        return used & need == need;
+    }
+    if *steps == 0 {
+        return true;
+    }
+    *steps -= 1;
+    if forced_left > rest.len() {
+        return false;
+    }
+    for (i, p) in parts.iter().enumerate() {
+        let bit = 1u64 << i;
+        if used & bit != 0 || !rest.starts_with(p.as_bytes()) {
+            continue;
+        }
+        // An earlier unused copy of the same value was tried already.
+        if parts[..i]
+            .iter()
+            .enumerate()
+            .any(|(j, q)| used & (1 << j) == 0 && q == p)
+        {
+            continue;
+        }
+        let left = if need & bit != 0 {
+            forced_left - p.len()
+        } else {
+            forced_left
+        };
+        if spell_from(&rest[p.len()..], parts, used | bit, need, left, steps) {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -536,6 +714,211 @@ mod tests {
 
     fn s(x: &str) -> Value {
         Value::Str(x.into())
+    }
+
+    #[test]
+    fn kv_may_reach_spells_the_value_from_distinct_appends() {
+        let m = Kv { init: s("") };
+        let get = |v: &str| BuiltinOp::Read(Some(s(v)));
+        let app = |v: &str| BuiltinOp::Append(v.into());
+        let put = |v: &str| BuiltinOp::Write(s(v));
+        let reach = |st: &str, r: &BuiltinOp, others: &[BuiltinOp]| {
+            m.may_reach(&s(st), r, &mut others.iter())
+        };
+        let (a1, a2, a3) = (app("a1."), app("a2."), app("a3."));
+        // In any order, each at most once.
+        assert!(reach("p.", &get("p.a2.a1."), &[a1.clone(), a2.clone()]));
+        assert!(reach("p.", &get("p.a1."), &[a1.clone(), a2.clone()]));
+        // An append that is not there: a prefix check alone says "may reach".
+        assert!(!reach("p.", &get("p.a3."), &[a1.clone(), a2.clone()]));
+        // One append cannot be used twice; two equal ones can.
+        assert!(!reach("p.", &get("p.a1.a1."), &[a1.clone(), a2.clone()]));
+        assert!(reach("p.", &get("p.a1.a1."), &[a1.clone(), a1.clone()]));
+        assert!(!reach("p.", &get("p.a1.a1.a1."), &[a1.clone(), a1.clone()]));
+        // Repeated values that overlap ("ab" + "c" or "a" + "bc"): backtracking finds it.
+        assert!(reach("", &get("abc"), &[app("ab"), app("a"), app("bc")]));
+        assert!(reach("", &get("abcab"), &[app("ab"), app("a"), app("bc")]));
+        assert!(!reach("", &get("abab"), &[app("ab"), app("a"), app("bc")]));
+        // A put among the others is a start: from it, or from the state.
+        assert!(reach(
+            "x.",
+            &get("q.a3."),
+            &[a1.clone(), put("q."), a3.clone()]
+        ));
+        assert!(!reach(
+            "x.",
+            &get("q.a2."),
+            &[a1.clone(), put("q."), a3.clone()]
+        ));
+        assert!(reach("x.", &get("q."), &[put("q.")]));
+        // A cas that may swap is a start too; one that failed is not.
+        let cas = |to: &str, ok| BuiltinOp::Cas {
+            from: s("z"),
+            to: s(to),
+            ok,
+        };
+        assert!(reach("x.", &get("q.a1."), &[cas("q.", None), a1.clone()]));
+        assert!(!reach(
+            "x.",
+            &get("q.a1."),
+            &[cas("q.", Some(false)), a1.clone()]
+        ));
+        // A null state counts as "".
+        assert!(m.may_reach(&Value::Null, &get("a1."), &mut [a1.clone()].iter()));
+
+        // Forced appends must all be used when the state is the start...
+        let forced = |st: &str, r: &BuiltinOp, f: &[&BuiltinOp], o: &[&BuiltinOp]| {
+            m.may_reach_forced(&s(st), r, f, o)
+        };
+        assert!(forced("p.", &get("p.a1.a2."), &[&a1], &[&a2]));
+        assert!(!forced("p.", &get("p.a1."), &[&a2], &[&a1]));
+        assert!(!forced("p.", &get("p."), &[&a1], &[]));
+        // ... of a value: one forced copy of two equal ones.
+        assert!(forced("p.", &get("p.a1."), &[&a1], &[&a1]));
+        assert!(!forced("p.", &get("p.a1."), &[&a1, &a1], &[]));
+        // ... but may precede a put that is the start.
+        let q = put("q.");
+        assert!(forced("p.", &get("q.a1."), &[&a2], &[&q, &a1]));
+        // A forced put rules the state out as a start.
+        assert!(!forced("p.", &get("p.a1."), &[&q], &[&a1]));
+        assert!(forced("p.", &get("q.a1."), &[&q], &[&a1]));
+    }
+
+    /// Every `false` of kv's `may_reach` and `may_reach_forced` is certain: checked against
+    /// trying every order of every subset of the ops (forced ones all used), on random
+    /// small sets with repeated and overlapping values, puts, cas ops of every outcome,
+    /// null, non-string and empty values. Both answers occur often.
+    #[test]
+    fn kv_may_reach_agrees_with_trying_every_order() {
+        fn reachable(
+            m: &Kv,
+            st: &Value,
+            want: &Value,
+            ops: &[(&BuiltinOp, bool)],
+            used: u32,
+        ) -> bool {
+            let forced_done = ops
+                .iter()
+                .enumerate()
+                .all(|(i, (_, f))| !f || used & (1 << i) != 0);
+            if forced_done && st == want {
+                return true;
+            }
+            ops.iter().enumerate().any(|(i, (o, _))| {
+                used & (1 << i) == 0
+                    && m.step(st, o)
+                        .is_some_and(|next| reachable(m, &next, want, ops, used | (1 << i)))
+            })
+        }
+        let m = Kv { init: s("") };
+        let mut rng = crate::generate::Rng::new(18);
+        let strs = ["", "a", "b", "ab", "ba", "aa"];
+        let pick = |rng: &mut crate::generate::Rng| -> Value {
+            match rng.below(10) {
+                0 => Value::Null,
+                1 => Value::Int(1),
+                _ => s(strs[rng.below(strs.len() as u64) as usize]),
+            }
+        };
+        let (mut yes, mut no) = (0, 0);
+        for _ in 0..20_000 {
+            let n = rng.below(6) as usize;
+            let mut ops = Vec::new();
+            for _ in 0..n {
+                let o = match rng.below(8) {
+                    0..=3 => BuiltinOp::Append(strs[rng.below(strs.len() as u64) as usize].into()),
+                    4 => BuiltinOp::Write(pick(&mut rng)),
+                    5 => BuiltinOp::Read(Some(pick(&mut rng))),
+                    _ => BuiltinOp::Cas {
+                        from: pick(&mut rng),
+                        to: pick(&mut rng),
+                        ok: [None, Some(true), Some(false)][rng.below(3) as usize],
+                    },
+                };
+                ops.push((o, rng.below(3) == 0));
+            }
+            let st = pick(&mut rng);
+            let want = if rng.below(2) == 0 {
+                // A value the ops may well spell.
+                let mut w = String::new();
+                for (o, _) in &ops {
+                    if let BuiltinOp::Append(x) = o {
+                        if rng.below(2) == 0 {
+                            w.push_str(x);
+                        }
+                    }
+                }
+                s(&w)
+            } else {
+                pick(&mut rng)
+            };
+            let read = BuiltinOp::Read(Some(want.clone()));
+            let refs: Vec<(&BuiltinOp, bool)> = ops.iter().map(|(o, f)| (o, *f)).collect();
+            let forced: Vec<&BuiltinOp> = refs.iter().filter(|r| r.1).map(|r| r.0).collect();
+            let optional: Vec<&BuiltinOp> = refs.iter().filter(|r| !r.1).map(|r| r.0).collect();
+            let truth = reachable(&m, &st, &want, &refs, 0);
+            let answer = m.may_reach_forced(&st, &read, &forced, &optional);
+            assert!(
+                answer || !truth,
+                "forced {forced:?} others {optional:?} {st:?} -> {want:?}"
+            );
+            let all: Vec<(&BuiltinOp, bool)> = refs.iter().map(|r| (r.0, false)).collect();
+            let truth_any = reachable(&m, &st, &want, &all, 0);
+            let answer_any = m.may_reach(&st, &read, &mut ops.iter().map(|(o, _)| o));
+            assert!(answer_any || !truth_any, "{ops:?} {st:?} -> {want:?}");
+            yes += usize::from(answer && truth);
+            no += usize::from(!answer);
+        }
+        assert!(yes > 2_000 && no > 2_000, "yes {yes}, no {no}");
+    }
+
+    /// When the search would take more than [`SPELL_STEPS`] nodes, it answers "may reach".
+    #[test]
+    fn kv_spelling_gives_up_at_its_bound() {
+        // "a" and "aa" thirty times each, and a value of forty "a"s and a "c": the search
+        // tries the splits of the "a"s (about 10^8) before it could see that no "c" is
+        // appended, so it gives up.
+        let mut parts: Vec<&str> = Vec::new();
+        for _ in 0..30 {
+            parts.push("a");
+            parts.push("aa");
+        }
+        let rest = format!("{}c", "a".repeat(40));
+        let mut steps = SPELL_STEPS;
+        assert!(
+            kv_spells(&rest, &parts, 0, &mut steps),
+            "gave up: may reach"
+        );
+        assert_eq!(steps, 0);
+        // With a bound large enough it is certain: no "c" to append.
+        parts.push("c");
+        let mut steps = SPELL_STEPS;
+        assert!(kv_spells(&rest, &parts, 0, &mut steps));
+        assert!(steps > 0);
+        let short = format!("{}c", "a".repeat(4));
+        let mut steps = SPELL_STEPS;
+        parts.pop();
+        assert!(!kv_spells(&short, &parts, 0, &mut steps));
+        assert!(steps > 0);
+    }
+
+    /// Past [`SPELL_MAX_OPS`] ops, kv's `may_reach` checks prefixes only (still certain).
+    #[test]
+    fn kv_may_reach_checks_prefixes_only_past_its_op_bound() {
+        let m = Kv { init: s("") };
+        let get = |v: &str| BuiltinOp::Read(Some(s(v)));
+        let few: Vec<BuiltinOp> = (0..SPELL_MAX_OPS / 2)
+            .map(|_| BuiltinOp::Append("b".into()))
+            .collect();
+        let many: Vec<BuiltinOp> = (0..SPELL_MAX_OPS + 1)
+            .map(|_| BuiltinOp::Append("b".into()))
+            .collect();
+        assert!(!m.may_reach(&s("p."), &get("p.a1."), &mut few.iter()));
+        assert!(m.may_reach(&s("p."), &get("p.a1."), &mut many.iter()));
+        assert!(!m.may_reach(&s("p."), &get("q.a1."), &mut many.iter()));
+        let mut with_put = many.clone();
+        with_put.push(BuiltinOp::Write(s("q.")));
+        assert!(m.may_reach(&s("p."), &get("q.a1."), &mut with_put.iter()));
     }
 
     #[test]

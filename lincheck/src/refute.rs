@@ -603,12 +603,21 @@ mod tests {
     }
 
     #[test]
-    fn the_initial_state_is_no_start_once_a_put_completed() {
-        // Without the first put, the initial "" is a start that may_reach cannot rule
-        // out (appends might spell "p."), so the rule must not fire: it only uses what
-        // may_reach answers with certainty.
+    fn the_initial_state_is_no_start_when_the_appends_cannot_spell_the_value() {
+        // Without the first put, the initial "" is a start unless the model sees that no
+        // appends spell "p.a1." from it: kv's may_reach does (it once checked prefixes
+        // only, and the rule could not fire here).
         let ops: Vec<_> = superseded().into_iter().skip(1).collect();
         assert!(!linearizable(&ops));
-        assert_eq!(superseded_read(&kv(), &ops), None);
+        assert_eq!(superseded_read(&kv(), &ops), Some(4));
+        // With an append of "p." (and no longer read), "" + "p." + "a1." explains it.
+        let ops = vec![
+            put("p.", 2, 12),
+            append("a1.", 3, 4),
+            get("p.a1.", 9, 11),
+            append("p.", 0, 13),
+        ];
+        assert!(linearizable(&ops));
+        assert_eq!(unreachable_read(&kv(), &ops), None);
     }
 }

@@ -647,6 +647,88 @@ mod tests {
         assert!(fired > not_lin / 10, "fired on {fired} of {not_lin}");
     }
 
+    /// Kv with no lookahead hints: the default `may_reach` ("may reach", always).
+    struct KvNoHints(Kv);
+    impl Model for KvNoHints {
+        type State = Value;
+        type Op = crate::model::BuiltinOp;
+        fn name(&self) -> String {
+            self.0.name()
+        }
+        fn init(&self) -> Value {
+            self.0.init()
+        }
+        fn op(&self, f: &str, i: &Value, o: Option<&Value>) -> Result<Self::Op, String> {
+            self.0.op(f, i, o)
+        }
+        fn step(&self, s: &Value, op: &Self::Op) -> Option<Value> {
+            self.0.step(s, op)
+        }
+        fn is_read_only(&self, op: &Self::Op) -> bool {
+            self.0.is_read_only(op)
+        }
+        fn state_value(&self, s: &Value) -> Value {
+            s.clone()
+        }
+    }
+
+    /// Kv's `may_reach` spells the value read from a start and distinct appends: with it,
+    /// the plain search and both refutation rules agree with a search that has no
+    /// lookahead at all, on random kv histories whose appends and puts repeat and overlap
+    /// ("x", "y", "xy", "") and whose reads see up to three of them, with info, failed and
+    /// unfinished ops.
+    #[test]
+    fn kv_spelling_agrees_with_a_search_without_hints() {
+        let plain = Budget {
+            max_steps: None,
+            deadline: None,
+            max_memory: None,
+            reduce: false,
+        };
+        let mut rng = Rng::new(1819);
+        let (mut fired, mut not_lin) = (0, 0);
+        for _ in 0..6000 {
+            let mut h = random_history(&mut rng, ModelKind::Kv);
+            let mut open: BTreeMap<u64, Value> = BTreeMap::new();
+            for ev in &mut h.events {
+                if ev.f == "get" && ev.kind == EventKind::Ok && rng.below(2) == 0 {
+                    // A value some appends may spell: up to three pieces.
+                    let mut w = String::new();
+                    for _ in 0..rng.below(4) {
+                        w.push_str(["x", "y", "xy"][rng.below(3) as usize]);
+                    }
+                    ev.value = Value::Str(w);
+                }
+                if ev.f != "append" {
+                    continue;
+                }
+                if ev.kind == EventKind::Invoke {
+                    let v = Value::Str(["x", "y", "xy", ""][rng.below(4) as usize].into());
+                    open.insert(ev.process, v.clone());
+                    ev.value = v;
+                } else if let Some(v) = open.remove(&ev.process) {
+                    ev.value = v;
+                }
+            }
+            let ops = collect_ops(&h);
+            let views: Vec<&OpView> = ops.iter().map(|(_, v)| v).collect();
+            let kv = Kv {
+                init: ModelKind::Kv.default_init(),
+            };
+            let (search_ops, _) = prepare(&kv, &views).expect("valid");
+            let truth = check::search(&KvNoHints(kv.clone()), &search_ops, plain).outcome
+                == Outcome::Linearizable;
+            let with = check::search(&kv, &search_ops, plain).outcome == Outcome::Linearizable;
+            assert_eq!(with, truth, "{}", h.to_jsonl());
+            let refuted = refute::unreachable_read(&kv, &search_ops).is_some();
+            assert!(!(refuted && truth), "{}", h.to_jsonl());
+            fired += usize::from(refuted);
+            not_lin += usize::from(!truth);
+        }
+        eprintln!("refutation fired on {fired} of {not_lin}");
+        assert!(fired > not_lin / 10, "fired on {fired} of {not_lin}");
+    }
+
     /// `h` made register-like with unique written values: appends and cas become writes
     /// (puts), every write gets a fresh value, every ok read one of the values written so
     /// far, the initial one or one nobody writes.
