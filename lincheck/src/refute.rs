@@ -70,42 +70,16 @@ fn last_pin_rule<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> Option<usize> 
             resets.push((o.invoke, c, s, i));
         }
     }
-    resets.sort_by_key(|r| (r.0, r.3));
-    // Unknown-outcome resets never dominate and are never dominated.
-    let open: Vec<usize> = (0..resets.len())
-        .filter(|&k| resets[k].1 == usize::MAX)
-        .collect();
-    // `ok` resets by completion, with the running maximum of their invokes.
-    let mut done: Vec<(usize, usize)> = resets
-        .iter()
-        .filter(|r| r.1 != usize::MAX)
-        .map(|r| (r.1, r.0))
-        .collect();
-    done.sort_unstable();
-    let mut max_invoke = Vec::with_capacity(done.len());
-    let mut m = 0;
-    for &(_, inv) in &done {
-        m = m.max(inv);
-        max_invoke.push(m);
-    }
-    let longest = done.iter().map(|&(c, i)| c - i).max().unwrap_or(0);
-    // Non-resets that change something, by invoke.
-    let mut others: Vec<usize> = (0..ops.len())
-        .filter(|&i| !is_reset[i] && !model.is_read_only(&ops[i].op))
-        .collect();
-    others.sort_by_key(|&i| (ops[i].invoke, i));
-    // Unknown-outcome ones apart: they may lie anywhere after their invoke.
-    let open_others: Vec<usize> = others
-        .iter()
-        .copied()
-        .filter(|&i| ops[i].complete.is_none())
-        .collect();
-    others.retain(|&i| ops[i].complete.is_some());
-    let longest_other = others
-        .iter()
-        .map(|&i| ops[i].complete.unwrap_or(0) - ops[i].invoke)
-        .max()
-        .unwrap_or(0);
+    let Index {
+        resets,
+        open,
+        done,
+        max_invoke,
+        longest,
+        others,
+        open_others,
+        longest_other,
+    } = Index::new(model, ops, &is_reset, resets);
 
     let mut work = WORK_PER_OP.saturating_mul(ops.len()).max(1 << 16);
     let mut cands: Vec<usize> = Vec::with_capacity(MAX_CANDIDATES);
@@ -214,6 +188,77 @@ fn last_pin_rule<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> Option<usize> 
 enum Start {
     Init,
     Reset(usize),
+}
+
+/// What both rules look up in a key's ops: the resets (and, for the last-pin rule, the read
+/// pins) by invoke, the `ok` ones by completion, and the non-resets that change something.
+struct Index<S> {
+    /// Resets by invoke: (invoke, complete or MAX, state set, op index).
+    resets: Vec<(usize, usize, S, usize)>,
+    /// Indices into `resets` of the unknown-outcome ones (they never dominate and are
+    /// never dominated).
+    open: Vec<usize>,
+    /// `ok` resets by completion: (complete, invoke), and the running maximum invoke.
+    done: Vec<(usize, usize)>,
+    max_invoke: Vec<usize>,
+    longest: usize,
+    /// `ok` non-resets that change something, by invoke; the unknown-outcome ones apart
+    /// (they may lie anywhere after their invoke).
+    others: Vec<usize>,
+    open_others: Vec<usize>,
+    longest_other: usize,
+}
+
+impl<S> Index<S> {
+    fn new<M: Model<State = S>>(
+        model: &M,
+        ops: &[SearchOp<M::Op>],
+        is_reset: &[bool],
+        mut resets: Vec<(usize, usize, S, usize)>,
+    ) -> Index<S> {
+        resets.sort_by_key(|r| (r.0, r.3));
+        let open: Vec<usize> = (0..resets.len())
+            .filter(|&k| resets[k].1 == usize::MAX)
+            .collect();
+        let mut done: Vec<(usize, usize)> = resets
+            .iter()
+            .filter(|r| r.1 != usize::MAX)
+            .map(|r| (r.1, r.0))
+            .collect();
+        done.sort_unstable();
+        let mut max_invoke = Vec::with_capacity(done.len());
+        let mut m = 0;
+        for &(_, inv) in &done {
+            m = m.max(inv);
+            max_invoke.push(m);
+        }
+        let longest = done.iter().map(|&(c, i)| c - i).max().unwrap_or(0);
+        let mut others: Vec<usize> = (0..ops.len())
+            .filter(|&i| !is_reset[i] && !model.is_read_only(&ops[i].op))
+            .collect();
+        others.sort_by_key(|&i| (ops[i].invoke, i));
+        let open_others: Vec<usize> = others
+            .iter()
+            .copied()
+            .filter(|&i| ops[i].complete.is_none())
+            .collect();
+        others.retain(|&i| ops[i].complete.is_some());
+        let longest_other = others
+            .iter()
+            .map(|&i| ops[i].complete.unwrap_or(0) - ops[i].invoke)
+            .max()
+            .unwrap_or(0);
+        Index {
+            resets,
+            open,
+            done,
+            max_invoke,
+            longest,
+            others,
+            open_others,
+            longest_other,
+        }
+    }
 }
 
 /// The key's resets, non-resets and read pins, indexed for the last-reset rule.
@@ -355,39 +400,17 @@ pub(crate) fn superseded_read<M: Model>(model: &M, ops: &[SearchOp<M::Op>]) -> O
             pins.push((c, i, s));
         }
     }
-    resets.sort_by_key(|r| (r.0, r.3));
     pins.sort_by_key(|p| (p.0, p.1));
-    let open_resets: Vec<usize> = (0..resets.len())
-        .filter(|&k| resets[k].1 == usize::MAX)
-        .collect();
-    let mut done: Vec<(usize, usize)> = resets
-        .iter()
-        .filter(|r| r.1 != usize::MAX)
-        .map(|r| (r.1, r.0))
-        .collect();
-    done.sort_unstable();
-    let mut max_invoke = Vec::with_capacity(done.len());
-    let mut m = 0;
-    for &(_, inv) in &done {
-        m = m.max(inv);
-        max_invoke.push(m);
-    }
-    let longest = done.iter().map(|&(c, i)| c - i).max().unwrap_or(0);
-    let mut others: Vec<usize> = (0..ops.len())
-        .filter(|&i| !is_reset[i] && !model.is_read_only(&ops[i].op))
-        .collect();
-    others.sort_by_key(|&i| (ops[i].invoke, i));
-    let open_others: Vec<usize> = others
-        .iter()
-        .copied()
-        .filter(|&i| ops[i].complete.is_none())
-        .collect();
-    others.retain(|&i| ops[i].complete.is_some());
-    let longest_other = others
-        .iter()
-        .map(|&i| ops[i].complete.unwrap_or(0) - ops[i].invoke)
-        .max()
-        .unwrap_or(0);
+    let Index {
+        resets,
+        open: open_resets,
+        done,
+        max_invoke,
+        longest,
+        others,
+        open_others,
+        longest_other,
+    } = Index::new(model, ops, &is_reset, resets);
     let mut cx = Ctx {
         model,
         ops,
