@@ -510,6 +510,12 @@ fn kv_may_reach(
     let mut n_starts = 0;
     let mut state_start = true;
     let mut any_append = false;
+    if forced.len() + others.size_hint().0 > SPELL_MAX_OPS {
+        // The loop below would give up at op 33 and check prefixes only, unless a reset
+        // sets the value read, which the prefix check sees too: skip to it.
+        let rest = &mut forced.iter().copied().chain(others.map(|o| o));
+        return kv_prefix_reach(state, want, &[], false, rest);
+    }
     let mut ops = forced
         .iter()
         .map(|&o| (o, true))

@@ -130,7 +130,7 @@ fn run_with<M: Model>(
 ) -> Result<Report, HistoryError> {
     let ops = collect_ops(history);
     // Sorted keys: a deterministic order, independent of hashing.
-    let mut by_key: BTreeMap<Option<&crate::Value>, Vec<&OpView>> = BTreeMap::new();
+    let mut by_key: BTreeMap<Option<&crate::Value>, Vec<&OpRef>> = BTreeMap::new();
     for (key, view) in &ops {
         by_key.entry(*key).or_default().push(view);
     }
@@ -155,19 +155,52 @@ fn run_with<M: Model>(
     Ok(report)
 }
 
+/// One op of the history, borrowed from its events: what [`OpView`] holds, without
+/// copying `f` and the values. An [`OpView`] is made only for the ops an explanation
+/// shows.
+#[derive(Clone, Copy, Debug)]
+struct OpRef<'h> {
+    process: u64,
+    f: &'h str,
+    input: &'h crate::Value,
+    output: Option<&'h crate::Value>,
+    status: OpStatus,
+    invoke_event: usize,
+    complete_event: Option<usize>,
+    invoke_time: Option<u64>,
+    complete_time: Option<u64>,
+}
+
+impl OpRef<'_> {
+    fn to_view(self) -> OpView {
+        OpView {
+            process: self.process,
+            f: self.f.to_string(),
+            input: self.input.clone(),
+            output: self.output.cloned(),
+            status: self.status,
+            invoke_event: self.invoke_event,
+            complete_event: self.complete_event,
+            invoke_time: self.invoke_time,
+            complete_time: self.complete_time,
+        }
+    }
+}
+
 /// All non-`fail` ops with their (normalized) keys, in invoke order.
-fn collect_ops(history: &History) -> Vec<(Option<&crate::Value>, OpView)> {
-    let mut ops: Vec<Option<(Option<&crate::Value>, OpView)>> = Vec::new();
+fn collect_ops(history: &History) -> Vec<(Option<&crate::Value>, OpRef<'_>)> {
+    let mut ops: Vec<Option<(Option<&crate::Value>, OpRef<'_>)>> =
+        Vec::with_capacity(history.events.len() / 2 + 1);
     let mut open: BTreeMap<u64, usize> = BTreeMap::new();
     for (i, ev) in history.events.iter().enumerate() {
         if ev.kind == EventKind::Invoke {
             open.insert(ev.process, ops.len());
             ops.push(Some((
                 normalize_key(&ev.key),
-                OpView {
+                OpRef {
                     process: ev.process,
-                    f: ev.f.clone(),
-                    input: ev.value.clone(),
+                    f: &ev.f,
+                    input: &ev.value,
                     output: None,
                     status: OpStatus::Unfinished,
                     invoke_event: i,
@@ -190,7 +223,7 @@ fn collect_ops(history: &History) -> Vec<(Option<&crate::Value>, OpView)> {
                     v.complete_time = ev.time;
                     if ev.kind == EventKind::Ok {
                         v.status = OpStatus::Ok;
-                        v.output = Some(ev.value.clone());
+                        v.output = Some(&ev.value);
                     } else {
                         v.status = OpStatus::Info;
                     }
@@ -207,13 +240,13 @@ fn collect_ops(history: &History) -> Vec<(Option<&crate::Value>, OpView)> {
 #[allow(clippy::type_complexity)]
 fn prepare<'a, M: Model>(
     model: &M,
-    views: &[&'a OpView],
-) -> Result<(Vec<SearchOp<M::Op>>, Vec<&'a OpView>), HistoryError> {
+    views: &[&'a OpRef<'a>],
+) -> Result<(Vec<SearchOp<M::Op>>, Vec<&'a OpRef<'a>>), HistoryError> {
     let mut search_ops = Vec::with_capacity(views.len());
-    let mut kept: Vec<&OpView> = Vec::with_capacity(views.len());
+    let mut kept: Vec<&OpRef> = Vec::with_capacity(views.len());
     for v in views {
         let op = model
-            .op(&v.f, &v.input, v.output.as_ref())
+            .op(v.f, v.input, v.output)
             .map_err(|message| HistoryError {
                 event: v.complete_event.unwrap_or(v.invoke_event),
                 error: WellFormedError::Model { message },
@@ -236,7 +269,7 @@ fn prepare<'a, M: Model>(
 fn check_key<M: Model>(
     model: &M,
     key: Option<crate::Value>,
-    views: &[&OpView],
+    views: &[&OpRef],
     budget: Budget,
     cut_from: usize,
 ) -> Result<KeyReport, HistoryError> {
@@ -359,7 +392,7 @@ fn check_key<M: Model>(
 fn explain<M: Model>(
     model: &M,
     ops: &[SearchOp<M::Op>],
-    views: &[&OpView],
+    views: &[&OpRef],
     best: &[(usize, M::State)],
 ) -> Explanation {
     let mut placed = vec![false; ops.len()];
@@ -368,7 +401,7 @@ fn explain<M: Model>(
         .map(|(i, s)| {
             placed[*i] = true;
             PlacedOp {
-                op: views[*i].clone(),
+                op: views[*i].to_view(),
                 state_after: model.state_value(s),
             }
         })
@@ -394,7 +427,7 @@ fn explain<M: Model>(
             (
                 o.invoke,
                 crate::StuckOp {
-                    op: views[i].clone(),
+                    op: views[i].to_view(),
                     reason,
                 },
             )
@@ -421,7 +454,10 @@ fn explain<M: Model>(
             .filter(|(i, o)| !placed[*i] && o.invoke < end)
             .map(|(_, o)| &o.op);
         if !model.may_reach(&state, &ops[r].op, &mut others) {
-            if let Some((_, s)) = stuck.iter_mut().find(|(_, s)| s.op == *views[r]) {
+            if let Some((_, s)) = stuck
+                .iter_mut()
+                .find(|(_, s)| s.op.invoke_event == views[r].invoke_event)
+            {
                 if s.reason == Blocked::DeadEnd {
                     s.reason = Blocked::Unreachable;
                 }
@@ -429,7 +465,7 @@ fn explain<M: Model>(
                 unreachable.push((
                     ops[r].invoke,
                     crate::StuckOp {
-                        op: views[r].clone(),
+                        op: views[r].to_view(),
                         reason: Blocked::Unreachable,
                     },
                 ));
@@ -577,7 +613,7 @@ mod tests {
     fn refutation_agrees_with_the_plain_search() {
         fn one<M: Model>(h: &History, m: &M) -> (bool, bool) {
             let ops = collect_ops(h);
-            let views: Vec<&OpView> = ops.iter().map(|(_, v)| v).collect();
+            let views: Vec<&OpRef> = ops.iter().map(|(_, v)| v).collect();
             let (search_ops, _) = prepare(m, &views).expect("valid");
             let refuted = refute::unreachable_read(m, &search_ops).is_some();
             let plain = Budget {
@@ -616,7 +652,7 @@ mod tests {
     fn last_reset_rule_agrees_with_the_plain_search() {
         fn one<M: Model>(h: &History, m: &M) -> (bool, bool) {
             let ops = collect_ops(h);
-            let views: Vec<&OpView> = ops.iter().map(|(_, v)| v).collect();
+            let views: Vec<&OpRef> = ops.iter().map(|(_, v)| v).collect();
             let (search_ops, _) = prepare(m, &views).expect("valid");
             let refuted = refute::superseded_read(m, &search_ops).is_some();
             let plain = Budget {
@@ -711,7 +747,7 @@ mod tests {
                 }
             }
             let ops = collect_ops(&h);
-            let views: Vec<&OpView> = ops.iter().map(|(_, v)| v).collect();
+            let views: Vec<&OpRef> = ops.iter().map(|(_, v)| v).collect();
             let kv = Kv {
                 init: ModelKind::Kv.default_init(),
             };
