@@ -615,6 +615,31 @@ fn kv_prefix_reach(
     let grows =
         |v: &Value| matches!((want, as_str(v)), (Value::Str(w), Some(b)) if w.starts_with(b));
     let mut start = grows(state) || starts.iter().any(|s| grows(s));
+    // A reset's value: `true` if it is the value read; else it may make `start` true.
+    // Once `start` holds, a string of another length than the value read needs no
+    // comparison (it can be neither): the lookahead asks this of many ops.
+    let w = match want {
+        Value::Str(w) => Some(w.as_str()),
+        _ => None,
+    };
+    let reset = |v: &Value, start: &mut bool| match (w, v) {
+        (Some(w), Value::Str(b)) => {
+            if (!*start || b.len() == w.len()) && w.starts_with(b.as_str()) {
+                if b.len() == w.len() {
+                    return true;
+                }
+                *start = true;
+            }
+            false
+        }
+        _ => {
+            if v == want {
+                return true;
+            }
+            *start |= grows(v);
+            false
+        }
+    };
     for o in rest {
         if start && appended {
             return true;
@@ -622,16 +647,14 @@ fn kv_prefix_reach(
         match o {
             BuiltinOp::Append(_) => appended = true,
             BuiltinOp::Write(v) => {
-                if v == want {
+                if reset(v, &mut start) {
                     return true;
                 }
-                start |= grows(v);
             }
             BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) => {
-                if to == want {
+                if reset(to, &mut start) {
                     return true;
                 }
-                start |= grows(to);
             }
             _ => {}
         }
@@ -876,6 +899,116 @@ mod tests {
             no += usize::from(!answer);
         }
         assert!(yes > 2_000 && no > 2_000, "yes {yes}, no {no}");
+    }
+
+    /// The lookahead's shortcuts give the answers of the plain loops: past
+    /// [`SPELL_MAX_OPS`] ops (known from the iterator's length) `kv_may_reach` goes
+    /// straight to the prefix check, and the prefix check skips comparing a reset of
+    /// another length once a start is found. Checked on random op sets of 0-70 ops
+    /// against an iterator that hides its length and a prefix check written plainly.
+    #[test]
+    fn kv_lookahead_shortcuts_keep_the_answers() {
+        /// Hides the length, so `kv_may_reach` takes its loop all the way.
+        struct NoHint<'a, I: Iterator<Item = &'a BuiltinOp>>(I);
+        impl<'a, I: Iterator<Item = &'a BuiltinOp>> Iterator for NoHint<'a, I> {
+            type Item = &'a BuiltinOp;
+            fn next(&mut self) -> Option<&'a BuiltinOp> {
+                self.0.next()
+            }
+        }
+        /// `kv_prefix_reach` as it was before the shortcut.
+        fn plain_prefix(state: &Value, want: &Value, ops: &[BuiltinOp]) -> bool {
+            if want == state {
+                return true;
+            }
+            let grows = |v: &Value| matches!((want, as_str(v)), (Value::Str(w), Some(b)) if w.starts_with(b));
+            let (mut start, mut appended) = (grows(state), false);
+            for o in ops {
+                if start && appended {
+                    return true;
+                }
+                match o {
+                    BuiltinOp::Append(_) => appended = true,
+                    BuiltinOp::Write(v)
+                    | BuiltinOp::Cas {
+                        to: v,
+                        ok: None | Some(true),
+                        ..
+                    } => {
+                        if v == want {
+                            return true;
+                        }
+                        start |= grows(v);
+                    }
+                    _ => {}
+                }
+            }
+            start && appended
+        }
+        let mut rng = crate::generate::Rng::new(1818);
+        let strs = ["", "a", "b", "ab", "ba", "aab", "abab", "abba"];
+        let pick = |rng: &mut crate::generate::Rng| -> Value {
+            match rng.below(12) {
+                0 => Value::Null,
+                1 => Value::Int(1),
+                _ => s(strs[rng.below(strs.len() as u64) as usize]),
+            }
+        };
+        let (mut yes, mut no, mut long) = (0, 0, 0);
+        for _ in 0..20_000 {
+            // Few resets in some sets, so that long ones still get spelled up to the
+            // op bound (more than 8 starts would end the spelling sooner).
+            let n = rng.below(71) as usize;
+            let resets = [1, 3, 30][rng.below(3) as usize];
+            let ops: Vec<BuiltinOp> = (0..n)
+                .map(|_| match rng.below(100) {
+                    x if x < resets && rng.below(2) == 0 => BuiltinOp::Write(pick(&mut rng)),
+                    x if x < resets => BuiltinOp::Cas {
+                        from: pick(&mut rng),
+                        to: pick(&mut rng),
+                        ok: [None, Some(true), Some(false)][rng.below(3) as usize],
+                    },
+                    x if x < 40 => BuiltinOp::Read(Some(pick(&mut rng))),
+                    x if x < 50 => BuiltinOp::Append(String::new()),
+                    _ => BuiltinOp::Append(strs[rng.below(8) as usize].into()),
+                })
+                .collect();
+            let state = pick(&mut rng);
+            let want = if rng.below(2) == 0 {
+                // The state and some of the appends: a value the ops may well spell.
+                let mut w = as_str(&state).unwrap_or("").to_string();
+                for o in &ops {
+                    if let BuiltinOp::Append(x) = o
+                        && rng.below(3) == 0
+                    {
+                        w.push_str(x);
+                    }
+                }
+                if rng.below(2) == 0 {
+                    w.push('a');
+                }
+                s(&w)
+            } else {
+                pick(&mut rng)
+            };
+            let read = BuiltinOp::Read(Some(want.clone()));
+            let fast = kv_may_reach(&state, &read, &[], &mut ops.iter());
+            let slow = kv_may_reach(&state, &read, &[], &mut NoHint(ops.iter()));
+            assert_eq!(fast, slow, "{ops:?} {state:?} -> {want:?}");
+            let prefix = kv_prefix_reach(&state, &want, &[], false, &mut ops.iter());
+            assert_eq!(
+                prefix,
+                plain_prefix(&state, &want, &ops),
+                "{ops:?} {state:?} -> {want:?}"
+            );
+            yes += usize::from(prefix);
+            no += usize::from(!prefix);
+            long += usize::from(n > SPELL_MAX_OPS && !fast);
+        }
+        assert!(
+            yes > 2_000 && no > 2_000 && long > 200,
+            "yes {yes}, no {no}, long {long}"
+        );
     }
 
     /// When the search would take more than [`SPELL_STEPS`] nodes, it answers "may reach".
