@@ -513,6 +513,8 @@ fn kv_may_reach(
     if forced.len() + others.size_hint().0 > SPELL_MAX_OPS {
         // The loop below would give up at op 33 and check prefixes only, unless a reset
         // sets the value read, which the prefix check sees too: skip to it.
+        // The identity `map` shortens the items' lifetime to that of `forced`.
+        #[allow(clippy::map_identity)]
         let rest = &mut forced.iter().copied().chain(others.map(|o| o));
         return kv_prefix_reach(state, want, &[], false, rest);
     }
@@ -646,15 +648,9 @@ fn kv_prefix_reach(
         }
         match o {
             BuiltinOp::Append(_) => appended = true,
-            BuiltinOp::Write(v) => {
-                if reset(v, &mut start) {
-                    return true;
-                }
-            }
-            BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) => {
-                if reset(to, &mut start) {
-                    return true;
-                }
+            BuiltinOp::Write(v) if reset(v, &mut start) => return true,
+            BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) && reset(to, &mut start) => {
+                return true;
             }
             _ => {}
         }
