@@ -251,30 +251,25 @@ impl SwarmBounds {
             }
         });
         // Drawn after everything above, so that it is as it was without these.
-        // In half the seeds, a second crash-after-send aimed at one node (of a kind the
-        // protocol declares, drawn first; any message it sends; log-uniform 5%..100%): a
-        // node that only answers (a store, a participant)
+        // In half the seeds of a protocol that declares several kinds of node, a second
+        // crash-after-send aimed at one node (of a kind drawn first, then a node of it;
+        // any message it sends; log-uniform 5%..100%): a node that only answers (a store)
         // crashes right after its answers, where the first draw, spread over every node
         // and often aimed at a kind the leaders send, rarely reaches it.
-        let crash_node = (rng.below(2) == 1).then(|| {
+        let crash_node = (rng.below(2) == 1 && self.node_kinds.len() > 1).then(|| {
             let all: Vec<u32> = (0..nodes.max(1) as u32).collect();
             let kind = rng.pick(&self.node_kinds).unwrap_or(&all);
             let node = crate::id::NodeId(*rng.pick(kind).unwrap_or(&0));
             (log_probability(rng, 0.05, 1.0), node)
         });
-        // In half the seeds, clog-after-send: right after a node sends a message of one
-        // kind (the first kind the run sends in half of them, else one of the first four;
-        // the first is usually what starts a round: a vote, a prepare; p log-uniform
-        // 10%..100%), its links are held for a while (log-uniform from the protocol's
-        // declared `give_up` minimum to the sum of both bounds, else within the file's
-        // `lasting`): the answers to what it asked arrive after its timer fired and it
-        // moved on (a stale vote, an old promise or acknowledgement).
+        // In half the seeds, clog-after-send: right after a node sends a message of the
+        // first kind the run sends (what starts a round: a vote, a lease request, a
+        // prepare; p log-uniform 10%..100%), its links are held for a while (log-uniform
+        // from the protocol's declared `give_up` minimum to the sum of both bounds, else
+        // within the file's `lasting`): the answers to what it asked arrive after its
+        // timer fired and it moved on (a stale vote, an old promise or acknowledgement).
         let clog_after_send = (rng.below(2) == 1).then(|| {
-            let kind = if rng.below(2) == 1 {
-                0
-            } else {
-                rng.below(4) as u32
-            };
+            let kind = 0;
             let p = log_probability(rng, 0.1, 1.0);
             let (lo, hi) = match self.give_up {
                 Some((lo, hi)) => {
@@ -511,6 +506,43 @@ mod tests {
         assert!(clocks.iter().any(|(c, _)| c.step.is_zero()));
         assert!(clocks.iter().any(|(c, _)| !c.step.is_zero()));
         assert_eq!(conc.len(), 3);
+    }
+
+    #[test]
+    fn after_send_faults_are_drawn_within_the_declared_kinds_and_timeouts() {
+        let mut b = bounds();
+        // One kind of node: no aimed crash-after-send; clogs within the file's `lasting`.
+        let mut clogs = 0;
+        for seed in 0..200 {
+            let d = b.draw(&mut SimRng::new(seed, "swarm"), 5);
+            assert!(d.options.crash_node.is_none());
+            if let Some((p, (lo, hi), kind)) = d.options.clog_after_send {
+                clogs += 1;
+                assert_eq!(kind, Some(0));
+                assert!((0.1..=1.0).contains(&p.value()), "{p:?}");
+                assert!(lo == ms(50) && hi >= lo && hi <= ms(2_000), "{lo} {hi}");
+            }
+        }
+        assert!((60..140).contains(&clogs), "{clogs}");
+        // Servers 0-4 and a store 5: the store is aimed at about as often as the servers
+        // together; clogs last from the shortest give-up to the sum of both bounds.
+        b.node_kinds = vec![(0..5).collect(), vec![5]];
+        b.give_up = Some((ms(150), ms(300)));
+        let (mut store, mut servers) = (0, 0);
+        for seed in 0..400 {
+            let d = b.draw(&mut SimRng::new(seed, "swarm"), 6);
+            if let Some((p, n)) = d.options.crash_node {
+                assert!((0.05..=1.0).contains(&p.value()), "{p:?}");
+                if n.0 == 5 { store += 1 } else { servers += 1 }
+            }
+            if let Some((_, span, _)) = d.options.clog_after_send {
+                assert_eq!(span, (ms(150), ms(450)));
+            }
+        }
+        assert!(
+            store > 60 && servers > 60,
+            "store {store}, servers {servers}"
+        );
     }
 
     #[test]
