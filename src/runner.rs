@@ -349,7 +349,12 @@ impl<P: Protocol> Prepared<P> {
         let (config, params) =
             P::swarm_config(&self.config, &mut SimRng::new(seed, "swarm/protocol"));
         let draw = s
-            .swarm_draw(seed, P::swarm_max_drift_ppm(&config))
+            .swarm_draw_giving_up(
+                seed,
+                P::swarm_max_drift_ppm(&config),
+                P::swarm_give_up(&config),
+                P::swarm_node_kinds(&config, s.nodes.len()),
+            )
             .expect("a swarm scenario draws");
         let workload = s.swarm_workload(seed);
         (

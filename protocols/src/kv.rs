@@ -509,9 +509,16 @@ where
                     return;
                 };
                 ctx.cancel_timer(open.retry);
-                // The current attempt is unanswered unless it was refused.
+                // The current attempt is unanswered unless it was refused. A refusal says
+                // only that *that copy* was not taken: the network may duplicate a request,
+                // and a copy that reaches the same node once it leads is appended and may
+                // commit after the deadline (swarm, Multi-Paxos seed 1497). So a refused
+                // write is unknown, not failed; a refused read had no effect either way.
+                let writes = !matches!(open.op, KvOp::Get { .. });
                 if open.maybe_applied || !open.refused {
                     ctx.complete_info("timed-out");
+                } else if writes {
+                    ctx.complete_info("no-leader");
                 } else {
                     ctx.complete_fail("no-leader");
                 }

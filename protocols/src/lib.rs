@@ -252,6 +252,23 @@ pub trait Protocol {
         10_000
     }
 
+    /// How long a node running `config` waits for answers before it gives up and starts
+    /// again (Raft: its election timeouts), `(min, max)`; swarm mode holds a node's links
+    /// right after it asked for about that long (`ClogAfterSend`), so the answers reach
+    /// the round after. `None` (the default): not declared; the file's `lasting` is used.
+    fn swarm_give_up(config: &Self::Config) -> Option<(sim_core::Duration, sim_core::Duration)> {
+        let _ = config;
+        None
+    }
+
+    /// The kinds of node a cluster of `nodes` running `config` has, each a list of node
+    /// indexes (servers and a store, a coordinator and participants): swarm mode aims a
+    /// crash-after-send at a drawn kind first, then a node of it. The default: one kind.
+    fn swarm_node_kinds(config: &Self::Config, nodes: usize) -> Vec<Vec<u32>> {
+        let _ = config;
+        vec![(0..nodes as u32).collect()]
+    }
+
     /// The sequential model the clients' history follows (what `--history-out` writes in
     /// the header and what `"linearizable"` checks against); `None` if the clients record
     /// no history.

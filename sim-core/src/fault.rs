@@ -76,6 +76,23 @@ pub enum Fault {
         /// order the run first sends them (a message's kind is its Debug form's first
         /// word); `None`: after any message.
         kind: Option<u32>,
+        /// Only after this node sends (`None`: any node). A node that only answers (a
+        /// store, a participant) is crashed right after its answers this way.
+        node: Option<NodeId>,
+        until: Time,
+    },
+    /// From now until `until`, each time a node's handler sends a message of kind `kind`
+    /// (numbered as for [`Fault::CrashAfterSend`]; `None`: any), with probability `p`
+    /// (drawn from the run's own `clog-after-send` stream) every message into or out of
+    /// that node is held from then for `lasting.0..=lasting.1` (log-uniform, at most until
+    /// `until`), then released reordered, as [`Fault::Clog`] does. A node that just asked
+    /// (a vote, a promise, a write) gets the answers late, after its timers fired and it
+    /// moved on: what a stale-reply bug needs. A node already held this way is not held
+    /// again until that ends.
+    ClogAfterSend {
+        p: crate::rng::Probability,
+        lasting: (Duration, Duration),
+        kind: Option<u32>,
         until: Time,
     },
 }
@@ -139,6 +156,7 @@ impl Fault {
             Fault::Clog { .. } => "clog",
             Fault::Targeted { fault, .. } => fault.kind(),
             Fault::CrashAfterSend { .. } => "crash-after-send",
+            Fault::ClogAfterSend { .. } => "clog-after-send",
         }
     }
 
@@ -258,6 +276,13 @@ pub struct NemesisOptions {
     pub crash_restart: (Duration, Duration),
     /// Only after a message of this kind (see [`Fault::CrashAfterSend`]).
     pub crash_kind: Option<u32>,
+    /// A second [`Fault::CrashAfterSend`], of any message kind, aimed at one node (`None`,
+    /// the default: off), restarting after `crash_restart`: a node that only answers
+    /// crashes right after its answers.
+    pub crash_node: Option<(crate::rng::Probability, NodeId)>,
+    /// [`Fault::ClogAfterSend`] from the nemesis's start to its stop: probability, how
+    /// long, message kind (`None`, the default: off).
+    pub clog_after_send: Option<(crate::rng::Probability, (Duration, Duration), Option<u32>)>,
     /// The leader's clock the slowest (`None`, the default: off): see [`LeaderClock`].
     pub leader_clock: Option<LeaderClock>,
 }
@@ -296,6 +321,8 @@ impl Default for NemesisOptions {
             crash_after_send: None,
             crash_restart: (Duration::from_millis(1), Duration::from_millis(50)),
             crash_kind: None,
+            crash_node: None,
+            clog_after_send: None,
             leader_clock: None,
         }
     }
@@ -397,7 +424,32 @@ impl Nemesis {
                     p,
                     restart: options.crash_restart,
                     kind: options.crash_kind,
+                    node: None,
                     until: stop,
+                },
+            ));
+        }
+        let start = Time::ZERO.plus(self.start).min(Time::ZERO.plus(self.stop));
+        if let Some((p, node)) = options.crash_node {
+            out.push((
+                start,
+                Fault::CrashAfterSend {
+                    p,
+                    restart: options.crash_restart,
+                    kind: None,
+                    node: Some(node),
+                    until: Time::ZERO.plus(self.stop),
+                },
+            ));
+        }
+        if let Some((p, lasting, kind)) = options.clog_after_send {
+            out.push((
+                start,
+                Fault::ClogAfterSend {
+                    p,
+                    lasting,
+                    kind,
+                    until: Time::ZERO.plus(self.stop),
                 },
             ));
         }

@@ -272,13 +272,17 @@ struct ClientSlot<P: Process, C: Client<P>> {
     open: Option<usize>,
 }
 
-/// [`Fault::CrashAfterSend`] in force: probability, restart bounds, end, message kind.
-type CrashAfterSend = (
-    crate::rng::Probability,
-    (Duration, Duration),
-    Time,
-    Option<u32>,
-);
+/// A [`Fault::CrashAfterSend`] or [`Fault::ClogAfterSend`] in force.
+#[derive(Clone, Copy, Debug)]
+struct AfterSend {
+    p: crate::rng::Probability,
+    /// A crash's restart bounds, or how long a clog holds.
+    span: (Duration, Duration),
+    until: Time,
+    kind: Option<u32>,
+    node: Option<NodeId>,
+    clog: bool,
+}
 
 /// A deterministic simulation of `P` nodes driven by `C` clients.
 ///
@@ -342,7 +346,10 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     /// Draws among several leaders (or any node when none leads): only targeted faults.
     target_rng: SimRng,
     /// [`Fault::CrashAfterSend`] while in force, and its own stream.
-    crash_after_send: Option<CrashAfterSend>,
+    crash_after_send: Vec<AfterSend>,
+    /// [`Fault::ClogAfterSend`]'s stream, and until when each node is held by it.
+    clog_rng: SimRng,
+    clogged_until: Vec<Time>,
     crash_rng: SimRng,
 }
 
@@ -460,8 +467,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             engine_error: None,
             slots: std::collections::BTreeMap::new(),
             target_rng: SimRng::new(seed, "nemesis/target"),
-            crash_after_send: None,
+            crash_after_send: Vec::new(),
             crash_rng: SimRng::new(seed, "crash-after-send"),
+            clog_rng: SimRng::new(seed, "clog-after-send"),
+            clogged_until: vec![Time::ZERO; n],
         })
     }
 
@@ -1171,36 +1180,65 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         true
     }
 
-    /// [`Fault::CrashAfterSend`]: node `i` just sent; it may crash now.
+    /// [`Fault::CrashAfterSend`], [`Fault::ClogAfterSend`]: node `i` just sent; it may
+    /// crash, or have its links held, now (each in force in the order applied).
     fn maybe_crash_after_send(&mut self, i: u32) {
-        let Some((p, (lo, hi), until, kind)) = self.crash_after_send else {
+        if self.crash_after_send.is_empty() {
             return;
-        };
+        }
         let now = self.bus.now;
-        if now >= until {
-            self.crash_after_send = None;
+        self.crash_after_send.retain(|a| now < a.until);
+        if self.crash_after_send.is_empty() {
             self.bus.send_kinds = None;
             return;
         }
-        if let Some(k) = kind {
-            let (_, sent) = self.bus.send_kinds.as_ref().expect("on while in force");
-            if !sent.contains(&k) {
+        for k in 0..self.crash_after_send.len() {
+            let a = self.crash_after_send[k];
+            if a.node.is_some_and(|n| n.0 != i) {
+                continue;
+            }
+            if let Some(kind) = a.kind {
+                let (_, sent) = self.bus.send_kinds.as_ref().expect("on while in force");
+                if !sent.contains(&kind) {
+                    continue;
+                }
+            }
+            if a.clog && now < self.clogged_until[i as usize] {
+                continue;
+            }
+            if self.stopped {
+                return;
+            }
+            let rng = if a.clog {
+                &mut self.clog_rng
+            } else {
+                &mut self.crash_rng
+            };
+            if !rng.chance(a.p) {
+                continue;
+            }
+            // Log-uniform: a restart within a message's latency (the interesting case: the
+            // node is back before what was sent to it lands) is as likely as a long one.
+            let (lo, hi) = a.span;
+            let (lo_ns, hi_ns) = (lo.as_nanos().max(1) as f64, hi.as_nanos().max(1) as f64);
+            let u = rng.unit_f64();
+            let after = libm::exp(libm::log(lo_ns) + u * (libm::log(hi_ns) - libm::log(lo_ns)));
+            let after = Duration::from_nanos(
+                (after as u64).clamp(lo.as_nanos(), hi.as_nanos().max(lo.as_nanos())),
+            );
+            if a.clog {
+                let until = now.plus(after).min(a.until);
+                self.clogged_until[i as usize] = until;
+                self.apply_fault(Fault::Clog {
+                    on: DelayOn::Endpoint(Addr::Node(NodeId(i))),
+                    until,
+                });
+            } else {
+                self.apply_fault(Fault::Crash(NodeId(i)));
+                self.schedule(now.plus(after), Fault::Restart(NodeId(i)));
                 return;
             }
         }
-        if self.stopped || !self.crash_rng.chance(p) {
-            return;
-        }
-        // Log-uniform: a restart within a message's latency (the interesting case: the
-        // node is back before what was sent to it lands) is as likely as a long one.
-        let (lo_ns, hi_ns) = (lo.as_nanos().max(1) as f64, hi.as_nanos().max(1) as f64);
-        let u = self.crash_rng.unit_f64();
-        let after = libm::exp(libm::log(lo_ns) + u * (libm::log(hi_ns) - libm::log(lo_ns)));
-        let after = Duration::from_nanos(
-            (after as u64).clamp(lo.as_nanos(), hi.as_nanos().max(lo.as_nanos())),
-        );
-        self.apply_fault(Fault::Crash(NodeId(i)));
-        self.schedule(now.plus(after), Fault::Restart(NodeId(i)));
     }
 
     /// The node a targeted fault reaches now, kept under its slot.
@@ -1597,9 +1635,49 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 p,
                 restart,
                 kind,
+                node,
                 until,
             } => {
-                self.crash_after_send = Some((*p, *restart, *until, *kind));
+                self.crash_after_send.push(AfterSend {
+                    p: *p,
+                    span: *restart,
+                    until: *until,
+                    kind: *kind,
+                    node: *node,
+                    clog: false,
+                });
+                if self.bus.send_kinds.is_none() {
+                    self.bus.send_kinds = Some((Vec::new(), Vec::new()));
+                }
+                let mut which = match kind {
+                    Some(k) => format!(" of message kind #{k}"),
+                    None => String::new(),
+                };
+                if let Some(n) = node {
+                    which = format!("{which} by {}", self.name(Addr::Node(*n)));
+                }
+                format!(
+                    "crash-after-send{which} p={} restart {}..{} until {}",
+                    p.value(),
+                    restart.0,
+                    restart.1,
+                    until.elapsed()
+                )
+            }
+            Fault::ClogAfterSend {
+                p,
+                lasting,
+                kind,
+                until,
+            } => {
+                self.crash_after_send.push(AfterSend {
+                    p: *p,
+                    span: *lasting,
+                    until: *until,
+                    kind: *kind,
+                    node: None,
+                    clog: true,
+                });
                 if self.bus.send_kinds.is_none() {
                     self.bus.send_kinds = Some((Vec::new(), Vec::new()));
                 }
@@ -1608,10 +1686,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     None => String::new(),
                 };
                 format!(
-                    "crash-after-send{which} p={} restart {}..{} until {}",
+                    "clog-after-send{which} p={} for {}..{} until {}",
                     p.value(),
-                    restart.0,
-                    restart.1,
+                    lasting.0,
+                    lasting.1,
                     until.elapsed()
                 )
             }

@@ -32,6 +32,15 @@ pub struct SwarmBounds {
     pub max_duplicate: f64,
     /// The largest clock drift, either way, in ppm (the protocol's promise).
     pub max_drift_ppm: i64,
+    /// How long the protocol's nodes wait for answers before they give up and move on
+    /// (Raft's election timeouts), as it declares them (`None`: not declared). Clogs
+    /// after a send are drawn around it: long enough for the node's timer to fire, short
+    /// enough for the late answers to reach the round that followed.
+    pub give_up: Option<(Duration, Duration)>,
+    /// The kinds of node the protocol declares (servers, a store, ...), each a list of
+    /// node indexes (empty: one kind, every node). An aimed crash-after-send draws a kind,
+    /// then a node of it, so a lone store is as likely as all the servers together.
+    pub node_kinds: Vec<Vec<u32>>,
 }
 
 /// One seed's draw.
@@ -67,6 +76,14 @@ fn log_between(rng: &mut SimRng, lo: Duration, hi: Duration) -> Duration {
     let x = libm::exp(libm::log(lo_ms) + u * (libm::log(hi_ms) - libm::log(lo_ms)));
     let floor = lo.as_nanos().div_ceil(1_000_000);
     ms((libm::round(x) as u64).clamp(floor, (hi.as_nanos() / 1_000_000).max(floor)))
+}
+
+/// A probability log-uniform in `lo..=hi`, in hundred-thousandths.
+fn log_probability(rng: &mut SimRng, lo: f64, hi: f64) -> Probability {
+    let u = rng.unit_f64();
+    let p = libm::exp(libm::log(lo) + u * (libm::log(hi) - libm::log(lo)));
+    Probability::new(((p * 100_000.0).round() / 100_000.0).clamp(0.0, 1.0))
+        .unwrap_or(Probability::ZERO)
 }
 
 /// A probability up to `max`, zero half the time, in thousandths.
@@ -233,6 +250,39 @@ impl SwarmBounds {
                 step,
             }
         });
+        // Drawn after everything above, so that it is as it was without these.
+        // In half the seeds of a protocol that declares several kinds of node, a second
+        // crash-after-send aimed at one node (of a kind drawn first, then a node of it;
+        // any message it sends; log-uniform 5%..100%): a node that only answers (a store)
+        // crashes right after its answers, where the first draw, spread over every node
+        // and often aimed at a kind the leaders send, rarely reaches it.
+        let crash_node = (rng.below(2) == 1 && self.node_kinds.len() > 1).then(|| {
+            let all: Vec<u32> = (0..nodes.max(1) as u32).collect();
+            let kind = rng.pick(&self.node_kinds).unwrap_or(&all);
+            let node = crate::id::NodeId(*rng.pick(kind).unwrap_or(&0));
+            (log_probability(rng, 0.05, 1.0), node)
+        });
+        // In half the seeds, clog-after-send: right after a node sends a message of the
+        // first kind the run sends (what starts a round: a vote, a lease request, a
+        // prepare; p log-uniform 10%..100%), its links are held for a while (log-uniform
+        // from the protocol's declared `give_up` minimum to the sum of both bounds, else
+        // within the file's `lasting`): the answers to what it asked arrive after its
+        // timer fired and it moved on (a stale vote, an old promise or acknowledgement).
+        let clog_after_send = (rng.below(2) == 1).then(|| {
+            let kind = 0;
+            let p = log_probability(rng, 0.1, 1.0);
+            let (lo, hi) = match self.give_up {
+                Some((lo, hi)) => {
+                    let lo = lo.max(ms(1));
+                    (lo, Duration::from_nanos(lo.as_nanos() + hi.as_nanos()))
+                }
+                None => {
+                    let lo = self.lasting.0.max(ms(10));
+                    (lo, log_between(rng, lo, self.lasting.1.max(lo)))
+                }
+            };
+            (p, (lo, hi), Some(kind))
+        });
         SwarmDraw {
             nemesis: Nemesis {
                 faults,
@@ -254,6 +304,8 @@ impl SwarmBounds {
                 crash_after_send,
                 crash_restart: (restart_min, restart_max),
                 crash_kind,
+                crash_node,
+                clog_after_send,
                 leader_clock,
             },
             latency,
@@ -311,6 +363,24 @@ impl SwarmDraw {
                         self.options
                             .crash_kind
                             .map_or("any".to_string(), |k| format!("#{k}"))
+                    ),
+                    None => "off".into(),
+                },
+            ),
+            (
+                "crash_node".into(),
+                match self.options.crash_node {
+                    Some((p, n)) => format!("{} node #{}", p.value(), n.0),
+                    None => "off".into(),
+                },
+            ),
+            (
+                "clog_after_send".into(),
+                match self.options.clog_after_send {
+                    Some((p, (lo, hi), kind)) => format!(
+                        "{} for (\"{lo}\", \"{hi}\") kind {}",
+                        p.value(),
+                        kind.map_or("any".to_string(), |k| format!("#{k}"))
                     ),
                     None => "off".into(),
                 },
@@ -389,6 +459,8 @@ mod tests {
             max_loss: 0.1,
             max_duplicate: 0.1,
             max_drift_ppm: 1_000,
+            give_up: None,
+            node_kinds: Vec::new(),
         }
     }
 
@@ -434,6 +506,43 @@ mod tests {
         assert!(clocks.iter().any(|(c, _)| c.step.is_zero()));
         assert!(clocks.iter().any(|(c, _)| !c.step.is_zero()));
         assert_eq!(conc.len(), 3);
+    }
+
+    #[test]
+    fn after_send_faults_are_drawn_within_the_declared_kinds_and_timeouts() {
+        let mut b = bounds();
+        // One kind of node: no aimed crash-after-send; clogs within the file's `lasting`.
+        let mut clogs = 0;
+        for seed in 0..200 {
+            let d = b.draw(&mut SimRng::new(seed, "swarm"), 5);
+            assert!(d.options.crash_node.is_none());
+            if let Some((p, (lo, hi), kind)) = d.options.clog_after_send {
+                clogs += 1;
+                assert_eq!(kind, Some(0));
+                assert!((0.1..=1.0).contains(&p.value()), "{p:?}");
+                assert!(lo == ms(50) && hi >= lo && hi <= ms(2_000), "{lo} {hi}");
+            }
+        }
+        assert!((60..140).contains(&clogs), "{clogs}");
+        // Servers 0-4 and a store 5: the store is aimed at about as often as the servers
+        // together; clogs last from the shortest give-up to the sum of both bounds.
+        b.node_kinds = vec![(0..5).collect(), vec![5]];
+        b.give_up = Some((ms(150), ms(300)));
+        let (mut store, mut servers) = (0, 0);
+        for seed in 0..400 {
+            let d = b.draw(&mut SimRng::new(seed, "swarm"), 6);
+            if let Some((p, n)) = d.options.crash_node {
+                assert!((0.05..=1.0).contains(&p.value()), "{p:?}");
+                if n.0 == 5 { store += 1 } else { servers += 1 }
+            }
+            if let Some((_, span, _)) = d.options.clog_after_send {
+                assert_eq!(span, (ms(150), ms(450)));
+            }
+        }
+        assert!(
+            store > 60 && servers > 60,
+            "store {store}, servers {servers}"
+        );
     }
 
     #[test]

@@ -112,6 +112,7 @@ fn crash_after_send(p: f64, kind: Option<u32>) -> Report {
             p: Probability::new(p).unwrap(),
             restart: (Duration::from_millis(1), Duration::from_millis(3)),
             kind,
+            node: None,
             until: at(100),
         },
     );
@@ -140,6 +141,99 @@ fn crash_after_send_of_one_kind_ignores_the_others() {
     // Kind 0 is `Beat`, the only kind sent: it fires; kind 1 is never sent: nothing does.
     assert!(crash_after_send(1.0, Some(0)).stats.crashes >= 5);
     assert_eq!(crash_after_send(1.0, Some(1)).stats.crashes, 0);
+}
+
+#[test]
+fn crash_after_send_aimed_at_one_node_crashes_only_that_node() {
+    let mut s = sim(3, None);
+    s.schedule(
+        Time::ZERO,
+        Fault::CrashAfterSend {
+            p: Probability::new(1.0).unwrap(),
+            restart: (Duration::from_millis(1), Duration::from_millis(3)),
+            kind: None,
+            node: Some(NodeId(2)),
+            until: at(100),
+        },
+    );
+    let r = s.run();
+    let text = r.trace.to_text();
+    assert!(r.stats.crashes >= 5, "n3 crashes after each beat: {text}");
+    let crashed: std::collections::BTreeSet<&str> = r
+        .trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Fault { fault } => fault.strip_prefix("crash "),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(crashed.into_iter().collect::<Vec<_>>(), ["n3"], "{text}");
+}
+
+fn clog_after_send(kind: Option<u32>) -> Report {
+    let mut c = SimConfig::new(3, 5, Limits::time(Duration::from_millis(200)));
+    c.trace = TraceLevel::Full;
+    let mut s: Simulation<Node> = Simulation::new(c, Config { leader: None }, ()).expect("valid");
+    s.schedule(
+        Time::ZERO,
+        Fault::ClogAfterSend {
+            p: Probability::new(1.0).unwrap(),
+            lasting: (Duration::from_millis(35), Duration::from_millis(35)),
+            kind,
+            until: at(100),
+        },
+    );
+    s.run()
+}
+
+#[test]
+fn clog_after_send_holds_the_senders_links_for_a_while_and_only_while_in_force() {
+    let r = clog_after_send(Some(0));
+    let text = r.trace.to_text();
+    // Each node's first beat (10ms) clogs it until 45ms: its beats of 20-40ms are held,
+    // so nothing from n1 arrives between 20ms and 45ms, and it is not clogged again until
+    // then (one clog at a time per node).
+    let clogs: Vec<(Time, &str)> = r
+        .trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Fault { fault } if fault.starts_with("clog n") => Some((e.time, &fault[..])),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        clogs
+            .iter()
+            .any(|(t, f)| *t == at(10) && f.starts_with("clog n1 until 45ms")),
+        "{text}"
+    );
+    let n1: Vec<Time> = clogs
+        .iter()
+        .filter(|(_, f)| f.starts_with("clog n1 "))
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(
+        n1.windows(2)
+            .all(|w| w[1] >= w[0].plus(Duration::from_millis(35))),
+        "{text}"
+    );
+    assert!(clogs.iter().all(|(t, _)| *t < at(100)), "{text}");
+    let from_n1_held = text.lines().any(|l| {
+        let ms: f64 = l
+            .split_whitespace()
+            .next()
+            .and_then(|t| t.strip_suffix("ms"))
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(-1.0);
+        ms > 20.0 && ms < 45.0 && l.contains("<- n1 ")
+    });
+    assert!(!from_n1_held, "{text}");
+    assert!(r.engine_error.is_none(), "{text}");
+    // A kind never sent clogs nobody.
+    let none = clog_after_send(Some(1));
+    assert!(!none.trace.to_text().contains("!! clog n"));
 }
 
 #[test]

@@ -369,6 +369,21 @@ pub enum FaultSpec {
         /// Only after a message of the `kind`-th kind the run sends (from 0).
         #[serde(default)]
         kind: Option<u32>,
+        /// Only after this node sends (default: any node).
+        #[serde(default)]
+        node: Option<Spanned<String>>,
+        r#for: Spanned<Duration>,
+    },
+    /// `ClogAfterSend(p: 0.1, lasting: ("10ms", "800ms"), kind: Some(0), for: "5s")`: for
+    /// `for`, a node whose handler sent a message (of the `kind`-th kind the run sends,
+    /// default any) has, with probability `p`, every message into or out of it held for
+    /// `lasting` (log-uniform), then released reordered: the answers to what it just asked
+    /// arrive late.
+    ClogAfterSend {
+        p: Probability,
+        lasting: (Duration, Duration),
+        #[serde(default)]
+        kind: Option<u32>,
         r#for: Spanned<Duration>,
     },
 }
@@ -515,6 +530,8 @@ impl NemesisSpec {
             max_loss: SWARM_MAX_LOSS,
             max_duplicate: SWARM_MAX_DUPLICATE,
             max_drift_ppm,
+            give_up: None,
+            node_kinds: Vec::new(),
         }
     }
 

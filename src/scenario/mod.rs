@@ -590,7 +590,23 @@ impl Scenario {
                     right,
                 } => self.distinct(left.iter().chain(middle).chain(right), "bridge")?,
                 FaultSpec::Heal => {}
-                FaultSpec::CrashAfterSend { restart, .. } => {
+                FaultSpec::ClogAfterSend { lasting, .. } => {
+                    if lasting.0 > lasting.1 || lasting.1.is_zero() {
+                        return Err(self
+                            .error(
+                                self.faults[i].span.clone(),
+                                format!(
+                                    "lasting ({}, {}): expected 0 < max and min <= max",
+                                    lasting.0, lasting.1
+                                ),
+                            )
+                            .label("expected (min, max) with min <= max"));
+                    }
+                }
+                FaultSpec::CrashAfterSend { restart, node, .. } => {
+                    if let Some(n) = node {
+                        self.node(n)?;
+                    }
                     if restart.0 > restart.1 {
                         return Err(self
                             .error(
@@ -791,13 +807,25 @@ impl Scenario {
     /// Swarm mode's draw for `seed` (from the seed's `swarm` stream), for a protocol that
     /// survives clock drift up to `max_drift_ppm`; `None` unless the nemesis is a swarm.
     pub fn swarm_draw(&self, seed: u64, max_drift_ppm: i64) -> Option<SwarmDraw> {
+        self.swarm_draw_giving_up(seed, max_drift_ppm, None, Vec::new())
+    }
+
+    /// [`Scenario::swarm_draw`] for a protocol whose nodes give up waiting after
+    /// `give_up` ([`sim_core::SwarmBounds::give_up`]) and that has these `node_kinds`
+    /// ([`sim_core::SwarmBounds::node_kinds`]).
+    pub fn swarm_draw_giving_up(
+        &self,
+        seed: u64,
+        max_drift_ppm: i64,
+        give_up: Option<(Duration, Duration)>,
+        node_kinds: Vec<Vec<u32>>,
+    ) -> Option<SwarmDraw> {
         let n = self.nemesis.as_ref().filter(|n| n.value.swarm)?;
         let mut rng = SimRng::new(seed, "swarm");
-        Some(
-            n.value
-                .swarm_bounds(max_drift_ppm)
-                .draw(&mut rng, self.nodes.len()),
-        )
+        let mut bounds = n.value.swarm_bounds(max_drift_ppm);
+        bounds.give_up = give_up;
+        bounds.node_kinds = node_kinds;
+        Some(bounds.draw(&mut rng, self.nodes.len()))
     }
 
     /// The workload a swarm run of `seed` uses (`None` without swarm mode or clients),
@@ -995,10 +1023,23 @@ impl Scenario {
                 p,
                 restart,
                 kind,
+                node: on,
                 r#for,
             } => Fault::CrashAfterSend {
                 p: *p,
                 restart: *restart,
+                kind: *kind,
+                node: on.as_ref().map(node),
+                until: t.plus(r#for.value),
+            },
+            FaultSpec::ClogAfterSend {
+                p,
+                lasting,
+                kind,
+                r#for,
+            } => Fault::ClogAfterSend {
+                p: *p,
+                lasting: *lasting,
                 kind: *kind,
                 until: t.plus(r#for.value),
             },
@@ -1123,10 +1164,23 @@ impl Scenario {
                     p,
                     restart,
                     kind,
+                    node,
                     until,
                 } => FaultSpec::CrashAfterSend {
                     p: *p,
                     restart: *restart,
+                    kind: *kind,
+                    node: node.map(|n| name(&Addr::Node(n))),
+                    r#for: Spanned::new(until.since(*t)),
+                },
+                Fault::ClogAfterSend {
+                    p,
+                    lasting,
+                    kind,
+                    until,
+                } => FaultSpec::ClogAfterSend {
+                    p: *p,
+                    lasting: *lasting,
                     kind: *kind,
                     r#for: Spanned::new(until.since(*t)),
                 },
@@ -1328,6 +1382,7 @@ fn fault_names(spec: &FaultSpec) -> Box<dyn Iterator<Item = &Spanned<String>> + 
         FaultSpec::SetLoss { from, to, .. }
         | FaultSpec::SetDuplicate { from, to, .. }
         | FaultSpec::SetLatency { from, to, .. } => Box::new(from.iter().chain(to)),
+        FaultSpec::CrashAfterSend { node, .. } => Box::new(node.iter()),
         other => Box::new(target_node(other).into_iter()),
     }
 }

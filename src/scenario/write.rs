@@ -153,13 +153,30 @@ impl fmt::Display for FaultSpec {
                 p,
                 restart,
                 kind,
+                node,
                 r#for,
             } => write!(
                 f,
-                "CrashAfterSend(p: {}, restart: ({:?}, {:?}), {}for: {:?})",
+                "CrashAfterSend(p: {}, restart: ({:?}, {:?}), {}{}for: {:?})",
                 p.value(),
                 restart.0.to_string(),
                 restart.1.to_string(),
+                kind.map_or(String::new(), |k| format!("kind: Some({k}), ")),
+                node.as_ref()
+                    .map_or(String::new(), |n| format!("node: Some({}), ", name(n))),
+                r#for.value.to_string()
+            ),
+            FaultSpec::ClogAfterSend {
+                p,
+                lasting,
+                kind,
+                r#for,
+            } => write!(
+                f,
+                "ClogAfterSend(p: {}, lasting: ({:?}, {:?}), {}for: {:?})",
+                p.value(),
+                lasting.0.to_string(),
+                lasting.1.to_string(),
                 kind.map_or(String::new(), |k| format!("kind: Some({k}), ")),
                 r#for.value.to_string()
             ),

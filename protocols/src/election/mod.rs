@@ -194,6 +194,16 @@ crate::sometimes! {
 /// The bully algorithm as a scenario protocol.
 pub struct BullyProtocol;
 
+/// The candidates and, if `store`, the store (the last node): two kinds of node.
+fn with_store(store: bool, nodes: usize) -> Vec<Vec<u32>> {
+    let n = nodes as u32;
+    if store && n > 1 {
+        vec![(0..n - 1).collect(), vec![n - 1]]
+    } else {
+        vec![(0..n).collect()]
+    }
+}
+
 impl Protocol for BullyProtocol {
     const NAME: &'static str = "bully";
     const SUMMARY: &'static str =
@@ -205,6 +215,11 @@ impl Protocol for BullyProtocol {
     type Config = bully::BullyConfig;
     type Node = bully::BullyNode;
     type Client = sim_core::NoClients;
+
+    /// Candidates, and the store (the last node) when there is one.
+    fn swarm_node_kinds(config: &Self::Config, nodes: usize) -> Vec<Vec<u32>> {
+        with_store(config.store, nodes)
+    }
 
     fn knobs() -> &'static [Knob] {
         &[
@@ -356,6 +371,11 @@ impl Protocol for LeaseProtocol {
             ("write_work", c.write_work.to_string()),
         ];
         (c, drawn)
+    }
+
+    /// Candidates, and the store (the last node) when there is one.
+    fn swarm_node_kinds(config: &Self::Config, nodes: usize) -> Vec<Vec<u32>> {
+        with_store(config.store, nodes)
     }
 
     /// The drift the leader's lease arithmetic assumes (`max_drift_ppm`): swarm never

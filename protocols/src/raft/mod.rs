@@ -700,6 +700,11 @@ impl Protocol for RaftProtocol {
         (c, drawn)
     }
 
+    /// A candidate gives up on its votes after its election timeout.
+    fn swarm_give_up(config: &RaftConfig) -> Option<(Duration, Duration)> {
+        Some((config.election_timeout_min, config.election_timeout_max))
+    }
+
     /// With lease reads, 90% of the lease's drift bound; without, 10% (safety does not
     /// rest on clocks then).
     fn swarm_max_drift_ppm(config: &RaftConfig) -> i64 {
