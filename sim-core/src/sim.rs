@@ -614,12 +614,22 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// Runs to the end (limits, quiescence or the first violation) and reports.
     pub fn run(&mut self) -> Report {
-        let end = loop {
-            if let Some(end) = self.step() {
-                break end;
-            }
+        // One loop for each prefetch setting, so a small cluster's loop has no prefetch
+        // test in it (the cluster size never changes during a run).
+        let end = if self.meta.len() < PREFETCH_FROM_NODES {
+            self.run_loop::<false>()
+        } else {
+            self.run_loop::<true>()
         };
         self.finish(end)
+    }
+
+    fn run_loop<const PREFETCH: bool>(&mut self) -> EndReason {
+        loop {
+            if let Some(end) = self.step_with::<PREFETCH>() {
+                break end;
+            }
+        }
     }
 
     /// Runs every event up to and including virtual time `t` (or until the run ends);
@@ -639,6 +649,17 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Handles one event; `Some(reason)` once the run is over.
     #[inline]
     pub fn step(&mut self) -> Option<EndReason> {
+        if self.meta.len() < PREFETCH_FROM_NODES {
+            self.step_with::<false>()
+        } else {
+            self.step_with::<true>()
+        }
+    }
+
+    /// [`Self::step`], prefetching the next event's memory when `PREFETCH` (clusters of
+    /// [`PREFETCH_FROM_NODES`] or more).
+    #[inline(always)]
+    fn step_with<const PREFETCH: bool>(&mut self) -> Option<EndReason> {
         if self.bus.overflow {
             return Some(EndReason::QueueFull);
         }
@@ -665,7 +686,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             return Some(EndReason::TimeLimit);
         }
         let (time, slot) = self.bus.queue.pop_slot().expect("peeked");
-        self.prefetch_next();
+        if PREFETCH {
+            self.prefetch_next();
+        }
         self.bus.now = time;
         self.bus.stats.events += 1;
         self.bus.fingerprint.mix(time.as_nanos());
@@ -797,11 +820,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Memory hints for large clusters, where the next event's payload and its node's state
     /// are rarely in cache: start loading them while this event runs. Changes no result.
     #[inline]
+    /// Small clusters stay in cache; there the hints cost more than they save, so only
+    /// clusters of [`PREFETCH_FROM_NODES`] or more call this.
     fn prefetch_next(&self) {
-        // Small clusters stay in cache; there the hints cost more than they save.
-        if self.meta.len() < PREFETCH_FROM_NODES {
-            return;
-        }
         let queue = &self.bus.queue;
         queue.prefetch_second();
         if let Some(Ev::Deliver { to, .. }) = queue.peek() {
@@ -1046,7 +1067,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 self.bus.delivered_at(from, to, slot);
                 // The message leaves its slot inside the handler's call, so it is moved
                 // once, from the queue to the handler's argument.
-                let ran = self.with_node(to, |p, ctx| {
+                // Up and not paused (checked above): straight to the handler.
+                let ran = self.run_handler(to, |p, ctx| {
                     // SAFETY: a delivery's other fields (endpoints, generation, flag)
                     // are plain integers and need no drop.
                     let m = unsafe { ctx.bus.queue.take_part(slot, message_of::<P>) }
@@ -1093,7 +1115,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
         let meta = &mut self.meta[idx];
         let mut ctx = Ctx {
-            clock: meta.clock,
+            clock: &meta.clock,
             bus: &mut self.bus,
             me: NodeId(i),
             restarted,
@@ -1122,12 +1144,20 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             ));
             return false;
         }
+        self.run_handler(i, f)
+    }
+
+    /// [`Self::with_node`] for a node known not to be paused (a delivery, which checked).
+    #[inline(always)]
+    fn run_handler(&mut self, i: u32, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> bool {
+        let idx = i as usize;
+        debug_assert!(!self.paused[idx], "run_handler on paused {i}");
         let Some(state) = self.states[idx].as_mut() else {
             return false;
         };
         let meta = &mut self.meta[idx];
         let mut ctx = Ctx {
-            clock: meta.clock,
+            clock: &meta.clock,
             bus: &mut self.bus,
             me: NodeId(i),
             restarted: false,
