@@ -215,55 +215,77 @@ impl<E> EventQueue<E> {
     /// The front is used up: make the next non-empty bucket current. Out of line, though
     /// nearly every pop of a small cluster calls it (its buckets mostly hold one key):
     /// inlined, its registers spilled the event loop's (pingstorm at N = 5: 488
-    /// instructions a delivery against 465).
+    /// instructions a delivery against 465). The common case (a one-key bucket, nothing
+    /// beyond the horizon) stays in this function and needs few registers; a bucket of
+    /// several keys and the overflow are handled out of line.
     #[inline(never)]
     fn refill(&mut self) {
         self.front.clear();
         self.head = 0;
-        if self.in_wheel > 0 {
-            self.cur += self.next_occupied();
-            let i = (self.cur & WHEEL_MASK) as usize;
-            let (w, bit) = (i / 64, 1u64 << (i % 64));
-            let first = self.firsts[i];
-            if self.multi[w] & bit == 0 {
-                // One key (the common case in small clusters).
-                self.front.push(first);
-            } else {
-                self.multi[w] &= !bit;
-                let slot = &mut self.wheel[i];
-                if slot.capacity() <= SMALL_BUCKET {
-                    // A small bucket: copy its keys and let it keep its little buffer (at
-                    // most 4096 * 256 bytes in all).
-                    // Key by key: a few keys (the common case) cost less than a call
-                    // to memcpy.
-                    self.front.push(first);
-                    for &k in slot.iter() {
-                        self.front.push(k);
-                    }
-                    slot.clear();
-                } else {
-                    // A large one hands its buffer over; ours waits for the next bucket
-                    // that fills, so only occupied buckets hold large buffers.
-                    let used = std::mem::replace(&mut self.front, std::mem::take(slot));
-                    self.front.push(first);
-                    if used.capacity() > SMALL_BUCKET {
-                        self.spare.push(used);
-                    }
-                }
-            }
-            self.occupied[w] &= !bit;
-            self.in_wheel -= self.front.len();
-            if self.front.len() > 1 {
-                self.front.sort_unstable();
-            }
-        } else if let Some(k) = self.overflow.peek() {
-            self.cur = key_bucket(k);
-        } else {
-            return;
+        if self.in_wheel == 0 {
+            return self.refill_from_overflow();
         }
-        // The horizon moved: bring overflow keys within it into the wheel (or, when the
-        // wheel was empty and the current bucket jumped to the overflow's first key, into
-        // the front, in ascending order as the heap yields them).
+        self.cur += self.next_occupied();
+        let i = (self.cur & WHEEL_MASK) as usize;
+        let (w, bit) = (i / 64, 1u64 << (i % 64));
+        let first = self.firsts[i];
+        if self.multi[w] & bit == 0 {
+            // One key (the common case in small clusters).
+            self.front.push(first);
+            self.in_wheel -= 1;
+        } else {
+            self.multi[w] &= !bit;
+            self.take_bucket(i, first);
+        }
+        self.occupied[w] &= !bit;
+        if !self.overflow.is_empty() {
+            self.pull_overflow();
+        }
+    }
+
+    /// [`Self::refill`] of a bucket of several keys (bucket `i`, whose first key is
+    /// `first`): all into the front, sorted.
+    #[inline(never)]
+    fn take_bucket(&mut self, i: usize, first: u128) {
+        let slot = &mut self.wheel[i];
+        if slot.capacity() <= SMALL_BUCKET {
+            // A small bucket: copy its keys and let it keep its little buffer (at
+            // most 4096 * 256 bytes in all).
+            // Key by key: a few keys (the common case) cost less than a call
+            // to memcpy.
+            self.front.push(first);
+            for &k in slot.iter() {
+                self.front.push(k);
+            }
+            slot.clear();
+        } else {
+            // A large one hands its buffer over; ours waits for the next bucket
+            // that fills, so only occupied buckets hold large buffers.
+            let used = std::mem::replace(&mut self.front, std::mem::take(slot));
+            self.front.push(first);
+            if used.capacity() > SMALL_BUCKET {
+                self.spare.push(used);
+            }
+        }
+        self.in_wheel -= self.front.len();
+        self.front.sort_unstable();
+    }
+
+    /// [`Self::refill`] with the wheel empty: the current bucket jumps to the overflow's
+    /// first key (if any), whose keys then come in.
+    #[inline(never)]
+    fn refill_from_overflow(&mut self) {
+        if let Some(k) = self.overflow.peek() {
+            self.cur = key_bucket(k);
+            self.pull_overflow();
+        }
+    }
+
+    /// The horizon moved: bring overflow keys within it into the wheel (or, when the
+    /// wheel was empty and the current bucket jumped to the overflow's first key, into
+    /// the front, in ascending order as the heap yields them).
+    #[inline(never)]
+    fn pull_overflow(&mut self) {
         let horizon = self.cur + WHEEL_BUCKETS as u64;
         while let Some(k) = self.overflow.peek() {
             let bucket = key_bucket(k);
@@ -429,6 +451,11 @@ fn smallest(c: &[u128]) -> (usize, u128) {
 }
 
 impl KeyHeap {
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     #[inline]
     fn peek(&self) -> Option<u128> {
         self.heap.first().copied()

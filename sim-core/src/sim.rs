@@ -301,12 +301,14 @@ type CrashAfterSend = (
 pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     seed: u64,
     bus: Bus<P>,
-    states: Vec<Option<P>>,
-    durables: Vec<P::Durable>,
-    paused: Vec<bool>,
-    meta: Vec<NodeMeta<P>>,
+    // The five per-node slices have one entry per node each, from `new` on (boxed, so
+    // their lengths never change): [`Self::run_handler`] relies on it.
+    states: Box<[Option<P>]>,
+    durables: Box<[P::Durable]>,
+    paused: Box<[bool]>,
+    meta: Box<[NodeMeta<P>]>,
     /// Each node's write-ahead log, made on its first use (see [`crate::storage`]).
-    disks: Vec<Option<Disk>>,
+    disks: Box<[Option<Disk>]>,
     storage: StorageConfig,
     clients: Vec<ClientSlot<P, C>>,
     node_config: P::Config,
@@ -431,7 +433,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             bus,
             states: (0..n).map(|_| None).collect(),
             durables: (0..n).map(|_| P::Durable::default()).collect(),
-            paused: vec![false; n],
+            paused: vec![false; n].into_boxed_slice(),
             meta,
             disks: (0..n).map(|_| None).collect(),
             storage: StorageConfig::default(),
@@ -1152,10 +1154,26 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     fn run_handler(&mut self, i: u32, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> bool {
         let idx = i as usize;
         debug_assert!(!self.paused[idx], "run_handler on paused {i}");
+        // One bounds check (the next line's) for the node's four entries: the per-node
+        // slices all have the same length (see the struct), so `idx` is in range in each.
+        debug_assert!(
+            self.meta.len() == self.states.len()
+                && self.durables.len() == self.states.len()
+                && self.disks.len() == self.states.len()
+        );
         let Some(state) = self.states[idx].as_mut() else {
             return false;
         };
-        let meta = &mut self.meta[idx];
+        // SAFETY: `idx < self.states.len()` (indexed above), which is the length of
+        // `meta`, `durables` and `disks` too: built with one entry per node in `new`,
+        // boxed slices never change length.
+        let (meta, durable, disk) = unsafe {
+            (
+                self.meta.get_unchecked_mut(idx),
+                self.durables.get_unchecked_mut(idx),
+                self.disks.get_unchecked_mut(idx),
+            )
+        };
         let mut ctx = Ctx {
             clock: &meta.clock,
             bus: &mut self.bus,
@@ -1163,9 +1181,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             restarted: false,
             config: &self.node_config,
             rng: &mut meta.rng,
-            durable: &mut self.durables[idx],
+            durable,
             timers: &mut meta.timers,
-            disk: &mut self.disks[idx],
+            disk,
             storage: &self.storage,
             seed: self.seed,
         };
@@ -1273,7 +1291,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         f(&mut slot.state, &mut ctx);
     }
 
-    #[inline]
+    #[inline(always)]
     fn run_checkers(&mut self, node: NodeId) {
         if !self.checkers.is_empty() {
             if self.stamped {
