@@ -68,8 +68,9 @@ pub(crate) struct EventQueue<E> {
     /// of a small cluster hold one key, so a push and a refill touch only the dense
     /// `firsts` (four keys to a cache line, neighbouring buckets side by side), not a
     /// vector's header and its separate buffer.
-    firsts: Box<[u128]>,
-    wheel: Box<[Vec<u128>]>,
+    /// (Arrays of the wheel's size, so a masked bucket index needs no bounds check.)
+    firsts: Box<[u128; WHEEL_BUCKETS]>,
+    wheel: Box<[Vec<u128>; WHEEL_BUCKETS]>,
     /// Bit `i` set when bucket `i` is non-empty (`firsts[i]` holds a key).
     occupied: [u64; WORDS],
     /// Bit `i` set when bucket `i` holds more than one key (`wheel[i]` is non-empty).
@@ -114,8 +115,15 @@ impl<E> EventQueue<E> {
             front: Vec::new(),
             head: 0,
             cur: 0,
-            firsts: vec![0; WHEEL_BUCKETS].into_boxed_slice(),
-            wheel: (0..WHEEL_BUCKETS).map(|_| Vec::new()).collect(),
+            firsts: vec![0; WHEEL_BUCKETS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("WHEEL_BUCKETS keys"),
+            wheel: (0..WHEEL_BUCKETS)
+                .map(|_| Vec::new())
+                .collect::<Box<[_]>>()
+                .try_into()
+                .expect("WHEEL_BUCKETS buckets"),
             occupied: [0; WORDS],
             multi: [0; WORDS],
             in_wheel: 0,
