@@ -40,11 +40,15 @@ const BATCH: usize = 32;
 /// from there, so a draw is an index compare and a load, inlined into its caller (through
 /// `ChaCha8Rng` one draw was an out-of-line call: about 20 of a pingstorm delivery's 480
 /// instructions, issue #17).
+///
+/// `repr(C)`: the index and the batch first, the stream's own state (read only on a
+/// refill) after them, so a draw touches the first lines only.
 #[derive(Clone)]
+#[repr(C)]
 pub struct SimRng {
+    next: usize,
     /// The next draws: `batch[next..]`.
     batch: [u64; BATCH],
-    next: usize,
     chacha: ChaCha8Rng,
 }
 
@@ -80,6 +84,14 @@ impl SimRng {
             }
             None => self.refill(),
         }
+    }
+
+    /// Hints the cache lines the next draw reads (the index, the draw itself). Changes
+    /// nothing.
+    #[inline(always)]
+    pub(crate) fn prefetch_next_draw(&self) {
+        crate::prefetch::prefetch(&self.next);
+        crate::prefetch::prefetch(&self.batch[self.next.min(BATCH - 1)]);
     }
 
     /// The batch is used up: takes the stream's next 32 draws (as 256 bytes, which are the

@@ -256,11 +256,14 @@ pub struct Report {
     pub history: History,
 }
 
+/// In this order (`repr(C)`): what every handler reads (clock, timers) in the first cache
+/// line, the random stream last (see [`Simulation::prefetch_next`]).
+#[repr(C)]
 struct NodeMeta<P: Process> {
-    rng: SimRng,
     clock: LocalClock,
     timers: Vec<TimerId>,
     parked: Vec<Ev<P>>,
+    rng: SimRng,
 }
 
 struct ClientSlot<P: Process, C: Client<P>> {
@@ -829,7 +832,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         queue.prefetch_second();
         if let Some(Ev::Deliver { to, .. }) = queue.peek() {
             if let Some(meta) = self.meta.get(*to as usize) {
-                crate::prefetch::prefetch_all(meta);
+                // The clock and timer list, and the lines of the random stream its next
+                // draw reads (not the whole stream: most of it is read only on a refill).
+                crate::prefetch::prefetch(meta);
+                meta.rng.prefetch_next_draw();
                 crate::prefetch::prefetch(&self.states[*to as usize]);
             }
         }
