@@ -324,15 +324,15 @@ impl<P: Process> Bus<P> {
     /// the narrow writes that had just built it).
     #[inline(always)]
     pub(crate) fn transmit_with(&mut self, from: u32, to: u32, make: impl FnOnce() -> Wire<P>) {
-        let link = self.network.link(from, to);
         if self.send_kinds.is_some()
             || self.full()
-            || !link.duplicate.is_zero()
-            || self.network.has_delays()
+            || !self.network.plain()
             || self.network.is_cut(from, to)
         {
             return self.transmit_any(from, to, make());
         }
+        // Plain: this link is the default one, without duplication or delay rules.
+        let link = self.network.default_link();
         self.stats.sends += 1;
         self.fingerprint
             .mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));

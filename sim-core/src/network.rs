@@ -296,6 +296,10 @@ pub struct Network {
     cuts: Vec<Cut>,
     /// Slow-downs and clogs, each with its own end; expired ones are dropped lazily.
     delays: Vec<DelayRule>,
+    /// No per-link overrides, no duplication on the default link, no delay rules: every
+    /// link is the default and a send draws only loss and latency. Kept by every method
+    /// that changes those ([`Self::replan`]), read on every send ([`Self::plain`]).
+    plain: bool,
 }
 
 impl Network {
@@ -306,12 +310,41 @@ impl Network {
             overrides: DiGraphMap::new(),
             cuts: Vec::new(),
             delays: Vec::new(),
+            plain: default.duplicate.is_zero(),
         }
+    }
+
+    /// Recomputes [`Self::plain`] after a change of the links or the delay rules.
+    fn replan(&mut self) {
+        self.plain = self.overrides.edge_count() == 0
+            && self.default.duplicate.is_zero()
+            && self.delays.is_empty();
+    }
+
+    /// Is every link the default one, without duplication, and no delay rule in force (or
+    /// not yet found expired)? Then a send's link is [`Self::default_link`].
+    #[inline(always)]
+    pub(crate) fn plain(&self) -> bool {
+        debug_assert_eq!(
+            self.plain,
+            self.overrides.edge_count() == 0
+                && self.default.duplicate.is_zero()
+                && self.delays.is_empty(),
+            "the network's plain flag is stale"
+        );
+        self.plain
+    }
+
+    /// The link every pair has unless overridden.
+    #[inline(always)]
+    pub(crate) fn default_link(&self) -> &LinkConfig {
+        &self.default
     }
 
     /// Adds a slow-down or clog.
     pub(crate) fn add_delay(&mut self, rule: DelayRule) {
         self.delays.push(rule);
+        self.replan();
     }
 
     /// Are any slow-downs or clogs in force (or not yet found expired)?
@@ -334,6 +367,7 @@ impl Network {
         rng: &mut SimRng,
     ) -> Time {
         self.delays.retain(|r| r.until > now);
+        self.replan();
         let mut at = due;
         for r in &self.delays {
             if !r.target.matches(from, to) {
@@ -410,6 +444,7 @@ impl Network {
                 }
             }
         }
+        self.replan();
     }
 
     fn update_edge(&mut self, a: u32, b: u32, update: &LinkUpdate) {

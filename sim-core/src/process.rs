@@ -96,7 +96,7 @@ pub type CheckStamp = [u64; 6];
 pub struct Ctx<'a, P: Process> {
     pub(crate) bus: &'a mut Bus<P>,
     pub(crate) me: NodeId,
-    pub(crate) clock: LocalClock,
+    pub(crate) clock: &'a LocalClock,
     pub(crate) restarted: bool,
     pub(crate) config: &'a P::Config,
     pub(crate) rng: &'a mut SimRng,

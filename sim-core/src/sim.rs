@@ -256,11 +256,14 @@ pub struct Report {
     pub history: History,
 }
 
+/// In this order (`repr(C)`): what every handler reads (clock, timers) in the first cache
+/// line, the random stream last (see [`Simulation::prefetch_next`]).
+#[repr(C)]
 struct NodeMeta<P: Process> {
-    rng: SimRng,
     clock: LocalClock,
     timers: Vec<TimerId>,
     parked: Vec<Ev<P>>,
+    rng: SimRng,
 }
 
 struct ClientSlot<P: Process, C: Client<P>> {
@@ -305,12 +308,14 @@ struct AfterSend {
 pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     seed: u64,
     bus: Bus<P>,
-    states: Vec<Option<P>>,
-    durables: Vec<P::Durable>,
-    paused: Vec<bool>,
-    meta: Vec<NodeMeta<P>>,
+    // The five per-node slices have one entry per node each, from `new` on (boxed, so
+    // their lengths never change): [`Self::run_handler`] relies on it.
+    states: Box<[Option<P>]>,
+    durables: Box<[P::Durable]>,
+    paused: Box<[bool]>,
+    meta: Box<[NodeMeta<P>]>,
     /// Each node's write-ahead log, made on its first use (see [`crate::storage`]).
-    disks: Vec<Option<Disk>>,
+    disks: Box<[Option<Disk>]>,
     storage: StorageConfig,
     clients: Vec<ClientSlot<P, C>>,
     node_config: P::Config,
@@ -438,7 +443,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             bus,
             states: (0..n).map(|_| None).collect(),
             durables: (0..n).map(|_| P::Durable::default()).collect(),
-            paused: vec![false; n],
+            paused: vec![false; n].into_boxed_slice(),
             meta,
             disks: (0..n).map(|_| None).collect(),
             storage: StorageConfig::default(),
@@ -623,12 +628,22 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// Runs to the end (limits, quiescence or the first violation) and reports.
     pub fn run(&mut self) -> Report {
-        let end = loop {
-            if let Some(end) = self.step() {
-                break end;
-            }
+        // One loop for each prefetch setting, so a small cluster's loop has no prefetch
+        // test in it (the cluster size never changes during a run).
+        let end = if self.meta.len() < PREFETCH_FROM_NODES {
+            self.run_loop::<false>()
+        } else {
+            self.run_loop::<true>()
         };
         self.finish(end)
+    }
+
+    fn run_loop<const PREFETCH: bool>(&mut self) -> EndReason {
+        loop {
+            if let Some(end) = self.step_with::<PREFETCH>() {
+                break end;
+            }
+        }
     }
 
     /// Runs every event up to and including virtual time `t` (or until the run ends);
@@ -648,6 +663,17 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Handles one event; `Some(reason)` once the run is over.
     #[inline]
     pub fn step(&mut self) -> Option<EndReason> {
+        if self.meta.len() < PREFETCH_FROM_NODES {
+            self.step_with::<false>()
+        } else {
+            self.step_with::<true>()
+        }
+    }
+
+    /// [`Self::step`], prefetching the next event's memory when `PREFETCH` (clusters of
+    /// [`PREFETCH_FROM_NODES`] or more).
+    #[inline(always)]
+    fn step_with<const PREFETCH: bool>(&mut self) -> Option<EndReason> {
         if self.bus.overflow {
             return Some(EndReason::QueueFull);
         }
@@ -674,7 +700,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             return Some(EndReason::TimeLimit);
         }
         let (time, slot) = self.bus.queue.pop_slot().expect("peeked");
-        self.prefetch_next();
+        if PREFETCH {
+            self.prefetch_next();
+        }
         self.bus.now = time;
         self.bus.stats.events += 1;
         self.bus.fingerprint.mix(time.as_nanos());
@@ -806,16 +834,17 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Memory hints for large clusters, where the next event's payload and its node's state
     /// are rarely in cache: start loading them while this event runs. Changes no result.
     #[inline]
+    /// Small clusters stay in cache; there the hints cost more than they save, so only
+    /// clusters of [`PREFETCH_FROM_NODES`] or more call this.
     fn prefetch_next(&self) {
-        // Small clusters stay in cache; there the hints cost more than they save.
-        if self.meta.len() < PREFETCH_FROM_NODES {
-            return;
-        }
         let queue = &self.bus.queue;
         queue.prefetch_second();
         if let Some(Ev::Deliver { to, .. }) = queue.peek() {
             if let Some(meta) = self.meta.get(*to as usize) {
-                crate::prefetch::prefetch_all(meta);
+                // The clock and timer list, and the lines of the random stream its next
+                // draw reads (not the whole stream: most of it is read only on a refill).
+                crate::prefetch::prefetch(meta);
+                meta.rng.prefetch_next_draw();
                 crate::prefetch::prefetch(&self.states[*to as usize]);
             }
         }
@@ -1055,7 +1084,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 self.bus.delivered_at(from, to, slot);
                 // The message leaves its slot inside the handler's call, so it is moved
                 // once, from the queue to the handler's argument.
-                let ran = self.with_node(to, |p, ctx| {
+                // Up and not paused (checked above): straight to the handler.
+                let ran = self.run_handler(to, |p, ctx| {
                     // SAFETY: a delivery's other fields (endpoints, generation, flag)
                     // are plain integers and need no drop.
                     let m = unsafe { ctx.bus.queue.take_part(slot, message_of::<P>) }
@@ -1102,7 +1132,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
         let meta = &mut self.meta[idx];
         let mut ctx = Ctx {
-            clock: meta.clock,
+            clock: &meta.clock,
             bus: &mut self.bus,
             me: NodeId(i),
             restarted,
@@ -1131,20 +1161,44 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             ));
             return false;
         }
+        self.run_handler(i, f)
+    }
+
+    /// [`Self::with_node`] for a node known not to be paused (a delivery, which checked).
+    #[inline(always)]
+    fn run_handler(&mut self, i: u32, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> bool {
+        let idx = i as usize;
+        debug_assert!(!self.paused[idx], "run_handler on paused {i}");
+        // One bounds check (the next line's) for the node's four entries: the per-node
+        // slices all have the same length (see the struct), so `idx` is in range in each.
+        debug_assert!(
+            self.meta.len() == self.states.len()
+                && self.durables.len() == self.states.len()
+                && self.disks.len() == self.states.len()
+        );
         let Some(state) = self.states[idx].as_mut() else {
             return false;
         };
-        let meta = &mut self.meta[idx];
+        // SAFETY: `idx < self.states.len()` (indexed above), which is the length of
+        // `meta`, `durables` and `disks` too: built with one entry per node in `new`,
+        // boxed slices never change length.
+        let (meta, durable, disk) = unsafe {
+            (
+                self.meta.get_unchecked_mut(idx),
+                self.durables.get_unchecked_mut(idx),
+                self.disks.get_unchecked_mut(idx),
+            )
+        };
         let mut ctx = Ctx {
-            clock: meta.clock,
+            clock: &meta.clock,
             bus: &mut self.bus,
             me: NodeId(i),
             restarted: false,
             config: &self.node_config,
             rng: &mut meta.rng,
-            durable: &mut self.durables[idx],
+            durable,
             timers: &mut meta.timers,
-            disk: &mut self.disks[idx],
+            disk,
             storage: &self.storage,
             seed: self.seed,
         };
@@ -1281,7 +1335,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         f(&mut slot.state, &mut ctx);
     }
 
-    #[inline]
+    #[inline(always)]
     fn run_checkers(&mut self, node: NodeId) {
         if !self.checkers.is_empty() {
             if self.stamped {
