@@ -138,8 +138,10 @@ impl fmt::Debug for KvResponse {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KvStore {
     data: BTreeMap<Text, Text>,
-    /// Per client: the last seq applied and its result.
-    sessions: BTreeMap<ClientId, (u64, KvResult)>,
+    /// Per client, by its index (`0..client_count`, so dense): the last seq applied and
+    /// its result, `None` before its first. Every replica looks its session up once per
+    /// command, so a vector index instead of a map search (issue #17).
+    sessions: Vec<Option<(u64, KvResult)>>,
 }
 
 /// What applying a request answers: the value read (`get`), whether it swapped (`cas`),
@@ -183,23 +185,20 @@ impl KvStore {
     /// [`KvStore::apply_in_place`], and whether the request was a duplicate (its client
     /// had a request of this seq or a later one applied already, so it had no effect).
     pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&KvResult>, bool) {
-        if let Some((seq, _)) = self.sessions.get(&request.client) {
+        let c = request.client.index();
+        if c >= self.sessions.len() {
+            self.sessions.resize(c + 1, None);
+        }
+        if let Some((seq, _)) = &self.sessions[c] {
             if request.seq < *seq {
                 return (None, true);
             }
             if request.seq == *seq {
-                return (self.sessions.get(&request.client).map(|(_, r)| r), true);
+                return (self.sessions[c].as_ref().map(|(_, r)| r), true);
             }
         }
         let result = self.execute(&request.op);
-        let session = match self.sessions.entry(request.client) {
-            std::collections::btree_map::Entry::Occupied(o) => {
-                let session = o.into_mut();
-                *session = (request.seq, result);
-                session
-            }
-            std::collections::btree_map::Entry::Vacant(v) => v.insert((request.seq, result)),
-        };
+        let session = self.sessions[c].insert((request.seq, result));
         (Some(&session.1), false)
     }
 
@@ -225,11 +224,23 @@ impl KvStore {
                 KvResult::Null
             }
             KvOp::Cas { key, from, to } => {
-                let current = self.data.get(&**key).map_or("", |v| &**v);
-                let swap = current == &**from;
-                if swap {
-                    self.set(key, to);
-                }
+                // One search of the map: a missing key reads as "".
+                let swap = match self.data.get_mut(&**key) {
+                    Some(current) => {
+                        let swap = **current == **from;
+                        if swap {
+                            *current = to.clone();
+                        }
+                        swap
+                    }
+                    None => {
+                        let swap = from.is_empty();
+                        if swap {
+                            self.data.insert(key.clone(), to.clone());
+                        }
+                        swap
+                    }
+                };
                 KvResult::Bool(swap)
             }
         }
