@@ -137,10 +137,17 @@ impl fmt::Debug for KvResponse {
 /// A missing key reads as `""` (the history format's default for the `kv` model).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KvStore {
-    data: BTreeMap<Text, Text>,
-    /// Per client: the last seq applied and its result.
-    sessions: BTreeMap<ClientId, (u64, KvResult)>,
+    /// `(key, value)` sorted by key (a vector: the stores of a run hold a few keys, each
+    /// looked up by every replica for every command; see [`KvStore::slot`]).
+    data: Vec<(Text, Text)>,
+    /// Per client, by its index (`0..client_count`, so dense): the last seq applied and
+    /// its result, `None` before its first. Every replica looks its session up once per
+    /// command, so a vector index instead of a map search (issue #17).
+    sessions: Vec<Option<(u64, KvResult)>>,
 }
+
+/// Up to this many keys, [`KvStore::slot`] first looks for the key's own pointer.
+const SCAN_KEYS: usize = 8;
 
 /// What applying a request answers: the value read (`get`), whether it swapped (`cas`),
 /// or nothing (`put`, `append`). A read shares the stored value instead of copying it, so
@@ -183,23 +190,20 @@ impl KvStore {
     /// [`KvStore::apply_in_place`], and whether the request was a duplicate (its client
     /// had a request of this seq or a later one applied already, so it had no effect).
     pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&KvResult>, bool) {
-        if let Some((seq, _)) = self.sessions.get(&request.client) {
+        let c = request.client.index();
+        if c >= self.sessions.len() {
+            self.sessions.resize(c + 1, None);
+        }
+        if let Some((seq, _)) = &self.sessions[c] {
             if request.seq < *seq {
                 return (None, true);
             }
             if request.seq == *seq {
-                return (self.sessions.get(&request.client).map(|(_, r)| r), true);
+                return (self.sessions[c].as_ref().map(|(_, r)| r), true);
             }
         }
         let result = self.execute(&request.op);
-        let session = match self.sessions.entry(request.client) {
-            std::collections::btree_map::Entry::Occupied(o) => {
-                let session = o.into_mut();
-                *session = (request.seq, result);
-                session
-            }
-            std::collections::btree_map::Entry::Vacant(v) => v.insert((request.seq, result)),
-        };
+        let session = self.sessions[c].insert((request.seq, result));
         (Some(&session.1), false)
     }
 
@@ -211,53 +215,80 @@ impl KvStore {
                 self.set(key, value);
                 KvResult::Null
             }
-            KvOp::Append { key, value } => {
-                let joined: Text = match self.data.get(&**key) {
-                    Some(current) => {
-                        let mut s = String::with_capacity(current.len() + value.len());
-                        s.push_str(current);
-                        s.push_str(value);
-                        s.into()
-                    }
-                    None => value.clone(),
-                };
-                self.set(key, &joined);
-                KvResult::Null
-            }
-            KvOp::Cas { key, from, to } => {
-                let current = self.data.get(&**key).map_or("", |v| &**v);
-                let swap = current == &**from;
-                if swap {
-                    self.set(key, to);
+            KvOp::Append { key, value } => match self.slot(key) {
+                Ok(i) => {
+                    let current = &self.data[i].1;
+                    let mut s = String::with_capacity(current.len() + value.len());
+                    s.push_str(current);
+                    s.push_str(value);
+                    self.data[i].1 = s.into();
+                    KvResult::Null
                 }
+                Err(i) => {
+                    self.data.insert(i, (key.clone(), value.clone()));
+                    KvResult::Null
+                }
+            },
+            KvOp::Cas { key, from, to } => {
+                // One search: a missing key reads as "".
+                let swap = match self.slot(key) {
+                    Ok(i) => {
+                        let swap = *self.data[i].1 == **from;
+                        if swap {
+                            self.data[i].1 = to.clone();
+                        }
+                        swap
+                    }
+                    Err(i) => {
+                        let swap = from.is_empty();
+                        if swap {
+                            self.data.insert(i, (key.clone(), to.clone()));
+                        }
+                        swap
+                    }
+                };
                 KvResult::Bool(swap)
             }
         }
     }
 
-    fn set(&mut self, key: &Text, value: &Text) {
-        match self.data.get_mut(&**key) {
-            Some(current) => *current = value.clone(),
-            None => {
-                self.data.insert(key.clone(), value.clone());
+    /// Where `key` is in `data` (`Ok`), or where it would go (`Err`). The commands every
+    /// replica applies share their key strings (one allocation per key, made by the
+    /// client and kept by the store at its first write), so with few keys a scan for the
+    /// same pointer finds it without comparing bytes; otherwise, and for a key with its
+    /// own copy of the bytes, a binary search by content.
+    fn slot(&self, key: &str) -> Result<usize, usize> {
+        if self.data.len() <= SCAN_KEYS {
+            let same = |(k, _): &(Text, Text)| {
+                std::ptr::eq(k.as_ptr(), key.as_ptr()) && k.len() == key.len()
+            };
+            if let Some(i) = self.data.iter().position(same) {
+                return Ok(i);
             }
+        }
+        self.data.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
+    fn set(&mut self, key: &Text, value: &Text) {
+        match self.slot(key) {
+            Ok(i) => self.data[i].1 = value.clone(),
+            Err(i) => self.data.insert(i, (key.clone(), value.clone())),
         }
     }
 
     /// The value of `key`, shared (`""` when missing).
     fn read(&self, key: &str) -> Text {
-        match self.data.get(key) {
-            Some(v) => v.clone(),
-            None => Text::from(""),
+        match self.slot(key) {
+            Ok(i) => self.data[i].1.clone(),
+            Err(_) => Text::from(""),
         }
     }
 
     /// Reads a key without going through the log (lease reads).
     pub fn get(&self, key: &str) -> Value {
         Value::Str(
-            self.data
-                .get(key)
-                .map_or_else(String::new, |v| String::from(&**v)),
+            self.slot(key)
+                .map_or_else(|_| String::new(), |i| String::from(&*self.data[i].1)),
         )
     }
 }
@@ -275,15 +306,23 @@ pub struct KvClientConfig {
     /// The protocol's sometimes-property for "a client resent an unanswered request"
     /// (its index; see [`crate::Sometimes`]), if it declares one.
     pub retried: Option<usize>,
+    /// The keys `k1`, `k2`, ... of `workload.keys`, made once per run and shared by every
+    /// client: then every replica's store meets one allocation per key and finds it by
+    /// its pointer ([`KvStore::slot`]).
+    key_names: Vec<Text>,
 }
 
 impl KvClientConfig {
     pub fn new(workload: Workload) -> KvClientConfig {
+        let key_names = (1..=u64::from(workload.keys.max(1)))
+            .map(|i| numbered("k", i, "", 0))
+            .collect();
         KvClientConfig {
             workload,
             retry_after: Duration::from_millis(100),
             backoff: Duration::from_millis(20),
             retried: None,
+            key_names,
         }
     }
 
@@ -351,7 +390,9 @@ pub struct KvClient {
     open: Option<Open>,
     /// The last value seen per key, the `from` of the next cas on it.
     seen: BTreeMap<Text, Text>,
-    /// The keys, `k1`, `k2`, ... (made once, then shared by every operation).
+    /// The keys, `k1`, `k2`, ... (made once, then shared by every operation), when the
+    /// configuration's shared ones do not match the workload (it was changed after
+    /// [`KvClientConfig::new`]).
     keys: Vec<Text>,
 }
 
@@ -592,10 +633,15 @@ impl KvClient {
         self.seq += 1;
         let seq = self.seq;
         let k = ctx.rng().below(keys) as usize;
-        if self.keys.len() < keys as usize {
-            self.keys = (1..=keys).map(|i| numbered("k", i, "", 0)).collect();
-        }
-        let key = self.keys[k].clone();
+        let shared = &ctx.config().key_names;
+        let key = if shared.len() == keys as usize {
+            shared[k].clone()
+        } else {
+            if self.keys.len() != keys as usize {
+                self.keys = (1..=keys).map(|i| numbered("k", i, "", 0)).collect();
+            }
+            self.keys[k].clone()
+        };
         // The value a write writes (made only for writes: a read would drop it unused).
         let me = u64::from(ctx.id().0) + 1;
         let unique = || numbered("c", me, "-", seq);
@@ -1049,6 +1095,87 @@ mod tests {
         assert_eq!(s.apply(&req(1, 3, cas("ab", "y"))), Some(Value::Bool(true)));
         assert_eq!(s.get("k1"), Value::Str("y".into()));
         assert_eq!(s.get("missing"), Value::Str(String::new()));
+    }
+
+    /// The store's sorted vector against a map, with more keys than the pointer scan
+    /// covers, each key both shared (one allocation) and copied (its own bytes), and
+    /// every operation kind; the sessions of clients seen out of order.
+    #[test]
+    fn store_finds_keys_by_pointer_and_by_content() {
+        let mut s = KvStore::default();
+        let mut expected: BTreeMap<String, String> = BTreeMap::new();
+        let shared: Vec<Text> = (0..20u64)
+            .map(|i| numbered("k", (i * 7) % 20, "", 0))
+            .collect();
+        let mut seq = [0u64; 4];
+        for step in 0..400u64 {
+            let i = ((step * 13) % 20) as usize;
+            let key = if step % 3 == 0 {
+                Text::from(&*shared[i].to_string())
+            } else {
+                shared[i].clone()
+            };
+            let value = numbered("v", step, "", 0);
+            let client = ((step * 5) % 4) as usize;
+            seq[client] += 1;
+            let now = expected.get(&*key).cloned().unwrap_or_default();
+            let (op, result) = match step % 4 {
+                0 => (KvOp::Get { key: key.clone() }, Value::Str(now.clone())),
+                1 => {
+                    expected.insert(key.to_string(), value.to_string());
+                    (
+                        KvOp::Put {
+                            key: key.clone(),
+                            value,
+                        },
+                        Value::Null,
+                    )
+                }
+                2 => {
+                    expected.insert(key.to_string(), format!("{now}{value}"));
+                    (
+                        KvOp::Append {
+                            key: key.clone(),
+                            value,
+                        },
+                        Value::Null,
+                    )
+                }
+                _ => {
+                    let from: Text = if step % 8 == 3 {
+                        now.as_str().into()
+                    } else {
+                        "x".into()
+                    };
+                    let swap = *from == *now;
+                    if swap {
+                        expected.insert(key.to_string(), value.to_string());
+                    }
+                    (
+                        KvOp::Cas {
+                            key: key.clone(),
+                            from,
+                            to: value,
+                        },
+                        Value::Bool(swap),
+                    )
+                }
+            };
+            let request = req(client as u32 * 3, seq[client], op);
+            assert_eq!(s.apply(&request), Some(result), "step {step}");
+            assert_eq!(
+                s.apply(&request),
+                Some(s.apply(&request).unwrap()),
+                "a retry"
+            );
+            for (k, v) in &expected {
+                assert_eq!(s.get(k), Value::Str(v.clone()), "step {step}, key {k}");
+            }
+        }
+        assert_eq!(s.get("missing"), Value::Str(String::new()));
+        let keys: Vec<&str> = s.data.iter().map(|(k, _)| &**k).collect();
+        let sorted: Vec<&str> = expected.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, sorted, "one entry per key, in order");
     }
 
     #[test]

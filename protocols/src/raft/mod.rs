@@ -71,7 +71,7 @@ use crate::kv::{KvClient, KvClientConfig, KvRequest, KvResponse, KvStore};
 use crate::{CheckInfo, CheckKind, Knob, Protocol, Renamed, Workload, documented};
 use serde::{Deserialize, Serialize};
 use sim_core::{Checker, ClientId, Ctx, Duration, NodeId, Process, RequestId, Time, TimerId};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 pub use storage::{Durable, Entries, Entry};
 
@@ -329,8 +329,10 @@ pub struct Node {
     /// Whether each follower answered since the last heartbeat: one that did not is
     /// probed with an empty AppendEntries instead of being sent entries again.
     responded: Vec<bool>,
-    /// Client requests waiting for their entry to be applied, by log index.
-    pending: BTreeMap<u64, (ClientId, RequestId)>,
+    /// Client requests waiting for their entry to be applied, `(log index, client,
+    /// request)` in index order: a leader appends at the end of its log and applies in
+    /// log order, so they leave from the front (a queue, not a map search per entry).
+    pending: VecDeque<(u64, ClientId, RequestId)>,
     /// The lease ends at this reading of the lease clock (monotonic; the wall clock with
     /// knob `lease_on_wall_clock`), for leaders with `lease_read`.
     lease_until: Time,
@@ -449,7 +451,7 @@ impl Process for Node {
             match_index: Vec::new(),
             acked_stamp: Vec::new(),
             responded: Vec::new(),
-            pending: BTreeMap::new(),
+            pending: VecDeque::new(),
             lease_until: Time::ZERO,
             // A restarted server may have promised a leader not to vote for a while; it
             // does not remember when, so it waits the whole promise out (leases).

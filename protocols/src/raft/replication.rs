@@ -240,10 +240,12 @@ impl Node {
                 ctx.reached(RaftReach::DuplicateApplied);
             }
             // Only a leader has clients waiting (followers skip the map).
-            let waiting = if self.pending.is_empty() {
-                None
-            } else {
-                self.pending.remove(&index)
+            let waiting = match self.pending.front() {
+                Some(&(at, client, id)) if at == index => {
+                    self.pending.pop_front();
+                    Some((client, id))
+                }
+                _ => None,
             };
             if let Some((client, id)) = waiting {
                 if let Some(result) = result {
@@ -344,7 +346,8 @@ impl Node {
             command: std::sync::Arc::new(request),
         });
         let index = ctx.durable().last_index();
-        self.pending.insert(index, (client, id));
+        debug_assert!(self.pending.back().is_none_or(|&(at, ..)| at < index));
+        self.pending.push_back((index, client, id));
         for peer in ctx.peers() {
             // Followers with nothing in flight get it now; the rest after their answer.
             if self.next_index[peer.index()] == index {
