@@ -325,8 +325,16 @@ fn builtin_may_observe(
                 }
             }
             BuiltinOp::Read(Some(v)) => reals.push(v),
-            BuiltinOp::Cas { from, ok: Some(true), .. } => reals.push(from),
-            BuiltinOp::Cas { from, ok: Some(false), .. } => shadows.push(from),
+            BuiltinOp::Cas {
+                from,
+                ok: Some(true),
+                ..
+            } => reals.push(from),
+            BuiltinOp::Cas {
+                from,
+                ok: Some(false),
+                ..
+            } => shadows.push(from),
             BuiltinOp::Cas { to, ok: None, .. } => starts.push(to),
             BuiltinOp::Read(None) | BuiltinOp::Write(_) => {}
         }
@@ -353,9 +361,7 @@ fn builtin_may_observe(
             Some(rest) => kv_spells(rest, &parts, 0, &mut steps),
         }
     };
-    reals
-        .iter()
-        .any(|w| starts.iter().any(|s| extends(w, s)))
+    reals.iter().any(|w| starts.iter().any(|s| extends(w, s)))
         || shadows.iter().any(|w| extends(w, before))
 }
 
@@ -816,6 +822,60 @@ mod tests {
 
     fn s(x: &str) -> Value {
         Value::Str(x.into())
+    }
+
+    #[test]
+    fn may_observe_sees_reads_cas_and_appends_that_need_the_op() {
+        let m = Kv { init: s("") };
+        let obs = |before: Value, after: Value, later: &[BuiltinOp]| {
+            m.may_observe(&before, &after, &mut later.iter())
+        };
+        let get = |v: &str| BuiltinOp::Read(Some(s(v)));
+        let app = |v: &str| BuiltinOp::Append(v.into());
+        let cas = |from: &str, to: &str, ok| BuiltinOp::Cas {
+            from: s(from),
+            to: s(to),
+            ok,
+        };
+        // A read of what it sets, or of that followed by appends.
+        assert!(obs(s(""), s("x"), &[get("x")]));
+        assert!(obs(s(""), s("x"), &[app("/a"), get("x/a")]));
+        assert!(!obs(s(""), s("x"), &[app("/a"), get("x/b")]));
+        assert!(!obs(s(""), s("x"), &[get("y"), BuiltinOp::Write(s("x"))]));
+        // A cas that swapped from such a value; one that may swap is a start.
+        assert!(obs(
+            s(""),
+            s("x"),
+            &[cas("x/a", "y", Some(true)), app("/a")]
+        ));
+        assert!(obs(s(""), s("x"), &[cas("x", "z", None), get("z")]));
+        assert!(!obs(s(""), s("x"), &[cas("x", "z", Some(false)), get("z")]));
+        // A failed cas the state without it would swap: the op hid `from`.
+        assert!(obs(s("p"), s("x"), &[cas("p", "q", Some(false))]));
+        assert!(obs(
+            s("p"),
+            s("x"),
+            &[app("/a"), cas("p/a", "q", Some(false))]
+        ));
+        assert!(!obs(s("p"), s("x"), &[cas("x", "q", Some(false))]));
+        // Appends to a state that is not a string are refused without it.
+        assert!(obs(Value::Int(5), s("x"), &[app("/a")]));
+        assert!(!obs(Value::Int(5), s("x"), &[]));
+        // Nothing changed: nothing to observe.
+        assert!(!obs(s("x"), s("x"), &[get("x")]));
+        // Registers: only reads of the value set.
+        let r = Register { init: Value::Null };
+        let one = Value::Int(1);
+        assert!(r.may_observe(
+            &Value::Null,
+            &one,
+            &mut [BuiltinOp::Read(Some(one.clone()))].iter()
+        ));
+        assert!(!r.may_observe(
+            &Value::Null,
+            &one,
+            &mut [BuiltinOp::Read(Some(Value::Int(2)))].iter()
+        ));
     }
 
     #[test]
