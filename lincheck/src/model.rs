@@ -283,7 +283,7 @@ fn builtin_op_hash(op: &BuiltinOp) -> Option<u64> {
 
 /// Bounds of [`builtin_may_observe`]: past them it answers "may observe".
 const OBSERVE_MAX_APPENDS: usize = 64;
-const OBSERVE_MAX_STARTS: usize = 16;
+const OBSERVE_MAX_STARTS: usize = 256;
 
 /// [`Model::may_observe`] for the built-in models. Run a sequence of later ops from
 /// `after` (the op placed) and, beside it, a shadow from `before` (the op left out) with
@@ -301,8 +301,9 @@ const OBSERVE_MAX_STARTS: usize = 16;
 ///
 /// If no such op exists, every sequence accepted from `after` is accepted from `before`
 /// without its unknown-outcome cas ops. Spelling is [`kv_spells`] (registers have no
-/// appends: the value must then equal a start). Past [`OBSERVE_MAX_APPENDS`] non-empty
-/// appends, [`OBSERVE_MAX_STARTS`] starts or the spelling's node bound, `true`.
+/// appends: the value must then equal a start); past [`OBSERVE_MAX_APPENDS`] non-empty
+/// appends, any rest after a start counts as spelled. Past [`OBSERVE_MAX_STARTS`] starts
+/// or the spelling's node bound, `true`.
 fn builtin_may_observe(
     before: &Value,
     after: &Value,
@@ -339,9 +340,11 @@ fn builtin_may_observe(
             BuiltinOp::Read(None) | BuiltinOp::Write(_) => {}
         }
     }
-    if parts.len() > OBSERVE_MAX_APPENDS || starts.len() > OBSERVE_MAX_STARTS {
+    if starts.len() > OBSERVE_MAX_STARTS {
         return true;
     }
+    // Past the spelling's bound, a prefix and any append are taken to spell the rest.
+    let spell = parts.len() <= OBSERVE_MAX_APPENDS;
     if any_append && as_str(before).is_none() {
         // The shadow refuses appends from a state that is not a string.
         return true;
@@ -358,7 +361,7 @@ fn builtin_may_observe(
             None => false,
             // `null` made `""` by an append (only an empty one can).
             Some("") => any_append,
-            Some(rest) => kv_spells(rest, &parts, 0, &mut steps),
+            Some(rest) => !spell || kv_spells(rest, &parts, 0, &mut steps),
         }
     };
     reals.iter().any(|w| starts.iter().any(|s| extends(w, s)))
