@@ -725,7 +725,7 @@ fn info_heavy_history(model: ModelKind, choices: &[u16], max_info: usize) -> His
             error: None,
         })
     };
-    let mut apply = |k: usize, state: &mut Value, result: &mut Vec<Option<Value>>| {
+    let apply = |k: usize, state: &mut Value, result: &mut Vec<Option<Value>>| {
         let (f, input, _) = &ops[k];
         let r = match f.as_str() {
             "read" | "get" => state.clone(),
