@@ -35,6 +35,17 @@ fn families() -> Vec<(&'static str, History, Verdict)> {
             g::info_writes(1, 120, 40, true),
             N,
         ),
+        ("kv-info-writes-40", g::kv_info_writes(1, 30, 10, false), L),
+        (
+            "kv-info-writes-160",
+            g::kv_info_writes(1, 120, 40, false),
+            L,
+        ),
+        (
+            "kv-info-writes-164-bad",
+            g::kv_info_writes(1, 120, 40, true),
+            N,
+        ),
         ("register-10000", g::register(1, 10_000, 5, 0), L),
         ("register-40000", g::register(1, 40_000, 5, 0), L),
         ("register-100000", g::register(1, 100_000, 5, 0), L),

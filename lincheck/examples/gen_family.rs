@@ -16,9 +16,10 @@ fn main() {
         Some("register-stale") => g::register_stale(seed, n(2), n(3), n(4)),
         Some("same-value-writes") => g::same_value_writes(seed, n(2), b(3)),
         Some("info-writes") => g::info_writes(seed, n(2), n(3), b(4)),
+        Some("kv-info-writes") => g::kv_info_writes(seed, n(2), n(3), b(4)),
         _ => {
             eprintln!(
-                "usage: gen_family kv|register|register-stale|same-value-writes|info-writes SEED ARGS..."
+                "usage: gen_family kv|register|register-stale|same-value-writes|info-writes|kv-info-writes SEED ARGS..."
             );
             std::process::exit(2);
         }

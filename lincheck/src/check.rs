@@ -22,7 +22,11 @@
 //!   changes what some op that could go next does (a read it lets succeed, a cas it
 //!   swaps...), and the op placed right after it must be one it changes: otherwise the
 //!   same continuation without it is at least as good. A pile of info writes costs a
-//!   linear search.
+//!   linear search. It also goes only where some later op may observe it
+//!   ([`Model::may_observe`]): a read or a cas that answered `true` that could see what
+//!   it set (through appends), or a cas that answered `false` that could see the state
+//!   without it. Many info puts, appends and cas on one hot key cost a few thousand
+//!   steps instead of an exponential search.
 //! * The memo key is a window of the placed set: the ok ops are numbered in invoke order,
 //!   every one below the lowest unplaced is placed, so only the words from there to the
 //!   highest placed one are stored (plus a bitset of the info ops). Long histories cost
@@ -146,6 +150,9 @@ const NEAR_RETURNS: usize = 16;
 fn full_lookahead(depth: usize) -> bool {
     depth <= 16
 }
+
+/// Past this many ops not placed yet, [`Search::may_be_observed`] does not ask the model.
+const OBSERVE_MAX_OPS: usize = 1024;
 
 /// Limits on one search.
 #[derive(Clone, Copy)]
@@ -754,8 +761,42 @@ impl<'a, M: Model> Search<'a, M> {
             {
                 return None;
             }
+            // An info op only goes where some later op may observe it.
+            if self.placed.is_info[i] && !self.may_be_observed(i, &next) {
+                return None;
+            }
         }
         Some(self.intern(next))
+    }
+
+    /// [`Model::may_observe`] for info op `i` placed now (taking the state to `next`), with
+    /// every op not placed yet as the later ops; `true` (no reduction) past
+    /// [`OBSERVE_MAX_OPS`] of them.
+    fn may_be_observed(&self, i: usize, next: &M::State) -> bool {
+        let e = &self.list.e;
+        let mut count = 0;
+        let mut at = self.list.first();
+        while at != NIL {
+            count += usize::from(e[at as usize].is_call);
+            at = e[at as usize].next;
+        }
+        if count > OBSERVE_MAX_OPS {
+            return true;
+        }
+        let ops = self.ops;
+        let mut at = self.list.first();
+        let mut later = std::iter::from_fn(|| {
+            while at != NIL {
+                let x = e[at as usize];
+                at = x.next;
+                if x.is_call && x.op as usize != i {
+                    return Some(&ops[x.op as usize].op);
+                }
+            }
+            None
+        });
+        self.model
+            .may_observe(&self.states[self.state as usize], next, &mut later)
     }
 
     fn intern(&mut self, s: M::State) -> u32 {

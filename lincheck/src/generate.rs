@@ -15,6 +15,8 @@
 //!   between them; one read too many makes it not linearizable.
 //! * [`info_writes`]: many concurrent unknown-outcome writes of distinct values, then
 //!   reads of some of them; a value read again after another makes it not linearizable.
+//! * [`kv_info_writes`]: one kv key with many concurrent info puts, appends and cas ops,
+//!   then ops that read what some of them did; linearizable, or not with `bad`.
 //!
 //! Histories made by simulation (`register`, `kv`) are linearizable by construction: each
 //! op takes effect at an instant strictly inside its interval, and results are computed
@@ -438,5 +440,135 @@ pub fn info_writes(seed: u64, writes: usize, reads: usize, reread: bool) -> Hist
         init: None,
         events,
         process_names: Default::default(),
+    }
+}
+
+/// One hot kv key as a replicated store's timed-out clients leave it: `writes`
+/// concurrent puts, appends and cas ops (from `""` or an earlier put's value) that all end
+/// in `info`, values repeating now and then; a seeded half of them take effect, in a
+/// seeded order, some only between the ops that follow. Then one client runs `reads` ops
+/// one after another: mostly gets, now and then an `ok` put, append or cas (answering as
+/// the state says). Linearizable; with `bad`, four more ops make it not: put `x1`, get
+/// `x1`, put `x2`, get `x1` (no other op can set `x1` again).
+pub fn kv_info_writes(seed: u64, writes: usize, reads: usize, bad: bool) -> History {
+    let mut rng = Rng::new(seed);
+    let mut events = Vec::new();
+    let mut t = 0;
+    let s = |x: String| Value::Str(x);
+    let mut puts: Vec<String> = vec![String::new()];
+    // The effect of each info op: the op and whether it may come late.
+    let mut effects: Vec<(BuiltinEffect, bool)> = Vec::new();
+    for k in 0..writes as u64 {
+        let rep = |rng: &mut Rng| if rng.below(4) == 0 { k % 3 } else { k };
+        let (f, value, effect) = match rng.below(3) {
+            0 => {
+                let v = format!("p{}", rep(&mut rng));
+                puts.push(v.clone());
+                ("put", s(v.clone()), BuiltinEffect::Put(v))
+            }
+            1 => {
+                let v = format!("/a{}", rep(&mut rng));
+                ("append", s(v.clone()), BuiltinEffect::Append(v))
+            }
+            _ => {
+                let from = puts[rng.below(puts.len() as u64) as usize].clone();
+                let to = format!("c{k}");
+                (
+                    "cas",
+                    Value::List(vec![s(from.clone()), s(to.clone())]),
+                    BuiltinEffect::Cas(from, to),
+                )
+            }
+        };
+        events.push(ev(k, EventKind::Invoke, f, value, t));
+        events.push(ev(k, EventKind::Info, f, Value::Null, t + 1));
+        t += 2;
+        if rng.below(2) == 0 {
+            effects.push((effect, rng.below(3) == 0));
+        }
+    }
+    for i in (1..effects.len()).rev() {
+        effects.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut state = String::new();
+    let mut late = Vec::new();
+    for (e, is_late) in effects {
+        if is_late {
+            late.push(e);
+        } else {
+            e.apply(&mut state);
+        }
+    }
+    let client = writes as u64;
+    let op = |events: &mut Vec<Event>, t: &mut u64, f: &str, input: Value, out: Value| {
+        events.push(ev(client, EventKind::Invoke, f, input, *t));
+        events.push(ev(client, EventKind::Ok, f, out, *t + 2));
+        *t += 4;
+    };
+    for r in 0..reads {
+        if !late.is_empty() && rng.below(3) == 0 {
+            late.remove(0).apply(&mut state);
+        }
+        match rng.below(8) {
+            0 => {
+                let v = format!("u{r}");
+                op(&mut events, &mut t, "put", s(v.clone()), s(v.clone()));
+                state = v;
+            }
+            1 => {
+                let v = format!("/o{r}");
+                op(&mut events, &mut t, "append", s(v.clone()), s(v.clone()));
+                state.push_str(&v);
+            }
+            2 => {
+                let from = if rng.below(2) == 0 {
+                    state.clone()
+                } else {
+                    puts[rng.below(puts.len() as u64) as usize].clone()
+                };
+                let to = format!("d{r}");
+                let swaps = from == state;
+                let arg = Value::List(vec![s(from), s(to.clone())]);
+                op(&mut events, &mut t, "cas", arg, Value::Bool(swaps));
+                if swaps {
+                    state = to;
+                }
+            }
+            _ => op(&mut events, &mut t, "get", Value::Null, s(state.clone())),
+        }
+    }
+    if bad {
+        let (x1, x2) = (s("x1".into()), s("x2".into()));
+        op(&mut events, &mut t, "put", x1.clone(), x1.clone());
+        op(&mut events, &mut t, "get", Value::Null, x1.clone());
+        op(&mut events, &mut t, "put", x2.clone(), x2);
+        op(&mut events, &mut t, "get", Value::Null, x1);
+    }
+    History {
+        model: ModelKind::Kv,
+        init: None,
+        events,
+        process_names: Default::default(),
+    }
+}
+
+/// What an info op of [`kv_info_writes`] does when it takes effect.
+enum BuiltinEffect {
+    Put(String),
+    Append(String),
+    Cas(String, String),
+}
+
+impl BuiltinEffect {
+    fn apply(self, state: &mut String) {
+        match self {
+            BuiltinEffect::Put(v) => *state = v,
+            BuiltinEffect::Append(v) => state.push_str(&v),
+            BuiltinEffect::Cas(from, to) => {
+                if *state == from {
+                    *state = to;
+                }
+            }
+        }
     }
 }

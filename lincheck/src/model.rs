@@ -137,6 +137,22 @@ pub trait Model {
     fn register_access(&self, _op: &Self::Op) -> Option<Access<Self::State>> {
         None
     }
+
+    /// Unknown-outcome hint. An op whose outcome is unknown (`info` or unfinished) would
+    /// take the state from `before` to `after`; `later` are the ops not placed yet (not
+    /// that op), each with its recorded outcome. `false` only if for every sequence of
+    /// `later` ops (each at most once) that [`step`](Model::step) accepts from `after`,
+    /// the same sequence with some unknown-outcome ops left out is accepted from
+    /// `before`, so a linearization that places the op there has one without it. The
+    /// checker then does not place it there. Answering `true` is always safe.
+    fn may_observe(
+        &self,
+        _before: &Self::State,
+        _after: &Self::State,
+        _later: &mut dyn Iterator<Item = &Self::Op>,
+    ) -> bool {
+        true
+    }
 }
 
 /// What a register-like op does ([`Model::register_access`]).
@@ -265,6 +281,93 @@ fn builtin_op_hash(op: &BuiltinOp) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Bounds of [`builtin_may_observe`]: past them it answers "may observe".
+const OBSERVE_MAX_APPENDS: usize = 64;
+const OBSERVE_MAX_STARTS: usize = 256;
+
+/// [`Model::may_observe`] for the built-in models. Run a sequence of later ops from
+/// `after` (the op placed) and, beside it, a shadow from `before` (the op left out) with
+/// the same ops except unknown-outcome cas ops, which the shadow leaves out. Until the
+/// two states meet (a put sets both alike, and from then on they agree), each is a start
+/// followed by appends applied after it: the real one starts at `after` or at the `to` of
+/// an unknown-outcome cas that swapped in it, the shadow at `before`. The shadow can only
+/// be refused by
+/// * an `ok` read or a cas that answered `true`, accepted in the real run while the two
+///   differ: its value (or `from`) is a real state, spelled from a real start by distinct
+///   appends of `later`;
+/// * a cas that answered `false`, refused in the shadow: its `from` is a shadow state,
+///   spelled from `before`;
+/// * an append, when `before` is not a string (nor `null`).
+///
+/// If no such op exists, every sequence accepted from `after` is accepted from `before`
+/// without its unknown-outcome cas ops. Spelling is [`kv_spells`] (registers have no
+/// appends: the value must then equal a start); past [`OBSERVE_MAX_APPENDS`] non-empty
+/// appends, any rest after a start counts as spelled. Past [`OBSERVE_MAX_STARTS`] starts
+/// or the spelling's node bound, `true`.
+fn builtin_may_observe(
+    before: &Value,
+    after: &Value,
+    later: &mut dyn Iterator<Item = &BuiltinOp>,
+) -> bool {
+    if before == after {
+        return false;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    let mut any_append = false;
+    let mut starts: Vec<&Value> = vec![after];
+    let mut reals: Vec<&Value> = Vec::new();
+    let mut shadows: Vec<&Value> = Vec::new();
+    for o in later {
+        match o {
+            BuiltinOp::Append(s) => {
+                any_append = true;
+                if !s.is_empty() {
+                    parts.push(s);
+                }
+            }
+            BuiltinOp::Read(Some(v)) => reals.push(v),
+            BuiltinOp::Cas {
+                from,
+                ok: Some(true),
+                ..
+            } => reals.push(from),
+            BuiltinOp::Cas {
+                from,
+                ok: Some(false),
+                ..
+            } => shadows.push(from),
+            BuiltinOp::Cas { to, ok: None, .. } => starts.push(to),
+            BuiltinOp::Read(None) | BuiltinOp::Write(_) => {}
+        }
+    }
+    if starts.len() > OBSERVE_MAX_STARTS {
+        return true;
+    }
+    // Past the spelling's bound, a prefix and any append are taken to spell the rest.
+    let spell = parts.len() <= OBSERVE_MAX_APPENDS;
+    if any_append && as_str(before).is_none() {
+        // The shadow refuses appends from a state that is not a string.
+        return true;
+    }
+    let mut steps = SPELL_STEPS;
+    let mut extends = |want: &Value, base: &Value| -> bool {
+        if want == base {
+            return true;
+        }
+        let (Value::Str(w), Some(b)) = (want, as_str(base)) else {
+            return false;
+        };
+        match w.strip_prefix(b) {
+            None => false,
+            // `null` made `""` by an append (only an empty one can).
+            Some("") => any_append,
+            Some(rest) => !spell || kv_spells(rest, &parts, 0, &mut steps),
+        }
+    };
+    reals.iter().any(|w| starts.iter().any(|s| extends(w, s)))
+        || shadows.iter().any(|w| extends(w, before))
+}
+
 fn bad_op(f: &str, allowed: &str) -> String {
     format!("expected \"f\" to be one of {allowed}, found {f:?}")
 }
@@ -290,6 +393,14 @@ macro_rules! builtin_model_methods {
         }
         fn register_access(&self, op: &BuiltinOp) -> Option<Access<Value>> {
             builtin_access(op)
+        }
+        fn may_observe(
+            &self,
+            before: &Value,
+            after: &Value,
+            later: &mut dyn Iterator<Item = &BuiltinOp>,
+        ) -> bool {
+            builtin_may_observe(before, after, later)
         }
         fn state_value(&self, state: &Value) -> Value {
             state.clone()
@@ -739,6 +850,60 @@ mod tests {
 
     fn s(x: &str) -> Value {
         Value::Str(x.into())
+    }
+
+    #[test]
+    fn may_observe_sees_reads_cas_and_appends_that_need_the_op() {
+        let m = Kv { init: s("") };
+        let obs = |before: Value, after: Value, later: &[BuiltinOp]| {
+            m.may_observe(&before, &after, &mut later.iter())
+        };
+        let get = |v: &str| BuiltinOp::Read(Some(s(v)));
+        let app = |v: &str| BuiltinOp::Append(v.into());
+        let cas = |from: &str, to: &str, ok| BuiltinOp::Cas {
+            from: s(from),
+            to: s(to),
+            ok,
+        };
+        // A read of what it sets, or of that followed by appends.
+        assert!(obs(s(""), s("x"), &[get("x")]));
+        assert!(obs(s(""), s("x"), &[app("/a"), get("x/a")]));
+        assert!(!obs(s(""), s("x"), &[app("/a"), get("x/b")]));
+        assert!(!obs(s(""), s("x"), &[get("y"), BuiltinOp::Write(s("x"))]));
+        // A cas that swapped from such a value; one that may swap is a start.
+        assert!(obs(
+            s(""),
+            s("x"),
+            &[cas("x/a", "y", Some(true)), app("/a")]
+        ));
+        assert!(obs(s(""), s("x"), &[cas("x", "z", None), get("z")]));
+        assert!(!obs(s(""), s("x"), &[cas("x", "z", Some(false)), get("z")]));
+        // A failed cas the state without it would swap: the op hid `from`.
+        assert!(obs(s("p"), s("x"), &[cas("p", "q", Some(false))]));
+        assert!(obs(
+            s("p"),
+            s("x"),
+            &[app("/a"), cas("p/a", "q", Some(false))]
+        ));
+        assert!(!obs(s("p"), s("x"), &[cas("x", "q", Some(false))]));
+        // Appends to a state that is not a string are refused without it.
+        assert!(obs(Value::Int(5), s("x"), &[app("/a")]));
+        assert!(!obs(Value::Int(5), s("x"), &[]));
+        // Nothing changed: nothing to observe.
+        assert!(!obs(s("x"), s("x"), &[get("x")]));
+        // Registers: only reads of the value set.
+        let r = Register { init: Value::Null };
+        let one = Value::Int(1);
+        assert!(r.may_observe(
+            &Value::Null,
+            &one,
+            &mut [BuiltinOp::Read(Some(one.clone()))].iter()
+        ));
+        assert!(!r.may_observe(
+            &Value::Null,
+            &one,
+            &mut [BuiltinOp::Read(Some(Value::Int(2)))].iter()
+        ));
     }
 
     #[test]

@@ -216,3 +216,36 @@ fn kv_one_key_stale_reads_where_the_rule_does_not_fire() {
         assert!(steps < 1_000_000, "seed {seed}: {steps} steps");
     }
 }
+
+/// One hot kv key with many info puts, appends and cas ops, then reads (the shape of the
+/// Raft swarm's undecided histories): decided both ways, well inside the budget, at the
+/// issue's sizes (40-160 ops; the bench times them).
+#[test]
+fn kv_info_writes_are_decided_both_ways() {
+    assert_eq!(
+        g::kv_info_writes(3, 30, 10, true),
+        g::kv_info_writes(3, 30, 10, true)
+    );
+    for seed in 0..4 {
+        expect(
+            &g::kv_info_writes(seed, 30, 10, false),
+            Verdict::Linearizable,
+            100_000,
+        );
+        expect(
+            &g::kv_info_writes(seed, 30, 10, true),
+            Verdict::NotLinearizable,
+            200_000,
+        );
+    }
+    expect(
+        &g::kv_info_writes(1, 120, 40, false),
+        Verdict::Linearizable,
+        200_000,
+    );
+    expect(
+        &g::kv_info_writes(1, 120, 40, true),
+        Verdict::NotLinearizable,
+        200_000,
+    );
+}

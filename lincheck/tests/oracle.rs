@@ -558,3 +558,333 @@ fn every_single_mutation_is_judged_like_the_oracle() {
     assert!(broke > 500, "only {broke} mutations broke linearizability");
     assert!(survived > 50, "only {survived} mutations kept it");
 }
+
+// ------------------------------------------- many unknown-outcome (info) ops
+
+/// The oracle for one key without enumerating subsets: a depth-first search over (ops
+/// placed, state), info and unfinished ops optional, success once every `ok` op is
+/// placed; an op may go next when no unplaced `ok` op completed before it was invoked.
+/// Failed pairs are remembered, so histories of ten or more concurrent ops stay cheap.
+fn oracle_memo_key(init: &Value, ops: &[OOp]) -> bool {
+    fn go(
+        state: &Value,
+        ops: &[OOp],
+        placed: u32,
+        need: u32,
+        failed: &mut std::collections::BTreeSet<(u32, String)>,
+    ) -> bool {
+        if placed & need == need {
+            return true;
+        }
+        let key = (placed, format!("{state:?}"));
+        if failed.contains(&key) {
+            return false;
+        }
+        for i in 0..ops.len() {
+            if placed & (1 << i) != 0 {
+                continue;
+            }
+            let blocked = (0..ops.len()).any(|j| {
+                placed & (1 << j) == 0
+                    && j != i
+                    && ops[j].complete.is_some_and(|c| c < ops[i].invoke)
+            });
+            if blocked {
+                continue;
+            }
+            if let Some(next) = spec_step(state, &ops[i]) {
+                if go(&next, ops, placed | (1 << i), need, failed) {
+                    return true;
+                }
+            }
+        }
+        failed.insert(key);
+        false
+    }
+    let need = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.output.is_some())
+        .fold(0u32, |m, (i, _)| m | (1 << i));
+    go(init, ops, 0, need, &mut Default::default())
+}
+
+/// One key's ops of a single-key history, as the oracle sees them.
+fn oracle_ops(h: &History) -> Vec<OOp> {
+    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut ops: Vec<Option<OOp>> = Vec::new();
+    for (i, e) in h.events.iter().enumerate() {
+        match e.kind {
+            EventKind::Invoke => {
+                open.insert(e.process, ops.len());
+                ops.push(Some(OOp {
+                    f: e.f.clone(),
+                    input: e.value.clone(),
+                    output: None,
+                    invoke: i,
+                    complete: None,
+                }));
+            }
+            EventKind::Ok => {
+                let o = ops[open[&e.process]].as_mut().unwrap();
+                o.output = Some(e.value.clone());
+                o.complete = Some(i);
+            }
+            EventKind::Fail => ops[open[&e.process]] = None,
+            EventKind::Info => {}
+        }
+    }
+    ops.into_iter().flatten().collect()
+}
+
+/// One key, up to `max_info` info or unfinished ops of every kind (writes/puts, appends,
+/// cas, equal and distinct values from small pools) and up to three `ok` ops (reads, cas
+/// of either answer, writes, appends), each op its own process. The ok results come from
+/// running the ops in an order in which every op takes effect between its invoke and its
+/// return (an info op maybe never, maybe after its `info`), so the history is
+/// linearizable; then `mutate` of the choices may change one ok result.
+fn info_heavy_history(model: ModelKind, choices: &[u16], max_info: usize) -> History {
+    let mut it = choices.iter().copied().chain(std::iter::repeat(0));
+    let mut next = move || it.next().unwrap_or(0);
+    let s = |x: &str| Value::Str(x.to_string());
+    let n_info = 2 + usize::from(next()) % (max_info - 1);
+    let n_ok = 1 + usize::from(next()) % 3;
+    let pick_op = |a: u16, info: bool| -> (String, Value) {
+        // Info reads are dropped by every checker: few of them.
+        let (f, v) = match model {
+            ModelKind::Register => pick(
+                &[
+                    ("write", Value::Int(i64::from(a / 4 % 2))),
+                    ("write", Value::Int(i64::from(a / 4 % 3))),
+                    ("read", Value::Null),
+                ],
+                a % if info { 2 } else { 3 },
+            ),
+            ModelKind::CasRegister => pick(
+                &[
+                    ("write", Value::Int(i64::from(a / 4 % 2))),
+                    (
+                        "cas",
+                        Value::List(vec![
+                            pick(&[Value::Null, Value::Int(0), Value::Int(1)], a / 4),
+                            Value::Int(i64::from(a / 12 % 3)),
+                        ]),
+                    ),
+                    ("read", Value::Null),
+                ],
+                a % if info { 2 } else { 3 },
+            ),
+            ModelKind::Kv => pick(
+                &[
+                    ("put", pick(&[s("a"), s(""), s("b")], a / 5)),
+                    ("append", pick(&[s("a"), s("b"), s("ab")], a / 5)),
+                    (
+                        "cas",
+                        Value::List(vec![
+                            pick(&[s(""), s("a"), s("ab"), s("b"), s("ba")], a / 5),
+                            pick(&[s("a"), s("b"), s("")], a / 25),
+                        ]),
+                    ),
+                    ("get", Value::Null),
+                ],
+                a % if info { 3 } else { 4 },
+            ),
+        };
+        (f.to_string(), v)
+    };
+    let init = match model {
+        ModelKind::Kv => s(""),
+        _ => Value::Null,
+    };
+    // Op k: (f, input, info?); invoked in order, each by process k.
+    let mut ops: Vec<(String, Value, bool)> = Vec::new();
+    for k in 0..n_info + n_ok {
+        let info = k < n_info;
+        let (f, v) = pick_op(next(), info);
+        ops.push((f, v, info));
+    }
+    // Shuffle which ops are info by rotating the list.
+    let rot = usize::from(next()) % ops.len();
+    ops.rotate_left(rot);
+    let n = ops.len();
+    let mut state = init;
+    let mut invoked = 0;
+    // Per op: applied (with the ok result), completed (ok or info sent).
+    let mut result: Vec<Option<Value>> = vec![None; n];
+    let mut applied = vec![false; n];
+    let mut done = vec![false; n];
+    let mut events = Vec::new();
+    let ev = |events: &mut Vec<Event>, k: usize, kind, value: Value| {
+        events.push(Event {
+            process: k as u64,
+            kind,
+            f: ops[k].0.clone(),
+            key: None,
+            value,
+            time: None,
+            error: None,
+        })
+    };
+    let apply = |k: usize, state: &mut Value, result: &mut Vec<Option<Value>>| {
+        let (f, input, _) = &ops[k];
+        let r = match f.as_str() {
+            "read" | "get" => state.clone(),
+            "cas" => {
+                let Value::List(l) = input else {
+                    unreachable!()
+                };
+                Value::Bool(*state == l[0])
+            }
+            _ => input.clone(),
+        };
+        let op = OOp {
+            f: f.clone(),
+            input: input.clone(),
+            output: None,
+            invoke: 0,
+            complete: None,
+        };
+        *state = spec_step(state, &op).expect("generated ops always apply");
+        result[k] = Some(r);
+    };
+    for _ in 0..4 * n + 8 {
+        let c = next();
+        match c % 4 {
+            0 if invoked < n => {
+                ev(
+                    &mut events,
+                    invoked,
+                    EventKind::Invoke,
+                    ops[invoked].1.clone(),
+                );
+                invoked += 1;
+            }
+            1 | 3 => {
+                // Apply an invoked op not applied yet (an info op even after its info).
+                let open: Vec<usize> = (0..invoked)
+                    .filter(|&k| !applied[k] && (!done[k] || ops[k].2))
+                    .collect();
+                if !open.is_empty() {
+                    let k = open[usize::from(c / 4) % open.len()];
+                    applied[k] = true;
+                    apply(k, &mut state, &mut result);
+                }
+            }
+            2 => {
+                let open: Vec<usize> = (0..invoked)
+                    .filter(|&k| !done[k] && (applied[k] || ops[k].2))
+                    .collect();
+                if !open.is_empty() {
+                    let k = open[usize::from(c / 4) % open.len()];
+                    done[k] = true;
+                    if ops[k].2 {
+                        if c / 4 % 5 != 0 {
+                            ev(&mut events, k, EventKind::Info, Value::Null);
+                        } else {
+                            done[k] = false; // stays unfinished
+                            applied[k] = applied[k] || c % 3 == 0;
+                        }
+                    } else {
+                        let r = result[k].clone().unwrap();
+                        ev(&mut events, k, EventKind::Ok, r);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Drain: invoke, apply and complete every ok op still open.
+    while invoked < n {
+        ev(
+            &mut events,
+            invoked,
+            EventKind::Invoke,
+            ops[invoked].1.clone(),
+        );
+        invoked += 1;
+    }
+    for k in 0..n {
+        if !ops[k].2 && !done[k] {
+            if !applied[k] {
+                applied[k] = true;
+                apply(k, &mut state, &mut result);
+            }
+            let r = result[k].clone().unwrap();
+            ev(&mut events, k, EventKind::Ok, r);
+            done[k] = true;
+        }
+    }
+    History {
+        model,
+        init: None,
+        events,
+        process_names: Default::default(),
+    }
+}
+
+fn expect_memo(h: &History) -> Verdict {
+    let init = match h.model {
+        ModelKind::Kv => Value::Str(String::new()),
+        _ => Value::Null,
+    };
+    if oracle_memo_key(&init, &oracle_ops(h)) {
+        Verdict::Linearizable
+    } else {
+        Verdict::NotLinearizable
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(768))]
+
+    /// Many info ops of every kind around a few ok ones, results as generated or changed:
+    /// the checker agrees with the oracle (the subset oracle as well, on the smaller
+    /// ones, which checks the memoized one).
+    #[test]
+    fn info_heavy_histories_match_the_oracle(
+        m in any::<u8>(),
+        c in prop::collection::vec(any::<u16>(), 0..60),
+        muts in prop::collection::vec((0usize..6, any::<u16>()), 0..3),
+    ) {
+        let mut h = info_heavy_history(model_of(m), &c, 9);
+        for (which, to) in muts {
+            mutate(&mut h, which % 3, to);
+        }
+        let want = expect_memo(&h);
+        if oracle_ops(&h).len() <= 7 {
+            prop_assert_eq!(want, expect(&h), "the two oracles disagree:\n{}", h.to_jsonl());
+        }
+        prop_assert_eq!(checker(&h), want, "{}", h.to_jsonl());
+    }
+}
+
+/// The info-heavy histories above decide both ways, often, and hold many info ops.
+#[test]
+fn info_heavy_histories_go_both_ways() {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng as u16
+    };
+    let (mut lin, mut not, mut many_info) = (0, 0, 0);
+    for k in 0..600 {
+        let c: Vec<u16> = (0..60).map(|_| next()).collect();
+        let mut h = info_heavy_history(model_of(k as u8), &c, 9);
+        if k % 2 == 1 {
+            mutate(&mut h, usize::from(next()) % 3, next());
+            mutate(&mut h, usize::from(next()) % 3, next());
+        }
+        let ops = oracle_ops(&h);
+        many_info += usize::from(ops.iter().filter(|o| o.output.is_none()).count() >= 6);
+        let v = checker(&h);
+        assert_eq!(v, expect_memo(&h), "{}", h.to_jsonl());
+        match v {
+            Verdict::Linearizable => lin += 1,
+            _ => not += 1,
+        }
+    }
+    assert!(lin >= 150 && not >= 40, "{lin} linearizable, {not} not");
+    assert!(many_info >= 100, "only {many_info} with 6 or more info ops");
+}
