@@ -359,3 +359,59 @@ fn clog_after_send_makes_vote_replies_outlive_their_term() {
         "the trace names it"
     );
 }
+
+/// A crash in the middle of a leader's sends (`CrashAfterSend(leader: true, partial:
+/// true)`) reaches Raft's Figure 8: whoever leads crashes as one of its handlers sends, so
+/// its entry reaches a minority; another leader writes over that index and crashes the
+/// same way; the first comes back, copies its old-term entry to a majority and, counting
+/// replicas (`commit_earlier_term_by_counting`), commits it; a later leader overwrites
+/// it. The same crash after all of the handler's sends (`partial` off) does not reach it
+/// on the same seeds, nor does correct Raft fail there.
+#[test]
+fn a_leader_crashed_mid_send_reaches_figure_8() {
+    let text = |knob: bool, partial: bool| {
+        format!(
+            r#"(
+    name: "leader-crash-mid-send",
+    protocol: (name: "raft", config: (commit_earlier_term_by_counting: {knob})),
+    cluster: (nodes: 5),
+    workload: (clients: 3, keys: 2, mix: (read: 3, write: 2, cas: 1, append: 1), think_min: "5ms", think_max: "30ms", timeout: "600ms"),
+    faults: [At("0s", CrashAfterSend(p: 1.0, restart: ("5ms", "300ms"), leader: true, partial: {partial}, for: "3s"))],
+    checks: ["election-safety", "log-matching", "leader-completeness", "state-machine-safety", "linearizable"],
+    seed: 1,
+    duration: "4s",
+    expect: Pass,
+)"#
+        )
+    };
+    let parse = |knob, partial| {
+        Scenario::parse("mid-send.ron", &text(knob, partial))
+            .unwrap_or_else(|e| panic!("{}", e.render(false)))
+    };
+    let on = parse(true, true);
+    let (seed, check) = first_violation(&on, 0..100, None).expect("caught");
+    assert_eq!((seed, check.as_str()), (98, "leader-completeness"));
+    for (knob, partial) in [(true, false), (false, true)] {
+        assert_eq!(
+            first_violation(&parse(knob, partial), 0..seed + 1, None).map(|(s, _)| s),
+            None,
+            "knob {knob}, partial {partial}"
+        );
+    }
+    // Written back as read (what `shrink` pins), and traced.
+    let written = on.to_ron();
+    assert!(
+        written.contains(
+            r#"CrashAfterSend(p: 1, restart: ("5ms", "300ms"), leader: true, partial: true, for: "3s")"#
+        ),
+        "{written}"
+    );
+    let r = runner::run(&on, seed, TraceLevel::Summary).expect("runs");
+    assert!(
+        r.report
+            .trace
+            .to_text()
+            .contains("crash-after-send by whoever leads, mid-send p=1"),
+        "the trace names it"
+    );
+}

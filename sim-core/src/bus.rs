@@ -152,6 +152,11 @@ pub(crate) struct Bus<P: Process> {
     /// Debug form's first word), in the order first sent, and the ones sent during the
     /// current handler (indexes into `kinds`). `None` otherwise (nothing is formatted).
     pub(crate) send_kinds: Option<(Vec<String>, Vec<u32>)>,
+    /// A crash in the middle of the current handler's sends (see
+    /// [`crate::Fault::CrashAfterSend`]'s `partial`): how many of its messages to nodes
+    /// may leave, and how many it has sent so far; the rest are lost. Only while
+    /// `send_kinds` is on (so every send takes [`Self::transmit_any`]).
+    pub(crate) send_cut: Option<(u32, u32)>,
 }
 
 impl<P: Process> Bus<P> {
@@ -382,6 +387,13 @@ impl<P: Process> Bus<P> {
             sent.push(i as u32);
         }
         self.message_event(K_SEND, from, to, &wire);
+        if let (Some((out, sent)), Wire::Msg(_)) = (self.send_cut.as_mut(), &wire) {
+            *sent += 1;
+            if *sent > *out {
+                self.drop_message(from, to, &wire, DropReason::Loss);
+                return;
+            }
+        }
         if self.network.is_cut(from, to) && !self.broken(BrokenPath::SendIgnoresCut) {
             self.drop_message(from, to, &wire, DropReason::Partition);
             return;

@@ -79,6 +79,16 @@ pub enum Fault {
         /// Only after this node sends (`None`: any node). A node that only answers (a
         /// store, a participant) is crashed right after its answers this way.
         node: Option<NodeId>,
+        /// Only while the sender leads ([`crate::Process::leads`]) after its handler: a
+        /// leader crashed right after it sent (replicated to some, not all), whoever
+        /// leads at the time, so each new leader is a target in turn.
+        leader: bool,
+        /// The crash comes in the middle of the handler's sends (decided before it runs,
+        /// from the run's own `crash-churn` stream): only a drawn number of its messages
+        /// to nodes (0 up to one fewer than the nodes) leave, the rest are lost with the
+        /// crash (counted as loss: the same as a lossy link then a crash right after).
+        /// A leader's entry reaches a minority, a promise is lost with its acceptor.
+        partial: bool,
         until: Time,
     },
     /// From now until `until`, each time a node's handler sends a message of kind `kind`
@@ -425,6 +435,8 @@ impl Nemesis {
                     restart: options.crash_restart,
                     kind: options.crash_kind,
                     node: None,
+                    leader: false,
+                    partial: false,
                     until: stop,
                 },
             ));
@@ -438,6 +450,8 @@ impl Nemesis {
                     restart: options.crash_restart,
                     kind: None,
                     node: Some(node),
+                    leader: false,
+                    partial: false,
                     until: Time::ZERO.plus(self.stop),
                 },
             ));

@@ -284,6 +284,10 @@ struct AfterSend {
     until: Time,
     kind: Option<u32>,
     node: Option<NodeId>,
+    /// Only while the sender leads.
+    leader: bool,
+    /// In the middle of the handler's sends, decided before it runs.
+    partial: bool,
     clog: bool,
 }
 
@@ -356,6 +360,10 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     clog_rng: SimRng,
     clogged_until: Vec<Time>,
     crash_rng: SimRng,
+    /// [`Fault::CrashAfterSend`]'s `partial` crashes: their own stream, and the restart
+    /// bounds of the one armed for the running handler.
+    churn_rng: SimRng,
+    armed: Option<(Duration, Duration)>,
 }
 
 impl<P: Process, C: Client<P>> Simulation<P, C> {
@@ -421,6 +429,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             },
             trace_budget: config.trace_budget,
             send_kinds: None,
+            send_cut: None,
             trace_cut: None,
             next_id: 0,
             overflow: false,
@@ -474,6 +483,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             target_rng: SimRng::new(seed, "nemesis/target"),
             crash_after_send: Vec::new(),
             crash_rng: SimRng::new(seed, "crash-after-send"),
+            churn_rng: SimRng::new(seed, "crash-churn"),
+            armed: None,
             clog_rng: SimRng::new(seed, "clog-after-send"),
             clogged_until: vec![Time::ZERO; n],
         })
@@ -1176,7 +1187,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 && self.durables.len() == self.states.len()
                 && self.disks.len() == self.states.len()
         );
+        if !self.crash_after_send.is_empty() {
+            self.arm_partial_crash(i);
+        }
         let Some(state) = self.states[idx].as_mut() else {
+            self.bus.send_cut = None;
+            self.armed = None;
             return false;
         };
         // SAFETY: `idx < self.states.len()` (indexed above), which is the length of
@@ -1228,10 +1244,46 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         } else {
             self.run_checkers(NodeId(i));
         }
+        if let Some(span) = self.armed.take() {
+            let cut = self.bus.send_cut.take();
+            if cut.is_some_and(|(_, n)| n > 0) && !self.stopped {
+                let now = self.bus.now;
+                let after = log_span(&mut self.churn_rng, span);
+                self.apply_fault(Fault::Crash(NodeId(i)));
+                self.schedule(now.plus(after), Fault::Restart(NodeId(i)));
+                return true;
+            }
+        }
         if sent {
             self.maybe_crash_after_send(i);
         }
         true
+    }
+
+    /// [`Fault::CrashAfterSend`]'s `partial`: before node `i`'s handler runs, decide
+    /// whether it crashes in the middle of its sends, and after how many.
+    fn arm_partial_crash(&mut self, i: u32) {
+        let now = self.bus.now;
+        let n = self.states.len() as u64;
+        for k in 0..self.crash_after_send.len() {
+            let a = self.crash_after_send[k];
+            if !a.partial || now >= a.until || a.node.is_some_and(|n| n.0 != i) {
+                continue;
+            }
+            let Some(state) = self.states[i as usize].as_ref() else {
+                return;
+            };
+            if a.leader && !state.leads() {
+                continue;
+            }
+            if self.stopped || !self.churn_rng.chance(a.p) {
+                continue;
+            }
+            let out = self.churn_rng.below(n.saturating_sub(1).max(1)) as u32;
+            self.bus.send_cut = Some((out, 0));
+            self.armed = Some(a.span);
+            return;
+        }
     }
 
     /// [`Fault::CrashAfterSend`], [`Fault::ClogAfterSend`]: node `i` just sent; it may
@@ -1248,7 +1300,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
         for k in 0..self.crash_after_send.len() {
             let a = self.crash_after_send[k];
-            if a.node.is_some_and(|n| n.0 != i) {
+            if a.partial || a.node.is_some_and(|n| n.0 != i) {
+                continue;
+            }
+            if a.leader && !self.states[i as usize].as_ref().is_some_and(P::leads) {
                 continue;
             }
             if let Some(kind) = a.kind {
@@ -1690,6 +1745,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 restart,
                 kind,
                 node,
+                leader,
+                partial,
                 until,
             } => {
                 self.crash_after_send.push(AfterSend {
@@ -1698,6 +1755,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     until: *until,
                     kind: *kind,
                     node: *node,
+                    leader: *leader,
+                    partial: *partial,
                     clog: false,
                 });
                 if self.bus.send_kinds.is_none() {
@@ -1709,6 +1768,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 };
                 if let Some(n) = node {
                     which = format!("{which} by {}", self.name(Addr::Node(*n)));
+                }
+                if *leader {
+                    which = format!("{which} by whoever leads");
+                }
+                if *partial {
+                    which = format!("{which}, mid-send");
                 }
                 format!(
                     "crash-after-send{which} p={} restart {}..{} until {}",
@@ -1730,6 +1795,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     until: *until,
                     kind: *kind,
                     node: None,
+                    leader: false,
+                    partial: false,
                     clog: true,
                 });
                 if self.bus.send_kinds.is_none() {
@@ -1834,4 +1901,14 @@ fn top<K: Clone>(tally: &indexmap::IndexMap<K, u64>) -> Option<(K, u64)> {
         }
     }
     best
+}
+
+/// A duration in `span`, log-uniform in nanoseconds (a short one as likely as a long one
+/// per factor of ten), as crash-after-send draws its restarts.
+fn log_span(rng: &mut SimRng, span: (Duration, Duration)) -> Duration {
+    let (lo, hi) = span;
+    let (lo_ns, hi_ns) = (lo.as_nanos().max(1) as f64, hi.as_nanos().max(1) as f64);
+    let u = rng.unit_f64();
+    let after = libm::exp(libm::log(lo_ns) + u * (libm::log(hi_ns) - libm::log(lo_ns)));
+    Duration::from_nanos((after as u64).clamp(lo.as_nanos(), hi.as_nanos().max(lo.as_nanos())))
 }

@@ -113,6 +113,8 @@ fn crash_after_send(p: f64, kind: Option<u32>) -> Report {
             restart: (Duration::from_millis(1), Duration::from_millis(3)),
             kind,
             node: None,
+            leader: false,
+            partial: false,
             until: at(100),
         },
     );
@@ -153,6 +155,8 @@ fn crash_after_send_aimed_at_one_node_crashes_only_that_node() {
             restart: (Duration::from_millis(1), Duration::from_millis(3)),
             kind: None,
             node: Some(NodeId(2)),
+            leader: false,
+            partial: false,
             until: at(100),
         },
     );

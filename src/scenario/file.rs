@@ -372,6 +372,15 @@ pub enum FaultSpec {
         /// Only after this node sends (default: any node).
         #[serde(default)]
         node: Option<Spanned<String>>,
+        /// `leader: true`: only a sender that leads when its handler is done (whoever
+        /// leads then; default false).
+        #[serde(default)]
+        leader: bool,
+        /// `partial: true`: the crash comes in the middle of the handler's sends (decided
+        /// before it runs): only a drawn number of its messages to nodes leave, the rest
+        /// are lost with the crash (default false: after all of them).
+        #[serde(default)]
+        partial: bool,
         r#for: Spanned<Duration>,
     },
     /// `ClogAfterSend(p: 0.1, lasting: ("10ms", "800ms"), kind: Some(0), for: "5s")`: for

@@ -1024,12 +1024,16 @@ impl Scenario {
                 restart,
                 kind,
                 node: on,
+                leader,
+                partial,
                 r#for,
             } => Fault::CrashAfterSend {
                 p: *p,
                 restart: *restart,
                 kind: *kind,
                 node: on.as_ref().map(node),
+                leader: *leader,
+                partial: *partial,
                 until: t.plus(r#for.value),
             },
             FaultSpec::ClogAfterSend {
@@ -1165,12 +1169,16 @@ impl Scenario {
                     restart,
                     kind,
                     node,
+                    leader,
+                    partial,
                     until,
                 } => FaultSpec::CrashAfterSend {
                     p: *p,
                     restart: *restart,
                     kind: *kind,
                     node: node.map(|n| name(&Addr::Node(n))),
+                    leader: *leader,
+                    partial: *partial,
                     r#for: Spanned::new(until.since(*t)),
                 },
                 Fault::ClogAfterSend {

@@ -154,16 +154,20 @@ impl fmt::Display for FaultSpec {
                 restart,
                 kind,
                 node,
+                leader,
+                partial,
                 r#for,
             } => write!(
                 f,
-                "CrashAfterSend(p: {}, restart: ({:?}, {:?}), {}{}for: {:?})",
+                "CrashAfterSend(p: {}, restart: ({:?}, {:?}), {}{}{}{}for: {:?})",
                 p.value(),
                 restart.0.to_string(),
                 restart.1.to_string(),
                 kind.map_or(String::new(), |k| format!("kind: Some({k}), ")),
                 node.as_ref()
                     .map_or(String::new(), |n| format!("node: Some({}), ", name(n))),
+                if *leader { "leader: true, " } else { "" },
+                if *partial { "partial: true, " } else { "" },
                 r#for.value.to_string()
             ),
             FaultSpec::ClogAfterSend {
