@@ -342,21 +342,11 @@ fn clog_after_send_makes_vote_replies_outlive_their_term() {
         first_violation(&off, 0..seed + 1, None).map(|(s, _)| s),
         None
     );
-    // The fault is written back as it was read (what `shrink` pins), and traced.
-    let written = on.to_ron();
-    assert!(
-        written.contains(
-            r#"ClogAfterSend(p: 1, lasting: ("150ms", "450ms"), kind: Some(0), for: "4s")"#
-        ),
-        "{written}"
-    );
-    let r = runner::run(&on, seed, TraceLevel::Summary).expect("runs");
-    assert!(
-        r.report
-            .trace
-            .to_text()
-            .contains("clog-after-send of message kind #0 p=1"),
-        "the trace names it"
+    assert_pinned_and_traced(
+        &on,
+        seed,
+        r#"ClogAfterSend(p: 1, lasting: ("150ms", "450ms"), kind: Some(0), for: "4s")"#,
+        "clog-after-send of message kind #0 p=1",
     );
 }
 
@@ -398,20 +388,23 @@ fn a_leader_crashed_mid_send_reaches_figure_8() {
             "knob {knob}, partial {partial}"
         );
     }
-    // Written back as read (what `shrink` pins), and traced.
-    let written = on.to_ron();
-    assert!(
-        written.contains(
-            r#"CrashAfterSend(p: 1, restart: ("5ms", "300ms"), leader: true, partial: true, for: "3s")"#
-        ),
-        "{written}"
+    assert_pinned_and_traced(
+        &on,
+        seed,
+        r#"CrashAfterSend(p: 1, restart: ("5ms", "300ms"), leader: true, partial: true, for: "3s")"#,
+        "crash-after-send by whoever leads, mid-send p=1",
     );
-    let r = runner::run(&on, seed, TraceLevel::Summary).expect("runs");
+}
+
+/// A fault is written back as it was read (what `shrink` pins), and the run's trace
+/// names it.
+fn assert_pinned_and_traced(scenario: &Scenario, seed: u64, ron: &str, traced: &str) {
+    let written = scenario.to_ron();
+    assert!(written.contains(ron), "{written}");
+    let r = runner::run(scenario, seed, TraceLevel::Summary).expect("runs");
+    let trace = r.report.trace.to_text();
     assert!(
-        r.report
-            .trace
-            .to_text()
-            .contains("crash-after-send by whoever leads, mid-send p=1"),
-        "the trace names it"
+        trace.contains(traced),
+        "the trace names {traced:?}:\n{trace}"
     );
 }

@@ -115,43 +115,48 @@ fn oracle(h: &History) -> bool {
         ModelKind::Kv => Value::Str(String::new()),
         _ => Value::Null,
     });
+    let mut by_key: BTreeMap<Option<Value>, Vec<OOp>> = BTreeMap::new();
+    for (k, o) in keyed_oracle_ops(h) {
+        by_key.entry(k).or_default().push(o);
+    }
+    by_key.values().all(|ops| oracle_key(&init, ops))
+}
+
+/// The history's ops as the oracles see them, in invoke order, each with its key (none
+/// for a null or missing key): a failed op is left out, an info or unfinished one has
+/// no output.
+fn keyed_oracle_ops(h: &History) -> Vec<(Option<Value>, OOp)> {
     let mut open: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut ops: Vec<(Option<Value>, Option<OOp>)> = Vec::new();
+    let mut ops: Vec<Option<(Option<Value>, OOp)>> = Vec::new();
     for (i, e) in h.events.iter().enumerate() {
-        let key = match &e.key {
-            Some(Value::Null) | None => None,
-            Some(k) => Some(k.clone()),
-        };
         match e.kind {
             EventKind::Invoke => {
+                let key = match &e.key {
+                    Some(Value::Null) | None => None,
+                    Some(k) => Some(k.clone()),
+                };
                 open.insert(e.process, ops.len());
-                ops.push((
+                ops.push(Some((
                     key,
-                    Some(OOp {
+                    OOp {
                         f: e.f.clone(),
                         input: e.value.clone(),
                         output: None,
                         invoke: i,
                         complete: None,
-                    }),
-                ));
+                    },
+                )));
             }
             EventKind::Ok => {
-                let o = ops[open[&e.process]].1.as_mut().unwrap();
+                let (_, o) = ops[open[&e.process]].as_mut().unwrap();
                 o.output = Some(e.value.clone());
                 o.complete = Some(i);
             }
-            EventKind::Fail => ops[open[&e.process]].1 = None,
+            EventKind::Fail => ops[open[&e.process]] = None,
             EventKind::Info => {}
         }
     }
-    let mut by_key: BTreeMap<Option<Value>, Vec<OOp>> = BTreeMap::new();
-    for (k, o) in ops {
-        if let Some(o) = o {
-            by_key.entry(k).or_default().push(o);
-        }
-    }
-    by_key.values().all(|ops| oracle_key(&init, ops))
+    ops.into_iter().flatten().collect()
 }
 
 // ------------------------------------------------------- history generation
@@ -611,30 +616,7 @@ fn oracle_memo_key(init: &Value, ops: &[OOp]) -> bool {
 
 /// One key's ops of a single-key history, as the oracle sees them.
 fn oracle_ops(h: &History) -> Vec<OOp> {
-    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut ops: Vec<Option<OOp>> = Vec::new();
-    for (i, e) in h.events.iter().enumerate() {
-        match e.kind {
-            EventKind::Invoke => {
-                open.insert(e.process, ops.len());
-                ops.push(Some(OOp {
-                    f: e.f.clone(),
-                    input: e.value.clone(),
-                    output: None,
-                    invoke: i,
-                    complete: None,
-                }));
-            }
-            EventKind::Ok => {
-                let o = ops[open[&e.process]].as_mut().unwrap();
-                o.output = Some(e.value.clone());
-                o.complete = Some(i);
-            }
-            EventKind::Fail => ops[open[&e.process]] = None,
-            EventKind::Info => {}
-        }
-    }
-    ops.into_iter().flatten().collect()
+    keyed_oracle_ops(h).into_iter().map(|(_, o)| o).collect()
 }
 
 /// One key, up to `max_info` info or unfinished ops of every kind (writes/puts, appends,
