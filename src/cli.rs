@@ -872,10 +872,7 @@ fn run_check_history(
 }
 
 /// Prints a `check-history` report; the exit code is the verdict's.
-fn finish_check_history(
-    report: lincheck::Report,
-    format: Format,
-) -> Result<ExitCode, Failure> {
+fn finish_check_history(report: lincheck::Report, format: Format) -> Result<ExitCode, Failure> {
     let text = match format {
         Format::Text => report.render_text(),
         Format::Json => format!("{}\n", report.to_json()),

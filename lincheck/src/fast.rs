@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::check::{Budget, SearchOp};
 use crate::explain::{OpStatus, OpView, Report};
-use crate::history::{EventKind, ModelKind, Value};
+use crate::history::{Event, EventKind, ModelKind, Value};
 use crate::model::{BuiltinOp, CasRegister, Kv, Model, Register};
 use crate::parse::{KeyRef, LineCtx, fast_event, raw_event};
 use crate::run::{CheckOptions, ShowOp, check_prepared};
@@ -74,16 +74,13 @@ impl<'t> Key<'t> {
     }
 }
 
-/// One op as an explanation shows it: its lines are read again, only then.
+/// One op as an explanation shows it: what the search needs, and its lines, which are
+/// read again (for the process, `f`, the values and times) only for the ops shown.
 #[derive(Clone, Copy, Debug)]
 struct LineOp<'t> {
-    process: u64,
-    f: &'t str,
     status: OpStatus,
     invoke_event: usize,
     complete_event: Option<usize>,
-    invoke_time: Option<u64>,
-    complete_time: Option<u64>,
     invoke_line: &'t str,
     complete_line: Option<&'t str>,
 }
@@ -94,20 +91,29 @@ impl ShowOp for LineOp<'_> {
     }
     fn to_view(&self) -> OpView {
         // Both lines were read by the same fast path before, so they read again.
-        let value = |line: &str| fast_event(line).map(|e| e.value).unwrap_or_default();
+        let invoke = fast_event(self.invoke_line).unwrap_or(Event {
+            process: 0,
+            kind: EventKind::Invoke,
+            f: String::new(),
+            key: None,
+            value: Value::Null,
+            time: None,
+            error: None,
+        });
+        let complete = self.complete_line.and_then(fast_event);
         OpView {
-            process: self.process,
-            f: self.f.to_string(),
-            input: value(self.invoke_line),
-            output: match (self.status, self.complete_line) {
-                (OpStatus::Ok, Some(line)) => Some(value(line)),
+            process: invoke.process,
+            f: invoke.f,
+            input: invoke.value,
+            output: match (self.status, &complete) {
+                (OpStatus::Ok, Some(e)) => Some(e.value.clone()),
                 _ => None,
             },
             status: self.status,
             invoke_event: self.invoke_event,
             complete_event: self.complete_event,
-            invoke_time: self.invoke_time,
-            complete_time: self.complete_time,
+            invoke_time: invoke.time,
+            complete_time: complete.and_then(|e| e.time),
         }
     }
 }
@@ -115,6 +121,7 @@ impl ShowOp for LineOp<'_> {
 /// An op of a key: its input until the model's op is made (at the completion, or at the
 /// end for ops that never complete), then the op.
 struct Slot<'t> {
+    f: &'t str,
     line: LineOp<'t>,
     input: Option<Value>,
     op: Option<BuiltinOp>,
@@ -237,14 +244,11 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             let ops = &mut keys[k].1;
             p.open = Some((k, ops.len()));
             ops.push(Slot {
+                f: ev.f,
                 line: LineOp {
-                    process: ev.process,
-                    f: ev.f,
                     status: OpStatus::Unfinished,
                     invoke_event: i,
                     complete_event: None,
-                    invoke_time: ev.time,
-                    complete_time: None,
                     invoke_line: line,
                     complete_line: None,
                 },
@@ -260,11 +264,10 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             return None;
         }
         let slot = &mut keys[k].1[s];
-        if slot.line.f != ev.f {
+        if slot.f != ev.f {
             return None;
         }
         slot.line.complete_event = Some(i);
-        slot.line.complete_time = ev.time;
         slot.line.complete_line = Some(line);
         let input = slot.input.take()?;
         match ev.kind {
@@ -316,7 +319,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             let op = match (slot.op, slot.input) {
                 (Some(op), _) => op,
                 // Never completed.
-                (None, Some(input)) => builtin_op(model, slot.line.f, input, None)?,
+                (None, Some(input)) => builtin_op(model, slot.f, input, None)?,
                 (None, None) => return None,
             };
             let ok = slot.line.status == OpStatus::Ok;
@@ -346,4 +349,207 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
         ));
     }
     Some(Report::new(model.name(), reports))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{self, Rng};
+    use crate::parse::{ParseOptions, parse_history_with};
+
+    /// What `faultline check-history` gave before this path: the full parser, then
+    /// `check_parsed`; errors as their messages.
+    fn full(text: &str, options: &CheckOptions) -> Result<Report, String> {
+        let h = parse_history_with(
+            text,
+            "t",
+            &ParseOptions {
+                model: options.model,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        crate::check_parsed(&h, options).map_err(|e| e.to_string())
+    }
+
+    /// Histories of every model: generated ones (both verdicts, info, failed and
+    /// unfinished ops, several keys), hand-written cas lines, and the shared Porcupine
+    /// histories when present.
+    fn corpus() -> Vec<String> {
+        let mut texts = Vec::new();
+        for seed in 0..6 {
+            for h in [
+                generate::kv(seed, 40, 3, 4, seed as usize % 2),
+                generate::kv(seed, 30, 20, 5, 0),
+                generate::register(seed, 40, 4, 150),
+                generate::register_stale(seed, 40, 4, 1),
+                generate::info_writes(seed, 5, 4, seed % 2 == 0),
+                generate::kv_info_writes(seed, 5, 4, seed % 2 == 1),
+                generate::same_value_writes(seed, 2, seed % 2 == 0),
+            ] {
+                texts.push(h.to_jsonl());
+            }
+        }
+        texts.push(
+            concat!(
+                "\u{feff}{\"format\":\"faultline-history\",\"version\":1,\"model\":\"cas-register\",\"init\":1,\"processes\":{\"0\":\"a\"}}\r\n",
+                "{\"process\":0,\"type\":\"invoke\",\"f\":\"cas\",\"value\":[1,2]}\r\n",
+                "\n  \t\n",
+                "{\"process\":1,\"type\":\"invoke\",\"f\":\"cas\",\"value\":[2,[3,\"x\"]]}\n",
+                "{\"process\":0,\"type\":\"ok\",\"f\":\"cas\",\"value\":true}\n",
+                "{\"process\":2,\"type\":\"invoke\",\"f\":\"read\",\"value\":null}\n",
+                "{\"process\":1,\"type\":\"ok\",\"f\":\"cas\",\"value\":[2,[3,\"x\"]]}\n",
+                "{\"process\":2,\"type\":\"ok\",\"f\":\"read\",\"value\":[3,\"x\"]}\n",
+                "{\"process\":3,\"type\":\"invoke\",\"f\":\"cas\",\"value\":[7,8],\"error\":null}\n",
+                "{\"process\":3,\"type\":\"fail\",\"f\":\"cas\",\"value\":null,\"error\":\"no\"}\n",
+                "{\"process\":4,\"type\":\"invoke\",\"f\":\"write\",\"key\":null,\"value\":5}\n",
+                "{\"process\":4,\"type\":\"info\",\"f\":\"write\"}\n",
+            )
+            .to_string(),
+        );
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/porcupine-histories/jsonl"
+        );
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for f in files.iter().step_by(9) {
+            let text = std::fs::read_to_string(f).expect("readable");
+            // Short ones: the check runs twice per mutation, in a debug build.
+            texts.push(text.lines().take(120).collect::<Vec<_>>().join("\n"));
+        }
+        texts
+    }
+
+    /// `text` changed a little: a byte, a line deleted, repeated or swapped with the
+    /// next, a read's result or a time changed, a key dropped.
+    fn mutate(rng: &mut Rng, text: &str) -> String {
+        let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+        let n = lines.len() as u64;
+        let at = 1 + rng.below(n.saturating_sub(1).max(1)) as usize;
+        let at = at.min(lines.len() - 1);
+        match rng.below(7) {
+            0 | 1 => {
+                let alphabet = b" \t\"\\,:{}[]-0123456789.eEnultrfsaxkpy\x01\r";
+                let mut b = lines[at].as_bytes().to_vec();
+                let i = rng.below(b.len() as u64 + 1) as usize;
+                let c = alphabet[rng.below(alphabet.len() as u64) as usize];
+                match rng.below(3) {
+                    0 if i < b.len() => {
+                        b.remove(i);
+                    }
+                    1 if i < b.len() => b[i] = c,
+                    _ => b.insert(i, c),
+                }
+                lines[at] = String::from_utf8_lossy(&b).into_owned();
+            }
+            2 => {
+                lines.remove(at);
+            }
+            3 => {
+                let l = lines[at].clone();
+                lines.insert(at, l);
+            }
+            4 if at + 1 < lines.len() => lines.swap(at, at + 1),
+            5 => {
+                let l = &lines[at];
+                lines[at] = l
+                    .replace("\"value\":\"", "\"value\":\"z")
+                    .replace("\"value\":1", "\"value\":2")
+                    .replace("\"time\":1", "\"time\":0");
+            }
+            _ => {
+                lines[at] = lines[at].replace(",\"key\":\"k1\"", "");
+            }
+        }
+        lines.join("\n")
+    }
+
+    /// Whenever the one pass gives a report, it is the full path's; it gives one for
+    /// every unchanged history here, and none wherever the full path gives an error
+    /// (thousands of mutated histories, most of them broken; with and without a model
+    /// override).
+    #[test]
+    fn check_text_agrees_with_the_full_parser_and_check() {
+        let texts = corpus();
+        let mut rng = Rng::new(1818);
+        let (mut same, mut errors, mut declined) = (0, 0, 0);
+        let overrides = [
+            None,
+            Some(ModelKind::Register),
+            Some(ModelKind::CasRegister),
+            Some(ModelKind::Kv),
+        ];
+        for (n, text) in texts.iter().enumerate() {
+            let plain = CheckOptions::default();
+            let r = check_text(text, &plain);
+            assert_eq!(
+                r.as_ref().ok_or(()),
+                full(text, &plain).as_ref().map_err(|_| ())
+            );
+            assert!(r.is_some(), "declined a plain history:\n{text}");
+            let model = overrides[n % overrides.len()];
+            for variant in 0..30 {
+                let mut options = CheckOptions::default();
+                if variant % 3 == 0 {
+                    options.model = model;
+                }
+                let t = mutate(&mut rng, text);
+                let t = if variant % 5 == 0 {
+                    mutate(&mut rng, &t)
+                } else {
+                    t
+                };
+                let expected = full(&t, &options);
+                match check_text(&t, &options) {
+                    Some(r) => {
+                        assert_eq!(Ok(&r), expected.as_ref(), "on\n{t}");
+                        same += 1;
+                    }
+                    None => {
+                        declined += 1;
+                        errors += usize::from(expected.is_err());
+                    }
+                }
+            }
+        }
+        eprintln!("same {same}, declined {declined} (full path errors: {errors})");
+        assert!(same > 300 && errors > 300, "{same} {errors}");
+        // It declines errors, and little else (escapes, floats and the like).
+        assert!(declined - errors < declined / 10, "{declined} {errors}");
+    }
+
+    /// The ops made by moving values in are the models' own, on random values.
+    #[test]
+    fn builtin_op_is_the_models_op() {
+        let mut rng = Rng::new(18);
+        let value = |rng: &mut Rng| match rng.below(6) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.below(2) == 0),
+            2 => Value::Int(rng.below(3) as i64),
+            3 => Value::Str(["", "x", "xy"][rng.below(3) as usize].into()),
+            4 => Value::List(vec![Value::Int(1), Value::Int(rng.below(2) as i64)]),
+            _ => Value::List(vec![Value::Int(1)]),
+        };
+        fn one<M: Model<Op = BuiltinOp>>(m: &M, f: &str, i: &Value, o: Option<&Value>) {
+            let theirs = m.op(f, i, o).ok();
+            let ours = builtin_op(m, f, i.clone(), o.cloned());
+            assert_eq!(ours, theirs, "{f} {i:?} {o:?}");
+        }
+        for _ in 0..5000 {
+            let (i, o) = (value(&mut rng), value(&mut rng));
+            let o = (rng.below(3) != 0).then_some(&o);
+            let init = Value::Null;
+            for f in ["read", "write"] {
+                one(&Register { init: init.clone() }, f, &i, o);
+            }
+            for f in ["read", "write", "cas"] {
+                one(&CasRegister { init: init.clone() }, f, &i, o);
+            }
+            for f in ["get", "put", "append", "cas"] {
+                one(&Kv { init: init.clone() }, f, &i, o);
+            }
+        }
+    }
 }

@@ -515,7 +515,7 @@ pub(crate) enum KeyRef<'t> {
 /// An event line as the fast path reads it, borrowed from the line: `f`, the key and
 /// `error` are slices of it, and `value` is the value's text, read (and allocated) only
 /// when asked for with [`RawEvent::value`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RawEvent<'t> {
     pub process: u64,
     pub kind: EventKind,
@@ -578,6 +578,91 @@ pub(crate) fn fast_event(text: &str) -> Option<Event> {
 /// The fast path's reading of an event line, borrowed ([`RawEvent`]); `None` exactly
 /// when [`fast_event`] gives `None`.
 pub(crate) fn raw_event(text: &str) -> Option<RawEvent<'_>> {
+    written_event(text).or_else(|| any_order_event(text))
+}
+
+/// [`any_order_event`] for a line as [`History::to_jsonl`](crate::History::to_jsonl)
+/// writes it (the fields in its order, no spaces), read without dispatching on member
+/// names; `None` for any other line, which [`any_order_event`] then reads.
+/// `written_event_reads_as_any_order_event` checks the two agree.
+fn written_event(text: &str) -> Option<RawEvent<'_>> {
+    let mut r = Fast {
+        s: text.as_bytes(),
+        text,
+        i: 0,
+    };
+    r.word(b"{\"process\":")?;
+    let process = r.uint()?;
+    r.word(b",\"type\":\"")?;
+    let kind = match r.peek()? {
+        b'i' if r.word(b"invoke\"").is_some() => EventKind::Invoke,
+        b'i' => {
+            r.word(b"info\"")?;
+            EventKind::Info
+        }
+        b'o' => {
+            r.word(b"ok\"")?;
+            EventKind::Ok
+        }
+        _ => {
+            r.word(b"fail\"")?;
+            EventKind::Fail
+        }
+    };
+    r.word(b",\"f\":")?;
+    let f = r.plain_str()?;
+    let mut key = KeyRef::Absent;
+    if r.word(b",\"key\":").is_some() {
+        key = match r.peek()? {
+            b'"' => KeyRef::Str(r.plain_str()?),
+            b'n' => {
+                r.word(b"null")?;
+                KeyRef::Null
+            }
+            b'-' | b'0'..=b'9' => KeyRef::Int(r.int()?),
+            _ => return None,
+        };
+    }
+    let mut value = None;
+    if r.word(b",\"value\":").is_some() {
+        let start = r.i;
+        r.value(0, false)?;
+        value = Some(text.get(start..r.i)?);
+    }
+    let mut time = None;
+    if r.word(b",\"time\":").is_some() {
+        time = if r.peek()? == b'n' {
+            r.word(b"null")?;
+            None
+        } else {
+            Some(r.uint()?)
+        };
+    }
+    let mut error = None;
+    if r.word(b",\"error\":").is_some() {
+        error = match r.peek()? {
+            b'n' => {
+                r.word(b"null")?;
+                None
+            }
+            b'"' => Some(r.plain_str()?),
+            _ => return None,
+        };
+    }
+    r.word(b"}")?;
+    (r.i == r.s.len()).then_some(RawEvent {
+        process,
+        kind,
+        f,
+        key,
+        value,
+        time,
+        error,
+    })
+}
+
+/// The fast path for an event line with its members in any order.
+fn any_order_event(text: &str) -> Option<RawEvent<'_>> {
     let mut r = Fast {
         s: text.as_bytes(),
         text,
@@ -938,6 +1023,42 @@ mod tests {
                 assert!(fast_event(l).is_some(), "the fast path refused {l}");
             }
         }
+    }
+
+    /// The reader of lines as the writer writes them gives what the reader of members
+    /// in any order gives, on the corpus and mutations of it (which it mostly declines).
+    #[test]
+    fn written_event_reads_as_any_order_event() {
+        let lines = corpus();
+        let mut rng = crate::generate::Rng::new(1819);
+        let alphabet = b" \t\"\\,:{}[]-0123456789.eEnultrfsaxk\x01";
+        let mut taken = 0;
+        for line in &lines {
+            let mut variants = vec![line.clone()];
+            for _ in 0..24 {
+                let mut b = line.as_bytes().to_vec();
+                let at = rng.below(b.len() as u64 + 1) as usize;
+                let c = alphabet[rng.below(alphabet.len() as u64) as usize];
+                match rng.below(3) {
+                    0 if at < b.len() => {
+                        b.remove(at);
+                    }
+                    1 if at < b.len() => b[at] = c,
+                    _ => b.insert(at, c),
+                }
+                if let Ok(s) = String::from_utf8(b) {
+                    variants.push(s);
+                }
+            }
+            for v in variants {
+                if let Some(e) = written_event(&v) {
+                    taken += 1;
+                    assert_eq!(any_order_event(&v), Some(e), "on {v}");
+                }
+            }
+        }
+        // Every generated line is in the writer's form.
+        assert!(taken > lines.len(), "{taken} of {}", lines.len());
     }
 
     #[test]
