@@ -41,9 +41,11 @@ pub fn check_text(text: &str, options: &CheckOptions) -> Option<Report> {
     let kind = options.model.unwrap_or(header_model);
     let init = init.unwrap_or_else(|| kind.default_init());
     let mut report = match kind {
-        ModelKind::Register => one_pass(&Register { init }, kind, lines, options)?,
-        ModelKind::CasRegister => one_pass(&CasRegister { init }, kind, lines, options)?,
-        ModelKind::Kv => one_pass(&Kv { init }, kind, lines, options)?,
+        ModelKind::Register => one_pass(&Register { init }, kind, lines, text.len(), options)?,
+        ModelKind::CasRegister => {
+            one_pass(&CasRegister { init }, kind, lines, text.len(), options)?
+        }
+        ModelKind::Kv => one_pass(&Kv { init }, kind, lines, text.len(), options)?,
     };
     report.process_names = process_names;
     Some(report)
@@ -138,7 +140,7 @@ const FEW_KEYS: usize = 16;
 /// Per process: the open op (key index, slot index), and whether it ended in `info`.
 #[derive(Default)]
 struct Proc {
-    open: Option<(usize, usize)>,
+    open: Option<(usize, u32)>,
     crashed: bool,
 }
 
@@ -159,15 +161,29 @@ fn builtin_op<M: Model<Op = BuiltinOp>>(
     }
 }
 
+/// `model_ops(kind).contains(&f)`, without a loop of string comparisons.
+fn is_op(kind: ModelKind, f: &str) -> bool {
+    let ok = match kind {
+        ModelKind::Register => matches!(f, "read" | "write"),
+        ModelKind::CasRegister => matches!(f, "read" | "write" | "cas"),
+        ModelKind::Kv => matches!(f, "get" | "put" | "append" | "cas"),
+    };
+    debug_assert_eq!(ok, model_ops(kind).contains(&f));
+    ok
+}
+
 fn one_pass<'t, M: Model<Op = BuiltinOp>>(
     model: &M,
     kind: ModelKind,
     lines: impl Iterator<Item = &'t str>,
+    text_len: usize,
     options: &CheckOptions,
 ) -> Option<Report> {
-    let names = model_ops(kind);
     let mut key_index: HashMap<Key<'t>, usize> = HashMap::new();
-    let mut keys: Vec<(Key<'t>, Vec<Slot<'t>>)> = Vec::new();
+    // Every op's slot, in invoke order, reserved once (an op takes two lines of 40 bytes
+    // or more; past that the vector grows); a key holds the indices of its own.
+    let mut slots: Vec<Slot<'t>> = Vec::with_capacity(text_len / 80 + 16);
+    let mut keys: Vec<(Key<'t>, Vec<u32>)> = Vec::new();
     // Indexed by process id; larger ids than `MAX_PROCESS` go to the full path.
     let mut procs: Vec<Proc> = Vec::new();
     // Whether the first event had a time, and the last time.
@@ -175,7 +191,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
     let mut last_key: Option<(Key<'t>, usize)> = None;
     for (i, line) in lines.enumerate() {
         let ev = raw_event(line)?;
-        if !names.contains(&ev.f) {
+        if !is_op(kind, ev.f) {
             return None;
         }
         match (&mut time, ev.time) {
@@ -241,9 +257,10 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             if !shaped {
                 return None;
             }
-            let ops = &mut keys[k].1;
-            p.open = Some((k, ops.len()));
-            ops.push(Slot {
+            let s = u32::try_from(slots.len()).ok()?;
+            keys[k].1.push(s);
+            p.open = Some((k, s));
+            slots.push(Slot {
                 f: ev.f,
                 line: LineOp {
                     status: OpStatus::Unfinished,
@@ -263,7 +280,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
         if ok_key != k {
             return None;
         }
-        let slot = &mut keys[k].1[s];
+        let slot = &mut slots[s as usize];
         if slot.f != ev.f {
             return None;
         }
@@ -297,7 +314,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
         }
     }
     // Sorted keys, as `run` has them.
-    let mut keys: Vec<(Option<Value>, Vec<Slot<'t>>)> =
+    let mut keys: Vec<(Option<Value>, Vec<u32>)> =
         keys.into_iter().map(|(k, ops)| (k.value(), ops)).collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     let budget = Budget {
@@ -307,16 +324,17 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
         reduce: true,
     };
     let mut reports = Vec::with_capacity(keys.len());
-    for (key, slots) in keys {
+    for (key, ids) in keys {
         let mut ops = 0;
-        let mut search_ops = Vec::with_capacity(slots.len());
-        let mut kept = Vec::with_capacity(slots.len());
-        for slot in slots {
+        let mut search_ops = Vec::with_capacity(ids.len());
+        let mut kept = Vec::with_capacity(ids.len());
+        for id in ids {
+            let slot = &mut slots[id as usize];
             if slot.failed {
                 continue;
             }
             ops += 1;
-            let op = match (slot.op, slot.input) {
+            let op = match (slot.op.take(), slot.input.take()) {
                 (Some(op), _) => op,
                 // Never completed.
                 (None, Some(input)) => builtin_op(model, slot.f, input, None)?,

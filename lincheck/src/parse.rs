@@ -775,25 +775,30 @@ struct Fast<'a> {
 }
 
 impl<'a> Fast<'a> {
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
             self.i += 1;
         }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
 
+    #[inline]
     fn eat(&mut self, b: u8) -> Option<()> {
         (self.peek()? == b).then(|| self.i += 1)
     }
 
+    #[inline]
     fn word(&mut self, w: &[u8]) -> Option<()> {
         self.s[self.i..].starts_with(w).then(|| self.i += w.len())
     }
 
     /// A string without escapes or control characters, borrowed from the line.
+    #[inline]
     fn plain_str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
@@ -811,6 +816,7 @@ impl<'a> Fast<'a> {
     }
 
     /// An integer literal as JSON writes it (no leading zeros), within `i64`.
+    #[inline]
     fn int(&mut self) -> Option<i64> {
         let neg = self.peek()? == b'-';
         if neg {
@@ -839,6 +845,7 @@ impl<'a> Fast<'a> {
         Some(n)
     }
 
+    #[inline]
     fn uint(&mut self) -> Option<u64> {
         if self.peek()? == b'-' {
             return None;
