@@ -794,7 +794,10 @@ impl<'a> Fast<'a> {
 
     #[inline]
     fn word(&mut self, w: &[u8]) -> Option<()> {
-        self.s[self.i..].starts_with(w).then(|| self.i += w.len())
+        // Byte by byte: for the short literal words here this beats a call to memcmp.
+        let end = self.i.checked_add(w.len())?;
+        let s = self.s.get(self.i..end)?;
+        s.iter().zip(w).all(|(a, b)| a == b).then(|| self.i = end)
     }
 
     /// A string without escapes or control characters, borrowed from the line.
