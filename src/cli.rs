@@ -841,7 +841,14 @@ fn run_check_history(
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::Input(format!("cannot read {file}: {e}")))?;
     let model = model.map(ModelArg::kind);
-    let history = if lincheck::edn::looks_like_edn(&text) {
+    let options = lincheck::CheckOptions { model, ..options };
+    let edn = lincheck::edn::looks_like_edn(&text);
+    // The common case in one pass, without a `History`; anything else (and every error)
+    // through the full parser, which gives the messages.
+    if !edn && let Some(report) = lincheck::check_text(&text, &options) {
+        return finish_check_history(report, format);
+    }
+    let history = if edn {
         let (history, dropped) = lincheck::edn::parse_edn_history(&text, file, model)
             .map_err(|e| Failure::Input(e.to_string()))?;
         if dropped > 0 {
@@ -855,10 +862,17 @@ fn run_check_history(
         lincheck::parse_history_with(&text, file, &lincheck::ParseOptions { model })
             .map_err(|e| Failure::Input(e.to_string()))?
     };
-    let options = lincheck::CheckOptions { model, ..options };
     // Parsed just above with this model: not validated again.
     let report = lincheck::check_parsed(&history, &options)
         .map_err(|e| Failure::Input(format!("{file}: {e}")))?;
+    // The process ends soon after this: freeing the history's strings one by one
+    // would cost about 5% of checking a long history, for nothing.
+    std::mem::forget(history);
+    finish_check_history(report, format)
+}
+
+/// Prints a `check-history` report; the exit code is the verdict's.
+fn finish_check_history(report: lincheck::Report, format: Format) -> Result<ExitCode, Failure> {
     let text = match format {
         Format::Text => report.render_text(),
         Format::Json => format!("{}\n", report.to_json()),
@@ -876,9 +890,7 @@ fn run_check_history(
         lincheck::Verdict::NotLinearizable => ExitCode::from(1),
         lincheck::Verdict::Unknown => ExitCode::from(3),
     };
-    // The process ends right after this: freeing the history's strings one by one
-    // would cost about 5% of checking a long history, for nothing.
-    std::mem::forget(history);
+    // The process ends right after this: nothing to free the report for.
     std::mem::forget(report);
     Ok(code)
 }

@@ -46,6 +46,7 @@ mod check;
 mod cut;
 pub mod edn;
 pub mod explain;
+mod fast;
 pub mod generate;
 pub mod history;
 mod json;
@@ -62,6 +63,7 @@ pub use explain::{
     Blocked, Exhausted, Explanation, KeyReport, OpStatus, OpView, PlacedOp, Report, StuckOp,
     Verdict, brief_text,
 };
+pub use fast::check_text;
 pub use history::{Event, EventKind, History, HistoryError, ModelKind, UnknownModel, Value};
 pub use model::{Access, BuiltinOp, CasRegister, Kv, Model, Register};
 pub use parse::{ParseError, ParseErrorKind, ParseOptions, parse_history, parse_history_with};

@@ -222,10 +222,10 @@ impl FieldOffsets {
     }
 }
 
-struct LineCtx<'a> {
-    file: &'a str,
-    line: usize,
-    text: &'a str,
+pub(crate) struct LineCtx<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) line: usize,
+    pub(crate) text: &'a str,
 }
 
 fn describe(v: &Spanned) -> String {
@@ -247,7 +247,7 @@ fn describe(v: &Spanned) -> String {
 type Members = Vec<(String, Spanned)>;
 
 /// What a header line gives: the model, `init`, the process names.
-type Header = (ModelKind, Option<Value>, BTreeMap<u64, String>);
+pub(crate) type Header = (ModelKind, Option<Value>, BTreeMap<u64, String>);
 
 impl LineCtx<'_> {
     fn error_at(&self, offset: Option<usize>, kind: ParseErrorKind) -> ParseError {
@@ -383,7 +383,7 @@ impl LineCtx<'_> {
         }
     }
 
-    fn header(&self) -> Result<Header, ParseError> {
+    pub(crate) fn header(&self) -> Result<Header, ParseError> {
         let m = self.object()?;
         self.known_fields(
             &m,
@@ -501,6 +501,69 @@ impl LineCtx<'_> {
     }
 }
 
+/// A key as an event line writes it, borrowed from the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KeyRef<'t> {
+    /// No `key` field.
+    Absent,
+    Null,
+    Int(i64),
+    /// A string without escapes (the line's own bytes).
+    Str(&'t str),
+}
+
+/// An event line as the fast path reads it, borrowed from the line: `f`, the key and
+/// `error` are slices of it, and `value` is the value's text, read (and allocated) only
+/// when asked for with [`RawEvent::value`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RawEvent<'t> {
+    pub process: u64,
+    pub kind: EventKind,
+    pub f: &'t str,
+    pub key: KeyRef<'t>,
+    /// The value's text, already checked to be one the fast path reads; `None`: absent.
+    value: Option<&'t str>,
+    pub time: Option<u64>,
+    pub error: Option<&'t str>,
+}
+
+impl RawEvent<'_> {
+    /// The event's value (`null` when absent).
+    pub(crate) fn value(&self) -> Option<Value> {
+        match self.value {
+            None => Some(Value::Null),
+            Some(text) => Fast {
+                s: text.as_bytes(),
+                text,
+                i: 0,
+            }
+            .value(0, true),
+        }
+    }
+
+    /// `true` if the value is absent or `null` (no allocation).
+    pub(crate) fn value_is_null(&self) -> bool {
+        matches!(self.value, None | Some("null"))
+    }
+
+    fn into_event(self) -> Option<Event> {
+        Some(Event {
+            process: self.process,
+            kind: self.kind,
+            f: self.f.to_string(),
+            key: match self.key {
+                KeyRef::Absent => None,
+                KeyRef::Null => Some(Value::Null),
+                KeyRef::Int(i) => Some(Value::Int(i)),
+                KeyRef::Str(s) => Some(Value::Str(s.to_string())),
+            },
+            value: self.value()?,
+            time: self.time,
+            error: self.error.map(str::to_string),
+        })
+    }
+}
+
 /// The fast path for an event line: reads the common, well-formed case straight into an
 /// [`Event`], without building a JSON tree or allocating member names. Returns `None`
 /// for anything it does not handle (escapes in names or `f`, floats, objects, integers
@@ -508,7 +571,98 @@ impl LineCtx<'_> {
 /// caller then reads the line with the full parser, which gives the error (or the same
 /// event). `fast_event_agrees_with_the_full_parser` checks that whatever this accepts,
 /// the full parser reads to the same event.
-fn fast_event(text: &str) -> Option<Event> {
+pub(crate) fn fast_event(text: &str) -> Option<Event> {
+    raw_event(text)?.into_event()
+}
+
+/// The fast path's reading of an event line, borrowed ([`RawEvent`]); `None` exactly
+/// when [`fast_event`] gives `None`.
+pub(crate) fn raw_event(text: &str) -> Option<RawEvent<'_>> {
+    written_event(text).or_else(|| any_order_event(text))
+}
+
+/// [`any_order_event`] for a line as [`History::to_jsonl`](crate::History::to_jsonl)
+/// writes it (the fields in its order, no spaces), read without dispatching on member
+/// names; `None` for any other line, which [`any_order_event`] then reads.
+/// `written_event_reads_as_any_order_event` checks the two agree.
+fn written_event(text: &str) -> Option<RawEvent<'_>> {
+    let mut r = Fast {
+        s: text.as_bytes(),
+        text,
+        i: 0,
+    };
+    r.word(b"{\"process\":")?;
+    let process = r.uint()?;
+    r.word(b",\"type\":\"")?;
+    let kind = match r.peek()? {
+        b'i' if r.word(b"invoke\"").is_some() => EventKind::Invoke,
+        b'i' => {
+            r.word(b"info\"")?;
+            EventKind::Info
+        }
+        b'o' => {
+            r.word(b"ok\"")?;
+            EventKind::Ok
+        }
+        _ => {
+            r.word(b"fail\"")?;
+            EventKind::Fail
+        }
+    };
+    r.word(b",\"f\":")?;
+    let f = r.plain_str()?;
+    let mut key = KeyRef::Absent;
+    if r.word(b",\"key\":").is_some() {
+        key = match r.peek()? {
+            b'"' => KeyRef::Str(r.plain_str()?),
+            b'n' => {
+                r.word(b"null")?;
+                KeyRef::Null
+            }
+            b'-' | b'0'..=b'9' => KeyRef::Int(r.int()?),
+            _ => return None,
+        };
+    }
+    let mut value = None;
+    if r.word(b",\"value\":").is_some() {
+        let start = r.i;
+        r.value(0, false)?;
+        value = Some(text.get(start..r.i)?);
+    }
+    let mut time = None;
+    if r.word(b",\"time\":").is_some() {
+        time = if r.peek()? == b'n' {
+            r.word(b"null")?;
+            None
+        } else {
+            Some(r.uint()?)
+        };
+    }
+    let mut error = None;
+    if r.word(b",\"error\":").is_some() {
+        error = match r.peek()? {
+            b'n' => {
+                r.word(b"null")?;
+                None
+            }
+            b'"' => Some(r.plain_str()?),
+            _ => return None,
+        };
+    }
+    r.word(b"}")?;
+    (r.i == r.s.len()).then_some(RawEvent {
+        process,
+        kind,
+        f,
+        key,
+        value,
+        time,
+        error,
+    })
+}
+
+/// The fast path for an event line with its members in any order.
+fn any_order_event(text: &str) -> Option<RawEvent<'_>> {
     let mut r = Fast {
         s: text.as_bytes(),
         text,
@@ -518,7 +672,7 @@ fn fast_event(text: &str) -> Option<Event> {
     r.eat(b'{')?;
     let mut seen = 0u8;
     let (mut process, mut kind, mut f) = (None, None, None);
-    let (mut key, mut value, mut time, mut error) = (None, Value::Null, None, None);
+    let (mut key, mut value, mut time, mut error) = (KeyRef::Absent, None, None, None);
     r.ws();
     if r.peek()? != b'}' {
         loop {
@@ -547,14 +701,21 @@ fn fast_event(text: &str) -> Option<Event> {
                     4
                 }
                 "key" => {
-                    key = Some(match r.peek()? {
-                        b'"' | b'n' | b'-' | b'0'..=b'9' => r.value(0)?,
+                    key = match r.peek()? {
+                        b'"' => KeyRef::Str(r.plain_str()?),
+                        b'n' => {
+                            r.word(b"null")?;
+                            KeyRef::Null
+                        }
+                        b'-' | b'0'..=b'9' => KeyRef::Int(r.int()?),
                         _ => return None,
-                    });
+                    };
                     8
                 }
                 "value" => {
-                    value = r.value(0)?;
+                    let start = r.i;
+                    r.value(0, false)?;
+                    value = Some(text.get(start..r.i)?);
                     16
                 }
                 "time" => {
@@ -567,9 +728,12 @@ fn fast_event(text: &str) -> Option<Event> {
                     32
                 }
                 "error" => {
-                    error = match r.value(0)? {
-                        Value::Null => None,
-                        Value::Str(s) => Some(s),
+                    error = match r.peek()? {
+                        b'n' => {
+                            r.word(b"null")?;
+                            None
+                        }
+                        b'"' => Some(r.plain_str()?),
                         _ => return None,
                     };
                     64
@@ -593,10 +757,10 @@ fn fast_event(text: &str) -> Option<Event> {
     if r.i != r.s.len() {
         return None;
     }
-    Some(Event {
+    Some(RawEvent {
         process: process?,
         kind: kind?,
-        f: f?.to_string(),
+        f: f?,
         key,
         value,
         time,
@@ -611,35 +775,42 @@ struct Fast<'a> {
 }
 
 impl<'a> Fast<'a> {
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
             self.i += 1;
         }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
 
+    #[inline]
     fn eat(&mut self, b: u8) -> Option<()> {
         (self.peek()? == b).then(|| self.i += 1)
     }
 
+    #[inline]
     fn word(&mut self, w: &[u8]) -> Option<()> {
-        self.s[self.i..].starts_with(w).then(|| self.i += w.len())
+        // Byte by byte: for the short literal words here this beats a call to memcmp.
+        let end = self.i.checked_add(w.len())?;
+        let s = self.s.get(self.i..end)?;
+        s.iter().zip(w).all(|(a, b)| a == b).then(|| self.i = end)
     }
 
     /// A string without escapes or control characters, borrowed from the line.
+    #[inline]
     fn plain_str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        loop {
-            match self.peek()? {
-                b'"' => break,
-                b'\\' => return None,
-                b if b < 0x20 => return None,
-                _ => self.i += 1,
-            }
+        let len = self.s[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        self.i += len;
+        if self.s[self.i] != b'"' {
+            return None;
         }
         // Both ends are ASCII quotes, so the slice keeps char boundaries.
         let s = self.text.get(start..self.i)?;
@@ -648,6 +819,7 @@ impl<'a> Fast<'a> {
     }
 
     /// An integer literal as JSON writes it (no leading zeros), within `i64`.
+    #[inline]
     fn int(&mut self) -> Option<i64> {
         let neg = self.peek()? == b'-';
         if neg {
@@ -676,6 +848,7 @@ impl<'a> Fast<'a> {
         Some(n)
     }
 
+    #[inline]
     fn uint(&mut self) -> Option<u64> {
         if self.peek()? == b'-' {
             return None;
@@ -697,7 +870,8 @@ impl<'a> Fast<'a> {
     }
 
     /// A v1 value: null, a boolean, an integer, a plain string, or an array of these.
-    fn value(&mut self, depth: usize) -> Option<Value> {
+    /// With `build` false the value is only checked (nothing allocated; `Null` returned).
+    fn value(&mut self, depth: usize, build: bool) -> Option<Value> {
         Some(match self.peek()? {
             b'n' => {
                 self.word(b"null")?;
@@ -711,7 +885,13 @@ impl<'a> Fast<'a> {
                 self.word(b"false")?;
                 Value::Bool(false)
             }
-            b'"' => Value::Str(self.plain_str()?.to_string()),
+            b'"' => {
+                let s = self.plain_str()?;
+                if !build {
+                    return Some(Value::Null);
+                }
+                Value::Str(s.to_string())
+            }
             b'-' | b'0'..=b'9' => Value::Int(self.int()?),
             b'[' => {
                 if depth + 1 >= json::MAX_DEPTH {
@@ -726,7 +906,10 @@ impl<'a> Fast<'a> {
                 }
                 loop {
                     self.ws();
-                    items.push(self.value(depth + 1)?);
+                    let item = self.value(depth + 1, build)?;
+                    if build {
+                        items.push(item);
+                    }
                     self.ws();
                     match self.peek()? {
                         b',' => self.i += 1,
@@ -850,6 +1033,42 @@ mod tests {
                 assert!(fast_event(l).is_some(), "the fast path refused {l}");
             }
         }
+    }
+
+    /// The reader of lines as the writer writes them gives what the reader of members
+    /// in any order gives, on the corpus and mutations of it (which it mostly declines).
+    #[test]
+    fn written_event_reads_as_any_order_event() {
+        let lines = corpus();
+        let mut rng = crate::generate::Rng::new(1819);
+        let alphabet = b" \t\"\\,:{}[]-0123456789.eEnultrfsaxk\x01";
+        let mut taken = 0;
+        for line in &lines {
+            let mut variants = vec![line.clone()];
+            for _ in 0..24 {
+                let mut b = line.as_bytes().to_vec();
+                let at = rng.below(b.len() as u64 + 1) as usize;
+                let c = alphabet[rng.below(alphabet.len() as u64) as usize];
+                match rng.below(3) {
+                    0 if at < b.len() => {
+                        b.remove(at);
+                    }
+                    1 if at < b.len() => b[at] = c,
+                    _ => b.insert(at, c),
+                }
+                if let Ok(s) = String::from_utf8(b) {
+                    variants.push(s);
+                }
+            }
+            for v in variants {
+                if let Some(e) = written_event(&v) {
+                    taken += 1;
+                    assert_eq!(any_order_event(&v), Some(e), "on {v}");
+                }
+            }
+        }
+        // Every generated line is in the writer's form.
+        assert!(taken > lines.len(), "{taken} of {}", lines.len());
     }
 
     #[test]

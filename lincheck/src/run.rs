@@ -274,21 +274,59 @@ fn check_key<M: Model>(
     cut_from: usize,
 ) -> Result<KeyReport, HistoryError> {
     let (search_ops, kept) = prepare(model, views)?;
+    Ok(check_prepared(
+        model,
+        key,
+        views.len(),
+        &search_ops,
+        &kept,
+        budget,
+        cut_from,
+    ))
+}
+
+/// What an explanation needs of an op it shows: its invoke's position, and the op
+/// itself as an [`OpView`] (made only for the ops shown).
+pub(crate) trait ShowOp {
+    fn invoke_event(&self) -> usize;
+    fn to_view(&self) -> OpView;
+}
+
+impl ShowOp for &OpRef<'_> {
+    fn invoke_event(&self) -> usize {
+        self.invoke_event
+    }
+    fn to_view(&self) -> OpView {
+        (**self).to_view()
+    }
+}
+
+/// Checks one key given its search ops and, for each, the op it comes from (`kept`);
+/// `ops` is the key's number of ops before unconstrained reads were dropped.
+pub(crate) fn check_prepared<M: Model, V: ShowOp>(
+    model: &M,
+    key: Option<crate::Value>,
+    ops: usize,
+    search_ops: &[SearchOp<M::Op>],
+    kept: &[V],
+    budget: Budget,
+    cut_from: usize,
+) -> KeyReport {
     let zones = if budget.reduce {
-        zones::decide(model, &search_ops)
+        zones::decide(model, search_ops)
     } else {
         None
     };
     if zones == Some(ZoneVerdict::Linearizable) {
-        return Ok(KeyReport {
+        return KeyReport {
             key,
-            ops: views.len(),
+            ops,
             verdict: Verdict::Linearizable,
             steps: 0,
             deepest: search_ops.len(),
             exhausted: None,
             explanation: None,
-        });
+        };
     }
     // Not linearizable by the zone check, or a read no last overwrite explains: the
     // verdict is known, and the search only finds the explanation (the longest
@@ -302,14 +340,14 @@ fn check_key<M: Model>(
             .map_or(EXPLAIN_STEPS, |m| m.min(EXPLAIN_STEPS));
         check::search(
             model,
-            &search_ops,
+            search_ops,
             Budget {
                 max_steps: Some(max_steps),
                 ..budget
             },
         )
     } else if let Some(r) = (budget.reduce && search_ops.len() >= cut_from)
-        .then(|| cut::search_in_pieces(model, &search_ops, budget))
+        .then(|| cut::search_in_pieces(model, search_ops, budget))
         .flatten()
     {
         // Cut at quiescent points. A refuted key gets its explanation from the search of
@@ -321,7 +359,7 @@ fn check_key<M: Model>(
                 .map_or(EXPLAIN_STEPS, |m| m.min(EXPLAIN_STEPS));
             let mut e = check::search(
                 model,
-                &search_ops,
+                search_ops,
                 Budget {
                     max_steps: Some(max_steps),
                     ..budget
@@ -340,10 +378,10 @@ fn check_key<M: Model>(
             max_steps: Some(REFUTE_AFTER),
             ..budget
         };
-        let r = check::search(model, &search_ops, first);
+        let r = check::search(model, search_ops, first);
         if r.outcome != Outcome::OutOfSteps {
             r
-        } else if refute::unreachable_read(model, &search_ops).is_some() {
+        } else if refute::unreachable_read(model, search_ops).is_some() {
             // The explanation is the longest prefix the first search found.
             refuted = true;
             r
@@ -352,12 +390,12 @@ fn check_key<M: Model>(
                 max_steps: budget.max_steps.map(|m| m - REFUTE_AFTER),
                 ..budget
             };
-            let mut again = check::search(model, &search_ops, rest);
+            let mut again = check::search(model, search_ops, rest);
             again.steps += REFUTE_AFTER;
             again
         }
     } else {
-        check::search(model, &search_ops, budget)
+        check::search(model, search_ops, budget)
     };
     if refuted {
         debug_assert_ne!(
@@ -376,23 +414,23 @@ fn check_key<M: Model>(
         Outcome::OutOfMemory => (Verdict::Unknown, Some(Exhausted::Memory)),
     };
     let explanation = (verdict == Verdict::NotLinearizable)
-        .then(|| explain(model, &search_ops, &kept, &result.best));
-    Ok(KeyReport {
+        .then(|| explain(model, search_ops, kept, &result.best));
+    KeyReport {
         key,
-        ops: views.len(),
+        ops,
         verdict,
         steps: result.steps,
         deepest: result.deepest,
         exhausted,
         explanation,
-    })
+    }
 }
 
 /// Builds the explanation from the longest placed sequence the search found.
-fn explain<M: Model>(
+fn explain<M: Model, V: ShowOp>(
     model: &M,
     ops: &[SearchOp<M::Op>],
-    views: &[&OpRef],
+    views: &[V],
     best: &[(usize, M::State)],
 ) -> Explanation {
     let mut placed = vec![false; ops.len()];
@@ -456,7 +494,7 @@ fn explain<M: Model>(
         if !model.may_reach(&state, &ops[r].op, &mut others) {
             if let Some((_, s)) = stuck
                 .iter_mut()
-                .find(|(_, s)| s.op.invoke_event == views[r].invoke_event)
+                .find(|(_, s)| s.op.invoke_event == views[r].invoke_event())
             {
                 if s.reason == Blocked::DeadEnd {
                     s.reason = Blocked::Unreachable;
