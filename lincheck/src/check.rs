@@ -42,7 +42,7 @@ use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use crate::memo::{FastHasher, Memo};
-use crate::model::Model;
+use crate::model::{Hiding, Model};
 
 const NIL: u32 = u32::MAX;
 
@@ -285,7 +285,9 @@ pub(crate) fn search_from<M: Model>(
     ends: Option<&mut Ends<M::State>>,
 ) -> SearchResult<M::State> {
     debug_assert!(ends.is_none() || ops.iter().all(|o| o.complete.is_some()));
-    Search::new(model, ops, budget, start).run(ends)
+    // Moving a hiding op changes where a linearization may end: not while enumerating ends.
+    let hide = ends.is_none();
+    Search::new(model, ops, budget, start, hide).run(ends)
 }
 
 /// One search: the tables built once from the key's ops, and the walk's state (the
@@ -307,6 +309,11 @@ struct Search<'a, M: Model> {
     blind: Vec<bool>,
     /// Per op: its symmetry class, or `NIL`.
     class: Vec<u32>,
+    /// Unobserved writes ([`Model::hiding`]): in a dead state, an `ok` op that hides is
+    /// placed at once, like a read.
+    hiding: Option<Box<dyn Hiding<M::State> + 'a>>,
+    /// Per state id: 0 not worked out, 1 dead, 2 not.
+    dead: Vec<u8>,
     /// Per info blind write: where it retires (see [`Search::new`]).
     until: Vec<usize>,
     retire_order: Vec<u32>,
@@ -362,6 +369,7 @@ impl<'a, M: Model> Search<'a, M> {
         ops: &'a [SearchOp<M::Op>],
         budget: Budget,
         start: &M::State,
+        hide: bool,
     ) -> Search<'a, M> {
         // Build the entry list in history order: (event index, entry).
         let mut order: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len() * 2);
@@ -513,6 +521,13 @@ impl<'a, M: Model> Search<'a, M> {
             retire_order.sort_by_key(|&x| (until[x as usize], x));
         }
 
+        let hiding = if budget.reduce && hide {
+            let all: Vec<&M::Op> = ops.iter().map(|o| &o.op).collect();
+            model.hiding(&all)
+        } else {
+            None
+        };
+
         let states: Vec<M::State> = vec![start.clone()];
         let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> =
             HashMap::default();
@@ -528,6 +543,8 @@ impl<'a, M: Model> Search<'a, M> {
             read_only,
             blind,
             class,
+            hiding,
+            dead: Vec::new(),
             until,
             retire_order,
             list,
@@ -818,7 +835,7 @@ impl<'a, M: Model> Search<'a, M> {
             return true;
         }
         let i = e.op as usize;
-        let forced = self.read_only[i];
+        let forced = self.read_only[i] || self.hides_now(i);
         let Some(next_id) = self.next_state(i) else {
             self.entry = e.next;
             return false;
@@ -873,12 +890,32 @@ impl<'a, M: Model> Search<'a, M> {
         // A read-only op changes neither the state nor what the others can reach: the
         // lookahead could only repeat itself.
         let depth = self.stack.len();
-        !forced
+        !self.read_only[i]
             && self.dead_end(if full_lookahead(depth) {
                 usize::MAX
             } else {
                 NEAR_RETURNS
             })
+    }
+
+    /// Whether `ok` op `i`, placed now, goes without alternatives: the state is dead and
+    /// the op hides ([`Hiding`]'s promise: moving it to the front of any continuation
+    /// keeps that continuation accepted, so if what follows it fails, the node fails).
+    fn hides_now(&mut self, i: usize) -> bool {
+        let Some(h) = self.hiding.as_mut() else {
+            return false;
+        };
+        if self.ops[i].complete.is_none() {
+            return false;
+        }
+        let s = self.state as usize;
+        if self.dead.len() <= s {
+            self.dead.resize(self.states.len(), 0);
+        }
+        if self.dead[s] == 0 {
+            self.dead[s] = if h.dead(&self.states[s]) { 1 } else { 2 };
+        }
+        self.dead[s] == 1 && h.hides(i)
     }
 
     /// Lookahead: an unplaced `ok` read must be placed before its return, using only ops

@@ -153,6 +153,102 @@ pub trait Model {
     ) -> bool {
         true
     }
+
+    /// Unobserved-write hint for the key whose ops are `ops` (see [`Hiding`]). `None`
+    /// (the default) is always safe.
+    fn hiding<'o>(&self, _ops: &[&'o Self::Op]) -> Option<Box<dyn Hiding<Self::State> + 'o>> {
+        None
+    }
+}
+
+/// Unobserved writes of one key ([`Model::hiding`]). Promise: whenever
+/// [`dead`](Hiding::dead)`(s)` and [`hides`](Hiding::hides)`(i)` both hold, then for every
+/// sequence of the key's ops (each at most once) that contains op `i` and that
+/// [`Model::step`] accepts from `s`, the same sequence with op `i` moved to the front is
+/// accepted from `s` too. The search then places such an op at once, without trying
+/// other orders (as it does a read). Answering `false` is always safe.
+pub trait Hiding<S> {
+    /// `true` only if no op of the key can observe `state` (nor what appends make of it).
+    fn dead(&self, state: &S) -> bool;
+    /// `true` only if op `i` (an index into the ops given to [`Model::hiding`]) sets a
+    /// state, or appends something, that no op of the key can observe.
+    fn hides(&mut self, i: usize) -> bool;
+}
+
+/// Kv's [`Hiding`]: for keys without `cas`, whose puts, reads and initial state are all
+/// strings (or null). Every state is then a string, every put and append is accepted
+/// anywhere, and an `ok` read observes a state only if its value starts with it. A state
+/// no read's value starts with is *dead*: every read after it comes after a later put.
+/// A put whose value no read starts with, or a non-empty append whose value no read
+/// contains, *hides*: after it, too, every read comes after a later put. Moving a hiding
+/// op `y` from its place in an accepted sequence to the front, in a dead state: the ops
+/// before its old place up to the first put are appends (a read there would start with
+/// the dead state), so they are accepted after `y` as well, and that put sets both
+/// sequences alike; the ops after its old place up to the next put are appends too (a
+/// read there would start with `y`'s put or contain `y`'s append), accepted whatever the
+/// state, and that put (or the end) sets both alike again.
+struct KvHiding<'o> {
+    ops: Vec<&'o BuiltinOp>,
+    /// Every `ok` read's value, sorted (for "some value starts with").
+    sorted: Vec<&'o str>,
+    /// Every `ok` read's value, each followed by a NUL (for "some value contains").
+    joined: String,
+    /// Per op: 0 not worked out yet, 1 hides, 2 does not.
+    known: Vec<u8>,
+}
+
+impl KvHiding<'_> {
+    fn some_read_starts_with(&self, s: &str) -> bool {
+        let at = self.sorted.partition_point(|v| *v < s);
+        self.sorted.get(at).is_some_and(|v| v.starts_with(s))
+    }
+}
+
+impl Hiding<Value> for KvHiding<'_> {
+    fn dead(&self, state: &Value) -> bool {
+        as_str(state).is_some_and(|s| !self.some_read_starts_with(s))
+    }
+    fn hides(&mut self, i: usize) -> bool {
+        if self.known[i] == 0 {
+            let hides = match self.ops[i] {
+                BuiltinOp::Write(w) => as_str(w).is_some_and(|w| !self.some_read_starts_with(w)),
+                BuiltinOp::Append(a) => {
+                    !a.is_empty() && !a.contains('\0') && !self.joined.contains(a.as_str())
+                }
+                _ => false,
+            };
+            self.known[i] = if hides { 1 } else { 2 };
+        }
+        self.known[i] == 1
+    }
+}
+
+/// [`Kv`]'s [`Model::hiding`]: see [`KvHiding`].
+fn kv_hiding<'o>(init: &Value, ops: &[&'o BuiltinOp]) -> Option<Box<dyn Hiding<Value> + 'o>> {
+    as_str(init)?;
+    let mut sorted = Vec::new();
+    for op in ops {
+        match op {
+            BuiltinOp::Read(Some(v)) => sorted.push(as_str(v)?),
+            BuiltinOp::Read(None) | BuiltinOp::Append(_) => {}
+            BuiltinOp::Write(w) => {
+                as_str(w)?;
+            }
+            BuiltinOp::Cas { .. } => return None,
+        }
+    }
+    let mut joined = String::with_capacity(sorted.iter().map(|v| v.len() + 1).sum());
+    for v in &sorted {
+        joined.push_str(v);
+        joined.push('\0');
+    }
+    sorted.sort_unstable();
+    Some(Box::new(KvHiding {
+        ops: ops.to_vec(),
+        sorted,
+        joined,
+        known: vec![0; ops.len()],
+    }))
 }
 
 /// What a register-like op does ([`Model::register_access`]).
@@ -579,6 +675,9 @@ impl Model for Kv {
         others: &[&BuiltinOp],
     ) -> bool {
         kv_may_reach(state, read, forced, &mut others.iter().copied())
+    }
+    fn hiding<'o>(&self, ops: &[&'o BuiltinOp]) -> Option<Box<dyn Hiding<Value> + 'o>> {
+        kv_hiding(&self.init, ops)
     }
 }
 
