@@ -1,9 +1,10 @@
 //! Sequential specifications: the [`Model`] trait and the three built-in models.
 
 use std::fmt::Debug;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash};
 
 use crate::history::Value;
+use crate::memo::FastHasher;
 
 /// A sequential specification of one object (one key).
 ///
@@ -191,13 +192,35 @@ struct KvHiding<'o> {
     ops: Vec<&'o BuiltinOp>,
     /// Every `ok` read's value, sorted (for "some value starts with").
     sorted: Vec<&'o str>,
-    /// Every `ok` read's value, each followed by a NUL (for "some value contains").
-    joined: String,
+    /// Per length looked for: the hashes of every window of that length in every `ok`
+    /// read's value (for "no value contains": a hash not there is certain). Only looked
+    /// up, never iterated.
+    windows: Vec<(
+        usize,
+        std::collections::HashSet<u64, BuildHasherDefault<FastHasher>>,
+    )>,
     /// Per op: 0 not worked out yet, 1 hides, 2 does not.
     known: Vec<u8>,
 }
 
 impl KvHiding<'_> {
+    fn some_read_may_contain(&mut self, a: &str) -> bool {
+        let k = a.len();
+        let at = match self.windows.iter().position(|w| w.0 == k) {
+            Some(at) => at,
+            None => {
+                let mut set = std::collections::HashSet::default();
+                for v in &self.sorted {
+                    for w in v.as_bytes().windows(k) {
+                        set.insert(fnv(w));
+                    }
+                }
+                self.windows.push((k, set));
+                self.windows.len() - 1
+            }
+        };
+        self.windows[at].1.contains(&fnv(a.as_bytes()))
+    }
     fn some_read_starts_with(&self, s: &str) -> bool {
         let at = self.sorted.partition_point(|v| *v < s);
         self.sorted.get(at).is_some_and(|v| v.starts_with(s))
@@ -212,15 +235,20 @@ impl Hiding<Value> for KvHiding<'_> {
         if self.known[i] == 0 {
             let hides = match self.ops[i] {
                 BuiltinOp::Write(w) => as_str(w).is_some_and(|w| !self.some_read_starts_with(w)),
-                BuiltinOp::Append(a) => {
-                    !a.is_empty() && !a.contains('\0') && !self.joined.contains(a.as_str())
-                }
+                BuiltinOp::Append(a) => !a.is_empty() && !self.some_read_may_contain(a),
                 _ => false,
             };
             self.known[i] = if hides { 1 } else { 2 };
         }
         self.known[i] == 1
     }
+}
+
+/// FNV-1a of `bytes`.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// [`Kv`]'s [`Model::hiding`]: see [`KvHiding`].
@@ -237,16 +265,11 @@ fn kv_hiding<'o>(init: &Value, ops: &[&'o BuiltinOp]) -> Option<Box<dyn Hiding<V
             BuiltinOp::Cas { .. } => return None,
         }
     }
-    let mut joined = String::with_capacity(sorted.iter().map(|v| v.len() + 1).sum());
-    for v in &sorted {
-        joined.push_str(v);
-        joined.push('\0');
-    }
     sorted.sort_unstable();
     Some(Box::new(KvHiding {
         ops: ops.to_vec(),
         sorted,
-        joined,
+        windows: Vec::new(),
         known: vec![0; ops.len()],
     }))
 }
