@@ -42,7 +42,7 @@ use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use crate::memo::{FastHasher, Memo};
-use crate::model::{Hiding, Model};
+use crate::model::{Hiding, Model, Witness};
 
 const NIL: u32 = u32::MAX;
 
@@ -81,6 +81,8 @@ struct Entry {
     /// Return entry of a call (or `NIL`); unused on returns.
     ret: u32,
     is_call: bool,
+    /// In the list (not lifted nor retired).
+    linked: bool,
     prev: u32,
     next: u32,
 }
@@ -94,6 +96,7 @@ impl List {
         self.e[0].next
     }
     fn unlink(&mut self, i: u32) {
+        self.e[i as usize].linked = false;
         let Entry { prev, next, .. } = self.e[i as usize];
         self.e[prev as usize].next = next;
         if next != NIL {
@@ -101,6 +104,7 @@ impl List {
         }
     }
     fn relink(&mut self, i: u32) {
+        self.e[i as usize].linked = true;
         let Entry { prev, next, .. } = self.e[i as usize];
         self.e[prev as usize].next = i;
         if next != NIL {
@@ -287,8 +291,32 @@ pub(crate) fn search_from<M: Model>(
     debug_assert!(ends.is_none() || ops.iter().all(|o| o.complete.is_some()));
     // Moving a hiding op changes where a linearization may end: not while enumerating ends.
     let hide = ends.is_none();
-    Search::new(model, ops, budget, start, hide).run(ends)
+    Search::new(model, ops, budget, start, hide, Tuning::DEFAULT).run(ends)
 }
+
+/// Knobs that change the search's cost but never its answers' soundness; tests turn them
+/// to compare the search with itself.
+#[derive(Clone, Copy)]
+struct Tuning {
+    /// The unobserved-write rule ([`Model::hiding`]) starts after this many steps.
+    hide_after: u64,
+    /// The lookahead keeps [`Witness`]es and re-checks them before asking the model.
+    witnesses: bool,
+}
+
+impl Tuning {
+    const DEFAULT: Tuning = Tuning {
+        hide_after: HIDE_AFTER,
+        witnesses: true,
+    };
+}
+
+/// The unobserved-write rule ([`Model::hiding`]) pays for itself only on searches that
+/// wander: it starts once a search has used this many steps (a count, so the search
+/// stays deterministic), as the refutation rules wait for theirs. Most keys are decided
+/// in about one step an op and never pay for it. In unit tests it starts at once, so that
+/// the tests comparing it with the plain search exercise it on small histories.
+const HIDE_AFTER: u64 = if cfg!(test) { 0 } else { 20_000 };
 
 /// One search: the tables built once from the key's ops, and the walk's state (the
 /// list, the placed set, the stack, the memo, where the walk is), which only its
@@ -312,6 +340,14 @@ struct Search<'a, M: Model> {
     /// Unobserved writes ([`Model::hiding`]): in a dead state, an `ok` op that hides is
     /// placed at once, like a read.
     hiding: Option<Box<dyn Hiding<M::State> + 'a>>,
+    /// The rule may be used (not while enumerating ends, nor in the plain search), and
+    /// [`Model::hiding`] was not asked yet.
+    hiding_pending: bool,
+    tuning: Tuning,
+    /// Per op: the lookahead's [`Witness`] for a read, if one was given.
+    witness: Vec<Option<Witness>>,
+    /// How often a witness spared the model's lookahead (for the tests).
+    witness_hits: u64,
     /// Per state id: 0 not worked out, 1 dead, 2 not.
     dead: Vec<u8>,
     /// Per info blind write: where it retires (see [`Search::new`]).
@@ -370,6 +406,7 @@ impl<'a, M: Model> Search<'a, M> {
         budget: Budget,
         start: &M::State,
         hide: bool,
+        tuning: Tuning,
     ) -> Search<'a, M> {
         // Build the entry list in history order: (event index, entry).
         let mut order: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len() * 2);
@@ -387,6 +424,7 @@ impl<'a, M: Model> Search<'a, M> {
             op: NIL,
             ret: NIL,
             is_call: false,
+            linked: true,
             prev: NIL,
             next: NIL,
         });
@@ -397,6 +435,7 @@ impl<'a, M: Model> Search<'a, M> {
                 op,
                 ret: NIL,
                 is_call,
+                linked: true,
                 prev: idx - 1,
                 next: if pos + 1 < order.len() { idx + 1 } else { NIL },
             });
@@ -521,13 +560,6 @@ impl<'a, M: Model> Search<'a, M> {
             retire_order.sort_by_key(|&x| (until[x as usize], x));
         }
 
-        let hiding = if budget.reduce && hide {
-            let all: Vec<&M::Op> = ops.iter().map(|o| &o.op).collect();
-            model.hiding(&all)
-        } else {
-            None
-        };
-
         let states: Vec<M::State> = vec![start.clone()];
         let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> =
             HashMap::default();
@@ -543,7 +575,11 @@ impl<'a, M: Model> Search<'a, M> {
             read_only,
             blind,
             class,
-            hiding,
+            hiding: None,
+            hiding_pending: budget.reduce && hide,
+            tuning,
+            witness: vec![None; n],
+            witness_hits: 0,
             dead: Vec::new(),
             until,
             retire_order,
@@ -574,7 +610,7 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     /// Runs the search to its end (see [`search_from`]).
-    fn run(mut self, mut ends: Option<&mut Ends<M::State>>) -> SearchResult<M::State> {
+    fn run(&mut self, mut ends: Option<&mut Ends<M::State>>) -> SearchResult<M::State> {
         if self.dead_end(usize::MAX) {
             return self.finish(Outcome::NotLinearizable, 1);
         }
@@ -902,6 +938,11 @@ impl<'a, M: Model> Search<'a, M> {
     /// the op hides ([`Hiding`]'s promise: moving it to the front of any continuation
     /// keeps that continuation accepted, so if what follows it fails, the node fails).
     fn hides_now(&mut self, i: usize) -> bool {
+        if self.hiding_pending && self.steps > self.tuning.hide_after {
+            self.hiding_pending = false;
+            let all: Vec<&M::Op> = self.ops.iter().map(|o| &o.op).collect();
+            self.hiding = self.model.hiding(&all);
+        }
         let Some(h) = self.hiding.as_mut() else {
             return false;
         };
@@ -922,30 +963,57 @@ impl<'a, M: Model> Search<'a, M> {
     /// invoked before that return. If the model says its result is out of reach from the
     /// current state with those ops, nothing below this node can succeed. Looks at no
     /// more than `max_returns` returns.
+    ///
+    /// A read's [`Witness`] from an earlier lookahead is checked first: while the ops it
+    /// relies on are in the list (unplaced: they were before the read's return then, so
+    /// they still are), enough ops are, and the state fits when it must, the model's
+    /// answer would be `true` again, and it is not asked.
     fn dead_end(&mut self, max_returns: usize) -> bool {
         let state = &self.states[self.state as usize];
         let calls = &mut self.scratch;
         calls.clear();
+        let list = &self.list.e;
+        let call_entry = &self.call_entry;
+        let linked = |x: u32| x == NIL || list[call_entry[x as usize] as usize].linked;
         let mut returns = 0;
         let mut at = self.list.first();
         while at != NIL && returns < max_returns {
-            let e = self.list.e[at as usize];
+            let e = list[at as usize];
+            at = e.next;
             if e.is_call {
                 calls.push(e.op);
-            } else {
-                returns += 1;
-                if self.read_only[e.op as usize] {
-                    let ops = self.ops;
-                    let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
-                    if !self
-                        .model
-                        .may_reach(state, &ops[e.op as usize].op, &mut others)
-                    {
-                        return true;
-                    }
+                continue;
+            }
+            returns += 1;
+            let r = e.op as usize;
+            if !self.read_only[r] {
+                continue;
+            }
+            let ops = self.ops;
+            let read = &ops[r].op;
+            if !self.tuning.witnesses {
+                let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
+                if !self.model.may_reach(state, read, &mut others) {
+                    return true;
+                }
+                continue;
+            }
+            if let Some(w) = self.witness[r] {
+                if calls.len() >= w.min_others as usize
+                    && linked(w.ops[0])
+                    && linked(w.ops[1])
+                    && (!w.needs_state || self.model.witness_holds(state, read, &w))
+                {
+                    self.witness_hits += 1;
+                    continue;
                 }
             }
-            at = e.next;
+            let mut others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
+            let (reach, w) = self.model.may_reach_witness(state, read, &mut others);
+            self.witness[r] = w;
+            if !reach {
+                return true;
+            }
         }
         false
     }
@@ -980,5 +1048,111 @@ impl<'a, M: Model> Search<'a, M> {
                 return true;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::generate;
+    use crate::history::{EventKind, History, Value};
+    use crate::model::{BuiltinOp, Kv};
+
+    /// The search ops of a one-key kv history, as `run` prepares them.
+    fn kv_ops(kv: &Kv, h: &History) -> Vec<SearchOp<BuiltinOp>> {
+        let mut open: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut calls: Vec<(usize, Option<usize>)> = Vec::new();
+        for (i, ev) in h.events.iter().enumerate() {
+            if ev.kind == EventKind::Invoke {
+                open.insert(ev.process, calls.len());
+                calls.push((i, None));
+            } else if let Some(c) = open.remove(&ev.process) {
+                calls[c].1 = Some(i);
+            }
+        }
+        let mut ops = Vec::new();
+        for (inv, end) in calls {
+            let ev = &h.events[inv];
+            let done = end.map(|j| &h.events[j]);
+            if done.is_some_and(|d| d.kind == EventKind::Fail) {
+                continue;
+            }
+            let ok = done.filter(|d| d.kind == EventKind::Ok);
+            let op = kv
+                .op(&ev.f, &ev.value, ok.map(|d| &d.value))
+                .expect("kv op");
+            if ok.is_none() && kv.is_read_only(&op) {
+                continue;
+            }
+            ops.push(SearchOp {
+                op,
+                invoke: inv,
+                complete: ok.and(end),
+            });
+        }
+        ops
+    }
+
+    /// The lookahead's witnesses change its cost, never its answers: on kv histories
+    /// with 3-40 clients on one key (linearizable, with stale reads, and with many
+    /// unknown-outcome puts, appends and cas), the search with witnesses takes exactly
+    /// the steps the search that asks the model every time takes, to the same outcome
+    /// and depth, with the unobserved-write rule from the start or never. A witness kept
+    /// after one of its ops was placed, or one that ignores the state it needs, makes
+    /// the counts differ.
+    #[test]
+    fn witnesses_keep_the_lookahead_s_answers() {
+        let kv = Kv {
+            init: Value::Str(String::new()),
+        };
+        let budget = Budget {
+            max_steps: Some(20_000),
+            deadline: None,
+            max_memory: None,
+            reduce: true,
+        };
+        let mut rng = generate::Rng::new(1821);
+        let (mut hits, mut outcomes) = (0u64, [0usize; 3]);
+        for n in 0..90 {
+            let h = match n % 3 {
+                0 | 1 => generate::kv(
+                    n,
+                    40 + rng.below(200) as usize,
+                    1,
+                    3 + rng.below(38) as usize,
+                    (n % 2) as usize * (1 + rng.below(2) as usize),
+                ),
+                _ => generate::kv_info_writes(n, 10 + rng.below(30) as usize, 10, n % 2 == 0),
+            };
+            let ops = kv_ops(&kv, &h);
+            for hide_after in [0, u64::MAX] {
+                let run = |witnesses| {
+                    let tuning = Tuning {
+                        hide_after,
+                        witnesses,
+                    };
+                    let mut s = Search::new(&kv, &ops, budget, &kv.init(), true, tuning);
+                    let r = s.run(None);
+                    (r.outcome, r.steps, r.deepest, s.witness_hits)
+                };
+                let (with, plain) = (run(true), run(false));
+                assert_eq!(
+                    (with.0, with.1, with.2),
+                    (plain.0, plain.1, plain.2),
+                    "{}",
+                    h.to_jsonl()
+                );
+                hits += with.3;
+                outcomes[match with.0 {
+                    Outcome::Linearizable => 0,
+                    Outcome::NotLinearizable => 1,
+                    _ => 2,
+                }] += 1;
+            }
+        }
+        assert!(outcomes[0] > 20 && outcomes[1] > 20, "{outcomes:?}");
+        assert!(hits > 10_000, "{hits} witness hits");
     }
 }
