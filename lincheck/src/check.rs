@@ -45,6 +45,8 @@ use crate::memo::{FastHasher, Memo};
 use crate::model::{Hiding, Model, Witness};
 
 const NIL: u32 = u32::MAX;
+/// The memo's id for every dead state ([`Hiding::dead`]).
+const DEAD: u32 = u32::MAX - 1;
 
 /// One operation of one key, ready for the search.
 pub(crate) struct SearchOp<O> {
@@ -880,8 +882,9 @@ impl<'a, M: Model> Search<'a, M> {
         self.placed.place(i);
         self.bits_hash ^= self.op_key[i];
         self.placed.key(&mut self.key);
-        let hash = self.bits_hash ^ splitmix(u64::from(next_id) ^ 0x5555);
-        if !self.memo.insert(hash, next_id, &self.key) {
+        let memo_id = self.memo_state(next_id);
+        let hash = self.bits_hash ^ splitmix(u64::from(memo_id) ^ 0x5555);
+        if !self.memo.insert(hash, memo_id, &self.key) {
             self.placed.flip(i);
             self.placed.lo = lo;
             self.placed.hi = hi;
@@ -943,20 +946,31 @@ impl<'a, M: Model> Search<'a, M> {
             let all: Vec<&M::Op> = self.ops.iter().map(|o| &o.op).collect();
             self.hiding = self.model.hiding(&all);
         }
-        let Some(h) = self.hiding.as_mut() else {
-            return false;
-        };
-        if self.ops[i].complete.is_none() {
+        if self.hiding.is_none() || self.ops[i].complete.is_none() {
             return false;
         }
-        let s = self.state as usize;
+        self.is_dead(self.state) && self.hiding.as_mut().is_some_and(|h| h.hides(i))
+    }
+
+    /// [`Hiding::dead`] of state `s`, worked out once per state (`false` without the rule).
+    fn is_dead(&mut self, s: u32) -> bool {
+        let Some(h) = self.hiding.as_ref() else {
+            return false;
+        };
+        let s = s as usize;
         if self.dead.len() <= s {
             self.dead.resize(self.states.len(), 0);
         }
         if self.dead[s] == 0 {
             self.dead[s] = if h.dead(&self.states[s]) { 1 } else { 2 };
         }
-        self.dead[s] == 1 && h.hides(i)
+        self.dead[s] == 1
+    }
+
+    /// The state id the memo keeps for state `s`: every dead state is one (their futures
+    /// are the same, [`Hiding::dead`]'s promise), other states their own.
+    fn memo_state(&mut self, s: u32) -> u32 {
+        if self.is_dead(s) { DEAD } else { s }
     }
 
     /// Lookahead: an unplaced `ok` read must be placed before its return, using only ops

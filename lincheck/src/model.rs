@@ -208,7 +208,10 @@ pub struct Witness {
 /// accepted from `s` too. The search then places such an op at once, without trying
 /// other orders (as it does a read). Answering `false` is always safe.
 pub trait Hiding<S> {
-    /// `true` only if no op of the key can observe `state` (nor what appends make of it).
+    /// `true` only if no op of the key can observe `state` (nor what appends make of it),
+    /// and all such states are alike: a sequence of the key's ops that [`Model::step`]
+    /// accepts from one dead state it accepts from every other (the search memoizes them
+    /// as one state).
     fn dead(&self, state: &S) -> bool;
     /// `true` only if op `i` (an index into the ops given to [`Model::hiding`]) sets a
     /// state, or appends something, that no op of the key can observe.
@@ -219,6 +222,8 @@ pub trait Hiding<S> {
 /// strings (or null). Every state is then a string, every put and append is accepted
 /// anywhere, and an `ok` read observes a state only if its value starts with it. A state
 /// no read's value starts with is *dead*: every read after it comes after a later put.
+/// Dead states are alike: from any of them, puts and appends are accepted, and no read
+/// until the next put is (its value would start with the dead state).
 /// A put whose value no read starts with, or a non-empty append whose value no read
 /// contains, *hides*: after it, too, every read comes after a later put. Moving a hiding
 /// op `y` from its place in an accepted sequence to the front, in a dead state: the ops
