@@ -129,6 +129,13 @@ impl List {
     }
 }
 
+/// Takes read `r` off a watchers' list (one copy: it is there at most once).
+fn unwatch(list: &mut Vec<u32>, r: usize) {
+    if let Some(k) = list.iter().position(|&x| x as usize == r) {
+        list.swap_remove(k);
+    }
+}
+
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -350,6 +357,26 @@ struct Search<'a, M: Model> {
     witness: Vec<Option<Witness>>,
     /// How often a witness spared the model's lookahead (for the tests).
     witness_hits: u64,
+    /// Per op: the reads whose witness relies on it (some may rely on it no more).
+    watchers: Vec<Vec<u32>>,
+    /// Reads whose witness may have lost an op (one was unlinked since it was made): the
+    /// full lookahead must look at them again. `suspect_max` is the last return entry of
+    /// theirs.
+    suspects: Vec<u32>,
+    in_suspects: Vec<bool>,
+    suspect_max: u32,
+    /// Per read: on the watchers' lists of its witness's ops.
+    registered: Vec<bool>,
+    /// Return entries of the reads the full lookahead must always look at: no witness,
+    /// or one that needs the state.
+    attention: std::collections::BTreeSet<u32>,
+    /// Per entry: the calls before it in the whole list.
+    calls_before: Vec<u32>,
+    /// Calls not in the list now (placed or retired).
+    unlinked_calls: u32,
+    /// The largest `min_others` of a witness given so far.
+    max_min_others: u32,
+
     /// Per state id: 0 not worked out, 1 dead, 2 not.
     dead: Vec<u8>,
     /// Per info blind write: where it retires (see [`Search::new`]).
@@ -562,6 +589,18 @@ impl<'a, M: Model> Search<'a, M> {
             retire_order.sort_by_key(|&x| (until[x as usize], x));
         }
 
+        // Every ok read starts without a witness.
+        let attention = (0..n)
+            .filter(|&i| read_only[i] && ops[i].complete.is_some())
+            .map(|i| list.e[call_entry[i] as usize].ret)
+            .collect();
+        let mut calls_before = Vec::with_capacity(list.e.len());
+        let mut c = 0u32;
+        for e in &list.e {
+            calls_before.push(c);
+            c += u32::from(e.is_call && e.op != NIL);
+        }
+
         let states: Vec<M::State> = vec![start.clone()];
         let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> =
             HashMap::default();
@@ -582,6 +621,16 @@ impl<'a, M: Model> Search<'a, M> {
             tuning,
             witness: vec![None; n],
             witness_hits: 0,
+            watchers: vec![Vec::new(); n],
+            suspects: Vec::new(),
+            in_suspects: vec![false; n],
+            suspect_max: 0,
+            registered: vec![false; n],
+            attention,
+            calls_before,
+            unlinked_calls: 0,
+            max_min_others: 0,
+
             dead: Vec::new(),
             until,
             retire_order,
@@ -739,6 +788,8 @@ impl<'a, M: Model> Search<'a, M> {
             let unlink = !self.placed.get(x);
             if unlink {
                 self.list.unlink(c);
+                self.unlinked_calls += 1;
+                self.watched_op_gone(x);
             }
             self.retired.push((c, unlink));
         }
@@ -911,6 +962,8 @@ impl<'a, M: Model> Search<'a, M> {
         });
         self.state = next_id;
         self.list.lift(self.entry);
+        self.unlinked_calls += 1;
+        self.watched_op_gone(i);
         if self.ops[i].complete.is_some() {
             self.remaining -= 1;
         }
@@ -983,16 +1036,41 @@ impl<'a, M: Model> Search<'a, M> {
     /// they still are), enough ops are, and the state fits when it must, the model's
     /// answer would be `true` again, and it is not asked.
     fn dead_end(&mut self, max_returns: usize) -> bool {
-        let state = &self.states[self.state as usize];
-        let calls = &mut self.scratch;
+        let mut calls = std::mem::take(&mut self.scratch);
+        let dead = self.dead_end_with(max_returns, &mut calls);
+        self.scratch = calls;
+        dead
+    }
+
+    /// [`Search::dead_end`] with its scratch list of calls.
+    ///
+    /// The full lookahead stops early: past the last read that has no witness, or one
+    /// that needs the state, or may have lost an op ([`Search::suspects`]), and past
+    /// where too few ops may be left for a witness's `min_others`, every read has a
+    /// witness that holds, so the model would answer `true` for each.
+    fn dead_end_with(&mut self, max_returns: usize, calls: &mut Vec<u32>) -> bool {
         calls.clear();
-        let list = &self.list.e;
-        let call_entry = &self.call_entry;
-        let linked = |x: u32| x == NIL || list[call_entry[x as usize] as usize].linked;
+        let full = max_returns == usize::MAX && self.tuning.witnesses;
+        let limit = if full {
+            let a = self.attention.last().copied().unwrap_or(0);
+            if self.suspects.is_empty() {
+                a
+            } else {
+                a.max(self.suspect_max)
+            }
+        } else {
+            NIL
+        };
+        let need = self.unlinked_calls + self.max_min_others;
+        let ops = self.ops;
         let mut returns = 0;
         let mut at = self.list.first();
         while at != NIL && returns < max_returns {
-            let e = list[at as usize];
+            if full && at > limit && self.calls_before[at as usize] >= need {
+                break;
+            }
+            let at_ret = at;
+            let e = self.list.e[at as usize];
             at = e.next;
             if e.is_call {
                 calls.push(e.op);
@@ -1003,8 +1081,8 @@ impl<'a, M: Model> Search<'a, M> {
             if !self.read_only[r] {
                 continue;
             }
-            let ops = self.ops;
             let read = &ops[r].op;
+            let state = &self.states[self.state as usize];
             if !self.tuning.witnesses {
                 let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
                 if !self.model.may_reach(state, read, &mut others) {
@@ -1013,23 +1091,115 @@ impl<'a, M: Model> Search<'a, M> {
                 continue;
             }
             if let Some(w) = self.witness[r] {
+                let linked =
+                    |x: u32| x == NIL || self.list.e[self.call_entry[x as usize] as usize].linked;
                 if calls.len() >= w.min_others as usize
                     && linked(w.ops[0])
                     && linked(w.ops[1])
                     && (!w.needs_state || self.model.witness_holds(state, read, &w))
                 {
                     self.witness_hits += 1;
+                    self.register(r);
+                    self.in_suspects[r] = false;
                     continue;
                 }
             }
             let mut others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
             let (reach, w) = self.model.may_reach_witness(state, read, &mut others);
-            self.witness[r] = w;
+            self.set_witness(r, w, at_ret);
+            self.in_suspects[r] = false;
             if !reach {
                 return true;
             }
         }
+        if full {
+            // Every suspect in the list was looked at; those placed stay suspects.
+            let in_suspects = &self.in_suspects;
+            self.suspects.retain(|&r| in_suspects[r as usize]);
+            let (e, call_entry) = (&self.list.e, &self.call_entry);
+            self.suspect_max = self
+                .suspects
+                .iter()
+                .map(|&r| e[call_entry[r as usize] as usize].ret)
+                .max()
+                .unwrap_or(0);
+        }
         false
+    }
+
+    /// Op `x` left the list: the reads whose witness relies on it become suspects.
+    fn watched_op_gone(&mut self, x: usize) {
+        if self.watchers[x].is_empty() {
+            return;
+        }
+        let gone = std::mem::take(&mut self.watchers[x]);
+        for &r in &gone {
+            let r = r as usize;
+            // Off the other op's list too: it is no longer registered.
+            if let Some(w) = self.witness[r] {
+                for y in w.ops {
+                    if y != NIL && y as usize != x {
+                        unwatch(&mut self.watchers[y as usize], r);
+                    }
+                }
+            }
+            self.registered[r] = false;
+            if !self.in_suspects[r] {
+                self.in_suspects[r] = true;
+                self.suspects.push(r as u32);
+                let ret = self.list.e[self.call_entry[r] as usize].ret;
+                self.suspect_max = self.suspect_max.max(ret);
+            }
+        }
+        let mut gone = gone;
+        gone.clear();
+        if self.watchers[x].is_empty() {
+            self.watchers[x] = gone;
+        }
+    }
+
+    /// Read `r` is on the watchers' lists of its witness's ops.
+    fn register(&mut self, r: usize) {
+        if self.registered[r] {
+            return;
+        }
+        if let Some(w) = self.witness[r] {
+            for y in w.ops {
+                if y != NIL {
+                    self.watchers[y as usize].push(r as u32);
+                }
+            }
+            self.registered[r] = true;
+        }
+    }
+
+    /// A new witness (or none) for read `r`, whose return entry is `ret`.
+    fn set_witness(&mut self, r: usize, w: Option<Witness>, ret: u32) {
+        if self.registered[r] {
+            if let Some(old) = self.witness[r] {
+                for y in old.ops {
+                    if y != NIL {
+                        unwatch(&mut self.watchers[y as usize], r);
+                    }
+                }
+            }
+            self.registered[r] = false;
+        }
+        let att = |w: Option<Witness>| w.is_none_or(|w| w.needs_state);
+        match (att(self.witness[r]), att(w)) {
+            (false, true) => {
+                self.attention.insert(ret);
+            }
+            (true, false) => {
+                self.attention.remove(&ret);
+            }
+            _ => {}
+        }
+        self.witness[r] = w;
+        if let Some(w) = w {
+            self.max_min_others = self.max_min_others.max(w.min_others);
+            self.register(r);
+        }
     }
 
     /// Undoes placed ops up to the last one placed by choice (not forced), and resumes the
@@ -1043,10 +1213,12 @@ impl<'a, M: Model> Search<'a, M> {
             while self.retired.len() > frame.retired as usize {
                 if let Some((c, true)) = self.retired.pop() {
                     self.list.relink(c);
+                    self.unlinked_calls -= 1;
                 }
             }
             let i = self.list.e[frame.call as usize].op as usize;
             self.list.unlift(frame.call);
+            self.unlinked_calls -= 1;
             self.state = frame.state;
             self.placed.flip(i);
             self.placed.lo = frame.lo;
@@ -1114,8 +1286,9 @@ mod tests {
     /// unknown-outcome puts, appends and cas), the search with witnesses takes exactly
     /// the steps the search that asks the model every time takes, to the same outcome
     /// and depth, with the unobserved-write rule from the start or never. A witness kept
-    /// after one of its ops was placed, or one that ignores the state it needs, makes
-    /// the counts differ.
+    /// after one of its ops was placed, one that ignores the state it needs, a full
+    /// lookahead that stops before its suspects or where too few ops are left for a
+    /// witness, each makes the counts differ.
     #[test]
     fn witnesses_keep_the_lookahead_s_answers() {
         let kv = Kv {
