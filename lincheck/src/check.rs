@@ -589,16 +589,26 @@ impl<'a, M: Model> Search<'a, M> {
             retire_order.sort_by_key(|&x| (until[x as usize], x));
         }
 
-        // Every ok read starts without a witness.
-        let attention = (0..n)
+        // The witnesses' tables, for a model that gives them. Every ok read starts
+        // without a witness.
+        let witnesses = tuning.witnesses && model.gives_witnesses();
+        let tuning = Tuning {
+            witnesses,
+            ..tuning
+        };
+        let wn = if witnesses { n } else { 0 };
+        let attention = (0..wn)
             .filter(|&i| read_only[i] && ops[i].complete.is_some())
             .map(|i| list.e[call_entry[i] as usize].ret)
             .collect();
-        let mut calls_before = Vec::with_capacity(list.e.len());
-        let mut c = 0u32;
-        for e in &list.e {
-            calls_before.push(c);
-            c += u32::from(e.is_call && e.op != NIL);
+        let mut calls_before = Vec::new();
+        if witnesses {
+            calls_before.reserve(list.e.len());
+            let mut c = 0u32;
+            for e in &list.e {
+                calls_before.push(c);
+                c += u32::from(e.is_call && e.op != NIL);
+            }
         }
 
         let states: Vec<M::State> = vec![start.clone()];
@@ -619,13 +629,13 @@ impl<'a, M: Model> Search<'a, M> {
             hiding: None,
             hiding_pending: budget.reduce && hide,
             tuning,
-            witness: vec![None; n],
+            witness: vec![None; wn],
             witness_hits: 0,
-            watchers: vec![Vec::new(); n],
+            watchers: vec![Vec::new(); wn],
             suspects: Vec::new(),
-            in_suspects: vec![false; n],
+            in_suspects: vec![false; wn],
             suspect_max: 0,
-            registered: vec![false; n],
+            registered: vec![false; wn],
             attention,
             calls_before,
             unlinked_calls: 0,
@@ -1036,13 +1046,45 @@ impl<'a, M: Model> Search<'a, M> {
     /// they still are), enough ops are, and the state fits when it must, the model's
     /// answer would be `true` again, and it is not asked.
     fn dead_end(&mut self, max_returns: usize) -> bool {
+        if !self.tuning.witnesses {
+            return self.plain_dead_end(max_returns);
+        }
         let mut calls = std::mem::take(&mut self.scratch);
         let dead = self.dead_end_with(max_returns, &mut calls);
         self.scratch = calls;
         dead
     }
 
-    /// [`Search::dead_end`] with its scratch list of calls.
+    /// [`Search::dead_end`] asking the model about every read.
+    fn plain_dead_end(&mut self, max_returns: usize) -> bool {
+        let state = &self.states[self.state as usize];
+        let calls = &mut self.scratch;
+        calls.clear();
+        let mut returns = 0;
+        let mut at = self.list.first();
+        while at != NIL && returns < max_returns {
+            let e = self.list.e[at as usize];
+            if e.is_call {
+                calls.push(e.op);
+            } else {
+                returns += 1;
+                if self.read_only[e.op as usize] {
+                    let ops = self.ops;
+                    let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
+                    if !self
+                        .model
+                        .may_reach(state, &ops[e.op as usize].op, &mut others)
+                    {
+                        return true;
+                    }
+                }
+            }
+            at = e.next;
+        }
+        false
+    }
+
+    /// [`Search::dead_end`] with witnesses, and its scratch list of calls.
     ///
     /// The full lookahead stops early: past the last read that has no witness, or one
     /// that needs the state, or may have lost an op ([`Search::suspects`]), and past
@@ -1050,7 +1092,7 @@ impl<'a, M: Model> Search<'a, M> {
     /// witness that holds, so the model would answer `true` for each.
     fn dead_end_with(&mut self, max_returns: usize, calls: &mut Vec<u32>) -> bool {
         calls.clear();
-        let full = max_returns == usize::MAX && self.tuning.witnesses;
+        let full = max_returns == usize::MAX;
         let limit = if full {
             let a = self.attention.last().copied().unwrap_or(0);
             if self.suspects.is_empty() {
@@ -1083,13 +1125,6 @@ impl<'a, M: Model> Search<'a, M> {
             }
             let read = &ops[r].op;
             let state = &self.states[self.state as usize];
-            if !self.tuning.witnesses {
-                let mut others = calls.iter().rev().map(|&c| &ops[c as usize].op);
-                if !self.model.may_reach(state, read, &mut others) {
-                    return true;
-                }
-                continue;
-            }
             if let Some(w) = self.witness[r] {
                 let linked =
                     |x: u32| x == NIL || self.list.e[self.call_entry[x as usize] as usize].linked;
@@ -1129,7 +1164,7 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Op `x` left the list: the reads whose witness relies on it become suspects.
     fn watched_op_gone(&mut self, x: usize) {
-        if self.watchers[x].is_empty() {
+        if self.watchers.get(x).is_none_or(Vec::is_empty) {
             return;
         }
         let gone = std::mem::take(&mut self.watchers[x]);

@@ -177,6 +177,12 @@ pub trait Model {
         )
     }
 
+    /// `true` if [`may_reach_witness`](Model::may_reach_witness) may give witnesses
+    /// (the search keeps none for a model that says `false`, the default).
+    fn gives_witnesses(&self) -> bool {
+        false
+    }
+
     /// Whether a witness with [`needs_state`](Witness::needs_state) that
     /// [`may_reach_witness`](Model::may_reach_witness) gave for `read` still holds in
     /// `state`. `false` is always safe.
@@ -766,6 +772,9 @@ impl Model for Kv {
             kv_may_reach(state, read, &[], &mut others.map(|(_, o)| o)),
             None,
         )
+    }
+    fn gives_witnesses(&self) -> bool {
+        true
     }
     /// The state is a prefix of the value read (see [`kv_prefix_witness`]).
     fn witness_holds(&self, state: &Value, read: &BuiltinOp, _w: &Witness) -> bool {
