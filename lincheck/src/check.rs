@@ -36,6 +36,13 @@
 //!   pending read in the first 16 levels: a read far ahead that no op can satisfy still
 //!   kills the search at once, and a long history no longer pays a whole-history scan
 //!   per step.
+//! * Witnesses ([`Model::may_reach_witness`]): the lookahead keeps, per read, why the
+//!   model said "may reach" (for kv: a reset that sets the value, or a prefix and an
+//!   append) and re-checks that in O(1) while the ops it names stay unplaced; the full
+//!   lookahead stops past the last read whose witness may have broken.
+//! * Unobserved writes ([`Model::hiding`]), after [`HIDE_AFTER`] steps: in a dead state
+//!   (no read can observe it), an op nobody observes is placed at once, like a read, and
+//!   the memo keeps every dead state as one.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;

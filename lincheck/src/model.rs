@@ -752,7 +752,8 @@ impl Model for Kv {
     fn hiding<'o>(&self, ops: &[&'o BuiltinOp]) -> Option<Box<dyn Hiding<Value> + 'o>> {
         kv_hiding(&self.init, ops)
     }
-    /// Past [`SPELL_MAX_OPS`] ops, [`kv_prefix_witness`]; else [`kv_may_reach`], no witness.
+    /// Past 32 ops, the prefix check with a witness (`kv_prefix_witness`); else the
+    /// spelling, without one.
     fn may_reach_witness(
         &self,
         state: &Value,
@@ -776,7 +777,7 @@ impl Model for Kv {
     fn gives_witnesses(&self) -> bool {
         true
     }
-    /// The state is a prefix of the value read (see [`kv_prefix_witness`]).
+    /// The state is a prefix of the value read (see `kv_prefix_witness`).
     fn witness_holds(&self, state: &Value, read: &BuiltinOp, _w: &Witness) -> bool {
         match (read, as_str(state)) {
             (BuiltinOp::Read(Some(Value::Str(w))), Some(b)) => w.starts_with(b),
