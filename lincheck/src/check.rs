@@ -1142,22 +1142,25 @@ impl<'a, M: Model> Search<'a, M> {
                 {
                     self.witness_hits += 1;
                     self.register(r);
-                    self.in_suspects[r] = false;
                     continue;
                 }
             }
             let mut others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
             let (reach, w) = self.model.may_reach_witness(state, read, &mut others);
             self.set_witness(r, w, at_ret);
-            self.in_suspects[r] = false;
             if !reach {
                 return true;
             }
         }
         if full {
-            // Every suspect in the list was looked at; those placed stay suspects.
-            let in_suspects = &self.in_suspects;
-            self.suspects.retain(|&r| in_suspects[r as usize]);
+            // Every suspect in the list was looked at; those placed stay suspects. (Only
+            // here does a read stop being one: the list holds each at most once.)
+            let (placed, in_suspects) = (&self.placed, &mut self.in_suspects);
+            self.suspects.retain(|&r| {
+                let keep = placed.get(r as usize);
+                in_suspects[r as usize] = keep;
+                keep
+            });
             let (e, call_entry) = (&self.list.e, &self.call_entry);
             self.suspect_max = self
                 .suspects
