@@ -18,6 +18,13 @@ fn families() -> Vec<(&'static str, History, Verdict)> {
         ("kv-5000-realistic", g::kv(1, 5_000, 1, 10, 0), L),
         ("kv-5000-stale-reads", g::kv(1, 5_000, 1, 10, 3), N),
         ("kv-5000-5-keys", g::kv(1, 5_000, 5, 10, 0), L),
+        ("kv-5000-one-key-20-clients", g::kv(1, 5_000, 1, 20, 0), L),
+        (
+            "kv-5000-one-key-20-clients-stale",
+            g::kv(1, 5_000, 1, 20, 3),
+            N,
+        ),
+        ("kv-5000-one-key-30-clients", g::kv(1, 5_000, 1, 30, 0), L),
         (
             "same-value-writes-48",
             g::same_value_writes(1, 12, false),

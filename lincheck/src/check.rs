@@ -36,15 +36,24 @@
 //!   pending read in the first 16 levels: a read far ahead that no op can satisfy still
 //!   kills the search at once, and a long history no longer pays a whole-history scan
 //!   per step.
+//! * Witnesses ([`Model::may_reach_witness`]): the lookahead keeps, per read, why the
+//!   model said "may reach" (for kv: a reset that sets the value, or a prefix and an
+//!   append) and re-checks that in O(1) while the ops it names stay unplaced; the full
+//!   lookahead stops past the last read whose witness may have broken.
+//! * Unobserved writes ([`Model::hiding`]), after [`HIDE_AFTER`] steps: in a dead state
+//!   (no read can observe it), an op nobody observes is placed at once, like a read, and
+//!   the memo keeps every dead state as one.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use crate::memo::{FastHasher, Memo};
-use crate::model::Model;
+use crate::model::{Hiding, Model, Witness};
 
 const NIL: u32 = u32::MAX;
+/// The memo's id for every dead state ([`Hiding::dead`]).
+const DEAD: u32 = u32::MAX - 1;
 
 /// One operation of one key, ready for the search.
 pub(crate) struct SearchOp<O> {
@@ -81,6 +90,8 @@ struct Entry {
     /// Return entry of a call (or `NIL`); unused on returns.
     ret: u32,
     is_call: bool,
+    /// In the list (not lifted nor retired).
+    linked: bool,
     prev: u32,
     next: u32,
 }
@@ -94,6 +105,7 @@ impl List {
         self.e[0].next
     }
     fn unlink(&mut self, i: u32) {
+        self.e[i as usize].linked = false;
         let Entry { prev, next, .. } = self.e[i as usize];
         self.e[prev as usize].next = next;
         if next != NIL {
@@ -101,6 +113,7 @@ impl List {
         }
     }
     fn relink(&mut self, i: u32) {
+        self.e[i as usize].linked = true;
         let Entry { prev, next, .. } = self.e[i as usize];
         self.e[prev as usize].next = i;
         if next != NIL {
@@ -120,6 +133,13 @@ impl List {
             self.relink(ret);
         }
         self.relink(call);
+    }
+}
+
+/// Takes read `r` off a watchers' list (one copy: it is there at most once).
+fn unwatch(list: &mut Vec<u32>, r: usize) {
+    if let Some(k) = list.iter().position(|&x| x as usize == r) {
+        list.swap_remove(k);
     }
 }
 
@@ -285,8 +305,34 @@ pub(crate) fn search_from<M: Model>(
     ends: Option<&mut Ends<M::State>>,
 ) -> SearchResult<M::State> {
     debug_assert!(ends.is_none() || ops.iter().all(|o| o.complete.is_some()));
-    Search::new(model, ops, budget, start).run(ends)
+    // Moving a hiding op changes where a linearization may end: not while enumerating ends.
+    let hide = ends.is_none();
+    Search::new(model, ops, budget, start, hide, Tuning::DEFAULT).run(ends)
 }
+
+/// Knobs that change the search's cost but never its answers' soundness; tests turn them
+/// to compare the search with itself.
+#[derive(Clone, Copy)]
+struct Tuning {
+    /// The unobserved-write rule ([`Model::hiding`]) starts after this many steps.
+    hide_after: u64,
+    /// The lookahead keeps [`Witness`]es and re-checks them before asking the model.
+    witnesses: bool,
+}
+
+impl Tuning {
+    const DEFAULT: Tuning = Tuning {
+        hide_after: HIDE_AFTER,
+        witnesses: true,
+    };
+}
+
+/// The unobserved-write rule ([`Model::hiding`]) pays for itself only on searches that
+/// wander: it starts once a search has used this many steps (a count, so the search
+/// stays deterministic), as the refutation rules wait for theirs. Most keys are decided
+/// in about one step an op and never pay for it. In unit tests it starts at once, so that
+/// the tests comparing it with the plain search exercise it on small histories.
+const HIDE_AFTER: u64 = if cfg!(test) { 0 } else { 20_000 };
 
 /// One search: the tables built once from the key's ops, and the walk's state (the
 /// list, the placed set, the stack, the memo, where the walk is), which only its
@@ -307,6 +353,39 @@ struct Search<'a, M: Model> {
     blind: Vec<bool>,
     /// Per op: its symmetry class, or `NIL`.
     class: Vec<u32>,
+    /// Unobserved writes ([`Model::hiding`]): in a dead state, an `ok` op that hides is
+    /// placed at once, like a read.
+    hiding: Option<Box<dyn Hiding<M::State> + 'a>>,
+    /// The rule may be used (not while enumerating ends, nor in the plain search), and
+    /// [`Model::hiding`] was not asked yet.
+    hiding_pending: bool,
+    tuning: Tuning,
+    /// Per op: the lookahead's [`Witness`] for a read, if one was given.
+    witness: Vec<Option<Witness>>,
+    /// How often a witness spared the model's lookahead (for the tests).
+    witness_hits: u64,
+    /// Per op: the reads whose witness relies on it (some may rely on it no more).
+    watchers: Vec<Vec<u32>>,
+    /// Reads whose witness may have lost an op (one was unlinked since it was made): the
+    /// full lookahead must look at them again. `suspect_max` is the last return entry of
+    /// theirs.
+    suspects: Vec<u32>,
+    in_suspects: Vec<bool>,
+    suspect_max: u32,
+    /// Per read: on the watchers' lists of its witness's ops.
+    registered: Vec<bool>,
+    /// Return entries of the reads the full lookahead must always look at: no witness,
+    /// or one that needs the state.
+    attention: std::collections::BTreeSet<u32>,
+    /// Per entry: the calls before it in the whole list.
+    calls_before: Vec<u32>,
+    /// Calls not in the list now (placed or retired).
+    unlinked_calls: u32,
+    /// The largest `min_others` of a witness given so far.
+    max_min_others: u32,
+
+    /// Per state id: 0 not worked out, 1 dead, 2 not.
+    dead: Vec<u8>,
     /// Per info blind write: where it retires (see [`Search::new`]).
     until: Vec<usize>,
     retire_order: Vec<u32>,
@@ -362,6 +441,8 @@ impl<'a, M: Model> Search<'a, M> {
         ops: &'a [SearchOp<M::Op>],
         budget: Budget,
         start: &M::State,
+        hide: bool,
+        tuning: Tuning,
     ) -> Search<'a, M> {
         // Build the entry list in history order: (event index, entry).
         let mut order: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len() * 2);
@@ -379,6 +460,7 @@ impl<'a, M: Model> Search<'a, M> {
             op: NIL,
             ret: NIL,
             is_call: false,
+            linked: true,
             prev: NIL,
             next: NIL,
         });
@@ -389,6 +471,7 @@ impl<'a, M: Model> Search<'a, M> {
                 op,
                 ret: NIL,
                 is_call,
+                linked: true,
                 prev: idx - 1,
                 next: if pos + 1 < order.len() { idx + 1 } else { NIL },
             });
@@ -513,6 +596,28 @@ impl<'a, M: Model> Search<'a, M> {
             retire_order.sort_by_key(|&x| (until[x as usize], x));
         }
 
+        // The witnesses' tables, for a model that gives them. Every ok read starts
+        // without a witness.
+        let witnesses = tuning.witnesses && model.gives_witnesses();
+        let tuning = Tuning {
+            witnesses,
+            ..tuning
+        };
+        let wn = if witnesses { n } else { 0 };
+        let attention = (0..wn)
+            .filter(|&i| read_only[i] && ops[i].complete.is_some())
+            .map(|i| list.e[call_entry[i] as usize].ret)
+            .collect();
+        let mut calls_before = Vec::new();
+        if witnesses {
+            calls_before.reserve(list.e.len());
+            let mut c = 0u32;
+            for e in &list.e {
+                calls_before.push(c);
+                c += u32::from(e.is_call && e.op != NIL);
+            }
+        }
+
         let states: Vec<M::State> = vec![start.clone()];
         let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> =
             HashMap::default();
@@ -528,6 +633,22 @@ impl<'a, M: Model> Search<'a, M> {
             read_only,
             blind,
             class,
+            hiding: None,
+            hiding_pending: budget.reduce && hide,
+            tuning,
+            witness: vec![None; wn],
+            witness_hits: 0,
+            watchers: vec![Vec::new(); wn],
+            suspects: Vec::new(),
+            in_suspects: vec![false; wn],
+            suspect_max: 0,
+            registered: vec![false; wn],
+            attention,
+            calls_before,
+            unlinked_calls: 0,
+            max_min_others: 0,
+
+            dead: Vec::new(),
             until,
             retire_order,
             list,
@@ -557,7 +678,7 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     /// Runs the search to its end (see [`search_from`]).
-    fn run(mut self, mut ends: Option<&mut Ends<M::State>>) -> SearchResult<M::State> {
+    fn run(&mut self, mut ends: Option<&mut Ends<M::State>>) -> SearchResult<M::State> {
         if self.dead_end(usize::MAX) {
             return self.finish(Outcome::NotLinearizable, 1);
         }
@@ -684,6 +805,8 @@ impl<'a, M: Model> Search<'a, M> {
             let unlink = !self.placed.get(x);
             if unlink {
                 self.list.unlink(c);
+                self.unlinked_calls += 1;
+                self.watched_op_gone(x);
             }
             self.retired.push((c, unlink));
         }
@@ -818,7 +941,7 @@ impl<'a, M: Model> Search<'a, M> {
             return true;
         }
         let i = e.op as usize;
-        let forced = self.read_only[i];
+        let forced = self.read_only[i] || self.hides_now(i);
         let Some(next_id) = self.next_state(i) else {
             self.entry = e.next;
             return false;
@@ -827,8 +950,9 @@ impl<'a, M: Model> Search<'a, M> {
         self.placed.place(i);
         self.bits_hash ^= self.op_key[i];
         self.placed.key(&mut self.key);
-        let hash = self.bits_hash ^ splitmix(u64::from(next_id) ^ 0x5555);
-        if !self.memo.insert(hash, next_id, &self.key) {
+        let memo_id = self.memo_state(next_id);
+        let hash = self.bits_hash ^ splitmix(u64::from(memo_id) ^ 0x5555);
+        if !self.memo.insert(hash, memo_id, &self.key) {
             self.placed.flip(i);
             self.placed.lo = lo;
             self.placed.hi = hi;
@@ -855,6 +979,8 @@ impl<'a, M: Model> Search<'a, M> {
         });
         self.state = next_id;
         self.list.lift(self.entry);
+        self.unlinked_calls += 1;
+        self.watched_op_gone(i);
         if self.ops[i].complete.is_some() {
             self.remaining -= 1;
         }
@@ -873,7 +999,7 @@ impl<'a, M: Model> Search<'a, M> {
         // A read-only op changes neither the state nor what the others can reach: the
         // lookahead could only repeat itself.
         let depth = self.stack.len();
-        !forced
+        !self.read_only[i]
             && self.dead_end(if full_lookahead(depth) {
                 usize::MAX
             } else {
@@ -881,11 +1007,63 @@ impl<'a, M: Model> Search<'a, M> {
             })
     }
 
+    /// Whether `ok` op `i`, placed now, goes without alternatives: the state is dead and
+    /// the op hides ([`Hiding`]'s promise: moving it to the front of any continuation
+    /// keeps that continuation accepted, so if what follows it fails, the node fails).
+    fn hides_now(&mut self, i: usize) -> bool {
+        if self.hiding_pending && self.steps > self.tuning.hide_after {
+            self.hiding_pending = false;
+            let all: Vec<&M::Op> = self.ops.iter().map(|o| &o.op).collect();
+            self.hiding = self.model.hiding(&all);
+        }
+        if self.hiding.is_none() || self.ops[i].complete.is_none() {
+            return false;
+        }
+        self.is_dead(self.state) && self.hiding.as_mut().is_some_and(|h| h.hides(i))
+    }
+
+    /// [`Hiding::dead`] of state `s`, worked out once per state (`false` without the rule).
+    fn is_dead(&mut self, s: u32) -> bool {
+        let Some(h) = self.hiding.as_ref() else {
+            return false;
+        };
+        let s = s as usize;
+        if self.dead.len() <= s {
+            self.dead.resize(self.states.len(), 0);
+        }
+        if self.dead[s] == 0 {
+            self.dead[s] = if h.dead(&self.states[s]) { 1 } else { 2 };
+        }
+        self.dead[s] == 1
+    }
+
+    /// The state id the memo keeps for state `s`: every dead state is one (their futures
+    /// are the same, [`Hiding::dead`]'s promise), other states their own.
+    fn memo_state(&mut self, s: u32) -> u32 {
+        if self.is_dead(s) { DEAD } else { s }
+    }
+
     /// Lookahead: an unplaced `ok` read must be placed before its return, using only ops
     /// invoked before that return. If the model says its result is out of reach from the
     /// current state with those ops, nothing below this node can succeed. Looks at no
     /// more than `max_returns` returns.
+    ///
+    /// A read's [`Witness`] from an earlier lookahead is checked first: while the ops it
+    /// relies on are in the list (unplaced: they were before the read's return then, so
+    /// they still are), enough ops are, and the state fits when it must, the model's
+    /// answer would be `true` again, and it is not asked.
     fn dead_end(&mut self, max_returns: usize) -> bool {
+        if !self.tuning.witnesses {
+            return self.plain_dead_end(max_returns);
+        }
+        let mut calls = std::mem::take(&mut self.scratch);
+        let dead = self.dead_end_with(max_returns, &mut calls);
+        self.scratch = calls;
+        dead
+    }
+
+    /// [`Search::dead_end`] asking the model about every read.
+    fn plain_dead_end(&mut self, max_returns: usize) -> bool {
         let state = &self.states[self.state as usize];
         let calls = &mut self.scratch;
         calls.clear();
@@ -913,6 +1091,162 @@ impl<'a, M: Model> Search<'a, M> {
         false
     }
 
+    /// [`Search::dead_end`] with witnesses, and its scratch list of calls.
+    ///
+    /// The full lookahead stops early: past the last read that has no witness, or one
+    /// that needs the state, or may have lost an op ([`Search::suspects`]), and past
+    /// where too few ops may be left for a witness's `min_others`, every read has a
+    /// witness that holds, so the model would answer `true` for each.
+    fn dead_end_with(&mut self, max_returns: usize, calls: &mut Vec<u32>) -> bool {
+        calls.clear();
+        let full = max_returns == usize::MAX;
+        let limit = if full {
+            let a = self.attention.last().copied().unwrap_or(0);
+            if self.suspects.is_empty() {
+                a
+            } else {
+                a.max(self.suspect_max)
+            }
+        } else {
+            NIL
+        };
+        let need = self.unlinked_calls + self.max_min_others;
+        let ops = self.ops;
+        let mut returns = 0;
+        let mut at = self.list.first();
+        while at != NIL && returns < max_returns {
+            if full && at > limit && self.calls_before[at as usize] >= need {
+                break;
+            }
+            let at_ret = at;
+            let e = self.list.e[at as usize];
+            at = e.next;
+            if e.is_call {
+                calls.push(e.op);
+                continue;
+            }
+            returns += 1;
+            let r = e.op as usize;
+            if !self.read_only[r] {
+                continue;
+            }
+            let read = &ops[r].op;
+            let state = &self.states[self.state as usize];
+            if let Some(w) = self.witness[r] {
+                let linked =
+                    |x: u32| x == NIL || self.list.e[self.call_entry[x as usize] as usize].linked;
+                if calls.len() >= w.min_others as usize
+                    && linked(w.ops[0])
+                    && linked(w.ops[1])
+                    && (!w.needs_state || self.model.witness_holds(state, read, &w))
+                {
+                    self.witness_hits += 1;
+                    self.register(r);
+                    continue;
+                }
+            }
+            let mut others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
+            let (reach, w) = self.model.may_reach_witness(state, read, &mut others);
+            self.set_witness(r, w, at_ret);
+            if !reach {
+                return true;
+            }
+        }
+        if full {
+            // Every suspect in the list was looked at; those placed stay suspects. (Only
+            // here does a read stop being one: the list holds each at most once.)
+            let (placed, in_suspects) = (&self.placed, &mut self.in_suspects);
+            self.suspects.retain(|&r| {
+                let keep = placed.get(r as usize);
+                in_suspects[r as usize] = keep;
+                keep
+            });
+            let (e, call_entry) = (&self.list.e, &self.call_entry);
+            self.suspect_max = self
+                .suspects
+                .iter()
+                .map(|&r| e[call_entry[r as usize] as usize].ret)
+                .max()
+                .unwrap_or(0);
+        }
+        false
+    }
+
+    /// Op `x` left the list: the reads whose witness relies on it become suspects.
+    fn watched_op_gone(&mut self, x: usize) {
+        if self.watchers.get(x).is_none_or(Vec::is_empty) {
+            return;
+        }
+        let gone = std::mem::take(&mut self.watchers[x]);
+        for &r in &gone {
+            let r = r as usize;
+            // Off the other op's list too: it is no longer registered.
+            if let Some(w) = self.witness[r] {
+                for y in w.ops {
+                    if y != NIL && y as usize != x {
+                        unwatch(&mut self.watchers[y as usize], r);
+                    }
+                }
+            }
+            self.registered[r] = false;
+            if !self.in_suspects[r] {
+                self.in_suspects[r] = true;
+                self.suspects.push(r as u32);
+                let ret = self.list.e[self.call_entry[r] as usize].ret;
+                self.suspect_max = self.suspect_max.max(ret);
+            }
+        }
+        let mut gone = gone;
+        gone.clear();
+        if self.watchers[x].is_empty() {
+            self.watchers[x] = gone;
+        }
+    }
+
+    /// Read `r` is on the watchers' lists of its witness's ops.
+    fn register(&mut self, r: usize) {
+        if self.registered[r] {
+            return;
+        }
+        if let Some(w) = self.witness[r] {
+            for y in w.ops {
+                if y != NIL {
+                    self.watchers[y as usize].push(r as u32);
+                }
+            }
+            self.registered[r] = true;
+        }
+    }
+
+    /// A new witness (or none) for read `r`, whose return entry is `ret`.
+    fn set_witness(&mut self, r: usize, w: Option<Witness>, ret: u32) {
+        if self.registered[r] {
+            if let Some(old) = self.witness[r] {
+                for y in old.ops {
+                    if y != NIL {
+                        unwatch(&mut self.watchers[y as usize], r);
+                    }
+                }
+            }
+            self.registered[r] = false;
+        }
+        let att = |w: Option<Witness>| w.is_none_or(|w| w.needs_state);
+        match (att(self.witness[r]), att(w)) {
+            (false, true) => {
+                self.attention.insert(ret);
+            }
+            (true, false) => {
+                self.attention.remove(&ret);
+            }
+            _ => {}
+        }
+        self.witness[r] = w;
+        if let Some(w) = w {
+            self.max_min_others = self.max_min_others.max(w.min_others);
+            self.register(r);
+        }
+    }
+
     /// Undoes placed ops up to the last one placed by choice (not forced), and resumes the
     /// search after it. `false` when there is none left: the search is exhausted.
     fn backtrack(&mut self) -> bool {
@@ -924,10 +1258,12 @@ impl<'a, M: Model> Search<'a, M> {
             while self.retired.len() > frame.retired as usize {
                 if let Some((c, true)) = self.retired.pop() {
                     self.list.relink(c);
+                    self.unlinked_calls -= 1;
                 }
             }
             let i = self.list.e[frame.call as usize].op as usize;
             self.list.unlift(frame.call);
+            self.unlinked_calls -= 1;
             self.state = frame.state;
             self.placed.flip(i);
             self.placed.lo = frame.lo;
@@ -943,5 +1279,112 @@ impl<'a, M: Model> Search<'a, M> {
                 return true;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::generate;
+    use crate::history::{EventKind, History, Value};
+    use crate::model::{BuiltinOp, Kv};
+
+    /// The search ops of a one-key kv history, as `run` prepares them.
+    fn kv_ops(kv: &Kv, h: &History) -> Vec<SearchOp<BuiltinOp>> {
+        let mut open: BTreeMap<u64, usize> = BTreeMap::new();
+        let mut calls: Vec<(usize, Option<usize>)> = Vec::new();
+        for (i, ev) in h.events.iter().enumerate() {
+            if ev.kind == EventKind::Invoke {
+                open.insert(ev.process, calls.len());
+                calls.push((i, None));
+            } else if let Some(c) = open.remove(&ev.process) {
+                calls[c].1 = Some(i);
+            }
+        }
+        let mut ops = Vec::new();
+        for (inv, end) in calls {
+            let ev = &h.events[inv];
+            let done = end.map(|j| &h.events[j]);
+            if done.is_some_and(|d| d.kind == EventKind::Fail) {
+                continue;
+            }
+            let ok = done.filter(|d| d.kind == EventKind::Ok);
+            let op = kv
+                .op(&ev.f, &ev.value, ok.map(|d| &d.value))
+                .expect("kv op");
+            if ok.is_none() && kv.is_read_only(&op) {
+                continue;
+            }
+            ops.push(SearchOp {
+                op,
+                invoke: inv,
+                complete: ok.and(end),
+            });
+        }
+        ops
+    }
+
+    /// The lookahead's witnesses change its cost, never its answers: on kv histories
+    /// with 3-40 clients on one key (linearizable, with stale reads, and with many
+    /// unknown-outcome puts, appends and cas), the search with witnesses takes exactly
+    /// the steps the search that asks the model every time takes, to the same outcome
+    /// and depth, with the unobserved-write rule from the start or never. A witness kept
+    /// after one of its ops was placed, one that ignores the state it needs, a full
+    /// lookahead that stops before its suspects or where too few ops are left for a
+    /// witness, each makes the counts differ.
+    #[test]
+    fn witnesses_keep_the_lookahead_s_answers() {
+        let kv = Kv {
+            init: Value::Str(String::new()),
+        };
+        let budget = Budget {
+            max_steps: Some(20_000),
+            deadline: None,
+            max_memory: None,
+            reduce: true,
+        };
+        let mut rng = generate::Rng::new(1821);
+        let (mut hits, mut outcomes) = (0u64, [0usize; 3]);
+        for n in 0..90 {
+            let h = match n % 3 {
+                0 | 1 => generate::kv(
+                    n,
+                    40 + rng.below(200) as usize,
+                    1,
+                    3 + rng.below(38) as usize,
+                    (n % 2) as usize * (1 + rng.below(2) as usize),
+                ),
+                _ => generate::kv_info_writes(n, 10 + rng.below(30) as usize, 10, n % 2 == 0),
+            };
+            let ops = kv_ops(&kv, &h);
+            for hide_after in [0, u64::MAX] {
+                let run = |witnesses| {
+                    let tuning = Tuning {
+                        hide_after,
+                        witnesses,
+                    };
+                    let mut s = Search::new(&kv, &ops, budget, &kv.init(), true, tuning);
+                    let r = s.run(None);
+                    (r.outcome, r.steps, r.deepest, s.witness_hits)
+                };
+                let (with, plain) = (run(true), run(false));
+                assert_eq!(
+                    (with.0, with.1, with.2),
+                    (plain.0, plain.1, plain.2),
+                    "{}",
+                    h.to_jsonl()
+                );
+                hits += with.3;
+                outcomes[match with.0 {
+                    Outcome::Linearizable => 0,
+                    Outcome::NotLinearizable => 1,
+                    _ => 2,
+                }] += 1;
+            }
+        }
+        assert!(outcomes[0] > 20 && outcomes[1] > 20, "{outcomes:?}");
+        assert!(hits > 10_000, "{hits} witness hits");
     }
 }

@@ -1,9 +1,10 @@
 //! Sequential specifications: the [`Model`] trait and the three built-in models.
 
 use std::fmt::Debug;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash};
 
 use crate::history::Value;
+use crate::memo::FastHasher;
 
 /// A sequential specification of one object (one key).
 ///
@@ -153,6 +154,174 @@ pub trait Model {
     ) -> bool {
         true
     }
+
+    /// Unobserved-write hint for the key whose ops are `ops` (see [`Hiding`]). `None`
+    /// (the default) is always safe.
+    fn hiding<'o>(&self, _ops: &[&'o Self::Op]) -> Option<Box<dyn Hiding<Self::State> + 'o>> {
+        None
+    }
+
+    /// Incremental lookahead hint: [`may_reach`](Model::may_reach) with each of `others`
+    /// numbered (the number is the caller's, e.g. the op's index), and with the answer
+    /// `true`, perhaps a [`Witness`] for it. Must answer exactly as `may_reach` does. The
+    /// default asks `may_reach` and gives no witness.
+    fn may_reach_witness(
+        &self,
+        state: &Self::State,
+        read: &Self::Op,
+        others: &mut dyn Iterator<Item = (u32, &Self::Op)>,
+    ) -> (bool, Option<Witness>) {
+        (
+            self.may_reach(state, read, &mut others.map(|(_, o)| o)),
+            None,
+        )
+    }
+
+    /// `true` if [`may_reach_witness`](Model::may_reach_witness) may give witnesses
+    /// (the search keeps none for a model that says `false`, the default).
+    fn gives_witnesses(&self) -> bool {
+        false
+    }
+
+    /// Whether a witness with [`needs_state`](Witness::needs_state) that
+    /// [`may_reach_witness`](Model::may_reach_witness) gave for `read` still holds in
+    /// `state`. `false` is always safe.
+    fn witness_holds(&self, _state: &Self::State, _read: &Self::Op, _w: &Witness) -> bool {
+        false
+    }
+}
+
+/// Why [`Model::may_reach`] answered `true` for a read, in terms of at most two of the
+/// ops it was given (by their numbers). Promise: `may_reach(s, read, others)` is `true`
+/// for every state `s` (if [`needs_state`](Witness::needs_state), every state where
+/// [`Model::witness_holds`] holds) and every list `others` that holds the ops of
+/// [`ops`](Witness::ops) and has at least [`min_others`](Witness::min_others) items. The
+/// search then keeps the answer while those ops stay unplaced, without asking again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Witness {
+    /// The ops it relies on; `u32::MAX` for none.
+    pub ops: [u32; 2],
+    /// It holds only with at least this many ops given.
+    pub min_others: u32,
+    /// It holds only in states [`Model::witness_holds`] accepts.
+    pub needs_state: bool,
+}
+
+/// Unobserved writes of one key ([`Model::hiding`]). Promise: whenever
+/// [`dead`](Hiding::dead)`(s)` and [`hides`](Hiding::hides)`(i)` both hold, then for every
+/// sequence of the key's ops (each at most once) that contains op `i` and that
+/// [`Model::step`] accepts from `s`, the same sequence with op `i` moved to the front is
+/// accepted from `s` too. The search then places such an op at once, without trying
+/// other orders (as it does a read). Answering `false` is always safe.
+pub trait Hiding<S> {
+    /// `true` only if no op of the key can observe `state` (nor what appends make of it),
+    /// and all such states are alike: a sequence of the key's ops that [`Model::step`]
+    /// accepts from one dead state it accepts from every other (the search memoizes them
+    /// as one state).
+    fn dead(&self, state: &S) -> bool;
+    /// `true` only if op `i` (an index into the ops given to [`Model::hiding`]) sets a
+    /// state, or appends something, that no op of the key can observe.
+    fn hides(&mut self, i: usize) -> bool;
+}
+
+/// Kv's [`Hiding`]: for keys without `cas`, whose puts, reads and initial state are all
+/// strings (or null). Every state is then a string, every put and append is accepted
+/// anywhere, and an `ok` read observes a state only if its value starts with it. A state
+/// no read's value starts with is *dead*: every read after it comes after a later put.
+/// Dead states are alike: from any of them, puts and appends are accepted, and no read
+/// until the next put is (its value would start with the dead state).
+/// A put whose value no read starts with, or a non-empty append whose value no read
+/// contains, *hides*: after it, too, every read comes after a later put. Moving a hiding
+/// op `y` from its place in an accepted sequence to the front, in a dead state: the ops
+/// before its old place up to the first put are appends (a read there would start with
+/// the dead state), so they are accepted after `y` as well, and that put sets both
+/// sequences alike; the ops after its old place up to the next put are appends too (a
+/// read there would start with `y`'s put or contain `y`'s append), accepted whatever the
+/// state, and that put (or the end) sets both alike again.
+struct KvHiding<'o> {
+    ops: Vec<&'o BuiltinOp>,
+    /// Every `ok` read's value, sorted (for "some value starts with").
+    sorted: Vec<&'o str>,
+    /// Per length looked for: the hashes of every window of that length in every `ok`
+    /// read's value (for "no value contains": a hash not there is certain). Only looked
+    /// up, never iterated.
+    windows: Vec<(
+        usize,
+        std::collections::HashSet<u64, BuildHasherDefault<FastHasher>>,
+    )>,
+    /// Per op: 0 not worked out yet, 1 hides, 2 does not.
+    known: Vec<u8>,
+}
+
+impl KvHiding<'_> {
+    fn some_read_may_contain(&mut self, a: &str) -> bool {
+        let k = a.len();
+        let at = match self.windows.iter().position(|w| w.0 == k) {
+            Some(at) => at,
+            None => {
+                let mut set = std::collections::HashSet::default();
+                for v in &self.sorted {
+                    for w in v.as_bytes().windows(k) {
+                        set.insert(fnv(w));
+                    }
+                }
+                self.windows.push((k, set));
+                self.windows.len() - 1
+            }
+        };
+        self.windows[at].1.contains(&fnv(a.as_bytes()))
+    }
+    fn some_read_starts_with(&self, s: &str) -> bool {
+        let at = self.sorted.partition_point(|v| *v < s);
+        self.sorted.get(at).is_some_and(|v| v.starts_with(s))
+    }
+}
+
+impl Hiding<Value> for KvHiding<'_> {
+    fn dead(&self, state: &Value) -> bool {
+        as_str(state).is_some_and(|s| !self.some_read_starts_with(s))
+    }
+    fn hides(&mut self, i: usize) -> bool {
+        if self.known[i] == 0 {
+            let hides = match self.ops[i] {
+                BuiltinOp::Write(w) => as_str(w).is_some_and(|w| !self.some_read_starts_with(w)),
+                BuiltinOp::Append(a) => !a.is_empty() && !self.some_read_may_contain(a),
+                _ => false,
+            };
+            self.known[i] = if hides { 1 } else { 2 };
+        }
+        self.known[i] == 1
+    }
+}
+
+/// FNV-1a of `bytes`.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// [`Kv`]'s [`Model::hiding`]: see [`KvHiding`].
+fn kv_hiding<'o>(init: &Value, ops: &[&'o BuiltinOp]) -> Option<Box<dyn Hiding<Value> + 'o>> {
+    as_str(init)?;
+    let mut sorted = Vec::new();
+    for op in ops {
+        match op {
+            BuiltinOp::Read(Some(v)) => sorted.push(as_str(v)?),
+            BuiltinOp::Read(None) | BuiltinOp::Append(_) => {}
+            BuiltinOp::Write(w) => {
+                as_str(w)?;
+            }
+            BuiltinOp::Cas { .. } => return None,
+        }
+    }
+    sorted.sort_unstable();
+    Some(Box::new(KvHiding {
+        ops: ops.to_vec(),
+        sorted,
+        windows: Vec::new(),
+        known: vec![0; ops.len()],
+    }))
 }
 
 /// What a register-like op does ([`Model::register_access`]).
@@ -580,6 +749,121 @@ impl Model for Kv {
     ) -> bool {
         kv_may_reach(state, read, forced, &mut others.iter().copied())
     }
+    fn hiding<'o>(&self, ops: &[&'o BuiltinOp]) -> Option<Box<dyn Hiding<Value> + 'o>> {
+        kv_hiding(&self.init, ops)
+    }
+    /// Past 32 ops, the prefix check with a witness (`kv_prefix_witness`); else the
+    /// spelling, without one.
+    fn may_reach_witness(
+        &self,
+        state: &Value,
+        read: &BuiltinOp,
+        others: &mut dyn Iterator<Item = (u32, &BuiltinOp)>,
+    ) -> (bool, Option<Witness>) {
+        let BuiltinOp::Read(Some(want)) = read else {
+            return (true, None);
+        };
+        if want == state {
+            return (true, None);
+        }
+        if others.size_hint().0 > SPELL_MAX_OPS {
+            return kv_prefix_witness(state, want, others);
+        }
+        (
+            kv_may_reach(state, read, &[], &mut others.map(|(_, o)| o)),
+            None,
+        )
+    }
+    fn gives_witnesses(&self) -> bool {
+        true
+    }
+    /// The state is a prefix of the value read (see `kv_prefix_witness`).
+    fn witness_holds(&self, state: &Value, read: &BuiltinOp, _w: &Witness) -> bool {
+        match (read, as_str(state)) {
+            (BuiltinOp::Read(Some(Value::Str(w))), Some(b)) => w.starts_with(b),
+            _ => false,
+        }
+    }
+}
+
+/// [`kv_prefix_reach`]`(state, want, &[], false, others)` (the lookahead's case past
+/// [`SPELL_MAX_OPS`] ops, `want` not the state), with a [`Witness`] when `true`: a reset
+/// that sets `want` (it holds whatever the state and however many ops are given, since
+/// [`kv_may_reach`] answers `true` on such a reset on every path), or a reset that sets
+/// a prefix of `want` and an append (past [`SPELL_MAX_OPS`] ops), or, needing the state
+/// to be a prefix of `want`, an append (past [`SPELL_MAX_OPS`] ops). `true` exactly when
+/// the value read is set by a reset, or some start (the state, or a reset) is a prefix of
+/// it and there is an append: the same existential [`kv_prefix_reach`] decides.
+fn kv_prefix_witness(
+    state: &Value,
+    want: &Value,
+    others: &mut dyn Iterator<Item = (u32, &BuiltinOp)>,
+) -> (bool, Option<Witness>) {
+    let w = match want {
+        Value::Str(w) => Some(w.as_str()),
+        _ => None,
+    };
+    let grows = |v: &Value| matches!((w, as_str(v)), (Some(w), Some(b)) if w.starts_with(b));
+    let from_state = grows(state);
+    let (mut reset, mut append) = (u32::MAX, u32::MAX);
+    let min_others = SPELL_MAX_OPS as u32 + 1;
+    let found = |reset: u32, append: u32| {
+        let w = if reset != u32::MAX {
+            Witness {
+                ops: [reset, append],
+                min_others,
+                needs_state: false,
+            }
+        } else {
+            Witness {
+                ops: [append, u32::MAX],
+                min_others,
+                needs_state: true,
+            }
+        };
+        (true, Some(w))
+    };
+    for (k, o) in others {
+        if append != u32::MAX && (reset != u32::MAX || from_state) {
+            return found(reset, append);
+        }
+        let v = match o {
+            BuiltinOp::Append(_) => {
+                if append == u32::MAX {
+                    append = k;
+                }
+                continue;
+            }
+            BuiltinOp::Write(v) => v,
+            BuiltinOp::Cas { to, ok, .. } if *ok != Some(false) => to,
+            _ => continue,
+        };
+        // Once a start is known, only a value as long as the one read can be it.
+        let may_be_it = match (w, v) {
+            (Some(w), Value::Str(b)) => b.len() == w.len() || reset == u32::MAX,
+            _ => true,
+        };
+        if !may_be_it {
+            continue;
+        }
+        if v == want {
+            return (
+                true,
+                Some(Witness {
+                    ops: [k, u32::MAX],
+                    min_others: 0,
+                    needs_state: false,
+                }),
+            );
+        }
+        if reset == u32::MAX && grows(v) {
+            reset = k;
+        }
+    }
+    if append != u32::MAX && (reset != u32::MAX || from_state) {
+        return found(reset, append);
+    }
+    (false, None)
 }
 
 /// Spelling searches look at no more non-empty appends than this, and no more starts
@@ -1067,6 +1351,107 @@ mod tests {
     /// straight to the prefix check, and the prefix check skips comparing a reset of
     /// another length once a start is found. Checked on random op sets of 0-70 ops
     /// against an iterator that hides its length and a prefix check written plainly.
+    /// Kv's incremental lookahead hook: `may_reach_witness` answers as `may_reach` does,
+    /// and every witness keeps its promise: on 20,000 random op sets (0-70 ops, few or
+    /// many resets, values the appends may spell), each witness is tried on 8 other op
+    /// lists that keep its ops and enough others (the rest dropped at random, others
+    /// added, the order shuffled) and other states (that `witness_holds` accepts when it
+    /// needs the state): `may_reach` must say `true` on every one. Taking the
+    /// state-free witness for a reset that only starts the value, or giving the
+    /// prefix witnesses below the op bound, fails it.
+    #[test]
+    fn kv_witnesses_keep_their_promise() {
+        let kv = Kv { init: s("") };
+        let mut rng = crate::generate::Rng::new(1820);
+        let strs = ["", "a", "b", "ab", "ba", "aab", "abab", "abba"];
+        let pick = |rng: &mut crate::generate::Rng| -> Value {
+            match rng.below(12) {
+                0 => Value::Null,
+                1 => Value::Int(1),
+                _ => s(strs[rng.below(strs.len() as u64) as usize]),
+            }
+        };
+        let random_op = |rng: &mut crate::generate::Rng, resets: u64| match rng.below(100) {
+            x if x < resets && rng.below(2) == 0 => BuiltinOp::Write(pick(rng)),
+            x if x < resets => BuiltinOp::Cas {
+                from: pick(rng),
+                to: pick(rng),
+                ok: [None, Some(true), Some(false)][rng.below(3) as usize],
+            },
+            x if x < 40 => BuiltinOp::Read(Some(pick(rng))),
+            x if x < 50 => BuiltinOp::Append(String::new()),
+            _ => BuiltinOp::Append(strs[rng.below(8) as usize].into()),
+        };
+        let mut kinds = [0usize; 4];
+        for _ in 0..20_000 {
+            let n = rng.below(71) as usize;
+            let resets = [1, 3, 30][rng.below(3) as usize];
+            let ops: Vec<BuiltinOp> = (0..n).map(|_| random_op(&mut rng, resets)).collect();
+            let state = pick(&mut rng);
+            let want = if rng.below(2) == 0 {
+                let mut w = as_str(&state).unwrap_or("").to_string();
+                for o in &ops {
+                    if let BuiltinOp::Append(x) = o
+                        && rng.below(3) == 0
+                    {
+                        w.push_str(x);
+                    }
+                }
+                s(&w)
+            } else {
+                pick(&mut rng)
+            };
+            let read = BuiltinOp::Read(Some(want.clone()));
+            let plain = kv.may_reach(&state, &read, &mut ops.iter());
+            let mut numbered = ops.iter().enumerate().map(|(k, o)| (k as u32, o));
+            let (reach, w) = kv.may_reach_witness(&state, &read, &mut numbered);
+            assert_eq!(reach, plain, "{ops:?} {state:?} -> {want:?}");
+            let Some(w) = w else {
+                kinds[0] += 1;
+                continue;
+            };
+            assert!(reach);
+            kinds[if w.needs_state {
+                3
+            } else if w.ops[1] == u32::MAX {
+                1
+            } else {
+                2
+            }] += 1;
+            for _ in 0..8 {
+                let state2 = if rng.below(4) == 0 {
+                    state.clone()
+                } else {
+                    pick(&mut rng)
+                };
+                if w.needs_state && !kv.witness_holds(&state2, &read, &w) {
+                    continue;
+                }
+                let mut keep: Vec<BuiltinOp> = ops
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, _)| w.ops.contains(&(k as u32)) || rng.below(3) == 0)
+                    .map(|(_, o)| o.clone())
+                    .collect();
+                let extra = rng.below(40);
+                for _ in 0..extra {
+                    keep.push(random_op(&mut rng, resets));
+                }
+                if keep.len() < w.min_others as usize {
+                    continue;
+                }
+                for k in (1..keep.len()).rev() {
+                    keep.swap(k, rng.below(k as u64 + 1) as usize);
+                }
+                assert!(
+                    kv.may_reach(&state2, &read, &mut keep.iter()),
+                    "{w:?} of {ops:?} {state:?} -> {want:?} fails on {keep:?} {state2:?}"
+                );
+            }
+        }
+        assert!(kinds.iter().all(|&k| k > 500), "{kinds:?}");
+    }
+
     #[test]
     fn kv_lookahead_shortcuts_keep_the_answers() {
         /// Hides the length, so `kv_may_reach` takes its loop all the way.
