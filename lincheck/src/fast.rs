@@ -424,13 +424,13 @@ mod tests {
             )
             .to_string(),
         );
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/porcupine-histories/jsonl"
-        );
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/porcupine/jsonl");
         let mut files: Vec<_> = std::fs::read_dir(dir)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(files.len() >= 100, "{dir}: only {} histories", files.len());
         files.sort();
         for f in files.iter().step_by(9) {
             let text = std::fs::read_to_string(f).expect("readable");
