@@ -136,6 +136,16 @@ pub(crate) struct Bus<P: Process> {
     pub(crate) next_id: u64,
     /// The queue refused an event: the run ends.
     pub(crate) overflow: bool,
+    /// The next event count at which the event loop looks up from its fast path: the
+    /// runaway window's and pending bound's checks, the event limit, and (set to 0 by
+    /// [`Self::halt`] and by a stop) the end of a run that overflowed or stopped. One
+    /// compare per event stands for all of them.
+    pub(crate) check_at: u64,
+    /// Every send may take [`Self::transmit`]'s plain path: no crash-after-send
+    /// bookkeeping, no full trace, a plain network (no link overrides, duplication or
+    /// delay rules) and no cut. Set by [`Self::refresh_send_path`] wherever one of these
+    /// changes; a stale `false` only sends a message the general way (same result).
+    pub(crate) plain_send: bool,
     pub(crate) history: Vec<HistoryEvent>,
     /// Whether clients' operations go into `history` (off when nothing will read it).
     pub(crate) record_history: bool,
@@ -157,6 +167,12 @@ pub(crate) struct Bus<P: Process> {
     /// may leave, and how many it has sent so far; the rest are lost. Only while
     /// `send_kinds` is on (so every send takes [`Self::transmit_any`]).
     pub(crate) send_cut: Option<(u32, u32)>,
+    /// What every node's context reads (kept here, so a handler's context needs no
+    /// pointer of its own to them): the nodes' configuration, the disks' behaviour and
+    /// the run's seed.
+    pub(crate) node_config: P::Config,
+    pub(crate) storage: crate::storage::StorageConfig,
+    pub(crate) seed: u64,
 }
 
 impl<P: Process> Bus<P> {
@@ -175,10 +191,25 @@ impl<P: Process> Bus<P> {
         }
     }
 
+    /// Looks again at whether sends may take the plain path (see `plain_send`).
+    pub(crate) fn refresh_send_path(&mut self) {
+        self.plain_send = self.send_kinds.is_none()
+            && !self.full()
+            && self.network.plain()
+            && !self.network.has_cuts();
+    }
+
+    /// The queue refused an event: the run ends before the next event.
+    #[cold]
+    pub(crate) fn halt(&mut self) {
+        self.overflow = true;
+        self.check_at = 0;
+    }
+
     #[inline]
     pub(crate) fn enqueue(&mut self, at: Time, ev: Ev<P>) {
         if self.queue.push(at, ev).is_err() {
-            self.overflow = true;
+            self.halt();
         }
     }
 
@@ -231,6 +262,7 @@ impl<P: Process> Bus<P> {
         }
         self.trace_cut = Some((t, self.trace.level));
         self.trace.level = TraceLevel::Off;
+        self.refresh_send_path();
     }
 
     pub(crate) fn name(&self, endpoint: u32) -> String {
@@ -329,11 +361,15 @@ impl<P: Process> Bus<P> {
     /// the narrow writes that had just built it).
     #[inline(always)]
     pub(crate) fn transmit_with(&mut self, from: u32, to: u32, make: impl FnOnce() -> Wire<P>) {
-        if self.send_kinds.is_some()
-            || self.full()
-            || !self.network.plain()
-            || self.network.is_cut(from, to)
-        {
+        debug_assert!(
+            !self.plain_send
+                || (self.send_kinds.is_none()
+                    && !self.full()
+                    && self.network.plain()
+                    && !self.network.has_cuts()),
+            "plain_send is stale"
+        );
+        if !self.plain_send {
             return self.transmit_any(from, to, make());
         }
         // Plain: this link is the default one, without duplication or delay rules.
@@ -355,7 +391,7 @@ impl<P: Process> Bus<P> {
             sent,
         });
         if pushed.is_err() {
-            self.overflow = true;
+            self.halt();
         }
     }
 
@@ -437,6 +473,8 @@ impl<P: Process> Bus<P> {
             arrive = self
                 .network
                 .delayed(self.now, from, to, arrive, &mut self.net_rng);
+            // Expired rules go here: the plain path may be open again.
+            self.refresh_send_path();
         }
         let sent = self.selfcheck.generation();
         let pushed = self.queue.push_with(arrive, move || Ev::Deliver {
@@ -447,7 +485,7 @@ impl<P: Process> Bus<P> {
             sent,
         });
         if pushed.is_err() {
-            self.overflow = true;
+            self.halt();
         }
     }
 }

@@ -423,6 +423,32 @@ impl<E> EventQueue<E> {
         Some(value)
     }
 
+    /// [`Self::take_part`] of a slot known to hold an event with that part: no checks.
+    ///
+    /// # Safety
+    /// As [`Self::take_part`]; besides, `slot` was returned by [`Self::pop_slot`] and not
+    /// taken since, and `part` finds its part in the slot's event.
+    #[inline(always)]
+    pub(crate) unsafe fn take_part_unchecked<T>(
+        &mut self,
+        slot: u32,
+        part: impl FnOnce(&mut E) -> Option<&mut T>,
+    ) -> T {
+        debug_assert!(self.slab[slot as usize].is_some());
+        // SAFETY: a popped slot is in the slab and holds its event (the caller's promise).
+        let cell = unsafe { self.slab.get_unchecked_mut(slot as usize) };
+        let event = unsafe { cell.as_mut().unwrap_unchecked() };
+        let found = part(event);
+        debug_assert!(found.is_some(), "the slot's event has the part");
+        // SAFETY: the caller's promise; read once, then the event is overwritten without
+        // being dropped, as in `take_part`.
+        let p: *mut T = unsafe { found.unwrap_unchecked() };
+        let value = unsafe { std::ptr::read(p) };
+        unsafe { std::ptr::write(cell, None) };
+        self.free_slot(slot);
+        value
+    }
+
     /// The payload of the next event, if any.
     #[inline]
     pub(crate) fn peek(&self) -> Option<&E> {
