@@ -156,6 +156,13 @@ pub(crate) struct Bus<P: Process> {
     /// A deliberately broken path, in the self-checks' tests only.
     #[cfg(test)]
     pub(crate) broken: Option<BrokenPath>,
+    /// In tests only: every delivery and send takes the general path (`general_only`),
+    /// and how many took the plain ones (deliveries, sends), so a test can compare the
+    /// two and see that the plain ones ran.
+    #[cfg(test)]
+    pub(crate) general_only: bool,
+    #[cfg(test)]
+    pub(crate) plain_taken: (u64, u64),
     /// The sometimes-properties reached so far (beside the trace, never in it).
     pub(crate) reached: crate::reach::Reached,
     /// While [`crate::Fault::CrashAfterSend`] is in force: the message kinds seen (the
@@ -189,6 +196,24 @@ impl<P: Process> Bus<P> {
         {
             false
         }
+    }
+
+    /// May this delivery or send take its plain path? Always outside the tests.
+    #[inline(always)]
+    pub(crate) fn plain_allowed(&mut self, delivery: bool) -> bool {
+        #[cfg(test)]
+        {
+            if self.general_only {
+                return false;
+            }
+            if delivery {
+                self.plain_taken.0 += 1;
+            } else {
+                self.plain_taken.1 += 1;
+            }
+        }
+        let _ = delivery;
+        true
     }
 
     /// Looks again at whether sends may take the plain path (see `plain_send`).
@@ -369,7 +394,7 @@ impl<P: Process> Bus<P> {
                     && !self.network.has_cuts()),
             "plain_send is stale"
         );
-        if !self.plain_send {
+        if !self.plain_send || !self.plain_allowed(false) {
             return self.transmit_any(from, to, make());
         }
         // Plain: this link is the default one, without duplication or delay rules.

@@ -441,6 +441,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             selfcheck: crate::selfcheck::SelfCheck::default(),
             #[cfg(test)]
             broken: None,
+            #[cfg(test)]
+            general_only: false,
+            #[cfg(test)]
+            plain_taken: (0, 0),
             reached: Default::default(),
             node_config,
             storage: StorageConfig::default(),
@@ -501,6 +505,18 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     #[cfg(test)]
     pub(crate) fn break_path(&mut self, path: BrokenPath) {
         self.bus.broken = Some(path);
+    }
+
+    /// Sends every delivery and message the general way (the plain paths' tests).
+    #[cfg(test)]
+    pub(crate) fn general_only(&mut self) {
+        self.bus.general_only = true;
+    }
+
+    /// How many deliveries and sends took their plain paths so far (tests only).
+    #[cfg(test)]
+    pub(crate) fn plain_taken(&self) -> (u64, u64) {
+        self.bus.plain_taken
     }
 
     /// Whether the clients' history is recorded (the default). A caller that will not
@@ -1081,6 +1097,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             if up & !paused
                 && self.crash_after_send.is_empty()
                 && matches!(self.wire_at(slot), Wire::Msg(_))
+                && self.bus.plain_allowed(true)
             {
                 self.bus.delivered_at(from, to, slot);
                 self.run_handler_in::<true>(to, |p, ctx| {
