@@ -238,6 +238,9 @@ impl<E> EventQueue<E> {
     /// instructions a delivery against 465). The common case (a one-key bucket, nothing
     /// beyond the horizon) stays in this function and needs few registers; a bucket of
     /// several keys and the overflow are handled out of line.
+    ///
+    /// Every call it makes is its last act (a tail call), so the common case saves no
+    /// registers: a one-key bucket goes into the front's spare room in place.
     #[inline(never)]
     fn refill(&mut self) {
         self.front.clear();
@@ -249,15 +252,34 @@ impl<E> EventQueue<E> {
         let i = (self.cur & WHEEL_MASK) as usize;
         let (w, bit) = (i / 64, 1u64 << (i % 64));
         let first = self.firsts[i];
+        // (Cleared first: `pull_overflow` never fills the current bucket's wheel slot.)
+        self.occupied[w] &= !bit;
+        if self.multi[w] & bit != 0 || self.front.capacity() == 0 {
+            return self.refill_bucket(i, w, bit, first);
+        }
+        // One key (the common case in small clusters), into the cleared front's room.
+        // SAFETY: the front is empty (cleared above) and has room for one key.
+        unsafe {
+            self.front.as_mut_ptr().write(first);
+            self.front.set_len(1);
+        }
+        self.in_wheel -= 1;
+        if !self.overflow.is_empty() {
+            self.pull_overflow();
+        }
+    }
+
+    /// [`Self::refill`] of bucket `i` (bit `bit` of word `w`, first key `first`) when it
+    /// holds several keys, or the front has no buffer yet.
+    #[inline(never)]
+    fn refill_bucket(&mut self, i: usize, w: usize, bit: u64, first: u128) {
         if self.multi[w] & bit == 0 {
-            // One key (the common case in small clusters).
             self.front.push(first);
             self.in_wheel -= 1;
         } else {
             self.multi[w] &= !bit;
             self.take_bucket(i, first);
         }
-        self.occupied[w] &= !bit;
         if !self.overflow.is_empty() {
             self.pull_overflow();
         }
