@@ -10,7 +10,7 @@ use crate::queue::EventQueue;
 use crate::rng::SimRng;
 use crate::selfcheck::BrokenPath;
 use crate::sim::Stats;
-use crate::time::Time;
+use crate::time::{Duration, Time};
 use crate::trace::{
     DropReason, Fingerprint, Trace, TraceBudget, TraceEvent, TraceKind, TraceLevel,
 };
@@ -146,6 +146,10 @@ pub(crate) struct Bus<P: Process> {
     /// delay rules) and no cut. Set by [`Self::refresh_send_path`] wherever one of these
     /// changes; a stale `false` only sends a message the general way (same result).
     pub(crate) plain_send: bool,
+    /// The default link's uniform latency as its draw needs it: the low end and the
+    /// span `hi - lo + 1` (0 when the latency is not uniform, or spans every value:
+    /// then the latency draws itself), set with `plain_send`.
+    pub(crate) plain_latency: (u64, u64),
     pub(crate) history: Vec<HistoryEvent>,
     /// Whether clients' operations go into `history` (off when nothing will read it).
     pub(crate) record_history: bool,
@@ -218,6 +222,15 @@ impl<P: Process> Bus<P> {
 
     /// Looks again at whether sends may take the plain path (see `plain_send`).
     pub(crate) fn refresh_send_path(&mut self) {
+        self.plain_latency = match self.network.default_link().latency {
+            crate::network::Latency::Uniform { min, max } => (
+                min.as_nanos(),
+                (max.as_nanos() - min.as_nanos())
+                    .checked_add(1)
+                    .unwrap_or(0),
+            ),
+            _ => (0, 0),
+        };
         self.plain_send = self.send_kinds.is_none()
             && !self.full()
             && self.network.plain()
@@ -406,7 +419,12 @@ impl<P: Process> Bus<P> {
             self.lose(from, to, make());
             return;
         }
-        let arrive = self.now.plus(link.latency.sample(&mut self.net_rng));
+        // `Latency::sample`'s uniform draw (`between`), its match and range done once.
+        let latency = match self.plain_latency {
+            (lo, span) if span != 0 => Duration::from_nanos(lo + self.net_rng.below(span)),
+            _ => link.latency.sample(&mut self.net_rng),
+        };
+        let arrive = self.now.plus(latency);
         let sent = self.selfcheck.generation();
         let pushed = self.queue.push_with(arrive, move || Ev::Deliver {
             from,

@@ -169,7 +169,10 @@ impl<E> EventQueue<E> {
                 }
             }
         };
-        let cell = &mut self.slab[slot as usize];
+        debug_assert!((slot as usize) < self.slab.len());
+        // SAFETY: a free slot (the free list holds only slots of the slab, which never
+        // shrinks) or the one just pushed.
+        let cell = unsafe { self.slab.get_unchecked_mut(slot as usize) };
         debug_assert!(cell.is_none(), "a free slot is empty");
         // SAFETY: `cell` is a valid, initialised slot holding `None` (every slot on the
         // free list was emptied by `take` or `take_part`, and a new one is pushed as

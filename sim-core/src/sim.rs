@@ -451,6 +451,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             seed,
             check_at: 0,
             plain_send: false,
+            plain_latency: (0, 0),
         };
         let mut bus = bus;
         bus.refresh_send_path();
