@@ -10,7 +10,7 @@ use crate::queue::EventQueue;
 use crate::rng::SimRng;
 use crate::selfcheck::BrokenPath;
 use crate::sim::Stats;
-use crate::time::Time;
+use crate::time::{Duration, Time};
 use crate::trace::{
     DropReason, Fingerprint, Trace, TraceBudget, TraceEvent, TraceKind, TraceLevel,
 };
@@ -136,6 +136,20 @@ pub(crate) struct Bus<P: Process> {
     pub(crate) next_id: u64,
     /// The queue refused an event: the run ends.
     pub(crate) overflow: bool,
+    /// The next event count at which the event loop looks up from its fast path: the
+    /// runaway window's and pending bound's checks, the event limit, and (set to 0 by
+    /// [`Self::halt`] and by a stop) the end of a run that overflowed or stopped. One
+    /// compare per event stands for all of them.
+    pub(crate) check_at: u64,
+    /// Every send may take [`Self::transmit`]'s plain path: no crash-after-send
+    /// bookkeeping, no full trace, a plain network (no link overrides, duplication or
+    /// delay rules) and no cut. Set by [`Self::refresh_send_path`] wherever one of these
+    /// changes; a stale `false` only sends a message the general way (same result).
+    pub(crate) plain_send: bool,
+    /// The default link's uniform latency as its draw needs it: the low end and the
+    /// span `hi - lo + 1` (0 when the latency is not uniform, or spans every value:
+    /// then the latency draws itself), set with `plain_send`.
+    pub(crate) plain_latency: (u64, u64),
     pub(crate) history: Vec<HistoryEvent>,
     /// Whether clients' operations go into `history` (off when nothing will read it).
     pub(crate) record_history: bool,
@@ -146,6 +160,13 @@ pub(crate) struct Bus<P: Process> {
     /// A deliberately broken path, in the self-checks' tests only.
     #[cfg(test)]
     pub(crate) broken: Option<BrokenPath>,
+    /// In tests only: every delivery and send takes the general path (`general_only`),
+    /// and how many took the plain ones (deliveries, sends), so a test can compare the
+    /// two and see that the plain ones ran.
+    #[cfg(test)]
+    pub(crate) general_only: bool,
+    #[cfg(test)]
+    pub(crate) plain_taken: (u64, u64),
     /// The sometimes-properties reached so far (beside the trace, never in it).
     pub(crate) reached: crate::reach::Reached,
     /// While [`crate::Fault::CrashAfterSend`] is in force: the message kinds seen (the
@@ -157,6 +178,12 @@ pub(crate) struct Bus<P: Process> {
     /// may leave, and how many it has sent so far; the rest are lost. Only while
     /// `send_kinds` is on (so every send takes [`Self::transmit_any`]).
     pub(crate) send_cut: Option<(u32, u32)>,
+    /// What every node's context reads (kept here, so a handler's context needs no
+    /// pointer of its own to them): the nodes' configuration, the disks' behaviour and
+    /// the run's seed.
+    pub(crate) node_config: P::Config,
+    pub(crate) storage: crate::storage::StorageConfig,
+    pub(crate) seed: u64,
 }
 
 impl<P: Process> Bus<P> {
@@ -175,10 +202,52 @@ impl<P: Process> Bus<P> {
         }
     }
 
+    /// May this delivery or send take its plain path? Always outside the tests.
+    #[inline(always)]
+    pub(crate) fn plain_allowed(&mut self, delivery: bool) -> bool {
+        #[cfg(test)]
+        {
+            if self.general_only {
+                return false;
+            }
+            if delivery {
+                self.plain_taken.0 += 1;
+            } else {
+                self.plain_taken.1 += 1;
+            }
+        }
+        let _ = delivery;
+        true
+    }
+
+    /// Looks again at whether sends may take the plain path (see `plain_send`).
+    pub(crate) fn refresh_send_path(&mut self) {
+        self.plain_latency = match self.network.default_link().latency {
+            crate::network::Latency::Uniform { min, max } => (
+                min.as_nanos(),
+                (max.as_nanos() - min.as_nanos())
+                    .checked_add(1)
+                    .unwrap_or(0),
+            ),
+            _ => (0, 0),
+        };
+        self.plain_send = self.send_kinds.is_none()
+            && !self.full()
+            && self.network.plain()
+            && !self.network.has_cuts();
+    }
+
+    /// The queue refused an event: the run ends before the next event.
+    #[cold]
+    pub(crate) fn halt(&mut self) {
+        self.overflow = true;
+        self.check_at = 0;
+    }
+
     #[inline]
     pub(crate) fn enqueue(&mut self, at: Time, ev: Ev<P>) {
         if self.queue.push(at, ev).is_err() {
-            self.overflow = true;
+            self.halt();
         }
     }
 
@@ -231,6 +300,7 @@ impl<P: Process> Bus<P> {
         }
         self.trace_cut = Some((t, self.trace.level));
         self.trace.level = TraceLevel::Off;
+        self.refresh_send_path();
     }
 
     pub(crate) fn name(&self, endpoint: u32) -> String {
@@ -329,11 +399,15 @@ impl<P: Process> Bus<P> {
     /// the narrow writes that had just built it).
     #[inline(always)]
     pub(crate) fn transmit_with(&mut self, from: u32, to: u32, make: impl FnOnce() -> Wire<P>) {
-        if self.send_kinds.is_some()
-            || self.full()
-            || !self.network.plain()
-            || self.network.is_cut(from, to)
-        {
+        debug_assert!(
+            !self.plain_send
+                || (self.send_kinds.is_none()
+                    && !self.full()
+                    && self.network.plain()
+                    && !self.network.has_cuts()),
+            "plain_send is stale"
+        );
+        if !self.plain_send || !self.plain_allowed(false) {
             return self.transmit_any(from, to, make());
         }
         // Plain: this link is the default one, without duplication or delay rules.
@@ -345,7 +419,12 @@ impl<P: Process> Bus<P> {
             self.lose(from, to, make());
             return;
         }
-        let arrive = self.now.plus(link.latency.sample(&mut self.net_rng));
+        // `Latency::sample`'s uniform draw (`between`), its match and range done once.
+        let latency = match self.plain_latency {
+            (lo, span) if span != 0 => Duration::from_nanos(lo + self.net_rng.below(span)),
+            _ => link.latency.sample(&mut self.net_rng),
+        };
+        let arrive = self.now.plus(latency);
         let sent = self.selfcheck.generation();
         let pushed = self.queue.push_with(arrive, move || Ev::Deliver {
             from,
@@ -355,7 +434,7 @@ impl<P: Process> Bus<P> {
             sent,
         });
         if pushed.is_err() {
-            self.overflow = true;
+            self.halt();
         }
     }
 
@@ -437,6 +516,8 @@ impl<P: Process> Bus<P> {
             arrive = self
                 .network
                 .delayed(self.now, from, to, arrive, &mut self.net_rng);
+            // Expired rules go here: the plain path may be open again.
+            self.refresh_send_path();
         }
         let sent = self.selfcheck.generation();
         let pushed = self.queue.push_with(arrive, move || Ev::Deliver {
@@ -447,7 +528,7 @@ impl<P: Process> Bus<P> {
             sent,
         });
         if pushed.is_err() {
-            self.overflow = true;
+            self.halt();
         }
     }
 }

@@ -7,10 +7,10 @@
 //! Outputs take effect in the order they are made.
 
 use crate::bus::{Aligned, Bus, Ev, Wire};
-use crate::clock::LocalClock;
 use crate::id::{ClientId, NodeId, RequestId, TimerId};
 use crate::rng::SimRng;
-use crate::storage::{Disk, StorageConfig, Wal};
+use crate::sim::NodeMeta;
+use crate::storage::{Disk, Wal};
 use crate::time::{Duration, Time};
 use crate::trace::TraceKind;
 use lincheck::{Event as HistoryEvent, EventKind, Value};
@@ -96,15 +96,12 @@ pub type CheckStamp = [u64; 6];
 pub struct Ctx<'a, P: Process> {
     pub(crate) bus: &'a mut Bus<P>,
     pub(crate) me: NodeId,
-    pub(crate) clock: &'a LocalClock,
     pub(crate) restarted: bool,
-    pub(crate) config: &'a P::Config,
-    pub(crate) rng: &'a mut SimRng,
+    /// The node's clock, timers and random stream (one pointer for the three: the
+    /// context is built for every handler call, so each field is a store per event).
+    pub(crate) node: &'a mut NodeMeta<P>,
     pub(crate) durable: &'a mut P::Durable,
-    pub(crate) timers: &'a mut Vec<TimerId>,
     pub(crate) disk: &'a mut Option<Disk>,
-    pub(crate) storage: &'a StorageConfig,
-    pub(crate) seed: u64,
 }
 
 impl<P: Process> Ctx<'_, P> {
@@ -145,7 +142,7 @@ impl<P: Process> Ctx<'_, P> {
     /// see virtual time.
     #[inline]
     pub fn monotonic(&self) -> Time {
-        self.clock.monotonic(self.bus.now)
+        self.node.clock.monotonic(self.bus.now)
     }
 
     /// This node's wall clock: the monotonic clock plus every `ClockSkew` step so far, so
@@ -153,7 +150,7 @@ impl<P: Process> Ctx<'_, P> {
     /// logical clocks, last-writer-wins stamps), never for a lease.
     #[inline]
     pub fn wall_clock(&self) -> Time {
-        self.clock.wall(self.bus.now)
+        self.node.clock.wall(self.bus.now)
     }
 
     /// True when this start is a restart after a crash.
@@ -162,12 +159,13 @@ impl<P: Process> Ctx<'_, P> {
     }
 
     pub fn config(&self) -> &P::Config {
-        self.config
+        &self.bus.node_config
     }
 
     /// This node's random stream.
+    #[inline]
     pub fn rng(&mut self) -> &mut SimRng {
-        self.rng
+        &mut self.node.rng
     }
 
     /// Durable storage, as it survived any crash.
@@ -181,7 +179,7 @@ impl<P: Process> Ctx<'_, P> {
     }
 
     fn disk(&mut self) -> &mut Disk {
-        let (seed, me) = (self.seed, self.me.index());
+        let (seed, me) = (self.bus.seed, self.me.index());
         let names = &self.bus.names;
         self.disk.get_or_insert_with(|| Disk::new(seed, &names[me]))
     }
@@ -209,10 +207,10 @@ impl<P: Process> Ctx<'_, P> {
     /// the scenario's `sync_latency`).
     pub fn sync(&mut self) -> u64 {
         let now = self.bus.now;
-        let storage = self.storage;
+        let storage = self.bus.storage;
         let disk = self.disk();
         let upto = disk.len();
-        let at = disk.sync_done(now, storage);
+        let at = disk.sync_done(now, &storage);
         let epoch = disk.epoch;
         self.bus.enqueue(
             at,
@@ -260,17 +258,17 @@ impl<P: Process> Ctx<'_, P> {
     /// Fires `timer` after `after` has passed on this node's monotonic clock.
     pub fn set_timer(&mut self, after: Duration, timer: P::Timer) -> TimerId {
         let id = TimerId(self.bus.fresh_id());
-        self.timers.push(id);
+        self.node.timers.push(id);
         self.bus.stats.timers_set += 1;
-        let at = self.bus.now.plus(self.clock.virtual_span(after));
+        let at = self.bus.now.plus(self.node.clock.virtual_span(after));
         self.bus.enqueue(at, Ev::NodeTimer(self.me.0, id, timer));
         id
     }
 
     /// Cancels a timer; cancelling one that fired or was cancelled already does nothing.
     pub fn cancel_timer(&mut self, id: TimerId) {
-        if let Some(pos) = self.timers.iter().position(|&t| t == id) {
-            self.timers.swap_remove(pos);
+        if let Some(pos) = self.node.timers.iter().position(|&t| t == id) {
+            self.node.timers.swap_remove(pos);
         }
     }
 

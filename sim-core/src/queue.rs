@@ -169,7 +169,10 @@ impl<E> EventQueue<E> {
                 }
             }
         };
-        let cell = &mut self.slab[slot as usize];
+        debug_assert!((slot as usize) < self.slab.len());
+        // SAFETY: a free slot (the free list holds only slots of the slab, which never
+        // shrinks) or the one just pushed.
+        let cell = unsafe { self.slab.get_unchecked_mut(slot as usize) };
         debug_assert!(cell.is_none(), "a free slot is empty");
         // SAFETY: `cell` is a valid, initialised slot holding `None` (every slot on the
         // free list was emptied by `take` or `take_part`, and a new one is pushed as
@@ -238,6 +241,9 @@ impl<E> EventQueue<E> {
     /// instructions a delivery against 465). The common case (a one-key bucket, nothing
     /// beyond the horizon) stays in this function and needs few registers; a bucket of
     /// several keys and the overflow are handled out of line.
+    ///
+    /// Every call it makes is its last act (a tail call), so the common case saves no
+    /// registers: a one-key bucket goes into the front's spare room in place.
     #[inline(never)]
     fn refill(&mut self) {
         self.front.clear();
@@ -249,15 +255,34 @@ impl<E> EventQueue<E> {
         let i = (self.cur & WHEEL_MASK) as usize;
         let (w, bit) = (i / 64, 1u64 << (i % 64));
         let first = self.firsts[i];
+        // (Cleared first: `pull_overflow` never fills the current bucket's wheel slot.)
+        self.occupied[w] &= !bit;
+        if self.multi[w] & bit != 0 || self.front.capacity() == 0 {
+            return self.refill_bucket(i, w, bit, first);
+        }
+        // One key (the common case in small clusters), into the cleared front's room.
+        // SAFETY: the front is empty (cleared above) and has room for one key.
+        unsafe {
+            self.front.as_mut_ptr().write(first);
+            self.front.set_len(1);
+        }
+        self.in_wheel -= 1;
+        if !self.overflow.is_empty() {
+            self.pull_overflow();
+        }
+    }
+
+    /// [`Self::refill`] of bucket `i` (bit `bit` of word `w`, first key `first`) when it
+    /// holds several keys, or the front has no buffer yet.
+    #[inline(never)]
+    fn refill_bucket(&mut self, i: usize, w: usize, bit: u64, first: u128) {
         if self.multi[w] & bit == 0 {
-            // One key (the common case in small clusters).
             self.front.push(first);
             self.in_wheel -= 1;
         } else {
             self.multi[w] &= !bit;
             self.take_bucket(i, first);
         }
-        self.occupied[w] &= !bit;
         if !self.overflow.is_empty() {
             self.pull_overflow();
         }
@@ -421,6 +446,32 @@ impl<E> EventQueue<E> {
         unsafe { std::ptr::write(cell, None) };
         self.free_slot(slot);
         Some(value)
+    }
+
+    /// [`Self::take_part`] of a slot known to hold an event with that part: no checks.
+    ///
+    /// # Safety
+    /// As [`Self::take_part`]; besides, `slot` was returned by [`Self::pop_slot`] and not
+    /// taken since, and `part` finds its part in the slot's event.
+    #[inline(always)]
+    pub(crate) unsafe fn take_part_unchecked<T>(
+        &mut self,
+        slot: u32,
+        part: impl FnOnce(&mut E) -> Option<&mut T>,
+    ) -> T {
+        debug_assert!(self.slab[slot as usize].is_some());
+        // SAFETY: a popped slot is in the slab and holds its event (the caller's promise).
+        let cell = unsafe { self.slab.get_unchecked_mut(slot as usize) };
+        let event = unsafe { cell.as_mut().unwrap_unchecked() };
+        let found = part(event);
+        debug_assert!(found.is_some(), "the slot's event has the part");
+        // SAFETY: the caller's promise; read once, then the event is overwritten without
+        // being dropped, as in `take_part`.
+        let p: *mut T = unsafe { found.unwrap_unchecked() };
+        let value = unsafe { std::ptr::read(p) };
+        unsafe { std::ptr::write(cell, None) };
+        self.free_slot(slot);
+        value
     }
 
     /// The payload of the next event, if any.

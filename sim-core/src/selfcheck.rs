@@ -295,6 +295,132 @@ mod tests {
         caught(BrokenPath::SendIgnoresCut, "cut: ");
     }
 
+    /// Four nodes chatting over a lossy link without duplication (so the network is
+    /// plain between faults), through cuts, pauses, crashes, a slow-down, a clog,
+    /// crash-after-send (whole and partial) and clog-after-send; `general` sends every
+    /// delivery and message the general way.
+    fn mixed(seed: u64, trace: TraceLevel, general: bool) -> (Report, (u64, u64)) {
+        let mut c = SimConfig::new(seed, 4, Limits::time(Duration::from_secs(2)));
+        c.link = LinkConfig {
+            latency: Latency::Uniform {
+                min: Duration::from_millis(1),
+                max: Duration::from_millis(30),
+            },
+            loss: Probability::new(0.02).unwrap(),
+            duplicate: Probability::new(0.0).unwrap(),
+        };
+        c.trace = trace;
+        let mut sim: Simulation<Chatter> = Simulation::new(c, (), ()).unwrap();
+        if general {
+            sim.general_only();
+        }
+        let (n1, n2, n3, n4) = (NodeId(0), NodeId(1), NodeId(2), NodeId(3));
+        let a = |n: NodeId| Addr::Node(n);
+        let p = |x: f64| Probability::new(x).unwrap();
+        let span = (Duration::from_millis(1), Duration::from_millis(50));
+        let faults = [
+            (100, Fault::Isolate(n2)),
+            (180, Fault::Heal),
+            (200, Fault::Pause(n3)),
+            (260, Fault::Resume(n3)),
+            (300, Fault::Crash(n4)),
+            (380, Fault::Restart(n4)),
+            (
+                420,
+                Fault::Slow {
+                    on: DelayOn::Endpoint(a(n1)),
+                    by: Latency::Constant(Duration::from_millis(7)),
+                    until: ms(520),
+                },
+            ),
+            (
+                600,
+                Fault::Clog {
+                    on: DelayOn::Link {
+                        from: a(n2),
+                        to: a(n3),
+                    },
+                    until: ms(680),
+                },
+            ),
+            (
+                750,
+                Fault::CrashAfterSend {
+                    p: p(0.05),
+                    restart: span,
+                    kind: None,
+                    node: None,
+                    leader: false,
+                    partial: false,
+                    until: ms(950),
+                },
+            ),
+            (
+                1000,
+                Fault::CrashAfterSend {
+                    p: p(0.05),
+                    restart: span,
+                    kind: None,
+                    node: Some(n2),
+                    leader: false,
+                    partial: true,
+                    until: ms(1200),
+                },
+            ),
+            (
+                1300,
+                Fault::ClogAfterSend {
+                    p: p(0.05),
+                    lasting: span,
+                    kind: None,
+                    until: ms(1500),
+                },
+            ),
+            (
+                1600,
+                Fault::OneWay {
+                    from: vec![a(n1)],
+                    to: vec![a(n3)],
+                },
+            ),
+            (1700, Fault::Heal),
+        ];
+        for (at, f) in faults {
+            sim.schedule(ms(at), f);
+        }
+        let r = sim.run();
+        let taken = sim.plain_taken();
+        (r, taken)
+    }
+
+    /// The plain paths (a delivery to a live node with no crash-after-send in force, a
+    /// send with nothing but loss and latency on its way) do exactly what the general
+    /// paths do: same trace, fingerprint and stats with them and without, under faults
+    /// that come and go, so the flags that open them are never stale.
+    #[test]
+    fn the_plain_paths_do_what_the_general_paths_do() {
+        for seed in 0..12 {
+            for trace in [TraceLevel::Off, TraceLevel::Full] {
+                let (fast, taken) = mixed(seed, trace, false);
+                let (slow, none) = mixed(seed, trace, true);
+                assert_eq!(fast.end, EndReason::TimeLimit, "{:?}", fast.engine_error);
+                assert_eq!(fast.fingerprint, slow.fingerprint, "seed {seed}");
+                assert_eq!(fast.stats, slow.stats, "seed {seed}");
+                assert_eq!(fast.trace.to_text(), slow.trace.to_text(), "seed {seed}");
+                assert_eq!(none, (0, 0));
+                // The plain paths ran, and so did the general ones (faults in force).
+                assert!(taken.0 > 0 && taken.0 < fast.stats.deliveries, "{taken:?}");
+                if trace == TraceLevel::Off {
+                    assert!(taken.1 > 0 && taken.1 < fast.stats.sends, "{taken:?}");
+                } else {
+                    // A full trace sends every message the general way.
+                    assert_eq!(taken.1, 0);
+                }
+                assert!(fast.stats.faults >= 13);
+            }
+        }
+    }
+
     #[test]
     fn a_message_sent_after_a_heal_is_delivered_and_one_sent_before_is_not() {
         // The documented model, pinned: n1 -> n2 is cut from 10ms to 20ms; latency is 15ms.

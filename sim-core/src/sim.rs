@@ -259,11 +259,11 @@ pub struct Report {
 /// In this order (`repr(C)`): what every handler reads (clock, timers) in the first cache
 /// line, the random stream last (see [`Simulation::prefetch_next`]).
 #[repr(C)]
-struct NodeMeta<P: Process> {
-    clock: LocalClock,
-    timers: Vec<TimerId>,
-    parked: Vec<Ev<P>>,
-    rng: SimRng,
+pub(crate) struct NodeMeta<P: Process> {
+    pub(crate) clock: LocalClock,
+    pub(crate) timers: Vec<TimerId>,
+    pub(crate) parked: Vec<Ev<P>>,
+    pub(crate) rng: SimRng,
 }
 
 struct ClientSlot<P: Process, C: Client<P>> {
@@ -320,9 +320,7 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     meta: Box<[NodeMeta<P>]>,
     /// Each node's write-ahead log, made on its first use (see [`crate::storage`]).
     disks: Box<[Option<Disk>]>,
-    storage: StorageConfig,
     clients: Vec<ClientSlot<P, C>>,
-    node_config: P::Config,
     client_config: C::Config,
     checkers: Vec<Box<dyn Checker<P>>>,
     /// Every checker [`Checker::reads_only_stamp`] (and none is forced to see every
@@ -344,8 +342,6 @@ pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     window_budget: u64,
     window_start: Time,
     window_events: u64,
-    /// The next event count at which [`Self::count_checks`] runs (see `step`).
-    check_at: u64,
     /// When the run's time limit ends it ([`Time::MAX`] without one).
     end_time: Time,
     runaway_found: Option<String>,
@@ -445,8 +441,20 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             selfcheck: crate::selfcheck::SelfCheck::default(),
             #[cfg(test)]
             broken: None,
+            #[cfg(test)]
+            general_only: false,
+            #[cfg(test)]
+            plain_taken: (0, 0),
             reached: Default::default(),
+            node_config,
+            storage: StorageConfig::default(),
+            seed,
+            check_at: 0,
+            plain_send: false,
+            plain_latency: (0, 0),
         };
+        let mut bus = bus;
+        bus.refresh_send_path();
         Ok(Simulation {
             seed,
             bus,
@@ -455,9 +463,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             paused: vec![false; n].into_boxed_slice(),
             meta,
             disks: (0..n).map(|_| None).collect(),
-            storage: StorageConfig::default(),
             clients,
-            node_config,
             client_config,
             checkers: Vec::new(),
             stamped: false,
@@ -472,7 +478,6 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             window_budget: runaway.per_window(),
             window_start: Time::ZERO,
             window_events: 0,
-            check_at: 0,
             end_time: config
                 .limits
                 .max_time
@@ -503,6 +508,18 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         self.bus.broken = Some(path);
     }
 
+    /// Sends every delivery and message the general way (the plain paths' tests).
+    #[cfg(test)]
+    pub(crate) fn general_only(&mut self) {
+        self.bus.general_only = true;
+    }
+
+    /// How many deliveries and sends took their plain paths so far (tests only).
+    #[cfg(test)]
+    pub(crate) fn plain_taken(&self) -> (u64, u64) {
+        self.bus.plain_taken
+    }
+
     /// Whether the clients' history is recorded (the default). A caller that will not
     /// read [`Report::history`] (no history check, no export) turns it off: the run is
     /// the same event for event (same fingerprint, stats and verdicts of every other
@@ -531,7 +548,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// Sets how the nodes' disks behave (sync latency, what a crash loses); the default
     /// loses nothing. Set it before the run starts.
     pub fn set_storage(&mut self, storage: StorageConfig) {
-        self.storage = storage;
+        self.bus.storage = storage;
     }
 
     /// A node's write-ahead log as it is now; `None` if it was never appended to.
@@ -543,6 +560,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     pub fn set_link(&mut self, from: Option<Addr>, to: Option<Addr>, update: LinkUpdate) {
         let (f, t) = (from.map(|a| self.endpoint(a)), to.map(|a| self.endpoint(a)));
         self.bus.network.update(f, t, &update);
+        self.bus.refresh_send_path();
     }
 
     /// Looks a node or client up by name.
@@ -685,20 +703,11 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// [`PREFETCH_FROM_NODES`] or more).
     #[inline(always)]
     fn step_with<const PREFETCH: bool>(&mut self) -> Option<EndReason> {
-        if self.bus.overflow {
-            return Some(EndReason::QueueFull);
-        }
-        if self.stopped {
-            return Some(if self.engine_error.is_some() {
-                EndReason::EngineError
-            } else {
-                EndReason::Violation
-            });
-        }
         let events = self.bus.stats.events;
-        // The event-count checks (runaway window, pending bound, event limit) can only
-        // fire at or after `check_at`: one compare per event until then.
-        if events >= self.check_at {
+        // A full queue, a stop and the event-count checks (runaway window, pending
+        // bound, event limit) can only end the run at or after `check_at` (0 once the
+        // queue overflowed or the run stopped): one compare per event until then.
+        if events >= self.bus.check_at {
             if let Some(end) = self.count_checks(events) {
                 return Some(end);
             }
@@ -738,11 +747,22 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         None
     }
 
-    /// The runaway bound's and the event limit's checks, in that order, at event count
-    /// `events` (at or after `check_at`); then the next count at which one can fire.
+    /// A full queue's and a stop's end, then the runaway bound's and the event limit's
+    /// checks, in that order, at event count `events` (at or after `check_at`); then the
+    /// next count at which one can fire.
     #[cold]
     #[inline(never)]
     fn count_checks(&mut self, events: u64) -> Option<EndReason> {
+        if self.bus.overflow {
+            return Some(EndReason::QueueFull);
+        }
+        if self.stopped {
+            return Some(if self.engine_error.is_some() {
+                EndReason::EngineError
+            } else {
+                EndReason::Violation
+            });
+        }
         if (events - self.window_events >= self.window_budget || events & PENDING_CHECK_EVERY == 0)
             && self.breaches_runaway_bound()
         {
@@ -751,7 +771,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         if self.limits.max_events.is_some_and(|m| events >= m) {
             return Some(EndReason::EventLimit);
         }
-        self.check_at = self.next_check(events);
+        self.bus.check_at = self.next_check(events);
         None
     }
 
@@ -1063,6 +1083,32 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
         if to < self.bus.node_count {
             let idx = to as usize;
+            // The common case, in one test: a message to a live, running node with no
+            // crash-after-send in force. It takes the path the checks below lead it to,
+            // without their second look at the node and the fault bookkeeping.
+            debug_assert!(idx < self.states.len() && idx < self.paused.len());
+            // SAFETY: `to < node_count`, and every per-node slice has `node_count`
+            // entries (built so in `new`; boxed slices never change length).
+            let (up, paused) = unsafe {
+                (
+                    self.states.get_unchecked(idx).is_some(),
+                    *self.paused.get_unchecked(idx),
+                )
+            };
+            if up & !paused
+                && self.crash_after_send.is_empty()
+                && matches!(self.wire_at(slot), Wire::Msg(_))
+                && self.bus.plain_allowed(true)
+            {
+                self.bus.delivered_at(from, to, slot);
+                self.run_handler_in::<true>(to, |p, ctx| {
+                    // SAFETY: `slot` was just popped and holds a message (checked
+                    // above); a delivery's other fields are plain integers.
+                    let m = unsafe { ctx.bus.queue.take_part_unchecked(slot, message_of::<P>) };
+                    p.on_message(ctx, NodeId(from), m.into_inner())
+                });
+                return;
+            }
             if self.states[idx].is_none() && !self.bus.broken(BrokenPath::DeliverToCrashed) {
                 self.drop_at(slot, from, to, DropReason::Down);
                 return;
@@ -1141,19 +1187,13 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 restart: restarted,
             });
         }
-        let meta = &mut self.meta[idx];
         let mut ctx = Ctx {
-            clock: &meta.clock,
             bus: &mut self.bus,
             me: NodeId(i),
             restarted,
-            config: &self.node_config,
-            rng: &mut meta.rng,
+            node: &mut self.meta[idx],
             durable: &mut self.durables[idx],
-            timers: &mut meta.timers,
             disk: &mut self.disks[idx],
-            storage: &self.storage,
-            seed: self.seed,
         };
         let state = P::start(&mut ctx);
         self.states[idx] = Some(state);
@@ -1178,8 +1218,27 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// [`Self::with_node`] for a node known not to be paused (a delivery, which checked).
     #[inline(always)]
     fn run_handler(&mut self, i: u32, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) -> bool {
+        self.run_handler_in::<false>(i, f)
+    }
+
+    /// [`Self::run_handler`]; `PLAIN` when the caller checked that node `i` is up and no
+    /// crash-after-send is in force (so there is no partial crash to arm, no sends to
+    /// note and nothing to crash after them: `send_kinds` is on exactly while one is).
+    #[inline(always)]
+    fn run_handler_in<const PLAIN: bool>(
+        &mut self,
+        i: u32,
+        f: impl FnOnce(&mut P, &mut Ctx<'_, P>),
+    ) -> bool {
         let idx = i as usize;
         debug_assert!(!self.paused[idx], "run_handler on paused {i}");
+        debug_assert!(
+            !PLAIN
+                || (self.states[idx].is_some()
+                    && self.crash_after_send.is_empty()
+                    && self.bus.send_kinds.is_none()
+                    && self.armed.is_none())
+        );
         // One bounds check (the next line's) for the node's four entries: the per-node
         // slices all have the same length (see the struct), so `idx` is in range in each.
         debug_assert!(
@@ -1187,13 +1246,24 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 && self.durables.len() == self.states.len()
                 && self.disks.len() == self.states.len()
         );
-        if !self.crash_after_send.is_empty() {
+        if !PLAIN && !self.crash_after_send.is_empty() {
             self.arm_partial_crash(i);
         }
-        let Some(state) = self.states[idx].as_mut() else {
-            self.bus.send_cut = None;
-            self.armed = None;
-            return false;
+        let state = if PLAIN {
+            // SAFETY: `idx < states.len()` and the node is up (the caller's check).
+            unsafe {
+                self.states
+                    .get_unchecked_mut(idx)
+                    .as_mut()
+                    .unwrap_unchecked()
+            }
+        } else {
+            let Some(state) = self.states[idx].as_mut() else {
+                self.bus.send_cut = None;
+                self.armed = None;
+                return false;
+            };
+            state
         };
         // SAFETY: `idx < self.states.len()` (indexed above), which is the length of
         // `meta`, `durables` and `disks` too: built with one entry per node in `new`,
@@ -1206,27 +1276,25 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             )
         };
         let mut ctx = Ctx {
-            clock: &meta.clock,
             bus: &mut self.bus,
             me: NodeId(i),
             restarted: false,
-            config: &self.node_config,
-            rng: &mut meta.rng,
+            node: meta,
             durable,
-            timers: &mut meta.timers,
             disk,
-            storage: &self.storage,
-            seed: self.seed,
         };
-        if let Some((_, sent)) = ctx.bus.send_kinds.as_mut() {
-            sent.clear();
+        if !PLAIN {
+            if let Some((_, sent)) = ctx.bus.send_kinds.as_mut() {
+                sent.clear();
+            }
         }
         f(state, &mut ctx);
-        let sent = self
-            .bus
-            .send_kinds
-            .as_ref()
-            .is_some_and(|(_, sent)| !sent.is_empty());
+        let sent = !PLAIN
+            && self
+                .bus
+                .send_kinds
+                .as_ref()
+                .is_some_and(|(_, sent)| !sent.is_empty());
         if self.stamped {
             // The checkers read only the stamp's fields: unchanged, they would find what
             // they found after the node's last judged event.
@@ -1243,6 +1311,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             }
         } else {
             self.run_checkers(NodeId(i));
+        }
+        if PLAIN {
+            return true;
         }
         if let Some(span) = self.armed.take() {
             let cut = self.bus.send_cut.take();
@@ -1296,6 +1367,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         self.crash_after_send.retain(|a| now < a.until);
         if self.crash_after_send.is_empty() {
             self.bus.send_kinds = None;
+            self.bus.refresh_send_path();
             return;
         }
         for k in 0..self.crash_after_send.len() {
@@ -1432,6 +1504,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         }
     }
 
+    /// The run ends before the next event (a violation, or an engine error).
+    fn stop(&mut self) {
+        self.stopped = true;
+        self.bus.check_at = 0;
+    }
+
     /// A self-check failed: the run stops, and the report says it is the engine's fault.
     #[cold]
     fn engine_error(&mut self, message: String) {
@@ -1444,7 +1522,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         if self.engine_error.is_none() {
             self.engine_error = Some(message);
         }
-        self.stopped = true;
+        self.stop();
     }
 
     /// Message conservation: sends and duplicates = deliveries + drops + in flight.
@@ -1515,7 +1593,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             message,
         });
         if self.stop_on_violation {
-            self.stopped = true;
+            self.stop();
         }
     }
 
@@ -1551,9 +1629,17 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     fn apply_fault(&mut self, fault: Fault) {
+        self.apply_fault_now(fault);
+        // Cuts, link changes, delay rules and crash-after-send change which sends may
+        // take the plain path.
+        self.bus.refresh_send_path();
+    }
+
+    /// [`Self::apply_fault`], before the send path is looked at again.
+    fn apply_fault_now(&mut self, fault: Fault) {
         if let Fault::Targeted { pick, fault } = fault {
             match self.pick(pick) {
-                Some(n) => self.apply_fault(fault.with_node(n)),
+                Some(n) => self.apply_fault_now(fault.with_node(n)),
                 None => {
                     self.bus.stats.faults += 1;
                     self.record_fault(format!(
@@ -1636,7 +1722,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                     self.bus.stats.drops_down += held;
                     meta.parked.clear();
                     let loss = match self.disks[idx].as_mut() {
-                        Some(disk) => disk.crash(&self.storage),
+                        Some(disk) => disk.crash(&self.bus.storage),
                         None => crate::storage::CrashLoss { lost: 0, kept: 0 },
                     };
                     match (loss.lost, loss.kept) {
