@@ -424,14 +424,7 @@ mod tests {
             )
             .to_string(),
         );
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/porcupine/jsonl");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{dir}: {e}"))
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        assert!(files.len() >= 100, "{dir}: only {} histories", files.len());
-        files.sort();
+        let files = crate::parse::tests::porcupine_files();
         for f in files.iter().step_by(9) {
             let text = std::fs::read_to_string(f).expect("readable");
             // Short ones: the check runs twice per mutation, in a debug build.

@@ -932,10 +932,47 @@ fn get<'m>(m: &'m Members, name: &str) -> Option<&'m Spanned> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// What the full parser reads from one event line.
+    /// The vendored Porcupine histories (`tests/data/porcupine/jsonl`), sorted; a test
+    /// that reads them fails when they are missing instead of running on fewer.
+    pub(crate) fn porcupine_files() -> Vec<std::path::PathBuf> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/porcupine/jsonl");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(files.len() >= 100, "{dir}: only {} histories", files.len());
+        files.sort();
+        files
+    }
+
+    /// `line` and 24 mutations of it (a byte deleted, replaced or inserted), those that
+    /// are still UTF-8.
+    fn with_mutations(line: &str, rng: &mut crate::generate::Rng) -> Vec<String> {
+        let alphabet = b" \t\"\\,:{}[]-0123456789.eEnultrfsaxk\x01";
+        let mut variants = vec![line.to_string()];
+        for _ in 0..24 {
+            let mut b = line.as_bytes().to_vec();
+            let at = rng.below(b.len() as u64 + 1) as usize;
+            let c = alphabet[rng.below(alphabet.len() as u64) as usize];
+            match rng.below(3) {
+                0 if at < b.len() => {
+                    b.remove(at);
+                }
+                1 if at < b.len() => b[at] = c,
+                _ => b.insert(at, c),
+            }
+            if let Ok(s) = String::from_utf8(b) {
+                variants.push(s);
+            }
+        }
+        variants
+    }
+
     fn full(text: &str) -> Result<Event, ParseError> {
         let ctx = LineCtx {
             file: "t",
@@ -949,14 +986,7 @@ mod tests {
     /// hand-written edge cases (escapes, floats, big integers, odd keys and values).
     fn corpus() -> Vec<String> {
         let mut lines = Vec::new();
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/porcupine/jsonl");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{dir}: {e}"))
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        assert!(files.len() >= 100, "{dir}: only {} histories", files.len());
-        files.sort();
+        let files = porcupine_files();
         for f in files.iter().take(6) {
             let text = std::fs::read_to_string(f).expect("readable");
             lines.extend(text.lines().skip(1).take(300).map(str::to_string));
@@ -996,26 +1026,10 @@ mod tests {
     fn fast_event_agrees_with_the_full_parser() {
         let lines = corpus();
         let mut rng = crate::generate::Rng::new(18);
-        let alphabet = b" \t\"\\,:{}[]-0123456789.eEnultrfsaxk\x01";
         let (mut fast_hits, mut checked) = (0, 0);
         for line in &lines {
             // The line itself, then mutations of it: a byte deleted, replaced or inserted.
-            let mut variants = vec![line.clone()];
-            for _ in 0..24 {
-                let mut b = line.as_bytes().to_vec();
-                let at = rng.below(b.len() as u64 + 1) as usize;
-                let c = alphabet[rng.below(alphabet.len() as u64) as usize];
-                match rng.below(3) {
-                    0 if at < b.len() => {
-                        b.remove(at);
-                    }
-                    1 if at < b.len() => b[at] = c,
-                    _ => b.insert(at, c),
-                }
-                if let Ok(s) = String::from_utf8(b) {
-                    variants.push(s);
-                }
-            }
+            let variants = with_mutations(line, &mut rng);
             for v in variants {
                 checked += 1;
                 let full = full(&v);
@@ -1041,25 +1055,9 @@ mod tests {
     fn written_event_reads_as_any_order_event() {
         let lines = corpus();
         let mut rng = crate::generate::Rng::new(1819);
-        let alphabet = b" \t\"\\,:{}[]-0123456789.eEnultrfsaxk\x01";
         let mut taken = 0;
         for line in &lines {
-            let mut variants = vec![line.clone()];
-            for _ in 0..24 {
-                let mut b = line.as_bytes().to_vec();
-                let at = rng.below(b.len() as u64 + 1) as usize;
-                let c = alphabet[rng.below(alphabet.len() as u64) as usize];
-                match rng.below(3) {
-                    0 if at < b.len() => {
-                        b.remove(at);
-                    }
-                    1 if at < b.len() => b[at] = c,
-                    _ => b.insert(at, c),
-                }
-                if let Ok(s) = String::from_utf8(b) {
-                    variants.push(s);
-                }
-            }
+            let variants = with_mutations(line, &mut rng);
             for v in variants {
                 if let Some(e) = written_event(&v) {
                     taken += 1;
