@@ -40,7 +40,8 @@
 //!   model said "may reach" (for kv: a reset that sets the value, or a prefix and an
 //!   append) and re-checks that in O(1) while the ops it names stay unplaced; the full
 //!   lookahead stops past the last read whose witness may have broken.
-//! * Unobserved writes ([`Model::hiding`]), after [`HIDE_AFTER`] steps: in a dead state
+//! * Unobserved writes ([`Model::hiding`]), after [`crate::CheckOptions::hide_after`]
+//!   steps: in a dead state
 //!   (no read can observe it), an op nobody observes is placed at once, like a read, and
 //!   the memo keeps every dead state as one.
 
@@ -184,6 +185,9 @@ pub(crate) struct Budget {
     /// Symmetry and unknown-outcome reductions on (off only to test them against the
     /// plain search).
     pub reduce: bool,
+    /// With `reduce`: the unobserved-write rule ([`Model::hiding`]) starts after this
+    /// many steps ([`crate::CheckOptions::hide_after`]).
+    pub hide_after: u64,
 }
 
 /// How often (in steps) the clock is read.
@@ -307,7 +311,11 @@ pub(crate) fn search_from<M: Model>(
     debug_assert!(ends.is_none() || ops.iter().all(|o| o.complete.is_some()));
     // Moving a hiding op changes where a linearization may end: not while enumerating ends.
     let hide = ends.is_none();
-    Search::new(model, ops, budget, start, hide, Tuning::DEFAULT).run(ends)
+    let tuning = Tuning {
+        hide_after: budget.hide_after,
+        witnesses: true,
+    };
+    Search::new(model, ops, budget, start, hide, tuning).run(ends)
 }
 
 /// Knobs that change the search's cost but never its answers' soundness; tests turn them
@@ -319,20 +327,6 @@ struct Tuning {
     /// The lookahead keeps [`Witness`]es and re-checks them before asking the model.
     witnesses: bool,
 }
-
-impl Tuning {
-    const DEFAULT: Tuning = Tuning {
-        hide_after: HIDE_AFTER,
-        witnesses: true,
-    };
-}
-
-/// The unobserved-write rule ([`Model::hiding`]) pays for itself only on searches that
-/// wander: it starts once a search has used this many steps (a count, so the search
-/// stays deterministic), as the refutation rules wait for theirs. Most keys are decided
-/// in about one step an op and never pay for it. In unit tests it starts at once, so that
-/// the tests comparing it with the plain search exercise it on small histories.
-const HIDE_AFTER: u64 = if cfg!(test) { 0 } else { 20_000 };
 
 /// One search: the tables built once from the key's ops, and the walk's state (the
 /// list, the placed set, the stack, the memo, where the walk is), which only its
@@ -1344,6 +1338,7 @@ mod tests {
             deadline: None,
             max_memory: None,
             reduce: true,
+            hide_after: crate::DEFAULT_HIDE_AFTER,
         };
         let mut rng = generate::Rng::new(1821);
         let (mut hits, mut outcomes) = (0u64, [0usize; 3]);

@@ -322,6 +322,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
         deadline: options.timeout.map(|t| Instant::now() + t),
         max_memory: options.max_memory,
         reduce: true,
+        hide_after: options.hide_after,
     };
     let mut reports = Vec::with_capacity(keys.len());
     for (key, ids) in keys {

@@ -68,7 +68,7 @@ pub use history::{Event, EventKind, History, HistoryError, ModelKind, UnknownMod
 pub use model::{Access, BuiltinOp, CasRegister, Kv, Model, Register};
 pub use parse::{ParseError, ParseErrorKind, ParseOptions, parse_history, parse_history_with};
 pub use run::{
-    CheckOptions, DEFAULT_CUT_FROM, DEFAULT_MAX_MEMORY, DEFAULT_MAX_STEPS, check_history,
-    check_parsed, check_with_model,
+    CheckOptions, DEFAULT_CUT_FROM, DEFAULT_HIDE_AFTER, DEFAULT_MAX_MEMORY, DEFAULT_MAX_STEPS,
+    check_history, check_parsed, check_with_model,
 };
 pub use wellformed::{Field, WellFormedError};

@@ -542,6 +542,7 @@ mod tests {
             deadline: None,
             max_memory: None,
             reduce: false,
+            hide_after: crate::DEFAULT_HIDE_AFTER,
         };
         check::search(&kv(), ops, plain).outcome == Outcome::Linearizable
     }

@@ -52,10 +52,20 @@ pub struct CheckOptions {
     /// cut at quiescent points ([`DEFAULT_CUT_FROM`]; 0: every key that has one). On
     /// shorter keys enumerating each piece's end states costs more than it saves.
     pub cut_from: usize,
+    /// The unobserved-write rule ([`crate::Model::hiding`]: kv puts and appends no read
+    /// can observe, placed at once in a state no read can see) starts once a key's search
+    /// has used this many steps ([`DEFAULT_HIDE_AFTER`]; 0: at once). A step count, so
+    /// the answer stays deterministic. The rule is sound at any value; it pays only on
+    /// searches that wander, and costs a little on the rest.
+    pub hide_after: u64,
 }
 
 /// The default [`CheckOptions::cut_from`].
 pub const DEFAULT_CUT_FROM: usize = 20_000;
+
+/// The default [`CheckOptions::hide_after`]: most keys are decided in about one step an
+/// op and never pay for the rule.
+pub const DEFAULT_HIDE_AFTER: u64 = 20_000;
 
 impl Default for CheckOptions {
     fn default() -> Self {
@@ -65,6 +75,7 @@ impl Default for CheckOptions {
             timeout: None,
             max_memory: Some(DEFAULT_MAX_MEMORY),
             cut_from: DEFAULT_CUT_FROM,
+            hide_after: DEFAULT_HIDE_AFTER,
         }
     }
 }
@@ -139,6 +150,7 @@ fn run_with<M: Model>(
         deadline: options.timeout.map(|t| Instant::now() + t),
         max_memory: options.max_memory,
         reduce,
+        hide_after: options.hide_after,
     };
     let mut keys = Vec::with_capacity(by_key.len());
     for (key, views) in by_key {
@@ -725,7 +737,11 @@ mod tests {
                 process_names: Default::default(),
             };
             h.validate().expect("generated histories are well-formed");
-            let (a, b) = reduced_and_plain(&h, &CheckOptions::default());
+            let at_once = CheckOptions {
+                hide_after: 0,
+                ..CheckOptions::default()
+            };
+            let (a, b) = reduced_and_plain(&h, &at_once);
             assert_eq!(a.verdict, b.verdict, "{}", h.to_jsonl());
             seen[usize::from(a.verdict == Verdict::Linearizable)] += 1;
         }
@@ -747,6 +763,7 @@ mod tests {
                 deadline: None,
                 max_memory: None,
                 reduce: false,
+                hide_after: DEFAULT_HIDE_AFTER,
             };
             let r = check::search(m, &search_ops, plain);
             (refuted, r.outcome == Outcome::Linearizable)
@@ -786,6 +803,7 @@ mod tests {
                 deadline: None,
                 max_memory: None,
                 reduce: false,
+                hide_after: DEFAULT_HIDE_AFTER,
             };
             let r = check::search(m, &search_ops, plain);
             (refuted, r.outcome == Outcome::Linearizable)
@@ -846,6 +864,7 @@ mod tests {
             deadline: None,
             max_memory: None,
             reduce: false,
+            hide_after: DEFAULT_HIDE_AFTER,
         };
         let mut rng = Rng::new(1819);
         let (mut fired, mut not_lin) = (0, 0);
