@@ -613,15 +613,7 @@ fn written_event(text: &str) -> Option<RawEvent<'_>> {
     let f = r.plain_str()?;
     let mut key = KeyRef::Absent;
     if r.word(b",\"key\":").is_some() {
-        key = match r.peek()? {
-            b'"' => KeyRef::Str(r.plain_str()?),
-            b'n' => {
-                r.word(b"null")?;
-                KeyRef::Null
-            }
-            b'-' | b'0'..=b'9' => KeyRef::Int(r.int()?),
-            _ => return None,
-        };
+        key = r.key()?;
     }
     let mut value = None;
     if r.word(b",\"value\":").is_some() {
@@ -701,15 +693,7 @@ fn any_order_event(text: &str) -> Option<RawEvent<'_>> {
                     4
                 }
                 "key" => {
-                    key = match r.peek()? {
-                        b'"' => KeyRef::Str(r.plain_str()?),
-                        b'n' => {
-                            r.word(b"null")?;
-                            KeyRef::Null
-                        }
-                        b'-' | b'0'..=b'9' => KeyRef::Int(r.int()?),
-                        _ => return None,
-                    };
+                    key = r.key()?;
                     8
                 }
                 "value" => {
@@ -798,6 +782,20 @@ impl<'a> Fast<'a> {
         let end = self.i.checked_add(w.len())?;
         let s = self.s.get(self.i..end)?;
         s.iter().zip(w).all(|(a, b)| a == b).then(|| self.i = end)
+    }
+
+    /// A key: a plain string, `null` or an integer; `None` for anything else.
+    #[inline]
+    fn key(&mut self) -> Option<KeyRef<'a>> {
+        Some(match self.peek()? {
+            b'"' => KeyRef::Str(self.plain_str()?),
+            b'n' => {
+                self.word(b"null")?;
+                KeyRef::Null
+            }
+            b'-' | b'0'..=b'9' => KeyRef::Int(self.int()?),
+            _ => return None,
+        })
     }
 
     /// A string without escapes or control characters, borrowed from the line.
