@@ -17,6 +17,8 @@
 //!   reads of some of them; a value read again after another makes it not linearizable.
 //! * [`kv_info_writes`]: one kv key with many concurrent info puts, appends and cas ops,
 //!   then ops that read what some of them did; linearizable, or not with `bad`.
+//! * [`kv_unobserved_writes`]: one small kv key without `cas`, random results; drawn
+//!   from a given stream, for tests that need many.
 //!
 //! Histories made by simulation (`register`, `kv`) are linearizable by construction: each
 //! op takes effect at an instant strictly inside its interval, and results are computed
@@ -570,5 +572,83 @@ impl BuiltinEffect {
                 }
             }
         }
+    }
+}
+
+/// One kv key without `cas`, where the unobserved-write rule ([`crate::Model::hiding`])
+/// applies: 2-6 processes, 4-14 gets, puts and appends of overlapping strings, some of
+/// them info, failed or unfinished, each get returning a value from a pool that the
+/// puts and appends may spell (or not): linearizable or not, both often. Drawn from
+/// `rng`, so a test can make many from one stream.
+pub fn kv_unobserved_writes(rng: &mut Rng) -> History {
+    let puts = ["p", "q", "pq", "r", ""];
+    let appends = ["a", "b", "ab", "", "q"];
+    let reads = [
+        "", "p", "pa", "pab", "q", "qa", "qb", "rb", "ra", "a", "pq", "pqa",
+    ];
+    let procs = 2 + rng.below(5);
+    let mut open: Vec<Option<(&str, Value)>> = vec![None; procs as usize];
+    let mut pid: Vec<u64> = (0..procs).collect();
+    let mut next_pid = procs;
+    let mut events = Vec::new();
+    let target = 4 + rng.below(11) as usize;
+    let mut invoked = 0;
+    while invoked < target || open.iter().any(Option::is_some) {
+        let p = rng.below(procs) as usize;
+        match open[p].take() {
+            None if invoked < target => {
+                invoked += 1;
+                let (f, input) = match rng.below(5) {
+                    0 | 1 => ("get", Value::Null),
+                    2 => ("put", Value::Str(puts[rng.below(5) as usize].into())),
+                    _ => ("append", Value::Str(appends[rng.below(5) as usize].into())),
+                };
+                events.push(Event {
+                    process: pid[p],
+                    kind: EventKind::Invoke,
+                    f: f.into(),
+                    key: None,
+                    value: input.clone(),
+                    time: None,
+                    error: None,
+                });
+                open[p] = Some((f, input));
+            }
+            None => {}
+            Some((f, input)) => {
+                let roll = rng.below(12);
+                if roll == 0 && invoked >= target {
+                    continue;
+                }
+                let (kind, value) = match roll {
+                    1 => (EventKind::Info, input.clone()),
+                    2 => (EventKind::Fail, input.clone()),
+                    _ if f == "get" => (
+                        EventKind::Ok,
+                        Value::Str(reads[rng.below(12) as usize].into()),
+                    ),
+                    _ => (EventKind::Ok, input.clone()),
+                };
+                events.push(Event {
+                    process: pid[p],
+                    kind,
+                    f: f.into(),
+                    key: None,
+                    value,
+                    time: None,
+                    error: None,
+                });
+                if kind == EventKind::Info {
+                    pid[p] = next_pid;
+                    next_pid += 1;
+                }
+            }
+        }
+    }
+    History {
+        model: ModelKind::Kv,
+        init: None,
+        events,
+        process_names: Default::default(),
     }
 }

@@ -665,77 +665,8 @@ mod tests {
     fn unobserved_writes_agree_with_the_plain_search() {
         let mut rng = Rng::new(1818);
         let mut seen = [0usize; 2];
-        let puts = ["p", "q", "pq", "r", ""];
-        let appends = ["a", "b", "ab", "", "q"];
-        let reads = [
-            "", "p", "pa", "pab", "q", "qa", "qb", "rb", "ra", "a", "pq", "pqa",
-        ];
         for _ in 0..6000 {
-            let procs = 2 + rng.below(5);
-            let mut open: Vec<Option<(&str, Value)>> = vec![None; procs as usize];
-            let mut pid: Vec<u64> = (0..procs).collect();
-            let mut next_pid = procs;
-            let mut events = Vec::new();
-            let target = 4 + rng.below(11) as usize;
-            let mut invoked = 0;
-            while invoked < target || open.iter().any(Option::is_some) {
-                let p = rng.below(procs) as usize;
-                match open[p].take() {
-                    None if invoked < target => {
-                        invoked += 1;
-                        let (f, input) = match rng.below(5) {
-                            0 | 1 => ("get", Value::Null),
-                            2 => ("put", Value::Str(puts[rng.below(5) as usize].into())),
-                            _ => ("append", Value::Str(appends[rng.below(5) as usize].into())),
-                        };
-                        events.push(Event {
-                            process: pid[p],
-                            kind: EventKind::Invoke,
-                            f: f.into(),
-                            key: None,
-                            value: input.clone(),
-                            time: None,
-                            error: None,
-                        });
-                        open[p] = Some((f, input));
-                    }
-                    None => {}
-                    Some((f, input)) => {
-                        let roll = rng.below(12);
-                        if roll == 0 && invoked >= target {
-                            continue;
-                        }
-                        let (kind, value) = match roll {
-                            1 => (EventKind::Info, input.clone()),
-                            2 => (EventKind::Fail, input.clone()),
-                            _ if f == "get" => (
-                                EventKind::Ok,
-                                Value::Str(reads[rng.below(12) as usize].into()),
-                            ),
-                            _ => (EventKind::Ok, input.clone()),
-                        };
-                        events.push(Event {
-                            process: pid[p],
-                            kind,
-                            f: f.into(),
-                            key: None,
-                            value,
-                            time: None,
-                            error: None,
-                        });
-                        if kind == EventKind::Info {
-                            pid[p] = next_pid;
-                            next_pid += 1;
-                        }
-                    }
-                }
-            }
-            let h = History {
-                model: ModelKind::Kv,
-                init: None,
-                events,
-                process_names: Default::default(),
-            };
+            let h = crate::generate::kv_unobserved_writes(&mut rng);
             h.validate().expect("generated histories are well-formed");
             let at_once = CheckOptions {
                 hide_after: 0,

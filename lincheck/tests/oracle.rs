@@ -885,89 +885,16 @@ fn info_heavy_histories_go_both_ways() {
     assert!(many_info >= 100, "only {many_info} with 6 or more info ops");
 }
 
-/// One kv key without `cas`, where the unobserved-write rule applies: 2-5 processes,
-/// 4-10 gets, puts and appends of overlapping strings, some info, failed or unfinished;
-/// each get returns a value from a pool that its prefixes and the appends may spell
-/// (so some histories are linearizable and many are not).
-fn kv_unobserved_history(next: &mut impl FnMut() -> u64) -> History {
-    let s = |x: &str| Value::Str(x.to_string());
-    let puts = ["p", "q", "pq", "r", ""];
-    let appends = ["a", "b", "ab", "", "q"];
-    let reads = [
-        "", "p", "pa", "pab", "q", "qa", "qb", "rb", "ra", "a", "pq", "pqa",
-    ];
-    let procs = 2 + next() % 4;
-    let target = 4 + (next() % 7) as usize;
-    let mut open: Vec<Option<(&str, Value)>> = vec![None; procs as usize];
-    let mut pid: Vec<u64> = (0..procs).collect();
-    let mut next_pid = procs;
-    let (mut events, mut invoked) = (Vec::new(), 0);
-    let event = |process, kind, f: &str, value| Event {
-        process,
-        kind,
-        f: f.to_string(),
-        key: None,
-        value,
-        time: None,
-        error: None,
-    };
-    while invoked < target || open.iter().any(Option::is_some) {
-        let p = (next() % procs) as usize;
-        match open[p].take() {
-            None if invoked < target => {
-                invoked += 1;
-                let (f, input) = match next() % 5 {
-                    0 | 1 => ("get", Value::Null),
-                    2 => ("put", s(puts[(next() % 5) as usize])),
-                    _ => ("append", s(appends[(next() % 5) as usize])),
-                };
-                events.push(event(pid[p], EventKind::Invoke, f, input.clone()));
-                open[p] = Some((f, input));
-            }
-            None => {}
-            Some((f, input)) => {
-                let roll = next() % 12;
-                if roll == 0 && invoked >= target {
-                    continue; // left unfinished
-                }
-                let (kind, value) = match roll {
-                    1 => (EventKind::Info, input),
-                    2 => (EventKind::Fail, input),
-                    _ if f == "get" => (EventKind::Ok, s(reads[(next() % 12) as usize])),
-                    _ => (EventKind::Ok, input),
-                };
-                events.push(event(pid[p], kind, f, value));
-                if kind == EventKind::Info {
-                    pid[p] = next_pid;
-                    next_pid += 1;
-                }
-            }
-        }
-    }
-    History {
-        model: ModelKind::Kv,
-        init: None,
-        events,
-        process_names: Default::default(),
-    }
-}
-
 /// Kv without `cas` (the unobserved-write rule's ground): the checker, with the rule
 /// from the first step and with its default start, agrees with the memoized oracle on
-/// 3,000 histories, both verdicts often. Making the rule's "dead state" or "hides" too
-/// eager fails this.
+/// 3,000 histories ([`lincheck::generate::kv_unobserved_writes`]), both verdicts
+/// often. Making the rule's "dead state" or "hides" too eager fails this.
 #[test]
 fn kv_without_cas_matches_the_oracle_with_the_unobserved_write_rule() {
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = lincheck::generate::Rng::new(0x9e37_79b9);
     let (mut lin, mut not) = (0, 0);
     for _ in 0..3000 {
-        let h = kv_unobserved_history(&mut next);
+        let h = lincheck::generate::kv_unobserved_writes(&mut rng);
         h.validate().expect("generated histories are well-formed");
         let v = checker(&h);
         assert_eq!(v, expect_memo(&h), "{}", h.to_jsonl());
