@@ -451,6 +451,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             seed,
             check_at: 0,
             plain_send: false,
+            plain_deliver: false,
             plain_latency: (0, 0),
         };
         let mut bus = bus;
@@ -1068,6 +1069,47 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// once, by whichever path takes it.
     #[inline(always)]
     fn deliver(&mut self, slot: u32, from: u32, to: u32, lost: bool, sent: u32) {
+        // The common case in one flag and the node's state: no cut on record, no full
+        // trace, no crash-after-send (`plain_deliver`), a message to a node that is up
+        // and running. It does what the checks below would lead it to.
+        if !lost && self.bus.plain_deliver && to < self.bus.node_count {
+            let idx = to as usize;
+            debug_assert!(idx < self.states.len() && idx < self.paused.len());
+            // SAFETY: `to < node_count`, and every per-node slice has `node_count`
+            // entries (built so in `new`; boxed slices never change length).
+            let (up, paused) = unsafe {
+                (
+                    self.states.get_unchecked(idx).is_some(),
+                    *self.paused.get_unchecked(idx),
+                )
+            };
+            if up & !paused
+                && matches!(self.wire_at(slot), Wire::Msg(_))
+                && self.bus.plain_allowed(true)
+            {
+                debug_assert!(
+                    self.crash_after_send.is_empty()
+                        && !self.bus.full()
+                        && !self.bus.selfcheck.crossed_cut(from, to, sent),
+                    "plain_deliver is stale"
+                );
+                self.bus.delivered_plain(from, to);
+                self.run_handler_in::<true>(to, |p, ctx| {
+                    // SAFETY: `slot` was just popped and holds a message (checked
+                    // above); a delivery's other fields are plain integers.
+                    let m = unsafe { ctx.bus.queue.take_part_unchecked(slot, message_of::<P>) };
+                    p.on_message(ctx, NodeId(from), m.into_inner())
+                });
+                return;
+            }
+        }
+        self.deliver_checked(slot, from, to, lost, sent);
+    }
+
+    /// [`Self::deliver`] with every check in turn (a cut on record, a full trace, a
+    /// crash-after-send, a node down or paused).
+    #[inline(always)]
+    fn deliver_checked(&mut self, slot: u32, from: u32, to: u32, lost: bool, sent: u32) {
         if lost {
             self.drop_at(slot, from, to, DropReason::Partition);
             return;
