@@ -58,7 +58,12 @@ const SMALL_BUCKET: usize = 16;
 pub struct QueueFull;
 
 pub(crate) struct EventQueue<E> {
-    /// The current bucket's keys, ascending; `front[head..]` are pending.
+    /// The smallest pending key, when `len > 0`: the next to pop, kept out of the front
+    /// so that a bucket of one key (most of a small cluster's) is made current by one
+    /// store here, and popped without touching the front's buffer.
+    top: u128,
+    /// The current bucket's other keys, ascending, all above `top`; `front[head..]` are
+    /// pending.
     front: Vec<u128>,
     head: usize,
     /// The current bucket: every key in the front has a bucket number at most this.
@@ -112,6 +117,7 @@ fn key_bucket(k: u128) -> u64 {
 impl<E> EventQueue<E> {
     pub(crate) fn new() -> Self {
         EventQueue {
+            top: 0,
             front: Vec::new(),
             head: 0,
             cur: 0,
@@ -190,8 +196,16 @@ impl<E> EventQueue<E> {
     fn insert(&mut self, key: u128) {
         let bucket = key_bucket(key);
         if self.len == 0 {
-            // Nothing pending: the new key's bucket becomes current (never backwards).
+            // Nothing pending: the new key's bucket becomes current (never backwards),
+            // and the key is the next to pop (the front holds no pending key: emptied
+            // here, as a refill would, so popped keys never pile up in it).
+            debug_assert!(self.head == self.front.len());
+            self.front.clear();
+            self.head = 0;
             self.cur = self.cur.max(bucket);
+            self.len = 1;
+            self.top = key;
+            return;
         }
         self.len += 1;
         if bucket <= self.cur {
@@ -225,8 +239,22 @@ impl<E> EventQueue<E> {
         self.multi[w] |= bit;
     }
 
+    /// A key of the current bucket (or before it) while `top` is pending.
     #[inline]
     fn insert_front(&mut self, key: u128) {
+        if key < self.top {
+            // The new smallest: the old top goes back to the front's first place (a
+            // popped place, when there is one, so nothing moves).
+            let old = std::mem::replace(&mut self.top, key);
+            if self.head > 0 {
+                self.head -= 1;
+                self.front[self.head] = old;
+            } else {
+                self.front.insert(0, old);
+            }
+            return;
+        }
+        // (A popped key is below `top`: `last` may be one only when none is pending.)
         if self.front.last().is_none_or(|&last| last < key) {
             self.front.push(key);
         } else {
@@ -243,7 +271,8 @@ impl<E> EventQueue<E> {
     /// several keys and the overflow are handled out of line.
     ///
     /// Every call it makes is its last act (a tail call), so the common case saves no
-    /// registers: a one-key bucket goes into the front's spare room in place.
+    /// registers: a one-key bucket's key becomes `top`, and the front stays empty.
+    /// Called with a key pending beyond the front (`len > 0`).
     #[inline(never)]
     fn refill(&mut self) {
         self.front.clear();
@@ -251,21 +280,17 @@ impl<E> EventQueue<E> {
         if self.in_wheel == 0 {
             return self.refill_from_overflow();
         }
-        self.cur += self.next_occupied();
-        let i = (self.cur & WHEEL_MASK) as usize;
-        let (w, bit) = (i / 64, 1u64 << (i % 64));
+        let (i, w) = self.next_occupied();
+        self.cur += (i as u64).wrapping_sub(self.cur) & WHEEL_MASK;
+        let bit = 1u64 << (i % 64);
         let first = self.firsts[i];
         // (Cleared first: `pull_overflow` never fills the current bucket's wheel slot.)
         self.occupied[w] &= !bit;
-        if self.multi[w] & bit != 0 || self.front.capacity() == 0 {
+        if self.multi[w] & bit != 0 {
             return self.refill_bucket(i, w, bit, first);
         }
-        // One key (the common case in small clusters), into the cleared front's room.
-        // SAFETY: the front is empty (cleared above) and has room for one key.
-        unsafe {
-            self.front.as_mut_ptr().write(first);
-            self.front.set_len(1);
-        }
+        // One key (the common case in small clusters): the next to pop.
+        self.top = first;
         self.in_wheel -= 1;
         if !self.overflow.is_empty() {
             self.pull_overflow();
@@ -273,19 +298,16 @@ impl<E> EventQueue<E> {
     }
 
     /// [`Self::refill`] of bucket `i` (bit `bit` of word `w`, first key `first`) when it
-    /// holds several keys, or the front has no buffer yet.
+    /// holds several keys: all into the front, sorted, the smallest as `top`.
     #[inline(never)]
     fn refill_bucket(&mut self, i: usize, w: usize, bit: u64, first: u128) {
-        if self.multi[w] & bit == 0 {
-            self.front.push(first);
-            self.in_wheel -= 1;
-        } else {
-            self.multi[w] &= !bit;
-            self.take_bucket(i, first);
-        }
+        self.multi[w] &= !bit;
+        self.take_bucket(i, first);
         if !self.overflow.is_empty() {
             self.pull_overflow();
         }
+        self.top = self.front[0];
+        self.head = 1;
     }
 
     /// [`Self::refill`] of a bucket of several keys (bucket `i`, whose first key is
@@ -323,6 +345,9 @@ impl<E> EventQueue<E> {
         if let Some(k) = self.overflow.peek() {
             self.cur = key_bucket(k);
             self.pull_overflow();
+            // The overflow's first key is in the current bucket now: in the front.
+            self.top = self.front[0];
+            self.head = 1;
         }
     }
 
@@ -346,18 +371,21 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// How many buckets after the current one the next non-empty wheel bucket is (1 to
-    /// `WHEEL_BUCKETS - 1`). The wheel must hold a key.
+    /// The next non-empty wheel bucket after the current one (1 to `WHEEL_BUCKETS - 1`
+    /// buckets on): its index in the wheel and its bitmap word. The wheel must hold a key.
     #[inline]
-    fn next_occupied(&self) -> u64 {
+    fn next_occupied(&self) -> (usize, usize) {
         let start = ((self.cur + 1) & WHEEL_MASK) as usize;
         let (w0, b0) = (start / 64, start % 64);
         let mut word = self.occupied[w0] & (!0u64 << b0);
         let mut w = w0;
         for _ in 0..WORDS {
             if word != 0 {
-                let i = (w * 64 + word.trailing_zeros() as usize) as u64;
-                return i.wrapping_sub(self.cur) & WHEEL_MASK;
+                // (Masked, though below WHEEL_BUCKETS already: so indexing needs no check.)
+                return (
+                    (w * 64 + word.trailing_zeros() as usize) & (WHEEL_BUCKETS - 1),
+                    w,
+                );
             }
             w = (w + 1) % WORDS;
             word = self.occupied[w];
@@ -365,13 +393,15 @@ impl<E> EventQueue<E> {
         // Back at the first word: the bits before `start`.
         let word = self.occupied[w0] & ((1u64 << b0) - 1);
         debug_assert!(word != 0, "the wheel holds a key");
-        let i = (w0 * 64 + word.trailing_zeros() as usize) as u64;
-        i.wrapping_sub(self.cur) & WHEEL_MASK
+        (
+            (w0 * 64 + word.trailing_zeros() as usize) & (WHEEL_BUCKETS - 1),
+            w0,
+        )
     }
 
     #[inline(always)]
     pub(crate) fn peek_time(&self) -> Option<Time> {
-        self.front.get(self.head).map(|&k| key_time(k))
+        (self.len != 0).then(|| key_time(self.top))
     }
 
     /// Pops the next event: [`Self::pop_slot`] then [`Self::take`] (what the tests use;
@@ -387,10 +417,15 @@ impl<E> EventQueue<E> {
     /// it in place and move out only what it needs, once.
     #[inline(always)]
     pub(crate) fn pop_slot(&mut self) -> Option<(Time, u32)> {
-        let top = *self.front.get(self.head)?;
-        self.head += 1;
+        if self.len == 0 {
+            return None;
+        }
+        let top = self.top;
         self.len -= 1;
-        if self.head == self.front.len() {
+        if let Some(&next) = self.front.get(self.head) {
+            self.top = next;
+            self.head += 1;
+        } else if self.len != 0 {
             self.refill();
         }
         Some((key_time(top), key_slot(top) as u32))
@@ -402,6 +437,23 @@ impl<E> EventQueue<E> {
         self.slab[slot as usize]
             .as_ref()
             .expect("popped slot holds its event")
+    }
+
+    /// [`Self::get`] without the checks.
+    ///
+    /// # Safety
+    /// `slot` was returned by [`Self::pop_slot`] and not taken since (so it is in the
+    /// slab and holds its event).
+    #[inline(always)]
+    pub(crate) unsafe fn get_popped(&self, slot: u32) -> &E {
+        debug_assert!(self.slab[slot as usize].is_some());
+        // SAFETY: the caller's promise.
+        unsafe {
+            self.slab
+                .get_unchecked(slot as usize)
+                .as_ref()
+                .unwrap_unchecked()
+        }
     }
 
     /// Moves the event of a slot [`Self::pop_slot`] returned out, freeing the slot.
@@ -477,16 +529,17 @@ impl<E> EventQueue<E> {
     /// The payload of the next event, if any.
     #[inline]
     pub(crate) fn peek(&self) -> Option<&E> {
-        self.front
-            .get(self.head)
-            .and_then(|&k| self.slab[key_slot(k)].as_ref())
+        if self.len == 0 {
+            return None;
+        }
+        self.slab[key_slot(self.top)].as_ref()
     }
 
     /// Asks the CPU to start loading the payload of the event after the next one (when it
     /// is in the current bucket). A hint only: it changes no result.
     #[inline]
     pub(crate) fn prefetch_second(&self) {
-        if let Some(&k) = self.front.get(self.head + 1) {
+        if let Some(&k) = self.front.get(self.head) {
             crate::prefetch::prefetch_all(&self.slab[key_slot(k)]);
         }
     }
@@ -702,6 +755,33 @@ mod tests {
         want.push(100);
         assert_eq!(order, want);
         assert_eq!(q.len(), 0);
+    }
+
+    /// A queue that empties again and again inside one bucket (a chain of zero-delay
+    /// events, two at a time) keeps no popped keys: its front holds at most the pending
+    /// ones, and `top` always the smallest.
+    #[test]
+    fn a_queue_that_empties_keeps_no_popped_keys() {
+        let mut q = EventQueue::new();
+        let t = Time::from_nanos;
+        for k in 0..10_000u64 {
+            q.push(t(7), 2 * k).unwrap();
+            q.push(t(7), 2 * k + 1).unwrap();
+            assert!(q.front.len() <= 1, "front holds {} keys", q.front.len());
+            assert_eq!(q.pop().map(|(_, e)| e), Some(2 * k));
+            assert_eq!(q.pop().map(|(_, e)| e), Some(2 * k + 1));
+            assert_eq!(q.pop(), None);
+        }
+        // A key before `top` (scheduled in the past) becomes the next to pop, in front of
+        // a front that has popped places and one that has none.
+        q.push(t(100), 1).unwrap();
+        q.push(t(100), 2).unwrap();
+        q.push(t(100), 3).unwrap();
+        assert_eq!(q.pop().map(|(_, e)| e), Some(1));
+        q.push(t(50), 0).unwrap();
+        q.push(t(40), 10).unwrap();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, [10, 0, 2, 3]);
     }
 
     /// One step of a random schedule.

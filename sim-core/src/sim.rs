@@ -732,13 +732,14 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         // by value had the compiler split it into pieces and reassemble the message in
         // another layout, whose 16-byte reads then stalled on the pieces' stores: a fifth
         // of a pingstorm delivery at N=5.)
+        // SAFETY: `slot` was just popped.
         if let &Ev::Deliver {
             from,
             to,
             lost,
             sent,
             ..
-        } = self.bus.queue.get(slot)
+        } = unsafe { self.bus.queue.get_popped(slot) }
         {
             self.deliver(slot, from, to, lost, sent);
         } else {
