@@ -431,7 +431,8 @@ impl<P: Process> Bus<P> {
         self.stats.sends += 1;
         self.fingerprint
             .mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));
-        if self.net_rng.chance(link.loss) {
+        // (No loss, the common case, tested first: `chance` draws nothing then.)
+        if !link.loss.is_zero() && self.net_rng.chance(link.loss) {
             self.lose(from, to, make());
             return;
         }

@@ -80,7 +80,6 @@ pub(crate) struct EventQueue<E> {
     occupied: [u64; WORDS],
     /// Bit `i` set when bucket `i` holds more than one key (`wheel[i]` is non-empty).
     multi: [u64; WORDS],
-    in_wheel: usize,
     /// Emptied large bucket buffers, kept for the next bucket that outgrows its small
     /// one: only occupied buckets hold large buffers, however many buckets a run passes.
     spare: Vec<Vec<u128>>,
@@ -132,7 +131,6 @@ impl<E> EventQueue<E> {
                 .expect("WHEEL_BUCKETS buckets"),
             occupied: [0; WORDS],
             multi: [0; WORDS],
-            in_wheel: 0,
             spare: Vec::new(),
             overflow: KeyHeap::default(),
             len: 0,
@@ -221,7 +219,6 @@ impl<E> EventQueue<E> {
     fn insert_wheel(&mut self, bucket: u64, key: u128) {
         let i = (bucket & WHEEL_MASK) as usize;
         let (w, bit) = (i / 64, 1u64 << (i % 64));
-        self.in_wheel += 1;
         if self.occupied[w] & bit == 0 {
             self.firsts[i] = key;
             self.occupied[w] |= bit;
@@ -277,7 +274,9 @@ impl<E> EventQueue<E> {
     fn refill(&mut self) {
         self.front.clear();
         self.head = 0;
-        if self.in_wheel == 0 {
+        // Every pending key is in the wheel or the overflow (the front is used up and
+        // `top` popped), so the wheel is empty when the overflow holds them all.
+        if self.len == self.overflow.len() {
             return self.refill_from_overflow();
         }
         let (i, w) = self.next_occupied();
@@ -291,7 +290,6 @@ impl<E> EventQueue<E> {
         }
         // One key (the common case in small clusters): the next to pop.
         self.top = first;
-        self.in_wheel -= 1;
         if !self.overflow.is_empty() {
             self.pull_overflow();
         }
@@ -334,7 +332,6 @@ impl<E> EventQueue<E> {
                 self.spare.push(used);
             }
         }
-        self.in_wheel -= self.front.len();
         self.front.sort_unstable();
     }
 
@@ -592,6 +589,11 @@ impl KeyHeap {
     #[inline]
     fn peek(&self) -> Option<u128> {
         self.heap.first().copied()
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.heap.len()
     }
 
     fn push(&mut self, key: u128) {
