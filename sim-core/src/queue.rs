@@ -9,11 +9,12 @@
 //! Virtual time never goes backwards and most events land within a few hundred
 //! milliseconds of now, so the queue is built for that (issue #17):
 //!
-//! - **the front**: the keys of the current bucket (a span of [`BUCKET_NANOS`] of virtual
-//!   time), sorted, popped from a moving head. A bucket is sorted once, when it becomes
-//!   current; a push into it (rare: a zero-latency event) is a binary-search insert, and
-//!   a push that is the latest of its instant (the common case, since its sequence number
-//!   is the largest) is an append.
+//! - **the top and the front**: the smallest pending key (`top`), then the other keys of
+//!   the current bucket (a span of [`BUCKET_NANOS`] of virtual time), sorted, popped from
+//!   a moving head. A bucket is sorted once, when it becomes current (a bucket of one key
+//!   just becomes `top`); a push into it (rare: a zero-latency event) is a binary-search
+//!   insert, and a push that is the latest of its instant (the common case, since its
+//!   sequence number is the largest) is an append.
 //! - **the wheel**: [`WHEEL_BUCKETS`] buckets of unsorted keys for the next
 //!   `WHEEL_BUCKETS * BUCKET_NANOS` (268 ms) after the current bucket; a bucket's first
 //!   key sits in a dense array and the others in a vector of its own, so a push is a
@@ -21,12 +22,13 @@
 //! - **the overflow**: a 4-ary min-heap of keys beyond the wheel's horizon (long timers,
 //!   scheduled faults); they move into the wheel as its horizon reaches them, each once.
 //!
-//! Every key in the front is smaller than every key in the wheel, and every key in the
-//! wheel smaller than every key in the overflow, so the smallest key is always the front's
-//! head: the queue pops in exactly the (time, seq) order of a plain heap of the same keys
-//! (a property test drives both with random schedules and compares every pop). A push of
-//! an instant before the current bucket (the API allows scheduling in the past) goes into
-//! the front, where it sorts first, exactly as it would in a heap.
+//! `top` is smaller than every key in the front, every key in the front smaller than
+//! every key in the wheel, and every key in the wheel smaller than every key in the
+//! overflow, so the smallest key is always `top`: the queue pops in exactly the (time,
+//! seq) order of a plain heap of the same keys (a property test drives both with random
+//! schedules and compares every pop). A push of an instant before the current bucket (the
+//! API allows scheduling in the past) goes into the front, or becomes `top` when it is
+//! smaller, exactly where it would sort in a heap.
 //!
 //! Bounds (TigerBeetle's "put a limit on everything"): at most 2^24 (16.7 million) events
 //! pending at once and 2^40 (about 10^12) events scheduled in one run. Past either,
