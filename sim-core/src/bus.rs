@@ -146,6 +146,12 @@ pub(crate) struct Bus<P: Process> {
     /// delay rules) and no cut. Set by [`Self::refresh_send_path`] wherever one of these
     /// changes; a stale `false` only sends a message the general way (same result).
     pub(crate) plain_send: bool,
+    /// Every delivery to a live, running node may take the plain path: no full trace
+    /// (nothing to record), no crash-after-send in force (`send_kinds` is off exactly
+    /// then) and no cut on the self-check's record (none can have been crossed). Set
+    /// with `plain_send`, by [`Self::refresh_send_path`]; a stale `false` only delivers
+    /// the general way (same result), a stale `true` trips a debug assertion.
+    pub(crate) plain_deliver: bool,
     /// The default link's uniform latency as its draw needs it: the low end and the
     /// span `hi - lo + 1` (0 when the latency is not uniform, or spans every value:
     /// then the latency draws itself), set with `plain_send`.
@@ -235,6 +241,7 @@ impl<P: Process> Bus<P> {
             && !self.full()
             && self.network.plain()
             && !self.network.has_cuts();
+        self.plain_deliver = self.send_kinds.is_none() && !self.full() && self.selfcheck.no_cuts();
     }
 
     /// The queue refused an event: the run ends before the next event.
@@ -344,6 +351,15 @@ impl<P: Process> Bus<P> {
         }
     }
 
+    /// [`Self::delivered_at`] when nothing is recorded (`plain_deliver`: no full trace).
+    #[inline(always)]
+    pub(crate) fn delivered_plain(&mut self, from: u32, to: u32) {
+        debug_assert!(!self.full());
+        self.stats.deliveries += 1;
+        self.fingerprint
+            .mix(K_DELIVER << 48 | u64::from(from) << 24 | u64::from(to));
+    }
+
     #[cold]
     #[inline(never)]
     fn record_delivery_at(&mut self, from: u32, to: u32, slot: u32) {
@@ -415,7 +431,8 @@ impl<P: Process> Bus<P> {
         self.stats.sends += 1;
         self.fingerprint
             .mix(K_SEND << 48 | u64::from(from) << 24 | u64::from(to));
-        if self.net_rng.chance(link.loss) {
+        // (No loss, the common case, tested first: `chance` draws nothing then.)
+        if !link.loss.is_zero() && self.net_rng.chance(link.loss) {
             self.lose(from, to, make());
             return;
         }

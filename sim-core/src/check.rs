@@ -8,7 +8,7 @@
 
 use crate::id::NodeId;
 use crate::process::Process;
-use crate::storage::{Disk, Wal};
+use crate::storage::Wal;
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 
@@ -64,10 +64,10 @@ pub struct Violation {
 pub struct View<'a, P: Process> {
     pub(crate) now: Time,
     pub(crate) states: &'a [Option<P>],
-    pub(crate) durables: &'a [P::Durable],
+    /// Each node's clock, timers, stream, durable storage and write-ahead log.
+    pub(crate) meta: &'a [crate::sim::NodeMeta<P>],
     pub(crate) paused: &'a [bool],
     pub(crate) names: &'a [String],
-    pub(crate) disks: &'a [Option<Disk>],
 }
 
 impl<'a, P: Process> View<'a, P> {
@@ -99,7 +99,7 @@ impl<'a, P: Process> View<'a, P> {
     }
 
     pub fn durable(&self, id: NodeId) -> &'a P::Durable {
-        &self.durables[id.index()]
+        &self.meta[id.index()].durable
     }
 
     pub fn is_paused(&self, id: NodeId) -> bool {
@@ -109,7 +109,7 @@ impl<'a, P: Process> View<'a, P> {
     /// The node's write-ahead log as it is now (see [`crate::storage`]); `None` if it was
     /// never appended to. [`Wal::synced`] tells what a crash cannot take.
     pub fn log<R: 'static>(&self, id: NodeId) -> Option<&'a Wal<R>> {
-        self.disks[id.index()].as_ref()?.wal::<R>()
+        self.meta[id.index()].disk.as_ref()?.wal::<R>()
     }
 
     /// The node's name in the scenario (`"n1"`).

@@ -97,11 +97,10 @@ pub struct Ctx<'a, P: Process> {
     pub(crate) bus: &'a mut Bus<P>,
     pub(crate) me: NodeId,
     pub(crate) restarted: bool,
-    /// The node's clock, timers and random stream (one pointer for the three: the
-    /// context is built for every handler call, so each field is a store per event).
+    /// The node's clock, timers, random stream, durable storage and write-ahead log (one
+    /// pointer for them all: the context is built for every handler call, so each field
+    /// is a store per event).
     pub(crate) node: &'a mut NodeMeta<P>,
-    pub(crate) durable: &'a mut P::Durable,
-    pub(crate) disk: &'a mut Option<Disk>,
 }
 
 impl<P: Process> Ctx<'_, P> {
@@ -170,18 +169,20 @@ impl<P: Process> Ctx<'_, P> {
 
     /// Durable storage, as it survived any crash.
     pub fn durable(&self) -> &P::Durable {
-        self.durable
+        &self.node.durable
     }
 
     /// Durable storage; what is written here survives a crash.
     pub fn durable_mut(&mut self) -> &mut P::Durable {
-        self.durable
+        &mut self.node.durable
     }
 
     fn disk(&mut self) -> &mut Disk {
         let (seed, me) = (self.bus.seed, self.me.index());
         let names = &self.bus.names;
-        self.disk.get_or_insert_with(|| Disk::new(seed, &names[me]))
+        self.node
+            .disk
+            .get_or_insert_with(|| Disk::new(seed, &names[me]))
     }
 
     /// Appends `record` to this node's write-ahead log and returns its index. It is

@@ -9,11 +9,12 @@
 //! Virtual time never goes backwards and most events land within a few hundred
 //! milliseconds of now, so the queue is built for that (issue #17):
 //!
-//! - **the front**: the keys of the current bucket (a span of [`BUCKET_NANOS`] of virtual
-//!   time), sorted, popped from a moving head. A bucket is sorted once, when it becomes
-//!   current; a push into it (rare: a zero-latency event) is a binary-search insert, and
-//!   a push that is the latest of its instant (the common case, since its sequence number
-//!   is the largest) is an append.
+//! - **the top and the front**: the smallest pending key (`top`), then the other keys of
+//!   the current bucket (a span of [`BUCKET_NANOS`] of virtual time), sorted, popped from
+//!   a moving head. A bucket is sorted once, when it becomes current (a bucket of one key
+//!   just becomes `top`); a push into it (rare: a zero-latency event) is a binary-search
+//!   insert, and a push that is the latest of its instant (the common case, since its
+//!   sequence number is the largest) is an append.
 //! - **the wheel**: [`WHEEL_BUCKETS`] buckets of unsorted keys for the next
 //!   `WHEEL_BUCKETS * BUCKET_NANOS` (268 ms) after the current bucket; a bucket's first
 //!   key sits in a dense array and the others in a vector of its own, so a push is a
@@ -21,12 +22,13 @@
 //! - **the overflow**: a 4-ary min-heap of keys beyond the wheel's horizon (long timers,
 //!   scheduled faults); they move into the wheel as its horizon reaches them, each once.
 //!
-//! Every key in the front is smaller than every key in the wheel, and every key in the
-//! wheel smaller than every key in the overflow, so the smallest key is always the front's
-//! head: the queue pops in exactly the (time, seq) order of a plain heap of the same keys
-//! (a property test drives both with random schedules and compares every pop). A push of
-//! an instant before the current bucket (the API allows scheduling in the past) goes into
-//! the front, where it sorts first, exactly as it would in a heap.
+//! `top` is smaller than every key in the front, every key in the front smaller than
+//! every key in the wheel, and every key in the wheel smaller than every key in the
+//! overflow, so the smallest key is always `top`: the queue pops in exactly the (time,
+//! seq) order of a plain heap of the same keys (a property test drives both with random
+//! schedules and compares every pop). A push of an instant before the current bucket (the
+//! API allows scheduling in the past) goes into the front, or becomes `top` when it is
+//! smaller, exactly where it would sort in a heap.
 //!
 //! Bounds (TigerBeetle's "put a limit on everything"): at most 2^24 (16.7 million) events
 //! pending at once and 2^40 (about 10^12) events scheduled in one run. Past either,
@@ -58,7 +60,12 @@ const SMALL_BUCKET: usize = 16;
 pub struct QueueFull;
 
 pub(crate) struct EventQueue<E> {
-    /// The current bucket's keys, ascending; `front[head..]` are pending.
+    /// The smallest pending key, when `len > 0`: the next to pop, kept out of the front
+    /// so that a bucket of one key (most of a small cluster's) is made current by one
+    /// store here, and popped without touching the front's buffer.
+    top: u128,
+    /// The current bucket's other keys, ascending, all above `top`; `front[head..]` are
+    /// pending.
     front: Vec<u128>,
     head: usize,
     /// The current bucket: every key in the front has a bucket number at most this.
@@ -75,7 +82,6 @@ pub(crate) struct EventQueue<E> {
     occupied: [u64; WORDS],
     /// Bit `i` set when bucket `i` holds more than one key (`wheel[i]` is non-empty).
     multi: [u64; WORDS],
-    in_wheel: usize,
     /// Emptied large bucket buffers, kept for the next bucket that outgrows its small
     /// one: only occupied buckets hold large buffers, however many buckets a run passes.
     spare: Vec<Vec<u128>>,
@@ -112,6 +118,7 @@ fn key_bucket(k: u128) -> u64 {
 impl<E> EventQueue<E> {
     pub(crate) fn new() -> Self {
         EventQueue {
+            top: 0,
             front: Vec::new(),
             head: 0,
             cur: 0,
@@ -126,7 +133,6 @@ impl<E> EventQueue<E> {
                 .expect("WHEEL_BUCKETS buckets"),
             occupied: [0; WORDS],
             multi: [0; WORDS],
-            in_wheel: 0,
             spare: Vec::new(),
             overflow: KeyHeap::default(),
             len: 0,
@@ -190,8 +196,16 @@ impl<E> EventQueue<E> {
     fn insert(&mut self, key: u128) {
         let bucket = key_bucket(key);
         if self.len == 0 {
-            // Nothing pending: the new key's bucket becomes current (never backwards).
+            // Nothing pending: the new key's bucket becomes current (never backwards),
+            // and the key is the next to pop (the front holds no pending key: emptied
+            // here, as a refill would, so popped keys never pile up in it).
+            debug_assert!(self.head == self.front.len());
+            self.front.clear();
+            self.head = 0;
             self.cur = self.cur.max(bucket);
+            self.len = 1;
+            self.top = key;
+            return;
         }
         self.len += 1;
         if bucket <= self.cur {
@@ -207,7 +221,6 @@ impl<E> EventQueue<E> {
     fn insert_wheel(&mut self, bucket: u64, key: u128) {
         let i = (bucket & WHEEL_MASK) as usize;
         let (w, bit) = (i / 64, 1u64 << (i % 64));
-        self.in_wheel += 1;
         if self.occupied[w] & bit == 0 {
             self.firsts[i] = key;
             self.occupied[w] |= bit;
@@ -225,8 +238,22 @@ impl<E> EventQueue<E> {
         self.multi[w] |= bit;
     }
 
+    /// A key of the current bucket (or before it) while `top` is pending.
     #[inline]
     fn insert_front(&mut self, key: u128) {
+        if key < self.top {
+            // The new smallest: the old top goes back to the front's first place (a
+            // popped place, when there is one, so nothing moves).
+            let old = std::mem::replace(&mut self.top, key);
+            if self.head > 0 {
+                self.head -= 1;
+                self.front[self.head] = old;
+            } else {
+                self.front.insert(0, old);
+            }
+            return;
+        }
+        // (A popped key is below `top`: `last` may be one only when none is pending.)
         if self.front.last().is_none_or(|&last| last < key) {
             self.front.push(key);
         } else {
@@ -243,49 +270,44 @@ impl<E> EventQueue<E> {
     /// several keys and the overflow are handled out of line.
     ///
     /// Every call it makes is its last act (a tail call), so the common case saves no
-    /// registers: a one-key bucket goes into the front's spare room in place.
+    /// registers: a one-key bucket's key becomes `top`, and the front stays empty.
+    /// Called with a key pending beyond the front (`len > 0`).
     #[inline(never)]
     fn refill(&mut self) {
         self.front.clear();
         self.head = 0;
-        if self.in_wheel == 0 {
+        // Every pending key is in the wheel or the overflow (the front is used up and
+        // `top` popped), so the wheel is empty when the overflow holds them all.
+        if self.len == self.overflow.len() {
             return self.refill_from_overflow();
         }
-        self.cur += self.next_occupied();
-        let i = (self.cur & WHEEL_MASK) as usize;
-        let (w, bit) = (i / 64, 1u64 << (i % 64));
+        let (i, w) = self.next_occupied();
+        self.cur += (i as u64).wrapping_sub(self.cur) & WHEEL_MASK;
+        let bit = 1u64 << (i % 64);
         let first = self.firsts[i];
         // (Cleared first: `pull_overflow` never fills the current bucket's wheel slot.)
         self.occupied[w] &= !bit;
-        if self.multi[w] & bit != 0 || self.front.capacity() == 0 {
+        if self.multi[w] & bit != 0 {
             return self.refill_bucket(i, w, bit, first);
         }
-        // One key (the common case in small clusters), into the cleared front's room.
-        // SAFETY: the front is empty (cleared above) and has room for one key.
-        unsafe {
-            self.front.as_mut_ptr().write(first);
-            self.front.set_len(1);
-        }
-        self.in_wheel -= 1;
+        // One key (the common case in small clusters): the next to pop.
+        self.top = first;
         if !self.overflow.is_empty() {
             self.pull_overflow();
         }
     }
 
     /// [`Self::refill`] of bucket `i` (bit `bit` of word `w`, first key `first`) when it
-    /// holds several keys, or the front has no buffer yet.
+    /// holds several keys: all into the front, sorted, the smallest as `top`.
     #[inline(never)]
     fn refill_bucket(&mut self, i: usize, w: usize, bit: u64, first: u128) {
-        if self.multi[w] & bit == 0 {
-            self.front.push(first);
-            self.in_wheel -= 1;
-        } else {
-            self.multi[w] &= !bit;
-            self.take_bucket(i, first);
-        }
+        self.multi[w] &= !bit;
+        self.take_bucket(i, first);
         if !self.overflow.is_empty() {
             self.pull_overflow();
         }
+        self.top = self.front[0];
+        self.head = 1;
     }
 
     /// [`Self::refill`] of a bucket of several keys (bucket `i`, whose first key is
@@ -312,7 +334,6 @@ impl<E> EventQueue<E> {
                 self.spare.push(used);
             }
         }
-        self.in_wheel -= self.front.len();
         self.front.sort_unstable();
     }
 
@@ -323,6 +344,9 @@ impl<E> EventQueue<E> {
         if let Some(k) = self.overflow.peek() {
             self.cur = key_bucket(k);
             self.pull_overflow();
+            // The overflow's first key is in the current bucket now: in the front.
+            self.top = self.front[0];
+            self.head = 1;
         }
     }
 
@@ -346,18 +370,21 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// How many buckets after the current one the next non-empty wheel bucket is (1 to
-    /// `WHEEL_BUCKETS - 1`). The wheel must hold a key.
+    /// The next non-empty wheel bucket after the current one (1 to `WHEEL_BUCKETS - 1`
+    /// buckets on): its index in the wheel and its bitmap word. The wheel must hold a key.
     #[inline]
-    fn next_occupied(&self) -> u64 {
+    fn next_occupied(&self) -> (usize, usize) {
         let start = ((self.cur + 1) & WHEEL_MASK) as usize;
         let (w0, b0) = (start / 64, start % 64);
         let mut word = self.occupied[w0] & (!0u64 << b0);
         let mut w = w0;
         for _ in 0..WORDS {
             if word != 0 {
-                let i = (w * 64 + word.trailing_zeros() as usize) as u64;
-                return i.wrapping_sub(self.cur) & WHEEL_MASK;
+                // (Masked, though below WHEEL_BUCKETS already: so indexing needs no check.)
+                return (
+                    (w * 64 + word.trailing_zeros() as usize) & (WHEEL_BUCKETS - 1),
+                    w,
+                );
             }
             w = (w + 1) % WORDS;
             word = self.occupied[w];
@@ -365,13 +392,15 @@ impl<E> EventQueue<E> {
         // Back at the first word: the bits before `start`.
         let word = self.occupied[w0] & ((1u64 << b0) - 1);
         debug_assert!(word != 0, "the wheel holds a key");
-        let i = (w0 * 64 + word.trailing_zeros() as usize) as u64;
-        i.wrapping_sub(self.cur) & WHEEL_MASK
+        (
+            (w0 * 64 + word.trailing_zeros() as usize) & (WHEEL_BUCKETS - 1),
+            w0,
+        )
     }
 
     #[inline(always)]
     pub(crate) fn peek_time(&self) -> Option<Time> {
-        self.front.get(self.head).map(|&k| key_time(k))
+        (self.len != 0).then(|| key_time(self.top))
     }
 
     /// Pops the next event: [`Self::pop_slot`] then [`Self::take`] (what the tests use;
@@ -387,10 +416,15 @@ impl<E> EventQueue<E> {
     /// it in place and move out only what it needs, once.
     #[inline(always)]
     pub(crate) fn pop_slot(&mut self) -> Option<(Time, u32)> {
-        let top = *self.front.get(self.head)?;
-        self.head += 1;
+        if self.len == 0 {
+            return None;
+        }
+        let top = self.top;
         self.len -= 1;
-        if self.head == self.front.len() {
+        if let Some(&next) = self.front.get(self.head) {
+            self.top = next;
+            self.head += 1;
+        } else if self.len != 0 {
             self.refill();
         }
         Some((key_time(top), key_slot(top) as u32))
@@ -402,6 +436,23 @@ impl<E> EventQueue<E> {
         self.slab[slot as usize]
             .as_ref()
             .expect("popped slot holds its event")
+    }
+
+    /// [`Self::get`] without the checks.
+    ///
+    /// # Safety
+    /// `slot` was returned by [`Self::pop_slot`] and not taken since (so it is in the
+    /// slab and holds its event).
+    #[inline(always)]
+    pub(crate) unsafe fn get_popped(&self, slot: u32) -> &E {
+        debug_assert!(self.slab[slot as usize].is_some());
+        // SAFETY: the caller's promise.
+        unsafe {
+            self.slab
+                .get_unchecked(slot as usize)
+                .as_ref()
+                .unwrap_unchecked()
+        }
     }
 
     /// Moves the event of a slot [`Self::pop_slot`] returned out, freeing the slot.
@@ -477,16 +528,17 @@ impl<E> EventQueue<E> {
     /// The payload of the next event, if any.
     #[inline]
     pub(crate) fn peek(&self) -> Option<&E> {
-        self.front
-            .get(self.head)
-            .and_then(|&k| self.slab[key_slot(k)].as_ref())
+        if self.len == 0 {
+            return None;
+        }
+        self.slab[key_slot(self.top)].as_ref()
     }
 
     /// Asks the CPU to start loading the payload of the event after the next one (when it
     /// is in the current bucket). A hint only: it changes no result.
     #[inline]
     pub(crate) fn prefetch_second(&self) {
-        if let Some(&k) = self.front.get(self.head + 1) {
+        if let Some(&k) = self.front.get(self.head) {
             crate::prefetch::prefetch_all(&self.slab[key_slot(k)]);
         }
     }
@@ -539,6 +591,11 @@ impl KeyHeap {
     #[inline]
     fn peek(&self) -> Option<u128> {
         self.heap.first().copied()
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.heap.len()
     }
 
     fn push(&mut self, key: u128) {
@@ -702,6 +759,33 @@ mod tests {
         want.push(100);
         assert_eq!(order, want);
         assert_eq!(q.len(), 0);
+    }
+
+    /// A queue that empties again and again inside one bucket (a chain of zero-delay
+    /// events, two at a time) keeps no popped keys: its front holds at most the pending
+    /// ones, and `top` always the smallest.
+    #[test]
+    fn a_queue_that_empties_keeps_no_popped_keys() {
+        let mut q = EventQueue::new();
+        let t = Time::from_nanos;
+        for k in 0..10_000u64 {
+            q.push(t(7), 2 * k).unwrap();
+            q.push(t(7), 2 * k + 1).unwrap();
+            assert!(q.front.len() <= 1, "front holds {} keys", q.front.len());
+            assert_eq!(q.pop().map(|(_, e)| e), Some(2 * k));
+            assert_eq!(q.pop().map(|(_, e)| e), Some(2 * k + 1));
+            assert_eq!(q.pop(), None);
+        }
+        // A key before `top` (scheduled in the past) becomes the next to pop, in front of
+        // a front that has popped places and one that has none.
+        q.push(t(100), 1).unwrap();
+        q.push(t(100), 2).unwrap();
+        q.push(t(100), 3).unwrap();
+        assert_eq!(q.pop().map(|(_, e)| e), Some(1));
+        q.push(t(50), 0).unwrap();
+        q.push(t(40), 10).unwrap();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(order, [10, 0, 2, 3]);
     }
 
     /// One step of a random schedule.

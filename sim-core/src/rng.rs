@@ -100,10 +100,24 @@ impl SimRng {
     #[cold]
     #[inline(never)]
     fn refill(&mut self) -> u64 {
-        let mut bytes = [0u8; 8 * BATCH];
-        self.chacha.fill_bytes(&mut bytes);
-        for (x, b) in self.batch.iter_mut().zip(bytes.chunks_exact(8)) {
-            *x = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        // On a little-endian machine the batch's bytes are the draws' little-endian
+        // bytes: the stream fills them in place (no zeroed temporary, no conversion
+        // pass: about 100 of a refill's 120 instructions outside ChaCha itself).
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: `[u64; BATCH]` is `8 * BATCH` initialised bytes with no padding,
+            // every byte pattern is a valid `u64`, and the borrow is unique.
+            let bytes: &mut [u8; 8 * BATCH] =
+                unsafe { &mut *(&mut self.batch as *mut [u64; BATCH]).cast::<[u8; 8 * BATCH]>() };
+            self.chacha.fill_bytes(bytes);
+        }
+        #[cfg(not(target_endian = "little"))]
+        {
+            let mut bytes = [0u8; 8 * BATCH];
+            self.chacha.fill_bytes(&mut bytes);
+            for (x, b) in self.batch.iter_mut().zip(bytes.chunks_exact(8)) {
+                *x = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+            }
         }
         self.next = 1;
         self.batch[0]

@@ -67,6 +67,12 @@ impl SelfCheck {
     /// when it wakes), so no cut added after it arrived can have separated it.
     pub(crate) const ARRIVED: u32 = u32::MAX;
 
+    /// No cut is on record, so no message in flight can have crossed one.
+    #[inline]
+    pub(crate) fn no_cuts(&self) -> bool {
+        self.log.is_empty()
+    }
+
     /// Did a cut separate `from` and `to` at any time since generation `sent`?
     #[inline]
     pub(crate) fn crossed_cut(&self, from: u32, to: u32, sent: u32) -> bool {

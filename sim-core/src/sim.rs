@@ -257,13 +257,19 @@ pub struct Report {
 }
 
 /// In this order (`repr(C)`): what every handler reads (clock, timers) in the first cache
-/// line, the random stream last (see [`Simulation::prefetch_next`]).
+/// line, then the random stream (see [`Simulation::prefetch_next`]), then what only some
+/// handlers touch (durable storage, the log).
 #[repr(C)]
 pub(crate) struct NodeMeta<P: Process> {
     pub(crate) clock: LocalClock,
     pub(crate) timers: Vec<TimerId>,
     pub(crate) parked: Vec<Ev<P>>,
     pub(crate) rng: SimRng,
+    /// What survives a crash, and the write-ahead log (made on its first use, see
+    /// [`crate::storage`]): here, so a handler's context reaches them through its one
+    /// pointer to this node's entry.
+    pub(crate) durable: P::Durable,
+    pub(crate) disk: Option<Disk>,
 }
 
 struct ClientSlot<P: Process, C: Client<P>> {
@@ -312,14 +318,12 @@ struct AfterSend {
 pub struct Simulation<P: Process, C: Client<P> = NoClients> {
     seed: u64,
     bus: Bus<P>,
-    // The five per-node slices have one entry per node each, from `new` on (boxed, so
-    // their lengths never change): [`Self::run_handler`] relies on it.
+    // The three per-node slices have one entry per node each, from `new` on (boxed, so
+    // their lengths never change): [`Self::run_handler`] relies on it. (Each node's
+    // durable storage and write-ahead log are in its `meta`.)
     states: Box<[Option<P>]>,
-    durables: Box<[P::Durable]>,
     paused: Box<[bool]>,
     meta: Box<[NodeMeta<P>]>,
-    /// Each node's write-ahead log, made on its first use (see [`crate::storage`]).
-    disks: Box<[Option<Disk>]>,
     clients: Vec<ClientSlot<P, C>>,
     client_config: C::Config,
     checkers: Vec<Box<dyn Checker<P>>>,
@@ -385,6 +389,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 clock: LocalClock::default(),
                 timers: Vec::new(),
                 parked: Vec::new(),
+                durable: P::Durable::default(),
+                disk: None,
             })
             .collect();
         let clients = config
@@ -451,6 +457,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             seed,
             check_at: 0,
             plain_send: false,
+            plain_deliver: false,
             plain_latency: (0, 0),
         };
         let mut bus = bus;
@@ -459,10 +466,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             seed,
             bus,
             states: (0..n).map(|_| None).collect(),
-            durables: (0..n).map(|_| P::Durable::default()).collect(),
             paused: vec![false; n].into_boxed_slice(),
             meta,
-            disks: (0..n).map(|_| None).collect(),
             clients,
             client_config,
             checkers: Vec::new(),
@@ -553,7 +558,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
 
     /// A node's write-ahead log as it is now; `None` if it was never appended to.
     pub fn log<R: 'static>(&self, id: NodeId) -> Option<&Wal<R>> {
-        self.disks[id.index()].as_ref()?.wal::<R>()
+        self.meta[id.index()].disk.as_ref()?.wal::<R>()
     }
 
     /// Overrides one link (or all links out of / into an endpoint) before or during a run.
@@ -607,7 +612,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     }
 
     pub fn durable(&self, id: NodeId) -> &P::Durable {
-        &self.durables[id.index()]
+        &self.meta[id.index()].durable
     }
 
     pub fn client(&self, id: ClientId) -> Option<&C> {
@@ -731,13 +736,14 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         // by value had the compiler split it into pieces and reassemble the message in
         // another layout, whose 16-byte reads then stalled on the pieces' stores: a fifth
         // of a pingstorm delivery at N=5.)
+        // SAFETY: `slot` was just popped.
         if let &Ev::Deliver {
             from,
             to,
             lost,
             sent,
             ..
-        } = self.bus.queue.get(slot)
+        } = unsafe { self.bus.queue.get_popped(slot) }
         {
             self.deliver(slot, from, to, lost, sent);
         } else {
@@ -1011,7 +1017,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         if self.states[idx].is_none() {
             return;
         }
-        let Some(disk) = self.disks[idx].as_mut() else {
+        let Some(disk) = self.meta[idx].disk.as_mut() else {
             return;
         };
         if disk.epoch != epoch {
@@ -1068,6 +1074,47 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// once, by whichever path takes it.
     #[inline(always)]
     fn deliver(&mut self, slot: u32, from: u32, to: u32, lost: bool, sent: u32) {
+        // The common case in one flag and the node's state: no cut on record, no full
+        // trace, no crash-after-send (`plain_deliver`), a message to a node that is up
+        // and running. It does what the checks below would lead it to.
+        if !lost && self.bus.plain_deliver && to < self.bus.node_count {
+            let idx = to as usize;
+            debug_assert!(idx < self.states.len() && idx < self.paused.len());
+            // SAFETY: `to < node_count`, and every per-node slice has `node_count`
+            // entries (built so in `new`; boxed slices never change length).
+            let (up, paused) = unsafe {
+                (
+                    self.states.get_unchecked(idx).is_some(),
+                    *self.paused.get_unchecked(idx),
+                )
+            };
+            if up & !paused
+                && matches!(self.wire_at(slot), Wire::Msg(_))
+                && self.bus.plain_allowed(true)
+            {
+                debug_assert!(
+                    self.crash_after_send.is_empty()
+                        && !self.bus.full()
+                        && !self.bus.selfcheck.crossed_cut(from, to, sent),
+                    "plain_deliver is stale"
+                );
+                self.bus.delivered_plain(from, to);
+                self.run_handler_in::<true>(to, |p, ctx| {
+                    // SAFETY: `slot` was just popped and holds a message (checked
+                    // above); a delivery's other fields are plain integers.
+                    let m = unsafe { ctx.bus.queue.take_part_unchecked(slot, message_of::<P>) };
+                    p.on_message(ctx, NodeId(from), m.into_inner())
+                });
+                return;
+            }
+        }
+        self.deliver_checked(slot, from, to, lost, sent);
+    }
+
+    /// [`Self::deliver`] with every check in turn (a cut on record, a full trace, a
+    /// crash-after-send, a node down or paused).
+    #[inline(always)]
+    fn deliver_checked(&mut self, slot: u32, from: u32, to: u32, lost: bool, sent: u32) {
         if lost {
             self.drop_at(slot, from, to, DropReason::Partition);
             return;
@@ -1192,8 +1239,6 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             me: NodeId(i),
             restarted,
             node: &mut self.meta[idx],
-            durable: &mut self.durables[idx],
-            disk: &mut self.disks[idx],
         };
         let state = P::start(&mut ctx);
         self.states[idx] = Some(state);
@@ -1242,9 +1287,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         // One bounds check (the next line's) for the node's four entries: the per-node
         // slices all have the same length (see the struct), so `idx` is in range in each.
         debug_assert!(
-            self.meta.len() == self.states.len()
-                && self.durables.len() == self.states.len()
-                && self.disks.len() == self.states.len()
+            self.meta.len() == self.states.len() && self.paused.len() == self.states.len()
         );
         if !PLAIN && !self.crash_after_send.is_empty() {
             self.arm_partial_crash(i);
@@ -1266,22 +1309,14 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             state
         };
         // SAFETY: `idx < self.states.len()` (indexed above), which is the length of
-        // `meta`, `durables` and `disks` too: built with one entry per node in `new`,
-        // boxed slices never change length.
-        let (meta, durable, disk) = unsafe {
-            (
-                self.meta.get_unchecked_mut(idx),
-                self.durables.get_unchecked_mut(idx),
-                self.disks.get_unchecked_mut(idx),
-            )
-        };
+        // `meta` too: built with one entry per node in `new`, boxed slices never change
+        // length.
+        let meta = unsafe { self.meta.get_unchecked_mut(idx) };
         let mut ctx = Ctx {
             bus: &mut self.bus,
             me: NodeId(i),
             restarted: false,
             node: meta,
-            durable,
-            disk,
         };
         if !PLAIN {
             if let Some((_, sent)) = ctx.bus.send_kinds.as_mut() {
@@ -1298,7 +1333,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         if self.stamped {
             // The checkers read only the stamp's fields: unchanged, they would find what
             // they found after the node's last judged event.
-            let stamp = state.check_stamp(&self.durables[idx]);
+            let stamp = state.check_stamp(&self.meta[idx].durable);
             let changed = match (stamp, self.stamps[idx]) {
                 (Some(now), Some(then)) => (0..now.len())
                     .filter(|&k| now[k] != then[k])
@@ -1469,7 +1504,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                 let i = node.index();
                 self.stamps[i] = self.states[i]
                     .as_ref()
-                    .and_then(|s| s.check_stamp(&self.durables[i]));
+                    .and_then(|s| s.check_stamp(&self.meta[i].durable));
             }
             self.judge(Some(node), u8::MAX);
         }
@@ -1481,10 +1516,9 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
         let view = View {
             now: self.bus.now,
             states: &self.states,
-            durables: &self.durables,
+            meta: &self.meta,
             paused: &self.paused,
             names: &self.bus.names,
-            disks: &self.disks,
         };
         let mut found = Vec::new();
         for (c, &reads) in self.checkers.iter_mut().zip(&self.stamp_reads) {
@@ -1721,7 +1755,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
                         .count() as u64;
                     self.bus.stats.drops_down += held;
                     meta.parked.clear();
-                    let loss = match self.disks[idx].as_mut() {
+                    let loss = match self.meta[idx].disk.as_mut() {
                         Some(disk) => disk.crash(&self.bus.storage),
                         None => crate::storage::CrashLoss { lost: 0, kept: 0 },
                     };
@@ -1802,7 +1836,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             Fault::CorruptRecord(n) => {
                 let idx = n.index();
                 let name = self.bus.name(n.0);
-                match self.disks[idx].as_mut().and_then(Disk::corrupt_one) {
+                match self.meta[idx].disk.as_mut().and_then(Disk::corrupt_one) {
                     Some(index) => format!("corrupt-record {name} #{index}"),
                     None => format!("corrupt-record {name} ignored: no synced records"),
                 }
