@@ -144,6 +144,79 @@ fn unwatch(list: &mut Vec<u32>, r: usize) {
     }
 }
 
+/// A set of entries (the reads the full lookahead must look at), as a bitset: the
+/// lookahead changes it at every step and asks for its last member only in the first
+/// levels, so inserting and removing are O(1) and `last` scans down from a bound on the
+/// highest word in use (lowered as it goes).
+struct Attention {
+    words: Vec<u64>,
+    /// No word at or above this one has a bit set.
+    hi: usize,
+}
+
+impl Attention {
+    fn new(entries: usize) -> Attention {
+        Attention {
+            words: vec![0; entries.div_ceil(64)],
+            hi: 0,
+        }
+    }
+    fn insert(&mut self, e: u32) {
+        let w = e as usize / 64;
+        self.words[w] |= 1 << (e % 64);
+        self.hi = self.hi.max(w + 1);
+    }
+    fn remove(&mut self, e: u32) {
+        self.words[e as usize / 64] &= !(1 << (e % 64));
+    }
+    /// The highest member, or 0 when there is none.
+    fn last(&mut self) -> u32 {
+        while self.hi > 0 {
+            let w = self.words[self.hi - 1];
+            if w != 0 {
+                return ((self.hi - 1) * 64 + 63 - w.leading_zeros() as usize) as u32;
+            }
+            self.hi -= 1;
+        }
+        0
+    }
+}
+
+/// The ops' calls and returns, `(event index, op, is_call)`, in the order of the tuples:
+/// the calls and the returns each sorted (skipped when they already are, as the ops of a
+/// history usually come in invoke order and complete nearly in it), then merged. The
+/// same list as sorting them all at once ([`tests::entry_order_is_the_sorted_list`]).
+fn entry_order<O>(ops: &[SearchOp<O>]) -> Vec<(usize, u32, bool)> {
+    let mut calls: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len());
+    let mut rets: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        calls.push((op.invoke, i as u32, true));
+        if let Some(c) = op.complete {
+            rets.push((c, i as u32, false));
+        }
+    }
+    if !calls.is_sorted() {
+        calls.sort_unstable();
+    }
+    if !rets.is_sorted() {
+        rets.sort_unstable();
+    }
+    let mut order = Vec::with_capacity(calls.len() + rets.len());
+    let (mut a, mut b) = (0, 0);
+    while a < calls.len() && b < rets.len() {
+        if calls[a] < rets[b] {
+            order.push(calls[a]);
+            a += 1;
+        } else {
+            order.push(rets[b]);
+            b += 1;
+        }
+    }
+    order.extend_from_slice(&calls[a..]);
+    order.extend_from_slice(&rets[b..]);
+    order
+}
+
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -370,7 +443,7 @@ struct Search<'a, M: Model> {
     registered: Vec<bool>,
     /// Return entries of the reads the full lookahead must always look at: no witness,
     /// or one that needs the state.
-    attention: std::collections::BTreeSet<u32>,
+    attention: Attention,
     /// Per entry: the calls before it in the whole list.
     calls_before: Vec<u32>,
     /// Calls not in the list now (placed or retired).
@@ -439,14 +512,7 @@ impl<'a, M: Model> Search<'a, M> {
         tuning: Tuning,
     ) -> Search<'a, M> {
         // Build the entry list in history order: (event index, entry).
-        let mut order: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len() * 2);
-        for (i, op) in ops.iter().enumerate() {
-            order.push((op.invoke, i as u32, true));
-            if let Some(c) = op.complete {
-                order.push((c, i as u32, false));
-            }
-        }
-        order.sort_unstable();
+        let order = entry_order(ops);
         let mut list = List {
             e: Vec::with_capacity(order.len() + 1),
         };
@@ -489,7 +555,9 @@ impl<'a, M: Model> Search<'a, M> {
 
         // Index spaces for the memo key: ok ops in invoke order, then info ops.
         let mut by_invoke: Vec<usize> = (0..n).collect();
-        by_invoke.sort_by_key(|&i| ops[i].invoke);
+        if !ops.is_sorted_by_key(|o| o.invoke) {
+            by_invoke.sort_by_key(|&i| ops[i].invoke);
+        }
         let mut placed = Placed {
             ok: Vec::new(),
             info: Vec::new(),
@@ -598,10 +666,10 @@ impl<'a, M: Model> Search<'a, M> {
             ..tuning
         };
         let wn = if witnesses { n } else { 0 };
-        let attention = (0..wn)
-            .filter(|&i| read_only[i] && ops[i].complete.is_some())
-            .map(|i| list.e[call_entry[i] as usize].ret)
-            .collect();
+        let mut attention = Attention::new(if witnesses { list.e.len() } else { 0 });
+        for i in (0..wn).filter(|&i| read_only[i] && ops[i].complete.is_some()) {
+            attention.insert(list.e[call_entry[i] as usize].ret);
+        }
         let mut calls_before = Vec::new();
         if witnesses {
             calls_before.reserve(list.e.len());
@@ -1095,7 +1163,7 @@ impl<'a, M: Model> Search<'a, M> {
         calls.clear();
         let full = max_returns == usize::MAX;
         let limit = if full {
-            let a = self.attention.last().copied().unwrap_or(0);
+            let a = self.attention.last();
             if self.suspects.is_empty() {
                 a
             } else {
@@ -1130,8 +1198,7 @@ impl<'a, M: Model> Search<'a, M> {
                 let linked =
                     |x: u32| x == NIL || self.list.e[self.call_entry[x as usize] as usize].linked;
                 if calls.len() >= w.min_others as usize
-                    && linked(w.ops[0])
-                    && linked(w.ops[1])
+                    && w.ops.iter().all(|&x| linked(x))
                     && (!w.needs_state || self.model.witness_holds(state, read, &w))
                 {
                     self.witness_hits += 1;
@@ -1139,8 +1206,8 @@ impl<'a, M: Model> Search<'a, M> {
                     continue;
                 }
             }
-            let mut others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
-            let (reach, w) = self.model.may_reach_witness(state, read, &mut others);
+            let others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
+            let (reach, w) = self.model.may_reach_witness_in(state, read, others);
             self.set_witness(r, w, at_ret);
             if !reach {
                 return true;
@@ -1230,7 +1297,7 @@ impl<'a, M: Model> Search<'a, M> {
                 self.attention.insert(ret);
             }
             (true, false) => {
-                self.attention.remove(&ret);
+                self.attention.remove(ret);
             }
             _ => {}
         }
@@ -1318,6 +1385,43 @@ mod tests {
             });
         }
         ops
+    }
+
+    /// [`entry_order`] is the sorted list of every call and return, on random ops: in
+    /// invoke order or shuffled, with completions in order, nearly or far from it, some
+    /// missing (info ops), and event indices that may repeat.
+    #[test]
+    fn entry_order_is_the_sorted_list() {
+        let mut rng = generate::Rng::new(1822);
+        for round in 0..3_000 {
+            let n = rng.below(60) as usize;
+            let span = 1 + rng.below(if round % 3 == 0 { 4 } else { 200 });
+            let mut t = 0usize;
+            let mut ops: Vec<SearchOp<()>> = (0..n)
+                .map(|_| {
+                    t += rng.below(3) as usize;
+                    SearchOp {
+                        op: (),
+                        invoke: t,
+                        complete: (rng.below(5) != 0).then(|| t + 1 + rng.below(span) as usize),
+                    }
+                })
+                .collect();
+            if round % 2 == 1 {
+                for k in (1..ops.len()).rev() {
+                    ops.swap(k, rng.below(k as u64 + 1) as usize);
+                }
+            }
+            let mut all: Vec<(usize, u32, bool)> = Vec::new();
+            for (i, op) in ops.iter().enumerate() {
+                all.push((op.invoke, i as u32, true));
+                if let Some(c) = op.complete {
+                    all.push((c, i as u32, false));
+                }
+            }
+            all.sort_unstable();
+            assert_eq!(entry_order(&ops), all);
+        }
     }
 
     /// The lookahead's witnesses change its cost, never its answers: on kv histories
