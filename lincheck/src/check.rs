@@ -137,10 +137,76 @@ impl List {
     }
 }
 
-/// Takes read `r` off a watchers' list (one copy: it is there at most once).
-fn unwatch(list: &mut Vec<u32>, r: usize) {
-    if let Some(k) = list.iter().position(|&x| x as usize == r) {
-        list.swap_remove(k);
+/// Per op, the reads whose witness relies on it: singly linked lists sharing one pool
+/// of nodes (with a free list), so that watching allocates nothing once the pool has
+/// grown. The order within a list is not used.
+struct Watchers {
+    /// Per op: its first node, or `NIL`.
+    head: Vec<u32>,
+    /// Per node: the next node of its list (or of the free list), or `NIL`.
+    next: Vec<u32>,
+    /// Per node: the read.
+    read: Vec<u32>,
+    free: u32,
+}
+
+impl Watchers {
+    fn new(n: usize) -> Watchers {
+        Watchers {
+            head: vec![NIL; n],
+            next: Vec::new(),
+            read: Vec::new(),
+            free: NIL,
+        }
+    }
+    fn is_empty(&self, x: usize) -> bool {
+        self.head.get(x).is_none_or(|&h| h == NIL)
+    }
+    fn push(&mut self, x: usize, r: u32) {
+        let k = if self.free != NIL {
+            let k = self.free;
+            self.free = self.next[k as usize];
+            self.read[k as usize] = r;
+            self.next[k as usize] = self.head[x];
+            k
+        } else {
+            self.read.push(r);
+            self.next.push(self.head[x]);
+            (self.read.len() - 1) as u32
+        };
+        self.head[x] = k;
+    }
+    /// Takes read `r` off op `x`'s list (one copy: it is there at most once).
+    fn remove(&mut self, x: usize, r: u32) {
+        let mut prev = NIL;
+        let mut k = self.head[x];
+        while k != NIL {
+            let after = self.next[k as usize];
+            if self.read[k as usize] == r {
+                if prev == NIL {
+                    self.head[x] = after;
+                } else {
+                    self.next[prev as usize] = after;
+                }
+                self.next[k as usize] = self.free;
+                self.free = k;
+                return;
+            }
+            prev = k;
+            k = after;
+        }
+    }
+    /// Empties op `x`'s list into `out`.
+    fn take(&mut self, x: usize, out: &mut Vec<u32>) {
+        let mut k = self.head[x];
+        self.head[x] = NIL;
+        while k != NIL {
+            out.push(self.read[k as usize]);
+            let after = self.next[k as usize];
+            self.next[k as usize] = self.free;
+            self.free = k;
+            k = after;
+        }
     }
 }
 
@@ -432,7 +498,9 @@ struct Search<'a, M: Model> {
     /// How often a witness spared the model's lookahead (for the tests).
     witness_hits: u64,
     /// Per op: the reads whose witness relies on it (some may rely on it no more).
-    watchers: Vec<Vec<u32>>,
+    watchers: Watchers,
+    /// Scratch: the reads of a list [`Search::watched_op_gone`] empties.
+    gone: Vec<u32>,
     /// Reads whose witness may have lost an op (one was unlinked since it was made): the
     /// full lookahead must look at them again. `suspect_max` is the last return entry of
     /// theirs.
@@ -700,7 +768,8 @@ impl<'a, M: Model> Search<'a, M> {
             tuning,
             witness: vec![None; wn],
             witness_hits: 0,
-            watchers: vec![Vec::new(); wn],
+            watchers: Watchers::new(wn),
+            gone: Vec::new(),
             suspects: Vec::new(),
             in_suspects: vec![false; wn],
             suspect_max: 0,
@@ -1235,17 +1304,19 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Op `x` left the list: the reads whose witness relies on it become suspects.
     fn watched_op_gone(&mut self, x: usize) {
-        if self.watchers.get(x).is_none_or(Vec::is_empty) {
+        if self.watchers.is_empty(x) {
             return;
         }
-        let gone = std::mem::take(&mut self.watchers[x]);
+        let mut gone = std::mem::take(&mut self.gone);
+        gone.clear();
+        self.watchers.take(x, &mut gone);
         for &r in &gone {
             let r = r as usize;
             // Off the other op's list too: it is no longer registered.
             if let Some(w) = self.witness[r] {
                 for y in w.ops {
                     if y != NIL && y as usize != x {
-                        unwatch(&mut self.watchers[y as usize], r);
+                        self.watchers.remove(y as usize, r as u32);
                     }
                 }
             }
@@ -1257,11 +1328,7 @@ impl<'a, M: Model> Search<'a, M> {
                 self.suspect_max = self.suspect_max.max(ret);
             }
         }
-        let mut gone = gone;
-        gone.clear();
-        if self.watchers[x].is_empty() {
-            self.watchers[x] = gone;
-        }
+        self.gone = gone;
     }
 
     /// Read `r` is on the watchers' lists of its witness's ops.
@@ -1272,7 +1339,7 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(w) = self.witness[r] {
             for y in w.ops {
                 if y != NIL {
-                    self.watchers[y as usize].push(r as u32);
+                    self.watchers.push(y as usize, r as u32);
                 }
             }
             self.registered[r] = true;
@@ -1285,7 +1352,7 @@ impl<'a, M: Model> Search<'a, M> {
             if let Some(old) = self.witness[r] {
                 for y in old.ops {
                     if y != NIL {
-                        unwatch(&mut self.watchers[y as usize], r);
+                        self.watchers.remove(y as usize, r as u32);
                     }
                 }
             }
