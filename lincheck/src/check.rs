@@ -283,6 +283,12 @@ fn entry_order<O>(ops: &[SearchOp<O>]) -> Vec<(usize, u32, bool)> {
     order
 }
 
+/// A state's hash for [`Search::intern`] (fixed hasher, no random seed).
+fn state_hash<S: std::hash::Hash>(s: &S) -> u64 {
+    use std::hash::BuildHasher;
+    BuildHasherDefault::<FastHasher>::default().hash_one(s)
+}
+
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -555,9 +561,13 @@ struct Search<'a, M: Model> {
 
     /// Interned states: the memo and the stack hold small ids. The map is only looked
     /// up, never iterated, and its hasher is fixed (no random seed), so it cannot make
-    /// the search or its report depend on anything but the history.
+    /// the search or its report depend on anything but the history. It maps a state's
+    /// hash to the first state id with that hash, and `same_hash` chains the others
+    /// (so each state is stored once, in `states`, not cloned into the map).
     states: Vec<M::State>,
-    state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>>,
+    state_ids: HashMap<u64, u32, BuildHasherDefault<FastHasher>>,
+    /// Per state id: the next one whose state has the same hash, or `NIL`.
+    same_hash: Vec<u32>,
     memo: Memo,
     /// Scratch: the memo key.
     key: Vec<u64>,
@@ -749,9 +759,9 @@ impl<'a, M: Model> Search<'a, M> {
         }
 
         let states: Vec<M::State> = vec![start.clone()];
-        let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> =
+        let mut state_ids: HashMap<u64, u32, BuildHasherDefault<FastHasher>> =
             HashMap::default();
-        state_ids.insert(states[0].clone(), 0);
+        state_ids.insert(state_hash(start), 0);
         let entry = list.first();
         Search {
             model,
@@ -800,6 +810,7 @@ impl<'a, M: Model> Search<'a, M> {
             steps: 0,
             states,
             state_ids,
+            same_hash: vec![NIL],
             memo: Memo::new(),
             key: Vec::new(),
             scratch: Vec::with_capacity(n),
@@ -1054,14 +1065,27 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     fn intern(&mut self, s: M::State) -> u32 {
-        if let Some(&id) = self.state_ids.get(&s) {
-            id
+        let h = state_hash(&s);
+        let id = self.states.len() as u32;
+        if let Some(&first) = self.state_ids.get(&h) {
+            let mut at = first;
+            loop {
+                if self.states[at as usize] == s {
+                    return at;
+                }
+                let next = self.same_hash[at as usize];
+                if next == NIL {
+                    break;
+                }
+                at = next;
+            }
+            self.same_hash[at as usize] = id;
         } else {
-            let id = self.states.len() as u32;
-            self.state_ids.insert(s.clone(), id);
-            self.states.push(s);
-            id
+            self.state_ids.insert(h, id);
         }
+        self.states.push(s);
+        self.same_hash.push(NIL);
+        id
     }
 
     /// One step at `entry`: tries to place the call there, or meets a return. `true` when
@@ -1452,6 +1476,83 @@ mod tests {
             });
         }
         ops
+    }
+
+    /// A kv model whose states all hash alike when `collide`: [`Search::intern`] must
+    /// then tell them apart by the chain of equal hashes alone.
+    struct Hashed {
+        kv: Kv,
+        collide: bool,
+    }
+
+    #[derive(Clone, PartialEq, Eq)]
+    struct HState(Value, bool);
+
+    impl std::hash::Hash for HState {
+        fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+            if !self.1 {
+                self.0.hash(h);
+            }
+        }
+    }
+
+    impl Model for Hashed {
+        type State = HState;
+        type Op = BuiltinOp;
+        fn name(&self) -> String {
+            "hashed".into()
+        }
+        fn init(&self) -> HState {
+            HState(self.kv.init(), self.collide)
+        }
+        fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<BuiltinOp, String> {
+            self.kv.op(f, input, output)
+        }
+        fn step(&self, s: &HState, op: &BuiltinOp) -> Option<HState> {
+            self.kv.step(&s.0, op).map(|v| HState(v, s.1))
+        }
+        fn is_read_only(&self, op: &BuiltinOp) -> bool {
+            self.kv.is_read_only(op)
+        }
+        fn state_value(&self, s: &HState) -> Value {
+            s.0.clone()
+        }
+    }
+
+    /// Interning by hash keeps states apart when every hash collides: the search takes
+    /// the same steps to the same outcome with a hash that tells them apart and with one
+    /// that does not (answering the first state of a hash, or the last, fails it).
+    #[test]
+    fn interning_survives_colliding_hashes() {
+        let kv = Kv {
+            init: Value::Str(String::new()),
+        };
+        let budget = Budget {
+            max_steps: Some(20_000),
+            deadline: None,
+            max_memory: None,
+            reduce: true,
+            hide_after: crate::DEFAULT_HIDE_AFTER,
+        };
+        let mut outcomes = [0usize; 2];
+        for n in 0..40 {
+            let h = generate::kv(n, 30 + (n as usize % 5) * 20, 1, 3 + n as usize % 6, (n % 2) as usize);
+            let ops = kv_ops(&kv, &h);
+            let run = |collide| {
+                let m = Hashed {
+                    kv: Kv {
+                        init: Value::Str(String::new()),
+                    },
+                    collide,
+                };
+                let r = search(&m, &ops, budget);
+                (r.outcome, r.steps, r.deepest)
+            };
+            let (plain, colliding) = (run(false), run(true));
+            assert_eq!(plain, colliding, "{}", h.to_jsonl());
+            outcomes[usize::from(plain.0 == Outcome::Linearizable)] += 1;
+        }
+        assert!(outcomes[0] > 5 && outcomes[1] > 5, "{outcomes:?}");
     }
 
     /// [`entry_order`] is the sorted list of every call and return, on random ops: in
