@@ -759,8 +759,7 @@ impl<'a, M: Model> Search<'a, M> {
         }
 
         let states: Vec<M::State> = vec![start.clone()];
-        let mut state_ids: HashMap<u64, u32, BuildHasherDefault<FastHasher>> =
-            HashMap::default();
+        let mut state_ids: HashMap<u64, u32, BuildHasherDefault<FastHasher>> = HashMap::default();
         state_ids.insert(state_hash(start), 0);
         let entry = list.first();
         Search {
@@ -1536,7 +1535,13 @@ mod tests {
         };
         let mut outcomes = [0usize; 2];
         for n in 0..40 {
-            let h = generate::kv(n, 30 + (n as usize % 5) * 20, 1, 3 + n as usize % 6, (n % 2) as usize);
+            let h = generate::kv(
+                n,
+                30 + (n as usize % 5) * 20,
+                1,
+                3 + n as usize % 6,
+                (n % 2) as usize,
+            );
             let ops = kv_ops(&kv, &h);
             let run = |collide| {
                 let m = Hashed {

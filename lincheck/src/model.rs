@@ -1466,7 +1466,9 @@ mod tests {
     /// added, the order shuffled) and other states (that `witness_holds` accepts when it
     /// needs the state): `may_reach` must say `true` on every one. Taking the
     /// state-free witness for a reset that only starts the value, or giving the
-    /// prefix witnesses below the op bound, fails it.
+    /// prefix witnesses below the op bound, fails it. A third of the values read are a
+    /// reset's value and some appends, so that the witnesses of spellings from a reset
+    /// (a reset and up to three appends) are tried too.
     #[test]
     fn kv_witnesses_keep_their_promise() {
         let kv = Kv { init: s("") };
@@ -1490,13 +1492,30 @@ mod tests {
             x if x < 50 => BuiltinOp::Append(String::new()),
             _ => BuiltinOp::Append(strs[rng.below(8) as usize].into()),
         };
-        let mut kinds = [0usize; 4];
+        let mut kinds = [0usize; 5];
         for _ in 0..20_000 {
             let n = rng.below(71) as usize;
             let resets = [1, 3, 30][rng.below(3) as usize];
             let ops: Vec<BuiltinOp> = (0..n).map(|_| random_op(&mut rng, resets)).collect();
             let state = pick(&mut rng);
-            let want = if rng.below(2) == 0 {
+            let reset = ops.iter().find_map(|o| match o {
+                BuiltinOp::Write(Value::Str(v)) => Some(v.clone()),
+                _ => None,
+            });
+            let want = if rng.below(3) == 0
+                && let Some(base) = reset
+            {
+                // A reset's value, then some appends: the spelling from a reset.
+                let mut w = base;
+                for o in &ops {
+                    if let BuiltinOp::Append(x) = o
+                        && rng.below(3) == 0
+                    {
+                        w.push_str(x);
+                    }
+                }
+                s(&w)
+            } else if rng.below(2) == 0 {
                 let mut w = as_str(&state).unwrap_or("").to_string();
                 for o in &ops {
                     if let BuiltinOp::Append(x) = o
@@ -1523,8 +1542,10 @@ mod tests {
                 3
             } else if w.ops[1] == u32::MAX {
                 1
-            } else {
+            } else if w.ops[2] == u32::MAX {
                 2
+            } else {
+                4
             }] += 1;
             for _ in 0..8 {
                 let state2 = if rng.below(4) == 0 {
@@ -1557,7 +1578,9 @@ mod tests {
                 );
             }
         }
-        assert!(kinds.iter().all(|&k| k > 500), "{kinds:?}");
+        assert!(kinds[..4].iter().all(|&k| k > 500), "{kinds:?}");
+        // Spellings from a reset by two or three appends (below the op bound).
+        assert!(kinds[4] > 100, "{kinds:?}");
     }
 
     #[test]
