@@ -137,11 +137,156 @@ impl List {
     }
 }
 
-/// Takes read `r` off a watchers' list (one copy: it is there at most once).
-fn unwatch(list: &mut Vec<u32>, r: usize) {
-    if let Some(k) = list.iter().position(|&x| x as usize == r) {
-        list.swap_remove(k);
+/// Per op, the reads whose witness relies on it: singly linked lists sharing one pool
+/// of nodes (with a free list), so that watching allocates nothing once the pool has
+/// grown. The order within a list is not used.
+struct Watchers {
+    /// Per op: its first node, or `NIL`.
+    head: Vec<u32>,
+    /// Per node: the next node of its list (or of the free list), or `NIL`.
+    next: Vec<u32>,
+    /// Per node: the read.
+    read: Vec<u32>,
+    free: u32,
+}
+
+impl Watchers {
+    fn new(n: usize) -> Watchers {
+        Watchers {
+            head: vec![NIL; n],
+            next: Vec::new(),
+            read: Vec::new(),
+            free: NIL,
+        }
     }
+    fn is_empty(&self, x: usize) -> bool {
+        self.head.get(x).is_none_or(|&h| h == NIL)
+    }
+    fn push(&mut self, x: usize, r: u32) {
+        let k = if self.free != NIL {
+            let k = self.free;
+            self.free = self.next[k as usize];
+            self.read[k as usize] = r;
+            self.next[k as usize] = self.head[x];
+            k
+        } else {
+            self.read.push(r);
+            self.next.push(self.head[x]);
+            (self.read.len() - 1) as u32
+        };
+        self.head[x] = k;
+    }
+    /// Takes read `r` off op `x`'s list (one copy: it is there at most once).
+    fn remove(&mut self, x: usize, r: u32) {
+        let mut prev = NIL;
+        let mut k = self.head[x];
+        while k != NIL {
+            let after = self.next[k as usize];
+            if self.read[k as usize] == r {
+                if prev == NIL {
+                    self.head[x] = after;
+                } else {
+                    self.next[prev as usize] = after;
+                }
+                self.next[k as usize] = self.free;
+                self.free = k;
+                return;
+            }
+            prev = k;
+            k = after;
+        }
+    }
+    /// Empties op `x`'s list into `out`.
+    fn take(&mut self, x: usize, out: &mut Vec<u32>) {
+        let mut k = self.head[x];
+        self.head[x] = NIL;
+        while k != NIL {
+            out.push(self.read[k as usize]);
+            let after = self.next[k as usize];
+            self.next[k as usize] = self.free;
+            self.free = k;
+            k = after;
+        }
+    }
+}
+
+/// A set of entries (the reads the full lookahead must look at), as a bitset: the
+/// lookahead changes it at every step and asks for its last member only in the first
+/// levels, so inserting and removing are O(1) and `last` scans down from a bound on the
+/// highest word in use (lowered as it goes).
+struct Attention {
+    words: Vec<u64>,
+    /// No word at or above this one has a bit set.
+    hi: usize,
+}
+
+impl Attention {
+    fn new(entries: usize) -> Attention {
+        Attention {
+            words: vec![0; entries.div_ceil(64)],
+            hi: 0,
+        }
+    }
+    fn insert(&mut self, e: u32) {
+        let w = e as usize / 64;
+        self.words[w] |= 1 << (e % 64);
+        self.hi = self.hi.max(w + 1);
+    }
+    fn remove(&mut self, e: u32) {
+        self.words[e as usize / 64] &= !(1 << (e % 64));
+    }
+    /// The highest member, or 0 when there is none.
+    fn last(&mut self) -> u32 {
+        while self.hi > 0 {
+            let w = self.words[self.hi - 1];
+            if w != 0 {
+                return ((self.hi - 1) * 64 + 63 - w.leading_zeros() as usize) as u32;
+            }
+            self.hi -= 1;
+        }
+        0
+    }
+}
+
+/// The ops' calls and returns, `(event index, op, is_call)`, in the order of the tuples:
+/// the calls and the returns each sorted (skipped when they already are, as the ops of a
+/// history usually come in invoke order and complete nearly in it), then merged. The
+/// same list as sorting them all at once ([`tests::entry_order_is_the_sorted_list`]).
+fn entry_order<O>(ops: &[SearchOp<O>]) -> Vec<(usize, u32, bool)> {
+    let mut calls: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len());
+    let mut rets: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        calls.push((op.invoke, i as u32, true));
+        if let Some(c) = op.complete {
+            rets.push((c, i as u32, false));
+        }
+    }
+    if !calls.is_sorted() {
+        calls.sort_unstable();
+    }
+    if !rets.is_sorted() {
+        rets.sort_unstable();
+    }
+    let mut order = Vec::with_capacity(calls.len() + rets.len());
+    let (mut a, mut b) = (0, 0);
+    while a < calls.len() && b < rets.len() {
+        if calls[a] < rets[b] {
+            order.push(calls[a]);
+            a += 1;
+        } else {
+            order.push(rets[b]);
+            b += 1;
+        }
+    }
+    order.extend_from_slice(&calls[a..]);
+    order.extend_from_slice(&rets[b..]);
+    order
+}
+
+/// A state's hash for [`Search::intern`] (fixed hasher, no random seed).
+fn state_hash<S: std::hash::Hash>(s: &S) -> u64 {
+    use std::hash::BuildHasher;
+    BuildHasherDefault::<FastHasher>::default().hash_one(s)
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -359,7 +504,9 @@ struct Search<'a, M: Model> {
     /// How often a witness spared the model's lookahead (for the tests).
     witness_hits: u64,
     /// Per op: the reads whose witness relies on it (some may rely on it no more).
-    watchers: Vec<Vec<u32>>,
+    watchers: Watchers,
+    /// Scratch: the reads of a list [`Search::watched_op_gone`] empties.
+    gone: Vec<u32>,
     /// Reads whose witness may have lost an op (one was unlinked since it was made): the
     /// full lookahead must look at them again. `suspect_max` is the last return entry of
     /// theirs.
@@ -370,7 +517,7 @@ struct Search<'a, M: Model> {
     registered: Vec<bool>,
     /// Return entries of the reads the full lookahead must always look at: no witness,
     /// or one that needs the state.
-    attention: std::collections::BTreeSet<u32>,
+    attention: Attention,
     /// Per entry: the calls before it in the whole list.
     calls_before: Vec<u32>,
     /// Calls not in the list now (placed or retired).
@@ -414,9 +561,13 @@ struct Search<'a, M: Model> {
 
     /// Interned states: the memo and the stack hold small ids. The map is only looked
     /// up, never iterated, and its hasher is fixed (no random seed), so it cannot make
-    /// the search or its report depend on anything but the history.
+    /// the search or its report depend on anything but the history. It maps a state's
+    /// hash to the first state id with that hash, and `same_hash` chains the others
+    /// (so each state is stored once, in `states`, not cloned into the map).
     states: Vec<M::State>,
-    state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>>,
+    state_ids: HashMap<u64, u32, BuildHasherDefault<FastHasher>>,
+    /// Per state id: the next one whose state has the same hash, or `NIL`.
+    same_hash: Vec<u32>,
     memo: Memo,
     /// Scratch: the memo key.
     key: Vec<u64>,
@@ -439,14 +590,7 @@ impl<'a, M: Model> Search<'a, M> {
         tuning: Tuning,
     ) -> Search<'a, M> {
         // Build the entry list in history order: (event index, entry).
-        let mut order: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len() * 2);
-        for (i, op) in ops.iter().enumerate() {
-            order.push((op.invoke, i as u32, true));
-            if let Some(c) = op.complete {
-                order.push((c, i as u32, false));
-            }
-        }
-        order.sort_unstable();
+        let order = entry_order(ops);
         let mut list = List {
             e: Vec::with_capacity(order.len() + 1),
         };
@@ -489,7 +633,9 @@ impl<'a, M: Model> Search<'a, M> {
 
         // Index spaces for the memo key: ok ops in invoke order, then info ops.
         let mut by_invoke: Vec<usize> = (0..n).collect();
-        by_invoke.sort_by_key(|&i| ops[i].invoke);
+        if !ops.is_sorted_by_key(|o| o.invoke) {
+            by_invoke.sort_by_key(|&i| ops[i].invoke);
+        }
         let mut placed = Placed {
             ok: Vec::new(),
             info: Vec::new(),
@@ -598,10 +744,10 @@ impl<'a, M: Model> Search<'a, M> {
             ..tuning
         };
         let wn = if witnesses { n } else { 0 };
-        let attention = (0..wn)
-            .filter(|&i| read_only[i] && ops[i].complete.is_some())
-            .map(|i| list.e[call_entry[i] as usize].ret)
-            .collect();
+        let mut attention = Attention::new(if witnesses { list.e.len() } else { 0 });
+        for i in (0..wn).filter(|&i| read_only[i] && ops[i].complete.is_some()) {
+            attention.insert(list.e[call_entry[i] as usize].ret);
+        }
         let mut calls_before = Vec::new();
         if witnesses {
             calls_before.reserve(list.e.len());
@@ -613,9 +759,8 @@ impl<'a, M: Model> Search<'a, M> {
         }
 
         let states: Vec<M::State> = vec![start.clone()];
-        let mut state_ids: HashMap<M::State, u32, BuildHasherDefault<FastHasher>> =
-            HashMap::default();
-        state_ids.insert(states[0].clone(), 0);
+        let mut state_ids: HashMap<u64, u32, BuildHasherDefault<FastHasher>> = HashMap::default();
+        state_ids.insert(state_hash(start), 0);
         let entry = list.first();
         Search {
             model,
@@ -632,7 +777,8 @@ impl<'a, M: Model> Search<'a, M> {
             tuning,
             witness: vec![None; wn],
             witness_hits: 0,
-            watchers: vec![Vec::new(); wn],
+            watchers: Watchers::new(wn),
+            gone: Vec::new(),
             suspects: Vec::new(),
             in_suspects: vec![false; wn],
             suspect_max: 0,
@@ -663,6 +809,7 @@ impl<'a, M: Model> Search<'a, M> {
             steps: 0,
             states,
             state_ids,
+            same_hash: vec![NIL],
             memo: Memo::new(),
             key: Vec::new(),
             scratch: Vec::with_capacity(n),
@@ -917,14 +1064,27 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     fn intern(&mut self, s: M::State) -> u32 {
-        if let Some(&id) = self.state_ids.get(&s) {
-            id
+        let h = state_hash(&s);
+        let id = self.states.len() as u32;
+        if let Some(&first) = self.state_ids.get(&h) {
+            let mut at = first;
+            loop {
+                if self.states[at as usize] == s {
+                    return at;
+                }
+                let next = self.same_hash[at as usize];
+                if next == NIL {
+                    break;
+                }
+                at = next;
+            }
+            self.same_hash[at as usize] = id;
         } else {
-            let id = self.states.len() as u32;
-            self.state_ids.insert(s.clone(), id);
-            self.states.push(s);
-            id
+            self.state_ids.insert(h, id);
         }
+        self.states.push(s);
+        self.same_hash.push(NIL);
+        id
     }
 
     /// One step at `entry`: tries to place the call there, or meets a return. `true` when
@@ -1095,7 +1255,7 @@ impl<'a, M: Model> Search<'a, M> {
         calls.clear();
         let full = max_returns == usize::MAX;
         let limit = if full {
-            let a = self.attention.last().copied().unwrap_or(0);
+            let a = self.attention.last();
             if self.suspects.is_empty() {
                 a
             } else {
@@ -1130,8 +1290,7 @@ impl<'a, M: Model> Search<'a, M> {
                 let linked =
                     |x: u32| x == NIL || self.list.e[self.call_entry[x as usize] as usize].linked;
                 if calls.len() >= w.min_others as usize
-                    && linked(w.ops[0])
-                    && linked(w.ops[1])
+                    && w.ops.iter().all(|&x| linked(x))
                     && (!w.needs_state || self.model.witness_holds(state, read, &w))
                 {
                     self.witness_hits += 1;
@@ -1139,8 +1298,8 @@ impl<'a, M: Model> Search<'a, M> {
                     continue;
                 }
             }
-            let mut others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
-            let (reach, w) = self.model.may_reach_witness(state, read, &mut others);
+            let others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
+            let (reach, w) = self.model.may_reach_witness_in(state, read, others);
             self.set_witness(r, w, at_ret);
             if !reach {
                 return true;
@@ -1168,17 +1327,19 @@ impl<'a, M: Model> Search<'a, M> {
 
     /// Op `x` left the list: the reads whose witness relies on it become suspects.
     fn watched_op_gone(&mut self, x: usize) {
-        if self.watchers.get(x).is_none_or(Vec::is_empty) {
+        if self.watchers.is_empty(x) {
             return;
         }
-        let gone = std::mem::take(&mut self.watchers[x]);
+        let mut gone = std::mem::take(&mut self.gone);
+        gone.clear();
+        self.watchers.take(x, &mut gone);
         for &r in &gone {
             let r = r as usize;
             // Off the other op's list too: it is no longer registered.
             if let Some(w) = self.witness[r] {
                 for y in w.ops {
                     if y != NIL && y as usize != x {
-                        unwatch(&mut self.watchers[y as usize], r);
+                        self.watchers.remove(y as usize, r as u32);
                     }
                 }
             }
@@ -1190,11 +1351,7 @@ impl<'a, M: Model> Search<'a, M> {
                 self.suspect_max = self.suspect_max.max(ret);
             }
         }
-        let mut gone = gone;
-        gone.clear();
-        if self.watchers[x].is_empty() {
-            self.watchers[x] = gone;
-        }
+        self.gone = gone;
     }
 
     /// Read `r` is on the watchers' lists of its witness's ops.
@@ -1205,7 +1362,7 @@ impl<'a, M: Model> Search<'a, M> {
         if let Some(w) = self.witness[r] {
             for y in w.ops {
                 if y != NIL {
-                    self.watchers[y as usize].push(r as u32);
+                    self.watchers.push(y as usize, r as u32);
                 }
             }
             self.registered[r] = true;
@@ -1218,7 +1375,7 @@ impl<'a, M: Model> Search<'a, M> {
             if let Some(old) = self.witness[r] {
                 for y in old.ops {
                     if y != NIL {
-                        unwatch(&mut self.watchers[y as usize], r);
+                        self.watchers.remove(y as usize, r as u32);
                     }
                 }
             }
@@ -1230,7 +1387,7 @@ impl<'a, M: Model> Search<'a, M> {
                 self.attention.insert(ret);
             }
             (true, false) => {
-                self.attention.remove(&ret);
+                self.attention.remove(ret);
             }
             _ => {}
         }
@@ -1318,6 +1475,126 @@ mod tests {
             });
         }
         ops
+    }
+
+    /// A kv model whose states all hash alike when `collide`: [`Search::intern`] must
+    /// then tell them apart by the chain of equal hashes alone.
+    struct Hashed {
+        kv: Kv,
+        collide: bool,
+    }
+
+    #[derive(Clone, PartialEq, Eq)]
+    struct HState(Value, bool);
+
+    impl std::hash::Hash for HState {
+        fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+            if !self.1 {
+                self.0.hash(h);
+            }
+        }
+    }
+
+    impl Model for Hashed {
+        type State = HState;
+        type Op = BuiltinOp;
+        fn name(&self) -> String {
+            "hashed".into()
+        }
+        fn init(&self) -> HState {
+            HState(self.kv.init(), self.collide)
+        }
+        fn op(&self, f: &str, input: &Value, output: Option<&Value>) -> Result<BuiltinOp, String> {
+            self.kv.op(f, input, output)
+        }
+        fn step(&self, s: &HState, op: &BuiltinOp) -> Option<HState> {
+            self.kv.step(&s.0, op).map(|v| HState(v, s.1))
+        }
+        fn is_read_only(&self, op: &BuiltinOp) -> bool {
+            self.kv.is_read_only(op)
+        }
+        fn state_value(&self, s: &HState) -> Value {
+            s.0.clone()
+        }
+    }
+
+    /// Interning by hash keeps states apart when every hash collides: the search takes
+    /// the same steps to the same outcome with a hash that tells them apart and with one
+    /// that does not (answering the first state of a hash, or the last, fails it).
+    #[test]
+    fn interning_survives_colliding_hashes() {
+        let kv = Kv {
+            init: Value::Str(String::new()),
+        };
+        let budget = Budget {
+            max_steps: Some(20_000),
+            deadline: None,
+            max_memory: None,
+            reduce: true,
+            hide_after: crate::DEFAULT_HIDE_AFTER,
+        };
+        let mut outcomes = [0usize; 2];
+        for n in 0..40 {
+            let h = generate::kv(
+                n,
+                30 + (n as usize % 5) * 20,
+                1,
+                3 + n as usize % 6,
+                (n % 2) as usize,
+            );
+            let ops = kv_ops(&kv, &h);
+            let run = |collide| {
+                let m = Hashed {
+                    kv: Kv {
+                        init: Value::Str(String::new()),
+                    },
+                    collide,
+                };
+                let r = search(&m, &ops, budget);
+                (r.outcome, r.steps, r.deepest)
+            };
+            let (plain, colliding) = (run(false), run(true));
+            assert_eq!(plain, colliding, "{}", h.to_jsonl());
+            outcomes[usize::from(plain.0 == Outcome::Linearizable)] += 1;
+        }
+        assert!(outcomes[0] > 5 && outcomes[1] > 5, "{outcomes:?}");
+    }
+
+    /// [`entry_order`] is the sorted list of every call and return, on random ops: in
+    /// invoke order or shuffled, with completions in order, nearly or far from it, some
+    /// missing (info ops), and event indices that may repeat.
+    #[test]
+    fn entry_order_is_the_sorted_list() {
+        let mut rng = generate::Rng::new(1822);
+        for round in 0..3_000 {
+            let n = rng.below(60) as usize;
+            let span = 1 + rng.below(if round % 3 == 0 { 4 } else { 200 });
+            let mut t = 0usize;
+            let mut ops: Vec<SearchOp<()>> = (0..n)
+                .map(|_| {
+                    t += rng.below(3) as usize;
+                    SearchOp {
+                        op: (),
+                        invoke: t,
+                        complete: (rng.below(5) != 0).then(|| t + 1 + rng.below(span) as usize),
+                    }
+                })
+                .collect();
+            if round % 2 == 1 {
+                for k in (1..ops.len()).rev() {
+                    ops.swap(k, rng.below(k as u64 + 1) as usize);
+                }
+            }
+            let mut all: Vec<(usize, u32, bool)> = Vec::new();
+            for (i, op) in ops.iter().enumerate() {
+                all.push((op.invoke, i as u32, true));
+                if let Some(c) = op.complete {
+                    all.push((c, i as u32, false));
+                }
+            }
+            all.sort_unstable();
+            assert_eq!(entry_order(&ops), all);
+        }
     }
 
     /// The lookahead's witnesses change its cost, never its answers: on kv histories

@@ -177,6 +177,24 @@ pub trait Model {
         )
     }
 
+    /// [`may_reach_witness`](Model::may_reach_witness) with `others` of a type known at
+    /// compile time (the search's own lookahead), so that a model may walk them without a
+    /// virtual call per op. Must answer exactly as `may_reach_witness` does; the default
+    /// calls it.
+    fn may_reach_witness_in<'o, I>(
+        &self,
+        state: &Self::State,
+        read: &Self::Op,
+        mut others: I,
+    ) -> (bool, Option<Witness>)
+    where
+        Self: Sized,
+        Self::Op: 'o,
+        I: Iterator<Item = (u32, &'o Self::Op)>,
+    {
+        self.may_reach_witness(state, read, &mut others)
+    }
+
     /// `true` if [`may_reach_witness`](Model::may_reach_witness) may give witnesses
     /// (the search keeps none for a model that says `false`, the default).
     fn gives_witnesses(&self) -> bool {
@@ -191,8 +209,8 @@ pub trait Model {
     }
 }
 
-/// Why [`Model::may_reach`] answered `true` for a read, in terms of at most two of the
-/// ops it was given (by their numbers). Promise: `may_reach(s, read, others)` is `true`
+/// Why [`Model::may_reach`] answered `true` for a read, in terms of at most
+/// [`WITNESS_OPS`] of the ops it was given (by their numbers). Promise: `may_reach(s, read, others)` is `true`
 /// for every state `s` (if [`needs_state`](Witness::needs_state), every state where
 /// [`Model::witness_holds`] holds) and every list `others` that holds the ops of
 /// [`ops`](Witness::ops) and has at least [`min_others`](Witness::min_others) items. The
@@ -200,11 +218,27 @@ pub trait Model {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Witness {
     /// The ops it relies on; `u32::MAX` for none.
-    pub ops: [u32; 2],
+    pub ops: [u32; WITNESS_OPS],
     /// It holds only with at least this many ops given.
     pub min_others: u32,
     /// It holds only in states [`Model::witness_holds`] accepts.
     pub needs_state: bool,
+}
+
+/// The most ops a [`Witness`] relies on.
+pub const WITNESS_OPS: usize = 4;
+
+impl Witness {
+    /// A witness relying on `ops` (at most [`WITNESS_OPS`]).
+    pub fn new(ops: &[u32], min_others: u32, needs_state: bool) -> Witness {
+        let mut w = [u32::MAX; WITNESS_OPS];
+        w[..ops.len()].copy_from_slice(ops);
+        Witness {
+            ops: w,
+            min_others,
+            needs_state,
+        }
+    }
 }
 
 /// Unobserved writes of one key ([`Model::hiding`]). Promise: whenever
@@ -753,7 +787,8 @@ impl Model for Kv {
         kv_hiding(&self.init, ops)
     }
     /// Past 32 ops, the prefix check with a witness (`kv_prefix_witness`); else the
-    /// spelling, without one.
+    /// spelling, with a witness when a reset sets the value read or starts a spelling of
+    /// it (`kv_reach`).
     fn may_reach_witness(
         &self,
         state: &Value,
@@ -769,10 +804,29 @@ impl Model for Kv {
         if others.size_hint().0 > SPELL_MAX_OPS {
             return kv_prefix_witness(state, want, others);
         }
-        (
-            kv_may_reach(state, read, &[], &mut others.map(|(_, o)| o)),
-            None,
-        )
+        kv_reach(state, read, &[], others)
+    }
+    /// The same as [`may_reach_witness`](Model::may_reach_witness), walking `others`
+    /// without a virtual call per op.
+    fn may_reach_witness_in<'o, I>(
+        &self,
+        state: &Value,
+        read: &BuiltinOp,
+        mut others: I,
+    ) -> (bool, Option<Witness>)
+    where
+        I: Iterator<Item = (u32, &'o BuiltinOp)>,
+    {
+        let BuiltinOp::Read(Some(want)) = read else {
+            return (true, None);
+        };
+        if want == state {
+            return (true, None);
+        }
+        if others.size_hint().0 > SPELL_MAX_OPS {
+            return kv_prefix_witness(state, want, &mut others);
+        }
+        kv_reach(state, read, &[], others)
     }
     fn gives_witnesses(&self) -> bool {
         true
@@ -809,17 +863,9 @@ fn kv_prefix_witness(
     let min_others = SPELL_MAX_OPS as u32 + 1;
     let found = |reset: u32, append: u32| {
         let w = if reset != u32::MAX {
-            Witness {
-                ops: [reset, append],
-                min_others,
-                needs_state: false,
-            }
+            Witness::new(&[reset, append], min_others, false)
         } else {
-            Witness {
-                ops: [append, u32::MAX],
-                min_others,
-                needs_state: true,
-            }
+            Witness::new(&[append], min_others, true)
         };
         (true, Some(w))
     };
@@ -847,14 +893,7 @@ fn kv_prefix_witness(
             continue;
         }
         if v == want {
-            return (
-                true,
-                Some(Witness {
-                    ops: [k, u32::MAX],
-                    min_others: 0,
-                    needs_state: false,
-                }),
-            );
+            return (true, Some(Witness::new(&[k], 0, false)));
         }
         if reset == u32::MAX && grows(v) {
             reset = k;
@@ -891,48 +930,67 @@ fn kv_may_reach(
     forced: &[&BuiltinOp],
     others: &mut dyn Iterator<Item = &BuiltinOp>,
 ) -> bool {
+    kv_reach(state, read, forced, others.map(|o| (u32::MAX, o))).0
+}
+
+/// [`kv_may_reach`] with each of `others` numbered, and, when `true`, a [`Witness`] that
+/// needs no state where one is cheap to give: a reset (of `others`) that sets the value
+/// read, or one that starts a spelling of it by at most `WITNESS_OPS - 1` appends (of
+/// `others`). Either makes [`kv_may_reach`] answer `true` from any state with any list
+/// that holds those ops: a reset that sets the value is taken on every path, the
+/// spelling finds that concatenation (or runs out of steps, which answers `true`), and
+/// the prefix checks past the bounds see a start that is a prefix and an append.
+fn kv_reach<'o>(
+    state: &Value,
+    read: &BuiltinOp,
+    forced: &[&'o BuiltinOp],
+    others: impl Iterator<Item = (u32, &'o BuiltinOp)>,
+) -> (bool, Option<Witness>) {
     let BuiltinOp::Read(Some(want)) = read else {
-        return true;
+        return (true, None);
     };
     if want == state && forced.is_empty() {
         // The common case in the lookahead: apply nothing.
-        return true;
+        return (true, None);
     }
     // Non-empty appends, the forced ones first (empty ones change nothing).
     let mut parts: [&str; SPELL_MAX_APPENDS] = [""; SPELL_MAX_APPENDS];
+    let mut part_ids = [u32::MAX; SPELL_MAX_APPENDS];
     let (mut n, mut n_forced) = (0, 0);
     let mut starts: [&Value; SPELL_MAX_STARTS] = [want; SPELL_MAX_STARTS];
+    let mut start_ids = [u32::MAX; SPELL_MAX_STARTS];
     let mut n_starts = 0;
     let mut state_start = true;
     let mut any_append = false;
     if forced.len() + others.size_hint().0 > SPELL_MAX_OPS {
         // The loop below would give up at op 33 and check prefixes only, unless a reset
         // sets the value read, which the prefix check sees too: skip to it.
-        // The identity `map` shortens the items' lifetime to that of `forced`.
-        #[allow(clippy::map_identity)]
-        let rest = &mut forced.iter().copied().chain(others.map(|o| o));
-        return kv_prefix_reach(state, want, &[], false, rest);
+        let rest = &mut forced.iter().copied().chain(others.map(|(_, o)| o));
+        return (kv_prefix_reach(state, want, &[], false, rest), None);
     }
     let mut ops = forced
         .iter()
-        .map(|&o| (o, true))
-        .chain(others.map(|o| (o, false)));
+        .map(|&o| (u32::MAX, o, true))
+        .chain(others.map(|(k, o)| (k, o, false)));
     let mut seen = 0;
-    while let Some((o, is_forced)) = ops.next() {
+    while let Some((id, o, is_forced)) = ops.next() {
         seen += 1;
         if seen > SPELL_MAX_OPS {
-            let rest = &mut std::iter::once(o).chain(ops.map(|(o, _)| o));
-            return kv_prefix_reach(state, want, &starts[..n_starts], any_append, rest);
+            let rest = &mut std::iter::once(o).chain(ops.map(|(_, o, _)| o));
+            let reach = kv_prefix_reach(state, want, &starts[..n_starts], any_append, rest);
+            return (reach, None);
         }
         let start = match o {
             BuiltinOp::Append(s) => {
                 any_append = true;
                 if !s.is_empty() {
                     if n == SPELL_MAX_APPENDS {
-                        let rest = &mut ops.map(|(o, _)| o);
-                        return kv_prefix_reach(state, want, &starts[..n_starts], true, rest);
+                        let rest = &mut ops.map(|(_, o, _)| o);
+                        let reach = kv_prefix_reach(state, want, &starts[..n_starts], true, rest);
+                        return (reach, None);
                     }
                     parts[n] = s;
+                    part_ids[n] = id;
                     n += 1;
                     n_forced += usize::from(is_forced);
                 }
@@ -950,13 +1008,16 @@ fn kv_may_reach(
         };
         if start == want {
             // A reset sets the value read itself, and nothing need follow it.
-            return true;
+            let w = (id != u32::MAX).then(|| Witness::new(&[id], 0, false));
+            return (true, w);
         }
         if n_starts == SPELL_MAX_STARTS {
-            let rest = &mut std::iter::once(o).chain(ops.map(|(o, _)| o));
-            return kv_prefix_reach(state, want, &starts[..n_starts], any_append, rest);
+            let rest = &mut std::iter::once(o).chain(ops.map(|(_, o, _)| o));
+            let reach = kv_prefix_reach(state, want, &starts[..n_starts], any_append, rest);
+            return (reach, None);
         }
         starts[n_starts] = start;
+        start_ids[n_starts] = id;
         n_starts += 1;
     }
     if !state_start {
@@ -964,20 +1025,25 @@ fn kv_may_reach(
     }
     let Value::Str(w) = want else {
         // Appends make strings: only a start that is the value itself explains it.
-        return state_start && want == state && n_forced == 0;
+        return (state_start && want == state && n_forced == 0, None);
     };
     let mut steps = SPELL_STEPS;
+    // `None` when `base` does not start a spelling; else `Some` of the mask of the parts
+    // spelling the rest, when one was found (`None` when the steps ran out).
     let fits = |base: &str, n_forced: usize, steps: &mut usize| match w.strip_prefix(base) {
-        None => false,
-        Some("") => n_forced == 0,
-        Some(rest) => kv_spells(rest, &parts[..n], n_forced, steps),
+        None => None,
+        Some("") => (n_forced == 0).then_some(Some(0)),
+        Some(rest) => {
+            let mut found = None;
+            kv_spells_found(rest, &parts[..n], n_forced, steps, &mut found).then_some(found)
+        }
     };
     if state_start {
         if want == state && n_forced == 0 {
-            return true;
+            return (true, None);
         }
-        if as_str(state).is_some_and(|base| fits(base, n_forced, &mut steps)) {
-            return true;
+        if as_str(state).is_some_and(|base| fits(base, n_forced, &mut steps).is_some()) {
+            return (true, None);
         }
     }
     for k in 0..n_starts {
@@ -988,11 +1054,28 @@ fn kv_may_reach(
             continue;
         }
         // Forced appends may precede the reset.
-        if fits(base, 0, &mut steps) {
-            return true;
+        if let Some(found) = fits(base, 0, &mut steps) {
+            let w = found.and_then(|mask| {
+                if start_ids[k] == u32::MAX || mask.count_ones() as usize >= WITNESS_OPS {
+                    return None;
+                }
+                let mut ids = [start_ids[k]; WITNESS_OPS];
+                let mut m = 0;
+                for (j, &id) in part_ids[..n].iter().enumerate() {
+                    if mask & (1 << j) != 0 {
+                        if id == u32::MAX {
+                            return None;
+                        }
+                        m += 1;
+                        ids[m] = id;
+                    }
+                }
+                Some(Witness::new(&ids[..=m], 0, false))
+            });
+            return (true, w);
         }
     }
-    false
+    (false, None)
 }
 
 /// Kv reachability past [`kv_may_reach`]'s bounds, prefixes only: the value read is the
@@ -1069,6 +1152,18 @@ fn as_str(v: &Value) -> Option<&str> {
 /// `true` once it has visited `steps` nodes (shared by the caller's searches), so `false`
 /// is certain. At most 64 parts.
 fn kv_spells(rest: &str, parts: &[&str], n_forced: usize, steps: &mut usize) -> bool {
+    kv_spells_found(rest, parts, n_forced, steps, &mut None)
+}
+
+/// [`kv_spells`], setting `found` to the mask of the parts used when it finds a spelling
+/// (it stays as it was when the answer comes from running out of steps).
+fn kv_spells_found(
+    rest: &str,
+    parts: &[&str],
+    n_forced: usize,
+    steps: &mut usize,
+    found: &mut Option<u64>,
+) -> bool {
     debug_assert!(parts.len() <= 64 && n_forced <= parts.len());
     let forced_len: usize = parts[..n_forced].iter().map(|p| p.len()).sum();
     let total: usize = parts.iter().map(|p| p.len()).sum();
@@ -1080,7 +1175,7 @@ fn kv_spells(rest: &str, parts: &[&str], n_forced: usize, steps: &mut usize) -> 
     } else {
         (1u64 << n_forced) - 1
     };
-    spell_from(rest.as_bytes(), parts, 0, need, forced_len, steps)
+    spell_from(rest.as_bytes(), parts, 0, need, forced_len, steps, found)
 }
 
 /// [`kv_spells`] from `rest`, with the parts of mask `used` applied; `forced_left` is the
@@ -1092,9 +1187,14 @@ fn spell_from(
     need: u64,
     forced_left: usize,
     steps: &mut usize,
+    found: &mut Option<u64>,
 ) -> bool {
     if rest.is_empty() {
-        return used & need == need;
+        if used & need == need {
+            *found = Some(used);
+            return true;
+        }
+        return false;
     }
     if *steps == 0 {
         return true;
@@ -1121,7 +1221,15 @@ fn spell_from(
         } else {
             forced_left
         };
-        if spell_from(&rest[p.len()..], parts, used | bit, need, left, steps) {
+        if spell_from(
+            &rest[p.len()..],
+            parts,
+            used | bit,
+            need,
+            left,
+            steps,
+            found,
+        ) {
             return true;
         }
     }
@@ -1358,7 +1466,9 @@ mod tests {
     /// added, the order shuffled) and other states (that `witness_holds` accepts when it
     /// needs the state): `may_reach` must say `true` on every one. Taking the
     /// state-free witness for a reset that only starts the value, or giving the
-    /// prefix witnesses below the op bound, fails it.
+    /// prefix witnesses below the op bound, fails it. A third of the values read are a
+    /// reset's value and some appends, so that the witnesses of spellings from a reset
+    /// (a reset and up to three appends) are tried too.
     #[test]
     fn kv_witnesses_keep_their_promise() {
         let kv = Kv { init: s("") };
@@ -1382,13 +1492,30 @@ mod tests {
             x if x < 50 => BuiltinOp::Append(String::new()),
             _ => BuiltinOp::Append(strs[rng.below(8) as usize].into()),
         };
-        let mut kinds = [0usize; 4];
+        let mut kinds = [0usize; 5];
         for _ in 0..20_000 {
             let n = rng.below(71) as usize;
             let resets = [1, 3, 30][rng.below(3) as usize];
             let ops: Vec<BuiltinOp> = (0..n).map(|_| random_op(&mut rng, resets)).collect();
             let state = pick(&mut rng);
-            let want = if rng.below(2) == 0 {
+            let reset = ops.iter().find_map(|o| match o {
+                BuiltinOp::Write(Value::Str(v)) => Some(v.clone()),
+                _ => None,
+            });
+            let want = if rng.below(3) == 0
+                && let Some(base) = reset
+            {
+                // A reset's value, then some appends: the spelling from a reset.
+                let mut w = base;
+                for o in &ops {
+                    if let BuiltinOp::Append(x) = o
+                        && rng.below(3) == 0
+                    {
+                        w.push_str(x);
+                    }
+                }
+                s(&w)
+            } else if rng.below(2) == 0 {
                 let mut w = as_str(&state).unwrap_or("").to_string();
                 for o in &ops {
                     if let BuiltinOp::Append(x) = o
@@ -1415,8 +1542,10 @@ mod tests {
                 3
             } else if w.ops[1] == u32::MAX {
                 1
-            } else {
+            } else if w.ops[2] == u32::MAX {
                 2
+            } else {
+                4
             }] += 1;
             for _ in 0..8 {
                 let state2 = if rng.below(4) == 0 {
@@ -1449,7 +1578,9 @@ mod tests {
                 );
             }
         }
-        assert!(kinds.iter().all(|&k| k > 500), "{kinds:?}");
+        assert!(kinds[..4].iter().all(|&k| k > 500), "{kinds:?}");
+        // Spellings from a reset by two or three appends (below the op bound).
+        assert!(kinds[4] > 100, "{kinds:?}");
     }
 
     #[test]
