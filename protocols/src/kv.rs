@@ -109,8 +109,10 @@ impl fmt::Debug for KvRequest {
 #[derive(Clone, PartialEq, Eq)]
 pub enum KvResponse {
     /// The request with this `seq` took effect (once); `result` is the value read for
-    /// `get`, `true`/`false` for `cas`, and `null` for `put` / `append`.
-    Done { seq: u64, result: Value },
+    /// `get`, `true`/`false` for `cas`, and `null` for `put` / `append`. A value read is
+    /// the store's own, shared: no copy is made for the answer, and the client keeps it
+    /// as it is (issue #17); the history's [`Value`] is made only when one is recorded.
+    Done { seq: u64, result: KvResult },
     /// This node is not the leader and did not accept this copy of the request; `hint`
     /// is the leader it knows of, if any. `has_entry`: its log nevertheless holds the
     /// command (another copy, or an earlier attempt, reached it while it led), so the
@@ -125,7 +127,9 @@ pub enum KvResponse {
 impl fmt::Debug for KvResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KvResponse::Done { seq, result } => write!(f, "Done #{seq} {result:?}"),
+            KvResponse::Done { seq, result } => {
+                write!(f, "Done #{seq} {:?}", result.to_value())
+            }
             KvResponse::NotLeader { hint: Some(n), .. } => write!(f, "NotLeader hint={n}"),
             KvResponse::NotLeader { hint: None, .. } => write!(f, "NotLeader"),
         }
@@ -284,6 +288,12 @@ impl KvStore {
         }
     }
 
+    /// Reads a key without going through the log (lease reads), shared as an answer
+    /// carries it.
+    pub fn get_shared(&self, key: &str) -> KvResult {
+        KvResult::Str(self.read(key))
+    }
+
     /// Reads a key without going through the log (lease reads).
     pub fn get(&self, key: &str) -> Value {
         Value::Str(
@@ -416,6 +426,16 @@ fn written(recorded: bool, value: &Text) -> Value {
     }
 }
 
+/// What the history records as a get's or cas's result (nothing when no history is
+/// kept).
+fn answered(recorded: bool, result: &KvResult) -> Value {
+    if recorded {
+        result.to_value()
+    } else {
+        Value::Null
+    }
+}
+
 /// The op's history function.
 fn op_name(op: &KvOp) -> &'static str {
     match op {
@@ -479,23 +499,24 @@ where
                 let open = self.open.take().expect("open");
                 ctx.cancel_timer(open.retry);
                 ctx.cancel_timer(open.deadline);
+                let recorded = ctx.records_history();
                 let value = match &open.op {
                     KvOp::Get { .. } => {
-                        if let Value::Str(s) = &result {
-                            self.seen[open.key_index] = Some(Text::from(s.as_str()));
+                        if let KvResult::Str(s) = &result {
+                            self.seen[open.key_index] = Some(s.clone());
                         }
-                        result
+                        answered(recorded, &result)
                     }
                     KvOp::Put { value, .. } => {
                         self.seen[open.key_index] = Some(value.clone());
-                        written(ctx.records_history(), value)
+                        written(recorded, value)
                     }
-                    KvOp::Append { value, .. } => written(ctx.records_history(), value),
+                    KvOp::Append { value, .. } => written(recorded, value),
                     KvOp::Cas { to, .. } => {
-                        if result == Value::Bool(true) {
+                        if result == KvResult::Bool(true) {
                             self.seen[open.key_index] = Some(to.clone());
                         }
-                        result
+                        answered(recorded, &result)
                     }
                 };
                 ctx.complete_ok(value);

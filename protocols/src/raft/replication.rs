@@ -265,7 +265,7 @@ impl Node {
             };
             if let Some((client, id)) = waiting {
                 if let Some(result) = result {
-                    let result = result.to_value();
+                    let result = result.clone();
                     ctx.reply(client, id, KvResponse::Done { seq, result });
                 }
             }
@@ -345,7 +345,7 @@ impl Node {
         }
         if request.op.is_read() && self.can_read_locally(ctx) {
             ctx.reached(RaftReach::LeaseReadServed);
-            let result = self.store.get(request.op.key());
+            let result = self.store.get_shared(request.op.key());
             ctx.reply(
                 client,
                 id,
