@@ -109,8 +109,10 @@ impl fmt::Debug for KvRequest {
 #[derive(Clone, PartialEq, Eq)]
 pub enum KvResponse {
     /// The request with this `seq` took effect (once); `result` is the value read for
-    /// `get`, `true`/`false` for `cas`, and `null` for `put` / `append`.
-    Done { seq: u64, result: Value },
+    /// `get`, `true`/`false` for `cas`, and `null` for `put` / `append`. A value read is
+    /// the store's own, shared: no copy is made for the answer, and the client keeps it
+    /// as it is (issue #17); the history's [`Value`] is made only when one is recorded.
+    Done { seq: u64, result: KvResult },
     /// This node is not the leader and did not accept this copy of the request; `hint`
     /// is the leader it knows of, if any. `has_entry`: its log nevertheless holds the
     /// command (another copy, or an earlier attempt, reached it while it led), so the
@@ -125,7 +127,9 @@ pub enum KvResponse {
 impl fmt::Debug for KvResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KvResponse::Done { seq, result } => write!(f, "Done #{seq} {result:?}"),
+            KvResponse::Done { seq, result } => {
+                write!(f, "Done #{seq} {:?}", result.to_value())
+            }
             KvResponse::NotLeader { hint: Some(n), .. } => write!(f, "NotLeader hint={n}"),
             KvResponse::NotLeader { hint: None, .. } => write!(f, "NotLeader"),
         }
@@ -284,6 +288,12 @@ impl KvStore {
         }
     }
 
+    /// Reads a key without going through the log (lease reads), shared as an answer
+    /// carries it.
+    pub fn get_shared(&self, key: &str) -> KvResult {
+        KvResult::Str(self.read(key))
+    }
+
     /// Reads a key without going through the log (lease reads).
     pub fn get(&self, key: &str) -> Value {
         Value::Str(
@@ -351,6 +361,8 @@ pub enum KvTimer {
 struct Open {
     seq: u64,
     op: KvOp,
+    /// The index of the op's key (`k1` is 0), where [`KvClient::seen`] keeps its value.
+    key_index: usize,
     /// The current attempt's request id and node.
     attempt: RequestId,
     node: NodeId,
@@ -388,8 +400,9 @@ pub struct KvClient {
     /// Where to send next: the last leader heard of, or a guess.
     target: NodeId,
     open: Option<Open>,
-    /// The last value seen per key, the `from` of the next cas on it.
-    seen: BTreeMap<Text, Text>,
+    /// The last value seen per key, by key index (`k1` is 0), the `from` of the next cas
+    /// on it: an index, not a map search by key string, at every answer (issue #17).
+    seen: Vec<Option<Text>>,
     /// The keys, `k1`, `k2`, ... (made once, then shared by every operation), when the
     /// configuration's shared ones do not match the workload (it was changed after
     /// [`KvClientConfig::new`]).
@@ -408,6 +421,16 @@ impl KvClient {
 fn written(recorded: bool, value: &Text) -> Value {
     if recorded {
         Value::Str(String::from(&**value))
+    } else {
+        Value::Null
+    }
+}
+
+/// What the history records as a get's or cas's result (nothing when no history is
+/// kept).
+fn answered(recorded: bool, result: &KvResult) -> Value {
+    if recorded {
+        result.to_value()
     } else {
         Value::Null
     }
@@ -451,7 +474,7 @@ where
             done: 0,
             target,
             open: None,
-            seen: BTreeMap::new(),
+            seen: Vec::new(),
             keys: Vec::new(),
         }
     }
@@ -476,23 +499,24 @@ where
                 let open = self.open.take().expect("open");
                 ctx.cancel_timer(open.retry);
                 ctx.cancel_timer(open.deadline);
+                let recorded = ctx.records_history();
                 let value = match &open.op {
-                    KvOp::Get { key } => {
-                        if let Value::Str(s) = &result {
-                            self.seen.insert(key.clone(), Text::from(s.as_str()));
+                    KvOp::Get { .. } => {
+                        if let KvResult::Str(s) = &result {
+                            self.seen[open.key_index] = Some(s.clone());
                         }
-                        result
+                        answered(recorded, &result)
                     }
-                    KvOp::Put { key, value } => {
-                        self.seen.insert(key.clone(), value.clone());
-                        written(ctx.records_history(), value)
+                    KvOp::Put { value, .. } => {
+                        self.seen[open.key_index] = Some(value.clone());
+                        written(recorded, value)
                     }
-                    KvOp::Append { value, .. } => written(ctx.records_history(), value),
-                    KvOp::Cas { key, to, .. } => {
-                        if result == Value::Bool(true) {
-                            self.seen.insert(key.clone(), to.clone());
+                    KvOp::Append { value, .. } => written(recorded, value),
+                    KvOp::Cas { to, .. } => {
+                        if result == KvResult::Bool(true) {
+                            self.seen[open.key_index] = Some(to.clone());
                         }
-                        result
+                        answered(recorded, &result)
                     }
                 };
                 ctx.complete_ok(value);
@@ -570,49 +594,40 @@ where
 }
 
 /// `"{prefix}{a}"`, or `"{prefix}{a}{sep}{b}"` when `sep` is not empty, built on the
-/// stack and allocated once (`format!` costs more than the rest of an invocation).
+/// stack and allocated once (`format!` costs more than the rest of an invocation). Written
+/// back to front into one buffer, so no digit is copied twice (issue #17: a write's value
+/// is made at every write).
 fn numbered(prefix: &str, a: u64, sep: &str, b: u64) -> Text {
-    struct Buf {
-        bytes: [u8; 64],
-        len: usize,
-    }
-    impl Buf {
-        fn push_str(&mut self, s: &str) {
-            self.bytes[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
-            self.len += s.len();
-        }
-        fn push_number(&mut self, mut n: u64) {
-            let mut digits = [0u8; 20];
-            let mut i = digits.len();
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
+    /// Writes `n`'s decimal digits to end just before `at`; answers where they start.
+    fn digits(buf: &mut [u8; 64], mut at: usize, mut n: u64) -> usize {
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                return at;
             }
-            let d = &digits[i..];
-            self.bytes[self.len..self.len + d.len()].copy_from_slice(d);
-            self.len += d.len();
         }
+    }
+    fn text(buf: &mut [u8; 64], at: usize, s: &str) -> usize {
+        let from = at - s.len();
+        buf[from..at].copy_from_slice(s.as_bytes());
+        from
     }
     // Prefixes and separators are the short literals below: at most 2 + 2 * 20 bytes.
     assert!(
         prefix.len() + sep.len() <= 24,
         "numbered: prefix and separator too long"
     );
-    let mut buf = Buf {
-        bytes: [0; 64],
-        len: 0,
-    };
-    buf.push_str(prefix);
-    buf.push_number(a);
+    let mut buf = [0u8; 64];
+    let mut at = buf.len();
     if !sep.is_empty() {
-        buf.push_str(sep);
-        buf.push_number(b);
+        at = digits(&mut buf, at, b);
+        at = text(&mut buf, at, sep);
     }
-    Text::from(std::str::from_utf8(&buf.bytes[..buf.len]).expect("ASCII digits"))
+    at = digits(&mut buf, at, a);
+    at = text(&mut buf, at, prefix);
+    Text::from(std::str::from_utf8(&buf[at..]).expect("ASCII digits"))
 }
 
 fn next_node(n: NodeId, count: usize) -> NodeId {
@@ -633,6 +648,9 @@ impl KvClient {
         self.seq += 1;
         let seq = self.seq;
         let k = ctx.rng().below(keys) as usize;
+        if self.seen.len() != keys as usize {
+            self.seen.resize(keys as usize, None);
+        }
         let shared = &ctx.config().key_names;
         let key = if shared.len() == keys as usize {
             shared[k].clone()
@@ -659,7 +677,7 @@ impl KvClient {
             } else {
                 pick -= u64::from(mix.write);
                 if pick < u64::from(mix.cas) {
-                    let from = self.seen.get(&key).cloned().unwrap_or_default();
+                    let from = self.seen.get(k).cloned().flatten().unwrap_or_default();
                     KvOp::Cas {
                         key,
                         from,
@@ -683,6 +701,7 @@ impl KvClient {
         self.open = Some(Open {
             seq,
             op,
+            key_index: k,
             attempt: RequestId(0),
             node: self.target,
             maybe_applied: false,
@@ -1059,6 +1078,16 @@ mod tests {
             &*numbered("c", 3, "-", 18_446_744_073_709_551_615),
             format!("c3-{}", u64::MAX)
         );
+        // Every digit count, both numbers, against `format!`.
+        let mut x = 1u64;
+        for i in 0..2000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (a, b) = (x >> (i % 64), i.wrapping_mul(x) >> (x % 64));
+            assert_eq!(&*numbered("c", a, "-", b), format!("c{a}-{b}"));
+            assert_eq!(&*numbered("/c", b, "", a), format!("/c{b}"));
+        }
     }
 
     #[test]

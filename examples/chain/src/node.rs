@@ -70,7 +70,7 @@ impl Node {
     /// the head) answers the client.
     fn append(&mut self, ctx: &mut Ctx<'_, Node>, entry: Entry) {
         let answers = ctx.id() == tail(ctx) || (ctx.id() == head() && ctx.config().ack_at_head);
-        if let Some(result) = self.store.apply(&entry.request) {
+        if let Some(result) = self.store.apply_in_place(&entry.request).cloned() {
             if answers {
                 let response = KvResponse::Done {
                     seq: entry.request.seq,
@@ -131,7 +131,7 @@ impl Process for Node {
             let response = if ctx.id() == tail(ctx) {
                 KvResponse::Done {
                     seq: request.seq,
-                    result: self.store.get(key),
+                    result: self.store.get_shared(key),
                 }
             } else {
                 KvResponse::NotLeader {

@@ -562,7 +562,7 @@ impl Node {
         if let Some((client, id)) = self.pending.remove(&slot)
             && let Some(result) = result
         {
-            let result = result.to_value();
+            let result = result.clone();
             ctx.reply(client, id, KvResponse::Done { seq, result });
         }
     }
@@ -606,7 +606,7 @@ impl Node {
         for s in self.applied_through + 1..=slot {
             let command = d.chosen(s).or_else(|| d.accepted(s).map(|(_, c)| c));
             if let Some(Command::Op(r)) = command {
-                let v = store.apply(r);
+                let v = store.apply_in_place(r).cloned();
                 if s == slot {
                     result = v;
                 }

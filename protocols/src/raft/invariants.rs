@@ -87,7 +87,8 @@ impl Checker<Node> for ElectionSafety {
     }
 }
 
-/// What the log-matching checker has verified of one server's log.
+/// What a checker has verified of one server's log: up to which index, and the log's count
+/// of cuts then (log matching, and leader completeness's agreed prefix).
 #[derive(Debug, Default, Clone, Copy)]
 struct Seen {
     len: u64,
@@ -208,6 +209,36 @@ pub struct LeaderCompleteness {
     checked: BTreeSet<(u64, NodeId)>,
     /// The last leader checked (skips the map for a leader's later events).
     last_checked: Option<(u64, NodeId)>,
+    /// Per server, how far its log is known to agree with `committed` (every entry up
+    /// to that index has the committed term), and its log's count of cuts then: a new
+    /// leader's check starts past that prefix while the log was not cut below it,
+    /// instead of walking every committed entry again at each election (issue #17).
+    agreed: Vec<Seen>,
+}
+
+impl LeaderCompleteness {
+    /// The longest prefix of `d`'s log known to hold the committed terms: the recorded
+    /// one, cut back to below the log's cuts since, then extended as far as it agrees.
+    fn agreed_prefix(&mut self, node: NodeId, d: &Durable) -> u64 {
+        let (truncations, last_cut) = d.truncations();
+        let known = self.agreed[node.index()];
+        let mut upto = match truncations.checked_sub(known.truncations) {
+            Some(0) => known.len,
+            Some(1) => known.len.min(last_cut - 1),
+            _ => 0,
+        };
+        while let Some(&(entry_term, _, _)) = self.committed.get(upto as usize) {
+            if d.term_at(upto + 1) != Some(entry_term) {
+                break;
+            }
+            upto += 1;
+        }
+        self.agreed[node.index()] = Seen {
+            len: upto,
+            truncations,
+        };
+        upto
+    }
 }
 
 impl Checker<Node> for LeaderCompleteness {
@@ -225,6 +256,7 @@ impl Checker<Node> for LeaderCompleteness {
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
         if self.recorded.len() < view.node_count() {
             self.recorded.resize(view.node_count(), 0);
+            self.agreed.resize(view.node_count(), Seen::default());
         }
         let Some(state) = view.node(node) else {
             self.recorded[node.index()] = 0;
@@ -262,7 +294,11 @@ impl Checker<Node> for LeaderCompleteness {
         // A leader seen for the first time must hold every entry committed before its term.
         if leader && self.last_checked != Some((term, node)) && self.checked.insert((term, node)) {
             self.last_checked = Some((term, node));
-            for (slot, &(entry_term, commit_term, by)) in self.committed.iter().enumerate() {
+            // Entries in the agreed prefix hold their committed term: none can fail.
+            let agreed = self.agreed_prefix(node, d) as usize;
+            for (slot, &(entry_term, commit_term, by)) in
+                self.committed.iter().enumerate().skip(agreed)
+            {
                 let index = slot as u64 + 1;
                 if commit_term < term && d.term_at(index) != Some(entry_term) {
                     return Err(format!(
@@ -337,5 +373,84 @@ impl crate::kv::StableLeader for Node {
                 && view.durable(id).current_term() == term
                 && n.leader_hint() == Some(l)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::{KvOp, KvRequest};
+    use sim_core::{ClientId, SimRng};
+    use std::sync::Arc;
+
+    fn entry(term: u64) -> Entry {
+        Entry {
+            term,
+            command: Arc::new(KvRequest {
+                client: ClientId(0),
+                seq: 1,
+                op: KvOp::Get { key: "k1".into() },
+            }),
+        }
+    }
+
+    /// The longest prefix of `d`'s log that holds the committed terms, by a walk from 1.
+    fn plain_prefix(committed: &[(u64, u64, NodeId)], d: &Durable) -> u64 {
+        let mut k = 0;
+        while let Some(&(t, _, _)) = committed.get(k as usize) {
+            if d.term_at(k + 1) != Some(t) {
+                break;
+            }
+            k += 1;
+        }
+        k
+    }
+
+    #[test]
+    fn agreed_prefix_is_the_longest_agreeing_prefix() {
+        let mut cut_below = 0;
+        for seed in 0..40 {
+            let mut rng = SimRng::new(seed, "test/agreed");
+            let mut lc = LeaderCompleteness::default();
+            lc.agreed.resize(1, Seen::default());
+            let mut d = Durable::default();
+            let node = NodeId(0);
+            let mut term = 1;
+            for _ in 0..400 {
+                match rng.below(10) {
+                    // Append a few entries of the current term or a new one.
+                    0..=3 => {
+                        term += rng.below(2);
+                        for _ in 0..rng.between(1, 3) {
+                            d.append(entry(term));
+                        }
+                    }
+                    // Commit the log's next entry, or one of another term there.
+                    4..=5 => {
+                        let i = lc.committed.len() as u64 + 1;
+                        let t = match d.term_at(i) {
+                            Some(t) if rng.below(4) != 0 => t,
+                            _ => term + rng.below(2),
+                        };
+                        lc.committed.push((t, term, node));
+                    }
+                    // Cut the log back (once or several times between two looks).
+                    6..=7 => {
+                        for _ in 0..rng.between(1, 2) {
+                            if d.last_index() > 0 {
+                                let at = rng.between(1, d.last_index());
+                                d.truncate_from(at);
+                                cut_below += u64::from(at <= lc.agreed[0].len);
+                            }
+                        }
+                    }
+                    _ => {
+                        let fast = lc.agreed_prefix(node, &d);
+                        assert_eq!(fast, plain_prefix(&lc.committed, &d), "seed {seed}");
+                    }
+                }
+            }
+        }
+        assert!(cut_below >= 40, "{cut_below} cuts below the agreed prefix");
     }
 }

@@ -166,7 +166,16 @@ impl Node {
         if success {
             if index > self.match_index[i] {
                 self.match_index[i] = index;
-                self.advance_commit(ctx);
+                // The commit rule reads only the match indexes above the commit index
+                // (and the leader's own log, its term and the commit index, which did
+                // not change here): a match that stays at or below it changes nothing
+                // the last call did not see. (Most acknowledgements after the majority's
+                // are such; issue #17.)
+                if index > self.commit_index {
+                    self.advance_commit(ctx);
+                } else {
+                    debug_assert_eq!(self.commit_candidate(ctx), None, "skipped a commit");
+                }
             }
             self.next_index[i] = self.next_index[i].max(self.match_index[i] + 1);
             if self.next_index[i] <= ctx.durable().last_index() && index + 1 >= self.next_index[i] {
@@ -182,6 +191,16 @@ impl Node {
     /// The commit rule (§5.3, §5.4.2): the highest index stored on a majority is
     /// committed if its entry is from the current term.
     fn advance_commit(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if let Some(n) = self.commit_candidate(ctx) {
+            self.commit_index = n;
+            self.apply(ctx);
+        }
+    }
+
+    /// Where the commit rule moves the commit index to, if anywhere. It reads the match
+    /// indexes only above the commit index, the leader's own log and term, and the commit
+    /// index.
+    fn commit_candidate(&self, ctx: &Ctx<'_, Self>) -> Option<u64> {
         let d = ctx.durable();
         let (me, own_last, majority) = (ctx.id().index(), d.last_index(), ctx.majority());
         // The majority match is above the commit index only if a majority of servers are:
@@ -193,17 +212,14 @@ impl Node {
                 .filter(|&(i, &m)| i != me && m > c)
                 .count();
         if above < majority {
-            return;
+            return None;
         }
         let n = self.majority_match(me, own_last, majority);
         if n <= self.commit_index {
-            return;
+            return None;
         }
         let own_term = d.term_at(n) == Some(d.current_term());
-        if own_term || ctx.config().commit_earlier_term_by_counting {
-            self.commit_index = n;
-            self.apply(ctx);
-        }
+        (own_term || ctx.config().commit_earlier_term_by_counting).then_some(n)
     }
 
     /// The highest index stored on at least `majority` servers (the leader's own log
@@ -249,7 +265,7 @@ impl Node {
             };
             if let Some((client, id)) = waiting {
                 if let Some(result) = result {
-                    let result = result.to_value();
+                    let result = result.clone();
                     ctx.reply(client, id, KvResponse::Done { seq, result });
                 }
             }
@@ -329,7 +345,7 @@ impl Node {
         }
         if request.op.is_read() && self.can_read_locally(ctx) {
             ctx.reached(RaftReach::LeaseReadServed);
-            let result = self.store.get(request.op.key());
+            let result = self.store.get_shared(request.op.key());
             ctx.reply(
                 client,
                 id,

@@ -133,6 +133,16 @@ impl<N: KvNode> Setup<N> {
     }
 
     pub fn build(&self, seed: u64) -> Simulation<N, KvClient> {
+        let mut sim = self.build_unchecked(seed);
+        for c in N::safety_checkers() {
+            sim.add_checker(c);
+        }
+        sim
+    }
+
+    /// [`Setup::build`] without the safety checkers (for tests that bring their own and
+    /// want a run to go on past violations).
+    pub fn build_unchecked(&self, seed: u64) -> Simulation<N, KvClient> {
         let mut sc = SimConfig::new(seed, self.nodes, Limits::time(self.run_for))
             .with_clients(self.workload.clients as usize);
         sc.trace = self.trace;
@@ -200,9 +210,6 @@ impl<N: KvNode> Setup<N> {
                 sim.schedule(t, f);
             }
             sim.schedule(self.quiet_from(), Fault::Heal);
-        }
-        for c in N::safety_checkers() {
-            sim.add_checker(c);
         }
         sim
     }
