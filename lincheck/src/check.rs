@@ -1518,6 +1518,17 @@ mod tests {
         }
     }
 
+    /// A budget of `max_steps` steps and nothing else, with the defaults of a search.
+    fn steps_only(max_steps: u64) -> Budget {
+        Budget {
+            max_steps: Some(max_steps),
+            deadline: None,
+            max_memory: None,
+            reduce: true,
+            hide_after: crate::DEFAULT_HIDE_AFTER,
+        }
+    }
+
     /// Interning by hash keeps states apart when every hash collides: the search takes
     /// the same steps to the same outcome with a hash that tells them apart and with one
     /// that does not (answering the first state of a hash, or the last, fails it).
@@ -1526,13 +1537,7 @@ mod tests {
         let kv = Kv {
             init: Value::Str(String::new()),
         };
-        let budget = Budget {
-            max_steps: Some(20_000),
-            deadline: None,
-            max_memory: None,
-            reduce: true,
-            hide_after: crate::DEFAULT_HIDE_AFTER,
-        };
+        let budget = steps_only(20_000);
         let mut outcomes = [0usize; 2];
         for n in 0..40 {
             let h = generate::kv(
@@ -1610,13 +1615,7 @@ mod tests {
         let kv = Kv {
             init: Value::Str(String::new()),
         };
-        let budget = Budget {
-            max_steps: Some(20_000),
-            deadline: None,
-            max_memory: None,
-            reduce: true,
-            hide_after: crate::DEFAULT_HIDE_AFTER,
-        };
+        let budget = steps_only(20_000);
         let mut rng = generate::Rng::new(1821);
         let (mut hits, mut outcomes) = (0u64, [0usize; 3]);
         for n in 0..90 {

@@ -1244,6 +1244,49 @@ mod tests {
         Value::Str(x.into())
     }
 
+    /// The strings the random kv op sets below are made of: short ones, so that appends
+    /// spell each other's values often.
+    const SPELL_STRS: [&str; 8] = ["", "a", "b", "ab", "ba", "aab", "abab", "abba"];
+
+    /// A random kv value: mostly one of `SPELL_STRS`, sometimes null or a number.
+    fn pick_value(rng: &mut crate::generate::Rng) -> Value {
+        match rng.below(12) {
+            0 => Value::Null,
+            1 => Value::Int(1),
+            _ => s(SPELL_STRS[rng.below(SPELL_STRS.len() as u64) as usize]),
+        }
+    }
+
+    /// A random kv op: resets (puts and cas) `resets` times in 100, reads, empty and
+    /// short appends.
+    fn random_kv_op(rng: &mut crate::generate::Rng, resets: u64) -> BuiltinOp {
+        match rng.below(100) {
+            x if x < resets && rng.below(2) == 0 => BuiltinOp::Write(pick_value(rng)),
+            x if x < resets => BuiltinOp::Cas {
+                from: pick_value(rng),
+                to: pick_value(rng),
+                ok: [None, Some(true), Some(false)][rng.below(3) as usize],
+            },
+            x if x < 40 => BuiltinOp::Read(Some(pick_value(rng))),
+            x if x < 50 => BuiltinOp::Append(String::new()),
+            _ => BuiltinOp::Append(SPELL_STRS[rng.below(8) as usize].into()),
+        }
+    }
+
+    /// `base` followed by about a third of the appends of `ops`, in order: a value the
+    /// ops may well spell.
+    fn spell_some(rng: &mut crate::generate::Rng, base: &str, ops: &[BuiltinOp]) -> String {
+        let mut w = base.to_string();
+        for o in ops {
+            if let BuiltinOp::Append(x) = o
+                && rng.below(3) == 0
+            {
+                w.push_str(x);
+            }
+        }
+        w
+    }
+
     #[test]
     fn may_observe_sees_reads_cas_and_appends_that_need_the_op() {
         let m = Kv { init: s("") };
@@ -1473,31 +1516,12 @@ mod tests {
     fn kv_witnesses_keep_their_promise() {
         let kv = Kv { init: s("") };
         let mut rng = crate::generate::Rng::new(1820);
-        let strs = ["", "a", "b", "ab", "ba", "aab", "abab", "abba"];
-        let pick = |rng: &mut crate::generate::Rng| -> Value {
-            match rng.below(12) {
-                0 => Value::Null,
-                1 => Value::Int(1),
-                _ => s(strs[rng.below(strs.len() as u64) as usize]),
-            }
-        };
-        let random_op = |rng: &mut crate::generate::Rng, resets: u64| match rng.below(100) {
-            x if x < resets && rng.below(2) == 0 => BuiltinOp::Write(pick(rng)),
-            x if x < resets => BuiltinOp::Cas {
-                from: pick(rng),
-                to: pick(rng),
-                ok: [None, Some(true), Some(false)][rng.below(3) as usize],
-            },
-            x if x < 40 => BuiltinOp::Read(Some(pick(rng))),
-            x if x < 50 => BuiltinOp::Append(String::new()),
-            _ => BuiltinOp::Append(strs[rng.below(8) as usize].into()),
-        };
         let mut kinds = [0usize; 5];
         for _ in 0..20_000 {
             let n = rng.below(71) as usize;
             let resets = [1, 3, 30][rng.below(3) as usize];
-            let ops: Vec<BuiltinOp> = (0..n).map(|_| random_op(&mut rng, resets)).collect();
-            let state = pick(&mut rng);
+            let ops: Vec<BuiltinOp> = (0..n).map(|_| random_kv_op(&mut rng, resets)).collect();
+            let state = pick_value(&mut rng);
             let reset = ops.iter().find_map(|o| match o {
                 BuiltinOp::Write(Value::Str(v)) => Some(v.clone()),
                 _ => None,
@@ -1506,27 +1530,11 @@ mod tests {
                 && let Some(base) = reset
             {
                 // A reset's value, then some appends: the spelling from a reset.
-                let mut w = base;
-                for o in &ops {
-                    if let BuiltinOp::Append(x) = o
-                        && rng.below(3) == 0
-                    {
-                        w.push_str(x);
-                    }
-                }
-                s(&w)
+                s(&spell_some(&mut rng, &base, &ops))
             } else if rng.below(2) == 0 {
-                let mut w = as_str(&state).unwrap_or("").to_string();
-                for o in &ops {
-                    if let BuiltinOp::Append(x) = o
-                        && rng.below(3) == 0
-                    {
-                        w.push_str(x);
-                    }
-                }
-                s(&w)
+                s(&spell_some(&mut rng, as_str(&state).unwrap_or(""), &ops))
             } else {
-                pick(&mut rng)
+                pick_value(&mut rng)
             };
             let read = BuiltinOp::Read(Some(want.clone()));
             let plain = kv.may_reach(&state, &read, &mut ops.iter());
@@ -1551,7 +1559,7 @@ mod tests {
                 let state2 = if rng.below(4) == 0 {
                     state.clone()
                 } else {
-                    pick(&mut rng)
+                    pick_value(&mut rng)
                 };
                 if w.needs_state && !kv.witness_holds(&state2, &read, &w) {
                     continue;
@@ -1564,7 +1572,7 @@ mod tests {
                     .collect();
                 let extra = rng.below(40);
                 for _ in 0..extra {
-                    keep.push(random_op(&mut rng, resets));
+                    keep.push(random_kv_op(&mut rng, resets));
                 }
                 if keep.len() < w.min_others as usize {
                     continue;
@@ -1623,50 +1631,23 @@ mod tests {
             start && appended
         }
         let mut rng = crate::generate::Rng::new(1818);
-        let strs = ["", "a", "b", "ab", "ba", "aab", "abab", "abba"];
-        let pick = |rng: &mut crate::generate::Rng| -> Value {
-            match rng.below(12) {
-                0 => Value::Null,
-                1 => Value::Int(1),
-                _ => s(strs[rng.below(strs.len() as u64) as usize]),
-            }
-        };
         let (mut yes, mut no, mut long) = (0, 0, 0);
         for _ in 0..20_000 {
             // Few resets in some sets, so that long ones still get spelled up to the
             // op bound (more than 8 starts would end the spelling sooner).
             let n = rng.below(71) as usize;
             let resets = [1, 3, 30][rng.below(3) as usize];
-            let ops: Vec<BuiltinOp> = (0..n)
-                .map(|_| match rng.below(100) {
-                    x if x < resets && rng.below(2) == 0 => BuiltinOp::Write(pick(&mut rng)),
-                    x if x < resets => BuiltinOp::Cas {
-                        from: pick(&mut rng),
-                        to: pick(&mut rng),
-                        ok: [None, Some(true), Some(false)][rng.below(3) as usize],
-                    },
-                    x if x < 40 => BuiltinOp::Read(Some(pick(&mut rng))),
-                    x if x < 50 => BuiltinOp::Append(String::new()),
-                    _ => BuiltinOp::Append(strs[rng.below(8) as usize].into()),
-                })
-                .collect();
-            let state = pick(&mut rng);
+            let ops: Vec<BuiltinOp> = (0..n).map(|_| random_kv_op(&mut rng, resets)).collect();
+            let state = pick_value(&mut rng);
             let want = if rng.below(2) == 0 {
                 // The state and some of the appends: a value the ops may well spell.
-                let mut w = as_str(&state).unwrap_or("").to_string();
-                for o in &ops {
-                    if let BuiltinOp::Append(x) = o
-                        && rng.below(3) == 0
-                    {
-                        w.push_str(x);
-                    }
-                }
+                let mut w = spell_some(&mut rng, as_str(&state).unwrap_or(""), &ops);
                 if rng.below(2) == 0 {
                     w.push('a');
                 }
                 s(&w)
             } else {
-                pick(&mut rng)
+                pick_value(&mut rng)
             };
             let read = BuiltinOp::Read(Some(want.clone()));
             let fast = kv_may_reach(&state, &read, &[], &mut ops.iter());
