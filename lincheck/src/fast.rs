@@ -13,7 +13,7 @@ use crate::check::{Budget, SearchOp};
 use crate::explain::{OpStatus, OpView, Report};
 use crate::history::{Event, EventKind, ModelKind, Value};
 use crate::model::{BuiltinOp, CasRegister, Kv, Model, Register};
-use crate::parse::{KeyRef, LineCtx, fast_event, raw_event};
+use crate::parse::{KeyRef, LineCtx, RawEvent, fast_event, raw_event, written_event_from};
 use crate::run::{CheckOptions, ShowOp, check_prepared};
 use crate::wellformed::model_ops;
 
@@ -26,16 +26,11 @@ use crate::wellformed::model_ops;
 /// the same report). Whenever this returns a report, it is the one they give.
 pub fn check_text(text: &str, options: &CheckOptions) -> Option<Report> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // The parser's lines: split at '\n', one '\r' off the end, blank ones skipped (only
-    // ASCII bytes can be ' ', '\t' or '\r' in UTF-8, so bytes do as well as chars).
-    let mut lines = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .filter(|l| !l.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')));
+    let mut lines = Lines { text, pos: 0 };
     let header = LineCtx {
         file: "",
         line: 1,
-        text: lines.next()?,
+        text: lines.next()?.0,
     };
     let (header_model, init, process_names) = header.header().ok()?;
     let kind = options.model.unwrap_or(header_model);
@@ -49,6 +44,48 @@ pub fn check_text(text: &str, options: &CheckOptions) -> Option<Report> {
     };
     report.process_names = process_names;
     Some(report)
+}
+
+/// The parser's lines (split at '\n', one '\r' off the end, blank ones skipped), each
+/// with its fast-path reading ([`raw_event`]). A line as `History::to_jsonl` writes it
+/// is read in place, its end found by the reading ([`written_event_from`]); any other
+/// line is cut out first. `lines_are_the_parser_s` checks both against the split.
+struct Lines<'t> {
+    text: &'t str,
+    /// Where the next line starts; past the end when there is none.
+    pos: usize,
+}
+
+impl<'t> Iterator for Lines<'t> {
+    type Item = (&'t str, Option<RawEvent<'t>>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (text, bytes) = (self.text, self.text.as_bytes());
+        while self.pos <= text.len() {
+            let start = self.pos;
+            if let Some((ev, end)) = written_event_from(text, start) {
+                let next = match &bytes[end..] {
+                    [] | [b'\r'] => Some(text.len() + 1),
+                    [b'\n', ..] => Some(end + 1),
+                    [b'\r', b'\n', ..] => Some(end + 2),
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    self.pos = next;
+                    return Some((&text[start..end], Some(ev)));
+                }
+            }
+            let nl = text[start..].find('\n').map_or(text.len(), |n| start + n);
+            self.pos = nl + 1;
+            let line = &text[start..nl];
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            // Only ASCII bytes can be ' ', '\t' or '\r' in UTF-8: bytes do as chars.
+            if !line.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+                return Some((line, raw_event(line)));
+            }
+        }
+        None
+    }
 }
 
 /// A key, normalized (no key and `null` are the same object), borrowed from a line.
@@ -175,7 +212,7 @@ fn is_op(kind: ModelKind, f: &str) -> bool {
 fn one_pass<'t, M: Model<Op = BuiltinOp>>(
     model: &M,
     kind: ModelKind,
-    lines: impl Iterator<Item = &'t str>,
+    lines: impl Iterator<Item = (&'t str, Option<RawEvent<'t>>)>,
     text_len: usize,
     options: &CheckOptions,
 ) -> Option<Report> {
@@ -189,8 +226,8 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
     // Whether the first event had a time, and the last time.
     let mut time: Option<(bool, u64)> = None;
     let mut last_key: Option<(Key<'t>, usize)> = None;
-    for (i, line) in lines.enumerate() {
-        let ev = raw_event(line)?;
+    for (i, (line, ev)) in lines.enumerate() {
+        let ev = ev?;
         if !is_op(kind, ev.f) {
             return None;
         }
@@ -530,6 +567,82 @@ mod tests {
         assert!(same > 300 && errors > 300, "{same} {errors}");
         // It declines errors, and little else (escapes, floats and the like).
         assert!(declined - errors < declined / 10, "{declined} {errors}");
+    }
+
+    /// [`Lines`] gives the split's lines (at '\n', one '\r' off, blank ones skipped) and
+    /// `raw_event` of each, on the corpus and mutations of it with line ends changed
+    /// (`\r\n`, a lone `\r`, trailing blanks, lists and strings cut by a '\n', blank
+    /// lines, no last '\n').
+    #[test]
+    fn lines_are_the_parser_s() {
+        let mut rng = Rng::new(1824);
+        let (mut in_place, mut cut) = (0usize, 0usize);
+        for text in corpus() {
+            for variant in 0..40 {
+                let mut t = if variant == 0 {
+                    text.clone()
+                } else {
+                    mutate(&mut rng, &text)
+                };
+                for _ in 0..rng.below(4) {
+                    let ends = [
+                        "\r\n", "\r", "\n\n", " \n", "\n \t\n", "\r\r\n", "[1,\n2]", "\"a\nb\"",
+                    ];
+                    let e = ends[rng.below(ends.len() as u64) as usize];
+                    let nls: Vec<usize> = t.match_indices('\n').map(|(i, _)| i).collect();
+                    if nls.is_empty() {
+                        break;
+                    }
+                    let at = nls[rng.below(nls.len() as u64) as usize];
+                    let at = if e.starts_with(['[', '"']) {
+                        // Into a value: just before the line's last '}' or ','.
+                        match t[..at].rfind([',', '}']) {
+                            Some(i) => i,
+                            None => continue,
+                        }
+                    } else {
+                        at
+                    };
+                    let tail = if e.starts_with(['[', '"']) {
+                        &t[at..]
+                    } else {
+                        &t[at + 1..]
+                    };
+                    t = format!("{}{e}{tail}", &t[..at]);
+                }
+                if rng.below(3) == 0 {
+                    // A list value cut by a '\n' (two broken lines, never one event).
+                    let froms: Vec<usize> =
+                        t.match_indices("\"value\":").map(|(i, _)| i + 8).collect();
+                    if !froms.is_empty() {
+                        let v = froms[rng.below(froms.len() as u64) as usize];
+                        if let Some(len) = t[v..].find([',', '}']) {
+                            t = format!("{}[1,\n2]{}", &t[..v], &t[v + len..]);
+                        }
+                    }
+                }
+                if rng.below(2) == 0 {
+                    t.push('\n');
+                }
+                let want: Vec<(&str, Option<RawEvent>)> = t
+                    .split('\n')
+                    .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                    .filter(|l| !l.trim_matches([' ', '\t', '\r']).is_empty())
+                    .map(|l| (l, raw_event(l)))
+                    .collect();
+                let got: Vec<(&str, Option<RawEvent>)> = Lines { text: &t, pos: 0 }.collect();
+                assert_eq!(got, want, "on\n{t:?}");
+                for (l, _) in &got {
+                    let p = l.as_ptr() as usize - t.as_ptr() as usize;
+                    if written_event_from(&t, p).is_some_and(|(_, end)| end == p + l.len()) {
+                        in_place += 1;
+                    } else {
+                        cut += 1;
+                    }
+                }
+            }
+        }
+        assert!(in_place > 10_000 && cut > 1_000, "{in_place} {cut}");
     }
 
     /// The ops made by moving values in are the models' own, on random values.
