@@ -161,6 +161,7 @@ impl ShowOp for LineOp<'_> {
 /// end for ops that never complete), then the op.
 struct Slot<'t> {
     f: &'t str,
+    fun: Fun,
     line: LineOp<'t>,
     input: Option<Value>,
     op: Option<BuiltinOp>,
@@ -186,27 +187,45 @@ struct Proc {
 /// anything unusual go through `model.op`. `None` if the model refuses it.
 fn builtin_op<M: Model<Op = BuiltinOp>>(
     model: &M,
+    fun: Fun,
     f: &str,
     input: Value,
     output: Option<Value>,
 ) -> Option<BuiltinOp> {
-    match (f, input) {
-        ("read" | "get", _) => Some(BuiltinOp::Read(output)),
-        ("write" | "put", input) => Some(BuiltinOp::Write(input)),
-        ("append", Value::Str(s)) => Some(BuiltinOp::Append(s)),
-        (f, input) => model.op(f, &input, output.as_ref()).ok(),
+    match (fun, input) {
+        (Fun::Read, _) => Some(BuiltinOp::Read(output)),
+        (Fun::Write, input) => Some(BuiltinOp::Write(input)),
+        (Fun::Append, Value::Str(s)) => Some(BuiltinOp::Append(s)),
+        (_, input) => model.op(f, &input, output.as_ref()).ok(),
     }
 }
 
-/// `model_ops(kind).contains(&f)`, without a loop of string comparisons.
-fn is_op(kind: ModelKind, f: &str) -> bool {
-    let ok = match kind {
-        ModelKind::Register => matches!(f, "read" | "write"),
-        ModelKind::CasRegister => matches!(f, "read" | "write" | "cas"),
-        ModelKind::Kv => matches!(f, "get" | "put" | "append" | "cas"),
+/// An op name of a model, read once per line (then compared as this, not as strings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fun {
+    /// `read` (registers) or `get` (kv).
+    Read,
+    /// `write` (registers) or `put` (kv).
+    Write,
+    Append,
+    Cas,
+}
+
+/// `f` as an op of `kind`'s model (`model_ops(kind).contains(&f)`), without string
+/// comparisons (byte patterns: no call to memcmp); `None` if the model has no such op.
+fn fun(kind: ModelKind, f: &str) -> Option<Fun> {
+    let (kv, register) = (kind == ModelKind::Kv, kind == ModelKind::Register);
+    let fun = match f.as_bytes() {
+        [b'r', b'e', b'a', b'd'] if !kv => Some(Fun::Read),
+        [b'g', b'e', b't'] if kv => Some(Fun::Read),
+        [b'w', b'r', b'i', b't', b'e'] if !kv => Some(Fun::Write),
+        [b'p', b'u', b't'] if kv => Some(Fun::Write),
+        [b'a', b'p', b'p', b'e', b'n', b'd'] if kv => Some(Fun::Append),
+        [b'c', b'a', b's'] if !register => Some(Fun::Cas),
+        _ => None,
     };
-    debug_assert_eq!(ok, model_ops(kind).contains(&f));
-    ok
+    debug_assert_eq!(fun.is_some(), model_ops(kind).contains(&f));
+    fun
 }
 
 fn one_pass<'t, M: Model<Op = BuiltinOp>>(
@@ -228,9 +247,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
     let mut last_key: Option<(Key<'t>, usize)> = None;
     for (i, (line, ev)) in lines.enumerate() {
         let ev = ev?;
-        if !is_op(kind, ev.f) {
-            return None;
-        }
+        let f = fun(kind, ev.f)?;
         match (&mut time, ev.time) {
             (None, t) => time = Some((t.is_some(), t.unwrap_or(0))),
             (Some((had, _)), t) if *had != t.is_some() => return None,
@@ -280,15 +297,15 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             if p.open.is_some() || p.crashed {
                 return None;
             }
-            let input = match ev.f {
+            let input = match f {
                 // A read's input is null: nothing to read.
-                "read" | "get" if ev.value_is_null() => Value::Null,
-                "read" | "get" => return None,
+                Fun::Read if ev.value_is_null() => Value::Null,
+                Fun::Read => return None,
                 _ => ev.value()?,
             };
-            let shaped = match ev.f {
-                "append" => matches!(input, Value::Str(_)),
-                "cas" => matches!(&input, Value::List(l) if l.len() == 2),
+            let shaped = match f {
+                Fun::Append => matches!(input, Value::Str(_)),
+                Fun::Cas => matches!(&input, Value::List(l) if l.len() == 2),
                 _ => true,
             };
             if !shaped {
@@ -299,6 +316,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             p.open = Some((k, s));
             slots.push(Slot {
                 f: ev.f,
+                fun: f,
                 line: LineOp {
                     status: OpStatus::Unfinished,
                     invoke_event: i,
@@ -318,7 +336,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             return None;
         }
         let slot = &mut slots[s as usize];
-        if slot.f != ev.f {
+        if slot.fun != f {
             return None;
         }
         slot.line.complete_event = Some(i);
@@ -329,14 +347,14 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             EventKind::Info => {
                 p.crashed = true;
                 slot.line.status = OpStatus::Info;
-                slot.op = Some(builtin_op(model, ev.f, input, None)?);
+                slot.op = Some(builtin_op(model, f, ev.f, input, None)?);
             }
             EventKind::Ok => {
                 slot.line.status = OpStatus::Ok;
                 // Only reads and cas look at the output: the others' is not read.
-                let output = match ev.f {
-                    "read" | "get" => ev.value()?,
-                    "cas" => {
+                let output = match f {
+                    Fun::Read => ev.value()?,
+                    Fun::Cas => {
                         let out = ev.value()?;
                         if !(matches!(out, Value::Bool(_)) || out == input) {
                             return None;
@@ -345,7 +363,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
                     }
                     _ => Value::Null,
                 };
-                slot.op = Some(builtin_op(model, ev.f, input, Some(output))?);
+                slot.op = Some(builtin_op(model, f, ev.f, input, Some(output))?);
             }
             EventKind::Invoke => unreachable!("handled above"),
         }
@@ -375,7 +393,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             let op = match (slot.op.take(), slot.input.take()) {
                 (Some(op), _) => op,
                 // Never completed.
-                (None, Some(input)) => builtin_op(model, slot.f, input, None)?,
+                (None, Some(input)) => builtin_op(model, slot.fun, slot.f, input, None)?,
                 (None, None) => return None,
             };
             let ok = slot.line.status == OpStatus::Ok;
@@ -645,6 +663,27 @@ mod tests {
         assert!(in_place > 10_000 && cut > 1_000, "{in_place} {cut}");
     }
 
+    /// [`fun`] knows a model's ops and only those, one `Fun` each (so comparing `Fun`s
+    /// of one model compares the names).
+    #[test]
+    fn fun_is_model_ops() {
+        let names = [
+            "read", "write", "cas", "get", "put", "append", "", "rea", "reads", "Read", "gets",
+            "ca", "cass", "appen", "put ", "wri", "writ", "writes",
+        ];
+        for kind in [ModelKind::Register, ModelKind::CasRegister, ModelKind::Kv] {
+            let mut seen = Vec::new();
+            for f in names {
+                assert_eq!(fun(kind, f).is_some(), model_ops(kind).contains(&f), "{f}");
+                if let Some(x) = fun(kind, f) {
+                    assert!(!seen.contains(&x), "{f}");
+                    seen.push(x);
+                }
+            }
+            assert_eq!(seen.len(), model_ops(kind).len());
+        }
+    }
+
     /// The ops made by moving values in are the models' own, on random values.
     #[test]
     fn builtin_op_is_the_models_op() {
@@ -657,9 +696,16 @@ mod tests {
             4 => Value::List(vec![Value::Int(1), Value::Int(rng.below(2) as i64)]),
             _ => Value::List(vec![Value::Int(1)]),
         };
-        fn one<M: Model<Op = BuiltinOp>>(m: &M, f: &str, i: &Value, o: Option<&Value>) {
+        fn one<M: Model<Op = BuiltinOp>>(
+            m: &M,
+            kind: ModelKind,
+            f: &str,
+            i: &Value,
+            o: Option<&Value>,
+        ) {
             let theirs = m.op(f, i, o).ok();
-            let ours = builtin_op(m, f, i.clone(), o.cloned());
+            let fun = fun(kind, f).expect("an op of the model");
+            let ours = builtin_op(m, fun, f, i.clone(), o.cloned());
             assert_eq!(ours, theirs, "{f} {i:?} {o:?}");
         }
         for _ in 0..5000 {
@@ -667,13 +713,25 @@ mod tests {
             let o = (rng.below(3) != 0).then_some(&o);
             let init = Value::Null;
             for f in ["read", "write"] {
-                one(&Register { init: init.clone() }, f, &i, o);
+                one(
+                    &Register { init: init.clone() },
+                    ModelKind::Register,
+                    f,
+                    &i,
+                    o,
+                );
             }
             for f in ["read", "write", "cas"] {
-                one(&CasRegister { init: init.clone() }, f, &i, o);
+                one(
+                    &CasRegister { init: init.clone() },
+                    ModelKind::CasRegister,
+                    f,
+                    &i,
+                    o,
+                );
             }
             for f in ["get", "put", "append", "cas"] {
-                one(&Kv { init: init.clone() }, f, &i, o);
+                one(&Kv { init: init.clone() }, ModelKind::Kv, f, &i, o);
             }
         }
     }
