@@ -13,7 +13,7 @@ use crate::check::{Budget, SearchOp};
 use crate::explain::{OpStatus, OpView, Report};
 use crate::history::{Event, EventKind, ModelKind, Value};
 use crate::model::{BuiltinOp, CasRegister, Kv, Model, Register};
-use crate::parse::{KeyRef, LineCtx, fast_event, raw_event};
+use crate::parse::{KeyRef, LineCtx, RawEvent, fast_event, raw_event, written_event_from};
 use crate::run::{CheckOptions, ShowOp, check_prepared};
 use crate::wellformed::model_ops;
 
@@ -26,16 +26,11 @@ use crate::wellformed::model_ops;
 /// the same report). Whenever this returns a report, it is the one they give.
 pub fn check_text(text: &str, options: &CheckOptions) -> Option<Report> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // The parser's lines: split at '\n', one '\r' off the end, blank ones skipped (only
-    // ASCII bytes can be ' ', '\t' or '\r' in UTF-8, so bytes do as well as chars).
-    let mut lines = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .filter(|l| !l.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')));
+    let mut lines = Lines { text, pos: 0 };
     let header = LineCtx {
         file: "",
         line: 1,
-        text: lines.next()?,
+        text: lines.next()?.0,
     };
     let (header_model, init, process_names) = header.header().ok()?;
     let kind = options.model.unwrap_or(header_model);
@@ -49,6 +44,48 @@ pub fn check_text(text: &str, options: &CheckOptions) -> Option<Report> {
     };
     report.process_names = process_names;
     Some(report)
+}
+
+/// The parser's lines (split at '\n', one '\r' off the end, blank ones skipped), each
+/// with its fast-path reading ([`raw_event`]). A line as `History::to_jsonl` writes it
+/// is read in place, its end found by the reading ([`written_event_from`]); any other
+/// line is cut out first. `lines_are_the_parser_s` checks both against the split.
+struct Lines<'t> {
+    text: &'t str,
+    /// Where the next line starts; past the end when there is none.
+    pos: usize,
+}
+
+impl<'t> Iterator for Lines<'t> {
+    type Item = (&'t str, Option<RawEvent<'t>>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (text, bytes) = (self.text, self.text.as_bytes());
+        while self.pos <= text.len() {
+            let start = self.pos;
+            if let Some((ev, end)) = written_event_from(text, start) {
+                let next = match &bytes[end..] {
+                    [] | [b'\r'] => Some(text.len() + 1),
+                    [b'\n', ..] => Some(end + 1),
+                    [b'\r', b'\n', ..] => Some(end + 2),
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    self.pos = next;
+                    return Some((&text[start..end], Some(ev)));
+                }
+            }
+            let nl = text[start..].find('\n').map_or(text.len(), |n| start + n);
+            self.pos = nl + 1;
+            let line = &text[start..nl];
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            // Only ASCII bytes can be ' ', '\t' or '\r' in UTF-8: bytes do as chars.
+            if !line.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
+                return Some((line, raw_event(line)));
+            }
+        }
+        None
+    }
 }
 
 /// A key, normalized (no key and `null` are the same object), borrowed from a line.
@@ -65,6 +102,17 @@ impl<'t> Key<'t> {
             KeyRef::Absent | KeyRef::Null => Key::Default,
             KeyRef::Int(i) => Key::Int(i),
             KeyRef::Str(s) => Key::Str(s),
+        }
+    }
+    /// `self == other`, with keys' bytes compared in a loop: keys are short, and a call
+    /// to memcmp per compare cost more than the loop (two or three compares a line).
+    #[inline]
+    fn same(self, other: Self) -> bool {
+        match (self, other) {
+            (Key::Str(a), Key::Str(b)) => {
+                a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+            }
+            (a, b) => a == b,
         }
     }
     fn value(self) -> Option<Value> {
@@ -124,6 +172,7 @@ impl ShowOp for LineOp<'_> {
 /// end for ops that never complete), then the op.
 struct Slot<'t> {
     f: &'t str,
+    fun: Fun,
     line: LineOp<'t>,
     input: Option<Value>,
     op: Option<BuiltinOp>,
@@ -149,33 +198,51 @@ struct Proc {
 /// anything unusual go through `model.op`. `None` if the model refuses it.
 fn builtin_op<M: Model<Op = BuiltinOp>>(
     model: &M,
+    fun: Fun,
     f: &str,
     input: Value,
     output: Option<Value>,
 ) -> Option<BuiltinOp> {
-    match (f, input) {
-        ("read" | "get", _) => Some(BuiltinOp::Read(output)),
-        ("write" | "put", input) => Some(BuiltinOp::Write(input)),
-        ("append", Value::Str(s)) => Some(BuiltinOp::Append(s)),
-        (f, input) => model.op(f, &input, output.as_ref()).ok(),
+    match (fun, input) {
+        (Fun::Read, _) => Some(BuiltinOp::Read(output)),
+        (Fun::Write, input) => Some(BuiltinOp::Write(input)),
+        (Fun::Append, Value::Str(s)) => Some(BuiltinOp::Append(s)),
+        (_, input) => model.op(f, &input, output.as_ref()).ok(),
     }
 }
 
-/// `model_ops(kind).contains(&f)`, without a loop of string comparisons.
-fn is_op(kind: ModelKind, f: &str) -> bool {
-    let ok = match kind {
-        ModelKind::Register => matches!(f, "read" | "write"),
-        ModelKind::CasRegister => matches!(f, "read" | "write" | "cas"),
-        ModelKind::Kv => matches!(f, "get" | "put" | "append" | "cas"),
+/// An op name of a model, read once per line (then compared as this, not as strings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fun {
+    /// `read` (registers) or `get` (kv).
+    Read,
+    /// `write` (registers) or `put` (kv).
+    Write,
+    Append,
+    Cas,
+}
+
+/// `f` as an op of `kind`'s model (`model_ops(kind).contains(&f)`), without string
+/// comparisons (byte patterns: no call to memcmp); `None` if the model has no such op.
+fn fun(kind: ModelKind, f: &str) -> Option<Fun> {
+    let (kv, register) = (kind == ModelKind::Kv, kind == ModelKind::Register);
+    let fun = match f.as_bytes() {
+        [b'r', b'e', b'a', b'd'] if !kv => Some(Fun::Read),
+        [b'g', b'e', b't'] if kv => Some(Fun::Read),
+        [b'w', b'r', b'i', b't', b'e'] if !kv => Some(Fun::Write),
+        [b'p', b'u', b't'] if kv => Some(Fun::Write),
+        [b'a', b'p', b'p', b'e', b'n', b'd'] if kv => Some(Fun::Append),
+        [b'c', b'a', b's'] if !register => Some(Fun::Cas),
+        _ => None,
     };
-    debug_assert_eq!(ok, model_ops(kind).contains(&f));
-    ok
+    debug_assert_eq!(fun.is_some(), model_ops(kind).contains(&f));
+    fun
 }
 
 fn one_pass<'t, M: Model<Op = BuiltinOp>>(
     model: &M,
     kind: ModelKind,
-    lines: impl Iterator<Item = &'t str>,
+    lines: impl Iterator<Item = (&'t str, Option<RawEvent<'t>>)>,
     text_len: usize,
     options: &CheckOptions,
 ) -> Option<Report> {
@@ -189,11 +256,9 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
     // Whether the first event had a time, and the last time.
     let mut time: Option<(bool, u64)> = None;
     let mut last_key: Option<(Key<'t>, usize)> = None;
-    for (i, line) in lines.enumerate() {
-        let ev = raw_event(line)?;
-        if !is_op(kind, ev.f) {
-            return None;
-        }
+    for (i, (line, ev)) in lines.enumerate() {
+        let ev = ev?;
+        let f = fun(kind, ev.f)?;
         match (&mut time, ev.time) {
             (None, t) => time = Some((t.is_some(), t.unwrap_or(0))),
             (Some((had, _)), t) if *had != t.is_some() => return None,
@@ -207,12 +272,12 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
         }
         let key = Key::of(ev.key);
         let k = match last_key {
-            Some((last, k)) if last == key => k,
+            Some((last, k)) if last.same(key) => k,
             _ => {
                 // A few keys: a scan; many: the map (looked up, never iterated, so the
                 // report's order does not depend on hashing).
                 let found = if keys.len() <= FEW_KEYS {
-                    keys.iter().position(|(k, _)| *k == key)
+                    keys.iter().position(|(k, _)| k.same(key))
                 } else {
                     key_index.get(&key).copied()
                 };
@@ -243,15 +308,15 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             if p.open.is_some() || p.crashed {
                 return None;
             }
-            let input = match ev.f {
+            let input = match f {
                 // A read's input is null: nothing to read.
-                "read" | "get" if ev.value_is_null() => Value::Null,
-                "read" | "get" => return None,
+                Fun::Read if ev.value_is_null() => Value::Null,
+                Fun::Read => return None,
                 _ => ev.value()?,
             };
-            let shaped = match ev.f {
-                "append" => matches!(input, Value::Str(_)),
-                "cas" => matches!(&input, Value::List(l) if l.len() == 2),
+            let shaped = match f {
+                Fun::Append => matches!(input, Value::Str(_)),
+                Fun::Cas => matches!(&input, Value::List(l) if l.len() == 2),
                 _ => true,
             };
             if !shaped {
@@ -262,6 +327,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             p.open = Some((k, s));
             slots.push(Slot {
                 f: ev.f,
+                fun: f,
                 line: LineOp {
                     status: OpStatus::Unfinished,
                     invoke_event: i,
@@ -281,7 +347,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             return None;
         }
         let slot = &mut slots[s as usize];
-        if slot.f != ev.f {
+        if slot.fun != f {
             return None;
         }
         slot.line.complete_event = Some(i);
@@ -292,14 +358,14 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             EventKind::Info => {
                 p.crashed = true;
                 slot.line.status = OpStatus::Info;
-                slot.op = Some(builtin_op(model, ev.f, input, None)?);
+                slot.op = Some(builtin_op(model, f, ev.f, input, None)?);
             }
             EventKind::Ok => {
                 slot.line.status = OpStatus::Ok;
                 // Only reads and cas look at the output: the others' is not read.
-                let output = match ev.f {
-                    "read" | "get" => ev.value()?,
-                    "cas" => {
+                let output = match f {
+                    Fun::Read => ev.value()?,
+                    Fun::Cas => {
                         let out = ev.value()?;
                         if !(matches!(out, Value::Bool(_)) || out == input) {
                             return None;
@@ -308,7 +374,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
                     }
                     _ => Value::Null,
                 };
-                slot.op = Some(builtin_op(model, ev.f, input, Some(output))?);
+                slot.op = Some(builtin_op(model, f, ev.f, input, Some(output))?);
             }
             EventKind::Invoke => unreachable!("handled above"),
         }
@@ -338,7 +404,7 @@ fn one_pass<'t, M: Model<Op = BuiltinOp>>(
             let op = match (slot.op.take(), slot.input.take()) {
                 (Some(op), _) => op,
                 // Never completed.
-                (None, Some(input)) => builtin_op(model, slot.f, input, None)?,
+                (None, Some(input)) => builtin_op(model, slot.fun, slot.f, input, None)?,
                 (None, None) => return None,
             };
             let ok = slot.line.status == OpStatus::Ok;
@@ -532,6 +598,118 @@ mod tests {
         assert!(declined - errors < declined / 10, "{declined} {errors}");
     }
 
+    /// [`Lines`] gives the split's lines (at '\n', one '\r' off, blank ones skipped) and
+    /// `raw_event` of each, on the corpus and mutations of it with line ends changed
+    /// (`\r\n`, a lone `\r`, trailing blanks, lists and strings cut by a '\n', blank
+    /// lines, no last '\n').
+    #[test]
+    fn lines_are_the_parser_s() {
+        let mut rng = Rng::new(1824);
+        let (mut in_place, mut cut) = (0usize, 0usize);
+        for text in corpus() {
+            for variant in 0..40 {
+                let mut t = if variant == 0 {
+                    text.clone()
+                } else {
+                    mutate(&mut rng, &text)
+                };
+                for _ in 0..rng.below(4) {
+                    let ends = [
+                        "\r\n", "\r", "\n\n", " \n", "\n \t\n", "\r\r\n", "[1,\n2]", "\"a\nb\"",
+                    ];
+                    let e = ends[rng.below(ends.len() as u64) as usize];
+                    let nls: Vec<usize> = t.match_indices('\n').map(|(i, _)| i).collect();
+                    if nls.is_empty() {
+                        break;
+                    }
+                    let at = nls[rng.below(nls.len() as u64) as usize];
+                    let at = if e.starts_with(['[', '"']) {
+                        // Into a value: just before the line's last '}' or ','.
+                        match t[..at].rfind([',', '}']) {
+                            Some(i) => i,
+                            None => continue,
+                        }
+                    } else {
+                        at
+                    };
+                    let tail = if e.starts_with(['[', '"']) {
+                        &t[at..]
+                    } else {
+                        &t[at + 1..]
+                    };
+                    t = format!("{}{e}{tail}", &t[..at]);
+                }
+                if rng.below(3) == 0 {
+                    // A list value cut by a '\n' (two broken lines, never one event).
+                    let froms: Vec<usize> =
+                        t.match_indices("\"value\":").map(|(i, _)| i + 8).collect();
+                    if !froms.is_empty() {
+                        let v = froms[rng.below(froms.len() as u64) as usize];
+                        if let Some(len) = t[v..].find([',', '}']) {
+                            t = format!("{}[1,\n2]{}", &t[..v], &t[v + len..]);
+                        }
+                    }
+                }
+                if rng.below(2) == 0 {
+                    t.push('\n');
+                }
+                let want: Vec<(&str, Option<RawEvent>)> = t
+                    .split('\n')
+                    .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                    .filter(|l| !l.trim_matches([' ', '\t', '\r']).is_empty())
+                    .map(|l| (l, raw_event(l)))
+                    .collect();
+                let got: Vec<(&str, Option<RawEvent>)> = Lines { text: &t, pos: 0 }.collect();
+                assert_eq!(got, want, "on\n{t:?}");
+                for (l, _) in &got {
+                    let p = l.as_ptr() as usize - t.as_ptr() as usize;
+                    if written_event_from(&t, p).is_some_and(|(_, end)| end == p + l.len()) {
+                        in_place += 1;
+                    } else {
+                        cut += 1;
+                    }
+                }
+            }
+        }
+        assert!(in_place > 10_000 && cut > 1_000, "{in_place} {cut}");
+    }
+
+    /// [`fun`] knows a model's ops and only those, one `Fun` each (so comparing `Fun`s
+    /// of one model compares the names).
+    #[test]
+    fn fun_is_model_ops() {
+        let names = [
+            "read", "write", "cas", "get", "put", "append", "", "rea", "reads", "Read", "gets",
+            "ca", "cass", "appen", "put ", "wri", "writ", "writes",
+        ];
+        for kind in [ModelKind::Register, ModelKind::CasRegister, ModelKind::Kv] {
+            let mut seen = Vec::new();
+            for f in names {
+                assert_eq!(fun(kind, f).is_some(), model_ops(kind).contains(&f), "{f}");
+                if let Some(x) = fun(kind, f) {
+                    assert!(!seen.contains(&x), "{f}");
+                    seen.push(x);
+                }
+            }
+            assert_eq!(seen.len(), model_ops(kind).len());
+        }
+    }
+
+    /// [`Key::same`] is `==`, on keys of every kind and strings of a few lengths.
+    #[test]
+    fn key_same_is_eq() {
+        let strs = [
+            "", "k", "k1", "k2", "k10", "1k", "kk1", "\u{e9}", "e\u{301}",
+        ];
+        let mut keys = vec![Key::Default, Key::Int(0), Key::Int(1), Key::Int(-1)];
+        keys.extend(strs.iter().map(|s| Key::Str(s)));
+        for &a in &keys {
+            for &b in &keys {
+                assert_eq!(a.same(b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
     /// The ops made by moving values in are the models' own, on random values.
     #[test]
     fn builtin_op_is_the_models_op() {
@@ -544,9 +722,16 @@ mod tests {
             4 => Value::List(vec![Value::Int(1), Value::Int(rng.below(2) as i64)]),
             _ => Value::List(vec![Value::Int(1)]),
         };
-        fn one<M: Model<Op = BuiltinOp>>(m: &M, f: &str, i: &Value, o: Option<&Value>) {
+        fn one<M: Model<Op = BuiltinOp>>(
+            m: &M,
+            kind: ModelKind,
+            f: &str,
+            i: &Value,
+            o: Option<&Value>,
+        ) {
             let theirs = m.op(f, i, o).ok();
-            let ours = builtin_op(m, f, i.clone(), o.cloned());
+            let fun = fun(kind, f).expect("an op of the model");
+            let ours = builtin_op(m, fun, f, i.clone(), o.cloned());
             assert_eq!(ours, theirs, "{f} {i:?} {o:?}");
         }
         for _ in 0..5000 {
@@ -554,13 +739,25 @@ mod tests {
             let o = (rng.below(3) != 0).then_some(&o);
             let init = Value::Null;
             for f in ["read", "write"] {
-                one(&Register { init: init.clone() }, f, &i, o);
+                one(
+                    &Register { init: init.clone() },
+                    ModelKind::Register,
+                    f,
+                    &i,
+                    o,
+                );
             }
             for f in ["read", "write", "cas"] {
-                one(&CasRegister { init: init.clone() }, f, &i, o);
+                one(
+                    &CasRegister { init: init.clone() },
+                    ModelKind::CasRegister,
+                    f,
+                    &i,
+                    o,
+                );
             }
             for f in ["get", "put", "append", "cas"] {
-                one(&Kv { init: init.clone() }, f, &i, o);
+                one(&Kv { init: init.clone() }, ModelKind::Kv, f, &i, o);
             }
         }
     }

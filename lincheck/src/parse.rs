@@ -586,10 +586,21 @@ pub(crate) fn raw_event(text: &str) -> Option<RawEvent<'_>> {
 /// names; `None` for any other line, which [`any_order_event`] then reads.
 /// `written_event_reads_as_any_order_event` checks the two agree.
 fn written_event(text: &str) -> Option<RawEvent<'_>> {
+    written_event_from(text, 0)
+        .filter(|&(_, end)| end == text.len())
+        .map(|(e, _)| e)
+}
+
+/// [`written_event`] of the line of `text` that starts at `start`, without looking for
+/// the line's end first: the event and the index just past its `}`. The line is
+/// `text[start..end]` when that is where it ends (a `\n`, `\r\n`, `\r` and the end, or
+/// the end follow); the reading never goes past a `\n` ([`Fast::ws`] does not skip one,
+/// no token holds one), so then this is `written_event` of that line.
+pub(crate) fn written_event_from(text: &str, start: usize) -> Option<(RawEvent<'_>, usize)> {
     let mut r = Fast {
         s: text.as_bytes(),
         text,
-        i: 0,
+        i: start,
     };
     r.word(b"{\"process\":")?;
     let process = r.uint()?;
@@ -642,15 +653,18 @@ fn written_event(text: &str) -> Option<RawEvent<'_>> {
         };
     }
     r.word(b"}")?;
-    (r.i == r.s.len()).then_some(RawEvent {
-        process,
-        kind,
-        f,
-        key,
-        value,
-        time,
-        error,
-    })
+    Some((
+        RawEvent {
+            process,
+            kind,
+            f,
+            key,
+            value,
+            time,
+            error,
+        },
+        r.i,
+    ))
 }
 
 /// The fast path for an event line with its members in any order.
@@ -759,9 +773,11 @@ struct Fast<'a> {
 }
 
 impl<'a> Fast<'a> {
+    /// Skips spaces, tabs and `\r`, not `\n`: the fast path reads one line (a line has
+    /// none; [`written_event_from`] reads in the whole text and must stop at its end).
     #[inline]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
+        while let Some(b' ' | b'\t' | b'\r') = self.s.get(self.i) {
             self.i += 1;
         }
     }
