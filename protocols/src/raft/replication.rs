@@ -4,6 +4,7 @@
 use super::{Entries, Entry, Msg, Node, RaftReach, Role, Timer};
 use crate::kv::{KvRequest, KvResponse};
 use sim_core::{ClientId, Ctx, Duration, NodeId, RequestId, Time};
+use std::sync::Arc;
 
 impl Node {
     /// The leader's periodic round: AppendEntries to every follower, retransmitting from
@@ -53,7 +54,7 @@ impl Node {
             prev_log_term: prev_term,
             entries,
             leader_commit: self.commit_index,
-            stamp: Self::lease_clock(ctx),
+            stamp: Self::stamp(ctx),
         };
         ctx.send(peer, msg);
     }
@@ -87,7 +88,10 @@ impl Node {
         }
         self.leader = Some(from);
         self.fresh_from_restart = false;
-        self.leader_contact = Some(ctx.monotonic());
+        if ctx.config().sticky_leader() {
+            // Read only by `leader_is_fresh`, which answers no without a sticky leader.
+            self.leader_contact = Some(ctx.monotonic());
+        }
         self.reset_election_timer(ctx);
 
         // The consistency check: our log must hold the entry just before the new ones.
@@ -284,6 +288,17 @@ impl Node {
         }
     }
 
+    /// The stamp an AppendEntries carries: the lease clock with lease reads; without, no
+    /// one reads it (only [`Node::extend_lease`] does, and it returns at once), so the
+    /// clock is not read for it (issue #17: every AppendEntries paid for a reading).
+    fn stamp(ctx: &Ctx<'_, Self>) -> Time {
+        if ctx.config().lease_read {
+            Self::lease_clock(ctx)
+        } else {
+            Time::ZERO
+        }
+    }
+
     /// The lease starts when the majority-th most recent acknowledged stamp was sent
     /// (the leader counts itself as now) and lasts the minimum election timeout, shortened
     /// for clock drift: `min * (1 - rho) / (1 + rho)`.
@@ -328,7 +343,7 @@ impl Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: KvRequest,
+        request: Arc<KvRequest>,
     ) {
         if self.role != Role::Leader {
             // The network may deliver a request twice, and a client retries: if a copy
@@ -357,9 +372,10 @@ impl Node {
             return;
         }
         let term = ctx.durable().current_term();
+        // The client's own copy of the request, shared: no allocation here.
         ctx.durable_mut().append(Entry {
             term,
-            command: std::sync::Arc::new(request),
+            command: request,
         });
         let index = ctx.durable().last_index();
         debug_assert!(self.pending.back().is_none_or(|&(at, ..)| at < index));
