@@ -214,6 +214,7 @@ impl KvStore {
 
     /// [`KvStore::apply_in_place`], and whether the request was a duplicate (its client
     /// had a request of this seq or a later one applied already, so it had no effect).
+    #[inline]
     pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&KvResult>, bool) {
         let c = request.client.index();
         if c >= self.sessions.len() {
@@ -233,6 +234,7 @@ impl KvStore {
     }
 
     /// Runs one operation on the data. Writes share the request's strings.
+    #[inline]
     fn execute(&mut self, op: &KvOp) -> KvResult {
         match op {
             KvOp::Get { key } => KvResult::Str(self.read(key)),
@@ -282,6 +284,7 @@ impl KvStore {
     /// client and kept by the store at its first write), so with few keys a scan for the
     /// same pointer finds it without comparing bytes; otherwise, and for a key with its
     /// own copy of the bytes, a binary search by content.
+    #[inline]
     fn slot(&self, key: &str) -> Result<usize, usize> {
         if self.data.len() <= SCAN_KEYS {
             let same = |(k, _): &(Text, Text)| {
@@ -294,6 +297,7 @@ impl KvStore {
         self.data.binary_search_by(|(k, _)| (**k).cmp(key))
     }
 
+    #[inline]
     fn set(&mut self, key: &Text, value: &Text) {
         match self.slot(key) {
             Ok(i) => self.data[i].1 = value.clone(),
@@ -302,6 +306,7 @@ impl KvStore {
     }
 
     /// The value of `key`, shared (`""` when missing).
+    #[inline]
     fn read(&self, key: &str) -> Text {
         match self.slot(key) {
             Ok(i) => self.data[i].1.clone(),
