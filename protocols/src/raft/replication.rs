@@ -40,6 +40,7 @@ impl Node {
 
     /// AppendEntries to `peer` from its `next_index` with at most `max` entries (0: a probe
     /// or a heartbeat that only carries the commit index).
+    #[inline]
     fn send_entries(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId, max: u64) {
         let i = peer.index();
         let d = ctx.durable();
@@ -194,6 +195,7 @@ impl Node {
 
     /// The commit rule (§5.3, §5.4.2): the highest index stored on a majority is
     /// committed if its entry is from the current term.
+    #[inline]
     fn advance_commit(&mut self, ctx: &mut Ctx<'_, Self>) {
         if let Some(n) = self.commit_candidate(ctx) {
             self.commit_index = n;
@@ -246,6 +248,7 @@ impl Node {
     }
 
     /// Applies committed entries in log order; the leader answers their clients.
+    #[inline]
     fn apply(&mut self, ctx: &mut Ctx<'_, Self>) {
         while self.last_applied < self.commit_index {
             self.last_applied += 1;

@@ -112,7 +112,7 @@ impl Durable {
         self.voted_for = Some(for_node);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn append(&mut self, entry: Entry) {
         let (client, seq) = (entry.command.client.0 as usize, entry.command.seq);
         match self.max_seq.get_mut(client) {
