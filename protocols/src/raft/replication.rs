@@ -212,15 +212,37 @@ impl Node {
         // The majority match is above the commit index only if a majority of servers are:
         // a count answers most acknowledgements (the first, and those after the commit)
         // without sorting.
+        //
+        // The indexes above it are gathered in the same pass: when they are a majority,
+        // the majority-th largest of them is the majority-th largest of all (every other
+        // is at or below the commit index), so only they are sorted, usually three of
+        // five (issue #17).
         let c = self.commit_index;
-        let above = (own_last > c) as usize
-            + (self.match_index.iter().enumerate())
-                .filter(|&(i, &m)| i != me && m > c)
-                .count();
+        let mut top = [0u64; 16];
+        let mut above = 0;
+        if own_last > c {
+            top[0] = own_last;
+            above = 1;
+        }
+        for (i, &m) in self.match_index.iter().enumerate() {
+            if i != me && m > c {
+                if above < top.len() {
+                    top[above] = m;
+                }
+                above += 1;
+            }
+        }
         if above < majority {
             return None;
         }
-        let n = self.majority_match(me, own_last, majority);
+        let n = if above <= top.len() {
+            let top = &mut top[..above];
+            top.sort_unstable_by(|a, b| b.cmp(a));
+            top[majority - 1]
+        } else {
+            self.majority_match(me, own_last, majority)
+        };
+        debug_assert_eq!(n, self.majority_match(me, own_last, majority));
         if n <= self.commit_index {
             return None;
         }
