@@ -574,7 +574,7 @@ impl Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: KvRequest,
+        request: Arc<KvRequest>,
     ) {
         if self.role != Role::Leader {
             let refusal = KvResponse::NotLeader {
@@ -587,7 +587,6 @@ impl Node {
         let slot = self.next_slot;
         self.next_slot += 1;
         self.pending.insert(slot, (client, id));
-        let request = Arc::new(request);
         self.propose(ctx, slot, Command::Op(request.clone()));
         if ctx.config().reply_before_majority
             && self.role == Role::Leader
@@ -646,7 +645,7 @@ impl Process for Node {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
-    type Request = KvRequest;
+    type Request = Arc<KvRequest>;
     type Response = KvResponse;
 
     /// A leader past phase 1.
@@ -716,7 +715,7 @@ impl Process for Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: KvRequest,
+        request: Arc<KvRequest>,
     ) {
         ctx.durable_mut().begin_event();
         self.client_request(ctx, client, id, request);

@@ -11,6 +11,7 @@ impl Node {
     /// each time: the deadline moves, and a timer that fires before the deadline only
     /// re-arms itself for the rest (see [`Node::election_timer_fired`]). The timer is
     /// replaced only when the new deadline is earlier than the pending timer.
+    #[inline]
     pub(super) fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, Self>) {
         let c = ctx.config();
         let (lo, hi) = (

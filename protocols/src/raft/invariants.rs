@@ -111,6 +111,7 @@ pub struct LogMatching {
 }
 
 impl LogMatching {
+    #[inline]
     fn check_from(
         &mut self,
         view: &View<'_, Node>,

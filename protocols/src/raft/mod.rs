@@ -412,7 +412,7 @@ impl Process for Node {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
-    type Request = KvRequest;
+    type Request = std::sync::Arc<KvRequest>;
     type Response = KvResponse;
 
     /// A leader of its term.
@@ -528,7 +528,7 @@ impl Process for Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: KvRequest,
+        request: std::sync::Arc<KvRequest>,
     ) {
         self.client_request(ctx, client, id, request);
     }

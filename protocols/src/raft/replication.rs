@@ -4,6 +4,7 @@
 use super::{Entries, Entry, Msg, Node, RaftReach, Role, Timer};
 use crate::kv::{KvRequest, KvResponse};
 use sim_core::{ClientId, Ctx, Duration, NodeId, RequestId, Time};
+use std::sync::Arc;
 
 impl Node {
     /// The leader's periodic round: AppendEntries to every follower, retransmitting from
@@ -39,6 +40,7 @@ impl Node {
 
     /// AppendEntries to `peer` from its `next_index` with at most `max` entries (0: a probe
     /// or a heartbeat that only carries the commit index).
+    #[inline]
     fn send_entries(&mut self, ctx: &mut Ctx<'_, Self>, peer: NodeId, max: u64) {
         let i = peer.index();
         let d = ctx.durable();
@@ -53,7 +55,7 @@ impl Node {
             prev_log_term: prev_term,
             entries,
             leader_commit: self.commit_index,
-            stamp: Self::lease_clock(ctx),
+            stamp: Self::stamp(ctx),
         };
         ctx.send(peer, msg);
     }
@@ -87,7 +89,10 @@ impl Node {
         }
         self.leader = Some(from);
         self.fresh_from_restart = false;
-        self.leader_contact = Some(ctx.monotonic());
+        if ctx.config().sticky_leader() {
+            // Read only by `leader_is_fresh`, which answers no without a sticky leader.
+            self.leader_contact = Some(ctx.monotonic());
+        }
         self.reset_election_timer(ctx);
 
         // The consistency check: our log must hold the entry just before the new ones.
@@ -190,6 +195,7 @@ impl Node {
 
     /// The commit rule (§5.3, §5.4.2): the highest index stored on a majority is
     /// committed if its entry is from the current term.
+    #[inline]
     fn advance_commit(&mut self, ctx: &mut Ctx<'_, Self>) {
         if let Some(n) = self.commit_candidate(ctx) {
             self.commit_index = n;
@@ -206,15 +212,37 @@ impl Node {
         // The majority match is above the commit index only if a majority of servers are:
         // a count answers most acknowledgements (the first, and those after the commit)
         // without sorting.
+        //
+        // The indexes above it are gathered in the same pass: when they are a majority,
+        // the majority-th largest of them is the majority-th largest of all (every other
+        // is at or below the commit index), so only they are sorted, usually three of
+        // five (issue #17).
         let c = self.commit_index;
-        let above = (own_last > c) as usize
-            + (self.match_index.iter().enumerate())
-                .filter(|&(i, &m)| i != me && m > c)
-                .count();
+        let mut top = [0u64; 16];
+        let mut above = 0;
+        if own_last > c {
+            top[0] = own_last;
+            above = 1;
+        }
+        for (i, &m) in self.match_index.iter().enumerate() {
+            if i != me && m > c {
+                if above < top.len() {
+                    top[above] = m;
+                }
+                above += 1;
+            }
+        }
         if above < majority {
             return None;
         }
-        let n = self.majority_match(me, own_last, majority);
+        let n = if above <= top.len() {
+            let top = &mut top[..above];
+            top.sort_unstable_by(|a, b| b.cmp(a));
+            top[majority - 1]
+        } else {
+            self.majority_match(me, own_last, majority)
+        };
+        debug_assert_eq!(n, self.majority_match(me, own_last, majority));
         if n <= self.commit_index {
             return None;
         }
@@ -242,6 +270,7 @@ impl Node {
     }
 
     /// Applies committed entries in log order; the leader answers their clients.
+    #[inline]
     fn apply(&mut self, ctx: &mut Ctx<'_, Self>) {
         while self.last_applied < self.commit_index {
             self.last_applied += 1;
@@ -281,6 +310,17 @@ impl Node {
             ctx.wall_clock() // bug knob
         } else {
             ctx.monotonic()
+        }
+    }
+
+    /// The stamp an AppendEntries carries: the lease clock with lease reads; without, no
+    /// one reads it (only [`Node::extend_lease`] does, and it returns at once), so the
+    /// clock is not read for it (issue #17: every AppendEntries paid for a reading).
+    fn stamp(ctx: &Ctx<'_, Self>) -> Time {
+        if ctx.config().lease_read {
+            Self::lease_clock(ctx)
+        } else {
+            Time::ZERO
         }
     }
 
@@ -328,7 +368,7 @@ impl Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: KvRequest,
+        request: Arc<KvRequest>,
     ) {
         if self.role != Role::Leader {
             // The network may deliver a request twice, and a client retries: if a copy
@@ -357,9 +397,10 @@ impl Node {
             return;
         }
         let term = ctx.durable().current_term();
+        // The client's own copy of the request, shared: no allocation here.
         ctx.durable_mut().append(Entry {
             term,
-            command: std::sync::Arc::new(request),
+            command: request,
         });
         let index = ctx.durable().last_index();
         debug_assert!(self.pending.back().is_none_or(|&(at, ..)| at < index));

@@ -112,12 +112,16 @@ impl Durable {
         self.voted_for = Some(for_node);
     }
 
+    #[inline(always)]
     pub(super) fn append(&mut self, entry: Entry) {
         let (client, seq) = (entry.command.client.0 as usize, entry.command.seq);
-        if self.max_seq.len() <= client {
-            self.max_seq.resize(client + 1, 0);
+        match self.max_seq.get_mut(client) {
+            Some(max) => *max = (*max).max(seq),
+            None => {
+                self.max_seq.resize(client + 1, 0);
+                self.max_seq[client] = seq;
+            }
         }
-        self.max_seq[client] = self.max_seq[client].max(seq);
         self.log.push(entry);
     }
 
