@@ -87,6 +87,12 @@ pub(crate) struct EventQueue<E> {
     spare: Vec<Vec<u128>>,
     /// Keys of bucket `cur + WHEEL_BUCKETS` and later.
     overflow: KeyHeap,
+    /// The first current bucket at which the overflow's smallest key is within the
+    /// wheel's horizon (`u64::MAX` when the overflow is empty): below it,
+    /// [`Self::pull_overflow`] would find nothing to move, so a refill does not call it.
+    /// (The nemesis's faults wait in the overflow for most of a run, so it is rarely
+    /// empty: without this, nearly every refill called it to peek and stop.)
+    pull_at: u64,
     len: usize,
     slab: Vec<Option<E>>,
     /// Free slots, a stack (the last freed is reused first); its top is `free_top` when
@@ -115,6 +121,14 @@ fn key_bucket(k: u128) -> u64 {
     (k >> (64 + BUCKET_SHIFT)) as u64
 }
 
+/// The first current bucket whose horizon reaches bucket `b` (a bucket of the overflow,
+/// so `b >= WHEEL_BUCKETS`): [`EventQueue::pull_overflow`] moves a key of bucket `b`
+/// once `b < cur + WHEEL_BUCKETS`.
+#[inline]
+fn pull_bucket(b: u64) -> u64 {
+    b - (WHEEL_BUCKETS as u64 - 1)
+}
+
 impl<E> EventQueue<E> {
     pub(crate) fn new() -> Self {
         EventQueue {
@@ -135,6 +149,7 @@ impl<E> EventQueue<E> {
             multi: [0; WORDS],
             spare: Vec::new(),
             overflow: KeyHeap::default(),
+            pull_at: u64::MAX,
             len: 0,
             slab: Vec::new(),
             free_top: NO_SLOT,
@@ -214,6 +229,7 @@ impl<E> EventQueue<E> {
             self.insert_wheel(bucket, key);
         } else {
             self.overflow.push(key);
+            self.pull_at = self.pull_at.min(pull_bucket(bucket));
         }
     }
 
@@ -274,6 +290,13 @@ impl<E> EventQueue<E> {
     /// Called with a key pending beyond the front (`len > 0`).
     #[inline(never)]
     fn refill(&mut self) {
+        debug_assert_eq!(
+            self.pull_at,
+            self.overflow
+                .peek()
+                .map_or(u64::MAX, |k| pull_bucket(key_bucket(k))),
+            "pull_at follows the overflow's first key"
+        );
         self.front.clear();
         self.head = 0;
         // Every pending key is in the wheel or the overflow (the front is used up and
@@ -292,7 +315,7 @@ impl<E> EventQueue<E> {
         }
         // One key (the common case in small clusters): the next to pop.
         self.top = first;
-        if !self.overflow.is_empty() {
+        if self.cur >= self.pull_at {
             self.pull_overflow();
         }
     }
@@ -303,7 +326,7 @@ impl<E> EventQueue<E> {
     fn refill_bucket(&mut self, i: usize, w: usize, bit: u64, first: u128) {
         self.multi[w] &= !bit;
         self.take_bucket(i, first);
-        if !self.overflow.is_empty() {
+        if self.cur >= self.pull_at {
             self.pull_overflow();
         }
         self.top = self.front[0];
@@ -368,6 +391,10 @@ impl<E> EventQueue<E> {
                 self.insert_wheel(bucket, k);
             }
         }
+        self.pull_at = self
+            .overflow
+            .peek()
+            .map_or(u64::MAX, |k| pull_bucket(key_bucket(k)));
     }
 
     /// The next non-empty wheel bucket after the current one (1 to `WHEEL_BUCKETS - 1`
