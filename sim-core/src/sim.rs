@@ -461,6 +461,7 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             seed,
             check_at: 0,
             plain_send: false,
+            plain_uncut_send: false,
             plain_deliver: false,
             plain_latency: (0, 0),
         };
