@@ -178,6 +178,10 @@ pub(crate) struct Bus<P: Process> {
     pub(crate) general_only: bool,
     #[cfg(test)]
     pub(crate) plain_taken: (u64, u64),
+    /// In tests only: how many cancelled timers were dropped in their slots (none when
+    /// `general_only`: then `handle` sees every timer).
+    #[cfg(test)]
+    pub(crate) discards: u64,
     /// The sometimes-properties reached so far (beside the trace, never in it).
     pub(crate) reached: crate::reach::Reached,
     /// While [`crate::Fault::CrashAfterSend`] is in force: the message kinds seen (the
@@ -258,6 +262,15 @@ impl<P: Process> Bus<P> {
     #[inline]
     pub(crate) fn enqueue(&mut self, at: Time, ev: Ev<P>) {
         if self.queue.push(at, ev).is_err() {
+            self.halt();
+        }
+    }
+
+    /// [`Self::enqueue`] of the event `make` builds, built straight in its queue slot
+    /// (a timer's event built first was copied into the slot at the whole event's size).
+    #[inline(always)]
+    pub(crate) fn enqueue_with(&mut self, at: Time, make: impl FnOnce() -> Ev<P>) {
+        if self.queue.push_with(at, make).is_err() {
             self.halt();
         }
     }

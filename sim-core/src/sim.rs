@@ -455,6 +455,8 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             general_only: false,
             #[cfg(test)]
             plain_taken: (0, 0),
+            #[cfg(test)]
+            discards: 0,
             reached: Default::default(),
             node_config,
             storage: StorageConfig::default(),
@@ -523,6 +525,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     #[cfg(test)]
     pub(crate) fn general_only(&mut self) {
         self.bus.general_only = true;
+    }
+
+    /// How many cancelled timers were dropped in their slots so far (tests only).
+    #[cfg(test)]
+    pub(crate) fn discards(&self) -> u64 {
+        self.bus.discards
     }
 
     /// How many deliveries and sends took their plain paths so far (tests only).
@@ -762,6 +770,10 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             self.deliver(slot, from, to, lost, sent);
         } else if self.cancelled_timer(slot) {
             // What `handle` does with it, without moving the event out and calling it.
+            #[cfg(test)]
+            {
+                self.bus.discards += 1;
+            }
             self.bus.queue.discard(slot);
         } else {
             let ev = self.bus.queue.take(slot);
@@ -776,6 +788,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
     /// seven on the Raft bench is one. (A timer of a node down or paused takes `handle`.)
     #[inline(always)]
     fn cancelled_timer(&self, slot: u32) -> bool {
+        #[cfg(test)]
+        {
+            if self.bus.general_only {
+                return false;
+            }
+        }
         // SAFETY: `slot` was just popped and not taken.
         match unsafe { self.bus.queue.get_popped(slot) } {
             &Ev::ClientTimer(i, id) => !self.clients[i as usize]
@@ -1374,9 +1392,15 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             // they found after the node's last judged event.
             let stamp = state.check_stamp(&self.meta[idx].durable);
             let changed = match (stamp, self.stamps[idx]) {
-                (Some(now), Some(then)) => (0..now.len())
-                    .filter(|&k| now[k] != then[k])
-                    .fold(0u8, |m, k| m | 1 << k),
+                // (A fixed-length loop without branches, which the compiler unrolls
+                // into a few wide compares.)
+                (Some(now), Some(then)) => {
+                    let mut m = 0u8;
+                    for k in 0..now.len() {
+                        m |= u8::from(now[k] != then[k]) << k;
+                    }
+                    m
+                }
                 _ => u8::MAX,
             };
             if changed != 0 {
@@ -2108,4 +2132,72 @@ fn log_span(rng: &mut SimRng, span: (Duration, Duration)) -> Duration {
     let u = rng.unit_f64();
     let after = libm::exp(libm::log(lo_ns) + u * (libm::log(hi_ns) - libm::log(lo_ns)));
     Duration::from_nanos((after as u64).clamp(lo.as_nanos(), hi.as_nanos().max(lo.as_nanos())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Idle;
+
+    impl Process for Idle {
+        type Config = ();
+        type Msg = ();
+        type Timer = ();
+        type Durable = ();
+        type Request = ();
+        type Response = ();
+        fn start(_: &mut Ctx<'_, Self>) -> Self {
+            Idle
+        }
+        fn on_message(&mut self, _: &mut Ctx<'_, Self>, _: NodeId, _: ()) {}
+        fn on_timer(&mut self, _: &mut Ctx<'_, Self>, _: ()) {}
+    }
+
+    /// A checker reading stamp places `0`.
+    struct Reads(u8);
+
+    impl Checker<Idle> for Reads {
+        fn name(&self) -> &str {
+            "reads"
+        }
+        fn after_event(&mut self, _: &View<'_, Idle>, _: NodeId) -> Result<(), String> {
+            Ok(())
+        }
+        fn reads_only_stamp(&self) -> Option<u8> {
+            Some(self.0)
+        }
+    }
+
+    /// `stamp_calls[changed]` holds exactly the checkers `judge` calls after an event
+    /// with those places changed: those reading one of them, or all for `u8::MAX`.
+    #[test]
+    fn the_stamp_call_table_picks_the_checkers_judge_picks() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..64 {
+            let config = SimConfig::new(round, 1, Limits::time(Duration::from_secs(1)));
+            let mut sim: Simulation<Idle> = Simulation::new(config, (), ()).unwrap();
+            let n = 1 + round as usize % 9;
+            for _ in 0..n {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let reads = match x % 5 {
+                    0 => 0,
+                    1 => u8::MAX,
+                    _ => (x >> 8) as u8,
+                };
+                sim.add_checker(Box::new(Reads(reads)));
+            }
+            for changed in 0..=u8::MAX {
+                let want = sim
+                    .stamp_reads
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &reads)| changed == u8::MAX || reads & changed != 0)
+                    .fold(0u64, |m, (k, _)| m | 1 << k);
+                assert_eq!(sim.stamp_calls[usize::from(changed)], want, "{changed:#x}");
+            }
+        }
+    }
 }
