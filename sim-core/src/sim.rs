@@ -795,12 +795,12 @@ impl<P: Process, C: Client<P>> Simulation<P, C> {
             }
         }
         // SAFETY: `slot` was just popped and not taken.
-        match unsafe { self.bus.queue.get_popped(slot) } {
-            &Ev::ClientTimer(i, id) => !self.clients[i as usize]
+        match *unsafe { self.bus.queue.get_popped(slot) } {
+            Ev::ClientTimer(i, id) => !self.clients[i as usize]
                 .timers
                 .iter()
                 .any(|&(t, _)| t == id),
-            &Ev::NodeTimer(i, id, _) => {
+            Ev::NodeTimer(i, id, _) => {
                 let idx = i as usize;
                 self.states[idx].is_some()
                     && !self.paused[idx]
