@@ -262,7 +262,9 @@ impl<P: Process> Ctx<'_, P> {
         self.node.timers.push(id);
         self.bus.stats.timers_set += 1;
         let at = self.bus.now.plus(self.node.clock.virtual_span(after));
-        self.bus.enqueue(at, Ev::NodeTimer(self.me.0, id, timer));
+        let me = self.me.0;
+        self.bus
+            .enqueue_with(at, move || Ev::NodeTimer(me, id, timer));
         id
     }
 
@@ -397,7 +399,8 @@ impl<P: Process, C: Client<P>> ClientCtx<'_, P, C> {
         self.timers.push((id, timer));
         self.bus.stats.timers_set += 1;
         let at = self.bus.now.plus(after);
-        self.bus.enqueue(at, Ev::ClientTimer(self.me.0, id));
+        let me = self.me.0;
+        self.bus.enqueue_with(at, move || Ev::ClientTimer(me, id));
         id
     }
 

@@ -16,9 +16,12 @@
 //!   insert, and a push that is the latest of its instant (the common case, since its
 //!   sequence number is the largest) is an append.
 //! - **the wheel**: [`WHEEL_BUCKETS`] buckets of unsorted keys for the next
-//!   `WHEEL_BUCKETS * BUCKET_NANOS` (268 ms) after the current bucket; a bucket's first
+//!   `WHEEL_BUCKETS * BUCKET_NANOS` (537 ms) after the current bucket; a bucket's first
 //!   key sits in a dense array and the others in a vector of its own, so a push is a
-//!   store or a `Vec::push`, and a bitmap finds the next non-empty bucket.
+//!   store or a `Vec::push`, and a bitmap finds the next non-empty bucket. (537 ms, not
+//!   268: the kv clients' 500 ms deadlines and Raft's 150-300 ms election timers then
+//!   land in the wheel, not in the overflow's heap, which they left again by a heap pop
+//!   each.)
 //! - **the overflow**: a 4-ary min-heap of keys beyond the wheel's horizon (long timers,
 //!   scheduled faults); they move into the wheel as its horizon reaches them, each once.
 //!
@@ -47,12 +50,13 @@ pub const MAX_SCHEDULED: u64 = 1 << SEQ_BITS;
 const BUCKET_SHIFT: u32 = 16;
 /// The span of virtual time one wheel bucket covers (65.5 microseconds).
 pub const BUCKET_NANOS: u64 = 1 << BUCKET_SHIFT;
-const WHEEL_BITS: u32 = 12;
-/// How many buckets the wheel has; with [`BUCKET_NANOS`], a horizon of 268 ms.
+const WHEEL_BITS: u32 = 13;
+/// How many buckets the wheel has; with [`BUCKET_NANOS`], a horizon of 537 ms.
 pub const WHEEL_BUCKETS: usize = 1 << WHEEL_BITS;
 const WHEEL_MASK: u64 = WHEEL_BUCKETS as u64 - 1;
 const WORDS: usize = WHEEL_BUCKETS / 64;
-/// Buckets whose buffer holds at most this many keys keep it when they are emptied.
+/// A bucket buffer of at most this many keys is small: emptied, it goes to the pool of
+/// small buffers (`small`), and a larger one replaces it when it outgrows it.
 const SMALL_BUCKET: usize = 16;
 
 /// The queue is full (see the module docs for the bounds).
@@ -85,8 +89,19 @@ pub(crate) struct EventQueue<E> {
     /// Emptied large bucket buffers, kept for the next bucket that outgrows its small
     /// one: only occupied buckets hold large buffers, however many buckets a run passes.
     spare: Vec<Vec<u128>>,
+    /// Emptied small bucket buffers (at most [`SMALL_BUCKET`] keys), for the next bucket
+    /// that gets a second key: so a run allocates only as many as are in use at once,
+    /// not one for each of the wheel's buckets that ever held two keys (which were then
+    /// all freed with the queue: about 1,400 frees at the end of each Raft bench seed).
+    small: Vec<Vec<u128>>,
     /// Keys of bucket `cur + WHEEL_BUCKETS` and later.
     overflow: KeyHeap,
+    /// The first current bucket at which the overflow's smallest key is within the
+    /// wheel's horizon (`u64::MAX` when the overflow is empty): below it,
+    /// [`Self::pull_overflow`] would find nothing to move, so a refill does not call it.
+    /// (The nemesis's faults wait in the overflow for most of a run, so it is rarely
+    /// empty: without this, nearly every refill called it to peek and stop.)
+    pull_at: u64,
     len: usize,
     slab: Vec<Option<E>>,
     /// Free slots, a stack (the last freed is reused first); its top is `free_top` when
@@ -115,6 +130,14 @@ fn key_bucket(k: u128) -> u64 {
     (k >> (64 + BUCKET_SHIFT)) as u64
 }
 
+/// The first current bucket whose horizon reaches bucket `b` (a bucket of the overflow,
+/// so `b >= WHEEL_BUCKETS`): [`EventQueue::pull_overflow`] moves a key of bucket `b`
+/// once `b < cur + WHEEL_BUCKETS`.
+#[inline]
+fn pull_bucket(b: u64) -> u64 {
+    b - (WHEEL_BUCKETS as u64 - 1)
+}
+
 impl<E> EventQueue<E> {
     pub(crate) fn new() -> Self {
         EventQueue {
@@ -134,7 +157,9 @@ impl<E> EventQueue<E> {
             occupied: [0; WORDS],
             multi: [0; WORDS],
             spare: Vec::new(),
+            small: Vec::new(),
             overflow: KeyHeap::default(),
+            pull_at: u64::MAX,
             len: 0,
             slab: Vec::new(),
             free_top: NO_SLOT,
@@ -214,6 +239,7 @@ impl<E> EventQueue<E> {
             self.insert_wheel(bucket, key);
         } else {
             self.overflow.push(key);
+            self.pull_at = self.pull_at.min(pull_bucket(bucket));
         }
     }
 
@@ -232,6 +258,11 @@ impl<E> EventQueue<E> {
             if let Some(mut large) = self.spare.pop() {
                 large.extend_from_slice(v);
                 *v = large;
+            }
+        } else if v.capacity() == 0 {
+            // A second key, and no buffer: an emptied small one if there is one.
+            if let Some(small) = self.small.pop() {
+                *v = small;
             }
         }
         v.push(key);
@@ -274,6 +305,13 @@ impl<E> EventQueue<E> {
     /// Called with a key pending beyond the front (`len > 0`).
     #[inline(never)]
     fn refill(&mut self) {
+        debug_assert_eq!(
+            self.pull_at,
+            self.overflow
+                .peek()
+                .map_or(u64::MAX, |k| pull_bucket(key_bucket(k))),
+            "pull_at follows the overflow's first key"
+        );
         self.front.clear();
         self.head = 0;
         // Every pending key is in the wheel or the overflow (the front is used up and
@@ -292,7 +330,7 @@ impl<E> EventQueue<E> {
         }
         // One key (the common case in small clusters): the next to pop.
         self.top = first;
-        if !self.overflow.is_empty() {
+        if self.cur >= self.pull_at {
             self.pull_overflow();
         }
     }
@@ -303,7 +341,7 @@ impl<E> EventQueue<E> {
     fn refill_bucket(&mut self, i: usize, w: usize, bit: u64, first: u128) {
         self.multi[w] &= !bit;
         self.take_bucket(i, first);
-        if !self.overflow.is_empty() {
+        if self.cur >= self.pull_at {
             self.pull_overflow();
         }
         self.top = self.front[0];
@@ -316,8 +354,8 @@ impl<E> EventQueue<E> {
     fn take_bucket(&mut self, i: usize, first: u128) {
         let slot = &mut self.wheel[i];
         if slot.capacity() <= SMALL_BUCKET {
-            // A small bucket: copy its keys and let it keep its little buffer (at
-            // most 4096 * 256 bytes in all).
+            // A small bucket: copy its keys, and its little buffer goes to the pool
+            // of small ones.
             // Key by key: a few keys (the common case) cost less than a call
             // to memcpy.
             self.front.push(first);
@@ -325,6 +363,7 @@ impl<E> EventQueue<E> {
                 self.front.push(k);
             }
             slot.clear();
+            self.small.push(std::mem::take(slot));
         } else {
             // A large one hands its buffer over; ours waits for the next bucket
             // that fills, so only occupied buckets hold large buffers.
@@ -332,6 +371,8 @@ impl<E> EventQueue<E> {
             self.front.push(first);
             if used.capacity() > SMALL_BUCKET {
                 self.spare.push(used);
+            } else if used.capacity() > 0 {
+                self.small.push(used);
             }
         }
         self.front.sort_unstable();
@@ -368,6 +409,10 @@ impl<E> EventQueue<E> {
                 self.insert_wheel(bucket, k);
             }
         }
+        self.pull_at = self
+            .overflow
+            .peek()
+            .map_or(u64::MAX, |k| pull_bucket(key_bucket(k)));
     }
 
     /// The next non-empty wheel bucket after the current one (1 to `WHEEL_BUCKETS - 1`
@@ -463,6 +508,15 @@ impl<E> EventQueue<E> {
             .expect("popped slot holds its event");
         self.free_slot(slot);
         event
+    }
+
+    /// Drops the event of a slot [`Self::pop_slot`] returned, in place, freeing the slot.
+    #[inline(always)]
+    pub(crate) fn discard(&mut self, slot: u32) {
+        let cell = &mut self.slab[slot as usize];
+        debug_assert!(cell.is_some(), "popped slot holds its event");
+        *cell = None;
+        self.free_slot(slot);
     }
 
     /// Puts `slot` on top of the free stack.
@@ -583,11 +637,6 @@ fn smallest(c: &[u128]) -> (usize, u128) {
 }
 
 impl KeyHeap {
-    #[inline]
-    fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
-
     #[inline]
     fn peek(&self) -> Option<u128> {
         self.heap.first().copied()

@@ -427,6 +427,163 @@ mod tests {
         }
     }
 
+    /// Sets, cancels and supersedes timers at random (some past the wheel's horizon),
+    /// and chats now and then.
+    #[derive(Debug, Default)]
+    struct Juggler {
+        /// Pending timers and their tags (unique, so a fired one is known by its tag).
+        pending: Vec<(TimerId, u32)>,
+        next: u32,
+    }
+
+    /// A random delay up to 800ms (past the queue's 537ms horizon), a few at 0.
+    fn juggle_delay(rng: &mut SimRng) -> Duration {
+        match rng.below(8) {
+            0 => Duration::ZERO,
+            _ => Duration::from_nanos(rng.below(800_000_000)),
+        }
+    }
+
+    impl Juggler {
+        fn juggle(&mut self, ctx: &mut Ctx<'_, Self>) {
+            for _ in 0..ctx.rng().below(3) {
+                if !self.pending.is_empty() {
+                    let i = ctx.rng().below(self.pending.len() as u64) as usize;
+                    let (t, _) = self.pending.swap_remove(i);
+                    ctx.cancel_timer(t);
+                }
+            }
+            while self.pending.len() < 4 {
+                let after = juggle_delay(ctx.rng());
+                self.next += 1;
+                let id = ctx.set_timer(after, self.next);
+                self.pending.push((id, self.next));
+            }
+        }
+    }
+
+    impl Process for Juggler {
+        type Config = ();
+        type Msg = u32;
+        type Timer = u32;
+        type Durable = ();
+        type Request = ();
+        type Response = ();
+        fn start(ctx: &mut Ctx<'_, Self>) -> Self {
+            let mut j = Juggler::default();
+            j.juggle(ctx);
+            j
+        }
+        fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _: NodeId, m: u32) {
+            if m % 3 == 0 {
+                self.juggle(ctx);
+            }
+        }
+        fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, tag: u32) {
+            self.pending.retain(|&(_, t)| t != tag);
+            if tag % 2 == 0 {
+                ctx.broadcast(tag);
+            }
+            self.juggle(ctx);
+        }
+    }
+
+    /// A client that juggles timers the same way.
+    #[derive(Default)]
+    struct JugglerClient {
+        pending: Vec<(TimerId, u32)>,
+        next: u32,
+    }
+
+    impl JugglerClient {
+        fn juggle(&mut self, ctx: &mut ClientCtx<'_, Juggler, Self>) {
+            for _ in 0..ctx.rng().below(3) {
+                if !self.pending.is_empty() {
+                    let i = ctx.rng().below(self.pending.len() as u64) as usize;
+                    let (t, _) = self.pending.swap_remove(i);
+                    ctx.cancel_timer(t);
+                }
+            }
+            while self.pending.len() < 3 {
+                let after = juggle_delay(ctx.rng());
+                self.next += 1;
+                let id = ctx.set_timer(after, self.next);
+                self.pending.push((id, self.next));
+            }
+        }
+    }
+
+    impl Client<Juggler> for JugglerClient {
+        type Config = ();
+        type Timer = u32;
+        fn start(ctx: &mut ClientCtx<'_, Juggler, Self>) -> Self {
+            let mut c = JugglerClient::default();
+            c.juggle(ctx);
+            c
+        }
+        fn on_response(
+            &mut self,
+            _: &mut ClientCtx<'_, Juggler, Self>,
+            _: NodeId,
+            _: RequestId,
+            _: (),
+        ) {
+        }
+        fn on_timer(&mut self, ctx: &mut ClientCtx<'_, Juggler, Self>, tag: u32) {
+            self.pending.retain(|&(_, t)| t != tag);
+            self.juggle(ctx);
+        }
+    }
+
+    fn juggled(seed: u64, trace: TraceLevel, general: bool) -> (Report, u64) {
+        let mut c = SimConfig::new(seed, 4, Limits::time(Duration::from_secs(3))).with_clients(2);
+        c.trace = trace;
+        let mut sim: Simulation<Juggler, JugglerClient> = Simulation::new(c, (), ()).unwrap();
+        if general {
+            sim.general_only();
+        }
+        let (n2, n3, n4) = (NodeId(1), NodeId(2), NodeId(3));
+        let faults = [
+            (200, Fault::Pause(n3)),
+            (700, Fault::Resume(n3)),
+            (900, Fault::Crash(n4)),
+            (1500, Fault::Restart(n4)),
+            (1800, Fault::Isolate(n2)),
+            (2100, Fault::Heal),
+            (2200, Fault::Pause(n2)),
+            (2300, Fault::Crash(n2)),
+            (2600, Fault::Restart(n2)),
+        ];
+        for (at, f) in faults {
+            sim.schedule(ms(at), f);
+        }
+        let r = sim.run();
+        let discards = sim.discards();
+        (r, discards)
+    }
+
+    /// Cancelled and superseded timers dropped in their queue slots (the step's fast
+    /// path) run exactly as when `handle` looks at each: same trace, fingerprint and
+    /// stats, through pauses (a paused node's timers wait), crashes and restarts.
+    #[test]
+    fn cancelled_timers_dropped_in_place_run_as_handle_runs_them() {
+        for seed in 0..16 {
+            for trace in [TraceLevel::Off, TraceLevel::Full] {
+                let (fast, discards) = juggled(seed, trace, false);
+                let (slow, none) = juggled(seed, trace, true);
+                assert_eq!(fast.end, EndReason::TimeLimit, "{:?}", fast.engine_error);
+                assert_eq!(fast.fingerprint, slow.fingerprint, "seed {seed}");
+                assert_eq!(fast.stats, slow.stats, "seed {seed}");
+                assert_eq!(fast.trace.to_text(), slow.trace.to_text(), "seed {seed}");
+                assert_eq!(none, 0);
+                // Many timers were cancelled and dropped in place, and many fired.
+                assert!(discards > 100, "seed {seed}: {discards}");
+                assert!(fast.stats.timers_fired > 100, "{:?}", fast.stats);
+                assert!(fast.stats.timers_set >= fast.stats.timers_fired + discards);
+            }
+        }
+    }
+
     #[test]
     fn a_message_sent_after_a_heal_is_delivered_and_one_sent_before_is_not() {
         // The documented model, pinned: n1 -> n2 is cut from 10ms to 20ms; latency is 15ms.
