@@ -1383,11 +1383,17 @@ impl<'a, M: Model> Search<'a, M> {
         self.gone = gone;
     }
 
-    /// Read `r` is on the watchers' lists of its witness's ops.
+    /// Read `r` is on the watchers' lists of its witness's ops. Inlined for the common
+    /// case (a lookahead's witness hit on a read already registered).
+    #[inline]
     fn register(&mut self, r: usize) {
-        if self.registered[r] {
-            return;
+        if !self.registered[r] {
+            self.register_new(r);
         }
+    }
+
+    /// [`Search::register`] of a read not registered.
+    fn register_new(&mut self, r: usize) {
         if let Some(w) = self.witness[r] {
             for y in w.ops {
                 if y != NIL {
