@@ -1175,14 +1175,94 @@ fn kv_spells_found(
     } else {
         (1u64 << n_forced) - 1
     };
+    // The lookahead's spellings have at most `SPELL_MAX_APPENDS` parts: a smaller table
+    // to clear for them.
+    if parts.len() <= SPELL_MAX_APPENDS {
+        let mut heads = [0u64; SPELL_MAX_APPENDS];
+        spell_with_heads(rest, parts, &mut heads, need, forced_len, steps, found)
+    } else {
+        let mut heads = [0u64; 64];
+        spell_with_heads(rest, parts, &mut heads, need, forced_len, steps, found)
+    }
+}
+
+/// [`spell_from`] from the start, the parts' heads worked out into `heads` first.
+#[inline]
+fn spell_with_heads(
+    rest: &str,
+    parts: &[&str],
+    heads: &mut [u64],
+    need: u64,
+    forced_len: usize,
+    steps: &mut usize,
+    found: &mut Option<u64>,
+) -> bool {
+    for (h, p) in heads.iter_mut().zip(parts) {
+        *h = head8(p.as_bytes());
+    }
+    let parts = Parts {
+        text: parts,
+        heads: &heads[..parts.len()],
+    };
     spell_from(rest.as_bytes(), parts, 0, need, forced_len, steps, found)
+}
+
+/// A spelling's parts, each with its [`head8`] (compared before any byte loop).
+#[derive(Clone, Copy)]
+struct Parts<'p, 's> {
+    text: &'p [&'s str],
+    heads: &'p [u64],
+}
+
+/// The first (up to) 8 bytes of `b` as a little-endian word, zeros past its end.
+#[inline]
+fn head8(b: &[u8]) -> u64 {
+    if let Some(h) = b.first_chunk::<8>() {
+        return u64::from_le_bytes(*h);
+    }
+    let n = b.len();
+    match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        // 4 to 7 bytes: two loads that overlap (on equal bytes, so `|` keeps them).
+        (Some(lo), Some(hi)) => {
+            u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << (8 * (n - 4))
+        }
+        // Fewer: byte by byte (a copy of so few bytes would be a call to memcpy).
+        _ => b.iter().rev().fold(0, |h, &c| h << 8 | u64::from(c)),
+    }
+}
+
+/// `rest.starts_with(p)`, given `head8(rest)` and `head8(p)`: a word compare for parts of
+/// up to 8 bytes (the bytes past `p`'s end masked off), the head and then the remaining
+/// bytes for longer ones.
+#[inline]
+fn head_starts(rest: &[u8], rest_head: u64, p: &[u8], p_head: u64) -> bool {
+    let n = p.len();
+    if n > rest.len() {
+        return false;
+    }
+    if n <= 8 {
+        let mask = if n == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
+        rest_head & mask == p_head
+    } else {
+        rest_head == p_head && rest[8..n] == p[8..]
+    }
+}
+
+/// `a == b` for two parts, given their [`head8`]s.
+#[inline]
+fn head_eq(a: &[u8], a_head: u64, b: &[u8], b_head: u64) -> bool {
+    a_head == b_head && a.len() == b.len() && (a.len() <= 8 || a[8..] == b[8..])
 }
 
 /// [`kv_spells`] from `rest`, with the parts of mask `used` applied; `forced_left` is the
 /// length of the forced parts not yet used.
 fn spell_from(
     rest: &[u8],
-    parts: &[&str],
+    parts: Parts<'_, '_>,
     used: u64,
     need: u64,
     forced_left: usize,
@@ -1203,16 +1283,19 @@ fn spell_from(
     if forced_left > rest.len() {
         return false;
     }
-    for (i, p) in parts.iter().enumerate() {
+    let rest_head = head8(rest);
+    for (i, (p, &h)) in parts.text.iter().zip(parts.heads).enumerate() {
         let bit = 1u64 << i;
-        if used & bit != 0 || !rest.starts_with(p.as_bytes()) {
+        let p = p.as_bytes();
+        if used & bit != 0 || !head_starts(rest, rest_head, p, h) {
             continue;
         }
         // An earlier unused copy of the same value was tried already.
-        if parts[..i]
+        if parts.text[..i]
             .iter()
+            .zip(parts.heads)
             .enumerate()
-            .any(|(j, q)| used & (1 << j) == 0 && q == p)
+            .any(|(j, (q, &qh))| used & (1 << j) == 0 && head_eq(q.as_bytes(), qh, p, h))
         {
             continue;
         }
@@ -1666,6 +1749,137 @@ mod tests {
         assert!(
             yes > 2_000 && no > 2_000 && long > 200,
             "yes {yes}, no {no}, long {long}"
+        );
+    }
+
+    /// The spelling as it was before parts were compared by their [`head8`]s:
+    /// `starts_with` and `==` on the bytes.
+    fn plain_spell_from(
+        rest: &[u8],
+        parts: &[&str],
+        used: u64,
+        need: u64,
+        forced_left: usize,
+        steps: &mut usize,
+        found: &mut Option<u64>,
+    ) -> bool {
+        if rest.is_empty() {
+            if used & need == need {
+                *found = Some(used);
+                return true;
+            }
+            return false;
+        }
+        if *steps == 0 {
+            return true;
+        }
+        *steps -= 1;
+        if forced_left > rest.len() {
+            return false;
+        }
+        for (i, p) in parts.iter().enumerate() {
+            let bit = 1u64 << i;
+            if used & bit != 0 || !rest.starts_with(p.as_bytes()) {
+                continue;
+            }
+            if parts[..i]
+                .iter()
+                .enumerate()
+                .any(|(j, q)| used & (1 << j) == 0 && q == p)
+            {
+                continue;
+            }
+            let left = if need & bit != 0 {
+                forced_left - p.len()
+            } else {
+                forced_left
+            };
+            if plain_spell_from(
+                &rest[p.len()..],
+                parts,
+                used | bit,
+                need,
+                left,
+                steps,
+                found,
+            ) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// `head8`, `head_starts` and `head_eq` against the bytes' own `starts_with` and `==`,
+    /// and the spelling with heads against the plain one (answer, parts found, steps
+    /// used), on random parts over a small alphabet (so that heads and prefixes often
+    /// agree), of 0 to 12 bytes (both sides of the 8-byte word), up to 40 of them.
+    #[test]
+    fn spelling_with_heads_is_the_plain_spelling() {
+        let mut rng = crate::generate::Rng::new(1811);
+        let word = |rng: &mut crate::generate::Rng, max: u64| -> String {
+            let n = rng.below(max + 1);
+            (0..n)
+                .map(|_| ["a", "b", "1", "."][rng.below(4) as usize])
+                .collect()
+        };
+        for _ in 0..20_000 {
+            let (a, b) = (word(&mut rng, 12), word(&mut rng, 12));
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            let (ha, hb) = (head8(a), head8(b));
+            let mut w = [0u8; 8];
+            w[..a.len().min(8)].copy_from_slice(&a[..a.len().min(8)]);
+            assert_eq!(ha, u64::from_le_bytes(w), "{a:?}");
+            assert_eq!(head_starts(a, ha, b, hb), a.starts_with(b), "{a:?} {b:?}");
+            assert_eq!(head_eq(a, ha, b, hb), a == b, "{a:?} {b:?}");
+        }
+        let (mut yes, mut no, mut out) = (0, 0, 0);
+        for _ in 0..4_000 {
+            let n = rng.below(41) as usize;
+            let max = [3, 8, 12][rng.below(3) as usize];
+            let parts: Vec<String> = (0..n).map(|_| word(&mut rng, max)).collect();
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            let mut rest = String::new();
+            for p in &parts {
+                if rng.below(3) == 0 {
+                    rest.push_str(p);
+                }
+            }
+            if rng.below(3) == 0 {
+                rest.push_str(&word(&mut rng, 3));
+            }
+            if rest.is_empty() {
+                continue;
+            }
+            let n_forced = rng.below(n.min(3) as u64 + 1) as usize;
+            let budget = [50, SPELL_STEPS][rng.below(2) as usize];
+            let (mut steps, mut found) = (budget, None);
+            let fast = kv_spells_found(&rest, &parts, n_forced, &mut steps, &mut found);
+            let forced_len: usize = parts[..n_forced].iter().map(|p| p.len()).sum();
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            let (mut plain_steps, mut plain_found) = (budget, None);
+            let plain = forced_len <= rest.len()
+                && total >= rest.len()
+                && plain_spell_from(
+                    rest.as_bytes(),
+                    &parts,
+                    0,
+                    (1u64 << n_forced) - 1,
+                    forced_len,
+                    &mut plain_steps,
+                    &mut plain_found,
+                );
+            assert_eq!(
+                (fast, found, steps),
+                (plain, plain_found, plain_steps),
+                "{parts:?} {n_forced} -> {rest:?}"
+            );
+            yes += usize::from(fast && found.is_some());
+            no += usize::from(!fast);
+            out += usize::from(steps == 0);
+        }
+        assert!(
+            yes > 300 && no > 300 && out > 20,
+            "yes {yes}, no {no}, out {out}"
         );
     }
 

@@ -531,7 +531,13 @@ impl RawEvent<'_> {
     /// The event's value (`null` when absent).
     pub(crate) fn value(&self) -> Option<Value> {
         match self.value {
-            None => Some(Value::Null),
+            None | Some("null") => Some(Value::Null),
+            // A string the reading took as a plain one (no escapes): its text is between
+            // the quotes, with nothing to read again.
+            Some(text) if text.as_bytes()[0] == b'"' => {
+                debug_assert!(text.len() >= 2 && text.ends_with('"'));
+                Some(Value::Str(text[1..text.len() - 1].to_string()))
+            }
             Some(text) => Fast {
                 s: text.as_bytes(),
                 text,
@@ -629,7 +635,7 @@ pub(crate) fn written_event_from(text: &str, start: usize) -> Option<(RawEvent<'
     let mut value = None;
     if r.word(b",\"value\":").is_some() {
         let start = r.i;
-        r.value(0, false)?;
+        r.skip_value()?;
         value = Some(text.get(start..r.i)?);
     }
     let mut time = None;
@@ -712,7 +718,7 @@ fn any_order_event(text: &str) -> Option<RawEvent<'_>> {
                 }
                 "value" => {
                     let start = r.i;
-                    r.value(0, false)?;
+                    r.skip_value()?;
                     value = Some(text.get(start..r.i)?);
                     16
                 }
@@ -793,11 +799,12 @@ impl<'a> Fast<'a> {
     }
 
     #[inline]
-    fn word(&mut self, w: &[u8]) -> Option<()> {
-        // Byte by byte: for the short literal words here this beats a call to memcmp.
-        let end = self.i.checked_add(w.len())?;
-        let s = self.s.get(self.i..end)?;
-        s.iter().zip(w).all(|(a, b)| a == b).then(|| self.i = end)
+    fn word<const N: usize>(&mut self, w: &[u8; N]) -> Option<()> {
+        // As arrays of a size known at compile time: a few word loads and compares, no
+        // byte loop and no call to memcmp.
+        let end = self.i.checked_add(N)?;
+        let s: &[u8; N] = self.s.get(self.i..end)?.try_into().ok()?;
+        (s == w).then(|| self.i = end)
     }
 
     /// A key: a plain string, `null` or an integer; `None` for anything else.
@@ -864,23 +871,40 @@ impl<'a> Fast<'a> {
 
     #[inline]
     fn uint(&mut self) -> Option<u64> {
-        if self.peek()? == b'-' {
-            return None;
-        }
         let start = self.i;
+        let mut end = start;
         let mut n: u64 = 0;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            self.i += 1;
+        while let Some(&d @ b'0'..=b'9') = self.s.get(end) {
+            n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            end += 1;
         }
-        let len = self.i - start;
+        let len = end - start;
         if len == 0 || (len > 1 && self.s[start] == b'0') {
             return None;
         }
+        // Up to 19 digits fit in a u64 (10^19 - 1 < 2^64); past them it may have wrapped:
+        // read again with checks.
+        if len > 19 {
+            n = self.s[start..end].iter().try_fold(0u64, |n, &d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })?;
+        }
+        self.i = end;
         if let Some(b'.' | b'e' | b'E') = self.peek() {
             return None;
         }
         Some(n)
+    }
+
+    /// [`Fast::value`] without building it, the common cases (a plain string, `null`)
+    /// first.
+    #[inline]
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.plain_str().map(drop),
+            b'n' => self.word(b"null"),
+            _ => self.value(0, false).map(drop),
+        }
     }
 
     /// A v1 value: null, a boolean, an integer, a plain string, or an array of these.
@@ -1060,6 +1084,64 @@ pub(crate) mod tests {
             if full(l).is_ok() && !l.contains('\\') && !l.contains('.') {
                 assert!(fast_event(l).is_some(), "the fast path refused {l}");
             }
+        }
+    }
+
+    /// `Fast::uint` (unchecked up to 19 digits) against the checked reading it
+    /// replaced, on digit strings of 0 to 22 digits (leading zeros, around 2^64, signs
+    /// and fractions after): the same number or refusal, and the same end.
+    #[test]
+    fn uint_is_the_checked_reading() {
+        fn checked(s: &[u8]) -> Option<(u64, usize)> {
+            if s.first() == Some(&b'-') {
+                return None;
+            }
+            let mut n: u64 = 0;
+            let mut i = 0;
+            while let Some(d @ b'0'..=b'9') = s.get(i).copied() {
+                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+                i += 1;
+            }
+            if i == 0 || (i > 1 && s[0] == b'0') || matches!(s.get(i), Some(b'.' | b'e' | b'E')) {
+                return None;
+            }
+            Some((n, i))
+        }
+        let mut rng = crate::generate::Rng::new(1812);
+        let mut cases: Vec<String> = vec![
+            u64::MAX.to_string(),
+            (u128::from(u64::MAX) + 1).to_string(),
+            "9999999999999999999".into(),
+            "99999999999999999999".into(),
+            "18446744073709551616".into(),
+            "00".into(),
+            "0".into(),
+            String::new(),
+        ];
+        for _ in 0..20_000 {
+            let n = rng.below(23);
+            let mut c: String = (0..n)
+                .map(|_| char::from(b'0' + rng.below(10) as u8))
+                .collect();
+            if rng.below(4) == 0 {
+                c = format!("1844674407370955{}", &c[..c.len().min(5)]);
+            }
+            match rng.below(6) {
+                0 => c.insert(0, '-'),
+                1 => c.push('.'),
+                2 => c.push(','),
+                _ => {}
+            }
+            cases.push(c);
+        }
+        for c in &cases {
+            let mut r = Fast {
+                s: c.as_bytes(),
+                text: c,
+                i: 0,
+            };
+            let got = r.uint().map(|n| (n, r.i));
+            assert_eq!(got, checked(c.as_bytes()), "{c:?}");
         }
     }
 
