@@ -102,6 +102,12 @@ fn main() {
         .position(|a| a == "--write")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    if let Some(dir) = &write {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("families: cannot create --write directory {dir}: {e}");
+            std::process::exit(2);
+        }
+    }
     let filter = args
         .iter()
         .find(|a| a.parse::<usize>().is_err() && !a.starts_with('-') && Some(*a) != write.as_ref())
@@ -121,7 +127,11 @@ fn main() {
             continue;
         }
         if let Some(dir) = &write {
-            std::fs::write(format!("{dir}/{name}.jsonl"), h.to_jsonl()).expect("writable");
+            let path = format!("{dir}/{name}.jsonl");
+            if let Err(e) = std::fs::write(&path, h.to_jsonl()) {
+                eprintln!("families: cannot write {path}: {e}");
+                std::process::exit(2);
+            }
         }
         let ops = h
             .events
