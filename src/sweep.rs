@@ -781,6 +781,79 @@ pub fn short_message(message: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A short run of the Raft bench, fully traced.
+    const SHORT_RAFT: &str = r#"(
+        name: "short-raft",
+        protocol: (name: "raft"),
+        cluster: (nodes: 5),
+        workload: (clients: 3, keys: 3),
+        nemesis: (
+            faults: [PartitionHalves, Isolate, Bridge],
+            start: "300ms",
+            every: ("200ms", "1s"),
+            lasting: ("100ms", "800ms"),
+            stop: "4s",
+        ),
+        checks: ["election-safety", "log-matching", "leader-completeness", "state-machine-safety"],
+        seed: 0,
+        duration: "5s",
+        trace: Full,
+        expect: Pass,
+    )"#;
+
+    /// Everything a run's result says, its full trace included.
+    fn whole(r: &crate::RunResult) -> String {
+        format!(
+            "{}{:?} {:016x} {:?}\n{}",
+            result_line(r),
+            r.report.end,
+            r.report.fingerprint,
+            r.report.stats,
+            r.report.trace.to_text()
+        )
+    }
+
+    /// A sweep's worker thread runs seed after seed, and each new simulation takes the
+    /// buffers the last one left on the thread (the event queue's): seeds run after other
+    /// seeds, in any order, give exactly what each gives alone on a fresh thread.
+    #[test]
+    fn seeds_run_after_other_seeds_give_what_they_give_alone() {
+        let s = Scenario::parse("short-raft.ron", SHORT_RAFT).expect("parses");
+        let seeds: Vec<u64> = (0..6).collect();
+        let alone: Vec<String> = seeds
+            .iter()
+            .map(|&seed| {
+                let s = &s;
+                std::thread::scope(|t| {
+                    t.spawn(move || whole(&crate::runner::run(s, seed, TraceLevel::Full).unwrap()))
+                        .join()
+                        .unwrap()
+                })
+            })
+            .collect();
+        assert!(alone.iter().all(|w| w.len() > 10_000), "full traces");
+        let orders: [Vec<u64>; 3] = [
+            seeds.clone(),
+            seeds.iter().rev().copied().collect(),
+            vec![3, 0, 5, 1, 4, 2, 3, 3],
+        ];
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                for order in &orders {
+                    for &seed in order {
+                        let r = crate::runner::run(&s, seed, TraceLevel::Full).unwrap();
+                        assert!(
+                            whole(&r) == alone[seed as usize],
+                            "seed {seed} after others (order {order:?}) differs from seed {seed} alone"
+                        );
+                    }
+                }
+            })
+            .join()
+            .unwrap()
+        });
+    }
+
     fn rec(seed: u64, ok: bool, outcome: &str, kind: &str) -> Recorded {
         Recorded {
             seed,
