@@ -7,6 +7,7 @@
 //! *now* and *then*: a committed entry missing from a leader elected later.
 
 use super::{Durable, Entry, Node, RaftConfig, Role};
+use crate::kv::reserve_once;
 use sim_core::{Checker, NodeId, View};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -139,6 +140,7 @@ impl LogMatching {
                 }
             } else {
                 debug_assert_eq!(slot, self.first.len(), "logs grow one index at a time");
+                reserve_once(&mut self.first);
                 self.first.push((entry.term, prev, entry.clone(), node));
                 None
             };
@@ -288,6 +290,7 @@ impl Checker<Node> for LeaderCompleteness {
                 *commit_term = (*commit_term).min(term);
             } else {
                 debug_assert_eq!(slot, self.committed.len());
+                reserve_once(&mut self.committed);
                 self.committed.push((entry_term, term, node));
             }
         }

@@ -193,12 +193,18 @@ impl Entries {
         }
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
-        self.as_slice().len()
+        match &self.0 {
+            Batch::Empty => 0,
+            Batch::One(_) => 1,
+            Batch::Many(v) => v.len(),
+        }
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.as_slice().is_empty()
+        self.len() == 0
     }
 }
 
