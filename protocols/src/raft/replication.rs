@@ -93,7 +93,7 @@ impl Node {
             // Read only by `leader_is_fresh`, which answers no without a sticky leader.
             self.leader_contact = Some(ctx.monotonic());
         }
-        self.reset_election_timer(ctx);
+        self.reset_election_timer_inline(ctx);
 
         // The consistency check: our log must hold the entry just before the new ones.
         let d = ctx.durable();
