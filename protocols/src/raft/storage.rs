@@ -142,6 +142,11 @@ impl Durable {
             .any(|e| e.command.client == client && e.command.seq == seq)
     }
 
+    /// Makes room for `entries` in all in the log (when it has less).
+    pub(super) fn reserve_log(&mut self, entries: usize) {
+        self.log.reserve(entries.saturating_sub(self.log.len()));
+    }
+
     /// Deletes the entry at `index` and all that follow it.
     pub(super) fn truncate_from(&mut self, index: u64) {
         debug_assert!(index >= 1);
