@@ -112,7 +112,11 @@ fn raft_one_and_two_servers_commit_every_operation() {
         let setup = Setup::quiet(nodes, 2, ms(2_000));
         let mut sim = setup.build(5);
         let report = sim.run();
-        assert!(report.violations.is_empty(), "{nodes}: {:?}", report.violations);
+        assert!(
+            report.violations.is_empty(),
+            "{nodes}: {:?}",
+            report.violations
+        );
         let history = &report.history;
         let ok = history
             .events
