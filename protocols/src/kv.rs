@@ -819,6 +819,14 @@ pub trait AppliedCommands: Process {
 /// per server, so the memory does not grow with the cluster.
 pub(crate) const RECORD_RESERVE: usize = 4096;
 
+/// `v.resize(len, fill)`, out of line: a checker's per-node records grow once per run, and
+/// the call inlined into every check cost it registers (issue #17).
+#[cold]
+#[inline(never)]
+pub(crate) fn grow<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
+    v.resize(len, fill);
+}
+
 /// Reserves [`RECORD_RESERVE`] places in `v` when it has none yet.
 #[inline]
 pub(crate) fn reserve_once<T>(v: &mut Vec<T>) {
@@ -861,7 +869,7 @@ impl<P: AppliedCommands> Checker<P> for StateMachineSafety<P> {
     fn after_event(&mut self, view: &View<'_, P>, node: NodeId) -> Result<(), String> {
         let i = node.index();
         if self.recorded.len() <= i {
-            self.recorded.resize(view.node_count().max(i + 1), 0);
+            grow(&mut self.recorded, view.node_count().max(i + 1), 0);
         }
         let Some(state) = view.node(node) else {
             self.recorded[i] = 0; // a restart applies the log again

@@ -7,7 +7,7 @@
 //! *now* and *then*: a committed entry missing from a leader elected later.
 
 use super::{Durable, Entry, Node, RaftConfig, Role};
-use crate::kv::reserve_once;
+use crate::kv::{grow, reserve_once};
 use sim_core::{Checker, NodeId, View};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -203,7 +203,7 @@ impl Checker<Node> for LogMatching {
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
         if self.seen.len() < view.node_count() {
-            self.seen.resize(view.node_count(), Seen::default());
+            grow(&mut self.seen, view.node_count(), Seen::default());
         }
         let d = view.durable(node);
         let seen = self.seen[node.index()];
@@ -305,8 +305,8 @@ impl Checker<Node> for LeaderCompleteness {
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
         if self.recorded.len() < view.node_count() {
-            self.recorded.resize(view.node_count(), 0);
-            self.agreed.resize(view.node_count(), Seen::default());
+            grow(&mut self.recorded, view.node_count(), 0);
+            grow(&mut self.agreed, view.node_count(), Seen::default());
         }
         let Some(state) = view.node(node) else {
             self.recorded[node.index()] = 0;

@@ -47,7 +47,11 @@ impl Node {
         let next = self.next_index[i].clamp(1, d.last_index() + 1);
         let prev = next - 1;
         let prev_term = d.term_at(prev).expect("prev is within the log");
-        let entries = Entries::from_slice(d.entries(next, (next - 1).saturating_add(max)));
+        let entries = if max == 0 {
+            Entries::default() // a probe: no slice to look at
+        } else {
+            Entries::from_slice(d.entries(next, prev.saturating_add(max)))
+        };
         self.next_index[i] = next + entries.len() as u64;
         let msg = Msg::AppendEntries {
             term: d.current_term(),
