@@ -218,7 +218,7 @@ impl KvStore {
     pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&KvResult>, bool) {
         let c = request.client.index();
         if c >= self.sessions.len() {
-            self.sessions.resize(c + 1, None);
+            grow(&mut self.sessions, c + 1, None);
         }
         if let Some((seq, _)) = &self.sessions[c] {
             if request.seq < *seq {
@@ -683,7 +683,7 @@ impl KvClient {
         let seq = self.seq;
         let k = ctx.rng().below(keys) as usize;
         if self.seen.len() != keys as usize {
-            self.seen.resize(keys as usize, None);
+            grow(&mut self.seen, keys as usize, None);
         }
         let shared = &ctx.config().key_names;
         let key = if shared.len() == keys as usize {
@@ -819,8 +819,9 @@ pub trait AppliedCommands: Process {
 /// per server, so the memory does not grow with the cluster.
 pub(crate) const RECORD_RESERVE: usize = 4096;
 
-/// `v.resize(len, fill)`, out of line: a checker's per-node records grow once per run, and
-/// the call inlined into every check cost it registers (issue #17).
+/// `v.resize(len, fill)`, out of line: per-node and per-client tables (a checker's
+/// records, the store's sessions, a log's seq bounds) grow a few times per run, and the
+/// call inlined into every check or apply cost it registers (issue #17).
 #[cold]
 #[inline(never)]
 pub(crate) fn grow<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {

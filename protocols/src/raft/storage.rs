@@ -118,7 +118,7 @@ impl Durable {
         match self.max_seq.get_mut(client) {
             Some(max) => *max = (*max).max(seq),
             None => {
-                self.max_seq.resize(client + 1, 0);
+                crate::kv::grow(&mut self.max_seq, client + 1, 0);
                 self.max_seq[client] = seq;
             }
         }
