@@ -218,7 +218,7 @@ impl KvStore {
     pub fn apply_checked(&mut self, request: &KvRequest) -> (Option<&KvResult>, bool) {
         let c = request.client.index();
         if c >= self.sessions.len() {
-            self.sessions.resize(c + 1, None);
+            grow(&mut self.sessions, c + 1, None);
         }
         if let Some((seq, _)) = &self.sessions[c] {
             if request.seq < *seq {
@@ -683,7 +683,7 @@ impl KvClient {
         let seq = self.seq;
         let k = ctx.rng().below(keys) as usize;
         if self.seen.len() != keys as usize {
-            self.seen.resize(keys as usize, None);
+            grow(&mut self.seen, keys as usize, None);
         }
         let shared = &ctx.config().key_names;
         let key = if shared.len() == keys as usize {
@@ -812,6 +812,30 @@ pub trait AppliedCommands: Process {
     ) -> String;
 }
 
+/// Room for a run's worth of log indexes or slots in a checker's per-index record, made
+/// at its first record: a 60 s benchmark run of Raft commits about 3,000 entries, and
+/// growing such a vector by doubling copied it a dozen times (the reallocations' copies
+/// were about 1% of the Raft bench's instructions; issue #17). One vector per checker, not
+/// per server, so the memory does not grow with the cluster.
+pub(crate) const RECORD_RESERVE: usize = 4096;
+
+/// `v.resize(len, fill)`, out of line: per-node and per-client tables (a checker's
+/// records, the store's sessions, a log's seq bounds) grow a few times per run, and the
+/// call inlined into every check or apply cost it registers (issue #17).
+#[cold]
+#[inline(never)]
+pub(crate) fn grow<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
+    v.resize(len, fill);
+}
+
+/// Reserves [`RECORD_RESERVE`] places in `v` when it has none yet.
+#[inline]
+pub(crate) fn reserve_once<T>(v: &mut Vec<T>) {
+    if v.capacity() == 0 {
+        v.reserve(RECORD_RESERVE);
+    }
+}
+
 /// State Machine Safety for any replicated key-value store: the `k`-th command every
 /// replica applies is the same command from the same place (Raft §5.4.3; Multi-Paxos's
 /// replicas applying chosen slots in order). Incremental: after an event it compares
@@ -846,7 +870,7 @@ impl<P: AppliedCommands> Checker<P> for StateMachineSafety<P> {
     fn after_event(&mut self, view: &View<'_, P>, node: NodeId) -> Result<(), String> {
         let i = node.index();
         if self.recorded.len() <= i {
-            self.recorded.resize(view.node_count().max(i + 1), 0);
+            grow(&mut self.recorded, view.node_count().max(i + 1), 0);
         }
         let Some(state) = view.node(node) else {
             self.recorded[i] = 0; // a restart applies the log again
@@ -872,7 +896,10 @@ impl<P: AppliedCommands> Checker<P> for StateMachineSafety<P> {
                         ));
                     }
                 }
-                None => self.order.push((place, command.clone(), node)),
+                None => {
+                    reserve_once(&mut self.order);
+                    self.order.push((place, command.clone(), node))
+                }
             }
         }
         self.recorded[i] = count;

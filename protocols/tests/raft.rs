@@ -102,6 +102,41 @@ fn raft_5_2_leader_crash_and_failover() {
     assert_linearizable(history, "");
 }
 
+// The commit rule at a client's append (issue #17): a cluster of one commits the entry at
+// once (the leader's own log is the whole majority), while larger clusters skip the rule
+// there, as the append cannot move it; with one or two servers, every client operation
+// still completes, with a linearizable history and the safety checks passing.
+#[test]
+fn raft_one_and_two_servers_commit_every_operation() {
+    for nodes in [1, 2] {
+        let setup = Setup::quiet(nodes, 2, ms(2_000));
+        let mut sim = setup.build(5);
+        let report = sim.run();
+        assert!(
+            report.violations.is_empty(),
+            "{nodes}: {:?}",
+            report.violations
+        );
+        let history = &report.history;
+        let ok = history
+            .events
+            .iter()
+            .filter(|e| e.kind == lincheck::EventKind::Ok)
+            .count();
+        let invoked = history
+            .events
+            .iter()
+            .filter(|e| e.kind == lincheck::EventKind::Invoke)
+            .count();
+        assert!(ok > 20, "{nodes} servers: {ok} operations completed");
+        assert!(
+            invoked - ok <= 2,
+            "{nodes} servers: {invoked} invoked, {ok} completed (only the last may be open)"
+        );
+        assert_linearizable(history, "");
+    }
+}
+
 // Raft §5.3, §5.4.2: an old leader in a minority partition keeps believing it leads but
 // cannot commit; it steps down when the partition heals.
 #[test]

@@ -7,6 +7,7 @@
 //! *now* and *then*: a committed entry missing from a leader elected later.
 
 use super::{Durable, Entry, Node, RaftConfig, Role};
+use crate::kv::{grow, reserve_once};
 use sim_core::{Checker, NodeId, View};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -123,41 +124,71 @@ impl LogMatching {
         for (k, entry) in d.entries(from, d.last_index()).iter().enumerate() {
             let index = from + k as u64;
             let slot = index as usize - 1;
-            let known = if slot < self.first.len() {
+            if slot < self.first.len() {
                 let (t, p, e, holder) = &self.first[slot];
                 if *t == entry.term {
-                    Some((*p, e, *holder))
-                } else {
-                    match self.others.get(&(index, entry.term)) {
-                        Some((p, e, holder)) => Some((*p, e, *holder)),
-                        None => {
-                            self.others
-                                .insert((index, entry.term), (prev, entry.clone(), node));
-                            None
-                        }
+                    if e != entry || *p != prev {
+                        return Err(differ(view, index, (*p, e, *holder), (prev, entry, node)));
                     }
+                } else {
+                    // Another term at a known index (a suffix later overwritten): rare,
+                    // kept out of line so the common path stays small (issue #17).
+                    self.other_term(view, node, index, prev, entry)?;
                 }
             } else {
                 debug_assert_eq!(slot, self.first.len(), "logs grow one index at a time");
+                reserve_once(&mut self.first);
                 self.first.push((entry.term, prev, entry.clone(), node));
-                None
-            };
-            if let Some((p, e, holder)) = known {
-                if e != entry || p != prev {
-                    return Err(format!(
-                        "{} and {} both hold an entry at index {index} term {} but the logs differ: {:?} after term {p} vs {:?} after term {prev}",
-                        view.name(holder),
-                        view.name(node),
-                        entry.term,
-                        e,
-                        entry
-                    ));
-                }
             }
             prev = entry.term;
         }
         Ok(())
     }
+
+    /// An entry at `index` whose term is not the first term seen there: compared with the
+    /// first entry seen with that index and term, or recorded as it.
+    #[inline(never)]
+    fn other_term(
+        &mut self,
+        view: &View<'_, Node>,
+        node: NodeId,
+        index: u64,
+        prev: u64,
+        entry: &Entry,
+    ) -> Result<(), String> {
+        match self.others.get(&(index, entry.term)) {
+            Some((p, e, holder)) => {
+                if e != entry || *p != prev {
+                    return Err(differ(view, index, (*p, e, *holder), (prev, entry, node)));
+                }
+            }
+            None => {
+                self.others
+                    .insert((index, entry.term), (prev, entry.clone(), node));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Log matching's report: two logs hold an entry of one index and term on different
+/// histories, `(previous term, entry, holder)` each.
+#[cold]
+#[inline(never)]
+fn differ(
+    view: &View<'_, Node>,
+    index: u64,
+    (p, e, holder): (u64, &Entry, NodeId),
+    (prev, entry, node): (u64, &Entry, NodeId),
+) -> String {
+    format!(
+        "{} and {} both hold an entry at index {index} term {} but the logs differ: {:?} after term {p} vs {:?} after term {prev}",
+        view.name(holder),
+        view.name(node),
+        entry.term,
+        e,
+        entry
+    )
 }
 
 impl Checker<Node> for LogMatching {
@@ -172,7 +203,7 @@ impl Checker<Node> for LogMatching {
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
         if self.seen.len() < view.node_count() {
-            self.seen.resize(view.node_count(), Seen::default());
+            grow(&mut self.seen, view.node_count(), Seen::default());
         }
         let d = view.durable(node);
         let seen = self.seen[node.index()];
@@ -242,6 +273,24 @@ impl LeaderCompleteness {
     }
 }
 
+/// Leader completeness's report of an index committed with two terms: `(term, commit
+/// term, by)` as recorded, and `(term, node)` now. Out of line: the recording loop runs at
+/// every commit (issue #17).
+#[cold]
+#[inline(never)]
+fn recommitted(
+    view: &View<'_, Node>,
+    index: u64,
+    (t, commit_term, by): (u64, u64, NodeId),
+    (entry_term, node): (u64, NodeId),
+) -> String {
+    format!(
+        "index {index} was committed with term {t} (by {}, in term {commit_term}) but {} now commits term {entry_term} there",
+        view.name(by),
+        view.name(node)
+    )
+}
+
 impl Checker<Node> for LeaderCompleteness {
     fn name(&self) -> &str {
         "leader-completeness"
@@ -256,8 +305,8 @@ impl Checker<Node> for LeaderCompleteness {
 
     fn after_event(&mut self, view: &View<'_, Node>, node: NodeId) -> Result<(), String> {
         if self.recorded.len() < view.node_count() {
-            self.recorded.resize(view.node_count(), 0);
-            self.agreed.resize(view.node_count(), Seen::default());
+            grow(&mut self.recorded, view.node_count(), 0);
+            grow(&mut self.agreed, view.node_count(), Seen::default());
         }
         let Some(state) = view.node(node) else {
             self.recorded[node.index()] = 0;
@@ -279,15 +328,17 @@ impl Checker<Node> for LeaderCompleteness {
             if slot < self.committed.len() {
                 let (t, commit_term, by) = &mut self.committed[slot];
                 if *t != entry_term {
-                    return Err(format!(
-                        "index {index} was committed with term {t} (by {}, in term {commit_term}) but {} now commits term {entry_term} there",
-                        view.name(*by),
-                        view.name(node)
+                    return Err(recommitted(
+                        view,
+                        index,
+                        (*t, *commit_term, *by),
+                        (entry_term, node),
                     ));
                 }
                 *commit_term = (*commit_term).min(term);
             } else {
                 debug_assert_eq!(slot, self.committed.len());
+                reserve_once(&mut self.committed);
                 self.committed.push((entry_term, term, node));
             }
         }
@@ -337,6 +388,8 @@ impl crate::kv::AppliedCommands for Node {
         (index, entry)
     }
 
+    #[cold]
+    #[inline(never)]
     fn conflict(
         view: &View<'_, Node>,
         _k: usize,

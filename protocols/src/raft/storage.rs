@@ -118,7 +118,7 @@ impl Durable {
         match self.max_seq.get_mut(client) {
             Some(max) => *max = (*max).max(seq),
             None => {
-                self.max_seq.resize(client + 1, 0);
+                crate::kv::grow(&mut self.max_seq, client + 1, 0);
                 self.max_seq[client] = seq;
             }
         }
@@ -140,6 +140,11 @@ impl Durable {
             .iter()
             .rev()
             .any(|e| e.command.client == client && e.command.seq == seq)
+    }
+
+    /// Makes room for `entries` in all in the log (when it has less).
+    pub(super) fn reserve_log(&mut self, entries: usize) {
+        self.log.reserve(entries.saturating_sub(self.log.len()));
     }
 
     /// Deletes the entry at `index` and all that follow it.
@@ -193,12 +198,18 @@ impl Entries {
         }
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
-        self.as_slice().len()
+        match &self.0 {
+            Batch::Empty => 0,
+            Batch::One(_) => 1,
+            Batch::Many(v) => v.len(),
+        }
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.as_slice().is_empty()
+        self.len() == 0
     }
 }
 
