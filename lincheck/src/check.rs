@@ -1326,8 +1326,13 @@ impl<'a, M: Model> Search<'a, M> {
             if let Some(w) = self.witness[r] {
                 let linked =
                     |x: u32| x == NIL || self.list.e[self.call_entry[x as usize] as usize].linked;
+                // A registered read's witness ops are all in the list: an op leaving it
+                // (placed or retired, the only two ways) unregisters its watchers at once
+                // (`watched_op_gone`), and a read is registered only when they are in.
+                let registered = self.registered[r];
+                debug_assert!(!registered || w.ops.iter().all(|&x| linked(x)));
                 if calls.len() >= w.min_others as usize
-                    && w.ops.iter().all(|&x| linked(x))
+                    && (registered || w.ops.iter().all(|&x| linked(x)))
                     && (!w.needs_state || self.model.witness_holds(state, read, &w))
                 {
                     self.witness_hits += 1;
