@@ -925,17 +925,22 @@ impl<'a> Fast<'a> {
         Some(n)
     }
 
+    /// [`Fast::plain_str`] for a value that is only skipped, by words ([`plain_len`]). Not
+    /// inlined: in `skip_value` it made the other values' path (nulls and integers, the
+    /// register histories) slower.
+    #[inline(never)]
+    fn skip_plain_str(&mut self) -> Option<()> {
+        let len = plain_len(self.s.get(self.i + 1..)?)?;
+        let end = self.i + 1 + len;
+        (self.s[end] == b'"').then(|| self.i = end + 1)
+    }
+
     /// [`Fast::value`] without building it, the common cases (a plain string, `null`)
     /// first.
     #[inline]
     fn skip_value(&mut self) -> Option<()> {
         match self.peek()? {
-            b'"' => {
-                // `plain_str`, by words.
-                let len = plain_len(self.s.get(self.i + 1..)?)?;
-                let end = self.i + 1 + len;
-                (self.s[end] == b'"').then(|| self.i = end + 1)
-            }
+            b'"' => self.skip_plain_str(),
             b'n' => self.word(b"null"),
             _ => self.value(0, false).map(drop),
         }
