@@ -595,6 +595,9 @@ struct Search<'a, M: Model> {
     key: Vec<u64>,
     /// Scratch: the lookahead's calls.
     scratch: Vec<u32>,
+    /// Scratch: the lookahead's calls with their ops (the witnesses' lookahead hands
+    /// them to the model without an index into `ops` per op and question).
+    scratch_ops: Vec<(u32, &'a M::Op)>,
 
     /// The longest placed sequence seen: call entries, and the state after each.
     best: Vec<(u32, u32)>,
@@ -844,6 +847,7 @@ impl<'a, M: Model> Search<'a, M> {
             memo: Memo::new(),
             key: Vec::new(),
             scratch: Vec::with_capacity(n),
+            scratch_ops: Vec::new(),
             // At most one entry per op: never grown.
             best: Vec::with_capacity(n),
             agree: 0,
@@ -1243,9 +1247,9 @@ impl<'a, M: Model> Search<'a, M> {
         if !self.tuning.witnesses {
             return self.plain_dead_end(max_returns);
         }
-        let mut calls = std::mem::take(&mut self.scratch);
+        let mut calls = std::mem::take(&mut self.scratch_ops);
         let dead = self.dead_end_with(max_returns, &mut calls);
-        self.scratch = calls;
+        self.scratch_ops = calls;
         dead
     }
 
@@ -1284,7 +1288,7 @@ impl<'a, M: Model> Search<'a, M> {
     /// that needs the state, or may have lost an op ([`Search::suspects`]), and past
     /// where too few ops may be left for a witness's `min_others`, every read has a
     /// witness that holds, so the model would answer `true` for each.
-    fn dead_end_with(&mut self, max_returns: usize, calls: &mut Vec<u32>) -> bool {
+    fn dead_end_with(&mut self, max_returns: usize, calls: &mut Vec<(u32, &'a M::Op)>) -> bool {
         calls.clear();
         let full = max_returns == usize::MAX;
         let limit = if full {
@@ -1309,7 +1313,7 @@ impl<'a, M: Model> Search<'a, M> {
             let e = self.list.e[at as usize];
             at = e.next;
             if e.is_call {
-                calls.push(e.op);
+                calls.push((e.op, &ops[e.op as usize].op));
                 continue;
             }
             returns += 1;
@@ -1322,8 +1326,13 @@ impl<'a, M: Model> Search<'a, M> {
             if let Some(w) = self.witness[r] {
                 let linked =
                     |x: u32| x == NIL || self.list.e[self.call_entry[x as usize] as usize].linked;
+                // A registered read's witness ops are all in the list: an op leaving it
+                // (placed or retired, the only two ways) unregisters its watchers at once
+                // (`watched_op_gone`), and a read is registered only when they are in.
+                let registered = self.registered[r];
+                debug_assert!(!registered || w.ops.iter().all(|&x| linked(x)));
                 if calls.len() >= w.min_others as usize
-                    && w.ops.iter().all(|&x| linked(x))
+                    && (registered || w.ops.iter().all(|&x| linked(x)))
                     && (!w.needs_state || self.model.witness_holds(state, read, &w))
                 {
                     self.witness_hits += 1;
@@ -1331,7 +1340,7 @@ impl<'a, M: Model> Search<'a, M> {
                     continue;
                 }
             }
-            let others = calls.iter().rev().map(|&c| (c, &ops[c as usize].op));
+            let others = calls.iter().rev().copied();
             let (reach, w) = self.model.may_reach_witness_in(state, read, others);
             self.set_witness(r, w, at_ret);
             if !reach {

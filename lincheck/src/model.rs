@@ -812,7 +812,7 @@ impl Model for Kv {
         &self,
         state: &Value,
         read: &BuiltinOp,
-        mut others: I,
+        others: I,
     ) -> (bool, Option<Witness>)
     where
         I: Iterator<Item = (u32, &'o BuiltinOp)>,
@@ -824,9 +824,9 @@ impl Model for Kv {
             return (true, None);
         }
         if others.size_hint().0 > SPELL_MAX_OPS {
-            return kv_prefix_witness(state, want, &mut others);
+            return kv_prefix_witness(state, want, others);
         }
-        kv_reach(state, read, &[], others)
+        kv_reach_ops(state, want, others.map(|(k, o)| (k, o, false)))
     }
     fn gives_witnesses(&self) -> bool {
         true
@@ -848,10 +848,10 @@ impl Model for Kv {
 /// to be a prefix of `want`, an append (past [`SPELL_MAX_OPS`] ops). `true` exactly when
 /// the value read is set by a reset, or some start (the state, or a reset) is a prefix of
 /// it and there is an append: the same existential [`kv_prefix_reach`] decides.
-fn kv_prefix_witness(
+fn kv_prefix_witness<'o>(
     state: &Value,
     want: &Value,
-    others: &mut dyn Iterator<Item = (u32, &BuiltinOp)>,
+    others: impl Iterator<Item = (u32, &'o BuiltinOp)>,
 ) -> (bool, Option<Witness>) {
     let w = match want {
         Value::Str(w) => Some(w.as_str()),
@@ -953,6 +953,30 @@ fn kv_reach<'o>(
         // The common case in the lookahead: apply nothing.
         return (true, None);
     }
+    if forced.len() + others.size_hint().0 > SPELL_MAX_OPS {
+        // The loop below would give up at op 33 and check prefixes only, unless a reset
+        // sets the value read, which the prefix check sees too: skip to it.
+        let rest = &mut forced.iter().copied().chain(others.map(|(_, o)| o));
+        return (kv_prefix_reach(state, want, &[], false, rest), None);
+    }
+    let ops = forced
+        .iter()
+        .map(|&o| (u32::MAX, o, true))
+        .chain(others.map(|(k, o)| (k, o, false)));
+    kv_reach_ops(state, want, ops)
+}
+
+/// The loop and the spellings of [`kv_reach`], past its early answers: `ops` are the
+/// forced ops (flagged `true`, first) and then the others, at most [`SPELL_MAX_OPS`] in
+/// all by their size hint. The lookahead ([`Kv`]'s `may_reach_witness_in`) calls it
+/// directly with no forced ops: a constant `false` flag, which the compiler folds away,
+/// and no chain of two iterators to step through.
+#[inline]
+fn kv_reach_ops<'o>(
+    state: &Value,
+    want: &Value,
+    mut ops: impl Iterator<Item = (u32, &'o BuiltinOp, bool)>,
+) -> (bool, Option<Witness>) {
     // Non-empty appends, the forced ones first (empty ones change nothing).
     let mut parts: [&str; SPELL_MAX_APPENDS] = [""; SPELL_MAX_APPENDS];
     let mut part_ids = [u32::MAX; SPELL_MAX_APPENDS];
@@ -962,16 +986,6 @@ fn kv_reach<'o>(
     let mut n_starts = 0;
     let mut state_start = true;
     let mut any_append = false;
-    if forced.len() + others.size_hint().0 > SPELL_MAX_OPS {
-        // The loop below would give up at op 33 and check prefixes only, unless a reset
-        // sets the value read, which the prefix check sees too: skip to it.
-        let rest = &mut forced.iter().copied().chain(others.map(|(_, o)| o));
-        return (kv_prefix_reach(state, want, &[], false, rest), None);
-    }
-    let mut ops = forced
-        .iter()
-        .map(|&o| (u32::MAX, o, true))
-        .chain(others.map(|(k, o)| (k, o, false)));
     let mut seen = 0;
     while let Some((id, o, is_forced)) = ops.next() {
         seen += 1;
@@ -1672,6 +1686,58 @@ mod tests {
         assert!(kinds[..4].iter().all(|&k| k > 500), "{kinds:?}");
         // Spellings from a reset by two or three appends (below the op bound).
         assert!(kinds[4] > 100, "{kinds:?}");
+    }
+
+    /// The lookahead's own entry, `may_reach_witness_in` (which calls the spelling loop
+    /// without forced ops, and the prefix witness with the search's iterator type), gives
+    /// the same answer as `may_reach` and the same witness as `may_reach_witness`, on
+    /// random op sets below and past the op bound, values read spelled from the state,
+    /// from a reset, or neither.
+    #[test]
+    fn kv_lookahead_entry_is_may_reach_witness() {
+        let kv = Kv { init: s("") };
+        let mut rng = crate::generate::Rng::new(1825);
+        let (mut witnesses, mut no, mut long) = (0, 0, 0);
+        for _ in 0..20_000 {
+            let n = rng.below(50) as usize;
+            let resets = [1, 3, 30][rng.below(3) as usize];
+            let ops: Vec<BuiltinOp> = (0..n).map(|_| random_kv_op(&mut rng, resets)).collect();
+            let state = pick_value(&mut rng);
+            let reset = ops.iter().find_map(|o| match o {
+                BuiltinOp::Write(Value::Str(v)) => Some(v.clone()),
+                _ => None,
+            });
+            let want = if rng.below(3) == 0
+                && let Some(base) = reset
+            {
+                s(&spell_some(&mut rng, &base, &ops))
+            } else if rng.below(2) == 0 {
+                s(&spell_some(&mut rng, as_str(&state).unwrap_or(""), &ops))
+            } else {
+                pick_value(&mut rng)
+            };
+            let read = if rng.below(20) == 0 {
+                BuiltinOp::Read(None)
+            } else {
+                BuiltinOp::Read(Some(want.clone()))
+            };
+            let plain = kv.may_reach(&state, &read, &mut ops.iter());
+            let mut numbered = ops.iter().enumerate().map(|(k, o)| (k as u32, o));
+            let by_dyn = kv.may_reach_witness(&state, &read, &mut numbered);
+            // The search's iterator: a slice of (number, op) pairs, latest first.
+            let pairs: Vec<(u32, &BuiltinOp)> =
+                ops.iter().enumerate().map(|(k, o)| (k as u32, o)).collect();
+            let fast = kv.may_reach_witness_in(&state, &read, pairs.iter().copied());
+            assert_eq!(fast, by_dyn, "{ops:?} {state:?} -> {read:?}");
+            assert_eq!(fast.0, plain, "{ops:?} {state:?} -> {read:?}");
+            witnesses += usize::from(fast.1.is_some());
+            no += usize::from(!fast.0);
+            long += usize::from(n > SPELL_MAX_OPS && fast.1.is_some());
+        }
+        assert!(
+            witnesses > 3_000 && no > 2_000 && long > 1_000,
+            "witnesses {witnesses}, no {no}, long {long}"
+        );
     }
 
     #[test]

@@ -597,6 +597,35 @@ fn written_event(text: &str) -> Option<RawEvent<'_>> {
         .map(|(e, _)| e)
 }
 
+/// Where the first `"`, `\\` or control byte (below 0x20) of `s` is; `None` if there is
+/// none. Eight bytes at a time while eight are left (a word's bytes tested at once: the
+/// lowest byte flagged is exact, borrows only flag bytes above a true hit), then byte by
+/// byte. Only the values' strings are scanned so ([`Fast::skip_value`]): for the short
+/// op names and keys the byte loop costs less. `plain_len_is_the_byte_scan` checks it.
+#[inline]
+fn plain_len(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while let Some(c) = s.get(at..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*c);
+        let q = w ^ (ONES * u64::from(b'"'));
+        let b = w ^ (ONES * u64::from(b'\\'));
+        let zero_q = q.wrapping_sub(ONES) & !q;
+        let zero_b = b.wrapping_sub(ONES) & !b;
+        let below = w.wrapping_sub(ONES * 0x20) & !w;
+        let hit = (zero_q | zero_b | below) & HIGH;
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    s[at..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|n| at + n)
+}
+
 /// [`written_event`] of the line of `text` that starts at `start`, without looking for
 /// the line's end first: the event and the index just past its `}`. The line is
 /// `text[start..end]` when that is where it ends (a `\n`, `\r\n`, `\r` and the end, or
@@ -896,12 +925,22 @@ impl<'a> Fast<'a> {
         Some(n)
     }
 
+    /// [`Fast::plain_str`] for a value that is only skipped, by words ([`plain_len`]). Not
+    /// inlined: in `skip_value` it made the other values' path (nulls and integers, the
+    /// register histories) slower.
+    #[inline(never)]
+    fn skip_plain_str(&mut self) -> Option<()> {
+        let len = plain_len(self.s.get(self.i + 1..)?)?;
+        let end = self.i + 1 + len;
+        (self.s[end] == b'"').then(|| self.i = end + 1)
+    }
+
     /// [`Fast::value`] without building it, the common cases (a plain string, `null`)
     /// first.
     #[inline]
     fn skip_value(&mut self) -> Option<()> {
         match self.peek()? {
-            b'"' => self.plain_str().map(drop),
+            b'"' => self.skip_plain_str(),
             b'n' => self.word(b"null"),
             _ => self.value(0, false).map(drop),
         }
@@ -972,6 +1011,43 @@ fn get<'m>(m: &'m Members, name: &str) -> Option<&'m Spanned> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// `plain_len` (eight bytes at a time) finds what the byte loop finds, on random byte
+    /// strings of 0-40 bytes drawn mostly from the bytes near its tests (the quote, the
+    /// backslash, 0x1f, 0x20, 0x21, 0x5b-0x5d, 0x7f-0x81, 0xff, letters), at three offsets.
+    #[test]
+    fn plain_len_is_the_byte_scan() {
+        let plain = |s: &[u8]| s.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        let near = [
+            b'"', b'\\', 0x1f, 0x20, 0x21, 0x00, 0x01, 0x5b, 0x5d, 0x7f, 0x80, 0x81, 0xa0, 0xff,
+            b'#', b'a', b'p', b'.', b'0',
+        ];
+        let mut rng = crate::generate::Rng::new(1826);
+        let (mut found, mut none, mut far) = (0, 0, 0);
+        for _ in 0..200_000 {
+            let n = rng.below(41) as usize;
+            let hits = rng.below(4);
+            let s: Vec<u8> = (0..n)
+                .map(|_| match rng.below(8) {
+                    // Mostly letters, so that the first hit lands anywhere in a word.
+                    0 if hits > 0 => near[rng.below(near.len() as u64) as usize],
+                    1 => rng.below(256) as u8,
+                    _ => b'a' + rng.below(26) as u8,
+                })
+                .collect();
+            for at in [0, 1.min(n), n / 2] {
+                let got = plain_len(&s[at..]);
+                assert_eq!(got, plain(&s[at..]), "{:?}", &s[at..]);
+                found += usize::from(got.is_some());
+                none += usize::from(got.is_none());
+                far += usize::from(got.is_some_and(|k| k >= 8));
+            }
+        }
+        assert!(
+            found > 100_000 && none > 50_000 && far > 20_000,
+            "{found} {none} {far}"
+        );
+    }
 
     /// What the full parser reads from one event line.
     /// The vendored Porcupine histories (`tests/data/porcupine/jsonl`), sorted; a test
