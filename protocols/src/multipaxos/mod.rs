@@ -71,7 +71,7 @@ use crate::{CheckInfo, CheckKind, Knob, Protocol, Workload};
 use serde::{Deserialize, Serialize};
 use sim_core::{Checker, Duration};
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 pub use node::{Node, Role};
 
@@ -157,15 +157,15 @@ impl MultiPaxosConfig {
 #[derive(Clone, Eq)]
 pub enum Command {
     Noop,
-    Op(Arc<KvRequest>),
+    Op(Rc<KvRequest>),
 }
 
 impl PartialEq for Command {
-    /// Copies of one command share it (`Arc`), so equal pointers answer at once.
+    /// Copies of one command share it (`Rc`), so equal pointers answer at once.
     fn eq(&self, other: &Command) -> bool {
         match (self, other) {
             (Command::Noop, Command::Noop) => true,
-            (Command::Op(a), Command::Op(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Command::Op(a), Command::Op(b)) => Rc::ptr_eq(a, b) || a == b,
             _ => false,
         }
     }

@@ -7,7 +7,7 @@ use crate::kv::{KvRequest, KvResponse, KvStore};
 use crate::paxos::Ballot;
 use sim_core::{ClientId, Ctx, Duration, NodeId, Process, RequestId, Time, TimerId};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// A node's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -574,7 +574,7 @@ impl Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: Arc<KvRequest>,
+        request: Rc<KvRequest>,
     ) {
         if self.role != Role::Leader {
             let refusal = KvResponse::NotLeader {
@@ -645,7 +645,7 @@ impl Process for Node {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
-    type Request = Arc<KvRequest>;
+    type Request = Rc<KvRequest>;
     type Response = KvResponse;
 
     /// A leader past phase 1.
@@ -715,7 +715,7 @@ impl Process for Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: Arc<KvRequest>,
+        request: Rc<KvRequest>,
     ) {
         ctx.durable_mut().begin_event();
         self.client_request(ctx, client, id, request);

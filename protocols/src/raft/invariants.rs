@@ -435,12 +435,12 @@ mod tests {
     use super::*;
     use crate::kv::{KvOp, KvRequest};
     use sim_core::{ClientId, SimRng};
-    use std::sync::Arc;
+    use std::rc::Rc;
 
     fn entry(term: u64) -> Entry {
         Entry {
             term,
-            command: Arc::new(KvRequest {
+            command: Rc::new(KvRequest {
                 client: ClientId(0),
                 seq: 1,
                 op: KvOp::Get { key: "k1".into() },

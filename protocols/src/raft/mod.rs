@@ -412,7 +412,7 @@ impl Process for Node {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
-    type Request = std::sync::Arc<KvRequest>;
+    type Request = std::rc::Rc<KvRequest>;
     type Response = KvResponse;
 
     /// A leader of its term.
@@ -534,7 +534,7 @@ impl Process for Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: std::sync::Arc<KvRequest>,
+        request: std::rc::Rc<KvRequest>,
     ) {
         self.client_request(ctx, client, id, request);
     }

@@ -4,7 +4,7 @@
 use super::{Entries, Entry, Msg, Node, RaftReach, Role, Timer};
 use crate::kv::{KvRequest, KvResponse};
 use sim_core::{ClientId, Ctx, Duration, NodeId, RequestId, Time};
-use std::sync::Arc;
+use std::rc::Rc;
 
 impl Node {
     /// The leader's periodic round: AppendEntries to every follower, retransmitting from
@@ -373,7 +373,7 @@ impl Node {
         ctx: &mut Ctx<'_, Self>,
         client: ClientId,
         id: RequestId,
-        request: Arc<KvRequest>,
+        request: Rc<KvRequest>,
     ) {
         if self.role != Role::Leader {
             // The network may deliver a request twice, and a client retries: if a copy

@@ -7,17 +7,17 @@
 use crate::kv::KvRequest;
 use sim_core::{ClientId, NodeId};
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// A log entry: the term of the leader that created it and the command.
 ///
-/// The command is shared (`Arc`): an entry is copied into every AppendEntries that carries
+/// The command is shared (`Rc`): an entry is copied into every AppendEntries that carries
 /// it and into every follower's log, and sharing makes each copy a reference count instead
 /// of fresh strings. Commands are never changed once logged, so sharing is unobservable.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Entry {
     pub term: u64,
-    pub command: Arc<KvRequest>,
+    pub command: Rc<KvRequest>,
 }
 
 impl fmt::Debug for Entry {
@@ -275,7 +275,7 @@ mod tests {
     fn entry(term: u64, client: u32, seq: u64) -> Entry {
         Entry {
             term,
-            command: Arc::new(KvRequest {
+            command: Rc::new(KvRequest {
                 client: ClientId(client),
                 seq,
                 op: KvOp::Get { key: "k1".into() },

@@ -13,7 +13,7 @@ use sim_core::{
 /// A key-value store's node, as these tests drive it: its config and its safety checkers.
 pub trait KvNode:
     Process<
-        Request = std::sync::Arc<kv::KvRequest>,
+        Request = std::rc::Rc<kv::KvRequest>,
         Response = kv::KvResponse,
         Config: Clone + std::fmt::Debug + Default,
     > + 'static
