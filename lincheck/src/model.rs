@@ -1594,11 +1594,35 @@ mod tests {
         assert!(yes > 2_000 && no > 2_000, "yes {yes}, no {no}");
     }
 
-    /// The lookahead's shortcuts give the answers of the plain loops: past
-    /// [`SPELL_MAX_OPS`] ops (known from the iterator's length) `kv_may_reach` goes
-    /// straight to the prefix check, and the prefix check skips comparing a reset of
-    /// another length once a start is found. Checked on random op sets of 0-70 ops
-    /// against an iterator that hides its length and a prefix check written plainly.
+    /// A random lookahead question: below `max_ops` random kv ops (few or many resets,
+    /// the count returned), a state, and a value to read that is a reset's value and some
+    /// appends (a third of the time, when there is a reset), the state's value and some
+    /// appends, or any value.
+    fn lookahead_case(
+        rng: &mut crate::generate::Rng,
+        max_ops: u64,
+    ) -> (Vec<BuiltinOp>, u64, Value, Value) {
+        let n = rng.below(max_ops) as usize;
+        let resets = [1, 3, 30][rng.below(3) as usize];
+        let ops: Vec<BuiltinOp> = (0..n).map(|_| random_kv_op(rng, resets)).collect();
+        let state = pick_value(rng);
+        let reset = ops.iter().find_map(|o| match o {
+            BuiltinOp::Write(Value::Str(v)) => Some(v.clone()),
+            _ => None,
+        });
+        let want = if rng.below(3) == 0
+            && let Some(base) = reset
+        {
+            // A reset's value, then some appends: the spelling from a reset.
+            s(&spell_some(rng, &base, &ops))
+        } else if rng.below(2) == 0 {
+            s(&spell_some(rng, as_str(&state).unwrap_or(""), &ops))
+        } else {
+            pick_value(rng)
+        };
+        (ops, resets, state, want)
+    }
+
     /// Kv's incremental lookahead hook: `may_reach_witness` answers as `may_reach` does,
     /// and every witness keeps its promise: on 20,000 random op sets (0-70 ops, few or
     /// many resets, values the appends may spell), each witness is tried on 8 other op
@@ -1615,24 +1639,7 @@ mod tests {
         let mut rng = crate::generate::Rng::new(1820);
         let mut kinds = [0usize; 5];
         for _ in 0..20_000 {
-            let n = rng.below(71) as usize;
-            let resets = [1, 3, 30][rng.below(3) as usize];
-            let ops: Vec<BuiltinOp> = (0..n).map(|_| random_kv_op(&mut rng, resets)).collect();
-            let state = pick_value(&mut rng);
-            let reset = ops.iter().find_map(|o| match o {
-                BuiltinOp::Write(Value::Str(v)) => Some(v.clone()),
-                _ => None,
-            });
-            let want = if rng.below(3) == 0
-                && let Some(base) = reset
-            {
-                // A reset's value, then some appends: the spelling from a reset.
-                s(&spell_some(&mut rng, &base, &ops))
-            } else if rng.below(2) == 0 {
-                s(&spell_some(&mut rng, as_str(&state).unwrap_or(""), &ops))
-            } else {
-                pick_value(&mut rng)
-            };
+            let (ops, resets, state, want) = lookahead_case(&mut rng, 71);
             let read = BuiltinOp::Read(Some(want.clone()));
             let plain = kv.may_reach(&state, &read, &mut ops.iter());
             let mut numbered = ops.iter().enumerate().map(|(k, o)| (k as u32, o));
@@ -1699,23 +1706,8 @@ mod tests {
         let mut rng = crate::generate::Rng::new(1825);
         let (mut witnesses, mut no, mut long) = (0, 0, 0);
         for _ in 0..20_000 {
-            let n = rng.below(50) as usize;
-            let resets = [1, 3, 30][rng.below(3) as usize];
-            let ops: Vec<BuiltinOp> = (0..n).map(|_| random_kv_op(&mut rng, resets)).collect();
-            let state = pick_value(&mut rng);
-            let reset = ops.iter().find_map(|o| match o {
-                BuiltinOp::Write(Value::Str(v)) => Some(v.clone()),
-                _ => None,
-            });
-            let want = if rng.below(3) == 0
-                && let Some(base) = reset
-            {
-                s(&spell_some(&mut rng, &base, &ops))
-            } else if rng.below(2) == 0 {
-                s(&spell_some(&mut rng, as_str(&state).unwrap_or(""), &ops))
-            } else {
-                pick_value(&mut rng)
-            };
+            let (ops, _, state, want) = lookahead_case(&mut rng, 50);
+            let n = ops.len();
             let read = if rng.below(20) == 0 {
                 BuiltinOp::Read(None)
             } else {
@@ -1740,6 +1732,11 @@ mod tests {
         );
     }
 
+    /// The lookahead's shortcuts give the answers of the plain loops: past
+    /// [`SPELL_MAX_OPS`] ops (known from the iterator's length) `kv_may_reach` goes
+    /// straight to the prefix check, and the prefix check skips comparing a reset of
+    /// another length once a start is found. Checked on random op sets of 0-70 ops
+    /// against an iterator that hides its length and a prefix check written plainly.
     #[test]
     fn kv_lookahead_shortcuts_keep_the_answers() {
         /// Hides the length, so `kv_may_reach` takes its loop all the way.
