@@ -989,6 +989,11 @@ mod tests {
         ]
     }
 
+    /// The time of the `j`-th event of a burst pushed at `now`.
+    fn burst_at(now: u64, delay: u64, j: u64) -> u64 {
+        now.saturating_add((delay.wrapping_mul(j + 1) >> 7) % 10_000_000)
+    }
+
     /// Runs `ops` on `q` (empty) and on the plain heap, comparing every pop and the slab.
     fn drive(
         mut q: EventQueue<usize>,
@@ -1029,7 +1034,7 @@ mod tests {
                 }
                 Op::Burst { n, delay } => {
                     for j in 0..u64::from(n) {
-                        let at = now.saturating_add((delay.wrapping_mul(j + 1) >> 7) % 10_000_000);
+                        let at = burst_at(now, delay, j);
                         q.push(Time::from_nanos(at), id).unwrap();
                         reference.push(Time::from_nanos(at), id);
                         pending += 1;
@@ -1088,8 +1093,7 @@ mod tests {
                     }
                     Op::Burst { n, delay } => {
                         for j in 0..u64::from(n) {
-                            let at = now.saturating_add((delay.wrapping_mul(j + 1) >> 7) % 10_000_000);
-                            q.push(Time::from_nanos(at), id).unwrap();
+                            q.push(Time::from_nanos(burst_at(now, delay, j)), id).unwrap();
                         }
                     }
                     Op::Push { delay, .. } | Op::Reset { delay } => {
