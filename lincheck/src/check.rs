@@ -50,7 +50,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
-use crate::memo::{FastHasher, Memo};
+use crate::memo::{FastHasher, Interner, Memo};
 use crate::model::{Hiding, Model, Witness};
 
 const NIL: u32 = u32::MAX;
@@ -122,6 +122,7 @@ impl List {
             self.e[next as usize].prev = i;
         }
     }
+    #[inline]
     fn lift(&mut self, call: u32) {
         self.unlink(call);
         let ret = self.e[call as usize].ret;
@@ -253,34 +254,45 @@ impl Attention {
 /// the calls and the returns each sorted (skipped when they already are, as the ops of a
 /// history usually come in invoke order and complete nearly in it), then merged. The
 /// same list as sorting them all at once ([`tests::entry_order_is_the_sorted_list`]).
+/// The flag is left out while sorting and merging: a call and a return of the same op at
+/// the same event index are the only tuples it orders, and the merge puts the return
+/// first, as `false < true` does.
 fn entry_order<O>(ops: &[SearchOp<O>]) -> Vec<(usize, u32, bool)> {
-    let mut calls: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len());
-    let mut rets: Vec<(usize, u32, bool)> = Vec::with_capacity(ops.len());
+    let mut rets: Vec<(usize, u32)> = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
-        calls.push((op.invoke, i as u32, true));
         if let Some(c) = op.complete {
-            rets.push((c, i as u32, false));
+            rets.push((c, i as u32));
         }
-    }
-    if !calls.is_sorted() {
-        calls.sort_unstable();
     }
     if !rets.is_sorted() {
         sort_nearly_sorted(&mut rets);
     }
+    let call = |(i, op): (usize, &SearchOp<O>)| (op.invoke, i as u32);
+    if ops.is_sorted_by_key(|o| o.invoke) {
+        // In invoke order, and ties in op order: the calls are sorted already.
+        merge_entries(ops.iter().enumerate().map(call), &rets)
+    } else {
+        let mut calls: Vec<(usize, u32)> = ops.iter().enumerate().map(call).collect();
+        calls.sort_unstable();
+        merge_entries(calls.into_iter(), &rets)
+    }
+}
+
+/// [`entry_order`]'s merge of the sorted calls and returns (see there).
+fn merge_entries(
+    calls: impl ExactSizeIterator<Item = (usize, u32)>,
+    rets: &[(usize, u32)],
+) -> Vec<(usize, u32, bool)> {
     let mut order = Vec::with_capacity(calls.len() + rets.len());
-    let (mut a, mut b) = (0, 0);
-    while a < calls.len() && b < rets.len() {
-        if calls[a] < rets[b] {
-            order.push(calls[a]);
-            a += 1;
-        } else {
-            order.push(rets[b]);
+    let mut b = 0;
+    for c in calls {
+        while let Some(&r) = rets.get(b).filter(|&&r| r <= c) {
+            order.push((r.0, r.1, false));
             b += 1;
         }
+        order.push((c.0, c.1, true));
     }
-    order.extend_from_slice(&calls[a..]);
-    order.extend_from_slice(&rets[b..]);
+    order.extend(rets[b..].iter().map(|&(e, i)| (e, i, false)));
     order
 }
 
@@ -415,6 +427,7 @@ impl Placed {
         w[s / 64] ^= 1 << (s % 64);
     }
     /// Marks op `i` placed and moves `lo`/`hi` (the caller saved them).
+    #[inline]
     fn place(&mut self, i: usize) {
         self.flip(i);
         if self.is_info[i] {
@@ -435,15 +448,15 @@ impl Placed {
             self.lo = lo.min(self.n_ok);
         }
     }
-    /// The memo key: the window of ok words from `lo`'s word to `hi`'s, then the info bits.
-    fn key(&self, out: &mut Vec<u64>) {
-        out.clear();
+    /// The memo key: the window of ok words from `lo`'s word to `hi`'s, then the info
+    /// bits, in three parts (a header `[from, words]` written into `head`, the window, the
+    /// info bits) for [`Memo::insert_parts`].
+    #[inline]
+    fn key<'k>(&'k self, head: &'k mut [u64; 2]) -> [&'k [u64]; 3] {
         let from = self.lo as usize / 64;
         let to = (self.hi as usize).div_ceil(64).max(from);
-        out.push(from as u64);
-        out.push((to - from) as u64);
-        out.extend_from_slice(&self.ok[from..to]);
-        out.extend_from_slice(&self.info);
+        *head = [from as u64, (to - from) as u64];
+        [&head[..], &self.ok[from..to], &self.info]
     }
 }
 
@@ -531,6 +544,8 @@ struct Search<'a, M: Model> {
     op_key: Vec<u64>,
     read_only: Vec<bool>,
     blind: Vec<bool>,
+    /// Per ok blind write: the state id it leads to, once placed (else `NIL`).
+    blind_state: Vec<u32>,
     /// Per op: its symmetry class, or `NIL`.
     class: Vec<u32>,
     /// Unobserved writes ([`Model::hiding`]): in a dead state, an `ok` op that hides is
@@ -585,8 +600,10 @@ struct Search<'a, M: Model> {
     class_stamp: Vec<u64>,
     class_best: Vec<u32>,
     stamp: u64,
-    /// Candidates of the current node that are not blind writes.
+    /// Candidates of the current node that are not blind writes (worked out only when
+    /// there are info ops: only placing one asks for them).
     observers: Vec<u32>,
+    any_info: bool,
     /// The state before the last placed op, if that op was an info op.
     after_info: Option<u32>,
     /// The node's candidates must be worked out again (entered or resumed).
@@ -600,17 +617,11 @@ struct Search<'a, M: Model> {
     stack: Vec<Frame>,
     steps: u64,
 
-    /// The map of the interned states (`states`, below). The map is only looked
-    /// up, never iterated, and its hasher is fixed (no random seed), so it cannot make
-    /// the search or its report depend on anything but the history. It maps a state's
-    /// hash to the first state id with that hash, and `same_hash` chains the others
-    /// (so each state is stored once, in `states`, not cloned into the map).
-    state_ids: HashMap<u64, u32, BuildHasherDefault<FastHasher>>,
-    /// Per state id: the next one whose state has the same hash, or `NIL`.
-    same_hash: Vec<u32>,
+    /// The table of the interned states (`states`, below): looked up, never iterated,
+    /// with a fixed hasher (no random seed), so it cannot make the search or its report
+    /// depend on anything but the history. Each state is stored once, in `states`.
+    interned: Interner,
     memo: Memo,
-    /// Scratch: the memo key.
-    key: Vec<u64>,
     /// Scratch: the lookahead's calls.
     scratch: Vec<u32>,
     /// Scratch: the lookahead's calls with their ops (the witnesses' lookahead hands
@@ -708,14 +719,14 @@ impl<'a, M: Model> Search<'a, M> {
         // Symmetry classes of state-changing ops; rank = (completion, index): the one that
         // must complete first goes first.
         let mut class = vec![NIL; n];
-        let mut n_classes = 0u32;
+        let n_classes;
         {
-            // Per hash, the representatives as a chain through `next_rep` (newest first):
-            // no vector per hash. The representatives of a hash are pairwise different
-            // ops, so at most one matches and the chain's order does not matter.
-            let mut reps: HashMap<u64, u32, BuildHasherDefault<FastHasher>> =
-                HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default());
-            let mut next_rep = vec![NIL; n];
+            // The classes are interned by op hash as the states are: a class's id is the
+            // order of its first op (its representative), and an op joins the class of
+            // the representative with its hash that is the same op (at most one is: the
+            // representatives are pairwise different ops).
+            let mut classes = Interner::with_capacity(n);
+            let mut rep: Vec<u32> = Vec::new();
             for i in 0..n {
                 if read_only[i] {
                     continue;
@@ -723,20 +734,16 @@ impl<'a, M: Model> Search<'a, M> {
                 let Some(h) = model.op_hash(&ops[i].op) else {
                     continue;
                 };
-                let head = reps.entry(h).or_insert(NIL);
-                let mut r = *head;
-                while r != NIL && !model.same_op(&ops[r as usize].op, &ops[i].op) {
-                    r = next_rep[r as usize];
-                }
-                if r != NIL {
-                    class[i] = class[r as usize];
-                } else {
-                    next_rep[i] = *head;
-                    *head = i as u32;
-                    class[i] = n_classes;
-                    n_classes += 1;
-                }
+                let same = |c: u32| model.same_op(&ops[rep[c as usize] as usize].op, &ops[i].op);
+                class[i] = match classes.find_or_add(h, same) {
+                    Ok(c) => c,
+                    Err(c) => {
+                        rep.push(i as u32);
+                        c
+                    }
+                };
             }
+            n_classes = rep.len() as u32;
         }
 
         // Retiring info blind writes: such a write matters only just before an op it
@@ -812,8 +819,11 @@ impl<'a, M: Model> Search<'a, M> {
         }
 
         let states: Vec<M::State> = vec![start.clone()];
-        let mut state_ids: HashMap<u64, u32, BuildHasherDefault<FastHasher>> = HashMap::default();
-        state_ids.insert(state_hash(start), 0);
+        // Sized for a state per op (the table's memory is not what the bound counts:
+        // `Interner::map_capacity` is).
+        let mut interned = Interner::with_capacity(n);
+        let first = interned.find_or_add(state_hash(start), |_| false);
+        debug_assert_eq!(first, Err(0));
         let entry = list.first();
         Search {
             model,
@@ -823,6 +833,7 @@ impl<'a, M: Model> Search<'a, M> {
             entry_event,
             op_key,
             read_only,
+            blind_state: vec![NIL; n],
             blind,
             class,
             hiding: None,
@@ -853,6 +864,7 @@ impl<'a, M: Model> Search<'a, M> {
             class_best: vec![0; n_classes as usize],
             stamp: 0,
             observers: Vec::new(),
+            any_info: n_info > 0,
             after_info: None,
             fresh: true,
             entering: true,
@@ -860,10 +872,8 @@ impl<'a, M: Model> Search<'a, M> {
             state: 0,
             stack: Vec::new(),
             steps: 0,
-            state_ids,
-            same_hash: vec![NIL],
+            interned,
             memo: Memo::new(),
-            key: Vec::new(),
             scratch: Vec::with_capacity(n),
             scratch_ops: Vec::new(),
             // At most one entry per op: never grown.
@@ -962,7 +972,7 @@ impl<'a, M: Model> Search<'a, M> {
             && budget.max_memory.is_some_and(|m| {
                 let held = self.memo.bytes()
                     + (self.states.capacity() * std::mem::size_of::<M::State>()
-                        + self.state_ids.capacity() * (std::mem::size_of::<M::State>() + 12)
+                        + self.interned.map_capacity() * (std::mem::size_of::<M::State>() + 12)
                         + self.stack.capacity() * std::mem::size_of::<Frame>())
                         as u64;
                 held > m
@@ -983,6 +993,41 @@ impl<'a, M: Model> Search<'a, M> {
     /// and which ones observe the state.
     fn enter_node(&mut self) {
         self.fresh = false;
+        if self.retired.len() < self.retire_order.len() {
+            self.retire();
+        }
+        if self.entering {
+            // Retiring may have unlinked the first entry.
+            self.entry = self.list.first();
+        }
+        self.stamp += 1;
+        self.observers.clear();
+        let mut at = self.list.first();
+        while at != NIL && self.list.e[at as usize].is_call {
+            let y = self.list.e[at as usize].op as usize;
+            let c = self.class[y];
+            if c != NIL {
+                let c = c as usize;
+                if self.class_stamp[c] != self.stamp
+                    || self.rank(y) < self.rank(self.class_best[c] as usize)
+                {
+                    self.class_stamp[c] = self.stamp;
+                    self.class_best[c] = y as u32;
+                }
+            }
+            if self.any_info && !self.blind[y] {
+                self.observers.push(y as u32);
+            }
+            at = self.list.e[at as usize].next;
+        }
+        self.after_info = self.stack.last().and_then(|f| {
+            let x = self.list.e[f.call as usize].op as usize;
+            self.placed.is_info[x].then_some(f.state)
+        });
+    }
+
+    /// [`Search::enter_node`]'s retiring, when some info blind write may still retire.
+    fn retire(&mut self) {
         let mut at = self.list.first();
         while at != NIL && self.list.e[at as usize].is_call {
             at = self.list.e[at as usize].next;
@@ -1006,34 +1051,6 @@ impl<'a, M: Model> Search<'a, M> {
             }
             self.retired.push((c, unlink));
         }
-        if self.entering {
-            // Retiring may have unlinked the first entry.
-            self.entry = self.list.first();
-        }
-        self.stamp += 1;
-        self.observers.clear();
-        let mut at = self.list.first();
-        while at != NIL && self.list.e[at as usize].is_call {
-            let y = self.list.e[at as usize].op as usize;
-            let c = self.class[y];
-            if c != NIL {
-                let c = c as usize;
-                if self.class_stamp[c] != self.stamp
-                    || self.rank(y) < self.rank(self.class_best[c] as usize)
-                {
-                    self.class_stamp[c] = self.stamp;
-                    self.class_best[c] = y as u32;
-                }
-            }
-            if !self.blind[y] {
-                self.observers.push(y as u32);
-            }
-            at = self.list.e[at as usize].next;
-        }
-        self.after_info = self.stack.last().and_then(|f| {
-            let x = self.list.e[f.call as usize].op as usize;
-            self.placed.is_info[x].then_some(f.state)
-        });
     }
 
     /// The state id after placing op `i` now, or `None` if it may not go here (the model
@@ -1053,6 +1070,13 @@ impl<'a, M: Model> Search<'a, M> {
         if reduce && self.after_info.is_some() && self.blind[i] {
             // It would erase the info op just placed: try it without that op.
             return None;
+        }
+        // An ok blind write leads where it did last time, if it went before: its state
+        // does not depend on the state (`is_blind_write`'s promise), and the reductions
+        // below are for info ops and what follows them.
+        let cache = self.blind[i] && !self.placed.is_info[i];
+        if cache && self.blind_state[i] != NIL {
+            return Some(self.blind_state[i]);
         }
         let next = model.step(here, op)?;
         if reduce {
@@ -1085,7 +1109,11 @@ impl<'a, M: Model> Search<'a, M> {
                 return None;
             }
         }
-        Some(self.intern(next))
+        let id = self.intern(next);
+        if cache {
+            self.blind_state[i] = id;
+        }
+        Some(id)
     }
 
     /// [`Model::may_observe`] for info op `i` placed now (taking the state to `next`), with
@@ -1120,26 +1148,15 @@ impl<'a, M: Model> Search<'a, M> {
 
     fn intern(&mut self, s: M::State) -> u32 {
         let h = state_hash(&s);
-        let id = self.states.len() as u32;
-        if let Some(&first) = self.state_ids.get(&h) {
-            let mut at = first;
-            loop {
-                if self.states[at as usize] == s {
-                    return at;
-                }
-                let next = self.same_hash[at as usize];
-                if next == NIL {
-                    break;
-                }
-                at = next;
+        let states = &self.states;
+        match self.interned.find_or_add(h, |id| states[id as usize] == s) {
+            Ok(id) => id,
+            Err(id) => {
+                debug_assert_eq!(id as usize, self.states.len());
+                self.states.push(s);
+                id
             }
-            self.same_hash[at as usize] = id;
-        } else {
-            self.state_ids.insert(h, id);
         }
-        self.states.push(s);
-        self.same_hash.push(NIL);
-        id
     }
 
     /// One step at `entry`: tries to place the call there, or meets a return. `true` when
@@ -1158,10 +1175,13 @@ impl<'a, M: Model> Search<'a, M> {
         let (lo, hi) = (self.placed.lo, self.placed.hi);
         self.placed.place(i);
         self.bits_hash ^= self.op_key[i];
-        self.placed.key(&mut self.key);
         let memo_id = self.memo_state(next_id);
         let hash = self.bits_hash ^ splitmix(u64::from(memo_id) ^ 0x5555);
-        if !self.memo.insert(hash, memo_id, &self.key) {
+        let mut head = [0; 2];
+        if !self
+            .memo
+            .insert_parts(hash, memo_id, self.placed.key(&mut head))
+        {
             self.placed.flip(i);
             self.placed.lo = lo;
             self.placed.hi = hi;
@@ -1385,11 +1405,17 @@ impl<'a, M: Model> Search<'a, M> {
         false
     }
 
-    /// Op `x` left the list: the reads whose witness relies on it become suspects.
+    /// Op `x` left the list: the reads whose witness relies on it become suspects. Inlined
+    /// for the common case (no read watches the op).
+    #[inline]
     fn watched_op_gone(&mut self, x: usize) {
-        if self.watchers.is_empty(x) {
-            return;
+        if !self.watchers.is_empty(x) {
+            self.watched_op_gone_some(x);
         }
+    }
+
+    /// [`Search::watched_op_gone`] of an op that some read watches.
+    fn watched_op_gone_some(&mut self, x: usize) {
         let mut gone = std::mem::take(&mut self.gone);
         gone.clear();
         self.watchers.take(x, &mut gone);
@@ -1683,7 +1709,10 @@ mod tests {
                     SearchOp {
                         op: (),
                         invoke: t,
-                        complete: (rng.below(5) != 0).then(|| t + 1 + rng.below(span) as usize),
+                        // Every fifth round, a return may share its call's index (the one tie
+                        // the merge breaks by the flag alone).
+                        complete: (rng.below(5) != 0)
+                            .then(|| t + usize::from(round % 5 != 0) + rng.below(span) as usize),
                     }
                 })
                 .collect();
