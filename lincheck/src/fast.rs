@@ -195,8 +195,9 @@ struct Proc {
 
 /// The model's op for `f` with the given input and output, moving the values in: what
 /// [`Model::op`] gives for the built-in models (which would copy them); `cas` and
-/// anything unusual go through `model.op`. `None` if the model refuses it.
-#[inline]
+/// anything unusual go through `model.op`. `None` if the model refuses it. Always
+/// inlined (with [`fun`]): as calls they cost 0.3 M instructions on a 5,000-op history.
+#[inline(always)]
 fn builtin_op<M: Model<Op = BuiltinOp>>(
     model: &M,
     fun: Fun,
@@ -225,7 +226,8 @@ enum Fun {
 
 /// `f` as an op of `kind`'s model (`model_ops(kind).contains(&f)`), without string
 /// comparisons (byte patterns: no call to memcmp); `None` if the model has no such op.
-#[inline]
+/// Always inlined: `#[inline]` alone left it a call per line.
+#[inline(always)]
 fn fun(kind: ModelKind, f: &str) -> Option<Fun> {
     let (kv, register) = (kind == ModelKind::Kv, kind == ModelKind::Register);
     let fun = match f.as_bytes() {

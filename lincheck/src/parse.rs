@@ -597,6 +597,22 @@ fn written_event(text: &str) -> Option<RawEvent<'_>> {
         .map(|(e, _)| e)
 }
 
+/// The eight bytes of `w` (little-endian) tested at once for a `"`, a `\\` or a control
+/// byte (below 0x20): the high bit of each such byte is set in the answer, and of
+/// others only above (more significant than) the lowest one set, whose byte is then
+/// exactly the first hit (borrows run upward only). `0`: none.
+#[inline]
+fn plain_hits(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let b = w ^ (ONES * u64::from(b'\\'));
+    let zero_q = q.wrapping_sub(ONES) & !q;
+    let zero_b = b.wrapping_sub(ONES) & !b;
+    let below = w.wrapping_sub(ONES * 0x20) & !w;
+    (zero_q | zero_b | below) & HIGH
+}
+
 /// Where the first `"`, `\\` or control byte (below 0x20) of `s` is; `None` if there is
 /// none. Eight bytes at a time while eight are left (a word's bytes tested at once: the
 /// lowest byte flagged is exact, borrows only flag bytes above a true hit), then byte by
@@ -604,17 +620,9 @@ fn written_event(text: &str) -> Option<RawEvent<'_>> {
 /// op names and keys the byte loop costs less. `plain_len_is_the_byte_scan` checks it.
 #[inline]
 fn plain_len(s: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut at = 0;
     while let Some(c) = s.get(at..).and_then(|r| r.first_chunk::<8>()) {
-        let w = u64::from_le_bytes(*c);
-        let q = w ^ (ONES * u64::from(b'"'));
-        let b = w ^ (ONES * u64::from(b'\\'));
-        let zero_q = q.wrapping_sub(ONES) & !q;
-        let zero_b = b.wrapping_sub(ONES) & !b;
-        let below = w.wrapping_sub(ONES * 0x20) & !w;
-        let hit = (zero_q | zero_b | below) & HIGH;
+        let hit = plain_hits(u64::from_le_bytes(*c));
         if hit != 0 {
             return Some(at + (hit.trailing_zeros() / 8) as usize);
         }
@@ -638,7 +646,9 @@ pub(crate) fn written_event_from(text: &str, start: usize) -> Option<(RawEvent<'
         i: start,
     };
     r.word(b"{\"process\":")?;
-    let process = r.uint()?;
+    // Each integer here is followed by a fixed word (`,"type"`, `,"error"` or `}`), which
+    // a fraction, an exponent or a digit after a leading zero fails.
+    let process = r.written_uint()?;
     r.word(b",\"type\":\"")?;
     let kind = match r.peek()? {
         b'i' if r.word(b"invoke\"").is_some() => EventKind::Invoke,
@@ -656,7 +666,7 @@ pub(crate) fn written_event_from(text: &str, start: usize) -> Option<(RawEvent<'
         }
     };
     r.word(b",\"f\":")?;
-    let f = r.plain_str()?;
+    let f = r.op_name()?;
     let mut key = KeyRef::Absent;
     if r.word(b",\"key\":").is_some() {
         key = r.key()?;
@@ -673,7 +683,7 @@ pub(crate) fn written_event_from(text: &str, start: usize) -> Option<(RawEvent<'
             r.word(b"null")?;
             None
         } else {
-            Some(r.uint()?)
+            Some(r.written_uint()?)
         };
     }
     let mut error = None;
@@ -840,7 +850,7 @@ impl<'a> Fast<'a> {
     #[inline]
     fn key(&mut self) -> Option<KeyRef<'a>> {
         Some(match self.peek()? {
-            b'"' => KeyRef::Str(self.plain_str()?),
+            b'"' => KeyRef::Str(self.short_plain_str()?),
             b'n' => {
                 self.word(b"null")?;
                 KeyRef::Null
@@ -866,6 +876,27 @@ impl<'a> Fast<'a> {
         let s = self.text.get(start..self.i)?;
         self.i += 1;
         Some(s)
+    }
+
+    /// [`Fast::plain_str`] at a `"`, for a short string (a key): when eight bytes follow
+    /// the quote and one of them ends the string, one word test ([`plain_hits`]) finds
+    /// it; otherwise the byte loop. `short_plain_str_is_plain_str` checks it.
+    #[inline]
+    fn short_plain_str(&mut self) -> Option<&'a str> {
+        let start = self.i + 1;
+        if let Some(c) = self.s.get(start..).and_then(|r| r.first_chunk::<8>()) {
+            let hit = plain_hits(u64::from_le_bytes(*c));
+            if hit != 0 {
+                let end = start + (hit.trailing_zeros() / 8) as usize;
+                if self.s[end] != b'"' {
+                    return None;
+                }
+                let s = self.text.get(start..end)?;
+                self.i = end + 1;
+                return Some(s);
+            }
+        }
+        self.plain_str()
     }
 
     /// An integer literal as JSON writes it (no leading zeros), within `i64`.
@@ -923,6 +954,51 @@ impl<'a> Fast<'a> {
             return None;
         }
         Some(n)
+    }
+
+    /// [`Fast::uint`] for an integer that the caller checks is followed by a fixed word
+    /// not starting with a digit, `.`, `e` or `E` ([`written_event_from`]): a leading `0`
+    /// is read alone (a digit after it then fails the caller's word), no fraction or
+    /// exponent test, and more than 19 digits give `None` (the any-order reader, with
+    /// checks, then reads the line). `written_uint_is_uint_before_a_word` checks it.
+    #[inline]
+    fn written_uint(&mut self) -> Option<u64> {
+        let s = self.s;
+        let mut i = self.i;
+        let first = s.get(i)?.wrapping_sub(b'0');
+        if first > 9 {
+            return None;
+        }
+        i += 1;
+        let mut n = u64::from(first);
+        if first != 0 {
+            while let Some(d) = s.get(i).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+                n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            if i - self.i > 19 {
+                return None;
+            }
+        }
+        self.i = i;
+        Some(n)
+    }
+
+    /// [`Fast::plain_str`] for an op name: the built-in models' names are matched whole,
+    /// with their quotes (one word compare each, no byte loop), anything else read as a
+    /// plain string. `op_name_is_plain_str` checks it.
+    #[inline]
+    fn op_name(&mut self) -> Option<&'a str> {
+        let name: &'static str = match self.s.get(self.i + 1)? {
+            b'g' if self.word(b"\"get\"").is_some() => "get",
+            b'p' if self.word(b"\"put\"").is_some() => "put",
+            b'a' if self.word(b"\"append\"").is_some() => "append",
+            b'r' if self.word(b"\"read\"").is_some() => "read",
+            b'w' if self.word(b"\"write\"").is_some() => "write",
+            b'c' if self.word(b"\"cas\"").is_some() => "cas",
+            _ => return self.plain_str(),
+        };
+        Some(name)
     }
 
     /// [`Fast::plain_str`] for a value that is only skipped, by words ([`plain_len`]). Not
@@ -1219,6 +1295,127 @@ pub(crate) mod tests {
             let got = r.uint().map(|n| (n, r.i));
             assert_eq!(got, checked(c.as_bytes()), "{c:?}");
         }
+    }
+
+    /// `written_uint` followed by the check of a word (as [`written_event_from`] does)
+    /// accepts exactly what `uint` accepts there, with the same number and end, on
+    /// random digit strings (leading zeros, 18-21 digits, near `u64::MAX`) followed by
+    /// `,`, `}`, a digit, `.`, `e`, `E`, `-` or nothing.
+    #[test]
+    fn written_uint_is_uint_before_a_word() {
+        let mut rng = crate::generate::Rng::new(1830);
+        let (mut read, mut declined) = (0, 0);
+        for _ in 0..100_000 {
+            let n = rng.below(23) as usize;
+            let mut c: String = (0..n)
+                .map(|_| char::from(b'0' + rng.below(10) as u8))
+                .collect();
+            match rng.below(5) {
+                0 => c = format!("1844674407370955{}", &c[..n.min(5)]),
+                1 => c.insert(0, '0'),
+                _ => {}
+            }
+            let after = [",", "}", "0", "7", ".", "e", "E", "-", ""];
+            c.push_str(after[rng.below(after.len() as u64) as usize]);
+            let followed =
+                |r: &mut Fast| (r.word(b",").is_some() || r.word(b"}").is_some()).then_some(());
+            let mut a = Fast {
+                s: c.as_bytes(),
+                text: &c,
+                i: 0,
+            };
+            let ours = a
+                .written_uint()
+                .and_then(|n| followed(&mut a).map(|()| (n, a.i)));
+            let mut b = Fast {
+                s: c.as_bytes(),
+                text: &c,
+                i: 0,
+            };
+            let theirs = b.uint().and_then(|n| followed(&mut b).map(|()| (n, b.i)));
+            // Past 19 digits ours declines (the any-order reader reads them).
+            if ours.is_none() && theirs.is_some() {
+                let digits = c.bytes().take_while(u8::is_ascii_digit).count();
+                assert!(digits > 19, "{c:?}");
+                declined += 1;
+                continue;
+            }
+            assert_eq!(ours, theirs, "{c:?}");
+            read += usize::from(ours.is_some());
+        }
+        assert!(read > 8_000 && declined > 30, "{read} {declined}");
+    }
+
+    /// `op_name` reads what `plain_str` reads, to the same end, on the models' names and
+    /// near misses, with their quotes cut, changed or followed by more.
+    #[test]
+    fn op_name_is_plain_str() {
+        let names = [
+            "get", "put", "append", "read", "write", "cas", "ge", "gets", "pu", "appen", "appends",
+            "rea", "reads", "writ", "writes", "ca", "cass", "x", "", "g\\et",
+        ];
+        let ends = ["\"", "\",", "\"}", "", "x\"", "\\\"", "\u{1}\""];
+        let mut seen = 0;
+        for name in names {
+            for end in ends {
+                for start in ["\"", "", "'"] {
+                    let t = format!("{start}{name}{end}");
+                    let mut a = Fast {
+                        s: t.as_bytes(),
+                        text: &t,
+                        i: 0,
+                    };
+                    let mut b = Fast {
+                        s: t.as_bytes(),
+                        text: &t,
+                        i: 0,
+                    };
+                    let ours = a.op_name().map(|s| (s, a.i));
+                    let theirs = b.plain_str().map(|s| (s, b.i));
+                    assert_eq!(ours, theirs, "{t:?}");
+                    seen += usize::from(ours.is_some());
+                }
+            }
+        }
+        assert!(seen > 50, "{seen}");
+    }
+
+    /// `short_plain_str` reads what `plain_str` reads, to the same end, on random
+    /// quoted byte strings of 0-20 bytes rich in the bytes near its word test (so the
+    /// end lands anywhere in the word, or past it, or the text ends first).
+    #[test]
+    fn short_plain_str_is_plain_str() {
+        let near = [
+            b'"', b'\\', 0x1f, 0x20, 0x21, 0x00, 0x7f, 0x80, 0xc3, 0xa9, 0xff, b'k', b'1',
+        ];
+        let mut rng = crate::generate::Rng::new(1831);
+        let (mut read, mut word) = (0, 0);
+        for _ in 0..200_000 {
+            let n = rng.below(21) as usize;
+            let mut b = vec![b'"'];
+            b.extend((0..n).map(|_| match rng.below(6) {
+                0 => near[rng.below(near.len() as u64) as usize],
+                1 => rng.below(256) as u8,
+                _ => b'a' + rng.below(26) as u8,
+            }));
+            let t = String::from_utf8_lossy(&b).into_owned();
+            let mut x = Fast {
+                s: t.as_bytes(),
+                text: &t,
+                i: 0,
+            };
+            let mut y = Fast {
+                s: t.as_bytes(),
+                text: &t,
+                i: 0,
+            };
+            let ours = x.short_plain_str().map(|s| (s, x.i));
+            let theirs = y.plain_str().map(|s| (s, y.i));
+            assert_eq!(ours, theirs, "{t:?}");
+            read += usize::from(ours.is_some());
+            word += usize::from(ours.is_some() && t.len() >= 9);
+        }
+        assert!(read > 10_000 && word > 5_000, "{read} {word}");
     }
 
     /// The reader of lines as the writer writes them gives what the reader of members
