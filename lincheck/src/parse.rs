@@ -538,12 +538,7 @@ impl RawEvent<'_> {
                 debug_assert!(text.len() >= 2 && text.ends_with('"'));
                 Some(Value::Str(text[1..text.len() - 1].to_string()))
             }
-            Some(text) => Fast {
-                s: text.as_bytes(),
-                text,
-                i: 0,
-            }
-            .value(0, true),
+            Some(text) => Fast::at(text, 0).value(0, true),
         }
     }
 
@@ -640,11 +635,7 @@ fn plain_len(s: &[u8]) -> Option<usize> {
 /// the end follow); the reading never goes past a `\n` ([`Fast::ws`] does not skip one,
 /// no token holds one), so then this is `written_event` of that line.
 pub(crate) fn written_event_from(text: &str, start: usize) -> Option<(RawEvent<'_>, usize)> {
-    let mut r = Fast {
-        s: text.as_bytes(),
-        text,
-        i: start,
-    };
+    let mut r = Fast::at(text, start);
     r.word(b"{\"process\":")?;
     // Each integer here is followed by a fixed word (`,"type"`, `,"error"` or `}`), which
     // a fraction, an exponent or a digit after a leading zero fails.
@@ -714,11 +705,7 @@ pub(crate) fn written_event_from(text: &str, start: usize) -> Option<(RawEvent<'
 
 /// The fast path for an event line with its members in any order.
 fn any_order_event(text: &str) -> Option<RawEvent<'_>> {
-    let mut r = Fast {
-        s: text.as_bytes(),
-        text,
-        i: 0,
-    };
+    let mut r = Fast::at(text, 0);
     r.ws();
     r.eat(b'{')?;
     let mut seen = 0u8;
@@ -818,6 +805,16 @@ struct Fast<'a> {
 }
 
 impl<'a> Fast<'a> {
+    /// A reader of `text` from byte `i`.
+    #[inline]
+    fn at(text: &'a str, i: usize) -> Self {
+        Fast {
+            s: text.as_bytes(),
+            text,
+            i,
+        }
+    }
+
     /// Skips spaces, tabs and `\r`, not `\n`: the fast path reads one line (a line has
     /// none; [`written_event_from`] reads in the whole text and must stop at its end).
     #[inline]
@@ -1287,11 +1284,7 @@ pub(crate) mod tests {
             cases.push(c);
         }
         for c in &cases {
-            let mut r = Fast {
-                s: c.as_bytes(),
-                text: c,
-                i: 0,
-            };
+            let mut r = Fast::at(c, 0);
             let got = r.uint().map(|n| (n, r.i));
             assert_eq!(got, checked(c.as_bytes()), "{c:?}");
         }
@@ -1319,19 +1312,11 @@ pub(crate) mod tests {
             c.push_str(after[rng.below(after.len() as u64) as usize]);
             let followed =
                 |r: &mut Fast| (r.word(b",").is_some() || r.word(b"}").is_some()).then_some(());
-            let mut a = Fast {
-                s: c.as_bytes(),
-                text: &c,
-                i: 0,
-            };
+            let mut a = Fast::at(&c, 0);
             let ours = a
                 .written_uint()
                 .and_then(|n| followed(&mut a).map(|()| (n, a.i)));
-            let mut b = Fast {
-                s: c.as_bytes(),
-                text: &c,
-                i: 0,
-            };
+            let mut b = Fast::at(&c, 0);
             let theirs = b.uint().and_then(|n| followed(&mut b).map(|()| (n, b.i)));
             // Past 19 digits ours declines (the any-order reader reads them).
             if ours.is_none() && theirs.is_some() {
@@ -1360,16 +1345,8 @@ pub(crate) mod tests {
             for end in ends {
                 for start in ["\"", "", "'"] {
                     let t = format!("{start}{name}{end}");
-                    let mut a = Fast {
-                        s: t.as_bytes(),
-                        text: &t,
-                        i: 0,
-                    };
-                    let mut b = Fast {
-                        s: t.as_bytes(),
-                        text: &t,
-                        i: 0,
-                    };
+                    let mut a = Fast::at(&t, 0);
+                    let mut b = Fast::at(&t, 0);
                     let ours = a.op_name().map(|s| (s, a.i));
                     let theirs = b.plain_str().map(|s| (s, b.i));
                     assert_eq!(ours, theirs, "{t:?}");
@@ -1399,16 +1376,8 @@ pub(crate) mod tests {
                 _ => b'a' + rng.below(26) as u8,
             }));
             let t = String::from_utf8_lossy(&b).into_owned();
-            let mut x = Fast {
-                s: t.as_bytes(),
-                text: &t,
-                i: 0,
-            };
-            let mut y = Fast {
-                s: t.as_bytes(),
-                text: &t,
-                i: 0,
-            };
+            let mut x = Fast::at(&t, 0);
+            let mut y = Fast::at(&t, 0);
             let ours = x.short_plain_str().map(|s| (s, x.i));
             let theirs = y.plain_str().map(|s| (s, y.i));
             assert_eq!(ours, theirs, "{t:?}");
