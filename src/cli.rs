@@ -838,8 +838,7 @@ fn run_check_history(
     options: lincheck::CheckOptions,
     format: Format,
 ) -> Result<ExitCode, Failure> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Failure::Input(format!("cannot read {file}: {e}")))?;
+    let text = crate::text::read_utf8_or_say(file).map_err(Failure::Input)?;
     let model = model.map(ModelArg::kind);
     let options = lincheck::CheckOptions { model, ..options };
     let edn = lincheck::edn::looks_like_edn(&text);

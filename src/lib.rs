@@ -52,6 +52,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod sweep;
 pub mod testing;
+pub mod text;
 pub mod view;
 
 pub use lincheck;

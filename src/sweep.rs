@@ -226,14 +226,24 @@ pub fn read_output(reader: &mut dyn BufRead) -> io::Result<SweepOutput> {
         results: BTreeMap::new(),
         complete_len: 0,
     };
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     for number in 1.. {
-        line.clear();
-        let n = reader.read_line(&mut line)?;
-        if n == 0 || !line.ends_with('\n') {
+        bytes.clear();
+        let n = reader.read_until(b'\n', &mut bytes)?;
+        // A last line without its newline was cut short by an interruption (perhaps inside
+        // a character): it is not a result, and resuming drops it.
+        if n == 0 || bytes.last() != Some(&b'\n') {
             break;
         }
-        let value: Option<serde_json::Value> = serde_json::from_str(&line).ok();
+        let line = std::str::from_utf8(&bytes).map_err(|e| {
+            let at = crate::text::NotUtf8::locate(&bytes, &e);
+            bad(format!(
+                "line {number}, column {}: {}",
+                at.column,
+                at.message()
+            ))
+        })?;
+        let value: Option<serde_json::Value> = serde_json::from_str(line).ok();
         match &out.header {
             None => {
                 let value = value.filter(|v| v.get("faultline_sweep").is_some());

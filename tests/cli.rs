@@ -229,6 +229,49 @@ fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
         std::fs::read(&two).unwrap(),
         "resumed sweep = uninterrupted sweep"
     );
+
+    // Interrupted inside a character (a result's text need not be ASCII): the cut line is
+    // not UTF-8, and the rerun still drops it and completes the file.
+    let mut cut: Vec<u8> = text(&a)
+        .lines()
+        .take(6)
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect();
+    cut.extend_from_slice(b"{\"seed\":5,\"note\":\"\xe2\x82");
+    std::fs::write(&two, cut).unwrap();
+    let out = faultline(&[
+        "sweep",
+        file,
+        "--seeds",
+        "0..12",
+        "--out",
+        two.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        a,
+        std::fs::read(&two).unwrap(),
+        "resumed after a cut character"
+    );
+
+    // A complete line that is not UTF-8 is bad input, with its line and column.
+    let mut bad = a.clone();
+    let third = bad
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(1)
+        .unwrap()
+        .0;
+    bad.insert(third + 4, 0xff);
+    std::fs::write(&two, bad).unwrap();
+    let out = expect(2, &["report", two.to_str().unwrap()]);
+    assert!(
+        out.stderr
+            .contains("line 3, column 4: not UTF-8 text: byte 0xff"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -402,6 +445,20 @@ fn check_history_reports_bad_input_with_its_position_and_exit_2() {
     assert!(
         err.contains("garbage.jsonl:2:21: expected \"type\" to be one of invoke, ok, fail, info, found \"okay\""),
         "{err}"
+    );
+    // Saved in Latin-1: the place of the first byte that is not UTF-8.
+    std::fs::write(
+        &file,
+        b"{\"format\":\"faultline-history\",\"version\":1,\"model\":\"kv\"}\n{\"process\":0,\"type\":\"invoke\",\"f\":\"put\",\"key\":\"caf\xe9\",\"value\":1}\n",
+    )
+    .unwrap();
+    let latin1 = expect(2, &["check-history", file.to_str().unwrap()]);
+    assert!(
+        latin1
+            .stderr
+            .contains("garbage.jsonl:2:50: not UTF-8 text: byte 0xe9"),
+        "{}",
+        latin1.stderr
     );
     let missing = expect(2, &["check-history", "no/such/file.jsonl"]);
     assert!(missing.stderr.contains("cannot read no/such/file.jsonl"));

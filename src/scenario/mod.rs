@@ -66,8 +66,17 @@ pub struct Scenario {
 impl Scenario {
     /// Reads and checks the scenario file at `path`.
     pub fn load(path: &str) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ScenarioError::whole(path, format!("cannot read scenario file {path}: {e}"))
+        let text = crate::text::read_utf8(path).map_err(|e| match e {
+            crate::text::ReadError::Io(e) => {
+                ScenarioError::whole(path, format!("cannot read scenario file {path}: {e}"))
+            }
+            crate::text::ReadError::NotUtf8 { at, lossy } => {
+                // The replacement character stands where the bad byte was.
+                let span = at.offset..at.offset + char::REPLACEMENT_CHARACTER.len_utf8();
+                ScenarioError::at(path, &Arc::from(lossy), span, at.message())
+                    .label("not UTF-8")
+                    .help("scenario files are UTF-8 text: save this one as UTF-8")
+            }
         })?;
         Scenario::parse(path, &text)
     }
