@@ -7,6 +7,14 @@
 
 use std::str::Utf8Error;
 
+/// The 1-based line and column (counted in characters) of the place that follows
+/// `before`, the text from the start of the file up to it.
+pub fn line_col(before: &str) -> (usize, usize) {
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
 /// The first place where some bytes are not UTF-8.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotUtf8 {
@@ -26,8 +34,7 @@ impl NotUtf8 {
         let offset = e.valid_up_to();
         // Everything before `valid_up_to` is UTF-8, so this cannot fail.
         let before = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let (line, column) = line_col(before);
         NotUtf8 {
             offset,
             line,

@@ -199,21 +199,23 @@ fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
 
     // Interrupted after the header, five lines and half of the sixth: the rerun completes
     // the file.
-    let cut = text(&a)
+    let six_lines: Vec<u8> = text(&a)
         .lines()
         .take(6)
-        .map(|l| format!("{l}\n"))
-        .collect::<String>()
-        + "{\"seed\":5,\"verd";
-    std::fs::write(&two, cut).unwrap();
-    let out = faultline(&[
-        "sweep",
-        file,
-        "--seeds",
-        "0..12",
-        "--out",
-        two.to_str().unwrap(),
-    ]);
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect();
+    let resume = || {
+        faultline(&[
+            "sweep",
+            file,
+            "--seeds",
+            "0..12",
+            "--out",
+            two.to_str().unwrap(),
+        ])
+    };
+    std::fs::write(&two, [&six_lines[..], b"{\"seed\":5,\"verd"].concat()).unwrap();
+    let out = resume();
     assert!(
         text(&out.stderr).contains("resuming"),
         "{}",
@@ -232,21 +234,12 @@ fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
 
     // Interrupted inside a character (a result's text need not be ASCII): the cut line is
     // not UTF-8, and the rerun still drops it and completes the file.
-    let mut cut: Vec<u8> = text(&a)
-        .lines()
-        .take(6)
-        .flat_map(|l| format!("{l}\n").into_bytes())
-        .collect();
-    cut.extend_from_slice(b"{\"seed\":5,\"note\":\"\xe2\x82");
-    std::fs::write(&two, cut).unwrap();
-    let out = faultline(&[
-        "sweep",
-        file,
-        "--seeds",
-        "0..12",
-        "--out",
-        two.to_str().unwrap(),
-    ]);
+    std::fs::write(
+        &two,
+        [&six_lines[..], b"{\"seed\":5,\"note\":\"\xe2\x82"].concat(),
+    )
+    .unwrap();
+    let out = resume();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         a,
@@ -256,14 +249,8 @@ fn sweep_output_is_identical_for_1_and_2_jobs_and_resumes() {
 
     // A complete line that is not UTF-8 is bad input, with its line and column.
     let mut bad = a.clone();
-    let third = bad
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(1)
-        .unwrap()
-        .0;
-    bad.insert(third + 4, 0xff);
+    let line_3 = text(&a).lines().take(2).map(|l| l.len() + 1).sum::<usize>();
+    bad.insert(line_3 + 3, 0xff);
     std::fs::write(&two, bad).unwrap();
     let out = expect(2, &["report", two.to_str().unwrap()]);
     assert!(

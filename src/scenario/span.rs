@@ -243,10 +243,7 @@ impl ScenarioError {
     /// 1-based line and column of the error's start, if it has a place in the file.
     pub fn line_col(&self) -> Option<(usize, usize)> {
         let src = self.0.source.as_ref()?.named.inner();
-        let before = &src[..self.0.span.start];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Some((line, col))
+        Some(crate::text::line_col(&src[..self.0.span.start]))
     }
 
     /// One line: `file:line:col: message`.
